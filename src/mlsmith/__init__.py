@@ -1,0 +1,31 @@
+"""mlsmith: from problem.yaml to a monitored model in production.
+
+>>> import mlsmith
+>>> sorted(mlsmith.__all__) == mlsmith.__all__
+True
+"""
+
+from .data import Schema, infer_schema, load_data
+from .deploy import ModelBundle, predict_file
+from .draft import draft_problem
+from .exceptions import MlsmithError
+from .problem import Problem, load_problem
+from .quality import QualityReport, assess_quality
+from .workflow import RunResult, run
+
+__all__ = [
+    "MlsmithError",
+    "ModelBundle",
+    "Problem",
+    "QualityReport",
+    "RunResult",
+    "Schema",
+    "assess_quality",
+    "draft_problem",
+    "infer_schema",
+    "load_data",
+    "load_problem",
+    "predict_file",
+    "run",
+]
+__version__ = "0.1.0"

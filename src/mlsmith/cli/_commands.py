@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import app, console
+
+
+def _progress():
+    """A spinner that names the stage being run."""
+    status = console.status("starting", spinner="dots")
+    return status, lambda message: status.update(message)
+
+
+@app.command()
+def run(
+    problem: Path = typer.Argument(..., help="The problem.yaml to run."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the run folder is created."),
+    strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
+) -> None:
+    """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
+    from ..report import print_run
+    from ..workflow import run as run_workflow
+
+    status, say = _progress()
+    with status:
+        result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say)
+    print_run(result, console)
+    console.print(str(result.run_dir), markup=False, highlight=False)
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="A model bundle: the 'model' folder of a run."),
+    data: Path = typer.Argument(..., help="Rows to score (.csv or .parquet)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scores (.csv or .parquet)."),
+) -> None:
+    """Score DATA with BUNDLE and write predictions (and probabilities) to OUTPUT."""
+    from ..deploy import predict_file
+
+    path = predict_file(bundle, data, output)
+    console.print(f"wrote {path}", markup=False, highlight=False)
+
+
+@app.command()
+def init(
+    data: Path = typer.Argument(..., help="The data file (.csv or .parquet)."),
+    target: str = typer.Option(..., "--target", "-t", help="The target column."),
+    output: Path = typer.Option(Path("problem.yaml"), "-o", "--output", help="Where to write the draft."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Draft a commented problem.yaml for DATA: inferred task, suggested metric, open decisions."""
+    from ..draft import draft_problem
+    from ..exceptions import MlsmithError
+
+    if output.exists() and not force:
+        raise MlsmithError(f"'{output}' already exists; pass --force to overwrite it or -o to write elsewhere.")
+    text = draft_problem(data, target)
+    output.write_text(text)
+    console.print(f"wrote {output}; edit the TODO keys, then run: mlsmith run {output}", markup=False)
+
+
+@app.command()
+def demo(
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the run folder is created."),
+) -> None:
+    """Run the shipped customer-churn example through all seven stages."""
+    from ..datasets import CHURN_PROBLEM, make_churn
+
+    folder = runs_dir / "demo-data"
+    folder.mkdir(parents=True, exist_ok=True)
+    make_churn().to_csv(folder / "churn.csv", index=False)
+    (folder / "problem.yaml").write_text(CHURN_PROBLEM)
+    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False)

@@ -1,0 +1,268 @@
+"""Data loading and the schema: what each column is and how the pipeline will treat it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError
+from .problem import DataSpec, Problem
+
+__all__ = ["ColumnInfo", "Schema", "fingerprint", "infer_schema", "load_data", "read_table"]
+
+ROLES = ("numeric", "categorical", "boolean", "datetime", "text", "id")
+_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|(?<![a-z])key$)", re.IGNORECASE)
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, with a clear error when it cannot be read.
+
+    Examples
+    --------
+    >>> read_table("missing.csv")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.DataError: data file 'missing.csv' does not exist; check the path (relative paths are read from the problem file's folder).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"data file '{path}' does not exist; check the path (relative paths are read from the problem file's folder)."
+        )
+    suffix = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffix.endswith(".parquet") or suffix.endswith(".pq"):
+            return pd.read_parquet(path, columns=columns)
+        if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            return pd.read_csv(path, usecols=columns, sep="\t" if ".tsv" in suffix else ",", low_memory=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+    raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
+
+
+def load_data(spec: DataSpec, base_dir: str | Path = ".") -> pd.DataFrame:
+    """Load the data named by a problem's ``data:`` section.
+
+    Parameters
+    ----------
+    spec : DataSpec
+        ``path`` (CSV or Parquet) or ``url`` + ``query`` (SQLite works with nothing extra; other
+        databases through SQLAlchemy).
+    base_dir : path
+        The folder relative paths are read from (the problem file's).
+    """
+    if spec.path:
+        path = Path(spec.path)
+        return read_table(path if path.is_absolute() else Path(base_dir) / path)
+    return _read_sql(spec.url, spec.query, Path(base_dir))
+
+
+def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        db = Path(url.removeprefix("sqlite:///"))
+        db = db if db.is_absolute() else base_dir / db
+        if not db.is_file():
+            raise DataError(f"SQLite database '{db}' does not exist; check 'data.url' in the problem file.")
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            try:
+                return pd.read_sql_query(query, conn)
+            except Exception as exc:  # sqlite3 raises DatabaseError subclasses and pandas wraps them
+                raise DataError(f"the query in 'data.query' failed on {db.name}: {exc}.") from None
+    try:
+        import sqlalchemy
+    except ImportError:
+        raise DataError(
+            f"reading from '{url.split(':')[0]}' needs SQLAlchemy and the database's driver; "
+            "install them with 'pip install sqlalchemy <driver>', or use a sqlite:/// URL."
+        ) from None
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as conn:
+            return pd.read_sql_query(sqlalchemy.text(query), conn)
+    except Exception as exc:
+        raise DataError(f"the query in 'data.query' failed on '{url}': {str(exc).splitlines()[0]}.") from None
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column: its inferred (or overridden) role and why."""
+
+    name: str
+    role: str
+    dtype: str
+    n_unique: int
+    missing_frac: float
+    reason: str
+    categories: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The roles of a table's columns, as the pipeline will use them.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"age": [20, 30, 40, 50], "city": ["a", "b", "a", "b"], "y": [0, 1, 0, 1]})
+    >>> infer_schema(df, target="y").features("numeric")
+    ['age']
+    """
+
+    columns: list[ColumnInfo]
+    target: str
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def features(self, role: str | None = None) -> list[str]:
+        """Feature columns, all or of one role (id columns are never features)."""
+        return [c.name for c in self.columns if c.role != "id" and (role is None or c.role == role)]
+
+    def __getitem__(self, name: str) -> ColumnInfo:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "columns": [asdict(c) for c in self.columns], "dropped": self.dropped}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Schema":
+        return cls([ColumnInfo(**c) for c in data["columns"]], data["target"], data.get("dropped", {}))
+
+
+def infer_schema(
+    df: pd.DataFrame,
+    target: str,
+    id_columns: list[str] | tuple[str, ...] = (),
+    drop: list[str] | tuple[str, ...] = (),
+    roles: dict[str, str] | None = None,
+) -> Schema:
+    """Infer each column's role: numeric, categorical, boolean, datetime, text or id.
+
+    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns.
+    """
+    roles = dict(roles or {})
+    for name in [*id_columns, *drop, *roles]:
+        if name not in df.columns:
+            close = _closest(name, df.columns)
+            raise DataError(f"column '{name}' named in the problem's data section is not in the data.{close}")
+    dropped = {name: "listed in data.drop" for name in drop}
+    columns = []
+    n = len(df)
+    for name in df.columns:
+        if name == target or name in dropped:
+            continue
+        s = df[name]
+        if name in id_columns:
+            role, reason = "id", "listed in data.id_columns"
+        elif name in roles:
+            role, reason = roles[name], "set in data.roles"
+        else:
+            role, reason = _infer_role(name, s, n)
+        columns.append(_describe(name, s, role, reason))
+    return Schema(columns, target, dropped)
+
+
+def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
+    non_null = s.dropna()
+    n_unique = int(non_null.nunique())
+    if n_unique <= 1:
+        return "categorical" if not pd.api.types.is_numeric_dtype(s) else "numeric", "constant column"
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean", "boolean dtype"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime", "datetime dtype"
+    all_unique = n_unique == len(non_null) and len(non_null) > 20
+    if pd.api.types.is_numeric_dtype(s):
+        is_integer = pd.api.types.is_integer_dtype(s)
+        if all_unique and is_integer and (_ID_NAME.search(name) or non_null.is_monotonic_increasing):
+            return "id", "unique integer per row, named or ordered like an id"
+        return "numeric", "numeric dtype"
+    values = non_null.astype(str)
+    sample = values.sample(min(len(values), 500), random_state=0) if len(values) > 500 else values
+    if set(sample.str.lower().unique()) <= {"true", "false"}:
+        return "boolean", "values are true/false"
+    if _looks_like_dates(sample):
+        return "datetime", "strings that parse as dates"
+    if _looks_numeric(sample):
+        return "numeric", "numbers stored as strings"
+    mean_len = float(sample.str.len().mean())
+    if mean_len > 30 and sample.str.contains(" ").mean() > 0.5 and n_unique > 0.5 * len(non_null):
+        return "text", f"free text (mean length {mean_len:.0f} characters)"
+    if all_unique or (_ID_NAME.search(name) and n_unique > 0.9 * len(non_null)):
+        return "id", "a distinct value in (almost) every row"
+    return "categorical", f"{n_unique} distinct values"
+
+
+def _looks_like_dates(sample: pd.Series) -> bool:
+    if not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def _looks_numeric(sample: pd.Series) -> bool:
+    return bool(pd.to_numeric(sample.str.replace(",", "", regex=False), errors="coerce").notna().mean() >= 0.98)
+
+
+def _describe(name: str, s: pd.Series, role: str, reason: str) -> ColumnInfo:
+    n_unique = int(s.nunique(dropna=True))
+    categories = None
+    lo = hi = None
+    if role in ("categorical", "boolean"):
+        counts = s.dropna().astype(str).value_counts()
+        categories = sorted(counts.index[:200].tolist())
+    elif role == "numeric":
+        values = pd.to_numeric(s, errors="coerce")
+        finite = values[np.isfinite(values)]
+        if len(finite):
+            lo, hi = float(finite.min()), float(finite.max())
+    return ColumnInfo(
+        name=name,
+        role=role,
+        dtype=str(s.dtype),
+        n_unique=n_unique,
+        missing_frac=float(s.isna().mean()) if len(s) else 0.0,
+        reason=reason,
+        categories=categories,
+        min=lo,
+        max=hi,
+    )
+
+
+def _closest(name: str, choices) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" Did you mean '{close[0]}'?" if close else f" Columns: {', '.join(map(str, list(choices)[:12]))}."
+
+
+def check_columns(df: pd.DataFrame, problem: Problem) -> None:
+    """Check that the columns the problem names exist, before anything else reads them."""
+    spec = problem.data
+    named = {"target": problem.target, "data.time_column": spec.time_column, "data.group_column": spec.group_column}
+    for key, name in named.items():
+        if name and name not in df.columns:
+            raise DataError(f"{key} '{name}' is not a column of the data.{_closest(name, df.columns)}")
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A SHA-256 of the table's contents and column names (row order matters).
+
+    Examples
+    --------
+    >>> fingerprint(pd.DataFrame({"a": [1, 2]})) == fingerprint(pd.DataFrame({"a": [1, 2]}))
+    True
+    """
+    digest = hashlib.sha256("\x1f".join(map(str, df.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import Schema, read_table
+from ..exceptions import BundleError, DataError
+
+PIPELINE_FILE = "pipeline.skops"
+SCHEMA_FILE = "schema.json"
+METADATA_FILE = "metadata.json"
+#: Types outside scikit-learn's own that a bundle may hold. Anything else in a pipeline file is
+#: refused at load time: it could run code while unpickling.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "mlsmith.", "collections.OrderedDict")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_bundle(path: str | Path, pipeline, schema: Schema, metadata: dict[str, Any], extra_files: dict[str, str] | None = None) -> Path:
+    """Write a model bundle atomically: a temporary folder, renamed into place when complete.
+
+    The bundle holds the fitted pipeline (skops format: loading it cannot run arbitrary code),
+    the input schema, and metadata with the SHA-256 of every file, checked on load.
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        sio.dump(pipeline, tmp / PIPELINE_FILE)
+        (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        meta = {**metadata, "files": files}
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+class ModelBundle:
+    """A saved model: its pipeline, input schema and metadata, verified on load.
+
+    Examples
+    --------
+    >>> ModelBundle.load("no/such/bundle")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
+    """
+
+    def __init__(self, path: Path, pipeline, schema: Schema, metadata: dict[str, Any]):
+        self.path = path
+        self.pipeline = pipeline
+        self.schema = schema
+        self.metadata = metadata
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelBundle":
+        import skops.io as sio
+
+        path = Path(path)
+        if not (path / METADATA_FILE).is_file():
+            raise BundleError(
+                f"model bundle '{path}' does not exist; pass the 'model' folder of a run, e.g. runs/<id>/model."
+            )
+        metadata = json.loads((path / METADATA_FILE).read_text())
+        for name, digest in metadata.get("files", {}).items():
+            if not (path / name).is_file():
+                raise BundleError(f"model bundle '{path}' is incomplete: '{name}' is missing; re-run 'mlsmith run'.")
+            if _sha256(path / name) != digest:
+                raise BundleError(
+                    f"model bundle '{path}' was modified after it was written: the hash of '{name}' does not "
+                    "match; refusing to load it. Re-create the bundle with 'mlsmith run'."
+                )
+        untrusted = sio.get_untrusted_types(file=path / PIPELINE_FILE)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise BundleError(
+                f"model bundle '{path}' holds types mlsmith does not trust ({', '.join(refused[:3])}); refusing to "
+                "load it, since loading could run their code."
+            )
+        pipeline = sio.load(path / PIPELINE_FILE, trusted=untrusted)
+        schema = Schema.from_dict(json.loads((path / SCHEMA_FILE).read_text()))
+        return cls(path, pipeline, schema, metadata)
+
+    @property
+    def task(self) -> str:
+        return self.metadata["task"]
+
+    @property
+    def classes(self) -> list[Any]:
+        return self.metadata.get("classes") or []
+
+    @property
+    def threshold(self) -> float | None:
+        return self.metadata.get("decision_threshold")
+
+    def check_columns(self, frame: pd.DataFrame) -> None:
+        """Raise DataError when the input lacks a column the model needs."""
+        missing = [c for c in self.schema.features() if c not in frame.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(
+                f"input lacks {len(missing)} column(s) the model needs: {shown}; "
+                "score data with the same columns as the training data."
+            )
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Score rows: the prediction, and class probabilities for a classifier.
+
+        Binary predictions use the decision threshold saved in the bundle.
+        """
+        self.check_columns(frame)
+        X = frame[self.schema.features()]
+        out = pd.DataFrame(index=frame.index)
+        if self.task == "regression":
+            out["prediction"] = self.pipeline.predict(X)
+            return out
+        proba = self.pipeline.predict_proba(X)
+        classes = np.asarray(self.classes, dtype=object)
+        if self.task == "binary_classification":
+            codes = (proba[:, 1] >= self.threshold).astype(int)
+            out["prediction"] = classes[codes]
+            out["probability"] = proba[:, 1]
+        else:
+            out["prediction"] = classes[proba.argmax(axis=1)]
+            for i, label in enumerate(classes):
+                out[f"probability_{label}"] = proba[:, i]
+        return out
+
+
+def predict_file(bundle: str | Path | ModelBundle, input_path: str | Path, output_path: str | Path) -> Path:
+    """Score a CSV or Parquet file with a bundle; write the input's id columns and the predictions.
+
+    The output format follows the output file's extension (.csv or .parquet); it is written to a
+    temporary name and renamed, so a failure never leaves half a file.
+    """
+    model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+    output_path = Path(output_path)
+    if output_path.suffix.lower() not in (".csv", ".parquet"):
+        raise DataError(f"output '{output_path}' must end in .csv or .parquet.")
+    frame = read_table(input_path)
+    scored = model.predict(frame)
+    keep = [c.name for c in model.schema.columns if c.role == "id" and c.name in frame.columns]
+    result = pd.concat([frame[keep], scored], axis=1)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_path.with_name(f".{output_path.name}.tmp")
+    if output_path.suffix.lower() == ".csv":
+        result.to_csv(tmp, index=False)
+    else:
+        result.to_parquet(tmp, index=False)
+    os.replace(tmp, output_path)
+    return output_path

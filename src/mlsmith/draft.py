@@ -1,0 +1,79 @@
+"""``mlsmith init``: draft a commented problem.yaml from a data file and its target column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import infer_schema, read_table
+from .exceptions import DataError
+from .metrics import default_metric
+from .problem import infer_task
+
+__all__ = ["draft_problem"]
+
+
+def draft_problem(data: str | Path, target: str) -> str:
+    """Return the text of a problem.yaml for ``data`` with ``target``, with the decisions left open.
+
+    The task type is inferred from the target, the suggested metric accounts for class imbalance,
+    and id-like columns are listed; keys a person must decide are marked ``TODO: decide``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
+    >>> pd.DataFrame({"x": range(40), "y": [0] * 35 + [1] * 5}).to_csv(path, index=False)
+    >>> print(draft_problem(path, "y").split("success_metric: ")[1].splitlines()[0])
+    average_precision   # minority/majority = 0.14: imbalance-aware
+    """
+    data = Path(data)
+    df = read_table(data)
+    if target not in df.columns:
+        from difflib import get_close_matches
+
+        close = get_close_matches(target, [str(c) for c in df.columns], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Columns: {', '.join(map(str, df.columns[:12]))}."
+        raise DataError(f"target '{target}' is not a column of {data.name}.{hint}")
+    y = df[target].dropna()
+    task = infer_task(y)
+    ratio = None
+    if task != "regression":
+        counts = y.value_counts()
+        ratio = float(counts.min() / counts.max())
+    metric = default_metric(task, ratio)
+    why = f"minority/majority = {ratio:.2f}: imbalance-aware" if ratio is not None and ratio < 0.2 else "a sound default"
+    schema = infer_schema(df, target)
+    ids = [c.name for c in schema.columns if c.role == "id"]
+    dates = [c.name for c in schema.columns if c.role == "datetime"]
+    positive = ""
+    if task == "binary_classification":
+        values = sorted(map(str, y.unique()))
+        positive = f"positive_class: {values[-1]}   # the event the model looks for; one of {values}\n"
+    baseline = "rule: TODO: decide   # today's rule as a pandas expression, e.g. \"tenure_months < 3\"; or method: majority" \
+        if task != "regression" else "method: mean   # or median, or rule: an expression that predicts the value"
+    time_hint = f"  # time-ordered split: set time_column to one of {dates}\n" if dates else ""
+    return f"""\
+# problem.yaml drafted by `mlsmith init` from {data.name} ({len(df):,} rows, {df.shape[1]} columns).
+# Keys marked TODO are decisions only you can make; everything else has a working default.
+name: {data.stem.replace('_', ' ').title()}
+decision: TODO: decide   # what decision will this model support?
+type: {task}   # inferred from the target
+target: {target}
+{positive}success_metric: {metric}   # {why}
+threshold: TODO: decide   # the value of {metric} on the test split that counts as success
+secondary_metrics: []
+baseline:
+  {baseline}
+constraints:
+  latency_ms: null          # e.g. 100: single-row prediction must be faster
+  interpretability: medium  # high | medium | low
+  time_budget_s: 600
+data:
+  path: {data.name}
+  id_columns: {ids}   # inferred: a distinct value in (almost) every row
+  drop: []
+  time_column: null
+{time_hint}  group_column: null
+split: {{test_size: 0.2, cv_folds: 5}}
+seed: 42
+"""

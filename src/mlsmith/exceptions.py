@@ -1,0 +1,40 @@
+"""Exceptions raised by mlsmith.
+
+The tree::
+
+    MlsmithError                 a user error: bad input, bad spec, bad bundle (CLI exit 2)
+    ├── ProblemSpecError         problem.yaml is invalid
+    ├── DataError                the data cannot be loaded or does not fit the spec
+    ├── BundleError              a model bundle is missing, incomplete or tampered with
+    └── StrictModeStop           ``--strict`` stopped the run on an error-level finding (exit 3)
+
+Anything else that escapes is a bug in mlsmith, not a user error.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BundleError", "DataError", "MlsmithError", "ProblemSpecError", "StrictModeStop"]
+
+
+class MlsmithError(Exception):
+    """A user error: the message is one sentence that names the problem, the value and the fix."""
+
+    exit_code = 2
+
+
+class ProblemSpecError(MlsmithError):
+    """problem.yaml is invalid."""
+
+
+class DataError(MlsmithError):
+    """The data cannot be loaded, or does not fit the problem."""
+
+
+class BundleError(MlsmithError):
+    """A model bundle is missing, incomplete, or has been changed since it was written."""
+
+
+class StrictModeStop(MlsmithError):
+    """``--strict`` stopped the run before training because of an error-level finding."""
+
+    exit_code = 3

@@ -1,0 +1,366 @@
+"""Stage 1: the problem definition, read from problem.yaml and validated.
+
+A :class:`Problem` answers the five questions of a problem definition — the decision, the target,
+the success metric and its threshold, the baseline, the constraints — and says where the data is,
+how to split it and which seed to use. Only ``target`` and ``data`` are required.
+
+Some answers depend on the data (the task type, the positive class, a default metric);
+:meth:`Problem.resolve` fills them in once the target column is known, and the run records the
+resolved spec.
+"""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .exceptions import ProblemSpecError
+from .metrics import METRICS, default_metric, get_metric
+
+__all__ = [
+    "Baseline",
+    "Constraints",
+    "DataSpec",
+    "Problem",
+    "SplitSpec",
+    "load_problem",
+]
+
+TaskType = Literal["binary_classification", "multiclass_classification", "regression"]
+Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Baseline(_Spec):
+    """The current way the decision is made, which the model must beat.
+
+    ``rule`` is a pandas expression over the columns that is true for the positive class (or, for
+    regression, evaluates to the predicted value); ``method`` is ``majority`` (classification) or
+    ``mean`` / ``median`` (regression). Any other key holds a figure already known for the
+    baseline (``recall: 0.55``), kept for the record.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    rule: str | None = None
+    method: Literal["majority", "mean", "median"] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Baseline":
+        if self.rule and self.method:
+            raise ValueError("give either 'rule' or 'method', not both")
+        for key, value in (self.model_extra or {}).items():
+            if key not in METRICS or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"baseline key '{key}' is not a metric with a number; known figures are given as "
+                    "'<metric>: <value>', e.g. 'recall: 0.55'"
+                )
+        return self
+
+    @property
+    def known_metrics(self) -> dict[str, float]:
+        """Figures documented for the baseline in the spec."""
+        return {k: float(v) for k, v in (self.model_extra or {}).items()}
+
+
+class Constraints(_Spec):
+    """Operating constraints, each checked by measurement where it can be."""
+
+    latency_ms: float | None = Field(default=None, gt=0)
+    interpretability: Literal["high", "medium", "low"] = "medium"
+    retraining_frequency: str | None = None
+    time_budget_s: float | None = Field(default=None, gt=0)
+
+
+class DataSpec(_Spec):
+    """Where the data is and what its columns are.
+
+    Exactly one source: ``path`` (CSV or Parquet, relative to problem.yaml) or ``url`` with
+    ``query`` (any SQLAlchemy URL; ``sqlite:///file.db`` needs nothing extra).
+    """
+
+    path: str | None = None
+    url: str | None = None
+    query: str | None = None
+    id_columns: list[str] = []
+    drop: list[str] = []
+    time_column: str | None = None
+    group_column: str | None = None
+    prediction_time: str | None = None
+    roles: dict[str, Role] = {}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        if bool(self.path) == bool(self.url):
+            raise ValueError(
+                "give exactly one data source: 'path: data.csv' (CSV or Parquet) or "
+                "'url: sqlite:///data.db' with 'query: SELECT ...'"
+            )
+        if self.url and not self.query:
+            raise ValueError("'url' needs a 'query', e.g. 'query: SELECT * FROM customers'")
+        return self
+
+
+class SplitSpec(_Spec):
+    """How the held-out test split and the cross-validation folds are made."""
+
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+
+
+class Problem(_Spec):
+    """A validated, immutable problem definition.
+
+    Examples
+    --------
+    >>> p = Problem(target="churned", data={"path": "churn.csv"}, success_metric="recall", threshold=0.8)
+    >>> p.seed, p.split.test_size, p.direction
+    (42, 0.2, 'higher')
+    """
+
+    name: str = "Untitled problem"
+    decision: str | None = None
+    type: TaskType | None = None
+    target: str
+    positive_class: str | int | float | bool | None = None
+    success_metric: str | None = None
+    threshold: float | None = None
+    secondary_metrics: list[str] = []
+    baseline: Baseline | None = None
+    constraints: Constraints = Constraints()
+    stakeholders: list[str] = []
+    data_sources: list[str] = []
+    data: DataSpec
+    split: SplitSpec = SplitSpec()
+    models: list[str] | None = None
+    seed: int = Field(default=42, ge=0, lt=2**32)
+    base_dir: str = Field(default=".", exclude=True)
+
+    @field_validator("success_metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None:
+            get_metric(value)
+        return value
+
+    @field_validator("secondary_metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        for name in value:
+            get_metric(name)
+        return value
+
+    @property
+    def direction(self) -> Literal["higher", "lower"] | None:
+        """Whether the success metric must be at least (higher) or at most (lower) the threshold."""
+        if self.success_metric is None:
+            return None
+        return "higher" if get_metric(self.success_metric).greater_is_better else "lower"
+
+    @property
+    def is_classification(self) -> bool:
+        return self.type in ("binary_classification", "multiclass_classification")
+
+    def resolve(self, y: pd.Series) -> "Problem":
+        """Fill in what depends on the target: task type, positive class, metric, baseline.
+
+        Raises :class:`~mlsmith.exceptions.ProblemSpecError` when the spec contradicts the data.
+        """
+        y = y.dropna()
+        task = self.type or infer_task(y)
+        updates: dict[str, Any] = {"type": task}
+        n_unique = y.nunique()
+        if task != "regression" and n_unique < 2:
+            raise ProblemSpecError(
+                f"target '{self.target}' has a single class ({y.iloc[0]!r}) in {len(y)} rows; a classifier "
+                "needs at least two: check the target column or the data source."
+            )
+        if task == "binary_classification" and n_unique != 2:
+            raise ProblemSpecError(
+                f"type is binary_classification but target '{self.target}' has {n_unique} classes; "
+                "set 'type: multiclass_classification' or check the target column."
+            )
+        if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+            sample = ", ".join(repr(v) for v in y.unique()[:3])
+            raise ProblemSpecError(
+                f"type is regression but target '{self.target}' is not numeric (values like {sample}); "
+                "use a classification type or convert the target to numbers."
+            )
+        counts = y.value_counts()
+        ratio = float(counts.min() / counts.max()) if task != "regression" else None
+        if task == "binary_classification":
+            updates["positive_class"] = _positive_class(self.positive_class, counts, self.target)
+        elif self.positive_class is not None:
+            raise ProblemSpecError(
+                f"'positive_class' applies to binary targets only; got {self.positive_class!r} for a "
+                f"{task.replace('_', ' ')} target: remove it."
+            )
+        metric = self.success_metric or default_metric(task, ratio)
+        for name in [metric, *self.secondary_metrics]:
+            if task not in get_metric(name).funcs:
+                valid = ", ".join(m for m, spec in METRICS.items() if task in spec.funcs)
+                raise ProblemSpecError(
+                    f"problem.yaml: metric '{name}' does not apply to a {task} task; choose one of {valid}."
+                )
+        updates["success_metric"] = metric
+        if self.baseline is None:
+            method = "majority" if task != "regression" else "mean"
+            updates["baseline"] = Baseline(method=method)
+        elif self.baseline.method and (self.baseline.method == "majority") != (task != "regression"):
+            want = "majority" if task != "regression" else "mean or median"
+            raise ProblemSpecError(
+                f"problem.yaml: baseline method '{self.baseline.method}' does not fit a {task} task; use {want}."
+            )
+        return self.model_copy(update=updates)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """The spec as plain data, with the defaults filled in (as written to the run folder)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+def infer_task(y: pd.Series) -> TaskType:
+    """Infer the task type from the target values.
+
+    Examples
+    --------
+    >>> infer_task(pd.Series([0, 1, 1, 0]))
+    'binary_classification'
+    >>> infer_task(pd.Series([0.5, 1.25, 3.0, 2.2]))
+    'regression'
+    """
+    y = y.dropna()
+    n_unique = y.nunique()
+    if n_unique == 2:
+        return "binary_classification"
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        return "multiclass_classification"
+    is_integer = bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
+    if is_integer and n_unique <= 20 and n_unique <= max(2, 0.05 * len(y)):
+        return "multiclass_classification"
+    return "regression"
+
+
+def _positive_class(given, counts: pd.Series, target: str):
+    values = list(counts.index)
+    if given is not None:
+        for value in values:
+            if str(value).lower() == str(given).lower():
+                return _plain(value)
+        raise ProblemSpecError(
+            f"positive_class {given!r} is not a value of target '{target}'; "
+            f"the target's values are {', '.join(repr(_plain(v)) for v in values)}."
+        )
+    for value in values:
+        if str(value).lower() in ("1", "true", "yes", "y", "positive", "pos"):
+            return _plain(value)
+    return _plain(counts.idxmin())
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate problem.yaml.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. Relative data paths in it are read relative to its folder.
+
+    Returns
+    -------
+    Problem
+
+    Raises
+    ------
+    ProblemSpecError
+        With one line naming the field, the value seen and an accepted example.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> spec = pathlib.Path(tempfile.mkdtemp()) / "problem.yaml"
+    >>> _ = spec.write_text("target: y\\ndata: {path: d.csv}\\nsuccess_metric: recal\\n")
+    >>> load_problem(spec)
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.ProblemSpecError: problem.yaml: 'success_metric': unknown metric 'recal'; ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProblemSpecError(f"problem file '{path}' does not exist; write one with 'mlsmith init DATA --target T'.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ProblemSpecError(f"{path.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    if not isinstance(raw, dict):
+        raise ProblemSpecError(f"{path.name} must be a mapping of keys such as 'target:' and 'data:'; got {type(raw).__name__}.")
+    return parse_problem(raw, base_dir=path.resolve().parent, source=path.name)
+
+
+def parse_problem(raw: dict[str, Any], base_dir: str | Path = ".", source: str = "problem.yaml") -> Problem:
+    """Validate a problem given as a mapping; errors read like those of :func:`load_problem`."""
+    try:
+        return Problem(**raw, base_dir=str(base_dir))
+    except ValidationError as exc:
+        raise ProblemSpecError(_describe(exc.errors()[0], raw, source)) from None
+    except TypeError as exc:
+        raise ProblemSpecError(f"{source}: {exc}.") from None
+
+
+_EXAMPLES = {
+    "target": "target: churned",
+    "data": "data: {path: churn.csv}",
+    "type": "type: binary_classification",
+    "threshold": "threshold: 0.8",
+    "seed": "seed: 42",
+    "test_size": "split: {test_size: 0.2}",
+    "cv_folds": "split: {cv_folds: 5}",
+    "interpretability": "interpretability: high",
+    "latency_ms": "constraints: {latency_ms: 100}",
+    "time_budget_s": "constraints: {time_budget_s: 600}",
+}
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
+    loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+    field_path = ".".join(loc) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        example = _EXAMPLES.get(loc[-1], f"{loc[-1]}: ...")
+        return f"{source}: required key '{field_path}' is missing; add e.g. '{example}'."
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = get_close_matches(loc[-1], allowed, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Known keys: {', '.join(allowed)}."
+        return f"{source}: unknown key '{field_path}'.{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    seen = error.get("input")
+    if kind == "value_error":
+        return f"{source}: '{field_path}': {message}"
+    example = _EXAMPLES.get(loc[-1] if loc else "", "")
+    example = f" Example: '{example}'." if example else ""
+    return f"{source}: '{field_path}' {message.lower()}; got {seen!r}.{example}"
+
+
+def _allowed_keys(loc: list[str]) -> list[str]:
+    model: type[BaseModel] = Problem
+    for part in loc:
+        annotation = model.model_fields[part].annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            break
+        model = candidates[0]
+    return [name for name in model.model_fields if name != "base_dir"]

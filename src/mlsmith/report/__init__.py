@@ -1,0 +1,11 @@
+"""Rendering: results in, HTML or terminal text out. Nothing here computes a statistic.
+
+Stages return plain result objects; this package presents them. ``render_html`` fills one Jinja
+template with the run's data (figures come as PNGs already made by the stages, embedded as base64
+so the page is one self-contained file). ``print_run`` writes the same data as rich tables.
+"""
+
+from ._html import render_html
+from ._terminal import print_run
+
+__all__ = ["print_run", "render_html"]

@@ -1,0 +1,81 @@
+"""Run folders: ``runs/<timestamp>-<name>/``, created complete or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = ["new_run_id", "run_folder", "to_jsonable", "write_json"]
+
+
+def new_run_id(name: str, now: datetime | None = None) -> str:
+    """A sortable, readable id: UTC time and a slug of the problem's name.
+
+    Examples
+    --------
+    >>> new_run_id("Customer Churn Prediction", datetime(2026, 1, 2, 3, 4, 5))
+    '20260102-030405-customer-churn-prediction'
+    """
+    now = now or datetime.now(timezone.utc)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "run"
+    return f"{now:%Y%m%d-%H%M%S}-{slug}"
+
+
+@contextmanager
+def run_folder(runs_dir: str | Path, name: str) -> Iterator[tuple[Path, Path]]:
+    """Yield (temporary folder, final path); on success the folder is renamed into place.
+
+    On any exception the temporary folder is removed, so a failed run leaves no partial folder.
+    """
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id(name)
+    final = runs_dir / run_id
+    n = 1
+    while final.exists():
+        n += 1
+        final = runs_dir / f"{run_id}-{n}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=runs_dir))
+    try:
+        yield tmp, final
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types from numpy scalars, arrays, NaN/inf (as null), paths and objects with to_dict."""
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return to_jsonable(value.to_dict())
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False))
+    os.replace(tmp, path)

@@ -1,0 +1,160 @@
+"""Split first: the held-out test split is made once, before anything learns from the data.
+
+The test rows live in a :class:`HeldOutTest` that hands them out exactly once, to the final
+evaluation. Everything before it sees the training rows only, and cross-validation folds are made
+inside them with the problem's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    train_test_split,
+)
+
+from .exceptions import DataError
+from .problem import Problem
+
+__all__ = ["HeldOutTest", "SplitInfo", "cv_splitter", "split_train_test"]
+
+
+class HeldOutTest:
+    """The test split, sealed: :meth:`read` returns it once, a second read raises.
+
+    Examples
+    --------
+    >>> held = HeldOutTest(pd.DataFrame({"a": [1]}))
+    >>> len(held.read())
+    1
+    >>> held.read()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: the test split was already read once, by the final evaluation; ...
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self._frame = frame
+        self.n_rows = len(frame)
+        self.was_read = False
+
+    def read(self) -> pd.DataFrame:
+        if self.was_read:
+            raise RuntimeError(
+                "the test split was already read once, by the final evaluation; "
+                "a second look would turn it into a validation set. Use cross-validation scores instead."
+            )
+        self.was_read = True
+        frame, self._frame = self._frame, None
+        return frame
+
+    def peek_index(self) -> pd.Index:
+        """The test rows' index labels (no values), for guards that compare rows by identity."""
+        if self._frame is None:
+            raise RuntimeError("the test split was already read")
+        return self._frame.index
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """How the data was split."""
+
+    strategy: str
+    n_train: int
+    n_test: int
+    test_size: float
+    description: str
+    cv: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, HeldOutTest, SplitInfo]:
+    """Split rows into training rows and a sealed test split, following the problem's strategy.
+
+    - ``data.time_column``: the latest ``test_size`` share of rows (by time) is the test split;
+    - ``data.group_column``: whole groups go to one side (no entity in both);
+    - otherwise a random split, stratified by the target for classification.
+    """
+    spec, seed, size = problem.data, problem.seed, problem.split.test_size
+    n_folds = problem.split.cv_folds
+    y = df[problem.target]
+    if spec.time_column:
+        times = _as_time(df[spec.time_column], spec.time_column)
+        order = np.argsort(times.to_numpy(), kind="stable")
+        n_test = max(1, int(round(size * len(df))))
+        train_idx, test_idx = order[:-n_test], order[-n_test:]
+        cut = times.iloc[test_idx].min()
+        strategy, desc = "time", f"time-ordered on '{spec.time_column}': test rows are those from {cut} on"
+    elif spec.group_column:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+        train_idx, test_idx = next(splitter.split(df, groups=df[spec.group_column]))
+        strategy, desc = "group", f"by group '{spec.group_column}': no group in both splits"
+    else:
+        stratify = y if problem.is_classification else None
+        if stratify is not None and y.value_counts().min() < 2:
+            rare = y.value_counts().idxmin()
+            raise DataError(
+                f"class {rare!r} of target '{problem.target}' has a single row; a stratified split needs at "
+                "least two per class: drop that class or gather more data."
+            )
+        try:
+            train_idx, test_idx = train_test_split(
+                np.arange(len(df)), test_size=size, random_state=seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise DataError(f"cannot split {len(df)} rows with test_size={size}: {exc}.") from None
+        strategy = "stratified" if stratify is not None else "random"
+        desc = f"{strategy} random split, seed {seed}"
+    if strategy != "time":  # keep time order for TimeSeriesSplit; file order otherwise
+        train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    train, test = df.iloc[train_idx], df.iloc[test_idx]
+    if len(train) < n_folds * 2:
+        raise DataError(
+            f"only {len(train)} training rows for {n_folds}-fold cross-validation; need at least "
+            f"{n_folds * 2}: supply more data or lower 'split.cv_folds'."
+        )
+    if problem.is_classification:
+        smallest = train[problem.target].value_counts()
+        if smallest.min() < n_folds and not spec.time_column:
+            raise DataError(
+                f"class {smallest.idxmin()!r} has {smallest.min()} training rows, fewer than the "
+                f"{n_folds} cross-validation folds; lower 'split.cv_folds' or gather more rows of that class."
+            )
+    cv_name = type(cv_splitter(problem, train)[0]).__name__
+    info = SplitInfo(strategy, len(train), len(test), size, desc, f"{cv_name}(n_splits={n_folds})")
+    return train, HeldOutTest(test), info
+
+
+def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray | None]:
+    """The cross-validation splitter for the training rows, and the groups it needs (or None)."""
+    spec, k, seed = problem.data, problem.split.cv_folds, problem.seed
+    if spec.time_column:
+        return TimeSeriesSplit(n_splits=k), None
+    if spec.group_column:
+        groups = train[spec.group_column].to_numpy()
+        if problem.is_classification:
+            return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed), groups
+        return GroupKFold(n_splits=k), groups
+    if problem.is_classification:
+        return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), None
+    return KFold(n_splits=k, shuffle=True, random_state=seed), None
+
+
+def _as_time(s: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return s
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    if parsed.isna().mean() > 0.05:
+        raise DataError(f"time_column '{name}' does not parse as dates (e.g. {s.iloc[0]!r}); use ISO dates like 2024-01-31.")
+    return parsed

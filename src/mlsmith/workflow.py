@@ -1,0 +1,237 @@
+"""The workflow: runs the seven stages in order and passes results along. It computes nothing itself."""
+
+from __future__ import annotations
+
+import platform
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.base import clone
+from sklearn.model_selection import cross_validate
+
+from .data import Schema, check_columns, fingerprint, infer_schema, load_data
+from .deploy import save_bundle
+from .metrics import get_metric
+from .evaluation import Evaluation, baseline_predictions, choose_threshold, evaluate, scores_for
+from .problem import Problem, load_problem
+from .quality import QualityReport, assess_quality
+from .runs import run_folder, write_json
+from .selection import Leaderboard, build_pipeline, compare_models
+from .split import SplitInfo, cv_splitter, split_train_test
+from .target import TargetCodec
+from .tuning import TuningResult, tune
+
+__all__ = ["RunResult", "run"]
+
+Progress = Callable[[str], Any]
+
+
+@dataclass
+class RunResult:
+    """Everything a run found, stage by stage; ``to_dict()`` is results.json."""
+
+    problem: Problem
+    schema: Schema
+    split: SplitInfo
+    quality: QualityReport
+    leaderboard: Leaderboard
+    tuning: TuningResult
+    evaluation: Evaluation
+    bundle: dict[str, Any]
+    run_dir: Path
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problem": self.problem.to_yaml_dict(),
+            "schema": self.schema.to_dict(),
+            "split": self.split.to_dict(),
+            "quality": self.quality.to_dict(),
+            "leaderboard": self.leaderboard.to_dict()["rows"],
+            "leaderboard_meta": {k: v for k, v in self.leaderboard.to_dict().items() if k != "rows"},
+            "tuning": self.tuning.to_dict(),
+            "evaluation": self.evaluation.to_dict(),
+            "bundle": self.bundle,
+            "notes": self.notes,
+            "timings_s": self.timings,
+        }
+
+    def _repr_html_(self) -> str:
+        from .report import render_html
+
+        return render_html(self, standalone=False)
+
+
+def library_versions() -> dict[str, str]:
+    names = ["mlsmith", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "xgboost-cpu", "xgboost", "skops"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _oof_proba(pipeline, X, y, cv, groups, n_jobs) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold positive-class probabilities for the rows that some fold held out."""
+    res = cross_validate(pipeline, X, y, cv=cv, groups=groups, n_jobs=n_jobs, return_estimator=True,
+                         return_indices=True, scoring=None)
+    idx, proba = [], []
+    for est, test_idx in zip(res["estimator"], res["indices"]["test"]):
+        idx.append(test_idx)
+        proba.append(est.predict_proba(X.iloc[test_idx])[:, 1])
+    idx = np.concatenate(idx)
+    return idx, np.concatenate(proba)
+
+
+def run(
+    problem: str | Path | Problem,
+    runs_dir: str | Path = "runs",
+    strict: bool = False,
+    n_jobs: int = -1,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run all stages for a problem and write the run folder.
+
+    Parameters
+    ----------
+    problem : path to problem.yaml, or a :class:`~mlsmith.problem.Problem`.
+    runs_dir : where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
+    strict : stop before training on an error-level finding (exit code 3 from the CLI).
+    n_jobs : parallel workers for cross-validation (-1: all cores).
+    progress : called with each stage's name as it starts (the CLI shows a spinner).
+
+    Returns
+    -------
+    RunResult
+        Every stage's result; the same data is in ``<run>/results.json``.
+    """
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    if not isinstance(problem, Problem):
+        problem = load_problem(problem)
+    say("1/7 problem definition: loading data")
+    df = load_data(problem.data, problem.base_dir)
+    check_columns(df, problem)
+    notes: list[str] = []
+    n_missing = int(df[problem.target].isna().sum())
+    if n_missing:
+        df = df[df[problem.target].notna()].reset_index(drop=True)
+        notes.append(f"{n_missing} rows with a missing target were dropped before the split")
+    problem = problem.resolve(df[problem.target])
+    spec = problem.data
+    schema = infer_schema(df, problem.target, spec.id_columns, spec.drop, spec.roles)
+    train, held_out, split_info = split_train_test(df, problem)
+    codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
+    lap("problem")
+
+    say("2/7 data quality")
+    quality = assess_quality(train, problem.target)
+    lap("quality")
+
+    features = schema.features()
+    X = train[features]
+    y = codec.encode(train[problem.target])
+    cv, groups = cv_splitter(problem, train)
+    say("5/7 model comparison")
+    leaderboard = compare_models(
+        X, y, schema, problem.type, problem.success_metric, cv, groups,
+        secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
+        time_budget_s=problem.constraints.time_budget_s,
+        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold,
+    )
+    lap("selection")
+    best = leaderboard.best
+
+    say(f"6/7 tuning {best.label}")
+    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed)
+    # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
+    # afterwards); the search then optimises the threshold-free average precision.
+    tune_metric, tune_default = problem.success_metric, best.cv_mean
+    if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
+        tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
+    chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
+                          default_score=tune_default, seed=problem.seed, n_jobs=n_jobs)
+    lap("tuning")
+
+    say("7/7 evaluation")
+    threshold, reason = None, ""
+    if problem.type == "binary_classification":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            idx, oof = _oof_proba(clone(chosen), X, y, cv, groups, n_jobs)
+        threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
+    final = clone(chosen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        final.fit(X, y)
+    train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
+    cv_metrics = {problem.success_metric: best.cv_mean, **best.secondary}
+    if tuning.kept == "tuned":
+        cv_metrics[tuning.metric] = tuning.best_score
+    test = held_out.read()
+    X_test, y_test = test[features], codec.encode(test[problem.target])
+    baseline_pred, baseline_desc = baseline_predictions(problem.baseline, train, test, y, problem.type, codec)
+    evaluation = evaluate(final, X_test, y_test, problem, baseline_pred, baseline_desc, threshold, reason,
+                          train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None)
+    lap("evaluation")
+
+    with run_folder(runs_dir, problem.name) as (tmp, final_dir):
+        metadata = {
+            "problem": problem.name,
+            "task": problem.type,
+            "target": problem.target,
+            "classes": list(codec.classes),
+            "positive_class": problem.positive_class,
+            "decision_threshold": threshold,
+            "model": best.model,
+            "success_metric": problem.success_metric,
+            "test_metrics": evaluation.test_metrics,
+            "seed": problem.seed,
+            "data_fingerprint": fingerprint(train),
+            "n_train": len(train),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(),
+        }
+        save_bundle(tmp / "model", final, schema, metadata)
+        bundle_info = {"path": str(final_dir / "model"), "model": best.model, "decision_threshold": threshold,
+                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
+        lap("bundle")
+        result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
+                           final_dir, notes, timings)
+        (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
+        leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
+        write_json(tmp / "results.json", result)
+        from .report import render_html
+
+        (tmp / "report.html").write_text(render_html(result))
+    return result
+
+
+def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:
+    if problem.type == "regression":
+        return scores_for("regression", y, pipeline.predict(X))
+    proba = pipeline.predict_proba(X)
+    if problem.type == "binary_classification":
+        p = proba[:, 1]
+        return scores_for(problem.type, y, (p >= threshold).astype(int), p)
+    return scores_for(problem.type, y, proba.argmax(axis=1), proba, codec.n_classes)
