@@ -55,6 +55,13 @@ class Family:
     interpretability: str
     search_space: dict[str, Any] = field(default_factory=dict, repr=False)
     tasks: tuple[str, ...] = ("classification", "regression")
+    regression_space: dict[str, Any] | None = field(default=None, repr=False)
+
+    def space(self, task: str) -> dict[str, Any]:
+        """The search space for ``task`` (model parameter names, without pipeline prefixes)."""
+        if task == "regression" and self.regression_space is not None:
+            return self.regression_space
+        return self.search_space
 
     def supports(self, task: str) -> bool:
         return ("regression" if task == "regression" else "classification") in self.tasks
@@ -111,7 +118,7 @@ CATALOG: dict[str, Family] = {
             "linear", "Logistic / Ridge regression",
             lambda t, s: LogisticRegression(max_iter=2000, random_state=s) if _clf(t) else Ridge(random_state=s),
             "fast", "very fast", "no", True, "high",
-            {"C": loguniform(1e-3, 1e2)},
+            {"C": loguniform(1e-3, 1e2)}, regression_space={"alpha": loguniform(1e-3, 1e3)},
         ),
         Family(
             "decision_tree", "Decision tree",

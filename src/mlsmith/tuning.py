@@ -42,7 +42,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     """
     params = pipeline.named_steps["model"].get_params()
     # A wrapped model (calibrated SVM) takes its parameters one level down.
-    space = {f"model__{k if k in params else 'estimator__' + k}": v for k, v in CATALOG[family].search_space.items()}
+    space = {f"model__{k if k in params else 'estimator__' + k}": v for k, v in CATALOG[family].space(task).items()}
     greater = get_metric(metric).greater_is_better
     sign = 1.0 if greater else -1.0
     n_classes = int(len(np.unique(y))) if task != "regression" else None

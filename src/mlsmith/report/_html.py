@@ -1,14 +1,29 @@
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 _env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoescape=select_autoescape(["html"]))
 
+#: The report's sections in page order: (key in results.json, renderer module). Each module has
+#: ``html(data: dict) -> str``, which renders the stage's ``to_dict()`` data as an HTML fragment, so a
+#: page can be re-rendered from results.json alone. A key absent from the results is left out.
+SECTIONS: list[tuple[str, str]] = [
+    ("problem", "mlsmith.report._problem"),
+    ("quality", "mlsmith.report._quality"),
+    ("leaderboard", "mlsmith.report._selection"),
+    ("tuning", "mlsmith.report._tuning"),
+    ("evaluation", "mlsmith.report._evaluation"),
+    ("bundle", "mlsmith.report._bundle"),
+]
 
-def _fmt(value: Any, digits: int = 4) -> str:
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for display: fixed digits, '—' for missing or NaN."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -20,10 +35,26 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-_env.filters["fmt"] = _fmt
+_env.filters["fmt"] = fmt
+
+
+def render_template(name: str, **context: Any) -> Markup:
+    """Render one of the package's templates (e.g. ``sections/quality.html``) to safe HTML."""
+    return Markup(_env.get_template(name).render(**context))
+
+
+def render_results(results: dict[str, Any], standalone: bool = True) -> str:
+    """Render results.json data (a dict) as the run's HTML page."""
+    sections = []
+    for key, module in SECTIONS:
+        if results.get(key) is not None:
+            renderer = importlib.import_module(module)
+            sections.append(Markup(renderer.html(results[key], results)))
+    return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone)
 
 
 def render_html(result, standalone: bool = True) -> str:
     """Render a run's results as one self-contained HTML page (or a fragment for notebooks)."""
-    data = result.to_dict()
-    return _env.get_template("report.html").render(r=data, standalone=standalone)
+    from ..runs import to_jsonable
+
+    return render_results(to_jsonable(result), standalone=standalone)

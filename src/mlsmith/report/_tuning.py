@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ._html import render_template
+
+
+def html(data: dict[str, Any], results: dict[str, Any]) -> str:
+    """The tuning section of the run report."""
+    return render_template("sections/tuning.html", d=data, r=results)
