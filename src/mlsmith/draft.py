@@ -49,18 +49,18 @@ def draft_problem(data: str | Path, target: str) -> str:
     if task == "binary_classification":
         values = sorted(map(str, y.unique()))
         positive = f"positive_class: {values[-1]}   # the event the model looks for; one of {values}\n"
-    baseline = "rule: TODO: decide   # today's rule as a pandas expression, e.g. \"tenure_months < 3\"; or method: majority" \
-        if task != "regression" else "method: mean   # or median, or rule: an expression that predicts the value"
+    baseline = "method: majority   # TODO: decide: today's rule as a pandas expression, e.g. rule: \"tenure_months < 3\"" \
+        if task != "regression" else "method: mean   # TODO: decide: median, or rule: an expression that predicts the value"
     time_hint = f"  # time-ordered split: set time_column to one of {dates}\n" if dates else ""
     return f"""\
 # problem.yaml drafted by `mlsmith init` from {data.name} ({len(df):,} rows, {df.shape[1]} columns).
-# Keys marked TODO are decisions only you can make; everything else has a working default.
+# Keys marked TODO are decisions only you can make; the draft runs as it is, with neutral defaults.
 name: {data.stem.replace('_', ' ').title()}
-decision: TODO: decide   # what decision will this model support?
+decision: null   # TODO: decide: what decision will this model support?
 type: {task}   # inferred from the target
 target: {target}
 {positive}success_metric: {metric}   # {why}
-threshold: TODO: decide   # the value of {metric} on the test split that counts as success
+threshold: null   # TODO: decide: the value of {metric} on the test split that counts as success
 secondary_metrics: []
 baseline:
   {baseline}

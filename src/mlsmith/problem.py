@@ -181,7 +181,7 @@ class Problem(_Spec):
         n_unique = y.nunique()
         if task != "regression" and n_unique < 2:
             raise ProblemSpecError(
-                f"target '{self.target}' has a single class ({y.iloc[0]!r}) in {len(y)} rows; a classifier "
+                f"target '{self.target}' has a single class ({_plain(y.iloc[0])!r}) in {len(y)} rows; a classifier "
                 "needs at least two: check the target column or the data source."
             )
         if task == "binary_classification" and n_unique != 2:

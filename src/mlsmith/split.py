@@ -124,6 +124,11 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
             f"only {len(train)} training rows for {n_folds}-fold cross-validation; need at least "
             f"{n_folds * 2}: supply more data or lower 'split.cv_folds'."
         )
+    if spec.group_column and train[spec.group_column].nunique() < n_folds:
+        raise DataError(
+            f"group_column '{spec.group_column}' has {train[spec.group_column].nunique()} groups in the training "
+            f"rows, fewer than the {n_folds} cross-validation folds; lower 'split.cv_folds' or use a finer group."
+        )
     if problem.is_classification:
         smallest = train[problem.target].value_counts()
         if smallest.min() < n_folds and not spec.time_column:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-import click
 import typer
+from typer.exceptions import TyperException
 from rich.console import Console
 
 from ..exceptions import MlsmithError
@@ -27,11 +27,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except MlsmithError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("Aborted.")
         sys.exit(130)
+    except TyperException as exc:  # usage errors: typer shows the usage line and the problem
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", 2))

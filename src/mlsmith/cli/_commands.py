@@ -27,7 +27,7 @@ def run(
     with status:
         result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say)
     print_run(result, console)
-    console.print(str(result.run_dir), markup=False, highlight=False)
+    console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

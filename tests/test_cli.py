@@ -1,0 +1,109 @@
+"""The command line as a user meets it: exit codes, one-line errors, no partial run folders."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import write_problem
+from mlsmith.cli import main
+
+
+def cli(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
+def test_run_then_predict_end_to_end(tmp_path, capsys, churn_small):
+    spec = write_problem(tmp_path, churn_small.head(500), target="churned", models=["linear", "lightgbm"],
+                         data={"id_columns": ["customer_id"]}, split={"cv_folds": 3})
+    code, out, err = cli(capsys, "run", str(spec), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    run_dir = out.strip().splitlines()[-1]  # the run folder's path is the last line
+    assert "Leaderboard" in out and "Verdict" in out
+    churn_small.tail(40).drop(columns="churned").to_csv(tmp_path / "new.csv", index=False)
+    code, out, err = cli(capsys, "predict", f"{run_dir}/model", str(tmp_path / "new.csv"), "-o", str(tmp_path / "scored.csv"))
+    assert code == 0, err
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert list(scored.columns) == ["customer_id", "prediction", "probability"] and len(scored) == 40
+
+
+def _spec(tmp_path, frame, **kw):
+    kw.setdefault("target", "churned")
+    kw.setdefault("models", ["linear"])
+    return write_problem(tmp_path, frame, **kw)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_file", r"problem file '.*nope.yaml' does not exist"),
+        ("missing_data", r"data file '.*data_gone.csv' does not exist"),
+        ("missing_target", r"target 'churnd' is not a column of the data. Did you mean 'churned'\?"),
+        ("unknown_metric", r"'success_metric': unknown metric 'recal'.* Did you mean 'recall'\?"),
+        ("single_class", r"target 'churned' has a single class \(0\) in 300 rows"),
+        ("few_rows", r"only 8 training rows for 5-fold cross-validation; need at least 10"),
+        ("text_regression", r"type is regression but target 'contract' is not numeric"),
+        ("bad_drop", r"column 'incme' named in the problem's data section is not in the data. Did you mean 'income'\?"),
+        ("bad_rule", r"baseline rule 'tenure_moths < 3' cannot be evaluated"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_no_run_folder(tmp_path, capsys, churn_small, case, message):
+    data = churn_small.head(300)
+    spec = {
+        "missing_file": lambda: tmp_path / "nope.yaml",
+        "missing_data": lambda: _data_gone(_spec(tmp_path, data)),
+        "missing_target": lambda: _spec(tmp_path, data, target="churnd"),
+        "unknown_metric": lambda: _spec(tmp_path, data, success_metric="recal"),
+        "single_class": lambda: _spec(tmp_path, data.assign(churned=0)),
+        "few_rows": lambda: _spec(tmp_path, data.head(10)),
+        "text_regression": lambda: _spec(tmp_path, data, target="contract", type="regression"),
+        "bad_drop": lambda: _spec(tmp_path, data, data={"drop": ["incme"]}),
+        "bad_rule": lambda: _spec(tmp_path, data, baseline={"rule": "tenure_moths < 3"}),
+    }[case]()
+    code, out, err = cli(capsys, "run", str(spec), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err + out
+    import re
+
+    assert re.search(message, err), err
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def _data_gone(spec):
+    raw = yaml.safe_load(spec.read_text())
+    raw["data"]["path"] = "data_gone.csv"
+    spec.write_text(yaml.safe_dump(raw))
+    return spec
+
+
+def test_init_drafts_a_spec_that_runs(tmp_path, capsys, churn_small):
+    churn_small.head(400).to_csv(tmp_path / "customers.csv", index=False)
+    out_file = tmp_path / "problem.yaml"
+    code, out, err = cli(capsys, "init", str(tmp_path / "customers.csv"), "--target", "churned", "-o", str(out_file))
+    assert code == 0, err
+    text = out_file.read_text()
+    assert "type: binary_classification" in text and "success_metric: roc_auc" in text
+    assert "id_columns: ['customer_id']" in text and "TODO: decide" in text
+    code, _, err = cli(capsys, "init", str(tmp_path / "customers.csv"), "--target", "churned", "-o", str(out_file))
+    assert code == 2 and "already exists; pass --force" in err
+    raw = yaml.safe_load(text)
+    raw["models"] = ["linear"]
+    out_file.write_text(yaml.safe_dump(raw))
+    code, out, err = cli(capsys, "run", str(out_file), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+
+
+def test_every_command_has_help(capsys):
+    for command in ("run", "predict", "init", "demo"):
+        code, out, _ = cli(capsys, command, "--help")
+        assert code == 0 and "Usage" in out
+
+
+def test_usage_error_exits_2(capsys):
+    code, _, err = cli(capsys, "run")
+    assert code == 2 and "Missing argument" in err

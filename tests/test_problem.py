@@ -1,0 +1,91 @@
+import pandas as pd
+import pytest
+
+from mlsmith.exceptions import ProblemSpecError
+from mlsmith.problem import Problem, infer_task, load_problem, parse_problem
+
+
+def test_churn_example_spec_is_valid():
+    from conftest import EXAMPLES
+
+    problem = load_problem(EXAMPLES / "churn" / "problem.yaml")
+    assert problem.success_metric == "recall" and problem.threshold == 0.8
+    assert problem.baseline.rule == "tenure_months < 3"
+    assert problem.baseline.known_metrics == {"recall": 0.55, "precision": 0.4}
+    assert problem.constraints.latency_ms == 100 and problem.constraints.interpretability == "high"
+    assert problem.direction == "higher"
+
+
+def test_defaults_only_target_and_data_required():
+    p = Problem(target="y", data={"path": "d.csv"})
+    assert (p.seed, p.split.test_size, p.split.cv_folds, p.type) == (42, 0.2, 5, None)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"data": {"path": "d.csv"}}, r"required key 'target' is missing; add e.g. 'target: churned'"),
+        ({"target": "y"}, r"required key 'data' is missing"),
+        ({"target": "y", "data": {"path": "d.csv"}, "success_metric": "recal"},
+         r"'success_metric': unknown metric 'recal'.*Did you mean 'recall'\?"),
+        ({"target": "y", "data": {"path": "d.csv"}, "treshold": 0.8}, r"unknown key 'treshold'. Did you mean 'threshold'\?"),
+        ({"target": "y", "data": {"path": "d.csv"}, "split": {"test_size": 1.5}},
+         r"'split.test_size' input should be less than 1; got 1.5"),
+        ({"target": "y", "data": {"path": "d.csv"}, "type": "binary"}, r"'type' input should be .*got 'binary'"),
+        ({"target": "y", "data": {"path": "d.csv", "url": "sqlite:///x.db"}}, r"exactly one data source"),
+        ({"target": "y", "data": {"path": "d.csv"}, "constraints": {"interpretability": "very"}},
+         r"'constraints.interpretability'.*got 'very'. Example: 'interpretability: high'"),
+        ({"target": "y", "data": {"path": "d.csv"}, "baseline": {"rule": "a > 1", "method": "majority"}},
+         r"either 'rule' or 'method'"),
+    ],
+)
+def test_spec_errors_name_field_value_and_fix(raw, message):
+    with pytest.raises(ProblemSpecError, match=message):
+        parse_problem(raw)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ProblemSpecError, match="does not exist; write one with 'mlsmith init"):
+        load_problem(tmp_path / "nope.yaml")
+    bad = tmp_path / "problem.yaml"
+    bad.write_text("target: [unclosed\n")
+    with pytest.raises(ProblemSpecError, match="not valid YAML at line"):
+        load_problem(bad)
+
+
+@pytest.mark.parametrize(
+    "values, task",
+    [
+        ([0, 1] * 10, "binary_classification"),
+        (["yes", "no"] * 10, "binary_classification"),
+        (["a", "b", "c"] * 10, "multiclass_classification"),
+        ([1, 2, 3] * 100, "multiclass_classification"),
+        (list(range(300)), "regression"),
+        ([0.5, 1.5, 2.25] * 10, "regression"),
+    ],
+)
+def test_infer_task(values, task):
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_resolve_fills_positive_class_metric_and_baseline():
+    p = Problem(target="y", data={"path": "d.csv"})
+    y = pd.Series(["stay"] * 95 + ["churn"] * 5)
+    r = p.resolve(y)
+    assert r.type == "binary_classification"
+    assert r.positive_class == "churn"  # minority class when no yes/1/true value exists
+    assert r.success_metric == "average_precision"  # imbalance-aware default
+    assert r.baseline.method == "majority"
+
+
+def test_resolve_rejects_contradictions():
+    p = Problem(target="y", data={"path": "d.csv"})
+    with pytest.raises(ProblemSpecError, match="has a single class"):
+        p.resolve(pd.Series([1] * 10))
+    reg = Problem(target="y", type="regression", data={"path": "d.csv"})
+    with pytest.raises(ProblemSpecError, match="is not numeric"):
+        reg.resolve(pd.Series(["a", "b", "c"]))
+    with pytest.raises(ProblemSpecError, match="metric 'rmse' does not apply to a binary_classification"):
+        Problem(target="y", success_metric="rmse", data={"path": "d.csv"}).resolve(pd.Series([0, 1] * 5))
+    with pytest.raises(ProblemSpecError, match="positive_class 'yes' is not a value"):
+        Problem(target="y", positive_class="yes", data={"path": "d.csv"}).resolve(pd.Series([0, 1] * 5))

@@ -1,0 +1,109 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+
+import mlsmith
+from conftest import write_problem
+from mlsmith.deploy import ModelBundle
+
+
+@pytest.fixture(scope="module")
+def churn_run(tmp_path_factory, churn_small):
+    folder = tmp_path_factory.mktemp("churn")
+    spec = write_problem(
+        folder, churn_small, name="churn test", target="churned", positive_class=1, success_metric="recall",
+        threshold=0.8, secondary_metrics=["precision"], baseline={"rule": "tenure_months < 3"},
+        data={"id_columns": ["customer_id"]}, split={"test_size": 0.25, "cv_folds": 3}, seed=7,
+    )
+    return mlsmith.run(spec, runs_dir=folder / "runs", n_jobs=1), folder
+
+
+def test_run_walks_every_stage_and_writes_the_run_folder(churn_run):
+    result, folder = churn_run
+    run_dir = result.run_dir
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == [run_dir.name]  # no temporary folder left
+    assert {p.name for p in run_dir.iterdir()} >= {"problem.yaml", "results.json", "report.html", "leaderboard.csv", "model"}
+    results = json.loads((run_dir / "results.json").read_text())
+    for key in ("problem", "quality", "leaderboard", "tuning", "evaluation", "bundle"):
+        assert key in results
+    families = {row["model"] for row in results["leaderboard"]}
+    assert families == {"linear", "decision_tree", "random_forest", "hist_gradient_boosting", "xgboost",
+                        "lightgbm", "svm", "knn", "naive_bayes", "dummy"}
+    assert result.leaderboard.best.model != "dummy"
+    assert set(results["evaluation"]["test_metrics"]) >= {"recall", "precision", "roc_auc", "average_precision"}
+    assert results["evaluation"]["verdict"]["threshold"] == 0.8
+    assert results["evaluation"]["baseline"] == "rule: tenure_months < 3"
+    assert "Verdict" not in results  # verdict lives inside evaluation
+    assert "test recall" in (run_dir / "report.html").read_text()
+
+
+def test_baseline_rule_is_scored_on_the_test_rows(churn_run, churn_small):
+    from sklearn.metrics import recall_score
+
+    result, _ = churn_run
+    # the same stratified split, recomputed independently, gives the baseline's figure
+    from sklearn.model_selection import train_test_split
+
+    _, test = train_test_split(churn_small, test_size=0.25, random_state=7, stratify=churn_small["churned"])
+    expected = recall_score(test["churned"], (test["tenure_months"] < 3).astype(int))
+    assert result.evaluation.baseline_metrics["recall"] == pytest.approx(expected)
+
+
+def test_bundle_reloads_and_predicts_like_the_fitted_pipeline(churn_run, churn_small, tmp_path):
+    result, _ = churn_run
+    bundle = ModelBundle.load(result.run_dir / "model")
+    assert bundle.threshold == result.evaluation.decision_threshold
+    assert bundle.metadata["seed"] == 7 and bundle.metadata["versions"]["scikit-learn"]
+    scored = bundle.predict(churn_small.drop(columns=["churned"]))
+    assert set(scored["prediction"].unique()) <= {0, 1}
+    expected = (scored["probability"] >= bundle.threshold).map({True: 1, False: 0})
+    assert (scored["prediction"] == expected).all()
+    out = mlsmith.predict_file(bundle, _csv(churn_small.head(50), tmp_path), tmp_path / "scored.parquet")
+    back = pd.read_parquet(out)
+    assert list(back.columns) == ["customer_id", "prediction", "probability"] and len(back) == 50
+
+
+def test_same_seed_gives_the_same_leaderboard(tmp_path, churn_small):
+    spec = write_problem(tmp_path, churn_small.head(400), target="churned", models=["random_forest", "lightgbm"],
+                         split={"cv_folds": 3}, seed=11)
+    a = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    b = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=2)
+    assert [(r.model, r.cv_mean) for r in a.leaderboard.rows] == [(r.model, r.cv_mean) for r in b.leaderboard.rows]
+    assert a.evaluation.test_metrics == b.evaluation.test_metrics
+
+
+def test_regression_and_multiclass(tmp_path):
+    diabetes = load_diabetes(as_frame=True, scaled=False).frame
+    spec = write_problem(tmp_path, diabetes, target="target", models=["linear", "lightgbm"], threshold=60,
+                         success_metric="rmse", baseline={"method": "median"})
+    r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    assert r.problem.type == "regression" and r.evaluation.verdict.direction == "lower"
+    assert r.evaluation.test_metrics["rmse"] < r.evaluation.baseline_metrics["rmse"]
+    wine = load_wine(as_frame=True).frame.assign(target=lambda d: d["target"].map({0: "a", 1: "b", 2: "c"}))
+    (tmp_path / "w").mkdir()
+    spec = write_problem(tmp_path / "w", wine, target="target", models=["linear", "naive_bayes"])
+    r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    assert r.problem.type == "multiclass_classification" and r.problem.success_metric == "accuracy"
+    assert r.evaluation.test_metrics["accuracy"] > 0.85
+    assert np.array(r.evaluation.confusion_matrix).sum() == r.evaluation.n_test
+    predicted = ModelBundle.load(r.run_dir / "model").predict(wine.drop(columns="target"))
+    assert set(predicted["prediction"]) <= {"a", "b", "c"}
+    assert {"probability_a", "probability_b", "probability_c"} <= set(predicted.columns)
+
+
+def test_missing_target_rows_are_dropped_and_said(tmp_path, churn_small):
+    data = churn_small.head(300).copy()
+    data.loc[data.index[:7], "churned"] = np.nan
+    spec = write_problem(tmp_path, data, target="churned", models=["linear"], split={"cv_folds": 3})
+    r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    assert r.notes == ["7 rows with a missing target were dropped before the split"]
+    assert r.split.n_train + r.split.n_test == 293
+
+
+def _csv(frame, folder):
+    path = folder / "input.csv"
+    frame.to_csv(path, index=False)
+    return path
