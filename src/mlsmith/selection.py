@@ -323,8 +323,9 @@ def compare_models(
                                      return_estimator=operating_point, return_indices=operating_point)
                 values = {m: sign[m] * res[f"test_{m}"] for m in scoring}
                 selection_score = None
+                train_values = sign[metric] * res[f"train_{metric}"]
                 if operating_point:
-                    values[metric], selection_score = _at_operating_point(res, X, y, metric, target)
+                    values[metric], train_values, selection_score = _at_operating_point(res, X, y, metric, target)
         except Exception as exc:  # a family that cannot fit this data is reported, not fatal
             rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0,
                                        status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
@@ -334,7 +335,7 @@ def compare_models(
             label=family.label,
             cv_mean=float(np.mean(values[metric])),
             cv_std=float(np.std(values[metric])),
-            train_mean=float(np.mean(sign[metric] * res[f"train_{metric}"])),
+            train_mean=float(np.mean(train_values)),
             fit_time_s=float(np.mean(res["fit_time"])),
             predict_time_s=float(np.mean(res["score_time"])),
             secondary={m: float(np.mean(v)) for m, v in values.items() if m != metric},
@@ -358,8 +359,10 @@ def _selection_text(metric: str, target: float | None, operating_point: bool) ->
     return f"out-of-fold {metric} at each family's best decision threshold"
 
 
-def _at_operating_point(res: dict, X, y: np.ndarray, metric: str, target: float | None) -> tuple[np.ndarray, float]:
-    """Per-fold metric at the out-of-fold threshold, and the score that ranks the family."""
+def _at_operating_point(
+    res: dict, X, y: np.ndarray, metric: str, target: float | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-fold validation and training metric at the out-of-fold threshold, and the ranking score."""
     from .evaluation import choose_threshold
     from .metrics import compute
 
@@ -367,12 +370,18 @@ def _at_operating_point(res: dict, X, y: np.ndarray, metric: str, target: float 
     idx = np.concatenate([f[0] for f in folds])
     proba = np.concatenate([f[1] for f in folds])
     threshold, _ = choose_threshold(y[idx], proba, metric, target)
+    def at_threshold(est, rows):
+        predicted = (est.predict_proba(X.iloc[rows])[:, 1] >= threshold).astype(int)
+        return compute(metric, "binary_classification", y[rows], y_pred=predicted)
+
     per_fold = np.array([compute(metric, "binary_classification", y[i], y_pred=(p >= threshold).astype(int))
                          for i, p in folds])
+    train = np.array([at_threshold(est, rows) for est, rows in zip(res["estimator"], res["indices"]["train"])])
     pred = (proba >= threshold).astype(int)
     if metric in ("recall", "precision") and target is not None:
         other = "precision" if metric == "recall" else "recall"
         reached = compute(metric, "binary_classification", y[idx], y_pred=pred) >= target
         score = compute(other, "binary_classification", y[idx], y_pred=pred)
-        return per_fold, score if reached else score - 1.0  # a family that misses the target ranks below all that reach it
-    return per_fold, compute(metric, "binary_classification", y[idx], y_pred=pred)
+        # a family that misses the target ranks below every family that reaches it
+        return per_fold, train, score if reached else score - 1.0
+    return per_fold, train, compute(metric, "binary_classification", y[idx], y_pred=pred)

@@ -12,13 +12,15 @@ def print_run(result, console: Console | None = None) -> None:
     """Print the leaderboard, the tuning result and the verdict of a run."""
     console = console or Console()
     lb = result.leaderboard
-    table = Table(title=f"Leaderboard — {lb.metric} ({'higher' if lb.greater_is_better else 'lower'} is better), {lb.cv}")
-    console.print(f"Ranked by {lb.selection}", markup=False)
-    for col in ("model", "rank score", f"cv {lb.metric}", "± std", "train", "fit s", "score s", "status"):
-        table.add_column(col, justify="left" if col in ("model", "status") else "right")
+    table = Table(title=f"Leaderboard — {lb.cv}", caption=f"ranked by {lb.selection}")
+    for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):
+        table.add_column(col, justify="left" if col == "model" else "right")
     for row in lb.rows:
-        table.add_row(row.label, _f(row.selection_score), _f(row.cv_mean), _f(row.cv_std), _f(row.train_mean), _f(row.fit_time_s, 2),
-                      _f(row.predict_time_s, 2), row.status if not row.note else f"{row.status}: {row.note[:40]}")
+        if row.status != "ok":
+            table.add_row(row.model, "—", f"{row.status}: {row.note[:40]}", "—", "—")
+            continue
+        table.add_row(row.model, _f(row.selection_score), f"{_f(row.cv_mean)} ± {_f(row.cv_std)}",
+                      _f(row.train_mean), _f(row.fit_time_s, 2))
     console.print(table)
     for name, why in lb.skipped.items():
         console.print(f"  skipped {name}: {why}")
