@@ -253,6 +253,12 @@ def check_columns(df: pd.DataFrame, problem: Problem) -> None:
     for key, name in named.items():
         if name and name not in df.columns:
             raise DataError(f"{key} '{name}' is not a column of the data.{_closest(name, df.columns)}")
+    for name in problem.fairness.sensitive_columns:
+        if name not in df.columns:
+            raise DataError(
+                f"fairness.sensitive_columns names '{name}', which is not a column of the data."
+                f"{_closest(name, df.columns)}"
+            )
 
 
 def fingerprint(df: pd.DataFrame) -> str:

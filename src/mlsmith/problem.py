@@ -27,6 +27,7 @@ __all__ = [
     "Baseline",
     "Constraints",
     "DataSpec",
+    "Fairness",
     "Problem",
     "SplitSpec",
     "load_problem",
@@ -79,6 +80,16 @@ class Constraints(_Spec):
     interpretability: Literal["high", "medium", "low"] = "medium"
     retraining_frequency: str | None = None
     time_budget_s: float | None = Field(default=None, gt=0)
+
+
+class Fairness(_Spec):
+    """Columns whose groups the model must serve alike: the success metric is reported per group.
+
+    A sensitive column need not be a feature (it can be listed in ``data.drop``); it only has to
+    be in the data.
+    """
+
+    sensitive_columns: list[str] = []
 
 
 class DataSpec(_Spec):
@@ -137,6 +148,7 @@ class Problem(_Spec):
     secondary_metrics: list[str] = []
     baseline: Baseline | None = None
     constraints: Constraints = Constraints()
+    fairness: Fairness = Fairness()
     stakeholders: list[str] = []
     data_sources: list[str] = []
     data: DataSpec

@@ -16,12 +16,22 @@ import numpy as np
 import pandas as pd
 import yaml
 from sklearn.base import clone
-from sklearn.model_selection import cross_validate
 
 from .data import Schema, check_columns, fingerprint, infer_schema, load_data
-from .deploy import save_bundle
+from .deploy import ModelBundle, save_bundle
+from .deploy._explain import reference_row
+from .evaluation import (
+    Evaluation,
+    baselines_for,
+    choose_threshold,
+    evaluate,
+    fold_scores,
+    global_explanations,
+    measure_latency,
+    out_of_fold,
+    scores_for,
+)
 from .metrics import get_metric
-from .evaluation import Evaluation, baseline_predictions, choose_threshold, evaluate, scores_for
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .runs import run_folder, write_json
@@ -81,18 +91,6 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             pass
     return out
-
-
-def _oof_proba(pipeline, X, y, cv, groups, n_jobs) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold positive-class probabilities for the rows that some fold held out."""
-    res = cross_validate(pipeline, X, y, cv=cv, groups=groups, n_jobs=n_jobs, return_estimator=True,
-                         return_indices=True, scoring=None)
-    idx, proba = [], []
-    for est, test_idx in zip(res["estimator"], res["indices"]["test"]):
-        idx.append(test_idx)
-        proba.append(est.predict_proba(X.iloc[test_idx])[:, 1])
-    idx = np.concatenate(idx)
-    return idx, np.concatenate(proba)
 
 
 def run(
@@ -174,25 +172,7 @@ def run(
     lap("tuning")
 
     say("7/7 evaluation")
-    threshold, reason = None, ""
-    if problem.type == "binary_classification":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            idx, oof = _oof_proba(clone(chosen), X, y, cv, groups, n_jobs)
-        threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
-    final = clone(chosen)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        final.fit(X, y)
-    train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
-    cv_metrics = {problem.success_metric: best.cv_mean, **best.secondary}
-    if tuning.kept == "tuned":
-        cv_metrics[tuning.metric] = tuning.best_score
-    test = held_out.read()
-    X_test, y_test = test[features], codec.encode(test[problem.target])
-    baseline_pred, baseline_desc = baseline_predictions(problem.baseline, train, test, y, problem.type, codec)
-    evaluation = evaluate(final, X_test, y_test, problem, baseline_pred, baseline_desc, threshold, reason,
-                          train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None)
+    evaluation, final = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs)
     lap("evaluation")
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
@@ -202,18 +182,23 @@ def run(
             "target": problem.target,
             "classes": list(codec.classes),
             "positive_class": problem.positive_class,
-            "decision_threshold": threshold,
+            "decision_threshold": evaluation.decision_threshold,
             "model": best.model,
             "success_metric": problem.success_metric,
             "test_metrics": evaluation.test_metrics,
             "seed": problem.seed,
             "data_fingerprint": fingerprint(train),
+            "explanation_reference": reference_row(X),
             "n_train": len(train),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": library_versions(),
         }
         save_bundle(tmp / "model", final, schema, metadata)
-        bundle_info = {"path": str(final_dir / "model"), "model": best.model, "decision_threshold": threshold,
+        say("7/7 evaluation: timing single-row predictions of the saved bundle")
+        saved = ModelBundle.load(tmp / "model")
+        evaluation.constraints["latency"] = measure_latency(
+            saved.predict, X.sample(min(len(X), 50), random_state=problem.seed), target_ms=problem.constraints.latency_ms)
+        bundle_info = {"path": str(final_dir / "model"), "model": best.model, "decision_threshold": evaluation.decision_threshold,
                        "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
@@ -225,6 +210,35 @@ def run(
 
         (tmp / "report.html").write_text(render_html(result))
     return result
+
+
+def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
+                    n_jobs) -> tuple[Evaluation, Any]:
+    """Threshold and CV scores from out-of-fold predictions of the training rows, then the final fit
+    on all of them, then the one read of the test split."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        folds = out_of_fold(clone(chosen), X, y, cv, groups, problem.type, n_jobs)
+    threshold, reason = None, ""
+    if problem.type == "binary_classification":
+        idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
+        threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
+    cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
+    final = clone(chosen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        final.fit(X, y)
+    train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
+    test = held_out.read()
+    X_test, y_test = test[features], codec.encode(test[problem.target])
+    sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
+    evaluation = evaluate(final, X_test, y_test, problem, baselines_for(problem, train, test, y, codec), threshold,
+                          reason, train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None,
+                          cv_std=cv_std, sensitive=sensitive)
+    if problem.constraints.interpretability == "high":
+        evaluation.constraints["explanations"] = global_explanations(
+            final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
+    return evaluation, final
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

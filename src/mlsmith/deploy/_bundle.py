@@ -126,6 +126,24 @@ class ModelBundle:
                 "score data with the same columns as the training data."
             )
 
+    def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-prediction explanations: each input column's contribution to each row's score.
+
+        See :mod:`mlsmith.deploy._explain`; the reference values come from the training rows.
+        """
+        from ._explain import explain_rows
+
+        reference = self.metadata.get("explanation_reference")
+        if reference is None:
+            raise BundleError(
+                f"model bundle '{self.path}' holds no explanation reference (it predates explanations); "
+                "re-create it with 'mlsmith run' to use --explain."
+            )
+        self.check_columns(frame)
+        out = explain_rows(self.pipeline, frame[self.schema.features()], reference, self.task)
+        out.index = frame.index
+        return out
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score rows: the prediction, and class probabilities for a classifier.
 
@@ -150,8 +168,12 @@ class ModelBundle:
         return out
 
 
-def predict_file(bundle: str | Path | ModelBundle, input_path: str | Path, output_path: str | Path) -> Path:
+def predict_file(bundle: str | Path | ModelBundle, input_path: str | Path, output_path: str | Path,
+                 explain: bool = False) -> Path:
     """Score a CSV or Parquet file with a bundle; write the input's id columns and the predictions.
+
+    With ``explain=True`` each row also gets one ``contribution_<column>`` per input column and
+    ``top_reasons`` (see :meth:`ModelBundle.explain`).
 
     The output format follows the output file's extension (.csv or .parquet); it is written to a
     temporary name and renamed, so a failure never leaves half a file.
@@ -162,6 +184,8 @@ def predict_file(bundle: str | Path | ModelBundle, input_path: str | Path, outpu
         raise DataError(f"output '{output_path}' must end in .csv or .parquet.")
     frame = read_table(input_path)
     scored = model.predict(frame)
+    if explain:
+        scored = pd.concat([scored, model.explain(frame)], axis=1)
     keep = [c.name for c in model.schema.columns if c.role == "id" and c.name in frame.columns]
     result = pd.concat([frame[keep], scored], axis=1)
     output_path.parent.mkdir(parents=True, exist_ok=True)

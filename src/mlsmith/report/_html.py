@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -50,7 +51,9 @@ def render_results(results: dict[str, Any], standalone: bool = True) -> str:
         if results.get(key) is not None:
             renderer = importlib.import_module(module)
             sections.append(Markup(renderer.html(results[key], results)))
-    return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone)
+    nav = [(m.group(1), Markup(m.group(2)).striptags())
+           for m in (re.match(r'\s*<section id="([^"]+)"><h2>(.*?)</h2>', str(s)) for s in sections) if m]
+    return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
 
 
 def render_html(result, standalone: bool = True) -> str:

@@ -1,0 +1,47 @@
+"""Stage 7a: the honest evaluation of the final model on the test split, read once.
+
+- :func:`out_of_fold`, :func:`choose_threshold`, :func:`fold_scores`: the decision threshold and the
+  cross-validated scores, from out-of-fold predictions of the training rows only;
+- :func:`evaluate`: test metrics, the baselines on the same rows, curves, fairness and the
+  :class:`Verdict` with bootstrap intervals;
+- :func:`measure_latency`, :func:`global_explanations`: constraints checked by measurement.
+"""
+
+from ._constraints import global_explanations, measure_latency
+from ._core import (
+    BaselineScores,
+    Evaluation,
+    baseline_predictions,
+    baselines_for,
+    dummy_predictions,
+    evaluate,
+    scores_for,
+    task_metrics,
+)
+from ._curves import classification_curves, regression_diagnostics
+from ._fairness import fairness_by_group
+from ._folds import choose_threshold, fold_scores, out_of_fold
+from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+
+__all__ = [
+    "BaselineScores",
+    "Evaluation",
+    "Verdict",
+    "baseline_predictions",
+    "baselines_for",
+    "bootstrap_interval",
+    "choose_threshold",
+    "classification_curves",
+    "dummy_predictions",
+    "evaluate",
+    "fairness_by_group",
+    "fold_scores",
+    "global_explanations",
+    "judge",
+    "measure_latency",
+    "out_of_fold",
+    "paired_bootstrap",
+    "regression_diagnostics",
+    "scores_for",
+    "task_metrics",
+]

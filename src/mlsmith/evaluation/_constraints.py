@@ -1,0 +1,118 @@
+"""Constraints checked by measurement: single-row latency, and explanations for ``interpretability: high``."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import partial_dependence, permutation_importance
+
+from ..metrics import get_metric, scorer
+
+__all__ = ["global_explanations", "measure_latency"]
+
+
+def measure_latency(predict: Callable[[pd.DataFrame], Any], rows: pd.DataFrame, n_calls: int = 200,
+                    warmup: int = 5, target_ms: float | None = None) -> dict[str, Any]:
+    """Time ``predict`` on one row at a time: p50/p95/p99 in milliseconds, judged on p99 against ``target_ms``.
+
+    Rows are cycled through ``rows`` so the timing covers varied inputs; the first ``warmup``
+    calls (caches, lazy imports) are not counted.
+
+    Examples
+    --------
+    >>> out = measure_latency(lambda row: row.sum(), pd.DataFrame({"a": [1.0, 2.0]}), n_calls=20, target_ms=1000)
+    >>> out["met"], out["n_calls"]
+    (True, 20)
+    """
+    n = len(rows)
+    for i in range(warmup):
+        predict(rows.iloc[[i % n]])
+    times = np.empty(n_calls)
+    for i in range(n_calls):
+        row = rows.iloc[[i % n]]
+        start = time.perf_counter()
+        predict(row)
+        times[i] = (time.perf_counter() - start) * 1000
+    p50, p95, p99 = (float(v) for v in np.percentile(times, [50, 95, 99]))
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "mean_ms": float(times.mean()), "n_calls": n_calls,
+            "target_ms": target_ms, "met": None if target_ms is None else bool(p99 <= target_ms),
+            "judged_on": "p99"}
+
+
+def _importance_metric(task: str, metric: str) -> str:
+    """A metric permutation importance can use: a threshold-dependent one would score at 0.5, not at
+    the chosen threshold, so a classifier is then scored by a threshold-free metric instead."""
+    if task == "binary_classification" and get_metric(metric).threshold_dependent:
+        return "average_precision"
+    return metric
+
+
+def _coefficients(pipeline, task: str, top: int = 15) -> list[dict[str, Any]] | None:
+    model = pipeline[-1]
+    coef = getattr(model, "coef_", None)
+    if coef is None or task == "multiclass_classification":
+        return None
+    try:
+        names = pipeline[:-1].get_feature_names_out()
+    except (AttributeError, ValueError):
+        return None
+    coef = np.ravel(coef)
+    if len(coef) != len(names):
+        return None
+    order = np.argsort(-np.abs(coef))[:top]
+    return [{"feature": str(names[i]), "coefficient": float(coef[i])} for i in order]
+
+
+def global_explanations(pipeline, X_train: pd.DataFrame, X_test: pd.DataFrame, y_test: np.ndarray, task: str,
+                        metric: str, n_classes: int | None = None, seed: int = 0, top_k: int = 3,
+                        n_repeats: int = 5, max_rows: int = 2000) -> dict[str, Any]:
+    """What the model relies on: coefficients of a linear model, permutation importance of each input
+    column on the test rows, and partial dependence of the ``top_k`` most important columns.
+
+    Partial dependence is averaged over (a sample of) the training rows: it describes the model,
+    not its accuracy. Permutation importance is the drop in the score when a column is shuffled.
+    """
+    rng = np.random.default_rng(seed)
+    if len(X_test) > max_rows:
+        keep = np.sort(rng.choice(len(X_test), max_rows, replace=False))
+        X_test, y_test = X_test.iloc[keep], np.asarray(y_test)[keep]
+    imp_metric = _importance_metric(task, metric)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        imp = permutation_importance(pipeline, X_test, y_test, scoring=scorer(imp_metric, task, n_classes),
+                                     n_repeats=n_repeats, random_state=seed, n_jobs=1)
+    sign = 1.0  # the scorer is "larger is better" already: a drop is a positive importance
+    importance = sorted(
+        ({"feature": col, "mean": sign * float(m), "std": float(s)}
+         for col, m, s in zip(X_test.columns, imp.importances_mean, imp.importances_std)),
+        key=lambda r: -r["mean"],
+    )
+    background = X_train.sample(min(len(X_train), 1000), random_state=seed) if len(X_train) > 1000 else X_train
+    pdp = []
+    for row in importance[:top_k]:
+        col = row["feature"]
+        categorical = not pd.api.types.is_numeric_dtype(background[col])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                res = partial_dependence(pipeline, background, [col], kind="average", grid_resolution=20,
+                                         categorical_features=[col] if categorical else None)
+        except (ValueError, TypeError) as exc:
+            pdp.append({"feature": col, "error": str(exc)})
+            continue
+        avg = np.asarray(res["average"])
+        pdp.append({
+            "feature": col,
+            "categorical": categorical,
+            "grid": [v.item() if isinstance(v, np.generic) else v for v in res["grid_values"][0]],
+            "average": np.round(avg[-1] if task == "binary_classification" else avg, 6).tolist(),
+            "response": {"binary_classification": "probability of the positive class",
+                         "regression": "prediction"}.get(task, "probability of each class"),
+        })
+    return {"metric": imp_metric, "n_rows": int(len(X_test)), "n_repeats": n_repeats,
+            "permutation_importance": importance, "coefficients": _coefficients(pipeline, task),
+            "partial_dependence": pdp}

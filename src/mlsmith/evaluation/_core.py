@@ -1,0 +1,265 @@
+"""Stage 7a: the honest evaluation — the test split read once, against the threshold and the baselines.
+
+The decision threshold of a binary classifier is chosen on out-of-fold predictions of the
+training rows (:func:`~mlsmith.evaluation.choose_threshold`), never on the test split, then
+applied to it once. Every figure of the report is drawn from numbers kept here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.metrics import classification_report, confusion_matrix
+
+from ..exceptions import ProblemSpecError
+from ..metrics import METRICS, compute, get_metric
+from ..problem import Baseline, Problem
+from ._curves import classification_curves, regression_diagnostics
+from ._fairness import fairness_by_group
+from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+
+__all__ = ["BaselineScores", "Evaluation", "baseline_predictions", "baselines_for", "dummy_predictions", "evaluate",
+           "scores_for", "task_metrics"]
+
+
+@dataclass
+class BaselineScores:
+    """A baseline's predictions on the test rows and what they score."""
+
+    name: str
+    description: str
+    pred: np.ndarray = field(repr=False)
+    proba: np.ndarray | None = field(default=None, repr=False)
+    metrics: dict[str, float] = field(default_factory=dict)
+    documented: dict[str, float] = field(default_factory=dict)
+    improvement: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "metrics": self.metrics,
+                "documented": self.documented, "improvement": self.improvement}
+
+
+@dataclass
+class Evaluation:
+    """Test-split metrics of the final model, its baselines' on the same rows, and the verdict.
+
+    ``cv_metrics`` holds the mean over cross-validation folds of the final pipeline and
+    ``cv_std`` their standard deviation; ``curves`` the numbers behind each figure.
+    """
+
+    task: str
+    n_test: int
+    decision_threshold: float | None
+    threshold_reason: str
+    test_metrics: dict[str, float]
+    train_metrics: dict[str, float]
+    cv_metrics: dict[str, float]
+    baseline: str
+    baseline_metrics: dict[str, float]
+    verdict: Verdict
+    cv_std: dict[str, float] = field(default_factory=dict)
+    baselines: list[BaselineScores] = field(default_factory=list)
+    confusion_matrix: list[list[int]] | None = None
+    classes: list[Any] | None = None
+    classification_report: dict[str, Any] | None = None
+    curves: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, Any] = field(default_factory=dict)
+    fairness: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["verdict"] = self.verdict.to_dict()
+        out["baselines"] = [b.to_dict() for b in self.baselines]
+        return out
+
+    def _repr_html_(self) -> str:
+        from ..report._evaluation import html
+        from ..runs import to_jsonable
+
+        return html(to_jsonable(self), {})
+
+
+def task_metrics(task: str) -> list[str]:
+    """The metrics that apply to ``task``, in registry order."""
+    return [name for name, m in METRICS.items() if task in m.funcs]
+
+
+def scores_for(task: str, y_true, y_pred, y_proba=None, n_classes: int | None = None) -> dict[str, float]:
+    """Every metric of the task that the predictions allow (MAPE only for a positive target)."""
+    out = {}
+    for name in task_metrics(task):
+        metric = get_metric(name)
+        if metric.response == "proba" and y_proba is None:
+            continue
+        if name == "mape" and np.any(np.asarray(y_true) <= 0):
+            continue  # MAPE is meaningless when the target can be zero or negative
+        out[name] = compute(name, task, y_true, y_pred=y_pred, y_proba=y_proba, n_classes=n_classes)
+    return out
+
+
+def baseline_predictions(
+    baseline: Baseline, train: pd.DataFrame, test: pd.DataFrame, y_train: np.ndarray, task: str, codec
+) -> tuple[np.ndarray, str]:
+    """The spec's baseline predictions on the test rows (encoded like the target) and its description."""
+    if baseline.rule:
+        try:
+            raw = test.eval(baseline.rule, engine="python")
+        except Exception as exc:
+            raise ProblemSpecError(
+                f"problem.yaml: baseline rule {baseline.rule!r} cannot be evaluated on the data: {exc}; "
+                "write a pandas expression over the columns, e.g. 'tenure_months < 3'."
+            ) from None
+        raw = pd.Series(raw, index=test.index)
+        if task == "binary_classification":
+            return raw.fillna(False).astype(bool).astype(int).to_numpy(), f"rule: {baseline.rule}"
+        if task == "regression":
+            return pd.to_numeric(raw, errors="coerce").fillna(float(np.mean(y_train))).to_numpy(), f"rule: {baseline.rule}"
+        return codec.encode(raw.astype(str)), f"rule: {baseline.rule}"
+    method = baseline.method or ("majority" if task != "regression" else "mean")
+    pred, _, desc = dummy_predictions(y_train, len(test), task, method)
+    return pred, desc
+
+
+def dummy_predictions(y_train: np.ndarray, n_test: int, task: str, method: str | None = None):
+    """A dummy's predictions for ``n_test`` rows: (labels or values, class probabilities or None, description).
+
+    Classification: the majority class, with the training class shares as probabilities.
+
+    Examples
+    --------
+    >>> pred, proba, desc = dummy_predictions(np.array([0, 0, 1]), 2, "binary_classification")
+    >>> pred.tolist(), proba.round(3).tolist(), desc
+    ([0, 0], [0.333, 0.333], 'majority of the training target')
+    """
+    method = method or ("majority" if task != "regression" else "mean")
+    X_fit, X_new = np.zeros((len(y_train), 1)), np.zeros((n_test, 1))
+    if task == "regression":
+        model = DummyRegressor(strategy=method).fit(X_fit, y_train)
+        return model.predict(X_new), None, f"{method} of the training target"
+    model = DummyClassifier(strategy="prior").fit(X_fit, y_train)
+    proba = model.predict_proba(X_new)
+    if task == "binary_classification":
+        proba = proba[:, 1]
+    return model.predict(X_new), proba, "majority of the training target"
+
+
+def baselines_for(problem: Problem, train: pd.DataFrame, test: pd.DataFrame, y_train: np.ndarray,
+                  codec) -> list[BaselineScores]:
+    """The spec's baseline first (the verdict's reference), then a dummy unless the spec's is one already."""
+    task = problem.type
+    pred, desc = baseline_predictions(problem.baseline, train, test, y_train, task, codec)
+    spec = BaselineScores("spec", desc, pred, documented=problem.baseline.known_metrics)
+    if not problem.baseline.rule:
+        spec.proba = dummy_predictions(y_train, len(test), task)[1]
+        return [spec]
+    dummy_pred, dummy_proba, dummy_desc = dummy_predictions(y_train, len(test), task)
+    return [spec, BaselineScores("dummy", dummy_desc, dummy_pred, dummy_proba)]
+
+
+def _relative(value: float, base: float | None, greater_is_better: bool) -> float | None:
+    if base is None or not np.isfinite(base) or base == 0:
+        return None
+    return (value - base) / abs(base) * (1 if greater_is_better else -1)
+
+
+def evaluate(
+    pipeline,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    problem: Problem,
+    baselines: list[BaselineScores],
+    decision_threshold: float | None,
+    threshold_reason: str,
+    train_metrics: dict[str, float],
+    cv_metrics: dict[str, float],
+    n_classes: int | None,
+    classes: list[Any] | None,
+    cv_std: dict[str, float] | None = None,
+    sensitive: pd.DataFrame | None = None,
+    n_boot: int = 1000,
+) -> Evaluation:
+    """Score the final pipeline on the test rows, score the baselines on the same rows, judge with intervals.
+
+    The first baseline is the one the verdict compares against (the spec's). The interval of the
+    success metric is a seeded percentile bootstrap over the test rows (stratified by class for a
+    classifier); "beats the baseline" is judged on a paired bootstrap of the difference.
+    """
+    task, metric_name = problem.type, problem.success_metric
+    metric = get_metric(metric_name)
+    y_test = np.asarray(y_test)
+    proba = None
+    if task == "regression":
+        pred = pipeline.predict(X_test)
+    else:
+        proba = pipeline.predict_proba(X_test)
+        if task == "binary_classification":
+            proba = proba[:, 1]
+            pred = (proba >= decision_threshold).astype(int)
+        else:
+            pred = proba.argmax(axis=1)
+    test_metrics = scores_for(task, y_test, pred, proba, n_classes)
+    for b in baselines:
+        b.metrics = scores_for(task, y_test, b.pred, b.proba if b.proba is not None else
+                               (b.pred.astype(float) if task == "binary_classification" else None), n_classes)
+        if b.proba is None:
+            b.metrics.pop("log_loss", None)  # a hard 0/1 rule has an infinite log loss; not informative
+        b.improvement = _relative(test_metrics[metric_name], b.metrics.get(metric_name), metric.greater_is_better)
+
+    def score(p, pr):
+        def at(idx):
+            return compute(metric_name, task, y_test[idx], y_pred=p[idx], y_proba=None if pr is None else pr[idx],
+                           n_classes=n_classes)
+        return at
+
+    strata = y_test if task != "regression" else None
+    value = test_metrics[metric_name]
+    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, strata=strata)
+    met = margin = status = None
+    if problem.threshold is not None:
+        margin = value - problem.threshold if metric.greater_is_better else problem.threshold - value
+        met, status = bool(margin >= 0), judge(interval, problem.threshold, metric.greater_is_better)
+    main = baselines[0] if baselines else None
+    base_value = main.metrics.get(metric_name) if main else None
+    beats = diff = base_status = None
+    if base_value is not None and np.isfinite(base_value):
+        beats = metric.better(value, base_value)
+        base_proba = main.proba if main.proba is not None else (main.pred.astype(float) if task == "binary_classification" else None)
+        diff = paired_bootstrap(score(pred, proba), score(main.pred, base_proba), len(y_test), n_boot, problem.seed,
+                                strata=strata)
+        if not metric.greater_is_better:
+            diff = (-diff[1], -diff[0])
+        base_status = judge(diff, 0.0, True)
+        if base_status == "met" and diff[0] == 0.0:
+            base_status = "inconclusive"
+    tradeoff = None
+    if task == "binary_classification" and metric_name in ("recall", "precision"):
+        other = "precision" if metric_name == "recall" else "recall"
+        tradeoff = {other: test_metrics[other]}
+    verdict = Verdict(metric_name, value, problem.threshold, problem.direction, met, margin, base_value, beats,
+                      main.improvement if main else None, interval, status, diff, base_status,
+                      main.description if main else "", 0.95, n_boot, tradeoff)
+    cm = report = None
+    if task == "regression":
+        curves = regression_diagnostics(y_test, pred, seed=problem.seed)
+    else:
+        labels = list(range(n_classes))
+        cm = confusion_matrix(y_test, pred, labels=labels).tolist()
+        names = [str(c) for c in classes]
+        report = classification_report(y_test, pred, labels=labels, target_names=names, output_dict=True,
+                                       zero_division=0)
+        curves = classification_curves(y_test, proba, task, names, decision_threshold)
+    fairness = None
+    if sensitive is not None and len(sensitive.columns):
+        fairness = fairness_by_group(sensitive, y_test, pred, proba, task, metric_name, n_classes)
+    return Evaluation(
+        task=task, n_test=len(y_test), decision_threshold=decision_threshold, threshold_reason=threshold_reason,
+        test_metrics=test_metrics, train_metrics=train_metrics, cv_metrics=cv_metrics, cv_std=cv_std or {},
+        baseline=main.description if main else "", baseline_metrics=main.metrics if main else {},
+        baselines=baselines, verdict=verdict, confusion_matrix=cm, classes=classes,
+        classification_report=report, curves=curves, fairness=fairness,
+    )

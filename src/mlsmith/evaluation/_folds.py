@@ -1,0 +1,107 @@
+"""Out-of-fold predictions of the training rows: the decision threshold and the CV scores come from them."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import cross_validate
+
+from ..metrics import compute, get_metric
+from ._core import scores_for
+
+__all__ = ["choose_threshold", "fold_scores", "out_of_fold"]
+
+
+def out_of_fold(pipeline, X, y, cv, groups, task: str, n_jobs: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit ``pipeline`` on each training fold; return (held-out row positions, their predictions) per fold.
+
+    The predictions are class probabilities for a classifier (the positive class's for a binary
+    task) and predicted values for a regressor. Only training rows are involved: the test split
+    is never passed here.
+    """
+    res = cross_validate(pipeline, X, y, cv=cv, groups=groups, n_jobs=n_jobs, return_estimator=True,
+                         return_indices=True, scoring=None)
+    folds = []
+    for est, test_idx in zip(res["estimator"], res["indices"]["test"]):
+        rows = X.iloc[test_idx]
+        if task == "regression":
+            pred = est.predict(rows)
+        else:
+            pred = est.predict_proba(rows)
+            if task == "binary_classification":
+                pred = pred[:, 1]
+        folds.append((np.asarray(test_idx), pred))
+    return folds
+
+
+def fold_scores(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task: str, threshold: float | None = None,
+                n_classes: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Every metric of the task on each fold's held-out rows: (mean over folds, standard deviation).
+
+    A binary fold's labels use ``threshold``; as it was chosen on these same out-of-fold
+    predictions, its label metrics are slightly optimistic (the test split is the honest check).
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 0, 1]); folds = [(np.array([0, 1]), np.array([0.2, 0.9])), (np.array([2, 3]), np.array([0.6, 0.7]))]
+    >>> mean, std = fold_scores(folds, y, "binary_classification", threshold=0.5)
+    >>> mean["accuracy"], std["accuracy"]
+    (0.75, 0.25)
+    """
+    per_fold: dict[str, list[float]] = {}
+    for idx, out in folds:
+        yt = y[idx]
+        if task == "regression":
+            pred, proba = out, None
+        elif task == "binary_classification":
+            pred, proba = (out >= (0.5 if threshold is None else threshold)).astype(int), out
+        else:
+            pred, proba = out.argmax(axis=1), out
+        for name, value in scores_for(task, yt, pred, proba, n_classes).items():
+            per_fold.setdefault(name, []).append(value)
+    mean = {k: float(np.nanmean(v)) for k, v in per_fold.items()}
+    std = {k: float(np.nanstd(v)) for k, v in per_fold.items()}
+    return mean, std
+
+
+def choose_threshold(y: np.ndarray, proba: np.ndarray, metric: str, target: float | None) -> tuple[float, str]:
+    """Pick the decision threshold of a binary classifier from out-of-fold probabilities.
+
+    - ``recall >= target``: the highest precision among thresholds that reach the recall;
+    - ``precision >= target``: the highest recall among thresholds that reach the precision;
+    - another label metric (f1, accuracy, ...): the threshold that maximises it;
+    - a probability metric (roc_auc, ...): 0.5 — the metric does not depend on it.
+
+    Examples
+    --------
+    >>> y = np.array([0, 0, 1, 1, 1]); p = np.array([0.1, 0.6, 0.4, 0.7, 0.9])
+    >>> choose_threshold(y, p, "recall", 1.0)[0]
+    0.4
+    """
+    if get_metric(metric).response == "proba":
+        return 0.5, f"{metric} does not depend on the threshold; 0.5 is used"
+    candidates = np.unique(proba)
+    pos = y == 1
+    n_pos = max(int(pos.sum()), 1)
+    constrained_metric = metric in ("recall", "precision") and target is not None
+    if not constrained_metric and len(candidates) > 500:
+        # each candidate costs a metric call: 500 quantiles of the probabilities are fine enough
+        candidates = np.unique(np.quantile(proba, np.linspace(0, 1, 500), method="lower"))
+    best_t, best_key = 0.5, None
+    for t in candidates:
+        pred = proba >= t
+        tp = int((pred & pos).sum())
+        recall = tp / n_pos
+        precision = tp / max(int(pred.sum()), 1)
+        if constrained_metric:
+            constrained, other = (recall, precision) if metric == "recall" else (precision, recall)
+            key = (constrained >= target, other if constrained >= target else constrained, t)
+        else:
+            key = (True, compute(metric, "binary_classification", y, y_pred=pred.astype(int)), t)
+        if best_key is None or key > best_key:
+            best_t, best_key = float(t), key
+    if constrained_metric:
+        other = "precision" if metric == "recall" else "recall"
+        if best_key[0]:
+            return best_t, f"highest out-of-fold {other} with {metric} >= {target:g}"
+        return best_t, f"no threshold reaches {metric} >= {target:g} out of fold; the closest was taken"
+    return best_t, f"maximises out-of-fold {metric}"

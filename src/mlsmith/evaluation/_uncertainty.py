@@ -1,0 +1,130 @@
+"""Uncertainty of a test score: seeded bootstrap intervals, and the verdict they support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+__all__ = ["Verdict", "bootstrap_interval", "judge", "paired_bootstrap"]
+
+Score = Callable[[np.ndarray], float]
+Status = Literal["met", "not met", "inconclusive"]
+
+
+def _indices(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> np.ndarray:
+    """Resampled row positions, ``n_boot`` x ``n``; within each stratum when given (class balance kept)."""
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        return rng.integers(0, n, size=(n_boot, n))
+    out = np.empty((n_boot, n), dtype=int)
+    start = 0
+    for value in np.unique(strata):
+        rows = np.flatnonzero(strata == value)
+        out[:, start:start + len(rows)] = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
+        start += len(rows)
+    return out
+
+
+def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
+                       strata: np.ndarray | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``score(rows)`` over ``n`` rows resampled with replacement.
+
+    ``score`` receives an array of row positions and returns the metric on those rows. With
+    ``strata`` (e.g. the true classes) each stratum is resampled on its own, so a rare class never
+    vanishes from a resample.
+
+    Examples
+    --------
+    >>> y = np.array([1, 1, 0, 1, 0, 1, 1, 0]); hit = np.array([1, 1, 0, 0, 0, 1, 1, 1])
+    >>> lo, hi = bootstrap_interval(lambda i: float(np.mean(y[i] == hit[i])), len(y), seed=1)
+    >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
+    True
+    """
+    values = np.array([score(idx) for idx in _indices(n, n_boot, seed, strata)], dtype=float)
+    values = values[np.isfinite(values)]
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,
+                     confidence: float = 0.95, strata: np.ndarray | None = None) -> tuple[float, float]:
+    """Interval of ``score_a - score_b`` where both are scored on the same resampled rows each time.
+
+    Pairing removes the row-to-row noise the two share, so the interval of the difference is
+    narrower than the two separate intervals suggest.
+    """
+    diffs = np.array([score_a(idx) - score_b(idx) for idx in _indices(n, n_boot, seed, strata)], dtype=float)
+    diffs = diffs[np.isfinite(diffs)]
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
+
+
+def judge(interval: tuple[float, float], threshold: float, greater_is_better: bool) -> Status:
+    """'met' when the whole interval is on the good side of the threshold, 'not met' when it is all on
+    the bad side, 'inconclusive' when it straddles it.
+
+    Examples
+    --------
+    >>> judge((0.82, 0.90), 0.80, True), judge((0.70, 0.79), 0.80, True), judge((0.75, 0.85), 0.80, True)
+    ('met', 'not met', 'inconclusive')
+    """
+    lo, hi = interval
+    good_lo, good_hi = (lo, hi) if greater_is_better else (-hi, -lo)
+    thr = threshold if greater_is_better else -threshold
+    if good_lo >= thr:
+        return "met"
+    if good_hi < thr:
+        return "not met"
+    return "inconclusive"
+
+
+@dataclass
+class Verdict:
+    """Does the model meet the success criterion, and does it beat the baseline — with 95% intervals?
+
+    ``status`` judges the interval of the test score against the threshold; ``baseline_status``
+    judges the paired-bootstrap interval of (model - baseline), signed so that positive is better.
+    """
+
+    metric: str
+    value: float
+    threshold: float | None
+    direction: str
+    met: bool | None
+    margin: float | None
+    baseline_value: float | None
+    beats_baseline: bool | None
+    improvement: float | None
+    interval: tuple[float, float] | None = None
+    status: Status | None = None
+    difference_interval: tuple[float, float] | None = None
+    baseline_status: Status | None = None
+    baseline: str = ""
+    confidence: float = 0.95
+    n_boot: int = 0
+    tradeoff: dict[str, float] | None = None
+
+    def sentence(self) -> str:
+        ci = ""
+        if self.interval is not None:
+            ci = f" (95% CI {self.interval[0]:.3f}–{self.interval[1]:.3f})"
+        parts = [f"test {self.metric} = {self.value:.3f}{ci}"]
+        if self.tradeoff:
+            parts[0] += " at " + ", ".join(f"{k} {v:.3f}" for k, v in self.tradeoff.items())
+        if self.threshold is not None:
+            op = ">=" if self.direction == "higher" else "<="
+            status = (self.status or ("met" if self.met else "not met")).upper()
+            parts.append(f"target {op} {self.threshold:g}: {status}")
+        if self.baseline_value is not None and np.isfinite(self.baseline_value):
+            rel = f", {self.improvement:+.1%} relative" if self.improvement is not None else ""
+            if self.baseline_status is not None:
+                word = {"met": "beaten", "not met": "NOT beaten", "inconclusive": "not clearly beaten"}[self.baseline_status]
+            else:
+                word = "beaten" if self.beats_baseline else "NOT beaten"
+            parts.append(f"baseline {self.baseline_value:.3f}: {word}{rel}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "summary": self.sentence()}
