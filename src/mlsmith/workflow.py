@@ -196,10 +196,11 @@ def run(
         save_bundle(tmp / "model", final, schema, metadata)
         say("7/7 evaluation: timing single-row predictions of the saved bundle")
         saved = ModelBundle.load(tmp / "model")
-        evaluation.constraints["latency"] = measure_latency(
-            saved.predict, X.sample(min(len(X), 50), random_state=problem.seed), target_ms=problem.constraints.latency_ms)
-        bundle_info = {"path": str(final_dir / "model"), "model": best.model, "decision_threshold": evaluation.decision_threshold,
-                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
+        rows = X.sample(min(len(X), 50), random_state=problem.seed)
+        evaluation.constraints["latency"] = measure_latency(saved.predict, rows, target_ms=problem.constraints.latency_ms,
+                                                            max_seconds=2.0)
+        bundle_info = {"path": str(final_dir / "model"), "model": best.model,
+                       "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings)

@@ -21,6 +21,7 @@ from ._core import (
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
 from ._folds import choose_threshold, fold_scores, out_of_fold
+from ._resample import metric_on_resamples
 from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "global_explanations",
     "judge",
     "measure_latency",
+    "metric_on_resamples",
     "out_of_fold",
     "paired_bootstrap",
     "regression_diagnostics",

@@ -20,6 +20,7 @@ from ..metrics import METRICS, compute, get_metric
 from ..problem import Baseline, Problem
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
+from ._resample import metric_on_resamples
 from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
 
 __all__ = ["BaselineScores", "Evaluation", "baseline_predictions", "baselines_for", "dummy_predictions", "evaluate",
@@ -211,10 +212,7 @@ def evaluate(
         b.improvement = _relative(test_metrics[metric_name], b.metrics.get(metric_name), metric.greater_is_better)
 
     def score(p, pr):
-        def at(idx):
-            return compute(metric_name, task, y_test[idx], y_pred=p[idx], y_proba=None if pr is None else pr[idx],
-                           n_classes=n_classes)
-        return at
+        return metric_on_resamples(metric_name, task, y_test, p, pr, n_classes)
 
     strata = y_test if task != "regression" else None
     value = test_metrics[metric_name]

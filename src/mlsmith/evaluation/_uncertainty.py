@@ -9,7 +9,8 @@ import numpy as np
 
 __all__ = ["Verdict", "bootstrap_interval", "judge", "paired_bootstrap"]
 
-Score = Callable[[np.ndarray], float]
+#: A score on many resamples: an index matrix (resamples x rows) in, one value per resample out.
+Score = Callable[[np.ndarray], np.ndarray]
 Status = Literal["met", "not met", "inconclusive"]
 
 
@@ -29,20 +30,21 @@ def _indices(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> np.nd
 
 def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
                        strata: np.ndarray | None = None) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``score(rows)`` over ``n`` rows resampled with replacement.
+    """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
 
-    ``score`` receives an array of row positions and returns the metric on those rows. With
+    ``score`` receives an index matrix (one resample of row positions per row) and returns the
+    metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`). With
     ``strata`` (e.g. the true classes) each stratum is resampled on its own, so a rare class never
     vanishes from a resample.
 
     Examples
     --------
     >>> y = np.array([1, 1, 0, 1, 0, 1, 1, 0]); hit = np.array([1, 1, 0, 0, 0, 1, 1, 1])
-    >>> lo, hi = bootstrap_interval(lambda i: float(np.mean(y[i] == hit[i])), len(y), seed=1)
+    >>> lo, hi = bootstrap_interval(lambda idx: np.mean(y[idx] == hit[idx], axis=1), len(y), seed=1)
     >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
     True
     """
-    values = np.array([score(idx) for idx in _indices(n, n_boot, seed, strata)], dtype=float)
+    values = np.asarray(score(_indices(n, n_boot, seed, strata)), dtype=float)
     values = values[np.isfinite(values)]
     alpha = (1 - confidence) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
@@ -55,7 +57,8 @@ def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000,
     Pairing removes the row-to-row noise the two share, so the interval of the difference is
     narrower than the two separate intervals suggest.
     """
-    diffs = np.array([score_a(idx) - score_b(idx) for idx in _indices(n, n_boot, seed, strata)], dtype=float)
+    idx = _indices(n, n_boot, seed, strata)
+    diffs = np.asarray(score_a(idx), dtype=float) - np.asarray(score_b(idx), dtype=float)
     diffs = diffs[np.isfinite(diffs)]
     alpha = (1 - confidence) / 2
     return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
