@@ -8,18 +8,21 @@ True
 from .data import Schema, infer_schema, load_data
 from .deploy import ModelBundle, predict_file
 from .draft import draft_problem
+from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .workflow import RunResult, run
 
 __all__ = [
+    "Evaluation",
     "MlsmithError",
     "ModelBundle",
     "Problem",
     "QualityReport",
     "RunResult",
     "Schema",
+    "Verdict",
     "assess_quality",
     "draft_problem",
     "infer_schema",

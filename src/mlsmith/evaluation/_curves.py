@@ -93,7 +93,7 @@ def regression_diagnostics(y: np.ndarray, pred: np.ndarray, seed: int = 0, max_p
     --------
     >>> d = regression_diagnostics(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]))
     >>> d["residual_mean"], d["residual_std"]
-    (0.166..., 0.62...)
+    (0.166..., 0.763...)
     """
     y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
     residual = y - pred

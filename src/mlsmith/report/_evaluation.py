@@ -12,7 +12,7 @@ def html(data: dict[str, Any], results: dict[str, Any]) -> str:
     """The evaluation section of the run report (figures drawn from the section's data)."""
     figures = regression_figures(data) if data.get("task") == "regression" else classification_figures(data)
     explanations = (data.get("constraints") or {}).get("explanations")
-    explain_figures = explanation_figures(explanations) if explanations else []
+    explain_figures = explanation_figures(explanations, data.get("classes")) if explanations else []
     order = ["macro avg", "weighted avg"]
     report = data.get("classification_report") or {}
     class_rows = [(k, v) for k, v in report.items() if isinstance(v, dict) and k not in order]

@@ -96,7 +96,8 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title("Confusion matrix (count, share of true class)", fontsize=10, loc="left")
-        out.append(("Confusion matrix on the test split at the decision threshold.", img_tag(fig, "confusion matrix")))
+        rule = "at the decision threshold" if d.get("decision_threshold") is not None else "predicting the most probable class"
+        out.append((f"Confusion matrix on the test split, {rule}.", img_tag(fig, "confusion matrix")))
     return out
 
 
@@ -120,7 +121,7 @@ def regression_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f"Test split ({c['n_shown']} rows shown).", img_tag(fig, "predicted vs actual and residuals"))]
 
 
-def explanation_figures(e: dict[str, Any]) -> list[tuple[str, str]]:
+def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> list[tuple[str, str]]:
     """Permutation importance bars, and partial dependence of the top columns."""
     out = []
     imp = e.get("permutation_importance") or []
@@ -145,7 +146,8 @@ def explanation_figures(e: dict[str, Any]) -> list[tuple[str, str]]:
                 ax.plot(p["grid"], avg, color=PALETTE[2], lw=2)
             else:
                 for k, series in enumerate(avg):
-                    ax.plot(p["grid"], series, lw=1.5, color=PALETTE[k % len(PALETTE)], label=f"class {k}")
+                    name = classes[k] if classes and k < len(classes) else k
+                    ax.plot(p["grid"], series, lw=1.5, color=PALETTE[k % len(PALETTE)], label=str(name))
                 ax.legend(fontsize=7)
             _style(ax, p["feature"], p["response"] if ax is axes[0] else "", p["feature"])
         out.append(("Partial dependence: the average prediction as one column varies (training rows), "

@@ -28,16 +28,33 @@ def print_run(result, console: Console | None = None) -> None:
     console.print(f"Tuning ({t.method}, {t.n_trials} trials) of {t.model}: default {_f(t.default_score)} -> "
                   f"best {_f(t.best_score)} ({t.kept})")
     ev = result.evaluation
-    metrics = Table(title=f"Test split ({ev.n_test} rows) vs baseline ({ev.baseline})")
-    for col in ("metric", "train", "test", "baseline"):
+    metrics = Table(title=f"Scores: train, CV, test ({ev.n_test} rows) and baselines on the same rows")
+    heads = ["metric", "train", "CV mean ± std", "test"] + ["baseline" if b.name == "spec" else "dummy" for b in ev.baselines]
+    for col in heads:
         metrics.add_column(col, justify="left" if col == "metric" else "right")
     for name, value in ev.test_metrics.items():
-        metrics.add_row(name, _f(ev.train_metrics.get(name)), _f(value), _f(ev.baseline_metrics.get(name)))
+        cv = _f(ev.cv_metrics.get(name))
+        if ev.cv_std.get(name) is not None:
+            cv += f" ± {_f(ev.cv_std[name])}"
+        metrics.add_row(name, _f(ev.train_metrics.get(name)), cv, _f(value), *(_f(b.metrics.get(name)) for b in ev.baselines))
     console.print(metrics)
+    for b in ev.baselines:
+        console.print(f"  {'baseline' if b.name == 'spec' else 'dummy'}: {b.description}", markup=False)
     if ev.decision_threshold is not None:
-        console.print(f"Decision threshold {ev.decision_threshold:.4f}: {ev.threshold_reason}")
+        console.print(f"Decision threshold {ev.decision_threshold:.4f} (out of fold, training rows only): {ev.threshold_reason}",
+                      markup=False)
+    latency = ev.constraints.get("latency")
+    if latency:
+        judged = "" if latency["met"] is None else f" vs {latency['target_ms']} ms: {'met' if latency['met'] else 'NOT met'}"
+        console.print(f"Latency, one row: p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
+                      f"p99 {latency['p99_ms']:.1f} ms{judged}", markup=False)
+    for col, f in (ev.fairness or {}).items():
+        if f["gap"] is not None:
+            console.print(f"Fairness: {f['metric']} gap across {col} = {f['gap']:.4f} (worst group {f['worst_group']})",
+                          markup=False)
     v = ev.verdict
-    style = "bold green" if v.met else "bold red" if v.met is False else "bold"
-    console.print(f"[{style}]Verdict: {v.sentence()}[/]")
+    status = v.status or ("met" if v.met else "not met" if v.met is False else None)
+    style = {"met": "bold green", "not met": "bold red", "inconclusive": "bold yellow"}.get(status, "bold")
+    console.print(f"Verdict: {v.sentence()}", style=style, markup=False)
     for note in result.notes:
         console.print(f"note: {note}")

@@ -1,0 +1,224 @@
+"""Stage 7a pieces checked against independent computations (scikit-learn, numpy, normal theory)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlsmith.deploy._explain import explain_rows, reference_row
+from mlsmith.evaluation import (
+    BaselineScores,
+    bootstrap_interval,
+    choose_threshold,
+    classification_curves,
+    dummy_predictions,
+    evaluate,
+    fairness_by_group,
+    fold_scores,
+    global_explanations,
+    judge,
+    measure_latency,
+    metric_on_resamples,
+    paired_bootstrap,
+)
+from mlsmith.problem import Problem
+
+RNG = np.random.default_rng(0)
+
+
+def _binary(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.uniform(size=n) < 0.3).astype(int)
+    proba = np.clip(0.25 + 0.4 * y + rng.normal(0, 0.2, n), 0.001, 0.999)
+    return y, proba
+
+
+@pytest.mark.parametrize("name", ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"])
+def test_vectorised_binary_metrics_match_sklearn(name):
+    y, proba = _binary(200)
+    pred = (proba >= 0.5).astype(int)
+    idx = RNG.integers(0, 200, size=(5, 200))
+    got = metric_on_resamples(name, "binary_classification", y, pred, proba)(idx)
+    func = {"roc_auc": lambda i: skm.roc_auc_score(y[i], proba[i]),
+            "balanced_accuracy": lambda i: skm.balanced_accuracy_score(y[i], pred[i])}.get(
+        name, lambda i: getattr(skm, f"{name}_score")(y[i], pred[i], **({} if name == "accuracy" else {"zero_division": 0})))
+    np.testing.assert_allclose(got, [func(i) for i in idx])
+
+
+@pytest.mark.parametrize("name", ["rmse", "mae", "r2", "mape"])
+def test_vectorised_regression_metrics_match_sklearn(name):
+    y = RNG.uniform(1, 10, 150)
+    pred = y + RNG.normal(0, 1, 150)
+    idx = RNG.integers(0, 150, size=(4, 150))
+    func = {"rmse": lambda a, b: np.sqrt(skm.mean_squared_error(a, b)), "mae": skm.mean_absolute_error,
+            "r2": skm.r2_score, "mape": skm.mean_absolute_percentage_error}[name]
+    np.testing.assert_allclose(metric_on_resamples(name, "regression", y, pred)(idx), [func(y[i], pred[i]) for i in idx])
+
+
+def test_bootstrap_interval_matches_normal_theory_for_a_proportion():
+    n, p = 4000, 0.8
+    hits = (np.arange(n) < p * n).astype(float)
+    lo, hi = bootstrap_interval(lambda idx: hits[idx].mean(axis=1), n, n_boot=2000, seed=3)
+    half = 1.96 * np.sqrt(p * (1 - p) / n)
+    assert lo == pytest.approx(p - half, abs=0.003) and hi == pytest.approx(p + half, abs=0.003)
+    assert bootstrap_interval(lambda idx: hits[idx].mean(axis=1), n, seed=3) == \
+        bootstrap_interval(lambda idx: hits[idx].mean(axis=1), n, seed=3)
+
+
+def test_paired_bootstrap_of_identical_scores_is_zero_and_of_a_better_model_positive():
+    y, proba = _binary()
+    good = metric_on_resamples("recall", "binary_classification", y, (proba >= 0.4).astype(int))
+    worse = metric_on_resamples("recall", "binary_classification", y, (proba >= 0.7).astype(int))
+    assert paired_bootstrap(good, good, len(y), seed=1) == (0.0, 0.0)
+    lo, hi = paired_bootstrap(good, worse, len(y), seed=1, strata=y)
+    assert 0 < lo < hi
+
+
+def test_judge_reads_the_interval_in_the_metric_direction():
+    assert judge((0.81, 0.9), 0.8, True) == "met"
+    assert judge((0.7, 0.79), 0.8, True) == "not met"
+    assert judge((0.7, 0.85), 0.8, True) == "inconclusive"
+    assert judge((3.0, 4.0), 5.0, False) == "met"  # an error metric below its ceiling
+    assert judge((4.0, 6.0), 5.0, False) == "inconclusive"
+
+
+def test_choose_threshold_gives_the_highest_precision_that_keeps_recall():
+    y, proba = _binary(800, seed=4)
+    t, reason = choose_threshold(y, proba, "recall", 0.8)
+    precision, recall, thresholds = skm.precision_recall_curve(y, proba)
+    ok = recall[:-1] >= 0.8
+    best = thresholds[ok][np.argmax(precision[:-1][ok])]
+    assert t == pytest.approx(best)
+    assert skm.recall_score(y, proba >= t) >= 0.8
+    assert reason == "highest out-of-fold precision with recall >= 0.8"
+    assert choose_threshold(y, proba, "roc_auc", None)[0] == 0.5
+
+
+def test_choose_threshold_says_when_the_target_is_out_of_reach():
+    y = np.array([0, 1, 0, 1]); p = np.array([0.9, 0.1, 0.8, 0.2])
+    assert "no threshold reaches precision >= 0.99" in choose_threshold(y, p, "precision", 0.99)[1]
+
+
+def test_fold_scores_are_mean_and_std_over_folds():
+    y, proba = _binary(100, seed=2)
+    folds = [(np.arange(0, 50), proba[:50]), (np.arange(50, 100), proba[50:])]
+    mean, std = fold_scores(folds, y, "binary_classification", threshold=0.4)
+    per = [skm.recall_score(y[i], p >= 0.4) for i, p in folds]
+    assert mean["recall"] == pytest.approx(np.mean(per)) and std["recall"] == pytest.approx(np.std(per))
+    assert mean["roc_auc"] == pytest.approx(np.mean([skm.roc_auc_score(y[i], p) for i, p in folds]))
+
+
+def test_classification_curves_match_sklearn():
+    y, proba = _binary(500, seed=5)
+    c = classification_curves(y, proba, "binary_classification", ["n", "p"], threshold=0.5)
+    assert c["roc"]["auc"] == pytest.approx(skm.roc_auc_score(y, proba))
+    assert c["pr"]["average_precision"] == pytest.approx(skm.average_precision_score(y, proba))
+    assert c["brier"] == pytest.approx(skm.brier_score_loss(y, proba))
+    frac, mean_pred = calibration_curve(y, proba, n_bins=10, strategy="quantile")
+    np.testing.assert_allclose(c["calibration"]["fraction_positive"], frac, atol=1e-5)
+    assert c["operating_point"]["tpr"] == pytest.approx(skm.recall_score(y, proba >= 0.5))
+    assert sum(c["calibration"]["histogram"]) == 500
+
+
+def _problem(**kw):
+    return Problem(target="y", data={"path": "x.csv"}, seed=0, **kw)
+
+
+def test_evaluate_multiclass_per_class_and_averages():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X.iloc[::2], y.iloc[::2])
+    Xt, yt = X.iloc[1::2], y.iloc[1::2].to_numpy()
+    pred, proba, desc = dummy_predictions(y.iloc[::2].to_numpy(), len(yt), "multiclass_classification")
+    ev = evaluate(model, Xt, yt, _problem(type="multiclass_classification", success_metric="f1", threshold=0.8),
+                  [BaselineScores("spec", desc, pred, proba)], None, "", {}, {}, 3, [0, 1, 2], n_boot=100)
+    assert ev.test_metrics["f1"] == pytest.approx(skm.f1_score(yt, model.predict(Xt), average="macro"))
+    assert set(ev.classification_report) >= {"0", "1", "2", "macro avg", "weighted avg"}
+    assert set(ev.curves["per_class"]) == {"0", "1", "2"}
+    assert ev.verdict.status in ("met", "inconclusive") and ev.verdict.baseline_status == "met"
+    assert ev.baselines[0].metrics["roc_auc"] == pytest.approx(0.5)
+
+
+def test_evaluate_regression_drops_mape_for_a_non_positive_target():
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    model = LinearRegression().fit(X.iloc[:300], y.iloc[:300])
+    Xt, yt = X.iloc[300:], y.iloc[300:].to_numpy()
+    base = BaselineScores("spec", "mean", np.full(len(yt), y.iloc[:300].mean()))
+    ev = evaluate(model, Xt, yt, _problem(type="regression", success_metric="rmse", threshold=40.0), [base], None, "",
+                  {}, {}, None, None, n_boot=200)
+    assert ev.test_metrics["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(yt, model.predict(Xt))))
+    assert "mape" in ev.test_metrics  # diabetes progression is positive
+    assert ev.verdict.status == "not met" and ev.verdict.baseline_status == "met" and ev.verdict.improvement > 0
+    assert ev.curves["residual_mean"] == pytest.approx(np.mean(yt - model.predict(Xt)))
+    shifted = evaluate(model, Xt, yt - 200, _problem(type="regression", success_metric="rmse"), [base], None, "", {},
+                       {}, None, None, n_boot=50)
+    assert "mape" not in shifted.test_metrics
+
+
+def test_fairness_per_group_matches_sklearn_on_each_group():
+    y, proba = _binary(400, seed=6)
+    pred = (proba >= 0.5).astype(int)
+    groups = pd.DataFrame({"sex": np.where(np.arange(400) % 3 == 0, "f", "m"), "age": RNG.uniform(18, 80, 400)})
+    out = fairness_by_group(groups, y, pred, proba, "binary_classification", "recall")
+    rows = {r["group"]: r for r in out["sex"]["groups"]}
+    mask = groups["sex"] == "f"
+    assert rows["f"]["value"] == pytest.approx(skm.recall_score(y[mask], pred[mask]))
+    assert out["sex"]["gap"] == pytest.approx(abs(rows["f"]["value"] - rows["m"]["value"]))
+    assert len(out["age"]["groups"]) == 4  # a many-valued number is split into quartiles
+
+
+def test_explain_rows_is_exact_for_a_linear_model():
+    X = pd.DataFrame({"a": RNG.normal(size=50), "b": RNG.normal(size=50)})
+    model = LinearRegression().fit(X, 3 * X["a"] - 2 * X["b"] + 1)
+    ref = reference_row(X)
+    out = explain_rows(model, X.head(4), ref, "regression")
+    np.testing.assert_allclose(out["contribution_a"], 3 * (X["a"].head(4) - X["a"].median()), atol=1e-9)
+    np.testing.assert_allclose(out["contribution_b"], -2 * (X["b"].head(4) - X["b"].median()), atol=1e-9)
+
+
+def test_global_explanations_find_the_informative_column():
+    X = pd.DataFrame({"signal": RNG.normal(size=400), "noise": RNG.normal(size=400)})
+    y = (X["signal"] + 0.3 * RNG.normal(size=400) > 0).astype(int).to_numpy()
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X.iloc[:300], y[:300])
+    e = global_explanations(model, X.iloc[:300], X.iloc[300:], y[300:], "binary_classification", "recall", seed=0)
+    assert e["metric"] == "average_precision"  # a threshold-free score, not recall at 0.5
+    assert [r["feature"] for r in e["permutation_importance"]] == ["signal", "noise"]
+    assert e["permutation_importance"][0]["mean"] > 0.1 > abs(e["permutation_importance"][1]["mean"])
+    assert e["coefficients"][0]["feature"] == "signal"
+    pd_signal = e["partial_dependence"][0]
+    assert pd_signal["feature"] == "signal" and np.all(np.diff(pd_signal["average"]) > 0)
+
+
+def test_measure_latency_reports_ordered_percentiles():
+    calls = []
+    out = measure_latency(lambda row: calls.append(len(row)), pd.DataFrame({"a": range(5)}), n_calls=30, warmup=2,
+                          target_ms=10_000)
+    assert calls == [1] * 32 and out["n_calls"] == 30
+    assert out["p50_ms"] <= out["p95_ms"] <= out["p99_ms"] and out["met"] is True
+
+
+def test_sensitive_column_must_exist(tmp_path):
+    from mlsmith.data import check_columns
+    from mlsmith.exceptions import DataError
+
+    problem = _problem(fairness={"sensitive_columns": ["gender"]})
+    with pytest.raises(DataError, match="fairness.sensitive_columns names 'gender', which is not a column of the data. "
+                                        "Did you mean 'Gender'"):
+        check_columns(pd.DataFrame({"y": [0, 1], "Gender": ["f", "m"]}), problem)
+
+
+def test_explain_refuses_a_bundle_without_reference(tmp_path):
+    from mlsmith.data import infer_schema
+    from mlsmith.deploy import ModelBundle, save_bundle
+    from mlsmith.exceptions import BundleError
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0, 3.0]})
+    save_bundle(tmp_path / "m", LinearRegression().fit(X[["a"]], X["y"]), infer_schema(X, "y"), {"task": "regression"})
+    with pytest.raises(BundleError, match="holds no explanation reference .* re-create it with 'mlsmith run'"):
+        ModelBundle.load(tmp_path / "m").explain(X)
