@@ -118,6 +118,7 @@ def test_results_json_holds_the_verdict_and_the_numbers_behind_the_figures(count
     lo, hi = v["interval"]
     assert lo <= v["value"] <= hi
     assert v["tradeoff"]["precision"] == data["test_metrics"]["precision"]
+    assert v["tradeoff_interval"][0] <= v["tradeoff"]["precision"] <= v["tradeoff_interval"][1]
     assert data["curves"]["roc"]["auc"] == pytest.approx(data["test_metrics"]["roc_auc"])
     assert len(data["curves"]["roc"]["fpr"]) == len(data["curves"]["roc"]["tpr"]) <= 200
     assert [b["name"] for b in data["baselines"]] == ["spec", "dummy"]
@@ -135,7 +136,8 @@ def test_report_puts_the_verdict_first(counted_run):
     page = (result.run_dir / "report.html").read_text()
     assert page.index('class="headline"') < page.index('id="problem"') < page.index('id="evaluation"')
     assert "Scores side by side" in page and "Fairness across groups" in page and "data:image/png;base64" in page
-    assert "Scores side by side" in result.evaluation._repr_html_()
+    fragment = result.evaluation._repr_html_()
+    assert "Scores side by side" in fragment and "<style>" in fragment and "<html" not in fragment
 
 
 def test_cli_predict_explain(counted_run, default_small, capsys):

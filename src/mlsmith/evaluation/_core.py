@@ -79,10 +79,10 @@ class Evaluation:
         return out
 
     def _repr_html_(self) -> str:
-        from ..report._evaluation import html
+        from ..report._html import render_section
         from ..runs import to_jsonable
 
-        return html(to_jsonable(self), {})
+        return render_section("evaluation", to_jsonable(self))
 
 
 def task_metrics(task: str) -> list[str]:
@@ -211,8 +211,11 @@ def evaluate(
             b.metrics.pop("log_loss", None)  # a hard 0/1 rule has an infinite log loss; not informative
         b.improvement = _relative(test_metrics[metric_name], b.metrics.get(metric_name), metric.greater_is_better)
 
+    def score_named(name, p, pr):
+        return metric_on_resamples(name, task, y_test, p, pr, n_classes)
+
     def score(p, pr):
-        return metric_on_resamples(metric_name, task, y_test, p, pr, n_classes)
+        return score_named(metric_name, p, pr)
 
     strata = y_test if task != "regression" else None
     value = test_metrics[metric_name]
@@ -234,13 +237,15 @@ def evaluate(
         base_status = judge(diff, 0.0, True)
         if base_status == "met" and diff[0] == 0.0:
             base_status = "inconclusive"
-    tradeoff = None
+    tradeoff = tradeoff_interval = None
     if task == "binary_classification" and metric_name in ("recall", "precision"):
         other = "precision" if metric_name == "recall" else "recall"
         tradeoff = {other: test_metrics[other]}
+        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed,
+                                               strata=strata)
     verdict = Verdict(metric_name, value, problem.threshold, problem.direction, met, margin, base_value, beats,
                       main.improvement if main else None, interval, status, diff, base_status,
-                      main.description if main else "", 0.95, n_boot, tradeoff)
+                      main.description if main else "", 0.95, n_boot, tradeoff, tradeoff_interval)
     cm = report = None
     if task == "regression":
         curves = regression_diagnostics(y_test, pred, seed=problem.seed)

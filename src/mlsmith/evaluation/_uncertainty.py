@@ -89,6 +89,8 @@ class Verdict:
 
     ``status`` judges the interval of the test score against the threshold; ``baseline_status``
     judges the paired-bootstrap interval of (model - baseline), signed so that positive is better.
+    ``tradeoff`` is what a recall (precision) target costs: the test precision (recall), with its
+    interval in ``tradeoff_interval``.
     """
 
     metric: str
@@ -108,6 +110,7 @@ class Verdict:
     confidence: float = 0.95
     n_boot: int = 0
     tradeoff: dict[str, float] | None = None
+    tradeoff_interval: tuple[float, float] | None = None
 
     def sentence(self) -> str:
         ci = ""
@@ -115,7 +118,8 @@ class Verdict:
             ci = f" (95% CI {self.interval[0]:.3f}–{self.interval[1]:.3f})"
         parts = [f"test {self.metric} = {self.value:.3f}{ci}"]
         if self.tradeoff:
-            parts[0] += " at " + ", ".join(f"{k} {v:.3f}" for k, v in self.tradeoff.items())
+            ci = "" if self.tradeoff_interval is None else f" ({self.tradeoff_interval[0]:.3f}–{self.tradeoff_interval[1]:.3f})"
+            parts[0] += " at " + ", ".join(f"{k} {v:.3f}{ci}" for k, v in self.tradeoff.items())
         if self.threshold is not None:
             op = ">=" if self.direction == "higher" else "<="
             status = (self.status or ("met" if self.met else "not met")).upper()

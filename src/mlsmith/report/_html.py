@@ -56,6 +56,13 @@ def render_results(results: dict[str, Any], standalone: bool = True) -> str:
     return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
 
 
+def render_section(key: str, data: dict[str, Any], results: dict[str, Any] | None = None) -> str:
+    """One section of the report with the report's style, for a result's ``_repr_html_`` in a notebook."""
+    module = dict(SECTIONS)[key]
+    body = Markup(importlib.import_module(module).html(data, results or {}))
+    return _env.get_template("fragment.html").render(body=body)
+
+
 def render_html(result, standalone: bool = True) -> str:
     """Render a run's results as one self-contained HTML page (or a fragment for notebooks)."""
     from ..runs import to_jsonable
