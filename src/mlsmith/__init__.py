@@ -10,12 +10,15 @@ from .deploy import ModelBundle, predict_file
 from .draft import draft_problem
 from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
+from .guards import Finding, GuardReport, check_pipeline
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .workflow import RunResult, run
 
 __all__ = [
     "Evaluation",
+    "Finding",
+    "GuardReport",
     "MlsmithError",
     "ModelBundle",
     "Problem",
@@ -24,6 +27,7 @@ __all__ = [
     "Schema",
     "Verdict",
     "assess_quality",
+    "check_pipeline",
     "draft_problem",
     "infer_schema",
     "load_data",

@@ -249,7 +249,8 @@ def _closest(name: str, choices) -> str:
 def check_columns(df: pd.DataFrame, problem: Problem) -> None:
     """Check that the columns the problem names exist, before anything else reads them."""
     spec = problem.data
-    named = {"target": problem.target, "data.time_column": spec.time_column, "data.group_column": spec.group_column}
+    named = {"target": problem.target, "data.time_column": spec.time_column, "data.group_column": spec.group_column,
+             "data.event_time": spec.event_time}
     for key, name in named.items():
         if name and name not in df.columns:
             raise DataError(f"{key} '{name}' is not a column of the data.{_closest(name, df.columns)}")

@@ -97,6 +97,10 @@ class DataSpec(_Spec):
 
     Exactly one source: ``path`` (CSV or Parquet, relative to problem.yaml) or ``url`` with
     ``query`` (any SQLAlchemy URL; ``sqlite:///file.db`` needs nothing extra).
+
+    ``event_time`` names the column holding when the outcome happened; ``prediction_time`` names
+    the column holding when each prediction is made, or gives one date for all rows. With either,
+    the guards flag date columns recorded after it (known only once the outcome is).
     """
 
     path: str | None = None
@@ -106,6 +110,7 @@ class DataSpec(_Spec):
     drop: list[str] = []
     time_column: str | None = None
     group_column: str | None = None
+    event_time: str | None = None
     prediction_time: str | None = None
     roles: dict[str, Role] = {}
 

@@ -42,8 +42,9 @@ class HeldOutTest:
     RuntimeError: the test split was already read once, by the final evaluation; ...
     """
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, target: str | None = None):
         self._frame = frame
+        self._target = target
         self.n_rows = len(frame)
         self.was_read = False
 
@@ -56,6 +57,31 @@ class HeldOutTest:
         self.was_read = True
         frame, self._frame = self._frame, None
         return frame
+
+    def features_for_guards(self, columns: list[str]) -> pd.DataFrame:
+        """A copy of the test rows' non-target ``columns``, for the guards that compare train with test.
+
+        Contamination and adversarial validation need the test features; nothing learns from them
+        and the test split stays sealed (:meth:`read` still works once). The target is never handed
+        out: asking for it raises, and so does a split made without naming its target.
+
+        Examples
+        --------
+        >>> held = HeldOutTest(pd.DataFrame({"x": [1, 2], "y": [0, 1]}), target="y")
+        >>> held.features_for_guards(["x"]).columns.tolist()
+        ['x']
+        >>> held.features_for_guards(["x", "y"])
+        Traceback (most recent call last):
+        ...
+        ValueError: the guards may not see the test target 'y'; ask for feature columns only.
+        """
+        if self._target is None:
+            raise ValueError("this test split was made without naming its target, so no columns are handed out.")
+        if self._target in columns:
+            raise ValueError(f"the guards may not see the test target '{self._target}'; ask for feature columns only.")
+        if self._frame is None:
+            raise RuntimeError("the test split was already read")
+        return self._frame[list(columns)].copy()
 
     def peek_index(self) -> pd.Index:
         """The test rows' index labels (no values), for guards that compare rows by identity."""
@@ -138,7 +164,7 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
             )
     cv_name = type(cv_splitter(problem, train)[0]).__name__
     info = SplitInfo(strategy, len(train), len(test), size, desc, f"{cv_name}(n_splits={n_folds})")
-    return train, HeldOutTest(test), info
+    return train, HeldOutTest(test, target=problem.target), info
 
 
 def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray | None]:

@@ -32,6 +32,8 @@ from .evaluation import (
     scores_for,
 )
 from .metrics import get_metric
+from .exceptions import StrictModeStop
+from .guards import GuardReport, check_data, check_training
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .runs import run_folder, write_json
@@ -60,6 +62,7 @@ class RunResult:
     run_dir: Path
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    guards: GuardReport = field(default_factory=GuardReport)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class RunResult:
             "schema": self.schema.to_dict(),
             "split": self.split.to_dict(),
             "quality": self.quality.to_dict(),
+            "guards": self.guards.to_dict(),
             "leaderboard": self.leaderboard.to_dict()["rows"],
             "leaderboard_meta": {k: v for k, v in self.leaderboard.to_dict().items() if k != "rows"},
             "tuning": self.tuning.to_dict(),
@@ -146,9 +150,15 @@ def run(
     quality = assess_quality(train, problem.target)
     lap("quality")
 
+    say("guards: leakage, contamination, split and label checks")
     features = schema.features()
     X = train[features]
     y = codec.encode(train[problem.target])
+    guards = check_data(problem, schema, train, y, held_out, split_info.strategy, n_missing)
+    lap("guards")
+    if strict and guards.errors:
+        raise StrictModeStop(_strict_message(guards))
+
     cv, groups = cv_splitter(problem, train)
     say("5/7 model comparison")
     leaderboard = compare_models(
@@ -173,6 +183,7 @@ def run(
 
     say("7/7 evaluation")
     evaluation, final = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs)
+    guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     lap("evaluation")
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
@@ -203,7 +214,7 @@ def run(
                        "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
-                           final_dir, notes, timings)
+                           final_dir, notes, timings, guards)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         write_json(tmp / "results.json", result)
@@ -240,6 +251,14 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
         evaluation.constraints["explanations"] = global_explanations(
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     return evaluation, final
+
+
+def _strict_message(guards: GuardReport) -> str:
+    first = guards.errors[0]
+    others = guards.errors[1:]
+    more = f" (and {len(others)} more: {', '.join(f.check for f in others)})" if others else ""
+    return (f"--strict stopped the run before training on an error-level finding{more}: [{first.check}] "
+            f"{first.message} Fix: {first.fix}")
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

@@ -23,7 +23,9 @@ err = Console(stderr=True)
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: user errors become one 'Error: ...' line on stderr and exit code 2 (3 for --strict)."""
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="mlsmith", standalone_mode=False)
+        code = app(args=list(argv) if argv is not None else None, prog_name="mlsmith", standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, outside standalone mode
+            sys.exit(code)
     except MlsmithError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

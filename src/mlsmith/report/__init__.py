@@ -6,6 +6,6 @@ so the page is one self-contained file). ``print_run`` writes the same data as r
 """
 
 from ._html import render_html
-from ._terminal import print_run
+from ._terminal import print_findings, print_run
 
-__all__ = ["print_run", "render_html"]
+__all__ = ["print_findings", "print_run", "render_html"]

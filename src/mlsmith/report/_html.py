@@ -16,6 +16,7 @@ _env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoesca
 SECTIONS: list[tuple[str, str]] = [
     ("problem", "mlsmith.report._problem"),
     ("quality", "mlsmith.report._quality"),
+    ("guards", "mlsmith.report._guards"),
     ("leaderboard", "mlsmith.report._selection"),
     ("tuning", "mlsmith.report._tuning"),
     ("evaluation", "mlsmith.report._evaluation"),

@@ -8,9 +8,22 @@ def _f(v, digits=4):
     return "—" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-def print_run(result, console: Console | None = None) -> None:
-    """Print the leaderboard, the tuning result and the verdict of a run."""
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(findings, console: Console | None = None) -> None:
+    """Print guard findings, most severe first: severity, check, message, then the fix."""
     console = console or Console()
+    for f in findings:
+        console.print(f"[{_STYLE[f.severity]}]{f.severity.upper()}[/] [bold]{f.check}[/]: ", end="")
+        console.print(f.message, markup=False, highlight=False)
+        console.print(f"  fix: {f.fix}", markup=False, highlight=False)
+
+
+def print_run(result, console: Console | None = None) -> None:
+    """Print the guards' findings, the leaderboard, the tuning result and the verdict of a run."""
+    console = console or Console()
+    print_findings(result.guards, console)
     lb = result.leaderboard
     table = Table(title=f"Leaderboard — {lb.cv}", caption=f"ranked by {lb.selection}")
     for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):

@@ -1,0 +1,59 @@
+"""Guards: the checks that catch the common mistakes of machine learning, with evidence and a fix.
+
+Each check returns :class:`Finding` objects (check, severity, message, evidence, fix). The workflow
+runs :func:`check_data` after the split and before training (``--strict`` stops on an error) and
+:func:`check_training` once the model is trained; :func:`check_pipeline` checks a user's own
+scikit-learn pipeline. The individual checks are public so that each can run on its own.
+
+=======================  ===================================================================
+check                    what it flags
+=======================  ===================================================================
+target_leakage           a feature that is the target, a function of it, or alone predicts it
+timestamp_after_outcome  a date recorded after ``data.event_time``
+not_available_at_pred.   a date recorded after ``data.prediction_time``
+id_order                 an id whose order predicts the target
+contamination            rows or entities in both train and test
+preprocessing_outside_cv a scaler or imputer fitted before the split (:func:`check_pipeline`)
+overfitting              a train score far above the cross-validated score
+imbalanced_accuracy      accuracy as the metric on imbalanced classes
+seeds                    a random step without a seed
+time_order               rows ordered by a date, split at random
+train_test_shift         a test split a classifier can tell from the training split
+conflicting_labels       identical feature rows with different classes
+missing_target           rows dropped because the target was missing
+tuning_range             a best hyperparameter on the edge of its range
+unfair_comparison        tuned models compared with untuned ones (:func:`check_comparison`)
+=======================  ===================================================================
+"""
+
+from ._finding import Finding, GuardReport, Severity
+from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
+from ._leakage import check_id_order, check_target_leakage, check_timestamps, single_feature_score
+from ._pipeline import check_pipeline, check_pipeline_file
+from ._run import check_data, check_training
+from ._split import check_adversarial, check_contamination, check_time_order
+from ._training import check_comparison, check_overfitting, check_seeds, check_tuning_range
+
+__all__ = [
+    "Finding",
+    "GuardReport",
+    "Severity",
+    "check_adversarial",
+    "check_comparison",
+    "check_conflicting_labels",
+    "check_contamination",
+    "check_data",
+    "check_id_order",
+    "check_imbalanced_accuracy",
+    "check_missing_target",
+    "check_overfitting",
+    "check_pipeline",
+    "check_pipeline_file",
+    "check_seeds",
+    "check_target_leakage",
+    "check_time_order",
+    "check_timestamps",
+    "check_training",
+    "check_tuning_range",
+    "single_feature_score",
+]

@@ -1,0 +1,187 @@
+"""Preprocessing fitted outside cross-validation, in a user's own scikit-learn pipeline or search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+
+from ..exceptions import DataError
+from ._finding import Finding, GuardReport
+
+__all__ = ["check_pipeline", "check_pipeline_file"]
+
+
+def _statistic(step: Any, X: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(name, the fitted statistic, the same statistic computed on X) for the steps we can recompute."""
+    with np.errstate(all="ignore"):
+        if isinstance(step, StandardScaler) and getattr(step, "mean_", None) is not None:
+            return "mean_", step.mean_, np.nanmean(X, axis=0)
+        if isinstance(step, StandardScaler) and getattr(step, "var_", None) is not None:
+            return "var_", step.var_, np.nanvar(X, axis=0)
+        if isinstance(step, MinMaxScaler):
+            return "data_min_", step.data_min_, np.nanmin(X, axis=0)
+        if isinstance(step, MaxAbsScaler):
+            return "max_abs_", step.max_abs_, np.nanmax(np.abs(X), axis=0)
+        if isinstance(step, RobustScaler) and getattr(step, "center_", None) is not None:
+            return "center_", step.center_, np.nanmedian(X, axis=0)
+        if isinstance(step, SimpleImputer) and step.strategy in ("mean", "median"):
+            stat = np.nanmean(X, axis=0) if step.strategy == "mean" else np.nanmedian(X, axis=0)
+            return "statistics_", np.asarray(step.statistics_, dtype=float), stat
+    return None
+
+
+def _first_steps(est: Any, columns: list[Any] | None, path: str) -> Iterator[tuple[str, Any, list[Any] | None]]:
+    """The fitted steps that see the raw input columns: (path, step, its columns or None for all)."""
+    if isinstance(est, Pipeline):
+        yield from _first_steps(est.steps[0][1], columns, f"{path}{est.steps[0][0]}")
+    elif isinstance(est, ColumnTransformer) and hasattr(est, "transformers_"):
+        for name, trans, cols in est.transformers_:
+            if isinstance(trans, str):
+                continue
+            yield from _first_steps(trans, list(np.atleast_1d(cols)), f"{path}{name}/")
+    else:
+        yield path.rstrip("/") or type(est).__name__, est, columns
+
+
+def _columns(X: pd.DataFrame, cols: list[Any] | None) -> np.ndarray | None:
+    if cols is None:
+        part = X
+    elif all(isinstance(c, str) for c in cols):
+        if not set(cols) <= set(X.columns):
+            return None
+        part = X[cols]
+    else:
+        part = X.iloc[:, cols]
+    values = part.apply(pd.to_numeric, errors="coerce")
+    return None if values.isna().all().any() else values.to_numpy(dtype=float)
+
+
+def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame | None = None) -> GuardReport:
+    """Check a user's fitted pipeline or search for preprocessing fitted outside cross-validation.
+
+    A scaler or imputer fitted before the split (or before cross-validation) has learned from rows it is
+    then evaluated on. Where the step's statistics can be recomputed (StandardScaler, MinMaxScaler,
+    MaxAbsScaler, RobustScaler, mean/median SimpleImputer), they are compared with those of the
+    training rows and, if given, of the full data; a step that matches the full data and not the
+    training rows was fitted before the split. Input that arrives already standardised is flagged
+    too: its scaling happened outside the pipeline.
+
+    Parameters
+    ----------
+    estimator : a fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
+    X_train : the feature rows the estimator was meant to be fitted on (the training split).
+    X_full : all rows, before the split (train and test), when available.
+
+    Returns
+    -------
+    GuardReport
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X = pd.DataFrame({"a": np.arange(10.0)})
+    >>> scaler = StandardScaler().fit(X)            # fitted on all ten rows ...
+    >>> [f.check for f in check_pipeline(scaler, X.iloc[:7], X)]   # ... but the training rows are seven
+    ['preprocessing_outside_cv']
+    """
+    X_train = pd.DataFrame(X_train)
+    findings: list[Finding] = []
+    fitted = estimator.best_estimator_ if isinstance(estimator, BaseSearchCV) and hasattr(estimator, "best_estimator_") else estimator
+    for path, step, cols in _first_steps(fitted, None, ""):
+        found = _compare(path, step, cols, X_train, X_full)
+        if found:
+            findings.append(found)
+    findings += _prescaled(X_train, X_full)
+    return GuardReport(findings)
+
+
+def _compare(path: str, step: Any, cols, X_train: pd.DataFrame, X_full: pd.DataFrame | None) -> Finding | None:
+    train = _columns(X_train, cols)
+    if train is None:
+        return None
+    stat = _statistic(step, train)
+    if stat is None or np.shape(stat[1]) != np.shape(stat[2]):
+        return None
+    name, fitted, on_train = stat
+    matches_train = np.allclose(fitted, on_train, rtol=1e-6, atol=1e-9, equal_nan=True)
+    seen = getattr(step, "n_samples_seen_", None)
+    seen = int(np.max(seen)) if seen is not None else None
+    evidence = {"step": path, "statistic": name, "n_train": len(X_train), "n_samples_seen": seen,
+                "max_abs_diff_vs_train": round(float(np.nanmax(np.abs(fitted - on_train))), 6)}
+    fix = (f"Put '{path}' inside the Pipeline and fit the Pipeline on the training rows only "
+           "(cross_validate / GridSearchCV then refit it within each fold).")
+    if X_full is not None:
+        full = _columns(pd.DataFrame(X_full), cols)
+        if full is not None and not matches_train and np.allclose(fitted, _statistic(step, full)[2], rtol=1e-6, atol=1e-9, equal_nan=True):
+            evidence["n_full"] = len(X_full)
+            return Finding("preprocessing_outside_cv", "error",
+                           f"Step '{path}' was fitted on the full data ({len(X_full)} rows), before the split: its "
+                           f"{name} equals the full data's, not the {len(X_train)} training rows'.", evidence, fix)
+    if seen is not None and seen > len(X_train):
+        return Finding("preprocessing_outside_cv", "error",
+                       f"Step '{path}' saw {seen} rows but the training split has {len(X_train)}: it was fitted on "
+                       "rows outside the training split.", evidence, fix)
+    if not matches_train:
+        return Finding("preprocessing_outside_cv", "warning",
+                       f"Step '{path}' has a {name} that does not match the training rows: it was fitted on other rows.",
+                       evidence, fix)
+    return None
+
+
+def _prescaled(X_train: pd.DataFrame, X_full: pd.DataFrame | None) -> list[Finding]:
+    """Input already standardised (mean 0, sd 1 in every numeric column) was scaled outside the pipeline."""
+    for name, X in (("full data", X_full), ("training rows", X_train)):
+        if X is None:
+            continue
+        numeric = pd.DataFrame(X).select_dtypes("number")
+        if numeric.shape[1] < 2 or len(numeric) < 20:
+            continue
+        means, sds = numeric.mean().abs(), numeric.std(ddof=0)
+        if (means < 1e-8).all() and np.allclose(sds, 1.0, atol=1e-6):
+            return [Finding(
+                "preprocessing_outside_cv", "warning",
+                f"Every numeric column of the {name} has mean 0 and standard deviation 1: it was standardised "
+                "before it reached the pipeline, on rows that include the ones it is evaluated on.",
+                {"scaled_on": name, "n_columns": int(numeric.shape[1]), "max_abs_mean": float(means.max())},
+                "Pass the raw features and put the scaler in the Pipeline, so each fold fits it on its training rows.",
+            )]
+    return []
+
+
+def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path | None = None,
+                        target: str | None = None) -> GuardReport:
+    """:func:`check_pipeline` on files: a saved estimator (.skops, .joblib, .pkl) and its data (.csv, .parquet).
+
+    A .joblib or .pickle file runs code when loaded: only check files you made yourself. A .skops
+    file is loaded with all the types it holds trusted, for the same reason.
+    """
+    from ..data import read_table
+
+    path = Path(model)
+    if not path.is_file():
+        raise DataError(f"model file '{path}' does not exist; save the fitted estimator with skops or joblib first.")
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        import skops.io as sio
+
+        estimator = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    elif suffix in (".joblib", ".pkl", ".pickle"):
+        import joblib
+
+        estimator = joblib.load(path)
+    else:
+        raise DataError(f"model file '{path.name}' has an unsupported type '{suffix}'; use .skops, .joblib or .pkl.")
+    frames = [read_table(p) if p is not None else None for p in (train, full)]
+    if target is not None:
+        if target not in frames[0].columns:
+            raise DataError(f"target '{target}' is not a column of '{Path(train).name}'; check --target.")
+        frames = [f.drop(columns=[target], errors="ignore") if f is not None else None for f in frames]
+    return check_pipeline(estimator, frames[0], frames[1])

@@ -1,0 +1,92 @@
+"""The guards as the workflow runs them: on the data after the split, and on the training results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import Schema
+from ..metrics import get_metric
+from ..problem import Problem
+from ..split import HeldOutTest
+from ._finding import Finding, GuardReport
+from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
+from ._leakage import check_id_order, check_target_leakage, check_timestamps
+from ._split import check_adversarial, check_contamination, check_time_order
+from ._training import check_overfitting, check_seeds, check_tuning_range
+
+__all__ = ["check_data", "check_training"]
+
+
+def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndarray, held_out: HeldOutTest,
+               split_strategy: str, n_missing_target: int = 0) -> GuardReport:
+    """Run the guards that need only the data: after the split, before anything is trained.
+
+    Parameters
+    ----------
+    problem : the resolved problem.
+    schema : column roles; id columns are checked for order, features for everything else.
+    train, y : the training rows (file order) and their encoded target.
+    held_out : the sealed test split; only its feature, id and group columns are looked at.
+    split_strategy : ``SplitInfo.strategy`` (random, stratified, group or time).
+    n_missing_target : rows dropped before the split for a missing target.
+
+    Returns
+    -------
+    GuardReport
+    """
+    spec, task, seed = problem.data, problem.type, problem.seed
+    features = schema.features()
+    roles = {c.name: c.role for c in schema.columns}
+    ids = [c.name for c in schema.columns if c.role == "id"]
+    findings: list[Finding] = []
+    findings += check_missing_target(n_missing_target, len(train) + held_out.n_rows + n_missing_target, problem.target)
+    findings += check_target_leakage(train[features], y, task, roles, seed)
+    if spec.event_time and spec.event_time in features:
+        findings.append(Finding(
+            "timestamp_after_outcome", "error", f"The outcome's own timestamp '{spec.event_time}' is a feature.",
+            {"column": spec.event_time}, f"Add '{spec.event_time}' to data.drop: it is not known when the prediction is made.",
+        ))
+    refs = [c for c in (spec.event_time, spec.prediction_time) if c and c in train.columns and c not in features]
+    findings += check_timestamps(train[features + refs], spec.event_time, spec.prediction_time, roles)
+    findings += check_id_order(train, y, task, ids, seed)
+    extra = [c for c in dict.fromkeys([*ids, spec.group_column]) if c and c not in features]
+    test = held_out.features_for_guards(features + extra)
+    findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed)
+    findings += check_adversarial(train, test, features, roles, seed, exclude_dates=split_strategy == "time")
+    findings += check_time_order(train[features], split_strategy, roles)
+    findings += check_conflicting_labels(train[features], y, task)
+    findings += check_imbalanced_accuracy(y, task, problem.success_metric)
+    findings += _seeds(problem, schema, train)
+    return GuardReport(findings)
+
+
+def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
+    from ..selection import build_pipeline, shortlist
+    from ..split import cv_splitter
+
+    names, _ = shortlist(problem.type, len(train), problem.models)
+    objects: dict[str, Any] = {name: build_pipeline(name, schema, problem.type, problem.seed) for name in names}
+    objects["cv"] = cv_splitter(problem, train)[0]
+    return check_seeds(objects)
+
+
+def check_training(problem: Problem, leaderboard, tuning, evaluation) -> list[Finding]:
+    """Run the guards that need the training results: overfitting and the tuning ranges."""
+    from ..selection import CATALOG
+
+    best = leaderboard.best
+    metric = problem.success_metric
+    if problem.type == "binary_classification" and get_metric(metric).threshold_dependent:
+        # The leaderboard reports this metric at each family's operating point and its train score at 0.5;
+        # a threshold-free metric compares like with like.
+        metric = "average_precision"
+        train, cv = evaluation.train_metrics.get(metric), best.secondary.get(metric)
+    else:
+        train, cv = best.train_mean, best.cv_mean
+    findings = check_overfitting(metric, train, cv, evaluation.test_metrics.get(metric), best.label)
+    if tuning.method == "random":
+        findings += check_tuning_range(CATALOG[tuning.model].space(problem.type), tuning.best_params, best.label)
+    return findings

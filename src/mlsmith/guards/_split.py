@@ -1,0 +1,158 @@
+"""The split: rows or entities shared by train and test, a shifted test split, ignored time order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
+
+from ._finding import Finding
+from ._frame import as_time, encode, roles_of, row_keys, sample
+
+__all__ = ["check_adversarial", "check_contamination", "check_time_order"]
+
+#: Test rows within this root-mean-square distance (in training standard deviations, all categories
+#: equal) of a training row are near-duplicates.
+NEAR_RMS = 0.01
+#: Adversarial validation: train vs test separable with at least this ROC-AUC is a shift.
+SHIFT_AUC = 0.70
+#: A datetime column whose rank correlation with the row position is at least this orders the rows.
+ORDERED_RHO = 0.95
+
+
+def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
+                        roles: dict[str, str] | None = None, group_column: str | None = None,
+                        id_columns: list[str] | tuple[str, ...] = (), seed: int = 0) -> list[Finding]:
+    """Flag test rows that also appear in train (exactly or nearly) and entities in both splits.
+
+    Exact duplicates are counted on all rows; near-duplicates on a sample of 2,000 test rows
+    against 20,000 training rows.
+    """
+    findings = []
+    train_keys = set(row_keys(train[features]))
+    exact = row_keys(test[features]).isin(train_keys).to_numpy()
+    near, checked = _near_duplicates(train[features], test[features][~exact], roles, seed)
+    n_near = int(round(near * (~exact).sum() / max(checked, 1)))
+    n_shared = int(exact.sum()) + n_near
+    if n_shared:
+        share = n_shared / len(test)
+        findings.append(Finding(
+            "contamination", "error" if share >= 0.05 else "warning",
+            f"{n_shared} test rows ({share:.1%}) also appear in the training split ({int(exact.sum())} exact"
+            f"{f', about {n_near} near-duplicates' if n_near else ''}): the test score rewards memorising them.",
+            {"n_test": len(test), "n_exact": int(exact.sum()), "n_near": n_near, "share": round(share, 4),
+             "near_rms_limit": NEAR_RMS, "n_near_checked": checked},
+            "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
+            "each one on one side.",
+        ))
+    for column, severity in [(group_column, "error"), *((c, "warning") for c in id_columns)]:
+        if not column:
+            continue
+        shared = set(train[column].dropna()) & set(test[column].dropna())
+        if shared:
+            in_test = int(test[column].isin(shared).sum())
+            findings.append(Finding(
+                "contamination", severity,
+                f"{len(shared)} values of '{column}' appear in both train and test ({in_test} test rows): "
+                "the same entity is on both sides of the split.",
+                {"column": column, "n_shared": len(shared), "n_test_rows": in_test,
+                 "examples": [str(v) for v in sorted(shared, key=str)[:5]]},
+                f"Split by group: set data.group_column: {column}." if column != group_column else
+                "Use a group split (data.group_column without data.time_column), or drop the repeated entities from test.",
+            ))
+    return findings
+
+
+def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) -> tuple[int, int]:
+    """(near-duplicate test rows found, test rows checked)."""
+    if test.empty or train.empty:
+        return 0, 0
+    roles = roles_of(train, roles)
+    a, b = encode([sample(train, 20_000, seed), sample(test, 2000, seed)], {c: roles[c] for c in train.columns})
+    numeric = np.array([roles[c] in ("numeric", "boolean", "datetime") for c in train.columns])
+    center, scale = np.nanmean(a, axis=0), np.nanstd(a, axis=0)
+    scale[~numeric | ~(scale > 0)] = 1.0
+    center[~numeric] = 0.0
+    a, b = (a - center) / scale, (b - center) / scale
+    a[:, ~numeric] *= 1e3  # any difference of category counts as far
+    b[:, ~numeric] *= 1e3
+    a, b = np.nan_to_num(a, nan=-1e6), np.nan_to_num(b, nan=-1e6)  # missing matches missing only
+    dist, _ = NearestNeighbors(n_neighbors=1).fit(a).kneighbors(b)
+    rms = dist[:, 0] / np.sqrt(a.shape[1])
+    return int((rms <= NEAR_RMS).sum()), len(b)
+
+
+def check_adversarial(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
+                      roles: dict[str, str] | None = None, seed: int = 0,
+                      exclude_dates: bool = False) -> list[Finding]:
+    """Adversarial validation: can a classifier tell test rows from training rows?
+
+    A gradient-boosted classifier is cross-validated (3 folds) on up to 2,000 rows of each split.
+    With a time-ordered split, dates separate the splits by construction; pass ``exclude_dates``.
+    """
+    roles = roles_of(train[features], roles)
+    columns = [c for c in features if not (exclude_dates and roles[c] == "datetime")]
+    if not columns or len(test) < 20:
+        return []
+    a_frame, b_frame = sample(train[columns], 2000, seed), sample(test[columns], 2000, seed)
+    a, b = encode([a_frame, b_frame], {c: roles[c] for c in columns})
+    X = np.vstack([a, b])
+    is_test = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    model = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=seed)
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    with threadpool_limits(1):  # OpenMP threads on a busy machine cost more than they give on 4,000 rows
+        proba = cross_val_predict(model, X, is_test, cv=cv, method="predict_proba")[:, 1]
+    auc = float(roc_auc_score(is_test, proba))
+    if auc < SHIFT_AUC:
+        return []
+    per_column = {}
+    for j, column in enumerate(columns):
+        x = X[:, j]
+        ok = ~np.isnan(x)
+        if ok.sum() > 10 and len(np.unique(is_test[ok])) == 2:
+            per_column[column] = round(abs(float(roc_auc_score(is_test[ok], x[ok])) - 0.5) + 0.5, 4)
+    top = dict(sorted(per_column.items(), key=lambda kv: -kv[1])[:3])
+    return [Finding(
+        "train_test_shift", "warning",
+        f"A classifier tells test rows from training rows with ROC-AUC {auc:.3f} (0.5 = indistinguishable): "
+        "the test split does not represent the training data.",
+        {"adversarial_auc": round(auc, 4), "limit": SHIFT_AUC, "n_train": len(a), "n_test": len(b),
+         "top_columns_auc": top},
+        f"Check how the split was made and the columns that separate it most ({', '.join(top)}); "
+        "use a random or stratified split unless the shift is the point (then expect a lower test score).",
+    )]
+
+
+def check_time_order(train: pd.DataFrame, strategy: str, roles: dict[str, str] | None = None) -> list[Finding]:
+    """Warn when a date column orders the rows but the split ignores time (random, stratified or group).
+
+    ``train`` must be in file order (the split keeps it).
+    """
+    if strategy == "time":
+        return []
+    roles = roles_of(train, roles)
+    findings = []
+    part = train if len(train) <= 20_000 else train.iloc[np.linspace(0, len(train) - 1, 20_000).astype(int)]
+    for column in train.columns:
+        if roles[column] not in ("datetime", "categorical", "text"):
+            continue
+        times = as_time(part[column])
+        if times is None or times.notna().sum() < 20:
+            continue
+        ok = times.notna().to_numpy()
+        rho = float(spearmanr(np.arange(len(part))[ok], times[ok].astype("int64")).statistic)
+        if abs(rho) >= ORDERED_RHO:
+            findings.append(Finding(
+                "time_order", "warning",
+                f"The rows are ordered by date column '{column}' (rank correlation with row position {rho:.3f}) "
+                f"but the split is {strategy}: the model is tested on the past it was trained around.",
+                {"column": column, "spearman_rho": round(rho, 4), "split": strategy},
+                f"If the model will predict the future, set data.time_column: {column} for a time-ordered "
+                "split and TimeSeriesSplit folds.",
+            ))
+    return findings
