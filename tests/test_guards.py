@@ -297,6 +297,21 @@ def test_workflow_reports_the_guards_and_strict_lets_a_clean_run_through(wine_ru
     assert 'id="guards"' in html and "4 rows (2.2%) had no value for target" in html
 
 
+def test_workflow_runs_the_training_guards_on_the_leaderboard(wine_runs):
+    result = wine_runs[0]
+    best = result.leaderboard.best
+    gap = best.train_mean - best.cv_mean
+    overfit = [f for f in result.guards if f.check == "overfitting"]
+    assert bool(overfit) is (gap >= 0.1)
+    if overfit:
+        assert overfit[0].evidence["gap"] == round(gap, 4)
+        assert overfit[0].evidence["test"] == round(result.evaluation.test_metrics[result.leaderboard.metric], 4)
+    edges = [f.evidence["parameter"] for f in result.guards if f.check == "tuning_range"]
+    expected = [f.evidence["parameter"] for f in check_tuning_range(CATALOG["decision_tree"].space(MULTI),
+                                                                   result.tuning.best_params, trials=result.tuning.trials)]
+    assert edges == expected
+
+
 def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer, tmp_path):
     from mlsmith.cli import main
 
@@ -364,11 +379,16 @@ def test_tuning_range_edge(cancer):
         space = {"max_depth": randint(1, high)}
         search = RandomizedSearchCV(DecisionTreeClassifier(random_state=0), space, n_iter=8, cv=cv, scoring="roc_auc",
                                     random_state=0).fit(X, y)
-        found = check_tuning_range(space, search.best_params_, "the tree")
+        trials = [{"params": p, "score": v} for p, v in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"])]
+        found = check_tuning_range(space, search.best_params_, "the tree", trials)
         assert bool(found) is fires
     assert (found[0].evidence["best"], found[0].evidence["position"]) == (2, 1.0) and "upper end" in found[0].message
     assert check_tuning_range({"C": loguniform(1e-3, 1e2)}, {"C": 1e2 * 0.99}) != []  # the log scale's top 5%
     assert check_tuning_range({"C": loguniform(1e-3, 1e2)}, {"C": 1.0}) == []
+    plateau = [{"params": {"C": c}, "score": 0.95} for c in (1e-2, 1e-1, 1.0, 10.0, 99.0)]
+    assert check_tuning_range({"C": loguniform(1e-3, 1e2)}, {"C": 99.0}, trials=plateau) == []  # flat, not rising
+    rising = [{"params": {"C": c}, "score": v} for c, v in ((1e-2, 0.80), (1e-1, 0.85), (1.0, 0.90), (99.0, 0.95))]
+    assert check_tuning_range({"C": loguniform(1e-3, 1e2)}, {"C": 99.0}, trials=rising)[0].evidence["score_trend"] == 1.0
 
 
 def test_unfair_comparison_of_tuned_and_default_models(cancer):

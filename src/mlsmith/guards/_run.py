@@ -88,5 +88,6 @@ def check_training(problem: Problem, leaderboard, tuning, evaluation) -> list[Fi
         train, cv = best.train_mean, best.cv_mean
     findings = check_overfitting(metric, train, cv, evaluation.test_metrics.get(metric), best.label)
     if tuning.method == "random":
-        findings += check_tuning_range(CATALOG[tuning.model].space(problem.type), tuning.best_params, best.label)
+        findings += check_tuning_range(CATALOG[tuning.model].space(problem.type), tuning.best_params, best.label,
+                                       tuning.trials, get_metric(tuning.metric).greater_is_better)
     return findings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 from sklearn.model_selection._search import BaseSearchCV
 
 from ..metrics import get_metric
@@ -70,11 +71,14 @@ def _position(dist: Any, value: Any) -> float | None:
     return float((value - low) / (high - low)) if high > low else None
 
 
-def check_tuning_range(space: dict[str, Any], best_params: dict[str, Any], model: str = "the model") -> list[Finding]:
+def check_tuning_range(space: dict[str, Any], best_params: dict[str, Any], model: str = "the model",
+                       trials: list[dict[str, Any]] | None = None, greater_is_better: bool = True) -> list[Finding]:
     """Flag best hyperparameter values on the edge of their search range (the optimum may lie beyond).
 
     ``space`` maps names to scipy distributions or lists of numbers, as given to a search;
-    ``best_params`` is the search's ``best_params_`` (same names).
+    ``best_params`` is the search's ``best_params_`` (same names). With ``trials`` (``{"params",
+    "score"}`` per candidate), an edge is flagged only when the scores also improve towards it
+    (rank correlation >= 0.3): a best value on a plateau that reaches the edge is no reason to widen.
     """
     findings = []
     for name, dist in space.items():
@@ -84,15 +88,30 @@ def check_tuning_range(space: dict[str, Any], best_params: dict[str, Any], model
         if pos is None or EDGE < pos < 1 - EDGE:
             continue
         end = "lower" if pos <= EDGE else "upper"
+        trend = _trend(dist, name, trials, greater_is_better)
+        if trend is not None and (trend if end == "upper" else -trend) < 0.3:
+            continue
         best = best_params[name].item() if isinstance(best_params[name], np.generic) else best_params[name]
         findings.append(Finding(
             "tuning_range", "warning",
             f"The best {name} of {model} ({best:.4g}) is at the {end} end of its search range: "
             "the best value may lie outside it.",
-            {"parameter": name, "best": best, "position": round(pos, 4), "edge": EDGE},
+            {"parameter": name, "best": best, "position": round(pos, 4), "edge": EDGE,
+             "score_trend": None if trend is None else round(trend, 4)},
             f"Widen the range of {name} beyond its {end} end and search again.",
         ))
     return findings
+
+
+def _trend(dist: Any, name: str, trials: list[dict[str, Any]] | None, greater_is_better: bool) -> float | None:
+    """Rank correlation between a parameter's position in its range and the (better-is-higher) score."""
+    points = [(_position(dist, t["params"].get(name)), t["score"]) for t in trials or []]
+    points = [(p, s if greater_is_better else -s) for p, s in points if p is not None and s is not None and np.isfinite(s)]
+    if len(points) < 4 or len({p for p, _ in points}) < 2:
+        return None
+    if len({s for _, s in points}) < 2:
+        return 0.0  # every candidate scored the same: nothing improves towards either end
+    return float(spearmanr(*zip(*points)).statistic)
 
 
 def check_comparison(models: dict[str, Any]) -> list[Finding]:
