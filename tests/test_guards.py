@@ -1,12 +1,10 @@
 """Every guard twice on real data: with the defect planted it fires, on the same data without it it stays silent."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy.stats import loguniform, randint
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.dummy import DummyClassifier
@@ -19,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import mlsmith
+from conftest import EXAMPLES, write_problem
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import StrictModeStop
 from mlsmith.guards import (
@@ -42,7 +41,6 @@ from mlsmith.guards import (
 from mlsmith.selection import CATALOG, build_pipeline, compare_models
 from mlsmith.split import HeldOutTest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BIN, MULTI, REG = "binary_classification", "multiclass_classification", "regression"
 
 
@@ -257,21 +255,13 @@ def test_seeds_reach_every_catalog_pipeline_and_an_unseeded_step_is_flagged(canc
     assert sorted(found.evidence["unseeded"]) == ["cv", "forest: randomforestclassifier__random_state"]
 
 
-def _write_problem(folder: Path, frame: pd.DataFrame, **spec) -> Path:
-    frame.to_csv(folder / "data.csv", index=False)
-    spec["data"] = {"path": "data.csv", **spec.get("data", {})}
-    path = folder / "problem.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
 @pytest.fixture(scope="module")
 def wine_runs(tmp_path_factory):
     X, y = load_wine(return_X_y=True, as_frame=True)
     frame = X.assign(cultivar=y.astype(float))
     frame.loc[[3, 50, 100, 150], "cultivar"] = np.nan  # four unlabelled rows
     folder = tmp_path_factory.mktemp("wine")
-    spec = _write_problem(folder, frame, name="wine", target="cultivar", type=MULTI, models=["decision_tree"],
+    spec = write_problem(folder, frame, name="wine", target="cultivar", type=MULTI, models=["decision_tree"],
                           split={"test_size": 0.25, "cv_folds": 3}, seed=11)
     return [mlsmith.run(spec, runs_dir=folder / f"runs{i}", strict=True, n_jobs=1) for i in (1, 2)]
 
@@ -317,7 +307,7 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
 
     X, y = cancer
     frame = X.assign(diagnosis=y, diagnosis_code=np.where(y == 1, "B", "M"))  # planted: the label, re-spelled
-    spec = _write_problem(tmp_path, frame, name="leaky", target="diagnosis", split={"cv_folds": 3})
+    spec = write_problem(tmp_path, frame, name="leaky", target="diagnosis", split={"cv_folds": 3})
     with pytest.raises(StrictModeStop, match=r"--strict stopped the run before training .*\[target_leakage\] Feature 'diagnosis_code'"):
         mlsmith.run(spec, runs_dir=tmp_path / "runs", strict=True, n_jobs=1)
     with pytest.raises(SystemExit) as exit_info:

@@ -79,14 +79,8 @@ def check_training(problem: Problem, leaderboard, tuning, evaluation) -> list[Fi
 
     best = leaderboard.best
     metric = problem.success_metric
-    if problem.type == "binary_classification" and get_metric(metric).threshold_dependent:
-        # The leaderboard reports this metric at each family's operating point and its train score at 0.5;
-        # a threshold-free metric compares like with like.
-        metric = "average_precision"
-        train, cv = evaluation.train_metrics.get(metric), best.secondary.get(metric)
-    else:
-        train, cv = best.train_mean, best.cv_mean
-    findings = check_overfitting(metric, train, cv, evaluation.test_metrics.get(metric), best.label)
+    # The leaderboard scores train and CV alike (binary threshold metrics at the same operating point).
+    findings = check_overfitting(metric, best.train_mean, best.cv_mean, evaluation.test_metrics.get(metric), best.label)
     if tuning.method == "random":
         findings += check_tuning_range(CATALOG[tuning.model].space(problem.type), tuning.best_params, best.label,
                                        tuning.trials, get_metric(tuning.metric).greater_is_better)
