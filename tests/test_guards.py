@@ -82,6 +82,8 @@ def test_leakage_function_of_target_on_diabetes_and_wine():
     cultivar = yw.map({0: "barolo", 1: "grignolino", 2: "barbera"})
     found = check_target_leakage(Xw.assign(cultivar=cultivar), yw, MULTI)
     assert [(f.evidence["column"], f.evidence["relation"]) for f in found] == [("cultivar", "function")]
+    rare = np.r_[np.flatnonzero(yw != 2), np.flatnonzero(yw == 2)[:2]]  # a class of two rows: some folds lack it
+    assert check_target_leakage(Xw.iloc[rare], yw.iloc[rare], MULTI) == []
 
 
 def _churn_dates(churn):
@@ -133,6 +135,13 @@ def test_contamination_exact_and_near_duplicates(cancer):
     assert found.check == "contamination"
     assert (found.evidence["n_exact"], found.evidence["n_near"]) == (10, 10)
     assert found.severity == "error" and found.evidence["share"] == round(20 / len(planted), 4)
+
+
+def test_contamination_is_only_a_note_when_the_features_take_few_values(churn):
+    features = ["contract", "payment_method", "internet_service", "region"]  # 144 combinations for 5,025 rows
+    train, test = train_test_split(churn.drop_duplicates(subset="customer_id"), test_size=0.2, random_state=0)
+    [found] = check_contamination(train, test, features)
+    assert found.severity == "info" and found.evidence["train_duplicate_share"] > 0.9
 
 
 def test_contamination_same_entity_on_both_sides(churn):
@@ -348,6 +357,7 @@ def test_conflicting_labels_on_identical_rows(cancer):
     labels = np.r_[y, 1 - y[:15]]
     [found] = check_conflicting_labels(planted, labels, BIN)
     assert (found.evidence["n_groups"], found.evidence["n_rows"]) == (15, 30)
+    assert found.severity == "warning"
     assert check_conflicting_labels(planted, labels, REG) == []  # regression targets vary by nature
 
 

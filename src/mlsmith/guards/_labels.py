@@ -7,6 +7,7 @@ import pandas as pd
 
 from ._finding import Finding
 from ._frame import row_keys
+from ._split import SMALL_SPACE
 
 __all__ = ["check_conflicting_labels", "check_imbalanced_accuracy", "check_missing_target"]
 
@@ -28,11 +29,14 @@ def check_conflicting_labels(frame: pd.DataFrame, y: pd.Series | np.ndarray, tas
     if not len(conflicting):
         return []
     n_rows = int(keys.isin(conflicting).sum())
+    within = float(keys.duplicated().mean())
+    small = within >= SMALL_SPACE  # few distinct feature rows: the same row with both labels is expected
     return [Finding(
-        "conflicting_labels", "warning",
+        "conflicting_labels", "info" if small else "warning",
         f"{len(conflicting)} distinct feature rows ({n_rows} rows) appear with different labels: no model can "
-        "get them all right.",
-        {"n_groups": len(conflicting), "n_rows": n_rows, "share": round(n_rows / len(frame), 4)},
+        "get them all right" + (f" (expected: {within:.0%} of rows repeat, the features take few values)." if small else "."),
+        {"n_groups": len(conflicting), "n_rows": n_rows, "share": round(n_rows / len(frame), 4),
+         "duplicate_share": round(within, 4)},
         "Check how the label is recorded (noise or a data-entry error), or add the feature that tells these rows apart.",
     )]
 

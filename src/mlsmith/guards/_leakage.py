@@ -38,6 +38,8 @@ def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "nu
     classify = task != "regression"
     classes = np.unique(y) if classify else None
     folds = (StratifiedKFold if classify else KFold)(n_splits=3, shuffle=True, random_state=seed)
+    if classify and np.unique(y, return_counts=True)[1].min() < 3:
+        folds = KFold(n_splits=3, shuffle=True, random_state=seed)  # a class too rare to stratify
     oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
     if role in ("numeric", "boolean", "datetime"):
         values = encode([x.to_frame(name="x")], {"x": role})[0]
@@ -45,7 +47,10 @@ def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "nu
             max_leaf_nodes=16, min_samples_leaf=max(10, len(y) // 200), random_state=seed)
         for fit_idx, pred_idx in folds.split(values, y):
             model.fit(values[fit_idx], y[fit_idx])
-            oof[pred_idx] = model.predict_proba(values[pred_idx]) if classify else model.predict(values[pred_idx])
+            if classify:  # a fold may lack a rare class: place each probability under its own class
+                oof[np.ix_(pred_idx, np.searchsorted(classes, model.classes_))] = model.predict_proba(values[pred_idx])
+            else:
+                oof[pred_idx] = model.predict(values[pred_idx])
     else:
         text = x.astype(str).where(x.notna(), "(missing)").to_numpy()
         target = (y[:, None] == classes[None, :]).astype(float) if classify else y.astype(float)

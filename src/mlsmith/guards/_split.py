@@ -19,6 +19,9 @@ __all__ = ["check_adversarial", "check_contamination", "check_time_order"]
 #: Test rows within this root-mean-square distance (in training standard deviations, all categories
 #: equal) of a training row are near-duplicates.
 NEAR_RMS = 0.01
+#: When at least this share of training rows repeat within train, the feature space is small and
+#: rows shared with test are expected (reported as info).
+SMALL_SPACE = 0.05
 #: Adversarial validation: train vs test separable with at least this ROC-AUC is a shift.
 SHIFT_AUC = 0.70
 #: A datetime column whose rank correlation with the row position is at least this orders the rows.
@@ -34,22 +37,32 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     against 20,000 training rows.
     """
     findings = []
-    train_keys = set(row_keys(train[features]))
-    exact = row_keys(test[features]).isin(train_keys).to_numpy()
+    keys = row_keys(train[features])
+    within = float(keys.duplicated().mean()) if len(keys) else 0.0
+    exact = row_keys(test[features]).isin(set(keys)).to_numpy()
     near, checked = _near_duplicates(train[features], test[features][~exact], roles, seed)
     n_near = int(round(near * (~exact).sum() / max(checked, 1)))
     n_shared = int(exact.sum()) + n_near
     if n_shared:
         share = n_shared / len(test)
-        findings.append(Finding(
-            "contamination", "error" if share >= 0.05 else "warning",
-            f"{n_shared} test rows ({share:.1%}) also appear in the training split ({int(exact.sum())} exact"
-            f"{f', about {n_near} near-duplicates' if n_near else ''}): the test score rewards memorising them.",
-            {"n_test": len(test), "n_exact": int(exact.sum()), "n_near": n_near, "share": round(share, 4),
-             "near_rms_limit": NEAR_RMS, "n_near_checked": checked},
-            "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
-            "each one on one side.",
-        ))
+        evidence = {"n_test": len(test), "n_exact": int(exact.sum()), "n_near": n_near, "share": round(share, 4),
+                    "near_rms_limit": NEAR_RMS, "n_near_checked": checked, "train_duplicate_share": round(within, 4)}
+        shared = (f"{n_shared} test rows ({share:.1%}) also appear in the training split ({int(exact.sum())} exact"
+                  f"{f', about {n_near} near-duplicates' if n_near else ''})")
+        if within >= SMALL_SPACE:
+            findings.append(Finding(
+                "contamination", "info",
+                f"{shared}, as expected: {within:.0%} of the training rows repeat within the training split, so "
+                "the features take few distinct values.",
+                evidence, "Nothing to do unless repeated rows are the same record entered twice (then drop them).",
+            ))
+        else:
+            findings.append(Finding(
+                "contamination", "error" if share >= 0.05 else "warning",
+                f"{shared}: the test score rewards memorising them.", evidence,
+                "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
+                "each one on one side.",
+            ))
     for column, severity in [(group_column, "error"), *((c, "warning") for c in id_columns)]:
         if not column:
             continue
