@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,11 @@ from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
 from ._split import check_adversarial, check_contamination, check_time_order
 from ._training import check_overfitting, check_seeds, check_tuning_range
+
+if TYPE_CHECKING:
+    from ..evaluation import Evaluation
+    from ..selection import Leaderboard
+    from ..tuning import TuningResult
 
 __all__ = ["check_data", "check_training"]
 
@@ -73,7 +78,8 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
     return check_seeds(objects)
 
 
-def check_training(problem: Problem, leaderboard, tuning, evaluation) -> list[Finding]:
+def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningResult,
+                   evaluation: Evaluation) -> list[Finding]:
     """Run the guards that need the training results: overfitting and the tuning ranges."""
     from ..selection import CATALOG
 
