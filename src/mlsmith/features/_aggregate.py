@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import _Transformer
+
+__all__ = ["GroupAggregate"]
+
+STATS = ("mean", "sum", "count", "last")
+
+
+class GroupAggregate(_Transformer):
+    """Per-entity statistics of columns, grouped by a key and learned from the rows seen in ``fit``.
+
+    The first input column is the key; each further column is aggregated per key. Inside a
+    pipeline this is fitted within each cross-validation fold, so a held-out row's statistics come
+    from the training folds only. Keys not seen in ``fit`` get ``count`` and ``sum`` 0 and a missing
+    ``mean``/``last`` (imputed later in the pipeline).
+
+    Parameters
+    ----------
+    stats : tuple of str, default=("mean", "count")
+        Any of ``mean``, ``sum``, ``count`` (rows per key, once), ``last`` (the last non-missing
+        value in row order — sort the data by time for "most recent").
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"customer": ["a", "a", "b"], "amount": [10.0, 30.0, 5.0]})
+    >>> g = GroupAggregate(stats=("mean", "count", "last")).fit(X)
+    >>> g.transform(pd.DataFrame({"customer": ["a", "z"], "amount": [0.0, 0.0]})).tolist()
+    [[20.0, 30.0, 2.0], [nan, nan, 0.0]]
+    >>> g.get_feature_names_out().tolist()
+    ['amount_mean_by_customer', 'amount_last_by_customer', 'count_by_customer']
+    """
+
+    def __init__(self, *, stats: tuple[str, ...] = ("mean", "count")):
+        self.stats = stats
+
+    def fit(self, X, y=None):
+        unknown = [s for s in self.stats if s not in STATS]
+        if unknown or not self.stats:
+            raise ValueError(f"stats must be some of {', '.join(STATS)}; got {list(self.stats)!r}.")
+        frame = self._frame(X, reset=True)
+        key = _key(frame.iloc[:, 0])
+        self.tables_ = {}
+        for k in range(1, frame.shape[1]):
+            values = pd.Series(np.asarray(frame.iloc[:, k], dtype=float))
+            grouped = values.groupby(key, dropna=False, sort=False)
+            for stat in self._value_stats():
+                self.tables_[(k, stat)] = grouped.agg(stat)
+        self.counts_ = key.groupby(key, dropna=False, sort=False).size()
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "tables_")
+        frame = self._frame(X, reset=False)
+        key = _key(frame.iloc[:, 0])
+        for k in range(1, frame.shape[1]):
+            np.asarray(frame.iloc[:, k], dtype=float)  # the same input check as in fit
+        columns = []
+        for (k, stat), table in self.tables_.items():
+            columns.append(key.map(table).to_numpy(dtype=float, na_value=np.nan))
+            if stat == "sum":
+                columns[-1] = np.nan_to_num(columns[-1], nan=0.0)
+        if "count" in self.stats:
+            columns.append(key.map(self.counts_).fillna(0).to_numpy(dtype=float))
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "tables_")
+        names = self._names_in(input_features)
+        out = [f"{names[k]}_{stat}_by_{names[0]}" for k, stat in self.tables_]
+        out += [f"count_by_{names[0]}"] if "count" in self.stats else []
+        return np.asarray(out, dtype=object)
+
+    def _value_stats(self) -> list[str]:
+        return [s for s in self.stats if s != "count"]
+
+
+def _key(s: pd.Series) -> pd.Series:
+    """Keys compared as text so 'a' and 'a' from different readers match; missing stays missing.
+
+    A key must be a string, a number or a date (a dict or a list is a TypeError, as in scikit-learn).
+    """
+    out = s.astype(object).where(s.notna(), None)
+    return out.map(lambda v: v if v is None else _text(v))
+
+
+def _text(value) -> str:
+    if isinstance(value, (dict, list, set, tuple)):
+        raise TypeError(f"argument must be a string or a number as a group key; got a {type(value).__name__}.")
+    return str(value)
