@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 
 from .data import Schema
-from .features import DateFeatures
+from .features import DateFeatures, FeaturePlan
 
 __all__ = ["HIGH_CARDINALITY", "build_preprocessor"]
 
@@ -59,7 +59,17 @@ def _numeric(scale: bool) -> Pipeline:
     return make_pipeline(*steps, *([StandardScaler()] if scale else []))
 
 
-def build_preprocessor(schema: Schema, scale: bool, seed: int = 0) -> ColumnTransformer:
+def target_encoder(scale: bool, seed: int) -> Pipeline:
+    """Categories to scikit-learn's cross-fitted ``TargetEncoder`` (a row never sees its own target)."""
+    return make_pipeline(
+        FunctionTransformer(to_category_text, feature_names_out="one-to-one"),
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        TargetEncoder(random_state=seed),
+        *([StandardScaler()] if scale else []),
+    )
+
+
+def build_preprocessor(schema: Schema, scale: bool, seed: int = 0, plan: FeaturePlan | None = None) -> ColumnTransformer:
     """The preprocessing for a schema, scaled for models that need it.
 
     - numeric and boolean: coerced to float, median-imputed with missing indicators, scaled;
@@ -67,6 +77,11 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int = 0) -> ColumnTran
       scikit-learn's cross-fitted ``TargetEncoder``;
     - datetime: :class:`~mlsmith.features.DateFeatures`, then imputed and scaled;
     - free text: TF-IDF reduced to 16 components.
+
+    With a feature ``plan`` (stage 4), the plan decides instead: its transforms run as blocks of
+    their own (see :func:`mlsmith.features.plan_features`); categoricals it does not target-encode
+    are one-hot encoded, and date columns it does not expand enter as a plain day count — the raw
+    columns, so that an empty plan measures what the engineered features add.
 
     Examples
     --------
@@ -76,34 +91,36 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int = 0) -> ColumnTran
     >>> prep.fit_transform(df[["x", "c"]], df["y"]).shape  # x, its missing flag, one pooled level
     (4, 3)
     """
+    from .features._build import plan_blocks, replaced_columns
+
+    taken = replaced_columns(plan) if plan is not None else set()
     parts = []
-    numeric = schema.features("numeric") + schema.features("boolean")
+    numeric = [c for c in schema.features("numeric") + schema.features("boolean") if c not in taken]
     if numeric:
         parts.append(("num", _numeric(scale), numeric))
-    low = [c for c in schema.features("categorical") if schema[c].n_unique <= HIGH_CARDINALITY]
-    high = [c for c in schema.features("categorical") if schema[c].n_unique > HIGH_CARDINALITY]
+    categorical = [c for c in schema.features("categorical") if c not in taken]
+    high = [c for c in categorical if schema[c].n_unique > HIGH_CARDINALITY] if plan is None else []
+    low = [c for c in categorical if c not in high]
     if low:
         onehot = make_pipeline(
             FunctionTransformer(to_category_text, feature_names_out="one-to-one"),
             SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=50,
+                          sparse_output=False),
         )
         parts.append(("cat", onehot, low))
     if high:
-        encoded = make_pipeline(
-            FunctionTransformer(to_category_text, feature_names_out="one-to-one"),
-            SimpleImputer(strategy="constant", fill_value="(missing)"),
-            TargetEncoder(random_state=seed),
-            *([StandardScaler()] if scale else []),
-        )
-        parts.append(("target_enc", encoded, high))
-    dates = schema.features("datetime")
+        parts.append(("target_enc", target_encoder(scale, seed), high))
+    dates = [c for c in schema.features("datetime") if c not in taken]
     if dates:
         expand = make_pipeline(
-            DateFeatures(), SimpleImputer(strategy="median", keep_empty_features=True),
+            DateFeatures(parts=None if plan is None else ("days",)),
+            SimpleImputer(strategy="median", keep_empty_features=True),
             *([StandardScaler()] if scale else []),
         )
         parts.append(("date", expand, dates))
+    if plan is not None:
+        parts += plan_blocks(plan, scale, seed)
     for column in schema.features("text"):
         text = make_pipeline(
             FunctionTransformer(to_text),

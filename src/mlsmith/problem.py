@@ -28,6 +28,8 @@ __all__ = [
     "Constraints",
     "DataSpec",
     "Fairness",
+    "FeatureSpec",
+    "FeaturesSpec",
     "Problem",
     "SplitSpec",
     "load_problem",
@@ -133,6 +135,76 @@ class SplitSpec(_Spec):
     cv_folds: int = Field(default=5, ge=2, le=20)
 
 
+FeatureKind = Literal[
+    "dates", "elapsed", "log", "bin", "polynomial", "interaction", "ratio", "target_encoding", "aggregate"
+]
+_PAIR_KINDS = ("elapsed", "interaction", "ratio")
+
+
+class FeatureSpec(_Spec):
+    """One declared transform: its kind, the column(s) it reads and the options of that kind.
+
+    ``column: x`` is short for ``columns: [x]``. ``pinned: true`` keeps it even when the measured
+    gain says it hurts. Options: ``country`` (dates), ``negative`` (log: signed | clip),
+    ``strategy``, ``n_bins``, ``edges``, ``labels`` (bin), ``degree`` (polynomial), ``by`` and
+    ``stats`` (aggregate).
+    """
+
+    kind: FeatureKind
+    columns: list[str] = Field(min_length=1)
+    pinned: bool = False
+    reason: str | None = None
+    country: str | None = None
+    negative: Literal["signed", "clip"] = "signed"
+    strategy: Literal["quantile", "uniform", "fixed"] = "quantile"
+    n_bins: int = Field(default=5, ge=2, le=100)
+    edges: list[float] | None = None
+    labels: list[str] | None = None
+    degree: int = Field(default=2, ge=2, le=4)
+    by: str | None = None
+    stats: list[Literal["mean", "sum", "count", "last"]] = ["mean", "count"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _column_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "column" in data and "columns" not in data:
+            data = {**{k: v for k, v in data.items() if k != "column"}, "columns": [data["column"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> "FeatureSpec":
+        if self.kind in _PAIR_KINDS and len(self.columns) != 2:
+            raise ValueError(f"a '{self.kind}' transform reads exactly two columns; got {self.columns}, e.g. 'columns: [debt, income]'")
+        if self.kind == "aggregate" and not self.by:
+            raise ValueError(f"an 'aggregate' transform needs 'by', the key to group by, e.g. 'by: customer_id'; got columns {self.columns}")
+        if self.kind == "bin" and self.strategy == "fixed" and not self.edges:
+            raise ValueError("a 'bin' transform with 'strategy: fixed' needs 'edges', e.g. 'edges: [18, 65]'")
+        return self
+
+
+class FeaturesSpec(_Spec):
+    """The ``features:`` section: ``auto`` (the default), ``none``, or a list of transforms.
+
+    In ``auto`` mode, ``transforms`` listed under it are added to the suggested plan (replacing a
+    suggestion of the same kind on the same columns).
+    """
+
+    mode: Literal["auto", "none", "declared"] = "auto"
+    holidays_country: str | None = None
+    transforms: list[FeatureSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if data is None or isinstance(data, str):
+            if data not in (None, "auto", "none"):
+                raise ValueError(f"must be 'auto', 'none' or a list of transforms; got {data!r}")
+            return {"mode": data or "none"}
+        if isinstance(data, list):
+            return {"mode": "declared", "transforms": data}
+        return data
+
+
 class Problem(_Spec):
     """A validated, immutable problem definition.
 
@@ -159,6 +231,7 @@ class Problem(_Spec):
     data: DataSpec
     split: SplitSpec = SplitSpec()
     models: list[str] | None = None
+    features: FeaturesSpec = FeaturesSpec()
     seed: int = Field(default=42, ge=0, lt=2**32)
     base_dir: str = Field(default=".", exclude=True)
 

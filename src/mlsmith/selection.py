@@ -32,6 +32,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .data import Schema
+from .features import FeaturePlan
 from .metrics import get_metric, scorer
 from .preprocess import build_preprocessor
 
@@ -173,8 +174,8 @@ CATALOG: dict[str, Family] = {
 }
 
 
-def build_pipeline(family: str, schema: Schema, task: str, seed: int) -> Pipeline:
-    """Preprocessing (scaled if the family needs it) followed by the family's model.
+def build_pipeline(family: str, schema: Schema, task: str, seed: int, plan: FeaturePlan | None = None) -> Pipeline:
+    """Preprocessing (scaled if the family needs it, with the feature ``plan``) followed by the family's model.
 
     Examples
     --------
@@ -184,7 +185,7 @@ def build_pipeline(family: str, schema: Schema, task: str, seed: int) -> Pipelin
     'model'
     """
     spec = CATALOG[family]
-    prep = build_preprocessor(schema, scale=spec.needs_scaling, seed=seed)
+    prep = build_preprocessor(schema, scale=spec.needs_scaling, seed=seed, plan=plan)
     return Pipeline([("prep", prep), ("model", spec.make(task, seed))])
 
 
@@ -278,6 +279,7 @@ def compare_models(
     time_budget_s: float | None = None,
     progress: Callable[[str], None] | None = None,
     target: float | None = None,
+    plan: FeaturePlan | None = None,
 ) -> Leaderboard:
     """Cross-validate every shortlisted family on the same folds.
 
@@ -296,6 +298,7 @@ def compare_models(
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.evaluation.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
+    plan : the feature plan of stage 4, applied inside every family's pipeline.
     """
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
@@ -313,7 +316,7 @@ def compare_models(
             continue
         if progress:
             progress(family.label)
-        pipe = build_pipeline(name, schema, task, seed)
+        pipe = build_pipeline(name, schema, task, seed, plan=plan)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)

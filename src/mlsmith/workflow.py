@@ -34,6 +34,7 @@ from .evaluation import (
 from .metrics import get_metric
 from .exceptions import StrictModeStop
 from .guards import GuardReport, check_data, check_training
+from .features import FeatureResult, measure_gain, plan_features
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .runs import run_folder, write_json
@@ -63,6 +64,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     guards: GuardReport = field(default_factory=GuardReport)
+    features: FeatureResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class RunResult:
             "split": self.split.to_dict(),
             "quality": self.quality.to_dict(),
             "guards": self.guards.to_dict(),
+            "features": self.features.to_dict() if self.features is not None else None,
             "leaderboard": self.leaderboard.to_dict()["rows"],
             "leaderboard_meta": {k: v for k, v in self.leaderboard.to_dict().items() if k != "rows"},
             "tuning": self.tuning.to_dict(),
@@ -160,23 +163,35 @@ def run(
         raise StrictModeStop(_strict_message(guards))
 
     cv, groups = cv_splitter(problem, train)
+    say("4/7 feature plan")
+    plan = plan_features(train, schema, problem.features)
+    lap("features_plan")
     say("5/7 model comparison")
     leaderboard = compare_models(
         X, y, schema, problem.type, problem.success_metric, cv, groups,
         secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
         time_budget_s=problem.constraints.time_budget_s,
-        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold,
+        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
     )
     lap("selection")
     best = leaderboard.best
-
-    say(f"6/7 tuning {best.label}")
-    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
-    # afterwards); the search then optimises the threshold-free average precision.
+    # afterwards); the search — and the feature ablation — then use the threshold-free average precision.
     tune_metric, tune_default = problem.success_metric, best.cv_mean
     if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
         tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
+
+    say(f"4/7 feature gain, measured with {best.label}")
+    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
+    feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
+                                  seed=problem.seed, n_jobs=n_jobs, full_score=known)
+    notes += [f"features: {n}" for n in feature_result.notes]
+    if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
+        tune_default = feature_result.final_score
+    lap("features")
+
+    say(f"6/7 tuning {best.label}")
+    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs)
     lap("tuning")
@@ -214,7 +229,7 @@ def run(
                        "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
-                           final_dir, notes, timings, guards)
+                           final_dir, notes, timings, guards, features=feature_result)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         write_json(tmp / "results.json", result)

@@ -17,6 +17,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("problem", "mlsmith.report._problem"),
     ("quality", "mlsmith.report._quality"),
     ("guards", "mlsmith.report._guards"),
+    ("features", "mlsmith.report._features"),
     ("leaderboard", "mlsmith.report._selection"),
     ("tuning", "mlsmith.report._tuning"),
     ("evaluation", "mlsmith.report._evaluation"),

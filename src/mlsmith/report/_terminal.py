@@ -24,6 +24,10 @@ def print_run(result, console: Console | None = None) -> None:
     """Print the guards' findings, the leaderboard, the tuning result and the verdict of a run."""
     console = console or Console()
     print_findings(result.guards, console)
+    if result.features is not None:
+        from ._features import print_features
+
+        print_features(result.features.to_dict(), console)
     lb = result.leaderboard
     table = Table(title=f"Leaderboard — {lb.cv}", caption=f"ranked by {lb.selection}")
     for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):

@@ -1,0 +1,148 @@
+"""The measured gain of the plan: the best family cross-validated with and without each transform group."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import cross_validate
+
+from ..data import Schema
+from ..metrics import get_metric, scorer
+from ._plan import FeaturePlan
+
+__all__ = ["FeatureResult", "measure_gain"]
+
+
+@dataclass
+class FeatureResult:
+    """Stage 4's result: the proposed plan, what each group is worth, and the plan kept.
+
+    Scores are the success metric (or the threshold-free metric that steers tuning), in its
+    natural direction, cross-validated on the run's folds for the best model family.
+    """
+
+    plan: FeaturePlan
+    final: FeaturePlan
+    family: str | None = None
+    metric: str | None = None
+    greater_is_better: bool = True
+    raw_score: float | None = None
+    full_score: float | None = None
+    final_score: float | None = None
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gain(self) -> float | None:
+        """How much the kept features improve the raw columns' score (positive is better)."""
+        if self.raw_score is None or self.final_score is None:
+            return None
+        return (self.final_score - self.raw_score) * (1 if self.greater_is_better else -1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.plan.mode, "plan": self.plan.to_dict()["transforms"], "notes": self.plan.notes + self.notes,
+            "kept": self.final.to_dict()["transforms"], "family": self.family, "metric": self.metric,
+            "greater_is_better": self.greater_is_better, "raw_score": self.raw_score, "full_score": self.full_score,
+            "final_score": self.final_score, "gain": self.gain, "groups": self.groups,
+        }
+
+    def _repr_html_(self) -> str:
+        from ..report._features import html
+
+        return html(self.to_dict(), {})
+
+
+def measure_gain(
+    plan: FeaturePlan,
+    family: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    schema: Schema,
+    task: str,
+    metric: str,
+    cv: Any,
+    groups: np.ndarray | None = None,
+    seed: int = 42,
+    n_jobs: int = -1,
+    full_score: float | None = None,
+) -> FeatureResult:
+    """Cross-validate ``family`` on the raw columns, with the whole plan, and without each group.
+
+    A group whose removal improves the score is dropped unless one of its transforms is pinned;
+    the notes say which. Each configuration is one cross-validation on the same folds, so the cost
+    is (number of groups + 2) fits of one family — at most one more when several groups go.
+
+    Parameters
+    ----------
+    plan : the proposed plan.
+    family : the model family to measure with (the leaderboard's best).
+    X, y, schema, task : the training features, encoded target, column roles and task.
+    metric : a metric name; scores are reported in its natural direction.
+    cv, groups : the run's splitter and its groups (the same folds as the comparison).
+    full_score : the whole plan's score when already known (the leaderboard's, same metric and
+        folds), saving one cross-validation.
+
+    Returns
+    -------
+    FeatureResult
+        With ``final``, the plan to train with.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import KFold
+    >>> from mlsmith.data import infer_schema
+    >>> from mlsmith.features import plan_features
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": rng.lognormal(0, 1.5, 300)})
+    >>> df["y"] = np.log1p(df["x"]) + rng.normal(0, 0.1, 300)
+    >>> schema = infer_schema(df, "y")
+    >>> res = measure_gain(plan_features(df, schema), "linear", df[["x"]], df["y"].to_numpy(), schema,
+    ...                    "regression", "rmse", KFold(3, shuffle=True, random_state=0))
+    >>> res.groups[0]["group"], res.groups[0]["decision"], res.final_score < res.raw_score
+    ('log', 'kept', True)
+    """
+    from ..selection import build_pipeline
+
+    if not plan.transforms:
+        note = "no transforms in the plan: nothing to measure" if plan.mode != "none" else "features: none"
+        return FeatureResult(plan, plan, family, metric, get_metric(metric).greater_is_better, notes=[note])
+    n_classes = int(len(np.unique(y))) if task != "regression" else None
+    score = scorer(metric, task, n_classes)
+    sign = 1.0 if get_metric(metric).greater_is_better else -1.0
+    cache: dict[frozenset, float] = {} if full_score is None else {frozenset(plan.groups): sign * full_score}
+
+    def cv_score(kept: FeaturePlan) -> float:
+        """The mean fold score (greater is better) of the family with the ``kept`` plan."""
+        key = frozenset(kept.groups)
+        if key not in cache:
+            pipe = build_pipeline(family, schema, task, seed, plan=kept)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                warnings.simplefilter("ignore", category=RuntimeWarning)
+                res = cross_validate(pipe, X, y, cv=cv, groups=groups, scoring=score, n_jobs=n_jobs, error_score="raise")
+            cache[key] = float(np.mean(res["test_score"]))
+        return cache[key]
+
+    full = cv_score(plan)
+    raw = cv_score(plan.without(*plan.groups))
+    rows, dropped, notes = [], [], []
+    for group in plan.groups:
+        without = cv_score(plan.without(group))
+        pinned = plan.pinned(group)
+        hurts = without > full
+        decision = "kept (pinned)" if hurts and pinned else "dropped" if hurts else "kept"
+        if hurts:
+            dropped += [] if pinned else [group]
+            what = "kept because it is pinned" if pinned else "dropped"
+            notes.append(f"'{group}' made {metric} worse ({sign * full:.4f} with it, {sign * without:.4f} without): {what}")
+        columns = [", ".join(t.columns) + (f" by {t.by}" if t.by else "") for t in plan.of_kind(group)]
+        rows.append({"group": group, "columns": columns, "pinned": pinned, "score_without": sign * without,
+                     "gain": full - without, "decision": decision})
+    final = plan.without(*dropped)
+    return FeatureResult(plan, final, family, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
+                         rows, notes)
