@@ -10,6 +10,7 @@ from .deploy import ModelBundle, predict_file
 from .draft import draft_problem
 from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
+from .features import FeaturePlan, FeatureResult, measure_gain, plan_features, suggest_plan
 from .guards import Finding, GuardReport, check_pipeline
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
@@ -17,6 +18,8 @@ from .workflow import RunResult, run
 
 __all__ = [
     "Evaluation",
+    "FeaturePlan",
+    "FeatureResult",
     "Finding",
     "GuardReport",
     "MlsmithError",
@@ -32,7 +35,10 @@ __all__ = [
     "infer_schema",
     "load_data",
     "load_problem",
+    "measure_gain",
+    "plan_features",
     "predict_file",
     "run",
+    "suggest_plan",
 ]
 __version__ = "0.1.0"
