@@ -185,7 +185,6 @@ def run(
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
     feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
                                   seed=problem.seed, n_jobs=n_jobs, full_score=known)
-    notes += [f"features: {n}" for n in feature_result.notes]
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
     lap("features")

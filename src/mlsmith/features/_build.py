@@ -42,7 +42,9 @@ def plan_blocks(plan: FeaturePlan, scale: bool, seed: int) -> list[tuple[str, ob
     def impute(indicator: bool = False):
         return SimpleImputer(strategy="median", add_indicator=indicator, keep_empty_features=True)
 
-    numbers = FunctionTransformer(to_float, feature_names_out="one-to-one")
+    def numbers():
+        return FunctionTransformer(to_float, feature_names_out="one-to-one")
+
     blocks = []
     for i, t in enumerate(plan.transforms):
         cols = list(t.columns)
@@ -51,16 +53,16 @@ def plan_blocks(plan: FeaturePlan, scale: bool, seed: int) -> list[tuple[str, ob
         elif t.kind == "elapsed":
             steps = [ElapsedDays(), impute()]
         elif t.kind == "log":
-            steps = [numbers, LogTransform(negative=t.negative), impute(indicator=True)]
+            steps = [numbers(), LogTransform(negative=t.negative), impute(indicator=True)]
         elif t.kind == "bin":
-            steps = [numbers, impute(), Binning(strategy=t.strategy, n_bins=t.n_bins, edges=t.edges, labels=t.labels)]
+            steps = [numbers(), impute(), Binning(strategy=t.strategy, n_bins=t.n_bins, edges=t.edges, labels=t.labels)]
         elif t.kind in ("polynomial", "interaction"):
             poly = PolynomialFeatures(degree=t.degree if t.kind == "polynomial" else 2,
                                       interaction_only=t.kind == "interaction", include_bias=False)
             cut = FunctionTransformer(beyond_linear, kw_args={"n": len(cols)}, feature_names_out=_beyond_linear_names)
-            steps = [numbers, impute(), poly, cut]
+            steps = [numbers(), impute(), poly, cut]
         elif t.kind == "ratio":
-            steps = [numbers, Ratios(), impute()]
+            steps = [numbers(), Ratios(), impute()]
         elif t.kind == "target_encoding":
             blocks.append((f"target_enc_{i}", target_encoder(scale, seed), cols))
             continue

@@ -147,9 +147,11 @@ def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None) -> 
     out: list[FeatureSpec] = []
     dates = schema.features("datetime")
     for name in dates:
+        from ._dates import _has_time, _parse
+
+        parts = "year, month, day, day of week, weekend" + (", hour" if _has_time(_parse(train[name])) else "")
         extra = f", {country} holidays" if country else ""
-        out.append(FeatureSpec(kind="dates", columns=[name], country=country,
-                               reason=f"date column: year, month, day, day of week, weekend, hour{extra}"))
+        out.append(FeatureSpec(kind="dates", columns=[name], country=country, reason=f"date column: {parts}{extra}"))
     for a, b in zip(dates, dates[1:]):
         out.append(FeatureSpec(kind="elapsed", columns=[a, b], reason=f"two date columns: the days from '{a}' to '{b}'"))
     numeric = {c: train[c] for c in schema.features("numeric") if pd.api.types.is_numeric_dtype(train[c])}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
 
@@ -10,7 +11,26 @@ from ._html import fmt, render_template
 
 def html(data: dict[str, Any], results: dict[str, Any]) -> str:
     """The feature-engineering section of the run report: the plan, its measured gain, what was kept."""
-    return render_template("sections/features.html", d=data, r=results)
+    figure = gain_figure(data) if data.get("raw_score") is not None else ""
+    return render_template("sections/features.html", d=data, r=results, figure=Markup(figure))
+
+
+def gain_figure(data: dict[str, Any]) -> str:
+    """Bars: the CV score on the raw columns, without each group, with the whole plan and the kept plan."""
+    from ._figures import PALETTE, figure, img_tag
+
+    labels = ["raw columns", *[f"without {g['group']}" for g in data["groups"]], "whole plan", "kept plan"]
+    values = [data["raw_score"], *[g["score_without"] for g in data["groups"]], data["full_score"], data["final_score"]]
+    colours = [PALETTE[7], *[PALETTE[3] if g["decision"] == "dropped" else PALETTE[0] for g in data["groups"]],
+               PALETTE[0], PALETTE[2]]
+    fig = figure(6.0, 0.45 * len(labels) + 0.9)
+    ax = fig.subplots()
+    ax.barh(labels[::-1], values[::-1], color=colours[::-1])
+    for y, v in enumerate(values[::-1]):
+        ax.text(v, y, f" {v:.4g}", va="center", fontsize=8)
+    ax.set_xlabel(f"CV {data['metric']} ({'higher' if data['greater_is_better'] else 'lower'} is better), {data['family']}")
+    ax.spines[["top", "right"]].set_visible(False)
+    return img_tag(fig, f"cross-validated {data['metric']} with and without each feature group")
 
 
 def plan_html(plan: dict[str, Any]) -> str:
