@@ -107,3 +107,10 @@ def test_an_empty_plan_builds_the_raw_columns_and_a_plan_adds_its_blocks(table):
     assert out["bin_3__balance_bin"].tolist() == (table["balance"] >= 0).astype(float).tolist()
     np.testing.assert_allclose(out["aggregate_4__spend_sum_by_store"],
                                table.groupby("store")["spend"].transform("sum"))
+
+
+def test_plan_and_result_render_in_notebooks(table):
+    plan = plan_features(table, infer_schema(table, "y"))
+    html = plan._repr_html_()
+    assert "4. Feature engineering" in html and "Measured gain" not in html
+    assert html.count("<tr>") == len(plan.transforms) + 1 and "skewness" in html

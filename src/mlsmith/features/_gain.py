@@ -102,7 +102,7 @@ def measure_gain(
     >>> df["y"] = np.log1p(df["x"]) + rng.normal(0, 0.1, 300)
     >>> schema = infer_schema(df, "y")
     >>> res = measure_gain(plan_features(df, schema), "linear", df[["x"]], df["y"].to_numpy(), schema,
-    ...                    "regression", "rmse", KFold(3, shuffle=True, random_state=0))
+    ...                    "regression", "rmse", KFold(3, shuffle=True, random_state=0), n_jobs=1)
     >>> res.groups[0]["group"], res.groups[0]["decision"], res.final_score < res.raw_score
     ('log', 'kept', True)
     """

@@ -36,7 +36,7 @@ def gain_figure(data: dict[str, Any]) -> str:
 def plan_html(plan: dict[str, Any]) -> str:
     """A feature plan on its own (``FeaturePlan._repr_html_``)."""
     return render_template("sections/features.html", d={"mode": plan["mode"], "plan": plan["transforms"],
-                                                         "notes": plan["notes"], "groups": []}, r={})
+                                                         "notes": plan["notes"], "groups": [], "raw_score": None}, r={})
 
 
 def print_features(data: dict[str, Any], console: Console) -> None:
