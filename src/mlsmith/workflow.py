@@ -35,7 +35,7 @@ from .evaluation import (
 from .metrics import get_metric
 from .exceptions import StrictModeStop
 from .guards import GuardReport, check_data, check_training
-from .monitor import REFERENCE_FILE, build_reference, test_reference
+from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .runs import run_folder, to_jsonable, write_json
@@ -226,6 +226,7 @@ def run(
         from .report import render_html
 
         (tmp / "report.html").write_text(render_html(result))
+    register_run(final_dir)
     return result
 
 

@@ -106,7 +106,7 @@ def compare_column(ref: dict[str, Any], cur: NumericCounts | CategoricalCounts |
 
 def _flag(row: dict[str, Any], alpha: float) -> None:
     p_adj, value = row.get("p_adjusted"), row.get("psi")
-    row["psi_band"] = psi_band(value)
+    row["psi_band"] = None if value is None else psi_band(value)
     row["drifted"] = bool(p_adj is not None and np.isfinite(p_adj) and p_adj < alpha
                           and value is not None and value >= PSI_BANDS[0])
 
