@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -44,7 +45,8 @@ def monitor(
         write_json(json_out, data)
     if html_out:
         html_out.write_text(page(data))
-    raise typer.Exit(report.exit_code)
+    if report.exit_code:
+        sys.exit(report.exit_code)  # 1: retraining recommended (for cron and CI)
 
 
 @app.command()
