@@ -11,11 +11,13 @@ from .draft import draft_problem
 from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
 from .guards import Finding, GuardReport, check_pipeline
+from .monitor import DriftReport, RetrainResult, retrain  # the monitor() function: mlsmith.monitor.monitor
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .workflow import RunResult, run
 
 __all__ = [
+    "DriftReport",
     "Evaluation",
     "Finding",
     "GuardReport",
@@ -23,6 +25,7 @@ __all__ = [
     "ModelBundle",
     "Problem",
     "QualityReport",
+    "RetrainResult",
     "RunResult",
     "Schema",
     "Verdict",
@@ -33,6 +36,7 @@ __all__ = [
     "load_data",
     "load_problem",
     "predict_file",
+    "retrain",
     "run",
 ]
 __version__ = "0.1.0"

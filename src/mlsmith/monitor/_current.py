@@ -7,9 +7,12 @@ Sources are CSV and Parquet files, and the serving prediction log (SQLite table 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +23,8 @@ import pandas as pd
 from ..exceptions import DataError
 from ._reference import category_strings, numeric_values
 
-__all__ = ["CategoricalCounts", "NumericCounts", "PresenceCounts", "counts_for", "file_chunks", "log_chunks", "parse_time"]
+__all__ = ["CategoricalCounts", "NumericCounts", "PresenceCounts", "count_chunks", "counts_for", "file_chunks",
+           "log_chunks", "parse_time"]
 
 CHUNK_ROWS = 250_000
 
@@ -113,7 +117,8 @@ def log_chunks(db: str | Path, since: float | None, until: float | None, role: s
     if until is not None:
         where += " AND ts < ?"
         params.append(until)
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    # read by one thread at a time, but not the one that opened it (chunks are read ahead)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
     try:
         n = conn.execute(f"SELECT COUNT(*) FROM predictions WHERE {where}", params).fetchone()[0]
     except sqlite3.DatabaseError as exc:
@@ -195,3 +200,42 @@ def counts_for(reference: dict[str, Any]) -> NumericCounts | CategoricalCounts |
     if reference["kind"] == "categorical":
         return CategoricalCounts()
     return PresenceCounts()
+
+
+def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Yield the chunks while the next one is read in a background thread (decoding releases the GIL)."""
+    slot: dict[str, Any] = {}
+
+    def fetch() -> None:
+        try:
+            slot["chunk"] = next(chunks)
+        except StopIteration:
+            slot["chunk"] = None
+        except BaseException as exc:  # re-raised in the consumer's thread
+            slot["error"] = exc
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    while True:
+        worker.join()
+        if "error" in slot:
+            raise slot.pop("error")
+        chunk = slot.pop("chunk")
+        if chunk is None:
+            return
+        worker = threading.Thread(target=fetch)
+        worker.start()
+        yield chunk
+
+
+def count_chunks(chunks: Iterator[pd.DataFrame], counts: dict[str, Any]) -> Iterator[pd.DataFrame]:
+    """Add every chunk to the per-column accumulators, columns in parallel; yield each chunk once counted.
+
+    Sorting and searching release the GIL, so the columns of a chunk are counted on all cores while
+    the next chunk is read.
+    """
+    workers = max(1, min(len(counts), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for chunk in _read_ahead(iter(chunks)):
+            list(pool.map(lambda item: item[1].add(chunk[item[0]]), counts.items()))
+            yield chunk

@@ -15,16 +15,16 @@ from ..deploy import ModelBundle
 from ..evaluation import scores_for
 from ..exceptions import DataError, MlsmithError
 from ..target import TargetCodec
-from ._current import CHUNK_ROWS, counts_for, file_chunks, log_chunks, parse_time
+from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, log_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
-from ._reference import load_reference, metric_on, model_outputs, numeric_values, prediction_summary
+from ._reference import column_reference, load_reference, metric_on, model_outputs, numeric_values, prediction_summary
 from ._stats import bootstrap_se
 
-__all__ = ["MonitorReport", "monitor"]
+__all__ = ["DriftReport", "data_drift", "monitor"]
 
 
 @dataclass
-class MonitorReport:
+class DriftReport:
     """What monitoring found: drift per feature, prediction drift, performance, findings, verdict.
 
     ``verdict["status"]`` is ``ok``, ``watch`` or ``retrain``; :attr:`exit_code` is 1 for
@@ -142,7 +142,7 @@ def monitor(
     alpha: float = 0.05,
     chunk_rows: int = CHUNK_ROWS,
     n_boot: int = 300,
-) -> MonitorReport:
+) -> DriftReport:
     """Compare current data with the reference stored in a model bundle.
 
     Parameters
@@ -158,7 +158,7 @@ def monitor(
 
     Returns
     -------
-    MonitorReport
+    DriftReport
 
     Examples
     --------
@@ -171,7 +171,7 @@ def monitor(
     model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     reference = load_reference(model.path)
     features = model.schema.features()
-    numeric = [c.name for c in model.schema.columns if c.role == "numeric" and c.role != "id"]
+    numeric = model.schema.features("numeric")
     if (current is None) == (log is None):
         raise MlsmithError("give either a CURRENT data file or --log with a prediction log, not both or neither.")
     schema: dict[str, Any] = {"missing_columns": [], "extra_columns": []}
@@ -199,12 +199,10 @@ def monitor(
     pred_counts = counts_for(reference["prediction"])
     kept: list[tuple[np.ndarray, np.ndarray | None, pd.Series]] = []
     n_rows = 0
-    for chunk in chunks:
-        if source["kind"] == "log":
-            chunk = chunk.reindex(columns=[*features, *([labels] if labels and labels in chunk else [])])
+    if source["kind"] == "log":
+        chunks = (c.reindex(columns=[*features, *([labels] if labels and labels in c else [])]) for c in chunks)
+    for chunk in count_chunks(chunks, counts):
         n_rows += len(chunk)
-        for name, acc in counts.items():
-            acc.add(chunk[name])
         X = chunk[features].copy()
         for name in numeric:  # non-numbers are reported as schema violations and scored as missing
             X[name] = numeric_values(X[name])[0]
@@ -229,7 +227,7 @@ def monitor(
         performance = _labelled(reference, model, kept, labels, alpha, n_boot)
     timings["total"] = round(time.perf_counter() - start, 3)
     verdict = _verdict(rows, prediction, performance, findings)
-    return MonitorReport(str(model.path), source, n_rows, alpha, rows, prediction, performance, schema, findings,
+    return DriftReport(str(model.path), source, n_rows, alpha, rows, prediction, performance, schema, findings,
                          verdict, timings)
 
 
@@ -249,3 +247,47 @@ def _labelled(reference, model: ModelBundle, kept, labels: str, alpha: float, n_
         raise DataError(f"labels column '{labels}': {exc}; the model knows the classes {model.classes}.") from None
     return _performance(reference, model, y, pred[has], None if proba is None else proba[has],
                         int((~has).sum()), alpha, n_boot)
+
+
+def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.DataFrame | str | Path,
+               roles: dict[str, str] | None = None, alpha: float = 0.05,
+               chunk_rows: int = CHUNK_ROWS) -> list[dict[str, Any]]:
+    """Feature drift between two tables, without a model: the statistics behind :func:`monitor`.
+
+    Parameters
+    ----------
+    reference : a reference table, or reference statistics (``reference.json``'s ``features``).
+    current : a current table, or a CSV/Parquet file read in chunks.
+    roles : column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
+        needed only when ``reference`` is a table.
+    alpha : family-wise false-alarm rate.
+
+    Returns
+    -------
+    list of dict
+        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI and band, drifted.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(["a", "b"], 2000)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=2000), "c": rng.choice(["a", "b"], 2000)})
+    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur)]
+    [('x', True), ('c', False)]
+    """
+    if isinstance(reference, pd.DataFrame):
+        roles = roles or {c: "numeric" if pd.api.types.is_numeric_dtype(reference[c]) else "categorical"
+                          for c in reference.columns}
+        reference = {c: column_reference(reference[c], role) for c, role in roles.items()}
+    counts = {name: counts_for(ref) for name, ref in reference.items()}
+    if isinstance(current, pd.DataFrame):
+        chunks = (current.iloc[i:i + chunk_rows] for i in range(0, len(current), chunk_rows))
+    else:
+        columns, chunks = file_chunks(current, list(reference), chunk_rows)
+        missing = [c for c in reference if c not in columns]
+        if missing:
+            raise DataError(f"'{current}' lacks column(s) {', '.join(missing[:5])} of the reference; pass a file "
+                            "with the same columns.")
+    for _ in count_chunks(chunks, counts):
+        pass
+    return feature_drift(reference, counts, alpha)

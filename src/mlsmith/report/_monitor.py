@@ -1,4 +1,4 @@
-"""The monitoring report: the section, its figures, and a standalone page. It renders MonitorReport data only."""
+"""The monitoring report: the section, its figures, and a standalone page. It renders DriftReport data only."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def performance_figure(perf: dict[str, Any]):
 
 
 def html(data: dict[str, Any], results: dict[str, Any] | None = None) -> str:
-    """The monitoring section, from ``MonitorReport.to_dict()`` data."""
+    """The monitoring section, from ``DriftReport.to_dict()`` data."""
     rows = data["features"]
     tested = [r for r in rows if r["bins"] is not None]
     shown = sorted(tested, key=lambda r: (not r["drifted"], -(r["psi"] or 0)))[:SHOWN_DISTRIBUTIONS]
