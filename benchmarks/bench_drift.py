@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -63,10 +64,11 @@ def bench_mlsmith(ref_path: Path, cur_path: Path) -> dict:
     stats = {c: column_reference(reference[c], role) for c, role in roles.items()}
     t_ref = time.perf_counter() - t0
     del reference
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rows = data_drift(stats, cur_path)
-    t_drift = time.perf_counter() - t0
+    t_drift, c_drift = time.perf_counter() - t0, time.process_time() - c0
     return {"tool": "mlsmith", "reference_stats_s": round(t_ref, 2), "drift_s": round(t_drift, 2),
+            "drift_cpu_s": round(c_drift, 2), "load_avg": os.getloadavg()[0],
             "reference_json_mb": round(len(json.dumps(stats)) / 1e6, 2),
             "drifted": sorted(r["name"] for r in rows if r["drifted"])}
 
@@ -80,9 +82,9 @@ def bench_evidently(ref_path: Path, cur_path: Path) -> dict:
     t0 = time.perf_counter()
     reference, current = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
     t_read = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
-    t_drift = time.perf_counter() - t0
+    t_drift, c_drift = time.perf_counter() - t0, time.process_time() - c0
     drifted = []
     for metric in snapshot.dict()["metrics"]:
         name = str(metric.get("metric_name", ""))
@@ -93,12 +95,14 @@ def bench_evidently(ref_path: Path, cur_path: Path) -> dict:
             if value >= threshold:
                 drifted.append(column)
     return {"tool": f"evidently {version('evidently')}", "read_s": round(t_read, 2), "drift_s": round(t_drift, 2),
+            "drift_cpu_s": round(c_drift, 2), "load_avg": os.getloadavg()[0],
             "drifted": sorted(drifted)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--evidently-only", action="store_true")
+    parser.add_argument("--skip-evidently", action="store_true")
     args = parser.parse_args()
     ref_path, cur_path = write_data()
     if args.evidently_only:
@@ -107,7 +111,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent / "src"))
     print(json.dumps(bench_mlsmith(ref_path, cur_path)), flush=True)
     evidently = HERE / ".venv-evidently" / "bin" / "python"
-    if evidently.exists():
+    if evidently.exists() and not args.skip_evidently:
         done = subprocess.run([str(evidently), __file__, "--evidently-only"], capture_output=True, text=True,
                               timeout=1800)
         print(done.stdout.strip() or done.stderr.strip()[-2000:])

@@ -32,6 +32,7 @@ class DriftReport:
     """
 
     bundle: str
+    model: dict[str, Any]
     source: dict[str, Any]
     n_rows: int
     alpha: float
@@ -227,7 +228,10 @@ def monitor(
         performance = _labelled(reference, model, kept, labels, alpha, n_boot)
     timings["total"] = round(time.perf_counter() - start, 3)
     verdict = _verdict(rows, prediction, performance, findings)
-    return DriftReport(str(model.path), source, n_rows, alpha, rows, prediction, performance, schema, findings,
+    meta = model.metadata
+    about = {"problem": meta.get("problem"), "task": model.task, "target": model.schema.target,
+             "model": meta.get("model"), "seed": meta.get("seed"), "created": meta.get("created")}
+    return DriftReport(str(model.path), about, source, n_rows, alpha, rows, prediction, performance, schema, findings,
                          verdict, timings)
 
 

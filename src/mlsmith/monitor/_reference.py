@@ -31,6 +31,8 @@ DRIFT_ROLES = {"numeric": "numeric", "categorical": "categorical", "boolean": "c
 
 def category_strings(s: pd.Series) -> pd.Series:
     """Values as strings, the same way on both sides: 3.0 and 3 both read '3'; missing stays missing."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
     if pd.api.types.is_float_dtype(s):
         finite = s.dropna()
         if len(finite) and np.all(np.mod(finite.to_numpy(dtype=float), 1) == 0):

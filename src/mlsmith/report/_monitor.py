@@ -81,6 +81,7 @@ def html(data: dict[str, Any], results: dict[str, Any] | None = None) -> str:
 
 def page(data: dict[str, Any]) -> str:
     """A standalone HTML page of the monitoring report."""
-    title = {"name": f"Monitoring — {data['bundle']}", "decision": data["verdict"]["summary"],
-             "type": "drift report", "target": data["source"]["path"], "seed": "—"}
+    about = data["model"]
+    title = {"name": f"Monitoring — {about.get('problem') or data['bundle']}", "decision": data["verdict"]["summary"],
+             "type": about["task"], "target": about["target"], "seed": about.get("seed")}
     return _env.get_template("report.html").render(r={"problem": title}, sections=[Markup(html(data))], standalone=True)
