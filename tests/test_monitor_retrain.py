@@ -68,6 +68,11 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert not comparison.same_data
     with pytest.raises(MlsmithError, match="run id '2099' matches no run|run id '1999' matches no run"):
         show_run(runs, "1999")
+    capsys.readouterr()
     main(["runs", "compare", first, copy.name, "--runs-dir", str(runs)])
     out = capsys.readouterr().out
     assert "different data" in out and "roc_auc" in out
+    main(["runs", "list", "--runs-dir", str(runs)])
+    assert "2 run(s)" in capsys.readouterr().out
+    main(["runs", "show", first, "--runs-dir", str(runs)])
+    assert "retrain decision: challenger promoted" in capsys.readouterr().out
