@@ -2,7 +2,7 @@
 
 from ._history import RunComparison, compare_runs, list_runs, register_run, show_run
 from ._monitor import DriftReport, data_drift, monitor
-from ._reference import REFERENCE_FILE, build_reference, load_reference
+from ._reference import REFERENCE_FILE, build_reference, load_reference, test_reference
 from ._retrain import RetrainResult, retrain
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "register_run",
     "retrain",
     "show_run",
+    "test_reference",
 ]

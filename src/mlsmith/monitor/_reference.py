@@ -19,7 +19,7 @@ from ..exceptions import BundleError
 from ..metrics import compute, get_metric
 from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
 
-__all__ = ["REFERENCE_FILE", "build_reference", "load_reference"]
+__all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
 
 REFERENCE_FILE = "reference.json"
 REFERENCE_VERSION = 1
@@ -128,43 +128,58 @@ def metric_on(name: str, task: str, y: np.ndarray, pred: np.ndarray, proba: np.n
     return value
 
 
-def build_reference(train: pd.DataFrame, schema, pipeline, X_test: pd.DataFrame, y_test: np.ndarray,
-                    task: str, metric: str, decision_threshold: float | None, threshold: float | None,
-                    classes: list[Any], seed: int = 0) -> dict[str, Any]:
-    """Reference statistics of a trained model, to be stored in its bundle.
+def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
+                   decision_threshold: float | None, threshold: float | None, classes: list[Any],
+                   seed: int = 0) -> dict[str, Any]:
+    """The model's side of the reference, from the held-out test rows: predictions and performance.
 
     Parameters
     ----------
-    train : the training rows (features are read by the schema's roles).
-    schema : the input :class:`~mlsmith.data.Schema`.
     pipeline : the fitted final pipeline.
     X_test, y_test : the held-out test rows and their encoded target.
     task, metric : the task type and the success metric.
     decision_threshold : a binary classifier's decision threshold (None otherwise).
     threshold : the success criterion on the metric, if any.
     classes : the class values in code order (empty for regression).
+    seed : the bootstrap's seed (the standard error of the test metric).
+    """
+    pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
+    summary = prediction_summary(task, pred, proba, classes)
+    prediction = column_reference(summary, "categorical" if task == "multiclass_classification" else "numeric")
+    score = metric_on(metric, task, y_test, pred, proba, len(classes) or None)
+    performance = {
+        "metric": metric, "greater_is_better": get_metric(metric).greater_is_better,
+        "value": score(np.arange(len(y_test))), "se": bootstrap_se(score, len(y_test), seed=seed),
+        "n": int(len(y_test)), "threshold": threshold, "source": "test split",
+    }
+    return {"task": task, "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},
+            "performance": performance}
+
+
+def build_reference(train: pd.DataFrame, schema, on_test: dict[str, Any]) -> dict[str, Any]:
+    """Reference statistics of a trained model, to be stored in its bundle as ``reference.json``.
+
+    Parameters
+    ----------
+    train : the training rows (each feature is summarised by its role in ``schema``).
+    schema : the input :class:`~mlsmith.data.Schema`.
+    on_test : :func:`test_reference` of the final model.
 
     Returns
     -------
     dict
-        JSON-able; see the module docstring.
+        JSON-able: ``features`` (per column), ``prediction``, ``performance``.
+
+    Examples
+    --------
+    >>> from mlsmith.data import infer_schema
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 2.0, None], "c": ["a", "b", "a", "a"], "y": [0, 1, 0, 1]})
+    >>> ref = build_reference(df, infer_schema(df, "y"), {"task": "binary_classification"})
+    >>> ref["features"]["x"]["points"], ref["features"]["x"]["cum"], ref["features"]["c"]["counts"]
+    ([1.0, 2.0], [1, 3], [3, 1])
     """
     features = {c.name: column_reference(train[c.name], c.role) for c in schema.columns if c.role != "id"}
-    pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
-    summary = prediction_summary(task, pred, proba, classes)
-    kind = "categorical" if task == "multiclass_classification" else "numeric"
-    prediction = column_reference(summary, kind)
-    n_classes = len(classes) or None
-    score = metric_on(metric, task, y_test, pred, proba, n_classes)
-    full = np.arange(len(y_test))
-    performance = {
-        "metric": metric, "greater_is_better": get_metric(metric).greater_is_better,
-        "value": score(full), "se": bootstrap_se(score, len(y_test), seed=seed), "n": int(len(y_test)),
-        "threshold": threshold, "source": "test split",
-    }
-    return {"version": REFERENCE_VERSION, "task": task, "n_rows": int(len(train)), "features": features,
-            "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},
-            "performance": performance}
+    return {"version": REFERENCE_VERSION, "n_rows": int(len(train)), "features": features, **on_test}
 
 
 def _prediction_what(task: str) -> str:
