@@ -24,7 +24,8 @@ def churn_run(tmp_path_factory, churn_small):
 def test_run_walks_every_stage_and_writes_the_run_folder(churn_run):
     result, folder = churn_run
     run_dir = result.run_dir
-    assert sorted(p.name for p in (folder / "runs").iterdir()) == [run_dir.name]  # no temporary folder left
+    # no temporary folder left; the run history index sits beside the run folders
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == [run_dir.name, "index.db"]
     assert {p.name for p in run_dir.iterdir()} >= {"problem.yaml", "results.json", "report.html", "leaderboard.csv", "model"}
     results = json.loads((run_dir / "results.json").read_text())
     for key in ("problem", "quality", "leaderboard", "tuning", "evaluation", "bundle"):

@@ -12,11 +12,13 @@ from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
 from .features import FeaturePlan, FeatureResult, measure_gain, plan_features, suggest_plan
 from .guards import Finding, GuardReport, check_pipeline
+from .monitor import DriftReport, RetrainResult, retrain  # the monitor() function: mlsmith.monitor.monitor
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .workflow import RunResult, run
 
 __all__ = [
+    "DriftReport",
     "Evaluation",
     "FeaturePlan",
     "FeatureResult",
@@ -26,6 +28,7 @@ __all__ = [
     "ModelBundle",
     "Problem",
     "QualityReport",
+    "RetrainResult",
     "RunResult",
     "Schema",
     "Verdict",
@@ -38,6 +41,7 @@ __all__ = [
     "measure_gain",
     "plan_features",
     "predict_file",
+    "retrain",
     "run",
     "suggest_plan",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 import warnings
@@ -35,9 +36,10 @@ from .metrics import get_metric
 from .exceptions import StrictModeStop
 from .guards import GuardReport, check_data, check_training
 from .features import FeatureResult, measure_gain, plan_features
+from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
-from .runs import run_folder, write_json
+from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
@@ -196,7 +198,8 @@ def run(
     lap("tuning")
 
     say("7/7 evaluation")
-    evaluation, final = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs)
+    evaluation, final, on_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem, codec,
+                                                 n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     lap("evaluation")
 
@@ -218,7 +221,9 @@ def run(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": library_versions(),
         }
-        save_bundle(tmp / "model", final, schema, metadata)
+        reference = build_reference(train, schema, on_test)
+        save_bundle(tmp / "model", final, schema, metadata,
+                    extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False)})
         say("7/7 evaluation: timing single-row predictions of the saved bundle")
         saved = ModelBundle.load(tmp / "model")
         rows = X.sample(min(len(X), 50), random_state=problem.seed)
@@ -235,13 +240,15 @@ def run(
         from .report import render_html
 
         (tmp / "report.html").write_text(render_html(result))
+    register_run(final_dir)
     return result
 
 
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs) -> tuple[Evaluation, Any]:
+                    n_jobs) -> tuple[Evaluation, Any, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, then the final fit
-    on all of them, then the one read of the test split."""
+    on all of them, then the one read of the test split (which also gives the monitoring reference of
+    the predictions and the success metric)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         folds = out_of_fold(clone(chosen), X, y, cv, groups, problem.type, n_jobs)
@@ -264,7 +271,9 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     if problem.constraints.interpretability == "high":
         evaluation.constraints["explanations"] = global_explanations(
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
-    return evaluation, final
+    on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
+                             list(codec.classes), seed=problem.seed)
+    return evaluation, final, on_test
 
 
 def _strict_message(guards: GuardReport) -> str:

@@ -1,0 +1,102 @@
+"""CLI: ``monitor``, ``retrain`` and ``runs list|show|compare``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ._app import app, console
+
+runs_app = typer.Typer(help="The run history: list, show and compare runs (index in <runs-dir>/index.db).",
+                       no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+_RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="The folder holding the run folders.")
+
+
+@app.command()
+def monitor(
+    bundle: Path = typer.Argument(..., help="A model bundle: the 'model' folder of a run."),
+    current: Path | None = typer.Argument(None, help="Current rows (.csv or .parquet), read in chunks."),
+    labels: str | None = typer.Option(None, "--labels", help="Column with the true target: measures performance decay."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
+    html_out: Path | None = typer.Option(None, "--html", help="Write the report as one HTML page with figures."),
+    log: Path | None = typer.Option(None, "--log", help="Monitor the serving prediction log (SQLite) instead of a file."),
+    since: str | None = typer.Option(None, "--since", help="Log window start: ISO date/time (UTC), unix seconds or an age (7d)."),
+    until: str | None = typer.Option(None, "--until", help="Log window end (exclusive), same formats."),
+    role: str = typer.Option("champion", "--role", help="Log rows of this role: champion or challenger."),
+    alpha: float = typer.Option(0.05, "--alpha", help="False-alarm rate of the drift tests, over all features."),
+) -> None:
+    """Check CURRENT data (or a window of the prediction log) against BUNDLE's reference: drift, performance.
+
+    Exit code 1 when retraining is recommended, 0 otherwise, 2 for bad input.
+    """
+    from ..monitor import monitor as run_monitor
+    from ..report._monitor import page
+    from ..report._monitor_terminal import print_monitor
+    from ..runs import to_jsonable, write_json
+
+    report = run_monitor(bundle, current, labels=labels, log=log, since=since, until=until, role=role, alpha=alpha)
+    data = to_jsonable(report)
+    print_monitor(data, console)
+    if json_out:
+        write_json(json_out, data)
+    if html_out:
+        html_out.write_text(page(data))
+    if report.exit_code:
+        sys.exit(report.exit_code)  # 1: retraining recommended (for cron and CI)
+
+
+@app.command()
+def retrain(
+    problem: Path = typer.Argument(..., help="The problem.yaml the champion was trained from."),
+    champion: Path = typer.Option(..., "--champion", help="The bundle in production."),
+    data: Path = typer.Option(..., "--data", help="The new data (.csv or .parquet)."),
+    runs_dir: Path = _RUNS_DIR,
+    promote: bool = typer.Option(False, "--promote", help="When the challenger wins, put its bundle in the champion's folder."),
+) -> None:
+    """Retrain on new DATA; promote the challenger only when it beats the champion beyond noise."""
+    from ..monitor import retrain as run_retrain
+    from ..report._monitor_terminal import print_retrain
+    from ..runs import to_jsonable
+    from ._commands import _progress
+
+    status, say = _progress()
+    with status:
+        result = run_retrain(problem, champion, data, runs_dir=runs_dir, promote=promote, progress=say)
+    print_retrain(to_jsonable(result), console)
+    console.print(result.challenger_run, markup=False, highlight=False)
+
+
+@runs_app.command("list")
+def runs_list(runs_dir: Path = _RUNS_DIR) -> None:
+    """List the runs, newest first."""
+    from ..monitor import list_runs
+    from ..report._monitor_terminal import print_runs
+
+    print_runs(list_runs(runs_dir), console)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."), runs_dir: Path = _RUNS_DIR) -> None:
+    """Show one run: metrics, parameters, data fingerprint."""
+    from ..monitor import show_run
+    from ..report._monitor_terminal import print_run_detail
+
+    print_run_detail(show_run(runs_dir, run_id), console)
+
+
+@runs_app.command("compare")
+def runs_compare(
+    id_a: str = typer.Argument(..., help="Run A."),
+    id_b: str = typer.Argument(..., help="Run B."),
+    runs_dir: Path = _RUNS_DIR,
+) -> None:
+    """Compare two runs: metrics (B - A), parameters, data fingerprints."""
+    from ..monitor import compare_runs
+    from ..report._monitor_terminal import print_comparison
+    from ..runs import to_jsonable
+
+    print_comparison(to_jsonable(compare_runs(runs_dir, id_a, id_b)), console)

@@ -1,0 +1,146 @@
+"""Run history: an SQLite index (``<runs_dir>/index.db``) beside the run folders.
+
+Every run registers itself from its ``results.json``; a folder the index does not know yet (a run
+from before the index, or copied in) is registered the next time the index is read, so the index
+can always be rebuilt from the folders.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import MlsmithError
+
+__all__ = ["RunComparison", "compare_runs", "list_runs", "register_run", "show_run"]
+
+INDEX_FILE = "index.db"
+_COLUMNS = ["id", "name", "created", "task", "model", "metric", "value", "threshold", "met", "data_fingerprint",
+            "n_train", "n_test", "seed", "path"]
+_SCHEMA = f"""CREATE TABLE IF NOT EXISTS runs (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "id" else "") for c in _COLUMNS)},
+    params TEXT, metrics TEXT)"""
+
+
+def _connect(runs_dir: Path) -> sqlite3.Connection:
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(runs_dir / INDEX_FILE, timeout=30)
+    conn.execute(_SCHEMA)
+    return conn
+
+
+def _row_from_results(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    problem, evaluation = results.get("problem", {}), results.get("evaluation", {})
+    verdict, split = evaluation.get("verdict", {}), results.get("split", {})
+    bundle, tuning = results.get("bundle", {}), results.get("tuning", {})
+    created = run_dir.name[:15]
+    tuned = (tuning.get("best_params") or {}) if tuning.get("kept") == "tuned" else {}
+    return {
+        "id": run_dir.name, "name": problem.get("name"), "created": created, "task": problem.get("type"),
+        "model": bundle.get("model"), "metric": verdict.get("metric"), "value": verdict.get("value"),
+        "threshold": verdict.get("threshold"), "met": verdict.get("met"),
+        "data_fingerprint": bundle.get("data_fingerprint"), "n_train": split.get("n_train"),
+        "n_test": split.get("n_test"), "seed": problem.get("seed"), "path": str(run_dir.resolve()),
+        "params": json.dumps({"model": bundle.get("model"), "tuned": tuning.get("kept"),
+                              "decision_threshold": bundle.get("decision_threshold"), **tuned}, default=str),
+        "metrics": json.dumps(evaluation.get("test_metrics", {})),
+    }
+
+
+def register_run(run_dir: str | Path) -> str:
+    """Add (or refresh) a finished run folder in the index of its parent folder; return its id."""
+    run_dir = Path(run_dir)
+    results = json.loads((run_dir / "results.json").read_text())
+    row = _row_from_results(run_dir, results)
+    with closing(_connect(run_dir.parent)) as conn, conn:
+        names = list(row)
+        conn.execute(f"INSERT OR REPLACE INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                     [row[k] for k in names])
+    return row["id"]
+
+
+def _sync(runs_dir: Path) -> None:
+    """Register run folders the index does not hold yet (skipping temporary and unreadable ones)."""
+    with closing(_connect(runs_dir)) as conn:
+        known = {r[0] for r in conn.execute("SELECT id FROM runs")}
+    for folder in sorted(runs_dir.iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and folder.name not in known \
+                and (folder / "results.json").is_file():
+            try:
+                register_run(folder)
+            except (ValueError, OSError):
+                continue
+
+
+def _check(runs_dir: str | Path) -> Path:
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise MlsmithError(f"runs folder '{runs_dir}' does not exist; pass the folder given to 'mlsmith run "
+                           "--runs-dir' (default: runs).")
+    return runs_dir
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
+    """Every indexed run, newest first (without parameters and metrics)."""
+    runs_dir = _check(runs_dir)
+    _sync(runs_dir)
+    with closing(_connect(runs_dir)) as conn:
+        cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC")
+        return [dict(zip(_COLUMNS, r)) for r in cursor]
+
+
+def show_run(runs_dir: str | Path, run_id: str) -> dict[str, Any]:
+    """One run: its index row with parameters and test metrics; ``run_id`` may be a unique prefix."""
+    runs_dir = _check(runs_dir)
+    _sync(runs_dir)
+    with closing(_connect(runs_dir)) as conn:
+        cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)}, params, metrics FROM runs WHERE id LIKE ? ORDER BY id",
+                              [run_id.replace("%", "") + "%"])
+        rows = [dict(zip([*_COLUMNS, "params", "metrics"], r)) for r in cursor]
+    exact = [r for r in rows if r["id"] == run_id]
+    if exact:
+        rows = exact
+    if len(rows) != 1:
+        known = ", ".join(r["id"] for r in list_runs(runs_dir)[:5]) or "none"
+        what = "matches no run" if not rows else f"matches {len(rows)} runs"
+        raise MlsmithError(f"run id '{run_id}' {what} in '{runs_dir}'; give a full id from 'mlsmith runs list' "
+                           f"(latest: {known}).")
+    row = rows[0]
+    row["params"], row["metrics"] = json.loads(row["params"]), json.loads(row["metrics"])
+    decision = Path(row["path"]) / "retrain.json"
+    row["retrain"] = json.loads(decision.read_text()) if decision.is_file() else None
+    return row
+
+
+@dataclass
+class RunComparison:
+    """Two runs side by side: metrics, parameters and data fingerprints."""
+
+    a: dict[str, Any]
+    b: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    params: list[dict[str, Any]]
+    same_data: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def compare_runs(runs_dir: str | Path, id_a: str, id_b: str) -> RunComparison:
+    """Compare two runs: every test metric (with B - A), every parameter that differs, the data."""
+    a, b = show_run(runs_dir, id_a), show_run(runs_dir, id_b)
+    metrics = []
+    for name in sorted(set(a["metrics"]) | set(b["metrics"])):
+        va, vb = a["metrics"].get(name), b["metrics"].get(name)
+        diff = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
+        metrics.append({"metric": name, "a": va, "b": vb, "b_minus_a": diff})
+    keys = sorted(set(a["params"]) | set(b["params"]))
+    params = [{"param": k, "a": a["params"].get(k), "b": b["params"].get(k),
+               "same": a["params"].get(k) == b["params"].get(k)} for k in keys]
+    fields = ["task", "model", "metric", "value", "data_fingerprint", "n_train", "n_test", "seed"]
+    return RunComparison({k: a[k] for k in ["id", *fields]}, {k: b[k] for k in ["id", *fields]}, metrics, params,
+                         a["data_fingerprint"] == b["data_fingerprint"])

@@ -1,0 +1,297 @@
+"""``monitor``: current data (a file, or a window of the serving log) against a bundle's reference."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..deploy import ModelBundle
+from ..evaluation import scores_for
+from ..exceptions import DataError, MlsmithError
+from ..target import TargetCodec
+from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, log_chunks, parse_time
+from ._drift import data_findings, feature_drift, prediction_drift
+from ._reference import column_reference, load_reference, metric_on, model_outputs, numeric_values, prediction_summary
+from ._stats import bootstrap_se
+
+__all__ = ["DriftReport", "data_drift", "monitor"]
+
+
+@dataclass
+class DriftReport:
+    """What monitoring found: drift per feature, prediction drift, performance, findings, verdict.
+
+    ``verdict["status"]`` is ``ok``, ``watch`` or ``retrain``; :attr:`exit_code` is 1 for
+    ``retrain`` (the CLI's exit code), 0 otherwise.
+    """
+
+    bundle: str
+    model: dict[str, Any]
+    source: dict[str, Any]
+    n_rows: int
+    alpha: float
+    features: list[dict[str, Any]]
+    prediction: dict[str, Any]
+    performance: dict[str, Any] | None
+    schema: dict[str, Any]
+    findings: list[dict[str, Any]]
+    verdict: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.verdict["retrain"] else 0
+
+    @property
+    def drifted(self) -> list[str]:
+        """Names of the features flagged as drifted."""
+        return [row["name"] for row in self.features if row["drifted"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def _repr_html_(self) -> str:
+        from ..report._monitor import html
+
+        return html(self.to_dict())
+
+
+def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, pred: np.ndarray,
+                 proba: np.ndarray | None, n_unlabelled: int, alpha: float, n_boot: int) -> dict[str, Any]:
+    ref = reference["performance"]
+    task, name = model.task, ref["metric"]
+    n_classes = len(model.classes) or None
+    score = metric_on(name, task, y, pred, proba, n_classes)
+    current = score(np.arange(len(y)))
+    se = bootstrap_se(score, len(y), n_boot=n_boot)
+    sign = 1.0 if ref["greater_is_better"] else -1.0
+    change = current - ref["value"]
+    z = stats.norm.ppf(1 - alpha / 2)
+    se_change = float(np.hypot(se, ref["se"] or 0.0))
+    lo, hi = change - z * se_change, change + z * se_change
+    worse_bound = hi if sign > 0 else -lo  # the most favourable end of the interval, oriented
+    threshold = ref.get("threshold")
+    meets = None if threshold is None else bool(sign * (current - threshold) >= 0)
+    test_metrics = model.metadata.get("test_metrics", {})
+    current_all = scores_for(task, y, pred, proba, n_classes)
+    return {
+        "metric": name, "greater_is_better": ref["greater_is_better"], "reference": ref["value"],
+        "reference_se": ref["se"], "n_reference": ref["n"], "current": current, "current_se": se,
+        "change": change, "change_ci": [float(lo), float(hi)], "level": 1 - alpha,
+        "decayed": bool(worse_bound < 0), "threshold": threshold, "meets_threshold": meets,
+        "n_labelled": int(len(y)), "n_unlabelled": n_unlabelled,
+        "metrics": {k: {"reference": test_metrics.get(k), "current": v} for k, v in current_all.items()},
+    }
+
+
+def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
+    reasons: list[str] = []
+    strong = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "significant"]
+    moderate = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "moderate"]
+    drift_words = []
+    if strong:
+        drift_words.append(f"{len(strong)} feature(s) drifted with PSI >= 0.2 ({', '.join(strong[:5])})")
+    if moderate:
+        drift_words.append(f"{len(moderate)} feature(s) drifted moderately ({', '.join(moderate[:5])})")
+    if prediction["drifted"]:
+        drift_words.append(f"the predictions drifted (PSI {prediction['psi']:.3f})")
+    status = "ok"
+    if performance is not None:
+        level = f"{performance['level']:.0%}"
+        lo, hi = performance["change_ci"]
+        words = (f"{performance['metric']} {performance['current']:.4f} vs {performance['reference']:.4f} on the "
+                 f"test split (change {performance['change']:+.4f}, {level} interval [{lo:+.4f}, {hi:+.4f}])")
+        if performance["decayed"]:
+            status = "retrain"
+            reasons.append(f"performance decayed: {words}")
+        else:
+            reasons.append(f"performance holds: {words}")
+            if drift_words:
+                status = "watch"
+                reasons.extend(drift_words)
+    else:
+        if strong or (prediction["drifted"] and prediction["psi_band"] == "significant"):
+            status = "retrain"
+        elif drift_words:
+            status = "watch"
+        reasons.extend(drift_words)
+    if any(f["severity"] != "info" for f in findings) and status == "ok":
+        status = "watch"
+    reasons.extend(f["message"] for f in findings if f["severity"] != "info")
+    if not reasons:
+        reasons.append("no drift flagged and no data issue found")
+    summary = {"ok": "No action needed", "watch": "Watch: changes found, retraining not yet needed",
+               "retrain": "Retraining recommended"}[status]
+    return {"status": status, "retrain": status == "retrain", "summary": summary, "reasons": reasons}
+
+
+def monitor(
+    bundle: str | Path | ModelBundle,
+    current: str | Path | None = None,
+    *,
+    labels: str | None = None,
+    log: str | Path | None = None,
+    since: str | float | None = None,
+    until: str | float | None = None,
+    role: str = "champion",
+    alpha: float = 0.05,
+    chunk_rows: int = CHUNK_ROWS,
+    n_boot: int = 300,
+) -> DriftReport:
+    """Compare current data with the reference stored in a model bundle.
+
+    Parameters
+    ----------
+    bundle : a model bundle folder (the ``model`` folder of a run) or a loaded bundle.
+    current : a CSV or Parquet file of current rows (read in chunks); or give ``log``.
+    labels : the column holding the true target, to measure performance decay.
+    log : the serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
+    since, until : unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
+    alpha : the false-alarm rate of the tests (family-wise over the features).
+    chunk_rows : rows read at a time.
+    n_boot : bootstrap resamples for the performance interval.
+
+    Returns
+    -------
+    DriftReport
+
+    Examples
+    --------
+    >>> monitor("no/such/bundle", "current.csv")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
+    """
+    start = time.perf_counter()
+    model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+    reference = load_reference(model.path)
+    features = model.schema.features()
+    numeric = model.schema.features("numeric")
+    if (current is None) == (log is None):
+        raise MlsmithError("give either a CURRENT data file or --log with a prediction log, not both or neither.")
+    schema: dict[str, Any] = {"missing_columns": [], "extra_columns": []}
+    if current is not None:
+        columns, chunks = file_chunks(current, [*features, *([labels] if labels else [])], chunk_rows)
+        missing = [c for c in features if c not in columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(f"'{current}' lacks {len(missing)} column(s) the model needs: {shown}; monitor data "
+                            "with the training data's columns.")
+        known = {c.name for c in model.schema.columns} | {model.schema.target, labels}
+        schema["extra_columns"] = [c for c in columns if c not in known]
+        source = {"kind": "file", "path": str(current)}
+    else:
+        t0, t1 = parse_time(since, "--since"), parse_time(until, "--until")
+        n_log, chunks = log_chunks(log, t0, t1, role, chunk_rows)
+        if n_log == 0:
+            raise DataError(f"prediction log '{log}' has no '{role}' rows between {since or 'the start'} and "
+                            f"{until or 'now'}; widen --since/--until.")
+        source = {"kind": "log", "path": str(log), "since": t0, "until": t1, "role": role}
+    if labels and current is not None and labels not in columns:
+        raise DataError(f"labels column '{labels}' is not in '{current}'; pass the column holding the true target.")
+
+    counts = {name: counts_for(reference["features"][name]) for name in reference["features"]}
+    pred_counts = counts_for(reference["prediction"])
+    kept: list[tuple[np.ndarray, np.ndarray | None, pd.Series]] = []
+    n_rows = 0
+    if source["kind"] == "log":
+        chunks = (c.reindex(columns=[*features, *([labels] if labels and labels in c else [])]) for c in chunks)
+    for chunk in count_chunks(chunks, counts):
+        n_rows += len(chunk)
+        X = chunk[features].copy()
+        for name in numeric:  # non-numbers are reported as schema violations and scored as missing
+            X[name] = numeric_values(X[name])[0]
+        try:
+            pred, proba = model_outputs(model.pipeline, X, model.task, model.threshold)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"the model could not score the current rows: {str(exc).splitlines()[0]}") from None
+        pred_counts.add(prediction_summary(model.task, pred, proba, model.classes))
+        if labels and labels in chunk:
+            kept.append((pred, proba, chunk[labels]))
+    timings = {"read_and_count": round(time.perf_counter() - start, 3)}
+
+    rows = feature_drift(reference["features"], counts, alpha)
+    prediction = prediction_drift(reference["prediction"], pred_counts, alpha)
+    findings = data_findings(rows)
+    if schema["extra_columns"]:
+        findings.append({"check": "schema", "column": None, "severity": "info",
+                         "message": f"{len(schema['extra_columns'])} column(s) unknown to the model were ignored: "
+                                    f"{', '.join(schema['extra_columns'][:5])}"})
+    performance = None
+    if labels:
+        performance = _labelled(reference, model, kept, labels, alpha, n_boot)
+    timings["total"] = round(time.perf_counter() - start, 3)
+    verdict = _verdict(rows, prediction, performance, findings)
+    meta = model.metadata
+    about = {"problem": meta.get("problem"), "task": model.task, "target": model.schema.target,
+             "model": meta.get("model"), "seed": meta.get("seed"), "created": meta.get("created")}
+    return DriftReport(str(model.path), about, source, n_rows, alpha, rows, prediction, performance, schema, findings,
+                         verdict, timings)
+
+
+def _labelled(reference, model: ModelBundle, kept, labels: str, alpha: float, n_boot: int) -> dict[str, Any] | None:
+    if not kept:
+        raise DataError(f"labels column '{labels}' was not found in the current rows; check --labels.")
+    y_raw = pd.concat([k[2] for k in kept], ignore_index=True)
+    pred = np.concatenate([k[0] for k in kept])
+    proba = None if kept[0][1] is None else np.concatenate([k[1] for k in kept])
+    has = y_raw.notna().to_numpy()
+    if not has.any():
+        raise DataError(f"labels column '{labels}' is empty in the current rows; pass rows whose outcome is known.")
+    codec = TargetCodec(model.task, tuple(model.classes))
+    try:
+        y = codec.encode(y_raw[has])
+    except ValueError as exc:
+        raise DataError(f"labels column '{labels}': {exc}; the model knows the classes {model.classes}.") from None
+    return _performance(reference, model, y, pred[has], None if proba is None else proba[has],
+                        int((~has).sum()), alpha, n_boot)
+
+
+def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.DataFrame | str | Path,
+               roles: dict[str, str] | None = None, alpha: float = 0.05,
+               chunk_rows: int = CHUNK_ROWS) -> list[dict[str, Any]]:
+    """Feature drift between two tables, without a model: the statistics behind :func:`monitor`.
+
+    Parameters
+    ----------
+    reference : a reference table, or reference statistics (``reference.json``'s ``features``).
+    current : a current table, or a CSV/Parquet file read in chunks.
+    roles : column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
+        needed only when ``reference`` is a table.
+    alpha : family-wise false-alarm rate.
+
+    Returns
+    -------
+    list of dict
+        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI and band, drifted.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(["a", "b"], 2000)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=2000), "c": rng.choice(["a", "b"], 2000)})
+    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur)]
+    [('x', True), ('c', False)]
+    """
+    if isinstance(reference, pd.DataFrame):
+        roles = roles or {c: "numeric" if pd.api.types.is_numeric_dtype(reference[c]) else "categorical"
+                          for c in reference.columns}
+        reference = {c: column_reference(reference[c], role) for c, role in roles.items()}
+    counts = {name: counts_for(ref) for name, ref in reference.items()}
+    if isinstance(current, pd.DataFrame):
+        chunks = (current.iloc[i:i + chunk_rows] for i in range(0, len(current), chunk_rows))
+    else:
+        columns, chunks = file_chunks(current, list(reference), chunk_rows)
+        missing = [c for c in reference if c not in columns]
+        if missing:
+            raise DataError(f"'{current}' lacks column(s) {', '.join(missing[:5])} of the reference; pass a file "
+                            "with the same columns.")
+    for _ in count_chunks(chunks, counts):
+        pass
+    return feature_drift(reference, counts, alpha)

@@ -1,0 +1,198 @@
+"""Reference statistics, computed at training time and stored in the bundle as ``reference.json``.
+
+They summarise the training rows per feature (an ECDF grid and decile bins for numeric columns,
+category counts for categorical ones, missing counts, ranges), the model's predictions on the test
+split, and the test metric with its bootstrap standard error, so that monitoring never needs the
+training data itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import BundleError
+from ..metrics import compute, get_metric
+from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
+
+__all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
+
+REFERENCE_FILE = "reference.json"
+REFERENCE_VERSION = 1
+#: Categories kept per column; the rest are counted together as 'other'.
+MAX_CATEGORIES = 1000
+#: Roles whose drift is tested, and how.
+DRIFT_ROLES = {"numeric": "numeric", "categorical": "categorical", "boolean": "categorical"}
+
+
+def category_strings(s: pd.Series) -> pd.Series:
+    """Values as strings, the same way on both sides: 3.0 and 3 both read '3'; missing stays missing."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
+    if pd.api.types.is_float_dtype(s):
+        finite = s.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(dtype=float), 1) == 0):
+            s = s.astype("Int64")
+    return s.astype(str).where(s.notna())
+
+
+def numeric_values(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Float values (NaN for missing or non-finite) and how many present values were not numbers."""
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype(float)
+    if pd.api.types.is_numeric_dtype(s):
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        invalid = 0
+    else:
+        text = s.astype(str).where(s.notna())
+        parsed = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        values = parsed.to_numpy(dtype=float, na_value=np.nan)
+        invalid = int((s.notna() & parsed.isna()).sum())
+    values = np.where(np.isfinite(values), values, np.nan)
+    return values, invalid
+
+
+def numeric_reference(values: np.ndarray) -> dict[str, Any]:
+    """ECDF grid (``points``, ``cum``: count <= point) and decile bins (``edges``: indices into points)."""
+    missing = np.isnan(values)
+    v = np.sort(values[~missing])
+    n = len(v)
+    out: dict[str, Any] = {"kind": "numeric", "n": n, "n_missing": int(missing.sum())}
+    if n == 0:
+        return {**out, "exact": True, "points": [], "cum": [], "edges": [], "min": None, "max": None}
+    run_ends = np.r_[np.flatnonzero(np.diff(v)), n - 1]
+    exact = len(run_ends) <= EXACT_LIMIT
+    if exact:
+        points = v[run_ends]
+    else:
+        idx = np.clip(np.ceil(np.linspace(0, 1, GRID_SIZE + 1) * n).astype(int) - 1, 0, n - 1)
+        points = np.unique(v[idx])
+    cum = np.searchsorted(v, points, side="right")
+    deciles = np.searchsorted(cum / n, np.arange(1, 10) / 10, side="left")
+    edges = sorted({int(i) for i in deciles if i < len(points) - 1})
+    return {**out, "exact": bool(exact), "points": points.tolist(), "cum": cum.tolist(), "edges": edges,
+            "min": float(v[0]), "max": float(v[-1])}
+
+
+def categorical_reference(strings: pd.Series) -> dict[str, Any]:
+    """Category counts (the most frequent :data:`MAX_CATEGORIES`; the rest as ``other``)."""
+    counts = strings.dropna().value_counts()
+    top = counts.iloc[:MAX_CATEGORIES]
+    return {"kind": "categorical", "n": int(counts.sum()), "n_missing": int(strings.isna().sum()),
+            "categories": [str(c) for c in top.index], "counts": [int(c) for c in top.to_numpy()],
+            "other": int(counts.iloc[MAX_CATEGORIES:].sum())}
+
+
+def column_reference(s: pd.Series, role: str) -> dict[str, Any]:
+    kind = DRIFT_ROLES.get(role)
+    if kind == "numeric":
+        values, invalid = numeric_values(s)
+        return {"role": role, **numeric_reference(values), "n_invalid": invalid}
+    if kind == "categorical":
+        return {"role": role, **categorical_reference(category_strings(s))}
+    return {"role": role, "kind": "untested", "n": int(s.notna().sum()), "n_missing": int(s.isna().sum())}
+
+
+def model_outputs(pipeline, X: pd.DataFrame, task: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Encoded predictions and probabilities (binary: positive class; multiclass: the matrix)."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=float), None
+    proba = pipeline.predict_proba(X)
+    if task == "binary_classification":
+        return (proba[:, 1] >= threshold).astype(int), proba[:, 1]
+    return proba.argmax(axis=1), proba
+
+
+def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, classes: list[Any]) -> pd.Series:
+    """What prediction drift compares: the score (binary), the value (regression) or the predicted class."""
+    if task == "binary_classification":
+        return pd.Series(proba, dtype=float)
+    if task == "regression":
+        return pd.Series(pred, dtype=float)
+    return pd.Series(np.asarray([str(c) for c in classes], dtype=object)[pred])
+
+
+def metric_on(name: str, task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
+              n_classes: int | None):
+    """A function of row indices computing metric ``name`` on those rows (for the bootstraps)."""
+    needs_proba = get_metric(name).response == "proba"
+
+    def value(idx: np.ndarray) -> float:
+        return compute(name, task, y[idx], y_pred=pred[idx], y_proba=None if proba is None or not needs_proba
+                       else proba[idx], n_classes=n_classes)
+
+    return value
+
+
+def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
+                   decision_threshold: float | None, threshold: float | None, classes: list[Any],
+                   seed: int = 0) -> dict[str, Any]:
+    """The model's side of the reference, from the held-out test rows: predictions and performance.
+
+    Parameters
+    ----------
+    pipeline : the fitted final pipeline.
+    X_test, y_test : the held-out test rows and their encoded target.
+    task, metric : the task type and the success metric.
+    decision_threshold : a binary classifier's decision threshold (None otherwise).
+    threshold : the success criterion on the metric, if any.
+    classes : the class values in code order (empty for regression).
+    seed : the bootstrap's seed (the standard error of the test metric).
+    """
+    pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
+    summary = prediction_summary(task, pred, proba, classes)
+    prediction = column_reference(summary, "categorical" if task == "multiclass_classification" else "numeric")
+    score = metric_on(metric, task, y_test, pred, proba, len(classes) or None)
+    performance = {
+        "metric": metric, "greater_is_better": get_metric(metric).greater_is_better,
+        "value": score(np.arange(len(y_test))), "se": bootstrap_se(score, len(y_test), seed=seed),
+        "n": int(len(y_test)), "threshold": threshold, "source": "test split",
+    }
+    return {"task": task, "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},
+            "performance": performance}
+
+
+def build_reference(train: pd.DataFrame, schema, on_test: dict[str, Any]) -> dict[str, Any]:
+    """Reference statistics of a trained model, to be stored in its bundle as ``reference.json``.
+
+    Parameters
+    ----------
+    train : the training rows (each feature is summarised by its role in ``schema``).
+    schema : the input :class:`~mlsmith.data.Schema`.
+    on_test : :func:`test_reference` of the final model.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``features`` (per column), ``prediction``, ``performance``.
+
+    Examples
+    --------
+    >>> from mlsmith.data import infer_schema
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 2.0, None], "c": ["a", "b", "a", "a"], "y": [0, 1, 0, 1]})
+    >>> ref = build_reference(df, infer_schema(df, "y"), {"task": "binary_classification"})
+    >>> ref["features"]["x"]["points"], ref["features"]["x"]["cum"], ref["features"]["c"]["counts"]
+    ([1.0, 2.0], [1, 3], [3, 1])
+    """
+    features = {c.name: column_reference(train[c.name], c.role) for c in schema.columns if c.role != "id"}
+    return {"version": REFERENCE_VERSION, "n_rows": int(len(train)), "features": features, **on_test}
+
+
+def _prediction_what(task: str) -> str:
+    return {"binary_classification": "positive-class probability", "regression": "predicted value",
+            "multiclass_classification": "predicted class"}[task]
+
+
+def load_reference(bundle_path: str | Path) -> dict[str, Any]:
+    """Read ``reference.json`` from a bundle folder."""
+    path = Path(bundle_path) / REFERENCE_FILE
+    if not path.is_file():
+        raise BundleError(
+            f"model bundle '{bundle_path}' has no {REFERENCE_FILE} (it predates monitoring); re-create it "
+            "with 'mlsmith run' to monitor it."
+        )
+    return json.loads(path.read_text())

@@ -1,0 +1,78 @@
+import json
+import shutil
+
+import pytest
+import yaml
+from sklearn.dummy import DummyClassifier
+
+from _bundles import make_bundle
+from mlsmith.cli import main
+from mlsmith.datasets import make_churn
+from mlsmith.deploy import ModelBundle
+from mlsmith.exceptions import MlsmithError
+from mlsmith.monitor import compare_runs, list_runs, retrain, show_run
+
+
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory):
+    """A champion that cannot rank (a prior-only dummy) retrained on new data, with --promote."""
+    folder = tmp_path_factory.mktemp("retrain")
+    old, new = make_churn(n_rows=600, seed=3), make_churn(n_rows=600, seed=4)
+    old.to_csv(folder / "old.csv", index=False)
+    new.to_csv(folder / "new.csv", index=False)
+    spec = {"name": "churn retrain", "target": "churned", "positive_class": 1, "success_metric": "roc_auc",
+            "data": {"path": "old.csv", "id_columns": ["customer_id"], "drop": ["signup_date", "last_login"]}, "split": {"test_size": 0.3, "cv_folds": 3},
+            "models": ["naive_bayes"], "seed": 5}
+    (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
+    champion = make_bundle(folder / "champion", old, family="dummy")
+    assert isinstance(ModelBundle.load(champion).pipeline.named_steps["model"], DummyClassifier)
+    result = retrain(folder / "problem.yaml", champion, folder / "new.csv", runs_dir=folder / "runs", promote=True,
+                     n_boot=300, n_jobs=1)
+    return folder, champion, result
+
+
+def test_the_challenger_is_promoted_when_better_beyond_noise(retrained):
+    folder, champion, result = retrained
+    assert result.metric == "roc_auc" and result.champion_value == pytest.approx(0.5)
+    assert result.promoted and result.ci[0] > 0 and result.gain == pytest.approx(result.challenger_value - 0.5)
+    run = json.loads((folder / "runs" / result.challenger_run.split("/")[-1] / "results.json").read_text())
+    assert result.n_holdout == run["split"]["n_test"] == round(0.3 * len(make_churn(n_rows=600, seed=4)))
+    # --promote put the challenger's bundle in the champion's folder and kept the old one beside it
+    assert ModelBundle.load(champion).metadata["model"] == "naive_bayes"
+    assert len(list(folder.glob("champion.replaced-*"))) == 1
+    recorded = json.loads((folder / "runs" / result.challenger_run.split("/")[-1] / "retrain.json").read_text())
+    assert recorded["promoted"] is True and recorded["ci"] == pytest.approx(result.ci)
+
+
+def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, capsys):
+    folder, _, result = retrained
+    runs = folder / "runs"
+    assert (runs / "index.db").is_file()
+    rows = list_runs(runs)
+    assert [r["id"] for r in rows] == [result.challenger_run.split("/")[-1]]
+    first = rows[0]["id"]
+    # a run folder the index does not know (copied in) is picked up on the next read
+    copy = runs / "20990101-000000-copied"
+    shutil.copytree(runs / first, copy)
+    results = json.loads((copy / "results.json").read_text())
+    results["evaluation"]["test_metrics"]["roc_auc"] = 0.5
+    results["bundle"]["data_fingerprint"] = "0" * 64
+    (copy / "results.json").write_text(json.dumps(results))
+    assert [r["id"] for r in list_runs(runs)] == [copy.name, first]
+    shown = show_run(runs, first[:15])
+    assert shown["retrain"]["promoted"] and shown["metrics"]["roc_auc"] == pytest.approx(result.challenger_value)
+    assert shown["params"]["model"] == "naive_bayes"
+    comparison = compare_runs(runs, first, copy.name)
+    roc = next(m for m in comparison.metrics if m["metric"] == "roc_auc")
+    assert roc["b_minus_a"] == pytest.approx(0.5 - result.challenger_value)
+    assert not comparison.same_data
+    with pytest.raises(MlsmithError, match="run id '2099' matches no run|run id '1999' matches no run"):
+        show_run(runs, "1999")
+    capsys.readouterr()
+    main(["runs", "compare", first, copy.name, "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert "different data" in out and "roc_auc" in out
+    main(["runs", "list", "--runs-dir", str(runs)])
+    assert "2 run(s)" in capsys.readouterr().out
+    main(["runs", "show", first, "--runs-dir", str(runs)])
+    assert "retrain decision: challenger promoted" in capsys.readouterr().out
