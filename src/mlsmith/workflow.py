@@ -19,7 +19,7 @@ import yaml
 from sklearn.base import clone
 
 from .data import Schema, check_columns, fingerprint, infer_schema, load_data
-from .deploy import ModelBundle, save_bundle
+from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._explain import reference_row
 from .evaluation import (
     Evaluation,
@@ -198,8 +198,8 @@ def run(
     lap("tuning")
 
     say("7/7 evaluation")
-    evaluation, final, on_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem, codec,
-                                                 n_jobs)
+    evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
+                                                         codec, n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     lap("evaluation")
 
@@ -222,15 +222,17 @@ def run(
             "versions": library_versions(),
         }
         reference = build_reference(train, schema, on_test)
+        extras, extras_info = bundle_extras(final, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(), notes)
         save_bundle(tmp / "model", final, schema, metadata,
-                    extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False)})
+                    extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
         say("7/7 evaluation: timing single-row predictions of the saved bundle")
         saved = ModelBundle.load(tmp / "model")
         rows = X.sample(min(len(X), 50), random_state=problem.seed)
         evaluation.constraints["latency"] = measure_latency(saved.predict, rows, target_ms=problem.constraints.latency_ms,
                                                             max_seconds=2.0)
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
-                       "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
+                       "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"],
+                       **extras_info}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result)
@@ -245,10 +247,11 @@ def run(
 
 
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs) -> tuple[Evaluation, Any, dict[str, Any]]:
+                    n_jobs) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, then the final fit
     on all of them, then the one read of the test split (which also gives the monitoring reference of
-    the predictions and the success metric)."""
+    the predictions and the success metric, and the features for the bundle's ONNX check, which
+    compares two forms of the same fitted model and decides nothing)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         folds = out_of_fold(clone(chosen), X, y, cv, groups, problem.type, n_jobs)
@@ -273,7 +276,7 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
-    return evaluation, final, on_test
+    return evaluation, final, on_test, X_test
 
 
 def _strict_message(guards: GuardReport) -> str:

@@ -31,20 +31,6 @@ def run(
 
 
 @app.command()
-def predict(
-    bundle: Path = typer.Argument(..., help="A model bundle: the 'model' folder of a run."),
-    data: Path = typer.Argument(..., help="Rows to score (.csv or .parquet)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scores (.csv or .parquet)."),
-    explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
-) -> None:
-    """Score DATA with BUNDLE and write predictions (and probabilities) to OUTPUT."""
-    from ..deploy import predict_file
-
-    path = predict_file(bundle, data, output, explain=explain)
-    console.print(f"wrote {path}", markup=False, highlight=False)
-
-
-@app.command()
 def init(
     data: Path = typer.Argument(..., help="The data file (.csv or .parquet)."),
     target: str = typer.Option(..., "--target", "-t", help="The target column."),

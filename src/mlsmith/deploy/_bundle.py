@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import Schema, read_table
+from ..data import Schema
 from ..exceptions import BundleError, DataError
 
 PIPELINE_FILE = "pipeline.skops"
@@ -30,11 +30,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_bundle(path: str | Path, pipeline, schema: Schema, metadata: dict[str, Any], extra_files: dict[str, str] | None = None) -> Path:
+def save_bundle(
+    path: str | Path, pipeline, schema: Schema, metadata: dict[str, Any],
+    extra_files: dict[str, str | bytes] | None = None,
+) -> Path:
     """Write a model bundle atomically: a temporary folder, renamed into place when complete.
 
     The bundle holds the fitted pipeline (skops format: loading it cannot run arbitrary code),
     the input schema, and metadata with the SHA-256 of every file, checked on load.
+    ``extra_files`` maps file names to their text or bytes (the model card, the ONNX export).
+    The bundle's ``version`` is the first 12 hex digits of the pipeline file's SHA-256.
     """
     import skops.io as sio
 
@@ -44,10 +49,13 @@ def save_bundle(path: str | Path, pipeline, schema: Schema, metadata: dict[str, 
     try:
         sio.dump(pipeline, tmp / PIPELINE_FILE)
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
-        for name, text in (extra_files or {}).items():
-            (tmp / name).write_text(text)
+        for name, content in (extra_files or {}).items():
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content)
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
-        meta = {**metadata, "files": files}
+        meta = {**metadata, "version": files[PIPELINE_FILE][:12], "files": files}
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         if path.exists():
             shutil.rmtree(path)
@@ -116,6 +124,11 @@ class ModelBundle:
     def threshold(self) -> float | None:
         return self.metadata.get("decision_threshold")
 
+    @property
+    def version(self) -> str:
+        """The bundle's version: the start of its pipeline file's SHA-256."""
+        return self.metadata.get("version") or self.metadata["files"][PIPELINE_FILE][:12]
+
     def check_columns(self, frame: pd.DataFrame) -> None:
         """Raise DataError when the input lacks a column the model needs."""
         missing = [c for c in self.schema.features() if c not in frame.columns]
@@ -167,32 +180,3 @@ class ModelBundle:
                 out[f"probability_{label}"] = proba[:, i]
         return out
 
-
-def predict_file(bundle: str | Path | ModelBundle, input_path: str | Path, output_path: str | Path,
-                 explain: bool = False) -> Path:
-    """Score a CSV or Parquet file with a bundle; write the input's id columns and the predictions.
-
-    With ``explain=True`` each row also gets one ``contribution_<column>`` per input column and
-    ``top_reasons`` (see :meth:`ModelBundle.explain`).
-
-    The output format follows the output file's extension (.csv or .parquet); it is written to a
-    temporary name and renamed, so a failure never leaves half a file.
-    """
-    model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
-    output_path = Path(output_path)
-    if output_path.suffix.lower() not in (".csv", ".parquet"):
-        raise DataError(f"output '{output_path}' must end in .csv or .parquet.")
-    frame = read_table(input_path)
-    scored = model.predict(frame)
-    if explain:
-        scored = pd.concat([scored, model.explain(frame)], axis=1)
-    keep = [c.name for c in model.schema.columns if c.role == "id" and c.name in frame.columns]
-    result = pd.concat([frame[keep], scored], axis=1)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output_path.with_name(f".{output_path.name}.tmp")
-    if output_path.suffix.lower() == ".csv":
-        result.to_csv(tmp, index=False)
-    else:
-        result.to_parquet(tmp, index=False)
-    os.replace(tmp, output_path)
-    return output_path

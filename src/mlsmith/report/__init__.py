@@ -5,7 +5,8 @@ template with the run's data (figures come as PNGs already made by the stages, e
 so the page is one self-contained file). ``print_run`` writes the same data as rich tables.
 """
 
+from ._deploy import print_log_comparison
 from ._html import render_html
 from ._terminal import print_findings, print_run
 
-__all__ = ["print_findings", "print_run", "render_html"]
+__all__ = ["print_findings", "print_log_comparison", "print_run", "render_html"]

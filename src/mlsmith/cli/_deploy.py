@@ -1,0 +1,65 @@
+"""Deployment commands: batch scoring, serving, and the champion/challenger comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ._app import app, console
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="A model bundle: the 'model' folder of a run."),
+    data: Path = typer.Argument(..., help="Rows to score (.csv or .parquet)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scores (.csv or .parquet)."),
+    chunk_rows: int = typer.Option(50_000, "--chunk-rows", min=1, help="Rows scored at a time (memory follows it)."),
+    explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
+) -> None:
+    """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT."""
+    from ..deploy import predict_file
+
+    columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+        path = predict_file(bundle, data, output, chunk_rows=chunk_rows, explain=explain,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"wrote {path}", markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    bundle: Path = typer.Argument(..., help="A model bundle: the 'model' folder of a run."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    runtime: str = typer.Option("sklearn", "--runtime", help="sklearn (the pipeline) or onnx (onnxruntime)."),
+    challenger: Path = typer.Option(None, "--challenger", help="A second bundle to compare with the champion."),
+    mode: str = typer.Option("shadow", "--mode", help="shadow (scored and logged, never returned) or canary."),
+    canary_share: float = typer.Option(0.1, "--canary-share", help="Share of requests the canary answers."),
+    log: Path = typer.Option(None, "--log", help="SQLite file to log every prediction to."),
+) -> None:
+    """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
+    from ..deploy import serve as serve_bundle
+
+    console.print(f"serving {bundle} on http://{host}:{port} (docs at /docs)", markup=False, highlight=False)
+    serve_bundle(bundle, host=host, port=port, runtime=runtime, challenger=challenger, mode=mode,
+                 canary_share=canary_share, log=log)
+
+
+@app.command("compare-log")
+def compare_log(
+    log: Path = typer.Argument(..., help="The prediction log written by 'mlsmith serve --log'."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the comparison as JSON."),
+) -> None:
+    """Compare champion and challenger from a prediction log: agreement, scores, latency."""
+    from ..deploy import compare_log as compare
+    from ..report import print_log_comparison
+    from ..runs import write_json
+
+    result = compare(log)
+    if json_out is not None:
+        write_json(json_out, result)
+    print_log_comparison(result.to_dict(), console)

@@ -1,0 +1,359 @@
+"""ONNX export of a bundle's pipeline, verified against it, and scoring through onnxruntime.
+
+mlsmith's preprocessing starts each column block with a stateless Python coercion (numbers stored
+as text, category spelling, date parsing, text cleaning) that has no ONNX form. The export keeps
+those coercions in Python and converts everything that learned from data — imputation, encoding,
+scaling and the model — into the graph: the graph's inputs are the coerced columns (a date column
+enters as its expanded parts). A pipeline with a step that does not convert gets a one-sentence
+reason in ``onnx.json`` instead of a graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from ..features import DateFeatures
+from ..preprocess import to_category_text, to_float, to_text
+
+__all__ = ["ONNX_FILE", "ONNX_INFO", "OnnxExport", "OnnxModel", "export_onnx"]
+
+ONNX_FILE = "model.onnx"
+ONNX_INFO = "onnx.json"
+#: Largest absolute difference allowed between the graph's probabilities and the pipeline's.
+TOLERANCE = 1e-4
+_MISSING_CATEGORY = "(missing)"
+
+
+class _NotConvertible(Exception):
+    """The pipeline has a part without an ONNX form; the message says which."""
+
+
+@dataclass
+class OnnxExport:
+    """The outcome of an ONNX export: the graph, or why there is none."""
+
+    converted: bool
+    reason: str
+    max_abs_diff: float | None = None
+    n_rows_checked: int = 0
+    tolerance: float = TOLERANCE
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    model: bytes | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "model"}
+
+    def files(self) -> dict[str, str | bytes]:
+        """The bundle files of this export: onnx.json always, model.onnx when it converted."""
+        out: dict[str, str | bytes] = {ONNX_INFO: json.dumps(self.to_dict(), indent=2)}
+        if self.converted and self.model is not None:
+            out[ONNX_FILE] = self.model
+        return out
+
+
+class _ImputeWithIndicator(TransformerMixin, BaseEstimator):
+    """The graph form of ``SimpleImputer(add_indicator=True)``: fill values, then missing flags."""
+
+    def __init__(self, statistics=None, features=None):
+        self.statistics = statistics
+        self.features = features
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        missing = np.isnan(X)
+        filled = np.where(missing, np.asarray(self.statistics, dtype=float), X)
+        return np.hstack([filled, missing[:, list(self.features)].astype(float)])
+
+
+@dataclass
+class _Block:
+    """One ColumnTransformer block: how its columns are coerced in Python and fed to the graph."""
+
+    kind: str  # numeric | categorical | date | text
+    columns: list[str]
+    dates: DateFeatures | None = None
+
+    def input_names(self) -> list[str]:
+        """The graph's inputs for this block: one per column, one per date part for dates."""
+        if self.kind != "date":
+            return list(self.columns)
+        return [str(name) for name in self.dates.get_feature_names_out()]
+
+    def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        sub = frame[self.columns]
+        if self.kind == "numeric":
+            values = to_float(sub).astype(np.float32)
+            return {c: values[:, [i]] for i, c in enumerate(self.columns)}
+        if self.kind == "date":
+            parts = self.dates.transform(sub).astype(np.float32)
+            return {name: parts[:, [i]] for i, name in enumerate(self.input_names())}
+        if self.kind == "text":
+            return {self.columns[0]: to_text(sub).astype(object).reshape(-1, 1)}
+        values = pd.DataFrame(to_category_text(sub)).fillna(_MISSING_CATEGORY).to_numpy(dtype=object)
+        return {c: values[:, [i]] for i, c in enumerate(self.columns)}
+
+
+    def record_feeds(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
+        """The same feeds from validated JSON records without pandas (the serving fast path).
+
+        None when a value needs pandas' coercion (numbers sent as text, holiday calendars).
+        """
+        out: dict[str, np.ndarray] = {}
+        if self.kind == "numeric":
+            for c in self.columns:
+                values = [r.get(c) for r in records]
+                if any(isinstance(v, str) for v in values):
+                    return None
+                out[c] = np.array([[np.nan if v is None else v] for v in values], dtype=np.float32)
+        elif self.kind == "categorical":
+            for c in self.columns:
+                out[c] = np.array([[_MISSING_CATEGORY if r.get(c) is None else str(r[c]).strip()] for r in records],
+                                  dtype=object)
+        elif self.kind == "text":
+            c = self.columns[0]
+            out[c] = np.array([["" if r.get(c) is None else str(r[c])] for r in records], dtype=object)
+        else:
+            if self.dates.holidays_country:
+                return None
+            names = iter(self.input_names())
+            for c, has_time in zip(self.columns, self.dates.has_time_):
+                parts = np.array([_date_parts(r.get(c), has_time) for r in records], dtype=np.float32)
+                for j in range(parts.shape[1]):
+                    out[next(names)] = parts[:, [j]]
+        return out
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _date_parts(value: str | None, has_time: bool) -> list[float]:
+    """DateFeatures' parts of one ISO date: year, month, day, day of week, weekend, days [, hour]."""
+    n = 7 if has_time else 6
+    if value is None:
+        return [np.nan] * n
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        return [np.nan] * n
+    if d.tzinfo is not None:
+        d = d.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 1678 <= d.year <= 2261:  # outside pandas' Timestamp range: pandas reads it as missing
+        return [np.nan] * n
+    parts = [d.year, d.month, d.day, d.weekday(), float(d.weekday() >= 5), (d - _EPOCH).days]
+    return parts + [d.hour] if has_time else parts
+
+
+def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
+    """A copy of the pipeline whose steps all have an ONNX form, and the Python coercion per block."""
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2 or not hasattr(pipeline.steps[0][1], "transformers_"):
+        raise _NotConvertible("the pipeline is not mlsmith's preprocessing followed by one model")
+    graph = copy.deepcopy(pipeline)
+    blocks = []
+    prep = graph.steps[0][1]
+    for position, (name, sub, columns) in enumerate(prep.transformers_):
+        if name == "remainder" or isinstance(sub, str):
+            continue
+        steps = list(sub.steps) if isinstance(sub, Pipeline) else [("only", sub)]
+        first = steps[0][1]
+        if isinstance(first, DateFeatures):
+            blocks.append(_Block("date", list(columns), first))
+        elif isinstance(first, FunctionTransformer) and first.func in (to_float, to_category_text, to_text):
+            kind = {to_float: "numeric", to_category_text: "categorical", to_text: "text"}[first.func]
+            blocks.append(_Block(kind, list(columns)))
+        else:
+            raise _NotConvertible(f"block '{name}' starts with {type(first).__name__}, which has no ONNX form")
+        rest = steps[1:]
+        if blocks[-1].kind == "categorical" and rest and isinstance(rest[0][1], SimpleImputer):
+            rest = rest[1:]  # the constant fill happens in the Python coercion
+        for i, (step_name, step) in enumerate(rest):
+            if isinstance(step, SimpleImputer) and step.add_indicator:
+                replacement = _ImputeWithIndicator(step.statistics_, step.indicator_.features_)
+                rest[i] = (step_name, replacement)
+        if not rest:
+            rest = [("identity", FunctionTransformer().fit(np.zeros((1, 1))))]
+        sub.steps = rest
+        if blocks[-1].kind == "date":  # the graph sees each expanded part as its own input
+            prep.transformers_[position] = (name, sub, blocks[-1].input_names())
+    return graph, blocks
+
+
+def _register_converters() -> None:
+    import lightgbm
+    import xgboost
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    update_registered_converter(lightgbm.LGBMClassifier, "LightGbmLGBMClassifier",
+                                calculate_linear_classifier_output_shapes, convert_lightgbm, options=options)
+    update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
+                                calculate_linear_regressor_output_shapes, convert_lightgbm)
+    update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
+                                calculate_linear_classifier_output_shapes, convert_xgboost, options=options)
+    update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
+                                calculate_linear_regressor_output_shapes, convert_xgboost)
+    update_registered_converter(_ImputeWithIndicator, "MlsmithImputeWithIndicator", _impute_shape, _impute_convert)
+
+
+def _impute_shape(operator) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    op = operator.raw_operator
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n, len(op.statistics) + len(op.features)])
+
+
+def _impute_convert(scope, operator, container) -> None:
+    from onnx import TensorProto
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    op = operator.raw_operator
+    x = concatenate_variables(scope, operator.inputs, container)
+    name = scope.get_unique_variable_name
+    stats, isnan, filled = name("stats"), name("isnan"), name("filled")
+    container.add_initializer(stats, TensorProto.FLOAT, [1, len(op.statistics)], [float(v) for v in op.statistics])
+    container.add_node("IsNaN", [x], [isnan], name=scope.get_unique_operator_name("IsNaN"))
+    container.add_node("Where", [isnan, stats, x], [filled], name=scope.get_unique_operator_name("Where"))
+    out = operator.outputs[0].full_name
+    if len(op.features) == 0:
+        container.add_node("Identity", [filled], [out], name=scope.get_unique_operator_name("Identity"))
+        return
+    idx, flags, flags_f = name("idx"), name("flags"), name("flagsf")
+    container.add_initializer(idx, TensorProto.INT64, [len(op.features)], [int(v) for v in op.features])
+    container.add_node("Gather", [isnan, idx], [flags], axis=1, name=scope.get_unique_operator_name("Gather"))
+    container.add_node("Cast", [flags], [flags_f], to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
+    container.add_node("Concat", [filled, flags_f], [out], axis=1, name=scope.get_unique_operator_name("Concat"))
+
+
+def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = TOLERANCE) -> OnnxExport:
+    """Convert a fitted mlsmith pipeline to ONNX and check it against the pipeline on held-out rows.
+
+    Parameters
+    ----------
+    pipeline : the fitted Pipeline (preprocessing, model).
+    X_check : held-out rows (the test split) on which the graph must match the pipeline.
+    task : the problem's task type.
+    tolerance : the largest absolute difference allowed between probabilities (classification)
+        or between predictions relative to their scale (regression).
+
+    Returns
+    -------
+    OnnxExport
+        ``converted`` is true only when the graph matched; otherwise ``reason`` says why.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> export_onnx(make_pipeline(LogisticRegression()).fit(X, [0, 0, 1, 1]), X, "binary_classification").reason
+    "the pipeline is not mlsmith's preprocessing followed by one model"
+    """
+    if len(X_check) == 0:
+        return OnnxExport(False, "no held-out rows to verify the ONNX graph on")
+    try:
+        graph, blocks = _plan(pipeline)
+        feeds = _feeds(blocks, X_check)
+        model = _convert(graph, feeds, task)
+        got = _run(model, feeds, task)
+    except _NotConvertible as exc:
+        return OnnxExport(False, str(exc))
+    except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, KeyError, ... on unsupported parts
+        return OnnxExport(False, f"skl2onnx could not convert the pipeline: {str(exc).splitlines()[0][:300]}")
+    if task == "regression":
+        want = pipeline.predict(X_check)
+        diff = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
+    else:
+        want = pipeline.predict_proba(X_check)
+        diff = float(np.max(np.abs(got - want)))
+    inputs = [{"name": k, "dtype": "string" if v.dtype == object else "float32", "width": int(v.shape[1])}
+              for k, v in feeds.items()]
+    if not diff <= tolerance:
+        return OnnxExport(False, f"the ONNX graph differs from the pipeline by up to {diff:.2g} on {len(X_check)} "
+                          f"held-out rows, above the tolerance {tolerance:g}", diff, len(X_check), tolerance, inputs)
+    return OnnxExport(True, "", diff, len(X_check), tolerance, inputs, model)
+
+
+def _feeds(blocks: list[_Block], frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for block in blocks:
+        out.update(block.feeds(frame))
+    return out
+
+
+def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    _register_converters()
+    types = [(name, StringTensorType([None, a.shape[1]]) if a.dtype == object else FloatTensorType([None, a.shape[1]]))
+             for name, a in feeds.items()]
+    options = {} if task == "regression" else {id(graph.steps[-1][1]): {"zipmap": False}}
+    onx = convert_sklearn(graph, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3})
+    return onx.SerializeToString()
+
+
+def _session(model: bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _run(model: bytes | Any, feeds: dict[str, np.ndarray], task: str) -> np.ndarray:
+    session = _session(model) if isinstance(model, bytes) else model
+    outputs = session.run(None, feeds)
+    if task == "regression":
+        return np.asarray(outputs[0], dtype=float).ravel()
+    return np.asarray(outputs[1], dtype=float)
+
+
+class OnnxModel:
+    """A bundle's ONNX graph behind the same ``predict_proba`` / ``predict`` as its pipeline.
+
+    The Python coercions of each column block are read from the bundle's (safely loaded) pipeline.
+    """
+
+    def __init__(self, model: bytes, pipeline, task: str):
+        _, self._blocks = _plan(pipeline)
+        self._session = _session(model)
+        self._task = task
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return _run(self._session, _feeds(self._blocks, X), self._task)
+
+    def run_records(self, records: list[dict[str, Any]]) -> np.ndarray | None:
+        """Probabilities (or predictions, for a regressor) of validated records; None if pandas is needed."""
+        feeds: dict[str, np.ndarray] = {}
+        for block in self._blocks:
+            part = block.record_feeds(records)
+            if part is None:
+                return None
+            feeds.update(part)
+        return _run(self._session, feeds, self._task)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self._task == "regression":
+            return _run(self._session, _feeds(self._blocks, X), self._task)
+        return self.predict_proba(X).argmax(axis=1)

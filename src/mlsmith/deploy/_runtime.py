@@ -1,0 +1,79 @@
+"""Scoring validated records with a bundle, through scikit-learn or onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import BundleError
+from ._bundle import ModelBundle
+from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
+
+__all__ = ["Runtime", "Scorer"]
+
+Runtime = Literal["sklearn", "onnx"]
+#: Requests up to this many records skip pandas on the ONNX runtime.
+FAST_PATH_RECORDS = 256
+
+
+class Scorer:
+    """A bundle ready to score records: the prediction and the probability per record.
+
+    ``probability`` is the positive class's for a binary classifier, the predicted class's for a
+    multiclass one (with every class's in ``probabilities``) and None for a regressor.
+    """
+
+    def __init__(self, bundle: ModelBundle, runtime: Runtime = "sklearn"):
+        if runtime not in ("sklearn", "onnx"):
+            raise BundleError(f"runtime must be 'sklearn' or 'onnx'; got '{runtime}'.")
+        self.bundle = bundle
+        self.runtime = runtime
+        self.version = bundle.version
+        self.features = bundle.schema.features()
+        self.model = bundle.pipeline
+        if runtime == "onnx":
+            onnx_path = bundle.path / ONNX_FILE
+            if not onnx_path.is_file():
+                info_path = bundle.path / ONNX_INFO
+                why = json.loads(info_path.read_text()).get("reason") if info_path.is_file() else "it was saved without one"
+                raise BundleError(f"model bundle '{bundle.path}' has no ONNX graph ({why}); serve it with --runtime sklearn.")
+            # The file's hash was checked when the bundle was loaded.
+            self.model = OnnxModel(onnx_path.read_bytes(), bundle.pipeline, bundle.task)
+        self.classes = np.asarray(bundle.classes, dtype=object)
+
+    def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+        return pd.DataFrame({c: [r.get(c) for r in records] for c in self.features})
+
+    def score(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One ``{"prediction", "probability"}`` dict per record (plus ``probabilities`` for multiclass)."""
+        # Per-row Python beats pandas' fixed costs for small requests only.
+        small = isinstance(self.model, OnnxModel) and len(records) <= FAST_PATH_RECORDS
+        output = self.model.run_records(records) if small else None
+        if output is None:
+            X = self.frame(records)
+            output = self.model.predict(X) if self.bundle.task == "regression" else self.model.predict_proba(X)
+        return self._results(output)
+
+    def _results(self, output: np.ndarray) -> list[dict[str, Any]]:
+        task = self.bundle.task
+        if task == "regression":
+            return [{"prediction": float(v), "probability": None} for v in output]
+        proba = output
+        if task == "binary_classification":
+            positive = proba[:, 1]
+            labels = self.classes[(positive >= self.bundle.threshold).astype(int)]
+            return [{"prediction": _plain(label), "probability": float(p)} for label, p in zip(labels, positive)]
+        best = proba.argmax(axis=1)
+        names = [str(c) for c in self.classes]
+        return [
+            {"prediction": _plain(self.classes[k]), "probability": float(row[k]),
+             "probabilities": dict(zip(names, map(float, row)))}
+            for k, row in zip(best, proba)
+        ]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

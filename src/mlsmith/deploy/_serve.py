@@ -1,0 +1,257 @@
+"""The HTTP service of a model bundle: the app factory, its routers, and ``serve``.
+
+``create_app`` builds a FastAPI app from a bundle (and optionally a challenger): the prediction
+router (``POST /predict``) and the operations router (``/health``, ``/metadata``, ``/metrics``).
+Shared state (scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+
+from ..exceptions import MlsmithError
+from ._bundle import ModelBundle
+from ._log import PredictionLog, log_rows
+from ._metrics import ServeMetrics
+from ._runtime import Runtime, Scorer
+from ._schema import RecordValidator, error_details
+
+__all__ = ["ServeState", "create_app", "serve"]
+
+logger = logging.getLogger("mlsmith.serve")
+Mode = Literal["shadow", "canary"]
+#: Request bodies above this many bytes are refused with 413 (about 100,000 churn records).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class ClientError(Exception):
+    """A request the service refuses: answered with its status and message, never a trace."""
+
+    def __init__(self, status: int, detail: Any):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+@dataclass
+class ServeState:
+    """Everything the routes share: the models, the request contract, the log and the metrics."""
+
+    champion: Scorer
+    validator: RecordValidator
+    metrics: ServeMetrics
+    challenger: Scorer | None = None
+    mode: Mode = "shadow"
+    canary_share: float = 0.1
+    log: PredictionLog | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def describe(self) -> dict[str, Any]:
+        if self.challenger is None:
+            return {}
+        return {"model_version": self.challenger.version, "mode": self.mode,
+                "canary_share": self.canary_share if self.mode == "canary" else None}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str, many: bool) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    results = scorer.score(records)
+    latency_ms = (time.perf_counter() - started) * 1000
+    state.metrics.count_predictions(role, [r["prediction"] for r in results], scorer.bundle.task != "regression")
+    if state.log is not None:
+        state.log.write(log_rows(request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
+    return results
+
+
+prediction_router = APIRouter()
+
+
+@prediction_router.post(
+    "/predict",
+    summary="Score one record or a list of records",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}}},
+    responses={413: {"description": "Body too large"}, 422: {"description": "A record does not fit the input schema"}},
+)
+async def predict(request: Request) -> JSONResponse:
+    """Validate the records against the bundle's input schema and return their predictions."""
+    state: ServeState = request.app.state.serve
+    body = await _read_body(request, state.max_body_bytes)
+    try:
+        records, many = state.validator.validate(body)
+    except ValidationError as exc:
+        return JSONResponse({"detail": error_details(exc)}, status_code=422)
+    request_id = uuid.uuid4().hex
+    scorer, role, task = state.champion, "champion", None
+    if state.challenger is not None:
+        if state.mode == "canary" and state.rng.random() < state.canary_share:
+            scorer, role = state.challenger, "challenger"
+        elif state.mode == "shadow":
+            task = BackgroundTask(_score, state, state.challenger, "challenger", records, request_id, many)
+    results = _score(state, scorer, role, records, request_id, many)
+    if many:
+        payload: dict[str, Any] = {"request_id": request_id, "model_version": scorer.version, "predictions": results}
+    else:
+        payload = {"request_id": request_id, "model_version": scorer.version, **results[0]}
+    return JSONResponse(payload, background=task)
+
+
+operations_router = APIRouter()
+
+
+@operations_router.get("/health", summary="Liveness and the served versions")
+def health(request: Request) -> dict[str, Any]:
+    state: ServeState = request.app.state.serve
+    return {"status": "ok", "model_version": state.champion.version, "runtime": state.champion.runtime,
+            "challenger": state.describe() or None}
+
+
+@operations_router.get("/metadata", summary="The bundle's problem, metrics, input schema and versions")
+def metadata(request: Request) -> dict[str, Any]:
+    state: ServeState = request.app.state.serve
+    meta = state.champion.bundle.metadata
+    keys = ("problem", "task", "target", "classes", "positive_class", "decision_threshold", "model",
+            "success_metric", "test_metrics", "seed", "created", "versions")
+    return {"model_version": state.champion.version, "runtime": state.champion.runtime,
+            **{k: meta.get(k) for k in keys},
+            "input_schema": state.validator.one.json_schema(),
+            "challenger": state.describe() or None}
+
+
+@operations_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    state: ServeState = request.app.state.serve
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+class _Observe:
+    """ASGI middleware: counts and times every request, and turns any failure into a JSON 500."""
+
+    def __init__(self, app, metrics: ServeMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status, sent = time.perf_counter(), 500, False
+
+        async def send_wrapper(message):
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status, sent = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            logger.exception("unhandled error on %s", scope.get("path"))
+            if not sent:
+                await JSONResponse({"detail": "internal error; the server log has the details."},
+                                   status_code=500)(scope, receive, send)
+        finally:
+            self.metrics.observe(scope.get("path", ""), status, started)
+
+
+def create_app(
+    bundle: str | Path | ModelBundle,
+    runtime: Runtime = "sklearn",
+    challenger: str | Path | ModelBundle | None = None,
+    mode: Mode = "shadow",
+    canary_share: float = 0.1,
+    log: str | Path | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the FastAPI app that serves a bundle.
+
+    Parameters
+    ----------
+    bundle : the champion: a bundle folder or a loaded :class:`ModelBundle`.
+    runtime : ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
+    challenger : a second bundle, scored in ``mode``: ``"shadow"`` (scored and logged after the
+        response, never returned) or ``"canary"`` (answers ``canary_share`` of the requests).
+    log : a SQLite file to log every prediction to (WAL mode); none by default.
+    max_body_bytes : larger request bodies get 413.
+
+    Examples
+    --------
+    >>> create_app("no/such/bundle")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
+    """
+    champion = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+    if mode not in ("shadow", "canary"):
+        raise MlsmithError(f"mode must be 'shadow' or 'canary'; got '{mode}'.")
+    if not 0.0 <= canary_share <= 1.0:
+        raise MlsmithError(f"canary share must be between 0 and 1; got {canary_share}.")
+    second = None
+    if challenger is not None:
+        other = challenger if isinstance(challenger, ModelBundle) else ModelBundle.load(challenger)
+        if other.schema.features() != champion.schema.features() or other.task != champion.task:
+            raise MlsmithError(f"challenger '{other.path}' takes different inputs or solves a different task than the "
+                               f"champion '{champion.path}'; a challenger must be trained on the same problem.")
+        second = Scorer(other, runtime)
+    metrics = ServeMetrics()
+    state = ServeState(Scorer(champion, runtime), RecordValidator(champion.schema), metrics, second, mode,
+                       canary_share, PredictionLog(log) if log else None, max_body_bytes, random.Random(0))
+
+    async def lifespan(app):
+        yield
+        if state.log is not None:
+            state.log.close()
+
+    app = FastAPI(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
+                  lifespan=lifespan)
+    app.state.serve = state
+    app.include_router(prediction_router)
+    app.include_router(operations_router)
+
+    @app.exception_handler(ClientError)
+    async def client_error(request: Request, exc: ClientError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            body = state.validator.json_schema()
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["PredictRequest"] = body
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(_Observe, metrics=metrics)
+    return app
+
+
+def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve a bundle over HTTP with uvicorn until interrupted (options as in :func:`create_app`)."""
+    import uvicorn
+
+    app = create_app(bundle, **options)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,227 @@
+import json
+import re
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from deploy_fixtures import challenger_bundle, churn_bundle, churn_frame  # noqa: F401  (fixtures)
+from mlsmith.deploy import ModelBundle, compare_log, create_app
+from mlsmith.exceptions import BundleError, MlsmithError
+
+HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+def records(frame: pd.DataFrame, n: int, start: int = 600) -> list[dict]:
+    rows = frame.drop(columns=["churned"]).iloc[start:start + n]
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in rows.astype(object).to_dict("records")]
+
+
+def expected_proba(bundle_path, recs) -> np.ndarray:
+    bundle = ModelBundle.load(bundle_path)
+    return bundle.pipeline.predict_proba(pd.DataFrame(recs)[bundle.schema.features()])[:, 1]
+
+
+@pytest.fixture(scope="module")
+def client(churn_bundle):
+    with TestClient(create_app(churn_bundle)) as c:
+        yield c
+
+
+def test_predict_one_record_returns_prediction_probability_and_version(client, churn_bundle, churn_frame):
+    rec = records(churn_frame, 1)[0]
+    p = expected_proba(churn_bundle, [rec])[0]
+    body = client.post("/predict", json=rec).json()
+    version = ModelBundle.load(churn_bundle).metadata["files"]["pipeline.skops"][:12]
+    assert HEX.match(body["request_id"])
+    assert body == {"request_id": body["request_id"], "model_version": version,
+                    "prediction": int(p >= 0.5), "probability": pytest.approx(p, abs=1e-12)}
+
+
+def test_predict_a_list_scores_every_record_in_order(client, churn_bundle, churn_frame):
+    recs = records(churn_frame, 5)
+    p = expected_proba(churn_bundle, recs)
+    response = client.post("/predict", json=recs)
+    body = response.json()
+    assert response.status_code == 200
+    assert body == {"request_id": body["request_id"], "model_version": ModelBundle.load(churn_bundle).version,
+                    "predictions": [{"prediction": int(v >= 0.5), "probability": pytest.approx(v, abs=1e-12)} for v in p]}
+
+
+def test_a_bad_record_gets_422_naming_each_field(client, churn_frame):
+    rec = records(churn_frame, 1)[0]
+    bad = {**rec, "contract": "Weekly", "age": "old", "colour": "red", "signup_date": "yesterday"}
+    del bad["tenure_months"]
+    response = client.post("/predict", json=[rec, bad])
+    assert response.status_code == 422
+    assert response.json() == {"detail": [
+        {"type": "value_error", "loc": ["body", 1, "signup_date"],
+         "msg": "Value error, Input should be an ISO 8601 date or date-time, e.g. '2026-01-31'", "input": "yesterday"},
+        {"type": "missing", "loc": ["body", 1, "tenure_months"], "msg": "Field required", "input": bad},
+        {"type": "literal_error", "loc": ["body", 1, "contract"],
+         "msg": "Input should be 'Annual', 'Monthly' or 'Two-Year'", "input": "Weekly"},
+        {"type": "float_type", "loc": ["body", 1, "age"], "msg": "Input should be a valid number", "input": "old"},
+        {"type": "extra_forbidden", "loc": ["body", 1, "colour"], "msg": "Extra inputs are not permitted", "input": "red"},
+    ]}
+
+
+def test_optional_fields_are_the_ones_missing_in_training(client, churn_frame):
+    rec = records(churn_frame, 1)[0]
+    del rec["income"], rec["customer_id"]  # income had missing values in training; ids are optional
+    assert client.post("/predict", json=rec).status_code == 200
+    response = client.post("/predict", json={**rec, "age": None})
+    assert response.json()["detail"][0]["loc"] == ["body", "age"]
+
+
+def test_malformed_and_empty_bodies_get_422(client):
+    assert client.post("/predict", content=b"{not json").json() == {"detail": [
+        {"type": "json_invalid", "loc": ["body"], "msg": "Invalid JSON: key must be a string at line 1 column 2",
+         "input": "{not json"}]}
+    assert client.post("/predict", json=[]).json()["detail"][0]["type"] == "too_short"
+    assert client.post("/predict", json=3).json()["detail"][0]["type"] == "dict_type"
+
+
+def test_body_size_limit_answers_413(churn_bundle):
+    with TestClient(create_app(churn_bundle, max_body_bytes=100)) as c:
+        response = c.post("/predict", content=b"[" + b" " * 200 + b"]")
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body is larger than the limit of 100 bytes; send fewer records per request."}
+
+
+def test_a_server_failure_returns_json_500_without_a_trace(churn_bundle, churn_frame, caplog):
+    app = create_app(churn_bundle)
+
+    def broken(recs):
+        raise RuntimeError("secret internal detail")
+
+    app.state.serve.champion.score = broken
+    with TestClient(app, raise_server_exceptions=False) as c:
+        response = c.post("/predict", json=records(churn_frame, 1))
+        metrics = c.get("/metrics").text
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error; the server log has the details."}
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert 'mlsmith_errors_total{kind="server",route="/predict"} 1.0' in metrics
+    assert "secret internal detail" in caplog.text  # the trace goes to the server's log
+
+
+def test_health_and_metadata_return_exact_json(client, churn_bundle):
+    bundle = ModelBundle.load(churn_bundle)
+    assert client.get("/health").json() == {"status": "ok", "model_version": bundle.version, "runtime": "sklearn",
+                                            "challenger": None}
+    meta = client.get("/metadata").json()
+    schema = meta.pop("input_schema")
+    assert meta == {"model_version": bundle.version, "runtime": "sklearn", "problem": "churn test",
+                    "task": "binary_classification", "target": "churned", "classes": [0, 1], "positive_class": 1,
+                    "decision_threshold": 0.5, "model": "linear", "success_metric": "recall",
+                    "test_metrics": {"recall": 0.5}, "seed": 0, "created": None, "versions": None, "challenger": None}
+    assert sorted(schema["required"]) == sorted(c for c in bundle.schema.features() if c != "income")
+    assert schema["properties"]["contract"] == {"enum": ["Annual", "Monthly", "Two-Year"], "title": "Contract",
+                                                "type": "string"}
+    assert schema["additionalProperties"] is False
+
+
+def test_metrics_count_requests_errors_latencies_and_class_shares(churn_bundle, churn_frame):
+    recs = records(churn_frame, 20)
+    predicted = (expected_proba(churn_bundle, recs) >= 0.5).astype(int)
+    with TestClient(create_app(churn_bundle)) as c:
+        c.post("/predict", json=recs)
+        c.post("/predict", json={"age": "x"})
+        c.get("/health")
+        text = c.get("/metrics").text
+    assert 'mlsmith_requests_total{route="/predict",status="200"} 1.0' in text
+    assert 'mlsmith_requests_total{route="/predict",status="422"} 1.0' in text
+    assert 'mlsmith_errors_total{kind="client",route="/predict"} 1.0' in text
+    assert 'mlsmith_request_latency_seconds_count{route="/predict"} 2.0' in text
+    for label in (0, 1):
+        n = int((predicted == label).sum())
+        assert f'mlsmith_predictions_total{{predicted="{label}",role="champion"}} {float(n)}' in text
+        assert f'mlsmith_predicted_class_share{{predicted="{label}"}} {n / 20}' in text
+
+
+def test_predictions_are_logged_to_sqlite_in_wal_mode(churn_bundle, churn_frame, tmp_path):
+    log = tmp_path / "predictions.db"
+    recs = records(churn_frame, 3)
+    with TestClient(create_app(churn_bundle, log=log)) as c:
+        one = c.post("/predict", json=recs[0]).json()
+        many = c.post("/predict", json=recs).json()
+        c.app.state.serve.log.flush()
+    with sqlite3.connect(log) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        columns = [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(predictions)")]
+        rows = conn.execute("SELECT request_id, model_version, role, inputs, prediction, probability, latency_ms, ts "
+                            "FROM predictions ORDER BY rowid").fetchall()
+    conn.close()
+    assert columns == [("request_id", "TEXT"), ("ts", "REAL"), ("model_version", "TEXT"), ("role", "TEXT"),
+                       ("inputs", "TEXT"), ("prediction", "TEXT"), ("probability", "REAL"), ("latency_ms", "REAL")]
+    assert [r[0] for r in rows] == [one["request_id"]] + [f"{many['request_id']}/{i}" for i in range(3)]
+    assert {r[1] for r in rows} == {one["model_version"]} and {r[2] for r in rows} == {"champion"}
+    assert json.loads(rows[0][3]) == recs[0]
+    assert [json.loads(r[4]) for r in rows[1:]] == [p["prediction"] for p in many["predictions"]]
+    assert [r[5] for r in rows[1:]] == [p["probability"] for p in many["predictions"]]
+    assert all(r[6] > 0 and r[7] > 1.7e9 for r in rows)
+
+
+def test_shadow_challenger_is_logged_never_returned_and_compared(churn_bundle, challenger_bundle, churn_frame, tmp_path):
+    log = tmp_path / "shadow.db"
+    recs = records(churn_frame, 40)
+    with TestClient(create_app(churn_bundle, challenger=challenger_bundle, mode="shadow", log=log)) as c:
+        body = c.post("/predict", json=recs).json()
+        health = c.get("/health").json()
+        c.app.state.serve.log.flush()
+    champion, challenger = ModelBundle.load(churn_bundle), ModelBundle.load(challenger_bundle)
+    assert body["model_version"] == champion.version
+    assert health["challenger"] == {"model_version": challenger.version, "mode": "shadow", "canary_share": None}
+    result = compare_log(log)
+    a = (expected_proba(churn_bundle, recs) >= 0.5).astype(int)
+    b = (expected_proba(challenger_bundle, recs) >= 0.5).astype(int)
+    assert result.n_paired == 40
+    assert result.agreement == pytest.approx(float((a == b).mean()))
+    pa, pb = expected_proba(churn_bundle, recs), expected_proba(challenger_bundle, recs)
+    assert result.mean_abs_probability_diff == pytest.approx(float(np.abs(pa - pb).mean()))
+    assert result.roles["challenger"]["versions"] == [challenger.version]
+    assert result.roles["champion"]["probability"]["p50"] == pytest.approx(float(np.median(pa)))
+
+
+def test_canary_answers_its_share_of_requests(churn_bundle, challenger_bundle, churn_frame, tmp_path):
+    rec = records(churn_frame, 1)[0]
+    versions = {ModelBundle.load(churn_bundle).version: "champion", ModelBundle.load(challenger_bundle).version: "challenger"}
+    app = create_app(churn_bundle, challenger=challenger_bundle, mode="canary", canary_share=0.25, log=tmp_path / "c.db",
+                     runtime="onnx")
+    with TestClient(app) as c:
+        served = [versions[c.post("/predict", json=rec).json()["model_version"]] for _ in range(80)]
+        app.state.serve.log.flush()
+    import random
+
+    rng = random.Random(0)  # the app's canary draws, replayed
+    assert served == ["challenger" if rng.random() < 0.25 else "champion" for _ in range(80)]
+    result = compare_log(tmp_path / "c.db")
+    assert result.n_paired == 0 and result.agreement is None
+    assert result.roles["challenger"]["n"] == served.count("challenger")
+    assert result.notes == ["no request was scored by both models (canary mode): agreement needs shadow mode"]
+
+
+def test_onnx_runtime_serves_the_same_probabilities(churn_bundle, churn_frame):
+    recs = records(churn_frame, 300, start=500)
+    with TestClient(create_app(churn_bundle, runtime="onnx")) as c:
+        many = c.post("/predict", json=recs).json()  # above the fast-path size: pandas coercion
+        few = [c.post("/predict", json=r).json() for r in recs[:30]]  # the per-record fast path
+        health = c.get("/health").json()
+    want = expected_proba(churn_bundle, recs)
+    assert health["runtime"] == "onnx"
+    assert np.abs(np.array([p["probability"] for p in many["predictions"]]) - want).max() <= 1e-4
+    assert np.abs(np.array([p["probability"] for p in few]) - want[:30]).max() <= 1e-4
+
+
+def test_create_app_refuses_bad_options(churn_bundle, tmp_path):
+    with pytest.raises(MlsmithError, match="mode must be 'shadow' or 'canary'; got 'blue'"):
+        create_app(churn_bundle, challenger=churn_bundle, mode="blue")
+    with pytest.raises(MlsmithError, match="canary share must be between 0 and 1; got 2"):
+        create_app(churn_bundle, canary_share=2)
+    with pytest.raises(BundleError, match="runtime must be 'sklearn' or 'onnx'; got 'tf'"):
+        create_app(churn_bundle, runtime="tf")
+    with pytest.raises(BundleError, match="does not exist"):
+        create_app(churn_bundle, challenger=tmp_path / "nothing")
