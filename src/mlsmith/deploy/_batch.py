@@ -56,14 +56,14 @@ def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pa.Re
 
         with open(path, newline="") as fh:
             header = next(csv.reader(fh), [])
-        handle = open(path, "rb")
         types = {k: v for k, v in _arrow_types(schema).items() if k in header}
-        # A block of ~chunk_rows rows; pyarrow splits the file at row boundaries within it.
-        sample = min(os.path.getsize(path), 1 << 20)
+        # Blocks of about chunk_rows rows (pyarrow cuts them at row boundaries), read one at a time:
+        # a threaded reader reads ahead, and its buffers would grow with the file.
         with open(path, "rb") as fh:
-            head = fh.read(sample)
+            head = fh.read(1 << 16)
         row_bytes = max(1, len(head) // max(1, head.count(b"\n")))
-        options = pcsv.ReadOptions(block_size=max(1 << 16, row_bytes * chunk_rows))
+        options = pcsv.ReadOptions(block_size=max(1 << 12, row_bytes * chunk_rows), use_threads=False)
+        handle = pa.OSFile(str(path), "rb")
         reader = pcsv.open_csv(handle, read_options=options, convert_options=pcsv.ConvertOptions(column_types=types))
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -131,10 +131,12 @@ def predict_file(
             result = pa.Table.from_pandas(
                 pd.concat([frame[[c for c in keep if c in frame.columns]], scored], axis=1), preserve_index=False)
             if writer is None:
-                writer = _writer(tmp, out_kind, result.schema)
-            writer.write_table(result.cast(writer.schema))
+                schema = result.schema
+                writer = _writer(tmp, out_kind, schema)
+            writer.write_table(result.cast(schema))
             if progress is not None:
                 progress(position(), total)
+            del frame, scored, result  # free this chunk before the next one is read
         if writer is None:  # an empty input still gets a header
             raise DataError(f"input file '{input_path}' has no rows to score.")
         writer.close()

@@ -96,7 +96,7 @@ class _Block:
     def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         sub = frame[self.columns]
         if self.kind == "numeric":
-            values = to_float(sub).astype(np.float32)
+            values = _float32(to_float(sub))
             return {c: values[:, [i]] for i, c in enumerate(self.columns)}
         if self.kind == "date":
             parts = self.dates.transform(sub).astype(np.float32)
@@ -118,7 +118,7 @@ class _Block:
                 values = [r.get(c) for r in records]
                 if any(isinstance(v, str) for v in values):
                     return None
-                out[c] = np.array([[np.nan if v is None else v] for v in values], dtype=np.float32)
+                out[c] = _float32(np.array([[np.nan if v is None else v] for v in values], dtype=float))
         elif self.kind == "categorical":
             for c in self.columns:
                 out[c] = np.array([[_MISSING_CATEGORY if r.get(c) is None else str(r[c]).strip()] for r in records],
@@ -138,6 +138,12 @@ class _Block:
 
 
 _EPOCH = datetime(1970, 1, 1)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32(values: np.ndarray) -> np.ndarray:
+    """The graph's float32 inputs; values beyond float32's range are clipped to it, not made infinite."""
+    return np.clip(values, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
 
 
 def _date_parts(value: str | None, has_time: bool) -> list[float]:
@@ -323,7 +329,9 @@ def _session(model: bytes):
 
 def _run(model: bytes | Any, feeds: dict[str, np.ndarray], task: str) -> np.ndarray:
     session = _session(model) if isinstance(model, bytes) else model
-    outputs = session.run(None, feeds)
+    # skl2onnx renames inputs whose column names are not identifiers; the order is kept.
+    names = [i.name for i in session.get_inputs()]
+    outputs = session.run(None, dict(zip(names, feeds.values())))
     if task == "regression":
         return np.asarray(outputs[0], dtype=float).ravel()
     return np.asarray(outputs[1], dtype=float)

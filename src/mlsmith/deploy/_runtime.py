@@ -12,11 +12,19 @@ from ..exceptions import BundleError
 from ._bundle import ModelBundle
 from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
 
-__all__ = ["Runtime", "Scorer"]
+__all__ = ["Runtime", "Scorer", "UnscorableRecords"]
 
 Runtime = Literal["sklearn", "onnx"]
 #: Requests up to this many records skip pandas on the ONNX runtime.
 FAST_PATH_RECORDS = 256
+
+
+class UnscorableRecords(ValueError):
+    """The model gave no finite score for these records (their values are far outside the training data)."""
+
+    def __init__(self, indices: list[int]):
+        super().__init__(indices)
+        self.indices = indices
 
 
 class Scorer:
@@ -53,9 +61,19 @@ class Scorer:
         small = isinstance(self.model, OnnxModel) and len(records) <= FAST_PATH_RECORDS
         output = self.model.run_records(records) if small else None
         if output is None:
-            X = self.frame(records)
-            output = self.model.predict(X) if self.bundle.task == "regression" else self.model.predict_proba(X)
+            output = self._predict(self.model, self.frame(records))
+        bad = ~np.isfinite(output.reshape(len(records), -1)).all(axis=1)
+        if bad.any() and isinstance(self.model, OnnxModel):
+            # float32 arithmetic overflows on extreme inputs; the float64 pipeline may still score them
+            rows = np.flatnonzero(bad)
+            output[rows] = self._predict(self.bundle.pipeline, self.frame([records[i] for i in rows]))
+            bad = ~np.isfinite(output.reshape(len(records), -1)).all(axis=1)
+        if bad.any():
+            raise UnscorableRecords(np.flatnonzero(bad).tolist())
         return self._results(output)
+
+    def _predict(self, model, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(model.predict(X) if self.bundle.task == "regression" else model.predict_proba(X), dtype=float)
 
     def _results(self, output: np.ndarray) -> list[dict[str, Any]]:
         task = self.bundle.task

@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 from typing_extensions import NotRequired, Required, TypedDict
 
 from ..data import ColumnInfo, Schema
@@ -48,7 +57,8 @@ def _column_type(column: ColumnInfo) -> Any:
         if column.role == "boolean":
             kind = Union[Annotated[bool, Strict()], kind]
     elif column.role == "datetime":
-        kind = Annotated[str, Strict(), AfterValidator(_iso_date)]
+        kind = Annotated[str, Strict(), AfterValidator(_iso_date),
+                         WithJsonSchema({"type": "string", "format": "date", "description": "ISO 8601 date or date-time"})]
     elif column.role == "id":
         kind = Union[Annotated[str, Strict()], Annotated[int, Strict()]]
     else:

@@ -25,7 +25,7 @@ from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
 from ._log import PredictionLog, log_rows
 from ._metrics import ServeMetrics
-from ._runtime import Runtime, Scorer
+from ._runtime import Runtime, Scorer, UnscorableRecords
 from ._schema import RecordValidator, error_details
 
 __all__ = ["ServeState", "create_app", "serve"]
@@ -112,7 +112,13 @@ async def predict(request: Request) -> JSONResponse:
             scorer, role = state.challenger, "challenger"
         elif state.mode == "shadow":
             task = BackgroundTask(_score, state, state.challenger, "challenger", records, request_id, many)
-    results = _score(state, scorer, role, records, request_id, many)
+    try:
+        results = _score(state, scorer, role, records, request_id, many)
+    except UnscorableRecords as exc:
+        detail = [{"type": "value_error", "loc": ["body", i] if many else ["body"], "input": records[i],
+                   "msg": "the model gives no finite score for this record: its values are far outside the training data"}
+                  for i in exc.indices]
+        return JSONResponse({"detail": detail}, status_code=422)
     if many:
         payload: dict[str, Any] = {"request_id": request_id, "model_version": scorer.version, "predictions": results}
     else:

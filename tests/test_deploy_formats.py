@@ -1,0 +1,138 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from deploy_fixtures import churn_bundle, churn_frame, make_bundle  # noqa: F401  (fixtures)
+from mlsmith.data import infer_schema
+from mlsmith.deploy import ModelBundle, export_onnx, model_card, save_bundle
+from mlsmith.deploy._onnx import OnnxModel, _plan
+from mlsmith.deploy._runtime import Scorer
+from mlsmith.exceptions import BundleError
+from mlsmith.selection import build_pipeline
+
+
+class Smuggled(TransformerMixin, BaseEstimator):
+    """A type from outside the trusted packages: loading it could run its code."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def copy_bundle(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_changed_bytes_are_refused(churn_bundle, tmp_path):
+    for name in ("pipeline.skops", "schema.json", "model.onnx"):
+        bundle = copy_bundle(churn_bundle, tmp_path / name)
+        data = bytearray((bundle / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (bundle / name).write_bytes(bytes(data))
+        with pytest.raises(BundleError, match=f"was modified after it was written: the hash of '{name}' does not match"):
+            ModelBundle.load(bundle)
+
+
+def test_a_missing_file_is_refused(churn_bundle, tmp_path):
+    bundle = copy_bundle(churn_bundle, tmp_path / "b")
+    (bundle / "model.onnx").unlink()
+    with pytest.raises(BundleError, match="is incomplete: 'model.onnx' is missing"):
+        ModelBundle.load(bundle)
+
+
+def test_an_injected_untrusted_type_is_refused_even_with_matching_hashes(churn_frame, tmp_path):
+    schema = infer_schema(churn_frame, "churned", ["customer_id"])
+    pipeline = make_pipeline(Smuggled(), FunctionTransformer())
+    # the attacker rewrites the hashes too: the type check still refuses the file before unpickling
+    bundle = save_bundle(tmp_path / "evil", pipeline, schema, {"task": "binary_classification"})
+    with pytest.raises(BundleError, match=r"holds types mlsmith does not trust \(test_deploy_formats.Smuggled\); "
+                                          "refusing to load it"):
+        ModelBundle.load(bundle)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
+def test_onnx_export_matches_the_pipeline_on_held_out_rows(churn_frame, family):
+    schema = infer_schema(churn_frame, "churned", ["customer_id"])
+    train, test = churn_frame.iloc[:500], churn_frame.iloc[500:]
+    pipeline = build_pipeline(family, schema, "binary_classification", 0)
+    pipeline.set_params(model__n_estimators=30).fit(train[schema.features()], train["churned"])
+    export = export_onnx(pipeline, test[schema.features()], "binary_classification")
+    assert export.converted, export.reason
+    model = OnnxModel(export.model, pipeline, "binary_classification")
+    got = model.predict_proba(test[schema.features()])
+    want = pipeline.predict_proba(test[schema.features()])
+    assert np.abs(got - want).max() == pytest.approx(export.max_abs_diff)
+    assert export.max_abs_diff <= 1e-4 and export.n_rows_checked == len(test)
+
+
+def test_onnx_export_of_a_regressor_and_a_multiclass_model():
+    from sklearn.datasets import load_diabetes, load_wine
+
+    for loader, task in ((load_diabetes, "regression"), (load_wine, "multiclass_classification")):
+        frame = loader(as_frame=True).frame
+        schema = infer_schema(frame, "target")
+        pipeline = build_pipeline("linear", schema, task, 0).fit(frame[schema.features()], frame["target"])
+        export = export_onnx(pipeline, frame[schema.features()], task)
+        assert export.converted, export.reason
+        assert export.max_abs_diff <= 1e-4
+
+
+def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
+    schema = infer_schema(churn_frame, "churned", ["customer_id"])
+    X, y = churn_frame[schema.features()], churn_frame["churned"]
+    pipeline = build_pipeline("decision_tree", schema, "binary_classification", 0)
+    numeric = make_pipeline(Smuggled(), SimpleImputer())
+    pipeline.steps[0][1].transformers[0] = ("num", numeric, schema.features("numeric"))
+    pipeline.fit(X, y)
+    export = export_onnx(pipeline, X, "binary_classification")
+    assert (export.converted, export.reason) == (False, "block 'num' starts with Smuggled, which has no ONNX form")
+    assert export.files() == {"onnx.json": json.dumps(export.to_dict(), indent=2)}
+    metadata = {"task": "binary_classification", "classes": [0, 1], "decision_threshold": 0.5}
+    bundle = ModelBundle(tmp_path, pipeline, schema, {**metadata, "files": {"pipeline.skops": "0" * 64}})
+    (tmp_path / "onnx.json").write_text(export.files()["onnx.json"])
+    with pytest.raises(BundleError, match=r"has no ONNX graph \(block 'num' starts with Smuggled, which has no ONNX "
+                                          r"form\); serve it with --runtime sklearn"):
+        Scorer(bundle, "onnx")
+
+
+def test_the_record_fast_path_feeds_what_pandas_feeds(churn_bundle, churn_frame):
+    bundle = ModelBundle.load(churn_bundle)
+    rows = churn_frame.drop(columns=["churned"]).iloc[:50].astype(object)
+    recs = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
+    recs[0]["signup_date"] = "2024-02-29T23:30:00+02:00"  # a time zone: read as UTC, like the validated request
+    recs[1]["last_login"] = None
+    _, blocks = _plan(bundle.pipeline)
+    frame = pd.DataFrame(recs)
+    frame.loc[0, "signup_date"] = "2024-02-29T21:30:00"
+    for block in blocks:
+        fast, slow = block.record_feeds(recs), block.feeds(frame)
+        assert fast.keys() == slow.keys()
+        for name in fast:
+            np.testing.assert_array_equal(fast[name], slow[name], err_msg=name)
+
+
+def test_model_card_has_problem_data_metrics_threshold_and_limitations():
+    problem = {"name": "Churn", "decision": "Who to call", "type": "binary_classification", "target": "churned",
+               "positive_class": 1, "success_metric": "recall", "threshold": 0.8, "data": {"path": "churn.csv"},
+               "constraints": {"retraining_frequency": "weekly"}}
+    metadata = {"model": "lightgbm", "n_train": 4000, "decision_threshold": 0.31, "seed": 42}
+    evaluation = {"n_test": 1000, "test_metrics": {"recall": 0.79}, "baseline_metrics": {"recall": 0.55},
+                  "baseline": "rule: tenure_months < 3", "threshold_reason": "highest precision with recall >= 0.8",
+                  "verdict": {"met": False, "beats_baseline": True, "direction": "higher",
+                              "summary": "test recall = 0.7900; target >= 0.8: NOT MET"}}
+    card = model_card(problem, metadata, evaluation, {"converted": False, "reason": "no converter"})
+    for text in ("# Model card: Churn", "- Decision supported: Who to call", "- Success criterion: recall >= 0.8000",
+                 "- Source: churn.csv", "- Training rows: 4000; held-out test rows: 1000", "| recall | 0.7900 | 0.5500 |",
+                 "probability is >= 0.3100 (highest precision with recall >= 0.8)", "retrain weekly",
+                 "does NOT meet its success criterion", "- No ONNX export: no converter."):
+        assert text in card, text
