@@ -105,17 +105,24 @@ def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
         Scorer(bundle, "onnx")
 
 
-def test_the_record_fast_path_feeds_what_pandas_feeds(churn_bundle, churn_frame):
+@pytest.mark.parametrize("n", [5, 50])  # the per-row date path, and the vectorised one
+def test_the_record_path_feeds_what_the_pipeline_path_feeds(churn_bundle, churn_frame, n):
+    from datetime import datetime, timedelta, timezone
+
+    from mlsmith.deploy._schema import RecordValidator
+
     bundle = ModelBundle.load(churn_bundle)
-    rows = churn_frame.drop(columns=["churned"]).iloc[:50].astype(object)
+    rows = churn_frame.drop(columns=["churned"]).iloc[:n].astype(object)
     recs = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
-    recs[0]["signup_date"] = "2024-02-29T23:30:00+02:00"  # a time zone: read as UTC, like the validated request
-    recs[1]["last_login"] = None
+    recs[0]["signup_date"] = "2024-02-29T23:30:00+02:00"  # a time zone: read as UTC
+    recs[2]["signup_date"] = "1174-11-14"  # outside pandas' nanosecond range
+    validated, _ = RecordValidator(bundle.schema).validate(json.dumps(recs).encode())
+    assert validated[0]["signup_date"] == datetime(2024, 2, 29, 23, 30, tzinfo=timezone(timedelta(hours=2)))
     _, blocks = _plan(bundle.pipeline)
-    frame = pd.DataFrame(recs)
-    frame.loc[0, "signup_date"] = "2024-02-29T21:30:00"
+    frame = Scorer(bundle).frame(validated)  # what the sklearn runtime scores
+    assert frame.loc[0, "signup_date"] == pd.Timestamp("2024-02-29 21:30")
     for block in blocks:
-        fast, slow = block.record_feeds(recs), block.feeds(frame)
+        fast, slow = block.record_feeds(validated), block.feeds(frame)
         assert fast.keys() == slow.keys()
         for name in fast:
             np.testing.assert_array_equal(fast[name], slow[name], err_msg=name)

@@ -13,6 +13,7 @@ record, so a champion row and its shadow challenger row share their id.
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 import queue
 import sqlite3
 import threading
@@ -109,9 +110,15 @@ def log_rows(request_id: str, ts: float, version: str, role: str, records: Itera
     rows = []
     for i, (record, result) in enumerate(zip(records, results)):
         rid = f"{request_id}/{i}" if many else request_id
-        rows.append((rid, ts, version, role, json.dumps(record), json.dumps(result["prediction"]),
+        rows.append((rid, ts, version, role, json.dumps(record, default=_iso), json.dumps(result["prediction"]),
                      result["probability"], latency_ms))
     return rows
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot log a {type(value).__name__}")
 
 
 @dataclass

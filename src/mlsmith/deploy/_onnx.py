@@ -108,9 +108,9 @@ class _Block:
 
 
     def record_feeds(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
-        """The same feeds from validated JSON records without pandas (the serving fast path).
+        """The same feeds from validated JSON records, without a DataFrame of every column.
 
-        None when a value needs pandas' coercion (numbers sent as text, holiday calendars).
+        None when a value needs pandas' coercion (numbers sent as text).
         """
         out: dict[str, np.ndarray] = {}
         if self.kind == "numeric":
@@ -118,22 +118,23 @@ class _Block:
                 values = [r.get(c) for r in records]
                 if any(isinstance(v, str) for v in values):
                     return None
-                out[c] = _float32(np.array([[np.nan if v is None else v] for v in values], dtype=float))
+                out[c] = _float32(np.array(values, dtype=float).reshape(-1, 1))
         elif self.kind == "categorical":
             for c in self.columns:
-                out[c] = np.array([[_MISSING_CATEGORY if r.get(c) is None else str(r[c]).strip()] for r in records],
-                                  dtype=object)
+                values = [_MISSING_CATEGORY if (v := r.get(c)) is None else str(v).strip() for r in records]
+                out[c] = np.array(values, dtype=object).reshape(-1, 1)
         elif self.kind == "text":
             c = self.columns[0]
-            out[c] = np.array([["" if r.get(c) is None else str(r[c])] for r in records], dtype=object)
-        else:
-            if self.dates.holidays_country:
-                return None
+            out[c] = np.array(["" if r.get(c) is None else str(r[c]) for r in records], dtype=object).reshape(-1, 1)
+        elif len(records) <= 16 and not self.dates.holidays_country:  # DataFrame costs dominate a few rows
             names = iter(self.input_names())
             for c, has_time in zip(self.columns, self.dates.has_time_):
                 parts = np.array([_date_parts(r.get(c), has_time) for r in records], dtype=np.float32)
                 for j in range(parts.shape[1]):
                     out[next(names)] = parts[:, [j]]
+        else:
+            frame = pd.DataFrame({c: [_naive(r.get(c)) for r in records] for c in self.columns})
+            out.update(self.feeds(frame))
         return out
 
 
@@ -146,18 +147,20 @@ def _float32(values: np.ndarray) -> np.ndarray:
     return np.clip(values, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
 
 
-def _date_parts(value: str | None, has_time: bool) -> list[float]:
-    """DateFeatures' parts of one ISO date: year, month, day, day of week, weekend, days [, hour]."""
+def _naive(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _date_parts(value: datetime | str | None, has_time: bool) -> list[float]:
+    """DateFeatures' parts of one date: year, month, day, day of week, weekend, days [, hour]."""
     n = 7 if has_time else 6
     if value is None:
         return [np.nan] * n
     try:
-        d = datetime.fromisoformat(value)
+        d = _naive(value if isinstance(value, datetime) else datetime.fromisoformat(value))
     except ValueError:
-        return [np.nan] * n
-    if d.tzinfo is not None:
-        d = d.astimezone(timezone.utc).replace(tzinfo=None)
-    if not 1678 <= d.year <= 2261:  # outside pandas' Timestamp range: pandas reads it as missing
         return [np.nan] * n
     parts = [d.year, d.month, d.day, d.weekday(), float(d.weekday() >= 5), (d - _EPOCH).days]
     return parts + [d.hour] if has_time else parts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import numpy as np
@@ -15,8 +16,6 @@ from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
 __all__ = ["Runtime", "Scorer", "UnscorableRecords"]
 
 Runtime = Literal["sklearn", "onnx"]
-#: Requests up to this many records skip pandas on the ONNX runtime.
-FAST_PATH_RECORDS = 256
 
 
 class UnscorableRecords(ValueError):
@@ -41,6 +40,7 @@ class Scorer:
         self.runtime = runtime
         self.version = bundle.version
         self.features = bundle.schema.features()
+        self.dates = bundle.schema.features("datetime")
         self.model = bundle.pipeline
         if runtime == "onnx":
             onnx_path = bundle.path / ONNX_FILE
@@ -53,13 +53,14 @@ class Scorer:
         self.classes = np.asarray(bundle.classes, dtype=object)
 
     def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
-        return pd.DataFrame({c: [r.get(c) for r in records] for c in self.features})
+        columns = {c: [r.get(c) for r in records] for c in self.features}
+        for c in self.dates:
+            columns[c] = [naive_utc(v) for v in columns[c]]
+        return pd.DataFrame(columns)
 
     def score(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One ``{"prediction", "probability"}`` dict per record (plus ``probabilities`` for multiclass)."""
-        # Per-row Python beats pandas' fixed costs for small requests only.
-        small = isinstance(self.model, OnnxModel) and len(records) <= FAST_PATH_RECORDS
-        output = self.model.run_records(records) if small else None
+        output = self.model.run_records(records) if isinstance(self.model, OnnxModel) else None
         if output is None:
             output = self._predict(self.model, self.frame(records))
         bad = ~np.isfinite(output.reshape(len(records), -1)).all(axis=1)
@@ -91,6 +92,13 @@ class Scorer:
              "probabilities": dict(zip(names, map(float, row)))}
             for k, row in zip(best, proba)
         ]
+
+
+def naive_utc(value: Any) -> Any:
+    """A datetime without time zone, in UTC: the model was trained on naive dates."""
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _plain(value: Any) -> Any:

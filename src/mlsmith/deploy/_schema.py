@@ -1,19 +1,18 @@
 """The request contract of a served bundle, built from its input schema.
 
 A record is a JSON object with one key per feature column. Types follow the column's role
-(numbers for numeric columns, one of the training categories for categorical ones, ISO dates for
-date columns); a column that had no missing values in training is required and not null, the
+(numbers for numeric columns, one of the training categories for categorical ones, ISO 8601 dates
+or date-times for date columns, read as datetimes, a time zone converted to UTC); a column that had no missing values in training is required and not null, the
 others may be left out or null (the pipeline imputes them). Id columns may be sent and are logged;
 any other key is refused, so a misspelt field is never silently imputed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,17 +29,6 @@ from ..runs import to_jsonable
 __all__ = ["RecordValidator", "record_type"]
 
 
-def _iso_date(value: str) -> str:
-    """The date as ISO text; a time zone is converted to UTC and dropped, as the model saw naive dates."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("Input should be an ISO 8601 date or date-time, e.g. '2026-01-31'") from None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
-    return value
-
-
 def _number_as_text(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -53,12 +41,14 @@ def _column_type(column: ColumnInfo) -> Any:
     elif column.role in ("categorical", "boolean"):
         complete = column.categories and len(column.categories) >= column.n_unique
         kind = Literal[tuple(column.categories)] if complete else Annotated[str, Strict()]
-        kind = Annotated[kind, BeforeValidator(_number_as_text)]
+        if complete and all(str(c).lstrip("-").isdigit() for c in column.categories):
+            kind = Annotated[kind, BeforeValidator(_number_as_text)]  # integer codes may come as numbers
         if column.role == "boolean":
             kind = Union[Annotated[bool, Strict()], kind]
     elif column.role == "datetime":
-        kind = Annotated[str, Strict(), AfterValidator(_iso_date),
-                         WithJsonSchema({"type": "string", "format": "date", "description": "ISO 8601 date or date-time"})]
+        # parsed by pydantic's own (Rust) parser: ISO 8601 dates and date-times, or unix seconds
+        kind = Annotated[datetime, WithJsonSchema({"type": "string", "format": "date",
+                                                   "description": "ISO 8601 date or date-time"})]
     elif column.role == "id":
         kind = Union[Annotated[str, Strict()], Annotated[int, Strict()]]
     else:

@@ -1,0 +1,135 @@
+"""Load test of `mlsmith serve` on loopback, bounded in time, with wrk.
+
+    python benchmarks/bench_serve.py [--bundle runs/<id>/model] [--duration 10] [--runtime onnx]
+
+Without --bundle, a churn bundle is built: LightGBM (the catalog's settings) fitted on
+make_churn(5000), with its ONNX export. Then, against a uvicorn server on 127.0.0.1:
+1. single records, 50 concurrent connections (wrk -c50): p50/p99 latency, requests/s;
+2. batches of 10,000 records, 2 connections: rows/s;
+and every run counts non-2xx answers (the server answers only 200 here, so any is a failure).
+Needs wrk (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def build_bundle(folder: Path) -> Path:
+    from mlsmith.data import infer_schema
+    from mlsmith.datasets import make_churn
+    from mlsmith.deploy import bundle_extras, save_bundle
+    from mlsmith.selection import build_pipeline
+
+    frame = make_churn(5000, seed=0)
+    schema = infer_schema(frame, "churned", ["customer_id"])
+    train, test = frame.iloc[:4000], frame.iloc[4000:]
+    pipeline = build_pipeline("lightgbm", schema, "binary_classification", 42)
+    pipeline.fit(train[schema.features()], train["churned"])
+    metadata = {"problem": "churn benchmark", "task": "binary_classification", "target": "churned",
+                "classes": [0, 1], "positive_class": 1, "decision_threshold": 0.5, "model": "lightgbm"}
+    extras, info = bundle_extras(pipeline, test[schema.features()], {"name": "churn benchmark"}, metadata,
+                                 {"n_test": len(test)})
+    print(f"ONNX export: converted={info['onnx']['converted']} max_abs_diff={info['onnx']['max_abs_diff']}")
+    return save_bundle(folder / "model", pipeline, schema, metadata, extra_files=extras)
+
+
+def records(n: int) -> list[dict]:
+    from mlsmith.datasets import make_churn
+
+    frame = make_churn(max(n, 50), seed=9).drop(columns=["churned"]).iloc[:n]
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in frame.astype(object).to_dict("records")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body}"):read("*a")
+"""
+
+
+def wrk(url: str, body: Path, connections: int, duration: int, tmp: Path) -> dict:
+    script = tmp / f"post-{body.stem}.lua"
+    script.write_text(LUA.format(body=body))
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+                          "-s", str(script), url + "/predict"], capture_output=True, text=True, timeout=duration + 60).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": ms("50%"), "p90_ms": ms("90%"), "p99_ms": ms("99%"),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runtime", default="onnx", choices=["onnx", "sklearn"])
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    bundle = args.bundle or build_bundle(tmp)
+    (tmp / "one.json").write_text(json.dumps(records(1)[0]))
+    (tmp / "batch.json").write_text(json.dumps(records(args.batch)))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    server = subprocess.Popen([sys.executable, "-m", "mlsmith", "serve", str(bundle), "--port", str(port),
+                               "--runtime", args.runtime], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_ready(url)
+        wrk(url, tmp / "one.json", 50, 2, tmp)  # warm-up
+        single = wrk(url, tmp / "one.json", 50, args.duration, tmp)
+        batch = wrk(url, tmp / "batch.json", 2, args.duration, tmp)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    batch["rows_per_s"] = batch["requests_per_s"] * args.batch
+    result = {"runtime": args.runtime, "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f}", "single_record_50_connections": single,
+              f"batch_{args.batch}_records_2_connections": batch}
+    print(json.dumps(result, indent=2))
+    ok = single["p99_ms"] <= 10 and batch["rows_per_s"] >= 50_000 and single["non_2xx"] == batch["non_2xx"] == 0
+    print("targets (p99 <= 10 ms, >= 50,000 rows/s, zero non-2xx):", "MET" if ok else "NOT MET")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
