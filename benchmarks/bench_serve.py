@@ -95,6 +95,19 @@ def wrk(url: str, body: Path, connections: int, duration: int, tmp: Path) -> dic
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux), to express cost independently of other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, url: str, body: Path, connections: int, duration: int, tmp: Path) -> dict:
+    before = cpu_seconds(pid)
+    result = wrk(url, body, connections, duration, tmp)
+    result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1000 / max(1, result["requests"]), 3)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path)
@@ -116,12 +129,15 @@ def main() -> None:
     try:
         wait_ready(url)
         wrk(url, tmp / "one.json", 50, 2, tmp)  # warm-up
-        single = wrk(url, tmp / "one.json", 50, args.duration, tmp)
-        batch = wrk(url, tmp / "batch.json", 2, args.duration, tmp)
+        single = measured(server.pid, url, tmp / "one.json", 50, args.duration, tmp)
+        batch = measured(server.pid, url, tmp / "batch.json", 2, args.duration, tmp)
     finally:
         server.terminate()
         server.wait(timeout=30)
     batch["rows_per_s"] = batch["requests_per_s"] * args.batch
+    # what one dedicated core would do at the measured CPU cost per request
+    single["requests_per_cpu_s"] = round(1000 / single["server_cpu_ms_per_request"])
+    batch["rows_per_cpu_s"] = round(args.batch * 1000 / batch["server_cpu_ms_per_request"])
     result = {"runtime": args.runtime, "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
               f"{os.getloadavg()[0]:.1f}", "single_record_50_connections": single,
               f"batch_{args.batch}_records_2_connections": batch}

@@ -86,12 +86,14 @@ class _Block:
     kind: str  # numeric | categorical | date | text
     columns: list[str]
     dates: DateFeatures | None = None
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        # The graph's inputs for this block: one per column, one per date part for dates.
+        self.names = [str(n) for n in self.dates.get_feature_names_out()] if self.kind == "date" else list(self.columns)
 
     def input_names(self) -> list[str]:
-        """The graph's inputs for this block: one per column, one per date part for dates."""
-        if self.kind != "date":
-            return list(self.columns)
-        return [str(name) for name in self.dates.get_feature_names_out()]
+        return self.names
 
     def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         sub = frame[self.columns]
