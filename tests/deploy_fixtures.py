@@ -10,6 +10,7 @@ import pytest
 from mlsmith.data import infer_schema
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import bundle_extras, save_bundle
+from mlsmith.deploy._explain import reference_row
 from mlsmith.selection import build_pipeline
 
 
@@ -21,7 +22,7 @@ def make_bundle(folder: Path, frame: pd.DataFrame, family: str = "linear", n_tra
     pipeline = build_pipeline(family, schema, "binary_classification", 0).fit(X, train["churned"])
     metadata = {"problem": "churn test", "task": "binary_classification", "target": "churned", "classes": [0, 1],
                 "positive_class": 1, "decision_threshold": 0.5, "model": family, "success_metric": "recall",
-                "test_metrics": {"recall": 0.5}, "seed": 0, "n_train": n_train}
+                "test_metrics": {"recall": 0.5}, "seed": 0, "n_train": n_train, "explanation_reference": reference_row(X)}
     problem = {"name": "churn test", "type": "binary_classification", "target": "churned", "positive_class": 1}
     extras, _ = bundle_extras(pipeline, test[schema.features()], problem, metadata,
                               {"test_metrics": {"recall": 0.5}, "n_test": len(test)})

@@ -1,3 +1,4 @@
+import gc
 import tracemalloc
 
 import pandas as pd
@@ -44,6 +45,7 @@ def test_chunked_scores_equal_scoring_the_whole_file(bundle, big, tmp_path, sour
 
 
 def peak_bytes(bundle, source, out) -> int:
+    gc.collect()
     tracemalloc.start()
     try:
         predict_file(bundle, source, out, chunk_rows=CHUNK)
@@ -62,7 +64,9 @@ def test_memory_stays_flat_for_a_file_ten_times_the_chunk(bundle, big, tmp_path)
     unchunked = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(whole) == 10 * CHUNK
-    assert ten < 1.5 * one, (one, ten)
+    # uncollected reference cycles (bounded by the collector's thresholds) make the peaks noisy;
+    # a file-sized buffer would make the ten-chunk peak ten times the one-chunk peak
+    assert ten < 2 * one, (one, ten)
     assert ten < unchunked / 3, (ten, unchunked)
 
 
@@ -81,3 +85,12 @@ def test_bad_inputs_and_outputs_are_reported(bundle, big, tmp_path):
     with pytest.raises(DataError, match="could not read '.*typo.csv': .*the rows must match the training columns' types"):
         predict_file(bundle, tmp_path / "typo.csv", tmp_path / "o.csv", chunk_rows=CHUNK)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / ".o.csv.tmp").exists()
+
+
+def test_explanations_are_added_chunk_by_chunk(bundle, big, tmp_path):
+    folder, frame = big
+    out = predict_file(bundle, folder / "big.parquet", tmp_path / "explained.parquet", chunk_rows=CHUNK, explain=True)
+    got = pd.read_parquet(out)
+    want = bundle.explain(frame.iloc[:2 * CHUNK])
+    assert list(got.columns) == ["customer_id", "prediction", "probability", *want.columns]
+    pd.testing.assert_frame_equal(got.iloc[:2 * CHUNK][list(want.columns)], want, check_exact=False, atol=1e-12)

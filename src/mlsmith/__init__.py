@@ -6,7 +6,7 @@ True
 """
 
 from .data import Schema, infer_schema, load_data
-from .deploy import ModelBundle, predict_file
+from .deploy import ModelBundle, compare_log, create_app, export_onnx, predict_file, serve
 from .draft import draft_problem
 from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
@@ -34,7 +34,10 @@ __all__ = [
     "Verdict",
     "assess_quality",
     "check_pipeline",
+    "compare_log",
+    "create_app",
     "draft_problem",
+    "export_onnx",
     "infer_schema",
     "load_data",
     "load_problem",
@@ -43,6 +46,7 @@ __all__ = [
     "predict_file",
     "retrain",
     "run",
+    "serve",
     "suggest_plan",
 ]
 __version__ = "0.1.0"
