@@ -8,6 +8,7 @@ True
 from .data import Schema, infer_schema, load_data
 from .deploy import ModelBundle, compare_log, create_app, export_onnx, predict_file, serve
 from .draft import draft_problem
+from .eda import EDAReport, explore
 from .evaluation import Evaluation, Verdict
 from .exceptions import MlsmithError
 from .features import FeaturePlan, FeatureResult, measure_gain, plan_features, suggest_plan
@@ -19,6 +20,7 @@ from .workflow import RunResult, run
 
 __all__ = [
     "DriftReport",
+    "EDAReport",
     "Evaluation",
     "FeaturePlan",
     "FeatureResult",
@@ -37,6 +39,7 @@ __all__ = [
     "compare_log",
     "create_app",
     "draft_problem",
+    "explore",
     "export_onnx",
     "infer_schema",
     "load_data",

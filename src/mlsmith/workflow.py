@@ -21,6 +21,8 @@ from sklearn.base import clone
 from .data import Schema, check_columns, fingerprint, infer_schema, load_data
 from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._explain import reference_row
+from .eda import EDAReport, explore
+from .eda._table import open_table
 from .evaluation import (
     Evaluation,
     baselines_for,
@@ -67,6 +69,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     guards: GuardReport = field(default_factory=GuardReport)
     features: FeatureResult | None = None
+    eda: EDAReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class RunResult:
             "schema": self.schema.to_dict(),
             "split": self.split.to_dict(),
             "quality": self.quality.to_dict(),
+            "eda": self.eda.to_dict() if self.eda is not None else None,
             "guards": self.guards.to_dict(),
             "features": self.features.to_dict() if self.features is not None else None,
             "leaderboard": self.leaderboard.to_dict()["rows"],
@@ -152,8 +156,13 @@ def run(
     lap("problem")
 
     say("2/7 data quality")
-    quality = assess_quality(train, problem.target)
-    lap("quality")
+    with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
+        quality = assess_quality(table, problem.target)
+        lap("quality")
+        say("3/7 exploratory analysis")
+        eda = explore(table, problem.target, task=problem.type, positive_class=problem.positive_class,
+                      time_column=spec.time_column, exclude=[*spec.id_columns, *spec.drop], seed=problem.seed)
+    lap("eda")
 
     say("guards: leakage, contamination, split and label checks")
     features = schema.features()
@@ -235,7 +244,7 @@ def run(
                        **extras_info}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
-                           final_dir, notes, timings, guards, features=feature_result)
+                           final_dir, notes, timings, guards, features=feature_result, eda=eda)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         write_json(tmp / "results.json", result)

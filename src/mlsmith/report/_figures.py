@@ -12,9 +12,9 @@ __all__ = ["figure", "to_data_uri", "img_tag"]
 PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d074b3", "#7a7a7a"]
 
 
-def figure(width: float = 6.0, height: float = 3.6) -> Figure:
+def figure(width: float = 6.0, height: float = 3.6, layout: str | None = "constrained") -> Figure:
     """A new figure with the report's style (call ``fig.subplots()`` for axes)."""
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     return fig
 
 

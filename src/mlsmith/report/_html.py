@@ -16,6 +16,7 @@ _env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoesca
 SECTIONS: list[tuple[str, str]] = [
     ("problem", "mlsmith.report._problem"),
     ("quality", "mlsmith.report._quality"),
+    ("eda", "mlsmith.report._eda"),
     ("guards", "mlsmith.report._guards"),
     ("features", "mlsmith.report._features"),
     ("leaderboard", "mlsmith.report._selection"),

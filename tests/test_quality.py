@@ -1,0 +1,128 @@
+"""Stage 2: every statistic of the quality report against pandas, on real data (ISLP, scikit-learn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+
+from mlsmith.exceptions import DataError
+from mlsmith.quality import assess_quality
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def hitters() -> pd.DataFrame:
+    return pd.read_csv(DATA / "hitters.csv")
+
+
+def _checks(report, column=None):
+    return {f.check for f in report.findings if column is None or f.column == column}
+
+
+def test_shape_missing_duplicates_dtypes_against_pandas(hitters):
+    df = pd.concat([hitters, hitters.iloc[:7]], ignore_index=True)  # 7 exact duplicate rows
+    r = assess_quality(df, target="NewLeague")
+    assert (r.n_rows, r.n_columns) == df.shape
+    assert r.memory_mb == pytest.approx(df.memory_usage(deep=True).sum() / 2**20, abs=1e-3)
+    expected_missing = {c: int(v) for c, v in df.isna().sum().items() if v}
+    assert {c: m["count"] for c, m in r.missing.items()} == expected_missing
+    assert r.missing["Salary"]["pct"] == round(df["Salary"].isna().mean() * 100, 2)
+    assert r.n_duplicates == int(df.duplicated().sum()) == 7
+    assert r.dtypes == {str(k): int(v) for k, v in df.dtypes.astype(str).value_counts().items()}
+    assert "duplicate_rows" in _checks(r)
+
+
+def test_numeric_summary_matches_describe(hitters):
+    r = assess_quality(hitters)
+    for c in hitters.select_dtypes("number"):
+        expected = hitters[c].describe()
+        for key, value in r.numeric_summary[c].items():
+            assert value == pytest.approx(expected[key], rel=1e-9), (c, key)
+
+
+def test_cardinality_and_value_counts(hitters):
+    r = assess_quality(hitters)
+    for c in ("League", "Division", "NewLeague"):
+        assert r.cardinality[c]["n_unique"] == hitters[c].nunique()
+        assert r.cardinality[c]["values"] == {str(k): int(v) for k, v in hitters[c].value_counts().items()}
+
+
+def test_target_distribution_and_imbalance():
+    wine = load_wine(as_frame=True).frame
+    r = assess_quality(wine, target="target")
+    expected = wine["target"].value_counts(normalize=True)
+    assert r.target["distribution"] == pytest.approx({str(k): v for k, v in expected.items()})
+    counts = wine["target"].value_counts()
+    assert r.target["minority_majority_ratio"] == pytest.approx(counts.min() / counts.max())
+    assert "imbalance" not in _checks(r)
+    rare = pd.concat([wine[wine.target != 2], wine[wine.target == 2].iloc[:5]])
+    rare = rare[rare.target != 1]
+    report = assess_quality(rare, target="target")
+    assert "imbalance" in _checks(report, "target")
+    assert any("minority/majority" in w for w in report.warnings)
+
+
+def test_careful_analyst_checks_on_real_data(hitters):
+    df = hitters.copy()
+    n = len(df)
+    df["player_id"] = [f"p{i:04d}" for i in range(n)]
+    df["season"] = 1986
+    df["flag"] = np.r_[np.ones(2), np.zeros(n - 2)]
+    df["ratio"] = df["Hits"] / (df["AtBat"] - df["AtBat"].min())  # AtBat == min gives +inf
+    df["salary_text"] = df["Salary"].map(lambda v: None if pd.isna(v) else f"{v:.1f}")
+    df["mixed"] = pd.Series([v if i % 4 else "n/a-text" for i, v in enumerate(df["Hits"])], dtype=object)
+    df["league_raw"] = [v if i % 5 else f" {v.lower()}" for i, v in enumerate(df["League"])]
+    df["placeholder"] = [("?" if i % 10 == 0 else v) for i, v in enumerate(df["Division"])]
+    df["debut"] = pd.to_datetime("1980-01-01") + pd.to_timedelta(df["Years"] * 365, unit="D")
+    df.loc[:2, "debut"] = pd.Timestamp("1800-01-01")
+    r = assess_quality(df, target="NewLeague")
+    found = {(f.check, f.column) for f in r.findings}
+    assert ("id_like", "player_id") in found
+    assert ("constant", "season") in found
+    assert ("near_constant", "flag") in found
+    assert ("infinite_values", "ratio") in found
+    inf = next(f for f in r.findings if f.check == "infinite_values")
+    assert inf.evidence["count"] == int(np.isinf(df["ratio"]).sum())
+    assert ("numbers_as_strings", "salary_text") in found
+    assert ("mixed_types", "mixed") in found
+    assert ("inconsistent_spelling", "league_raw") in found
+    assert ("disguised_missing", "placeholder") in found
+    bad = next(f for f in r.findings if f.check == "implausible_dates")
+    assert bad.column == "debut" and bad.evidence["count"] == 3
+    assert all(f.action for f in r.findings)  # every finding says what to do
+    # infinities are excluded from the summary, as the report states
+    finite = df["ratio"][np.isfinite(df["ratio"])]
+    assert r.numeric_summary["ratio"]["max"] == pytest.approx(finite.max())
+
+
+def test_files_are_profiled_out_of_core_with_the_same_numbers(hitters, tmp_path):
+    hitters.to_parquet(tmp_path / "h.parquet", index=False)
+    from_frame = assess_quality(hitters, target="NewLeague")
+    for path in (DATA / "hitters.csv", tmp_path / "h.parquet"):
+        from_file = assess_quality(path, target="NewLeague")
+        assert from_file.memory_estimated and from_file.source == str(path)
+        assert from_file.missing == from_frame.missing
+        assert from_file.n_duplicates == from_frame.n_duplicates
+        assert from_file.cardinality == from_frame.cardinality
+        for c, s in from_frame.numeric_summary.items():
+            assert from_file.numeric_summary[c] == pytest.approx(s)
+
+
+def test_errors_name_the_value_and_the_fix(hitters, tmp_path):
+    with pytest.raises(DataError, match="target 'salary' is not a column of the data"):
+        assess_quality(hitters, target="salary")
+    with pytest.raises(DataError, match="data file '.*nope.csv' does not exist"):
+        assess_quality(tmp_path / "nope.csv")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(DataError, match="unsupported type '.json'; use .csv or .parquet"):
+        assess_quality(tmp_path / "x.json")
+
+
+def test_repr_html_renders_the_section(hitters):
+    page = assess_quality(hitters, target="NewLeague")._repr_html_()
+    assert 'id="quality"' in page and "<td>Salary</td>" in page and "Findings" in page
