@@ -202,3 +202,5 @@ def test_errors_name_the_value():
         explore(df, "y")
     with pytest.raises(DataError, match="task must be one of .*; got 'classification'"):
         explore(df, "target", task="classification")
+    with pytest.raises(DataError, match="target 'target' has 0 non-missing values in 0 rows"):
+        explore(df.iloc[:0], "target")

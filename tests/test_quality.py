@@ -126,3 +126,18 @@ def test_errors_name_the_value_and_the_fix(hitters, tmp_path):
 def test_repr_html_renders_the_section(hitters):
     page = assess_quality(hitters, target="NewLeague")._repr_html_()
     assert 'id="quality"' in page and "<td>Salary</td>" in page and "Findings" in page
+
+
+def test_quartiles_are_estimated_when_exact_ones_would_not_fit(hitters):
+    from mlsmith.eda._table import open_table
+
+    with open_table(hitters) as table:
+        table.memory_limit_bytes = 1000  # as if the table were far larger than the memory limit
+        r = assess_quality(table)
+    assert any("t-digest" in note for note in r.notes)
+    for c in ("AtBat", "CRuns", "Salary"):
+        exact = hitters[c].quantile([0.25, 0.5, 0.75])
+        spread = exact.iloc[2] - exact.iloc[0]
+        for key, value in zip(("25%", "50%", "75%"), exact):
+            assert abs(r.numeric_summary[c][key] - value) < 0.05 * spread
+    assert assess_quality(hitters).notes == []

@@ -52,6 +52,7 @@ class QualityReport(FindingsReport):
     findings: list[Finding] = field(default_factory=list)
     source: str = "DataFrame"
     memory_estimated: bool = False
+    notes: list[str] = field(default_factory=list)
     _section = "mlsmith.report._quality"
 
     @property
@@ -115,6 +116,11 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
     placeholders = ", ".join("'" + p + "'" for p in PLACEHOLDERS)
     lo, years = PLAUSIBLE_DATES
     distinct, moments, text = [], [], []
+    # Exact quartiles hold every value in memory (DuckDB cannot spill them); beyond a quarter of the
+    # memory limit the t-digest estimate (constant memory) is used and the stats say so.
+    n_numeric = sum(k == "numeric" for k in table.kinds.values())
+    approx_quartiles = table.n_rows * n_numeric * 16 > table.memory_limit_bytes / 4
+    quantile = "approx_quantile" if approx_quartiles else "quantile_cont"
     for c, kind in table.kinds.items():
         col = q(c)
         distinct.append((c, "n_unique", f"approx_count_distinct({col})"))
@@ -126,7 +132,7 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
             moments += [(c, key, f"{fn}({fx})") for key, fn in (
                 ("mean", "avg"), ("std", "stddev_samp"), ("min", "min"), ("max", "max"), ("skew", "skewness"),
                 ("kurtosis", "kurtosis"))]
-            moments.append((c, "quartiles", f"quantile_cont({fx}, [0.25, 0.5, 0.75])"))
+            moments.append((c, "quartiles", f"{quantile}({fx}, [0.25, 0.5, 0.75])"))
             continue
         distinct.append((c, "n_missing", f"sum(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END)"))
         if kind in ("string", "datetime"):
@@ -151,6 +157,8 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
     for c, s in stats.items():
         s["n_non_null"] = table.n_rows - s["n_missing"]
         s["n_unique_approx"] = c not in exact
+        if s["kind"] == "numeric":
+            s["quartiles_approx"] = approx_quartiles
         _value_counts(table, c, s)
     table.cache["column_stats"] = stats
     return stats
@@ -206,14 +214,27 @@ def _report(table: Table, stats: dict[str, dict[str, Any]], target: str | None) 
                 entry["n_unique_approx"] = True
             if s["n_unique"] <= 10 and "top" in s:
                 entry["values"] = {str(v): k for v, k in s["top"]}
-            elif "top" in s:
+            elif "top" in s and s["n_unique"] <= 0.5 * s["n_non_null"]:  # an id's "top values" would be rows
                 entry["top"] = {str(v): k for v, k in s["top"]}
             cardinality[c] = entry
         if c != target:
             findings.extend(_column_findings(table, c, s, n))
     target_info = _target(stats[target], target, n, findings) if target else None
     return QualityReport(n, len(stats), round(memory_mb, 3), missing, n_dup, _pct(n_dup, n), dtypes, summary,
-                         cardinality, target_info, findings, table.source, estimated)
+                         cardinality, target_info, findings, table.source, estimated, approximations(stats))
+
+
+def approximations(stats: dict[str, dict[str, Any]]) -> list[str]:
+    """What the statistics estimate rather than count, in words for the report."""
+    notes = []
+    approx_unique = [c for c, s in stats.items() if s["n_unique_approx"]]
+    if approx_unique:
+        notes.append(f"distinct counts of {len(approx_unique)} float column(s) with over 200,000 values are "
+                     f"HyperLogLog estimates (about ±2%): {', '.join(approx_unique[:8])}")
+    if any(s.get("quartiles_approx") for s in stats.values()):
+        notes.append("quartiles (and the IQR fences) are t-digest estimates: exact quantiles of this table would "
+                     "not fit in a quarter of the memory limit")
+    return notes
 
 
 def _estimate_mb(stats: dict[str, dict[str, Any]], n: int) -> float:

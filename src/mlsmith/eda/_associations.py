@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._finding import Finding
-from ._table import Table, finite, q
+from ._table import Table, finite, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
 
@@ -137,6 +137,7 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
     """
     rows: list[dict[str, Any]] = []
     y_sample = sample[target.name]
+    labels = sql_labels(y_sample)
     if target.task == "multiclass_classification":
         pearson = [None] * len(numeric)
     etas = _etas_by_class(table, numeric, target) if target.task != "regression" else {}
@@ -146,10 +147,11 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
         if target.task == "regression":
             yv = np.asarray(y_sample, dtype=float)
         else:
-            yv = (y_sample.astype(str) == target.positive).to_numpy(dtype=float) if target.positive else None
+            yv = (labels == target.positive).to_numpy(dtype=float) if target.positive else None
         if yv is not None:
             ok = np.isfinite(x) & np.isfinite(yv)
-            rho = sps.spearmanr(x[ok], yv[ok])[0] if ok.sum() > 2 and np.ptp(x[ok]) > 0 else np.nan
+            varies = ok.sum() > 2 and np.ptp(x[ok]) > 0 and np.ptp(yv[ok]) > 0
+            rho = sps.spearmanr(x[ok], yv[ok])[0] if varies else np.nan
             row["spearman"] = None if np.isnan(rho) else float(rho)
         if target.task == "regression":
             row["measure"] = "pearson/spearman"

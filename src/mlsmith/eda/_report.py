@@ -13,7 +13,7 @@ from ..exceptions import DataError
 from ._associations import Target, collinearity, leakage, missingness, num_expr, target_association
 from ._distributions import distributions
 from ._finding import Finding, FindingsReport
-from ._table import SAMPLE_ROWS, Table, finite, q
+from ._table import SAMPLE_ROWS, Table, q, sql_labels
 from ._temporal import temporal
 
 __all__ = ["EDAReport", "explore"]
@@ -47,6 +47,7 @@ class EDAReport(FindingsReport):
     figures: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)
     source: str = "DataFrame"
+    notes: list[str] = field(default_factory=list)
     _section = "mlsmith.report._eda"
 
 
@@ -55,13 +56,6 @@ def _infer_task(stats: dict[str, Any]) -> str:
     if stats["kind"] == "numeric" and stats["n_unique"] > 20:
         return "regression"
     return "binary_classification" if stats["n_unique"] == 2 else "multiclass_classification"
-
-
-def _label(values: pd.Series) -> pd.Series:
-    """Target labels as SQL's CAST(... AS VARCHAR) spells them."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.map(lambda v: None if pd.isna(v) else str(bool(v)).lower())
-    return values.map(lambda v: None if pd.isna(v) else str(v))
 
 
 def explore(
@@ -94,7 +88,7 @@ def explore(
     >>> r.task, r.sample_rows, r.associations[0]["measure"]
     ('regression', 442, 'pearson/spearman')
     """
-    from ..quality import as_table, column_stats
+    from ..quality import approximations, as_table, column_stats
 
     with as_table(data) as table:
         if target not in table.types:
@@ -105,8 +99,13 @@ def explore(
         if time_column is not None and time_column not in table.types:
             raise DataError(f"time column '{time_column}' is not a column of the data.")
         stats = column_stats(table)
-        return _explore(table, stats, target, task or _infer_task(stats[target]), positive_class, time_column,
-                        set(exclude), sample_rows, seed)
+        if stats[target]["n_non_null"] < 2:
+            raise DataError(f"target '{target}' has {stats[target]['n_non_null']} non-missing values in "
+                            f"{table.n_rows} rows; exploring it needs at least 2 labelled rows.")
+        report = _explore(table, stats, target, task or _infer_task(stats[target]), positive_class, time_column,
+                          set(exclude), sample_rows, seed)
+        report.notes = approximations(stats)
+        return report
 
 
 def _explore(table: Table, stats, target_name, task, positive, time_column, exclude, sample_rows, seed) -> EDAReport:
@@ -186,7 +185,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
 def _figure_data(table: Table, sample: pd.DataFrame, target: Target, stats, dist, assoc, class_counts) -> dict[str, Any]:
     """The numbers behind every plot: target distribution and one panel per feature (from the sample,
     except category counts, which are exact)."""
-    labels = _label(sample[target.name])
+    labels = sql_labels(sample[target.name])
     y = None
     if target.task == "regression":
         y = pd.to_numeric(sample[target.name], errors="coerce").to_numpy(dtype=float)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 
-__all__ = ["Table", "open_table", "q"]
+__all__ = ["Table", "finite", "open_table", "q", "sql_labels"]
 
 #: Rows drawn for figures and for the statistics that need rows in memory (Spearman, modes, AUC).
 SAMPLE_ROWS = 50_000
@@ -55,6 +55,7 @@ class Table:
     source: str
     frame: pd.DataFrame | None = None
     file_mb: float | None = None
+    memory_limit_bytes: int = 2**30
     _tmpdir: str | None = None
     _sample: dict[int, pd.DataFrame] = field(default_factory=dict)
     #: Results shared by the stages that read this table (the per-column statistics).
@@ -116,6 +117,7 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
     A CSV file is converted once to a temporary Parquet file (streamed, within ``memory_limit``), so
     later queries scan columns instead of re-parsing text; DuckDB spills to disk beyond the limit.
     """
+    _bytes(memory_limit)
     con, tmpdir = _connect(memory_limit)
     frame, file_mb = None, None
     try:
@@ -155,10 +157,27 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
         con.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
         raise
-    return Table(con, n_rows, types, source, frame, file_mb, tmpdir)
+    return Table(con, n_rows, types, source, frame, file_mb, _bytes(memory_limit), tmpdir)
+
+
+def _bytes(size: str) -> int:
+    """'1GB' -> 1073741824 (DuckDB's units: KB, MB, GB, TB, powers of 1024 as DuckDB reads them)."""
+    units = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+    text = size.strip().upper().replace(" ", "")
+    for unit, factor in units.items():
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return int(float(text[: -len(unit)]) * factor)
+    raise DataError(f"memory limit '{size}' is not a size; write it like '1GB' or '512MB'.")
 
 
 def finite(values: pd.Series) -> np.ndarray:
     """The finite values of a numeric sample column, as floats."""
     arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return arr[np.isfinite(arr)]
+
+
+def sql_labels(values: pd.Series) -> pd.Series:
+    """Labels spelled as SQL's ``CAST(... AS VARCHAR)`` spells them (booleans as 'true' / 'false')."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.map(lambda v: None if pd.isna(v) else str(bool(v)).lower())
+    return values.map(lambda v: None if pd.isna(v) else str(v))
