@@ -16,6 +16,7 @@ __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingn
 COLLINEAR_R = 0.9
 VIF_LIMIT = 10.0
 LEAK_STRENGTH = 0.98
+TOP_LEVELS = 15
 
 
 @dataclass
@@ -85,39 +86,17 @@ def correlation_ratio(counts: np.ndarray, means: np.ndarray, total_var: float) -
     return float(np.sqrt(min(((counts * (means - grand) ** 2).sum() / (n * total_var)), 1.0)))
 
 
-def _eta_by_group(table: Table, value: str, group: str) -> float:
-    rows = table.all(f"SELECT count(v), avg(v) FROM (SELECT {value} AS v, {group} AS g FROM t) "
-                     f"WHERE v IS NOT NULL AND g IS NOT NULL GROUP BY g")
-    var = table.one(f"SELECT var_pop(v) FROM (SELECT {value} AS v, {group} AS g FROM t) "
-                    f"WHERE v IS NOT NULL AND g IS NOT NULL")[0]
-    if not rows or var is None:
+def eta_from_groups(groups: np.ndarray) -> float:
+    """η from per-group (count, mean, population variance) rows: total variance = within + between."""
+    if not len(groups):
         return 0.0
-    arr = np.array(rows, dtype=float)
-    return correlation_ratio(arr[:, 0], arr[:, 1], var)
-
-
-def _etas_by_class(table: Table, columns: list[str], target: Target) -> dict[str, float]:
-    """η of every numeric column against the class labels, in two scans."""
-    if not columns:
-        return {}
-    xs = [num_expr(c) for c in columns]
-    where = f"WHERE {q(target.name)} IS NOT NULL"
-    rows = table.all(f"SELECT {', '.join(f'count({x}), avg({x}), var_pop({x})' for x in xs)} FROM t {where} "
-                     f"GROUP BY {target.label}")
-    arr = np.nan_to_num(np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)
-                        ).reshape(len(rows), -1)
-    out = {}
-    for i, c in enumerate(columns):
-        counts, means, within = arr[:, 3 * i], arr[:, 3 * i + 1], arr[:, 3 * i + 2]
-        n = counts.sum()
-        if not n:
-            out[c] = 0.0
-            continue
-        grand = (counts * means).sum() / n
-        # total variance = within-group + between-group (population variances)
-        total = ((counts * within).sum() + (counts * (means - grand) ** 2).sum()) / n
-        out[c] = correlation_ratio(counts, means, total)
-    return out
+    counts, means, within = groups[:, 0], groups[:, 1], groups[:, 2]
+    n = counts.sum()
+    if not n:
+        return 0.0
+    grand = (counts * means).sum() / n
+    total = ((counts * within).sum() + (counts * (means - grand) ** 2).sum()) / n
+    return correlation_ratio(counts, means, total)
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -129,18 +108,18 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def target_association(table: Table, target: Target, numeric: list[str], categorical: list[str], sample,
-                       pearson: list[float | None]) -> list[dict[str, Any]]:
+                       pearson: list[float | None], by_class: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """One row per feature: the measures that fit its type and the target's, and ``strength`` in [0, 1].
 
     ``pearson`` holds each numeric feature's correlation with the target's ``y`` (from
-    :func:`collinearity`).
+    :func:`collinearity`); ``by_class`` its per-class moments (from ``distributions``). Categorical rows
+    keep their per-level counts and target means (``levels``) for the figures.
     """
     rows: list[dict[str, Any]] = []
     y_sample = sample[target.name]
     labels = sql_labels(y_sample)
     if target.task == "multiclass_classification":
         pearson = [None] * len(numeric)
-    etas = _etas_by_class(table, numeric, target) if target.task != "regression" else {}
     for c, r in zip(numeric, pearson):
         row: dict[str, Any] = {"feature": c, "kind": "numeric", "pearson": r}
         x = np.asarray(sample[c], dtype=float) if sample[c].dtype.kind in "fiub" else finite(sample[c])
@@ -158,7 +137,7 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
             row["strength"] = max(abs(r or 0.0), abs(row.get("spearman") or 0.0))
         else:
             row["measure"] = "correlation ratio"
-            row["eta"] = etas[c]
+            row["eta"] = eta_from_groups(by_class.get(c, np.zeros((0, 3))))
             row["strength"] = row["eta"]
             if target.task == "binary_classification":
                 ok = np.isfinite(x) & np.isfinite(yv)
@@ -168,7 +147,12 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
     for c in categorical:
         row = {"feature": c, "kind": "categorical"}
         if target.task == "regression":
-            row["measure"], row["eta"] = "correlation ratio", _eta_by_group(table, target.y, f"CAST({q(c)} AS VARCHAR)")
+            y = target.y
+            per_level = table.all(f"SELECT CAST({q(c)} AS VARCHAR), count({y}), avg({y}), var_pop({y}) FROM t "
+                                  f"WHERE {q(c)} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1")
+            groups = np.array([[n, m or 0.0, v or 0.0] for _, n, m, v in per_level], dtype=float).reshape(-1, 3)
+            row.update(measure="correlation ratio", eta=eta_from_groups(groups), n_levels=len(per_level),
+                       levels=[[lv, int(n), m] for lv, n, m, _ in per_level[:TOP_LEVELS]])
             row["strength"] = row["eta"]
         else:
             pairs = table.all(f"SELECT CAST({q(c)} AS VARCHAR), {target.label}, count(*) FROM t "
@@ -179,6 +163,10 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
             li, ci = {v: i for i, v in enumerate(levels)}, {v: i for i, v in enumerate(classes)}
             for a, b, n in pairs:
                 ct[li[a], ci[b]] = n
+            order = np.argsort(-ct.sum(axis=1), kind="stable")[:TOP_LEVELS]
+            pos = ci.get(target.positive) if target.positive is not None else None
+            row["levels"] = [[levels[i], int(ct[i].sum()), None if pos is None else float(ct[i, pos] / ct[i].sum())]
+                             for i in order]
             row.update(measure="cramers_v", cramers_v=cramers_v(ct) if ct.size else 0.0,
                        mutual_info=mutual_information(ct) if ct.size else 0.0,
                        purity=float(ct.max(axis=1).sum() / ct.sum()) if ct.size else 0.0,

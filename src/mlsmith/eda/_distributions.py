@@ -56,9 +56,14 @@ def count_modes(values: np.ndarray, bins: int = 128, min_prominence: float = 0.1
     return max(len(peaks), 1)
 
 
-def distributions(table: Table, stats: dict[str, dict[str, Any]], columns: list[str], sample) -> tuple[
-        dict[str, dict[str, Any]], list[Finding]]:
-    """Skewness, kurtosis, IQR fences and outlier counts, box-plot numbers, modes and a histogram."""
+def distributions(table: Table, stats: dict[str, dict[str, Any]], columns: list[str], sample,
+                  group: str | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], list[Finding]]:
+    """Skewness, kurtosis, IQR fences and outlier counts, box-plot numbers, modes and a histogram.
+
+    The same scan groups the rows by ``group`` (an SQL expression: the class label) and returns, per
+    column, an array of (count, mean, population variance) per non-null group, from which the
+    correlation ratios are computed.
+    """
     out: dict[str, dict[str, Any]] = {}
     findings: list[Finding] = []
     exprs = []
@@ -69,15 +74,22 @@ def distributions(table: Table, stats: dict[str, dict[str, Any]], columns: list[
         q1, _, q3 = quart
         lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
         x = f"CAST({q(c)} AS DOUBLE)"
+        fx = f"(CASE WHEN isfinite({x}) THEN {x} END)"
         inside = f"{x} BETWEEN {lo!r} AND {hi!r}"
         exprs += [f"sum(CASE WHEN isfinite({x}) AND NOT ({inside}) THEN 1 ELSE 0 END)",
-                  f"min(CASE WHEN {inside} THEN {x} END)", f"max(CASE WHEN {inside} THEN {x} END)"]
+                  f"min(CASE WHEN {inside} THEN {x} END)", f"max(CASE WHEN {inside} THEN {x} END)",
+                  f"count({fx})", f"avg({fx})", f"var_pop({fx})"]
         out[c] = {"q1": q1, "median": quart[1], "q3": q3, "fence_low": lo, "fence_high": hi}
-    row = table.one(f"SELECT {', '.join(exprs)} FROM t") if exprs else ()
+    rows = table.all(f"SELECT {group or 'NULL'} AS g, {', '.join(exprs)} FROM t GROUP BY 1") if exprs else []
+    by_group: dict[str, np.ndarray] = {}
     for i, c in enumerate(out):
         s, d = stats[c], out[c]
-        n_out, d["whisker_low"], d["whisker_high"] = row[3 * i: 3 * i + 3]
-        n_out = n_out or 0
+        parts = [r[1 + 6 * i: 7 + 6 * i] for r in rows]
+        n_out = sum(p[0] or 0 for p in parts)
+        lows, highs = [p[1] for p in parts if p[1] is not None], [p[2] for p in parts if p[2] is not None]
+        d["whisker_low"], d["whisker_high"] = (min(lows) if lows else None), (max(highs) if highs else None)
+        by_group[c] = np.array([[p[3], p[4] or 0.0, p[5] or 0.0] for r, p in zip(rows, parts) if r[0] is not None],
+                               dtype=float).reshape(-1, 3)
         n = s["count"]
         values = finite(sample[c])
         counts, edges = np.histogram(values, bins=30) if len(values) else (np.array([]), np.array([]))
@@ -87,7 +99,7 @@ def distributions(table: Table, stats: dict[str, dict[str, Any]], columns: list[
                  n_modes=count_modes(values) if s["n_unique"] > 10 else None, bimodality_coefficient=bc,
                  histogram={"edges": edges.tolist(), "counts": counts.tolist()})
         findings.extend(_findings(c, d))
-    return out, findings
+    return out, by_group, findings
 
 
 def _findings(c: str, d: dict[str, Any]) -> list[Finding]:

@@ -20,7 +20,6 @@ __all__ = ["EDAReport", "explore"]
 
 TASKS = ("binary_classification", "multiclass_classification", "regression")
 MAX_LEVELS = 1000
-TOP_LEVELS = 15
 WEAK = 0.02
 
 
@@ -135,7 +134,8 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
     categorical = [c for c, k in table.kinds.items() if k in ("string", "boolean") and usable(c)
                    and c not in dates and stats[c]["n_unique"] <= MAX_LEVELS]
 
-    dist, more = distributions(table, stats, numeric, sample)
+    group = target.label if task != "regression" else None
+    dist, by_class, more = distributions(table, stats, numeric, sample, group)
     findings += more
     missing_cols = [c for c in [*numeric, *categorical, *dates] if stats[c]["n_missing"] > 0]
     miss, more = missingness(table, missing_cols, target)
@@ -144,7 +144,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
     corr, more = collinearity(table, numeric[:40], y_expr)
     findings += more
     pearson = corr["target_r"] + [None] * (len(numeric) - len(corr["target_r"]))
-    assoc = target_association(table, target, numeric, categorical, sample, pearson)
+    assoc = target_association(table, target, numeric, categorical, sample, pearson, by_class)
     findings += leakage(assoc, table.n_rows)
     for r in assoc:
         if (r["strength"] or 0.0) < WEAK:
@@ -173,7 +173,8 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         if task == "multiclass_classification":
             rarest = min(class_counts, key=class_counts.get)
             y_expr, y_name = f"CAST({target.label} = '{rarest}' AS DOUBLE)", f"rate of {target_name} = {rarest}"
-        temporal_data, more = temporal(table, time_column, y_expr, y_name)
+        span = (stats[time_column].get("date_min"), stats[time_column].get("date_max"))
+        temporal_data, more = temporal(table, time_column, y_expr, y_name, span)
         findings += more
     figures = _figure_data(table, sample, target, stats, dist, assoc, class_counts)
     order = {"error": 0, "warning": 1, "info": 2}
@@ -219,11 +220,8 @@ def _figure_data(table: Table, sample: pd.DataFrame, target: Target, stats, dist
                 entry["target_mean"] = [float(s / n) if n >= 5 else None for s, n in zip(sums, ns)]
             features[c] = entry
         else:
-            y_expr = target.y if target.task != "multiclass_classification" else "NULL"
-            rows = table.all(f"SELECT CAST({q(c)} AS VARCHAR), count(*), avg({y_expr}) FROM t "
-                             f"WHERE {q(target.name)} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_LEVELS}")
-            features[c] = {"kind": "categorical", "levels": ["(missing)" if v is None else v for v, _, _ in rows],
-                           "counts": [int(n) for _, n, _ in rows], "target_mean": [m for _, _, m in rows],
+            features[c] = {"kind": "categorical", "levels": [lv for lv, _, _ in r["levels"]],
+                           "counts": [n for _, n, _ in r["levels"]], "target_mean": [m for _, _, m in r["levels"]],
                            "n_levels": int(stats[c]["n_unique"])}
     top = assoc[0]["feature"] if assoc else None
     scatter = None

@@ -21,12 +21,13 @@ def _period(span_days: float) -> str:
     return "day"
 
 
-def temporal(table: Table, column: str, y_expr: str, y_name: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+def temporal(table: Table, column: str, y_expr: str, y_name: str, span: tuple | None = None) -> tuple[
+        dict[str, Any] | None, list[Finding]]:
     """Aggregate ``y_expr`` by period of ``column``; test a monotone trend (Kendall's tau of the period
     means) and seasonality (one-way ANOVA of the detrended period means by month of year, or by day of
     week for daily data)."""
     ts = f"TRY_CAST({q(column)} AS TIMESTAMP)"
-    lo, hi = table.one(f"SELECT min({ts}), max({ts}) FROM t")
+    lo, hi = span if span and None not in span else table.one(f"SELECT min({ts}), max({ts}) FROM t")
     if lo is None or hi is None or hi <= lo:
         return None, []
     period = _period((hi - lo).total_seconds() / 86400)
