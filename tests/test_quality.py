@@ -141,3 +141,13 @@ def test_quartiles_are_estimated_when_exact_ones_would_not_fit(hitters):
         for key, value in zip(("25%", "50%", "75%"), exact):
             assert abs(r.numeric_summary[c][key] - value) < 0.05 * spread
     assert assess_quality(hitters).notes == []
+
+
+def test_csv_whose_types_change_after_the_sniffed_rows(tmp_path):
+    n = 25_000  # DuckDB sniffs types from the first 20,480 rows
+    frame = pd.DataFrame({"code": np.arange(n).astype(str), "y": np.arange(n) % 2})
+    frame.loc[n - 1, "code"] = "unknown code"
+    frame.to_csv(tmp_path / "late.csv", index=False)
+    r = assess_quality(tmp_path / "late.csv", target="y")
+    assert r.dtypes == {"VARCHAR": 1, "BIGINT": 1}
+    assert ("numbers_as_strings", "code") in {(f.check, f.column) for f in r.findings}

@@ -28,8 +28,11 @@ def test_run_walks_every_stage_and_writes_the_run_folder(churn_run):
     assert sorted(p.name for p in (folder / "runs").iterdir()) == [run_dir.name, "index.db"]
     assert {p.name for p in run_dir.iterdir()} >= {"problem.yaml", "results.json", "report.html", "leaderboard.csv", "model"}
     results = json.loads((run_dir / "results.json").read_text())
-    for key in ("problem", "quality", "leaderboard", "tuning", "evaluation", "bundle"):
+    for key in ("problem", "quality", "eda", "leaderboard", "tuning", "evaluation", "bundle"):
         assert key in results
+    # stages 2 and 3 saw the training rows only, and the id column is no feature
+    assert results["quality"]["n_rows"] == results["eda"]["n_rows"] == results["split"]["n_train"]
+    assert "customer_id" not in {a["feature"] for a in results["eda"]["associations"]}
     families = {row["model"] for row in results["leaderboard"]}
     assert families == {"linear", "decision_tree", "random_forest", "hist_gradient_boosting", "xgboost",
                         "lightgbm", "svm", "knn", "naive_bayes", "dummy"}

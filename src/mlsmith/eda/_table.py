@@ -138,11 +138,7 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
                 relation = f"read_parquet('{literal}')"
             elif suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
                 parquet = Path(tmpdir) / "data.parquet"
-                try:
-                    con.execute(f"COPY (SELECT * FROM read_csv('{literal}', sample_size=-1)) "
-                                f"TO '{parquet}' (FORMAT parquet)")
-                except duckdb.Error as exc:
-                    raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+                _csv_to_parquet(con, literal, parquet, path)
                 relation = f"read_parquet('{parquet}')"
             else:
                 raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
@@ -168,6 +164,20 @@ def _bytes(size: str) -> int:
         if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
             return int(float(text[: -len(unit)]) * factor)
     raise DataError(f"memory limit '{size}' is not a size; write it like '1GB' or '512MB'.")
+
+
+def _csv_to_parquet(con: duckdb.DuckDBPyConnection, literal: str, parquet: Path, path: Path) -> None:
+    """Convert a CSV file in one streamed pass. Column types are sniffed from the first rows; when a
+    later row contradicts them, the conversion is redone with types sniffed from every row."""
+    for options in ("", ", sample_size=-1"):
+        try:
+            con.execute(f"COPY (SELECT * FROM read_csv('{literal}'{options})) TO '{parquet}' (FORMAT parquet)")
+            return
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            error = exc
+        except duckdb.Error as exc:
+            raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+    raise DataError(f"could not read '{path}': {str(error).splitlines()[0]}") from None
 
 
 def finite(values: pd.Series) -> np.ndarray:
