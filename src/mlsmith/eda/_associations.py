@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from ._finding import Finding
+from ._finding import Finding, name_list
 from ._table import Table, finite, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
@@ -313,11 +313,12 @@ def missingness(table: Table, columns: list[str], target: Target | None) -> tupl
                     f"({d['effect_name']} {d['effect']:.3f}, p = {d['p_value']:.2g}): a hint of MAR/MNAR",
                     "impute and add a missing-indicator (SimpleImputer(add_indicator=True)); do not drop these "
                     "rows, which would bias the sample", c, d))
-            else:
-                findings.append(Finding(
-                    "missing_at_random", "info", f"missingness of '{c}' shows no clear association with the target "
-                    f"({d['effect_name']} {d['effect']:.3f})", "simple imputation (median / most frequent) inside "
-                    "the pipeline is reasonable", c, d))
+        at_random = {c: d["effect"] for c, d in by_target.items() if not (d["p_value"] < 0.001 and d["effect"] >= 0.05)}
+        if at_random:
+            findings.append(Finding(
+                "missing_at_random", "info", f"missingness of {len(at_random)} column(s) shows no clear association "
+                f"with the target: {name_list(at_random)}", "simple imputation (median / most frequent) inside the pipeline is "
+                "reasonable", None, {"effect": at_random}))
     pct = {c: float(100 * m / n) for c, m in zip(columns, n_i)} if n else {}
     return {"columns": columns, "pct": pct, "cooccurrence": matrix.tolist(), "vs_target": by_target}, findings
 

@@ -3,7 +3,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Finding", "FindingsReport"]
+__all__ = ["Finding", "FindingsReport", "name_list"]
+
+
+def name_list(columns, shown: int = 8) -> str:
+    """Quoted column names for a message, the first ``shown`` of them.
+
+    Examples
+    --------
+    >>> name_list(["a", "b", "c"], shown=2)
+    "'a', 'b' and 1 more"
+    """
+    names = [f"'{c}'" for c in columns]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..exceptions import DataError
 from ._associations import Target, collinearity, leakage, missingness, num_expr, target_association
 from ._distributions import distributions
-from ._finding import Finding, FindingsReport
+from ._finding import Finding, FindingsReport, name_list
 from ._table import SAMPLE_ROWS, Table, q, sql_labels
 from ._temporal import temporal
 
@@ -146,12 +146,11 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
     pearson = corr["target_r"] + [None] * (len(numeric) - len(corr["target_r"]))
     assoc = target_association(table, target, numeric, categorical, sample, pearson, by_class)
     findings += leakage(assoc, table.n_rows)
-    for r in assoc:
-        if (r["strength"] or 0.0) < WEAK:
-            findings.append(Finding("no_association", "info", f"'{r['feature']}' shows almost no association with "
-                                    f"the target ({r['measure']} {r['strength']:.3f})", "a candidate to drop; check "
-                                    "interactions (a tree model's importance) before you do", r["feature"],
-                                    {"strength": r["strength"]}))
+    weak = {r["feature"]: r["strength"] for r in assoc if (r["strength"] or 0.0) < WEAK}
+    if weak:
+        findings.append(Finding("no_association", "info", f"{len(weak)} feature(s) show almost no association with "
+                                f"the target (strength < {WEAK}): {name_list(weak)}", "candidates to drop; check "
+                                "interactions (a tree model's importance) before you do", None, {"strength": weak}))
     balance = None
     if class_counts:
         ratio = min(class_counts.values()) / max(class_counts.values()) if len(class_counts) > 1 else 1.0
