@@ -103,7 +103,7 @@ def test_binary_target_eta_auc_collinearity_balance_leakage(cancer):
     assert r.class_balance["counts"] == {str(k): int(v) for k, v in df["target"].value_counts().items()}
     leaks = [f for f in r.findings if f.check == "leakage_suspect"]
     assert [f.column for f in leaks] == ["leak"] and leaks[0].severity == "error"
-    assert all(f.action for f in r.findings)
+    assert all(f.fix for f in r.findings)
 
 
 def test_categorical_association_and_missingness_vs_target(hitters):

@@ -94,7 +94,7 @@ def test_careful_analyst_checks_on_real_data(hitters):
     assert ("disguised_missing", "placeholder") in found
     bad = next(f for f in r.findings if f.check == "implausible_dates")
     assert bad.column == "debut" and bad.evidence["count"] == 3
-    assert all(f.action for f in r.findings)  # every finding says what to do
+    assert all(f.fix for f in r.findings)  # every finding says what to do
     # infinities are excluded from the summary, as the report states
     finite = df["ratio"][np.isfinite(df["ratio"])]
     assert r.numeric_summary["ratio"]["max"] == pytest.approx(finite.max())

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from .eda._finding import Finding, FindingsReport
+from .eda._finding import Finding, FindingsReport, finding
 from .eda._table import SAMPLE_ROWS, Table, open_table, q
 from .exceptions import DataError
 
@@ -53,7 +53,7 @@ class QualityReport(FindingsReport):
     source: str = "DataFrame"
     memory_estimated: bool = False
     notes: list[str] = field(default_factory=list)
-    _section = "mlsmith.report._quality"
+    _section = "quality"
 
     @property
     def warnings(self) -> list[str]:
@@ -191,7 +191,7 @@ def _report(table: Table, stats: dict[str, dict[str, Any]], target: str | None) 
     n_distinct_rows = table.one(f"SELECT count(DISTINCT hash({everything})) FROM t")[0] if n else 0
     n_dup = int(n - n_distinct_rows)
     if n_dup:
-        findings.append(Finding(
+        findings.append(finding(
             "duplicate_rows", "warning", f"{n_dup} duplicate rows ({_pct(n_dup, n)}%)",
             "drop exact duplicates (or confirm they are genuine repeats); copies that land on both sides of "
             "a split inflate the test score", None, {"count": n_dup}))
@@ -249,33 +249,33 @@ def _column_findings(table: Table, c: str, s: dict[str, Any], n: int) -> list[Fi
     out: list[Finding] = []
     nu, nn, kind = s["n_unique"], s["n_non_null"], s["kind"]
     if nn and nn / n < 0.5:
-        out.append(Finding("mostly_missing", "warning", f"'{c}' is {_pct(n - nn, n)}% missing",
+        out.append(finding("mostly_missing", "warning", f"'{c}' is {_pct(n - nn, n)}% missing",
                            "drop the column, or keep a missing-indicator if missingness carries signal", c,
                            {"missing_pct": _pct(n - nn, n)}))
     if nu <= 1:
         what = "entirely missing" if nu == 0 else f"constant ({s['top'][0][0]!r})"
-        out.append(Finding("constant", "warning", f"'{c}' is {what}", "drop it: it carries no information", c,
+        out.append(finding("constant", "warning", f"'{c}' is {what}", "drop it: it carries no information", c,
                            {"n_unique": nu}))
         return out
     if s.get("top_share", 0) >= NEAR_CONSTANT_SHARE:
         value, count = s["top"][0]
-        out.append(Finding("near_constant", "warning",
+        out.append(finding("near_constant", "warning",
                            f"'{c}' is near-constant: {value!r} in {_pct(count, nn)}% of non-missing rows",
                            "drop it, or keep it only as a rare-event flag; it will not survive most CV folds", c,
                            {"top_value": value, "top_share": round(count / nn, 4)}))
     if nu == nn and nn > 20 and (kind == "string" or (kind == "numeric" and not table.is_float(c))):
-        out.append(Finding("id_like", "warning", f"'{c}' has a distinct value in every row (id-like)",
+        out.append(finding("id_like", "warning", f"'{c}' has a distinct value in every row (id-like)",
                            "list it in data.id_columns (or drop it): a model can only memorise it", c,
                            {"n_unique": nu}))
     if s.get("n_inf"):
-        out.append(Finding("infinite_values", "error", f"'{c}' has {s['n_inf']} infinite values",
+        out.append(finding("infinite_values", "error", f"'{c}' has {s['n_inf']} infinite values",
                            "replace ±inf with NaN (then impute) or clip; most models reject them", c,
                            {"count": int(s["n_inf"])}))
     if kind == "string":
         out.extend(_text_findings(table, c, s, n))
     if s.get("n_bad_dates") and (kind == "datetime" or s.get("n_date_text", 0) >= 0.95 * nn):
         lo, years = PLAUSIBLE_DATES
-        out.append(Finding("implausible_dates", "warning",
+        out.append(finding("implausible_dates", "warning",
                            f"'{c}' has {s['n_bad_dates']} dates before {lo} or more than {years} year(s) ahead "
                            f"(range {s['date_min']} to {s['date_max']})",
                            "treat them as missing (they are often sentinels such as 1900-01-01 or 9999-12-31)", c,
@@ -302,40 +302,40 @@ def _text_findings(table: Table, c: str, s: dict[str, Any], n: int) -> list[Find
     numeric_share = s["n_numeric_text"] / real
     if len(types) > 1:
         mix = ", ".join(f"{k} {v}" for k, v in sorted(types.items(), key=lambda kv: -kv[1]))
-        out.append(Finding("mixed_types", "warning", f"'{c}' mixes Python types ({mix}, in a sample)",
+        out.append(finding("mixed_types", "warning", f"'{c}' mixes Python types ({mix}, in a sample)",
                            "convert the column to one type (pd.to_numeric(errors='coerce') or astype(str))", c,
                            {"types": types}))
     elif numeric_share >= 0.98:
-        out.append(Finding("numbers_as_strings", "warning",
+        out.append(finding("numbers_as_strings", "warning",
                            f"'{c}' holds numbers stored as text ({numeric_share:.1%} parse as numbers)",
                            "convert with pd.to_numeric (or declare it categorical if the numbers are codes)", c,
                            {"numeric_share": round(numeric_share, 4)}))
     elif 0.02 <= numeric_share < 0.98:
-        out.append(Finding("mixed_types", "warning",
+        out.append(finding("mixed_types", "warning",
                            f"'{c}' mixes numbers ({numeric_share:.1%}) and text ({1 - numeric_share:.1%})",
                            "split it into a number and a flag, or clean the text entries", c,
                            {"numeric_share": round(numeric_share, 4)}))
     if s["n_date_text"] >= 0.95 * real and numeric_share < 0.98:
-        out.append(Finding("dates_as_strings", "info", f"'{c}' holds dates stored as text",
+        out.append(finding("dates_as_strings", "info", f"'{c}' holds dates stored as text",
                            "parse it with pd.to_datetime and derive date features (the features stage does this)",
                            c, {"min": str(s["date_min"]), "max": str(s["date_max"])}))
     if placeholders:
-        out.append(Finding("disguised_missing", "warning",
+        out.append(finding("disguised_missing", "warning",
                            f"'{c}' has {placeholders} placeholder values ('', 'NA', 'null', '?', ...) that are "
                            "not recognised as missing", "convert them to NaN (na_values= when reading)", c,
                            {"count": int(placeholders)}))
     variants = _spelling_variants(s.get("levels", []))
     if variants:
         shown = "; ".join(" / ".join(repr(v) for v in group) for group in variants[:3])
-        out.append(Finding("inconsistent_spelling", "warning",
+        out.append(finding("inconsistent_spelling", "warning",
                            f"'{c}' has {len(variants)} categories spelled in several ways (case or whitespace): {shown}",
                            "normalise with .str.strip().str.lower() before encoding", c,
                            {"groups": variants[:20]}))
     elif s["n_padded"]:
-        out.append(Finding("padded_whitespace", "info", f"'{c}' has {s['n_padded']} values with leading or "
+        out.append(finding("padded_whitespace", "info", f"'{c}' has {s['n_padded']} values with leading or "
                            "trailing spaces", "strip them with .str.strip()", c, {"count": int(s["n_padded"])}))
     if nu > 50 and nu < nn and numeric_share < 0.98 and s["n_date_text"] < 0.95 * real:
-        out.append(Finding("high_cardinality", "info", f"'{c}' has {nu} categories",
+        out.append(finding("high_cardinality", "info", f"'{c}' has {nu} categories",
                            "group rare levels, or use target / frequency encoding instead of one-hot", c,
                            {"n_unique": nu}))
     return out
@@ -351,7 +351,7 @@ def _spelling_variants(levels: list[tuple[str, int]]) -> list[list[str]]:
 def _target(s: dict[str, Any], name: str, n: int, findings: list[Finding]) -> dict[str, Any]:
     info: dict[str, Any] = {"name": name, "n_missing": int(s["n_missing"])}
     if s["n_missing"]:
-        findings.append(Finding("target_missing", "warning", f"target '{name}' is missing in {s['n_missing']} rows",
+        findings.append(finding("target_missing", "warning", f"target '{name}' is missing in {s['n_missing']} rows",
                                 "drop those rows (a run does this before the split)", name,
                                 {"count": int(s["n_missing"])}))
     is_float_like = s["kind"] == "numeric" and s["n_unique"] > 50
@@ -364,7 +364,7 @@ def _target(s: dict[str, Any], name: str, n: int, findings: list[Finding]) -> di
         ratio = min(counts) / max(counts)
         info["minority_majority_ratio"] = ratio
         if ratio < IMBALANCE_RATIO:
-            findings.append(Finding(
+            findings.append(finding(
                 "imbalance", "warning",
                 f"target '{name}' is imbalanced: minority/majority = {ratio:.2f} (< {IMBALANCE_RATIO})",
                 "stratify the split and CV, use class weights, and tune the decision threshold; judge by "

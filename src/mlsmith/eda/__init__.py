@@ -5,7 +5,6 @@ DuckDB over every row (``_table.py`` opens a DataFrame, or a CSV / Parquet file 
 figures and the few rank-based measures use a random sample whose size the report states.
 """
 
-from ._finding import Finding
 from ._report import EDAReport, explore
 
-__all__ = ["EDAReport", "Finding", "explore"]
+__all__ = ["EDAReport", "explore"]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from ._finding import Finding, name_list
+from ._finding import Finding, finding, name_list
 from ._table import Table, finite, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
@@ -188,7 +188,7 @@ def leakage(rows: list[dict[str, Any]], n_rows: int) -> list[Finding]:
         elif r["strength"] is not None and r["strength"] >= LEAK_STRENGTH:
             why = f"its association with the target is {r['strength']:.3f} ({r['measure']})"
         if why:
-            out.append(Finding("leakage_suspect", "error", f"'{c}' may leak the target: {why}",
+            out.append(finding("leakage_suspect", "error", f"'{c}' may leak the target: {why}",
                                "remove it unless you are sure it is known at prediction time (it may be recorded "
                                "after, or derived from, the outcome)", c, {"strength": r["strength"]}))
     return out
@@ -252,14 +252,14 @@ def collinearity(table: Table, columns: list[str], y: str | None = None) -> tupl
     for i in range(k):
         for j in range(i + 1, k):
             if abs(matrix[i, j]) > COLLINEAR_R:
-                findings.append(Finding(
+                findings.append(finding(
                     "collinear_pair", "warning", f"'{columns[i]}' and '{columns[j]}' are collinear (r = {matrix[i, j]:.3f})",
                     "drop one of them or combine them (ratio, difference, mean); linear models need this, trees "
                     "mostly do not", columns[i], {"other": columns[j], "r": float(matrix[i, j])}))
     factors = vif(np.nan_to_num(matrix)) if k >= 2 else np.ones(k)
     for c, v in zip(columns, factors):
         if v > VIF_LIMIT:
-            findings.append(Finding("high_vif", "warning", f"'{c}' has a variance inflation factor of "
+            findings.append(finding("high_vif", "warning", f"'{c}' has a variance inflation factor of "
                                     f"{'inf' if np.isinf(v) else f'{v:.1f}'} (> {VIF_LIMIT:g})",
                                     "other features explain it almost fully: drop or combine it for linear models "
                                     "(or regularise)", c, {"vif": float(v)}))
@@ -298,7 +298,7 @@ def missingness(table: Table, columns: list[str], target: Target | None) -> tupl
     for i in range(k):
         for j in range(i + 1, k):
             if matrix[i, j] >= 0.5:
-                findings.append(Finding(
+                findings.append(finding(
                     "missing_together", "info", f"'{columns[i]}' and '{columns[j]}' tend to be missing together "
                     f"(indicator correlation {matrix[i, j]:.2f})", "look for the shared cause (a source that was not "
                     "joined); impute them consistently and consider one shared missing-indicator", columns[i],
@@ -308,14 +308,14 @@ def missingness(table: Table, columns: list[str], target: Target | None) -> tupl
         by_target = _missing_vs_target(columns, rows, bits, target)
         for c, d in by_target.items():
             if d["p_value"] < 0.001 and d["effect"] >= 0.05:
-                findings.append(Finding(
+                findings.append(finding(
                     "missing_not_at_random", "warning", f"missingness of '{c}' is associated with the target "
                     f"({d['effect_name']} {d['effect']:.3f}, p = {d['p_value']:.2g}): a hint of MAR/MNAR",
                     "impute and add a missing-indicator (SimpleImputer(add_indicator=True)); do not drop these "
                     "rows, which would bias the sample", c, d))
         at_random = {c: d["effect"] for c, d in by_target.items() if not (d["p_value"] < 0.001 and d["effect"] >= 0.05)}
         if at_random:
-            findings.append(Finding(
+            findings.append(finding(
                 "missing_at_random", "info", f"missingness of {len(at_random)} column(s) shows no clear association "
                 f"with the target: {name_list(at_random)}", "simple imputation (median / most frequent) inside the pipeline is "
                 "reasonable", None, {"effect": at_random}))

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from ._finding import Finding
+from ._finding import Finding, finding
 from ._table import Table, finite, q
 
 __all__ = ["bimodality_coefficient", "count_modes", "distributions"]
@@ -109,16 +109,16 @@ def _findings(c: str, d: dict[str, Any]) -> list[Finding]:
         side = "right" if skew > 0 else "left"
         fix = ("log-transform it (np.log1p; values are >= 0)" if d["min"] >= 0 and skew > 0
                else "apply a Yeo-Johnson power transform (PowerTransformer)")
-        out.append(Finding("skewed", "info", f"'{c}' is {side}-skewed (skewness {skew:.2f}, excess kurtosis "
+        out.append(finding("skewed", "info", f"'{c}' is {side}-skewed (skewness {skew:.2f}, excess kurtosis "
                            f"{d['kurtosis']:.2f})", f"{fix} for linear and distance-based models; trees do not need it",
                            c, {"skew": skew, "kurtosis": d["kurtosis"]}))
     if d["n_outliers"] and d["n_outliers"] / d["n"] >= OUTLIER_SHARE:
-        out.append(Finding("outliers", "info", f"'{c}' has {d['n_outliers']} values ({d['outlier_pct']}%) outside "
+        out.append(finding("outliers", "info", f"'{c}' has {d['n_outliers']} values ({d['outlier_pct']}%) outside "
                            f"the IQR fences [{d['fence_low']:.4g}, {d['fence_high']:.4g}]",
                            "check whether they are errors; otherwise clip (winsorise) at the fences or use a robust "
                            "scaler", c, {"n_outliers": d["n_outliers"], "fences": [d["fence_low"], d["fence_high"]]}))
     if (d["n_modes"] or 1) > 1:
-        out.append(Finding("multimodal", "info", f"'{c}' looks multimodal ({d['n_modes']} modes; bimodality "
+        out.append(finding("multimodal", "info", f"'{c}' looks multimodal ({d['n_modes']} modes; bimodality "
                            f"coefficient {d['bimodality_coefficient'] or float('nan'):.2f})",
                            "look for a hidden grouping (a category that separates the modes); consider a binned "
                            "feature or separate models per group", c, {"n_modes": d["n_modes"]}))

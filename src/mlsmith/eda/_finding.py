@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["Finding", "FindingsReport", "name_list"]
+from ..guards._finding import Finding, Severity
+
+__all__ = ["Finding", "FindingsReport", "finding", "name_list"]
 
 
 def name_list(columns, shown: int = 8) -> str:
@@ -18,29 +19,16 @@ def name_list(columns, shown: int = 8) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing a report noticed, with the action it suggests.
-
-    ``check`` names the rule (``near_constant``, ``skewed``, ...); ``evidence`` holds the numbers
-    behind the message.
-    """
-
-    check: str
-    severity: Literal["info", "warning", "error"]
-    message: str
-    action: str
-    column: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def finding(check: str, severity: Severity, message: str, fix: str, column: str | None = None,
+            evidence: dict[str, Any] | None = None) -> Finding:
+    """A :class:`mlsmith.guards.Finding` (the project's one finding type) about a column, with its fix."""
+    return Finding(check, severity, message, dict(evidence or {}), fix, column)
 
 
 class FindingsReport:
     """Shared by the quality and EDA reports: JSON-able data and a notebook rendering of their section."""
 
-    #: The module under mlsmith.report whose ``html(data, results)`` renders this report.
+    #: The report section (a key of mlsmith.report's SECTIONS) that renders this report.
     _section: str = ""
     findings: list[Finding]
 
@@ -50,6 +38,6 @@ class FindingsReport:
         return out
 
     def _repr_html_(self) -> str:
-        import importlib
+        from ..report._html import render_section
 
-        return str(importlib.import_module(self._section).html(self.to_dict(), {}))
+        return str(render_section(self._section, self.to_dict()))

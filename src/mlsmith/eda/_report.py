@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
-from ._associations import Target, collinearity, leakage, missingness, num_expr, target_association
+from ._associations import Target, collinearity, leakage, missingness, target_association
 from ._distributions import distributions
-from ._finding import Finding, FindingsReport, name_list
+from ._finding import Finding, FindingsReport, finding, name_list
 from ._table import SAMPLE_ROWS, Table, q, sql_labels
 from ._temporal import temporal
 
@@ -47,7 +47,7 @@ class EDAReport(FindingsReport):
     findings: list[Finding] = field(default_factory=list)
     source: str = "DataFrame"
     notes: list[str] = field(default_factory=list)
-    _section = "mlsmith.report._eda"
+    _section = "eda"
 
 
 
@@ -148,7 +148,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
     findings += leakage(assoc, table.n_rows)
     weak = {r["feature"]: r["strength"] for r in assoc if (r["strength"] or 0.0) < WEAK}
     if weak:
-        findings.append(Finding("no_association", "info", f"{len(weak)} feature(s) show almost no association with "
+        findings.append(finding("no_association", "info", f"{len(weak)} feature(s) show almost no association with "
                                 f"the target (strength < {WEAK}): {name_list(weak)}", "candidates to drop; check "
                                 "interactions (a tree model's importance) before you do", None, {"strength": weak}))
     balance = None
@@ -156,13 +156,13 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         ratio = min(class_counts.values()) / max(class_counts.values()) if len(class_counts) > 1 else 1.0
         balance = {"counts": class_counts, "minority_majority_ratio": ratio}
         if ratio < 0.2:
-            findings.append(Finding("class_imbalance", "warning", f"classes are imbalanced (minority/majority "
+            findings.append(finding("class_imbalance", "warning", f"classes are imbalanced (minority/majority "
                                     f"{ratio:.2f})", "stratify the split and CV folds, use class weights "
                                     "(class_weight='balanced'), tune the decision threshold on out-of-fold "
                                     "predictions, and judge by recall/precision/average precision", target_name,
                                     balance))
         else:
-            findings.append(Finding("class_balance", "info", f"classes are reasonably balanced (minority/majority "
+            findings.append(finding("class_balance", "info", f"classes are reasonably balanced (minority/majority "
                                     f"{ratio:.2f})", "stratify the split and CV folds anyway", target_name, balance))
     temporal_data = None
     time_column = time_column or (dates[0] if dates else None)

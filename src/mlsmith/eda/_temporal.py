@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from ._finding import Finding
+from ._finding import Finding, finding
 from ._table import Table, q
 
 __all__ = ["temporal"]
@@ -47,7 +47,7 @@ def temporal(table: Table, column: str, y_expr: str, y_name: str, span: tuple | 
     tau, p = sps.kendalltau(idx, means[ok])
     data["trend"] = {"kendall_tau": float(tau), "p_value": float(p)}
     if p < 0.01 and abs(tau) >= 0.3:
-        findings.append(Finding(
+        findings.append(finding(
             "temporal_trend", "warning", f"{y_name} {'rises' if tau > 0 else 'falls'} over '{column}' "
             f"(Kendall's tau {tau:.2f} across {ok.sum()} {period}s, p = {p:.2g})",
             f"split by time (set data.time_column: {column}) and validate on later periods; a random split "
@@ -68,11 +68,11 @@ def temporal(table: Table, column: str, y_expr: str, y_name: str, span: tuple | 
             f, p_season = sps.f_oneway(*groups)
             data["seasonality"] = {"by": label, "f": float(f), "p_value": float(p_season)}
             if p_season < 0.01:
-                findings.append(Finding(
+                findings.append(finding(
                     "seasonality", "warning", f"{y_name} varies with the {label} (ANOVA on detrended {period}ly "
                     f"means, p = {p_season:.2g})", f"add calendar features ({label}) and validate with a "
                     "time-based split that covers whole cycles", column, data["seasonality"]))
     if not findings:
-        findings.append(Finding("time_column", "info", f"no clear trend or seasonality of {y_name} over '{column}'",
+        findings.append(finding("time_column", "info", f"no clear trend or seasonality of {y_name} over '{column}'",
                                 "if the model will predict future rows, still prefer a time-based split", column, {}))
     return data, findings

@@ -27,14 +27,19 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     fix: str = ""
+    #: The column the finding is about, when it is about one (the quality and EDA reports set it).
+    column: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in _RANK:
             raise ValueError(f"severity must be one of info, warning, error; got {self.severity!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "message": self.message,
-                "evidence": dict(self.evidence), "fix": self.fix}
+        out = {"check": self.check, "severity": self.severity, "message": self.message,
+               "evidence": dict(self.evidence), "fix": self.fix}
+        if self.column is not None:
+            out["column"] = self.column
+        return out
 
 
 @dataclass

@@ -21,7 +21,7 @@ def _findings(console: Console, findings: list[dict[str, Any]], title: str, limi
         table.add_column(col, overflow="fold")
     for f in findings[:limit]:
         table.add_row(f"[{_STYLE[f['severity']]}]{f['severity']}[/]", f["check"].replace("_", " "), f["message"],
-                      f["action"])
+                      f["fix"])
     console.print(table)
     if len(findings) > limit:
         console.print(f"… and {len(findings) - limit} more findings (see --json or --html)")
@@ -90,4 +90,5 @@ def profile_page(title: str, sections: dict[str, Any]) -> str:
     results = {"problem": {"name": title}, **sections}
     parts = [importlib.import_module(module).html(results[key], results) for key, module in SECTIONS
              if key in sections]
-    return str(render_template("report.html", r=results, sections=[Markup(p) for p in parts], standalone=True))
+    return str(render_template("report.html", r=results, sections=[Markup(p) for p in parts], standalone=True,
+                               nav=[]))
