@@ -111,3 +111,14 @@ def _csv(frame, folder):
     path = folder / "input.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def test_run_folder_and_bundle_take_the_users_umask(churn_run):
+    import os
+    import stat
+
+    result, _ = churn_run
+    umask = os.umask(0)
+    os.umask(umask)
+    for folder in (result.run_dir, result.run_dir / "model"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask

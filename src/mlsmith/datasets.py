@@ -56,7 +56,7 @@ def make_churn(n_rows: int = 5000, seed: int = 0) -> pd.DataFrame:
     tenure = np.clip(rng.exponential(20, n), 1, 72).round(0)
     contract = rng.choice(["Monthly", "Annual", "Two-Year"], n, p=[0.55, 0.28, 0.17])
     payment = rng.choice(["card", "bank transfer", "electronic check", "mailed check"], n, p=[0.35, 0.25, 0.28, 0.12])
-    internet = rng.choice(["fiber", "dsl", "none"], n, p=[0.45, 0.4, 0.15])
+    internet = rng.choice(["fiber", "dsl", "no service"], n, p=[0.45, 0.4, 0.15])
     charges = np.round(rng.normal(65, 20, n) + np.where(internet == "fiber", 20, 0), 2).clip(15, 150)
     income = np.round(rng.lognormal(10.5, 0.6, n), 0)
     support = rng.poisson(1.2 + 0.8 * (internet == "fiber"), n)

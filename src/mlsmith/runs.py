@@ -14,7 +14,20 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["new_run_id", "run_folder", "to_jsonable", "write_json"]
+__all__ = ["new_run_id", "run_folder", "staging_dir", "to_jsonable", "write_json"]
+
+
+def staging_dir(parent: str | Path, name: str) -> Path:
+    """A hidden temporary folder beside ``name`` in ``parent``, to be renamed into place when complete.
+
+    Unlike a bare :func:`tempfile.mkdtemp` (mode 0700), the folder gets the permissions the user's
+    umask gives any new folder, so the finished run or bundle is readable like the user's other files.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
 
 
 def new_run_id(name: str, now: datetime | None = None) -> str:
@@ -44,7 +57,7 @@ def run_folder(runs_dir: str | Path, name: str) -> Iterator[tuple[Path, Path]]:
     while final.exists():
         n += 1
         final = runs_dir / f"{run_id}-{n}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=runs_dir))
+    tmp = staging_dir(runs_dir, final.name)
     try:
         yield tmp, final
         os.replace(tmp, final)

@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pandas as pd
 
 from ..data import Schema
 from ..exceptions import BundleError, DataError
+from ..runs import staging_dir
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
@@ -45,7 +45,7 @@ def save_bundle(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp = staging_dir(path.parent, path.name)
     try:
         sio.dump(pipeline, tmp / PIPELINE_FILE)
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from ..deploy import ModelBundle
 from ..exceptions import BundleError
 from ..metrics import get_metric
 from ..problem import Problem, load_problem
-from ..runs import write_json
+from ..runs import staging_dir, write_json
 from ..split import split_train_test
 from ..target import TargetCodec
 from ._reference import metric_on, model_outputs
@@ -64,7 +63,7 @@ class RetrainResult:
 
 def _replace_bundle(champion: Path, challenger: Path, stamp: str) -> Path:
     """Put the challenger's bundle in the champion's place; the old champion is kept beside it."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{champion.name}-", dir=champion.parent))
+    tmp = staging_dir(champion.parent, champion.name)
     shutil.copytree(challenger, tmp, dirs_exist_ok=True)
     archived = champion.with_name(f"{champion.name}.replaced-{stamp}")
     os.replace(champion, archived)
