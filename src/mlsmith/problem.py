@@ -32,6 +32,7 @@ __all__ = [
     "FeaturesSpec",
     "Problem",
     "SplitSpec",
+    "TuningSpec",
     "load_problem",
 ]
 
@@ -82,6 +83,41 @@ class Constraints(_Spec):
     interpretability: Literal["high", "medium", "low"] = "medium"
     retraining_frequency: str | None = None
     time_budget_s: float | None = Field(default=None, gt=0)
+    family_time_budget_s: float | None = Field(default=None, gt=0)
+
+
+class TuningSpec(_Spec):
+    """Stage 6: how the chosen family is tuned.
+
+    ``method`` is ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold), ``random``,
+    ``grid`` or ``none``. The budget is ``n_trials`` (deterministic for a seed), ``timeout_s``
+    (recorded with the number of trials it allowed), or both: whichever ends first. ``spaces``
+    overrides a family's search space, e.g. ``{random_forest: {max_depth: {int: [2, 20]}}}``.
+
+    Examples
+    --------
+    >>> TuningSpec(method="random", n_trials=5).timeout_s is None
+    True
+    """
+
+    method: Literal["bayes", "random", "grid", "none"] = "bayes"
+    n_trials: int | None = Field(default=20, ge=1, le=1000)
+    timeout_s: float | None = Field(default=None, gt=0)
+    spaces: dict[str, dict[str, Any]] = {}
+    learning_curve: bool = True
+
+    @model_validator(mode="after")
+    def _budget(self) -> "TuningSpec":
+        if self.n_trials is None and self.timeout_s is None:
+            raise ValueError("give a budget: 'n_trials: 20', 'timeout_s: 120', or both")
+        if not self.spaces:
+            return self
+        from .catalog import CATALOG  # imported late: the catalog imports the problem's modules
+
+        for family in self.spaces:
+            if family not in CATALOG:
+                raise ValueError(f"'spaces' names unknown family '{family}'; choose from {', '.join(CATALOG)}")
+        return self
 
 
 class Fairness(_Spec):
@@ -232,6 +268,7 @@ class Problem(_Spec):
     split: SplitSpec = SplitSpec()
     models: list[str] | None = None
     features: FeaturesSpec = FeaturesSpec()
+    tuning: TuningSpec = TuningSpec()
     seed: int = Field(default=42, ge=0, lt=2**32)
     base_dir: str = Field(default=".", exclude=True)
 
@@ -421,6 +458,10 @@ _EXAMPLES = {
     "interpretability": "interpretability: high",
     "latency_ms": "constraints: {latency_ms: 100}",
     "time_budget_s": "constraints: {time_budget_s: 600}",
+    "family_time_budget_s": "constraints: {family_time_budget_s: 60}",
+    "method": "tuning: {method: bayes}",
+    "n_trials": "tuning: {n_trials: 20}",
+    "timeout_s": "tuning: {timeout_s: 120}",
 }
 
 

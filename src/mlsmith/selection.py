@@ -1,197 +1,38 @@
-"""Stage 5: a cross-validated comparison of algorithm families, leak-free and seeded.
+"""Stage 5: a cross-validated comparison of algorithm families, leak-free, seeded and budgeted.
 
-Each family in :data:`CATALOG` carries the traits of the classic comparison table and a search
-space for stage 6. :func:`compare_models` builds one Pipeline per family (preprocessing + model),
-cross-validates all of them on the same folds and returns a :class:`Leaderboard`.
+The families come from the catalog (:mod:`mlsmith.catalog`, the traits of the classic comparison
+table) through the recommender (:mod:`mlsmith.recommend`, which to try first and why).
+:func:`compare_models` cross-validates the shortlisted families, each as one Pipeline
+(preprocessing + model), on the same folds, within a time budget per family and for the whole
+comparison, and returns a :class:`Leaderboard`.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import loguniform, randint, uniform
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import cross_validate
-from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.svm import SVC, SVR
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from .catalog import CATALOG, Family, build_pipeline
 from .data import Schema
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
-from .preprocess import build_preprocessor
+from .parallel import BudgetExceeded, fit_folds, fold_arrays, warm_up
+from .recommend import Recommendation, recommend
 
 __all__ = ["CATALOG", "Family", "Leaderboard", "LeaderboardRow", "build_pipeline", "compare_models"]
-
-#: Above this many training rows, kernel SVMs and KNN are skipped (their cost grows ~n² / n·m).
-LARGE_N = 20_000
-
-
-@dataclass(frozen=True)
-class Family:
-    """An algorithm family: how to build it and what the classic comparison table says of it."""
-
-    name: str
-    label: str
-    make: Callable[[str, int], Any] = field(repr=False)
-    training_speed: str
-    prediction_speed: str
-    handles_missing: str
-    needs_scaling: bool
-    interpretability: str
-    search_space: dict[str, Any] = field(default_factory=dict, repr=False)
-    tasks: tuple[str, ...] = ("classification", "regression")
-    regression_space: dict[str, Any] | None = field(default=None, repr=False)
-
-    def space(self, task: str) -> dict[str, Any]:
-        """The search space for ``task`` (model parameter names, without pipeline prefixes)."""
-        if task == "regression" and self.regression_space is not None:
-            return self.regression_space
-        return self.search_space
-
-    def supports(self, task: str) -> bool:
-        return ("regression" if task == "regression" else "classification") in self.tasks
-
-    def traits(self) -> dict[str, Any]:
-        return {
-            "training_speed": self.training_speed,
-            "prediction_speed": self.prediction_speed,
-            "handles_missing": self.handles_missing,
-            "needs_scaling": self.needs_scaling,
-            "interpretability": self.interpretability,
-        }
-
-
-def _clf(task: str) -> bool:
-    return task != "regression"
-
-
-def _xgboost(task: str, seed: int):
-    import xgboost as xgb
-
-    cls = xgb.XGBClassifier if _clf(task) else xgb.XGBRegressor
-    return cls(n_estimators=300, learning_rate=0.1, max_depth=6, tree_method="hist", n_jobs=1,
-               random_state=seed, verbosity=0)
-
-
-def _lightgbm(task: str, seed: int):
-    import lightgbm as lgb
-
-    cls = lgb.LGBMClassifier if _clf(task) else lgb.LGBMRegressor
-    return cls(n_estimators=300, learning_rate=0.05, n_jobs=1, random_state=seed, verbosity=-1)
-
-
-def _svm(task: str, seed: int):
-    if not _clf(task):
-        return SVR()
-    # Platt scaling fitted out of fold gives the probabilities that thresholds and AUCs need.
-    return CalibratedClassifierCV(SVC(random_state=seed), ensemble=False, cv=3)
-
-
-_TREE_SPACE = {"max_depth": randint(2, 16), "min_samples_leaf": randint(1, 50)}
-_BOOST_SPACE = {
-    "n_estimators": randint(100, 800),
-    "learning_rate": loguniform(0.01, 0.3),
-    "max_depth": randint(3, 10),
-    "subsample": uniform(0.6, 0.4),
-    "colsample_bytree": uniform(0.5, 0.5),
-}
-
-CATALOG: dict[str, Family] = {
-    f.name: f
-    for f in [
-        Family(
-            "linear", "Logistic / Ridge regression",
-            lambda t, s: LogisticRegression(max_iter=2000, random_state=s) if _clf(t) else Ridge(random_state=s),
-            "fast", "very fast", "no", True, "high",
-            {"C": loguniform(1e-3, 1e2)}, regression_space={"alpha": loguniform(1e-3, 1e3)},
-        ),
-        Family(
-            "decision_tree", "Decision tree",
-            lambda t, s: (DecisionTreeClassifier if _clf(t) else DecisionTreeRegressor)(
-                max_depth=8, min_samples_leaf=5, random_state=s),
-            "fast", "very fast", "yes (some)", False, "very high", _TREE_SPACE,
-        ),
-        Family(
-            "random_forest", "Random forest",
-            lambda t, s: (RandomForestClassifier if _clf(t) else RandomForestRegressor)(
-                n_estimators=200, min_samples_leaf=2, n_jobs=1, random_state=s),
-            "medium", "medium", "yes (some)", False, "medium",
-            {"n_estimators": randint(100, 600), "max_features": uniform(0.2, 0.8), **_TREE_SPACE},
-        ),
-        Family(
-            "hist_gradient_boosting", "Gradient boosting (histogram)",
-            lambda t, s: (HistGradientBoostingClassifier if _clf(t) else HistGradientBoostingRegressor)(
-                random_state=s),
-            "fast", "fast", "yes", False, "low",
-            {"learning_rate": loguniform(0.01, 0.3), "max_leaf_nodes": randint(8, 64),
-             "min_samples_leaf": randint(5, 100), "l2_regularization": loguniform(1e-4, 10)},
-        ),
-        Family("xgboost", "XGBoost", _xgboost, "medium", "fast", "yes", False, "low", _BOOST_SPACE),
-        Family(
-            "lightgbm", "LightGBM", _lightgbm, "fast", "fast", "yes", False, "low",
-            {"n_estimators": randint(100, 800), "learning_rate": loguniform(0.01, 0.3),
-             "num_leaves": randint(8, 128), "min_child_samples": randint(5, 100),
-             "subsample": uniform(0.6, 0.4), "subsample_freq": [1], "colsample_bytree": uniform(0.5, 0.5)},
-        ),
-        Family(
-            "svm", "SVM (RBF kernel)",
-            _svm, "slow (large n)", "fast", "no", True, "low",
-            {"C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1)},
-        ),
-        Family(
-            "knn", "K-nearest neighbours",
-            lambda t, s: (KNeighborsClassifier if _clf(t) else KNeighborsRegressor)(n_neighbors=15),
-            "none (lazy)", "slow", "no", True, "medium",
-            {"n_neighbors": randint(3, 60), "weights": ["uniform", "distance"]},
-        ),
-        Family(
-            "naive_bayes", "Naive Bayes (Gaussian)", lambda t, s: GaussianNB(),
-            "very fast", "very fast", "depends", False, "high",
-            {"var_smoothing": loguniform(1e-12, 1e-3)}, tasks=("classification",),
-        ),
-        Family(
-            "dummy", "Dummy (prior / mean)",
-            lambda t, s: DummyClassifier(strategy="prior") if _clf(t) else DummyRegressor(strategy="mean"),
-            "instant", "instant", "yes", False, "very high",
-        ),
-    ]
-}
-
-
-def build_pipeline(family: str, schema: Schema, task: str, seed: int, plan: FeaturePlan | None = None) -> Pipeline:
-    """Preprocessing (scaled if the family needs it, with the feature ``plan``) followed by the family's model.
-
-    Examples
-    --------
-    >>> from mlsmith.data import infer_schema
-    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
-    >>> build_pipeline("linear", infer_schema(df, "y"), "binary_classification", 0).steps[-1][0]
-    'model'
-    """
-    spec = CATALOG[family]
-    prep = build_preprocessor(schema, scale=spec.needs_scaling, seed=seed, plan=plan)
-    return Pipeline([("prep", prep), ("model", spec.make(task, seed))])
 
 
 @dataclass
 class LeaderboardRow:
-    """One family's cross-validated result."""
+    """One family's cross-validated result.
+
+    ``status`` is ``ok``, ``failed`` (it cannot fit this data), ``over budget`` (stopped when its
+    time ran out) or ``over latency`` (its measured one-row predict time exceeds the constraint).
+    """
 
     model: str
     label: str
@@ -204,6 +45,8 @@ class LeaderboardRow:
     selection_score: float | None = None
     status: str = "ok"
     note: str = ""
+    latency_ms: float | None = None
+    wall_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -219,13 +62,22 @@ class Leaderboard:
     rows: list[LeaderboardRow]
     skipped: dict[str, str] = field(default_factory=dict)
     selection: str = ""
+    recommendation: Recommendation | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best(self) -> LeaderboardRow:
-        """The best family by the success metric; the dummy only when nothing else ran."""
-        scored = [r for r in self.rows if r.status == "ok" and r.cv_mean is not None]
-        real = [r for r in scored if r.model != "dummy"] or scored
-        return real[0]
+        """The best family by the success metric that meets the constraints.
+
+        When every family is over the latency budget, the best of them (the run says so); the
+        dummy only when nothing else ran.
+        """
+        scored = [r for r in self.rows if r.cv_mean is not None]
+        for usable in ([r for r in scored if r.status == "ok" and r.model != "dummy"],
+                       [r for r in scored if r.status == "over latency"], scored):
+            if usable:
+                return usable[0]
+        raise ValueError("no family produced a cross-validated score")
 
     def to_frame(self) -> pd.DataFrame:
         records = []
@@ -237,31 +89,9 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "greater_is_better": self.greater_is_better, "cv": self.cv,
-                "selection": self.selection, "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped}
-
-
-def shortlist(task: str, n_rows: int, models: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """The families to compare, and why others were left out."""
-    names = models or list(CATALOG)
-    unknown = [m for m in names if m not in CATALOG]
-    if unknown:
-        from .exceptions import ProblemSpecError
-
-        raise ProblemSpecError(
-            f"problem.yaml: 'models' names unknown families {unknown}; choose from {', '.join(CATALOG)}."
-        )
-    keep, skipped = [], {}
-    for name in names:
-        family = CATALOG[name]
-        if not family.supports(task):
-            skipped[name] = f"does not apply to {task}"
-        elif name in ("svm", "knn") and n_rows > LARGE_N:
-            skipped[name] = f"{n_rows:,} training rows > {LARGE_N:,}: too slow for this family"
-        else:
-            keep.append(name)
-    if "dummy" not in keep:
-        keep.append("dummy")
-    return keep, skipped
+                "selection": self.selection, "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped,
+                "recommendation": self.recommendation.to_dict() if self.recommendation else None,
+                "budget": self.budget}
 
 
 def compare_models(
@@ -279,6 +109,9 @@ def compare_models(
     time_budget_s: float | None = None,
     progress: Callable[[str], None] | None = None,
     target: float | None = None,
+    family_budget_s: float | None = None,
+    interpretability: str = "medium",
+    latency_ms: float | None = None,
     plan: FeaturePlan | None = None,
 ) -> Leaderboard:
     """Cross-validate every shortlisted family on the same folds.
@@ -289,67 +122,94 @@ def compare_models(
     schema : the column roles that drive preprocessing.
     task, metric : the problem's task and success metric; ``secondary`` metrics are reported too.
     cv, groups : the splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
-    models : the families to compare (default: all that apply).
+    models : the families to compare (default: what :func:`~mlsmith.recommend.recommend` keeps).
     seed : reaches every estimator; the splitter carries it already.
-    n_jobs : folds run in parallel; each model uses one thread.
-    time_budget_s : once spent, the remaining families are skipped and marked.
+    n_jobs : folds run in parallel (all cores by default, or the Dask cluster in use); each model
+        uses one thread.
+    time_budget_s : for the whole comparison: a family still running when it is spent is stopped,
+        the families not started are skipped; both are marked.
+    family_budget_s : for each family: one that runs over is stopped and marked ``over budget``.
+    interpretability, latency_ms : the problem's constraints. A family whose measured one-row
+        predict time exceeds ``latency_ms`` is marked ``over latency`` and cannot be chosen.
+    plan : the feature plan of stage 4, applied inside every family's pipeline.
     target : the success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.evaluation.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
-    plan : the feature plan of stage 4, applied inside every family's pipeline.
     """
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
-    names, skipped = shortlist(task, len(X), models)
+    rec = recommend(schema, len(X), task, interpretability, latency_ms, models)
     # A threshold-free companion for families compared at their operating point (tuning uses it).
     extra = ["average_precision"] if operating_point else []
     scoring = {m: scorer(m, task, n_classes) for m in dict.fromkeys([metric, *secondary, *extra])}
     sign = {m: 1.0 if get_metric(m).greater_is_better else -1.0 for m in scoring}
+    folds = list(cv.split(X, y, groups))
     rows: list[LeaderboardRow] = []
+    if time_budget_s is not None or family_budget_s is not None:
+        warm_up(n_jobs)
     start = time.perf_counter()
-    for name in names:
+    total_deadline = None if time_budget_s is None else start + time_budget_s
+    for name in rec.order:
         family = CATALOG[name]
-        if time_budget_s is not None and time.perf_counter() - start > time_budget_s and name != "dummy":
-            skipped[name] = f"time budget of {time_budget_s:.0f} s spent before it started"
+        now = time.perf_counter()
+        if total_deadline is not None and now > total_deadline and name != "dummy":
+            rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
             continue
         if progress:
             progress(family.label)
+        deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
+        deadline = min(deadlines) if deadlines and name != "dummy" else None
         pipe = build_pipeline(name, schema, task, seed, plan=plan)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                warnings.simplefilter("ignore", category=RuntimeWarning)
-                res = cross_validate(pipe, X, y, cv=cv, groups=groups, scoring=scoring, n_jobs=n_jobs,
-                                     return_train_score=True, error_score="raise",
-                                     return_estimator=operating_point, return_indices=operating_point)
-                values = {m: sign[m] * res[f"test_{m}"] for m in scoring}
-                selection_score = None
-                train_values = sign[metric] * res[f"train_{metric}"]
-                if operating_point:
-                    values[metric], train_values, selection_score = _at_operating_point(res, X, y, metric, target)
+            res = fit_folds(pipe, X, y, folds, scoring, n_jobs=n_jobs, deadline=deadline, train_metric=metric,
+                            want_proba=operating_point, want_latency=latency_ms is not None)
+            values = {m: sign[m] * v for m, v in fold_arrays(res).items()}
+            selection_score = None
+            train_values = sign[metric] * fold_arrays(res, "train_scores")[metric]
+            if operating_point:
+                values[metric], train_values, selection_score = _at_operating_point(res, y, metric, target)
+        except BudgetExceeded as exc:
+            which = "comparison" if deadline == total_deadline else "family"
+            budget = family_budget_s if which == "family" else time_budget_s
+            rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
+                                       note=f"stopped at the {which} time budget of {budget:g} s "
+                                            f"({exc.done}/{len(folds)} folds done)",
+                                       wall_s=round(time.perf_counter() - now, 3)))
+            warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
+            continue
         except Exception as exc:  # a family that cannot fit this data is reported, not fatal
             rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0,
                                        status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
             continue
-        rows.append(LeaderboardRow(
+        row = LeaderboardRow(
             model=name,
             label=family.label,
             cv_mean=float(np.mean(values[metric])),
             cv_std=float(np.std(values[metric])),
             train_mean=float(np.mean(train_values)),
-            fit_time_s=float(np.mean(res["fit_time"])),
-            predict_time_s=float(np.mean(res["score_time"])),
+            fit_time_s=float(np.mean([r.fit_time_s for r in res])),
+            predict_time_s=float(np.mean([r.score_time_s for r in res])),
             secondary={m: float(np.mean(v)) for m, v in values.items() if m != metric},
             selection_score=float(np.mean(values[metric])) if selection_score is None else selection_score,
-        ))
+            wall_s=round(time.perf_counter() - now, 3),
+        )
+        if latency_ms is not None:
+            row.latency_ms = res[0].latency_ms
+            if row.latency_ms > latency_ms and name != "dummy":
+                row.status = "over latency"
+                row.note = f"one-row predict takes {row.latency_ms:.2f} ms > the {latency_ms:g} ms budget"
+                rec.drop(name, row.note)
+        rows.append(row)
     greater = get_metric(metric).greater_is_better or operating_point
-    rows.sort(key=lambda r: (r.selection_score is None,
+    rows.sort(key=lambda r: (r.status != "ok", r.selection_score is None,
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
-    return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, skipped,
-                       selection=_selection_text(metric, target, operating_point))
+    budget = {"time_budget_s": time_budget_s, "family_budget_s": family_budget_s,
+              "elapsed_s": round(time.perf_counter() - start, 3)}
+    return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
+                       selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
 
 
 def _selection_text(metric: str, target: float | None, operating_point: bool) -> str:
@@ -363,23 +223,21 @@ def _selection_text(metric: str, target: float | None, operating_point: bool) ->
 
 
 def _at_operating_point(
-    res: dict, X, y: np.ndarray, metric: str, target: float | None
+    res: list, y: np.ndarray, metric: str, target: float | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Per-fold validation and training metric at the out-of-fold threshold, and the ranking score."""
     from .evaluation import choose_threshold
     from .metrics import compute
 
-    folds = [(idx, est.predict_proba(X.iloc[idx])[:, 1]) for est, idx in zip(res["estimator"], res["indices"]["test"])]
-    idx = np.concatenate([f[0] for f in folds])
-    proba = np.concatenate([f[1] for f in folds])
-    threshold, _ = choose_threshold(y[idx], proba, metric, target)
-    def at_threshold(est, rows):
-        predicted = (est.predict_proba(X.iloc[rows])[:, 1] >= threshold).astype(int)
-        return compute(metric, "binary_classification", y[rows], y_pred=predicted)
+    def at_threshold(rows, proba):
+        return compute(metric, "binary_classification", y[rows], y_pred=(proba >= threshold).astype(int))
 
-    per_fold = np.array([compute(metric, "binary_classification", y[i], y_pred=(p >= threshold).astype(int))
-                         for i, p in folds])
-    train = np.array([at_threshold(est, rows) for est, rows in zip(res["estimator"], res["indices"]["train"])])
+    idx = np.concatenate([r.test_index for r in res])
+    proba = np.concatenate([r.proba for r in res])
+    threshold, _ = choose_threshold(y[idx], proba, metric, target)
+    per_fold = np.array([at_threshold(r.test_index, r.proba) for r in res])
+    # the training score at the same threshold, so that train and CV compare like with like
+    train = np.array([at_threshold(r.train_index, r.train_proba) for r in res])
     pred = (proba >= threshold).astype(int)
     if metric in ("recall", "precision") and target is not None:
         other = "precision" if metric == "recall" else "recall"

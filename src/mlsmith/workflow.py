@@ -45,7 +45,8 @@ from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
-from .tuning import TuningResult, tune
+from .parallel import compute_backend
+from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
 
@@ -70,6 +71,7 @@ class RunResult:
     guards: GuardReport = field(default_factory=GuardReport)
     features: FeatureResult | None = None
     eda: EDAReport | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class RunResult:
             "bundle": self.bundle,
             "notes": self.notes,
             "timings_s": self.timings,
+            "environment": self.environment,
         }
 
     def _repr_html_(self) -> str:
@@ -96,7 +99,8 @@ class RunResult:
 
 
 def library_versions() -> dict[str, str]:
-    names = ["mlsmith", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "xgboost-cpu", "xgboost", "skops"]
+    names = ["mlsmith", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "xgboost-cpu", "xgboost", "skops",
+             "optuna", "joblib", "dask", "distributed"]
     out = {"python": platform.python_version()}
     for name in names:
         try:
@@ -112,6 +116,7 @@ def run(
     strict: bool = False,
     n_jobs: int = -1,
     progress: Progress | None = None,
+    cluster: str | None = None,
 ) -> RunResult:
     """Run all stages for a problem and write the run folder.
 
@@ -122,6 +127,9 @@ def run(
     strict : stop before training on an error-level finding (exit code 3 from the CLI).
     n_jobs : parallel workers for cross-validation (-1: all cores).
     progress : called with each stage's name as it starts (the CLI shows a spinner).
+    cluster : run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
+        or a scheduler address such as ``"tcp://host:8786"``; None runs them on local processes.
+        The results are the same for the same seed.
 
     Returns
     -------
@@ -177,34 +185,14 @@ def run(
     say("4/7 feature plan")
     plan = plan_features(train, schema, problem.features)
     lap("features_plan")
-    say("5/7 model comparison")
-    leaderboard = compare_models(
-        X, y, schema, problem.type, problem.success_metric, cv, groups,
-        secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
-        time_budget_s=problem.constraints.time_budget_s,
-        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
-    )
-    lap("selection")
+    spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
+    with compute_backend(cluster) as where:
+        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, schema, plan, X, y, cv, groups, spaces,
+                                                                       n_jobs, say, lap)
     best = leaderboard.best
-    # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
-    # afterwards); the search — and the feature ablation — then use the threshold-free average precision.
-    tune_metric, tune_default = problem.success_metric, best.cv_mean
-    if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
-        tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
-
-    say(f"4/7 feature gain, measured with {best.label}")
-    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
-    feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
-                                  seed=problem.seed, n_jobs=n_jobs, full_score=known)
-    if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
-        tune_default = feature_result.final_score
-    lap("features")
-
-    say(f"6/7 tuning {best.label}")
-    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
-    chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
-                          default_score=tune_default, seed=problem.seed, n_jobs=n_jobs)
-    lap("tuning")
+    if best.status == "over latency":
+        notes.append(f"every family is over the {problem.constraints.latency_ms:g} ms latency budget; "
+                     f"{best.label} was the best of them")
 
     say("7/7 evaluation")
     evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
@@ -244,7 +232,8 @@ def run(
                        **extras_info}
         lap("bundle")
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
-                           final_dir, notes, timings, guards, features=feature_result, eda=eda)
+                           final_dir, notes, timings, guards, features=feature_result, eda=eda,
+                           environment={"compute": where, "versions": metadata["versions"]})
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         write_json(tmp / "results.json", result)
@@ -294,6 +283,55 @@ def _strict_message(guards: GuardReport) -> str:
     more = f" (and {len(others)} more: {', '.join(f.check for f in others)})" if others else ""
     return (f"--strict stopped the run before training on an error-level finding{more}: [{first.check}] "
             f"{first.message} Fix: {first.fix}")
+
+
+def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, spaces, n_jobs: int, say, lap):
+    """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
+    the best, tune it, read its learning curves."""
+    constraints = problem.constraints
+    say("5/7 model comparison")
+    leaderboard = compare_models(
+        X, y, schema, problem.type, problem.success_metric, cv, groups,
+        secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
+        time_budget_s=constraints.time_budget_s, family_budget_s=constraints.family_time_budget_s,
+        interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
+        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
+    )
+    lap("selection")
+    best = leaderboard.best
+    # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
+    # afterwards); the search — and the feature ablation — then use the threshold-free average precision.
+    tune_metric, tune_default = problem.success_metric, best.cv_mean
+    if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
+        tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
+
+    say(f"4/7 feature gain, measured with {best.label}")
+    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
+    feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
+                                  seed=problem.seed, n_jobs=n_jobs, full_score=known)
+    if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
+        tune_default = feature_result.final_score
+    lap("features")
+
+    say(f"6/7 tuning {best.label}")
+    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
+    spec = problem.tuning
+    chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
+                          default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=spec.method,
+                          n_trials=spec.n_trials, timeout_s=spec.timeout_s, space=spaces.get(best.model),
+                          progress=lambda msg: say(f"6/7 tuning {best.label}: {msg}"))
+    lap("tuning")
+    if spec.learning_curve:
+        say(f"6/7 learning curves of {best.label}")
+        dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
+        reference = None
+        if dummy is not None:
+            reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
+        folds = list(cv.split(X, y, groups))[:3]
+        tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
+                                                reference=reference, n_jobs=n_jobs)
+        lap("learning_curves")
+    return leaderboard, feature_result, chosen, tuning
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

@@ -18,6 +18,8 @@ def run(
     problem: Path = typer.Argument(..., help="The problem.yaml to run."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the run folder is created."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
+    cluster: str = typer.Option(None, "--cluster",
+                                help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
     from ..report import print_run
@@ -25,7 +27,7 @@ def run(
 
     status, say = _progress()
     with status:
-        result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say)
+        result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say, cluster=cluster)
     print_run(result, console)
     console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
 
@@ -59,4 +61,4 @@ def demo(
     folder.mkdir(parents=True, exist_ok=True)
     make_churn().to_csv(folder / "churn.csv", index=False)
     (folder / "problem.yaml").write_text(CHURN_PROBLEM)
-    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False)
+    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None)

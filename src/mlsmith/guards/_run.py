@@ -69,10 +69,13 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
 
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
-    from ..selection import build_pipeline, shortlist
+    from ..recommend import recommend
+    from ..selection import build_pipeline
     from ..split import cv_splitter
 
-    names, _ = shortlist(problem.type, len(train), problem.models)
+    constraints = problem.constraints
+    names = recommend(schema, len(train), problem.type, constraints.interpretability, constraints.latency_ms,
+                      problem.models).order
     objects: dict[str, Any] = {name: build_pipeline(name, schema, problem.type, problem.seed) for name in names}
     objects["cv"] = cv_splitter(problem, train)[0]
     return check_seeds(objects)
@@ -87,7 +90,11 @@ def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningRes
     metric = problem.success_metric
     # The leaderboard scores train and CV alike (binary threshold metrics at the same operating point).
     findings = check_overfitting(metric, best.train_mean, best.cv_mean, evaluation.test_metrics.get(metric), best.label)
-    if tuning.method == "random":
-        findings += check_tuning_range(CATALOG[tuning.model].space(problem.type), tuning.best_params, best.label,
-                                       tuning.trials, get_metric(tuning.metric).greater_is_better)
+    if tuning.method in ("random", "bayes", "grid"):
+        from ..tuning import parse_space
+
+        override = problem.tuning.spaces.get(tuning.model)
+        space = parse_space(tuning.model, override) if override else CATALOG[tuning.model].space(problem.type)
+        findings += check_tuning_range(space, tuning.best_params, best.label, tuning.trials,
+                                       get_metric(tuning.metric).greater_is_better)
     return findings

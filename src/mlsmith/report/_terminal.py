@@ -29,6 +29,8 @@ def print_run(result, console: Console | None = None) -> None:
 
         print_features(result.features.to_dict(), console)
     lb = result.leaderboard
+    if lb.recommendation is not None:
+        console.print(f"Try first: {', '.join(lb.recommendation.order)}", markup=False)
     table = Table(title=f"Leaderboard — {lb.cv}", caption=f"ranked by {lb.selection}")
     for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):
         table.add_column(col, justify="left" if col == "model" else "right")
@@ -42,8 +44,13 @@ def print_run(result, console: Console | None = None) -> None:
     for name, why in lb.skipped.items():
         console.print(f"  skipped {name}: {why}")
     t = result.tuning
-    console.print(f"Tuning ({t.method}, {t.n_trials} trials) of {t.model}: default {_f(t.default_score)} -> "
-                  f"best {_f(t.best_score)} ({t.kept})")
+    console.print(f"Tuning ({t.method}: {t.trials_done} trials, {t.trials_pruned} pruned) of {t.model} on {t.metric}: "
+                  f"default {_f(t.default_score)} -> best {_f(t.best_score)}, gain {_f(t.gain)} ({t.kept})", markup=False)
+    if t.budget_note:
+        console.print(f"  {t.budget_note}", markup=False)
+    if t.learning_curve is not None:
+        lc = t.learning_curve
+        console.print(f"Learning curves: {lc.diagnosis} -> {lc.fix}", markup=False)
     ev = result.evaluation
     metrics = Table(title=f"Scores: train, CV, test ({ev.n_test} rows) and baselines on the same rows")
     heads = ["metric", "train", "CV mean ± std", "test"] + ["baseline" if b.name == "spec" else "dummy" for b in ev.baselines]

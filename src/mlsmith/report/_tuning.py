@@ -2,9 +2,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
+
+from ._figures import PALETTE, figure, img_tag
 from ._html import render_template
 
 
+def learning_curve_figure(lc: dict[str, Any]):
+    """Train and validation score by training rows, with ±1 std bands (numbers from results.json)."""
+    fig = figure(6.0, 3.4)
+    ax = fig.subplots()
+    sizes = lc["train_sizes"]
+    for key, label, color in (("train", "training", PALETTE[0]), ("val", "validation (CV)", PALETTE[1])):
+        mean, std = lc[f"{key}_mean"], lc[f"{key}_std"]
+        ax.plot(sizes, mean, "o-", color=color, label=label)
+        ax.fill_between(sizes, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                        color=color, alpha=0.15)
+    if lc.get("reference") is not None:
+        ax.axhline(lc["reference"], color=PALETTE[7], linestyle=":", label="dummy model")
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(lc["metric"] + ("" if lc["greater_is_better"] else " (lower is better)"))
+    ax.set_title(f"Learning curves: {lc['diagnosis']}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
 def html(data: dict[str, Any], results: dict[str, Any]) -> str:
-    """The tuning section of the run report."""
-    return render_template("sections/tuning.html", d=data, r=results)
+    """The tuning section of the run report: search, gain over the defaults, learning curves."""
+    lc = data.get("learning_curve")
+    fig = Markup(img_tag(learning_curve_figure(lc), f"Learning curves, diagnosed as {lc['diagnosis']}")) if lc else ""
+    return render_template("sections/tuning.html", d=data, r=results, figure=fig)

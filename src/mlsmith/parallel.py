@@ -1,0 +1,220 @@
+"""Where the fits run: both local cores by default, or a Dask cluster, under a wall-clock budget.
+
+Every cross-validation fit of stages 5 and 6 goes through :func:`fit_folds`, which sends the folds
+to joblib in rounds of as many folds as there are workers. Inside :func:`compute_backend` joblib's
+backend is Dask (``cluster="local"`` starts a LocalCluster, ``"tcp://host:8786"`` joins a running
+scheduler), so the same code scales out. Results do not depend on where a fold ran: each fold is a
+seeded fit on fixed rows, and results are read back in fold order.
+
+A deadline stops the work that is still running (joblib's timeout kills local workers and
+cancels Dask futures) and raises :class:`BudgetExceeded`: a family that runs over is not waited for.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import clone
+
+__all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fold_arrays", "warm_up"]
+
+
+class BudgetExceeded(Exception):
+    """The time budget ran out; ``done`` folds had finished."""
+
+    def __init__(self, done: int):
+        super().__init__(f"time budget spent with {done} folds finished")
+        self.done = done
+
+
+@contextmanager
+def compute_backend(cluster: str | None = None) -> Iterator[str]:
+    """Run the joblib work inside on ``cluster`` (None: local processes, both cores by default).
+
+    Yields a description of the backend (recorded in the run's results).
+
+    Examples
+    --------
+    >>> with compute_backend(None) as where:
+    ...     where.startswith("local")
+    True
+    """
+    if not cluster:
+        import os
+
+        yield f"local ({os.cpu_count()} cores)"
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is a test dependency
+        from .exceptions import MlsmithError
+
+        raise MlsmithError(
+            f"--cluster {cluster} needs Dask; install it with 'pip install \"mlsmith[dask]\"'."
+        ) from None
+    from joblib import parallel_config
+
+    local = None
+    if cluster == "local":
+        local = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        address = local
+    elif cluster.startswith(("tcp://", "tls://", "inproc://")):
+        address = cluster
+    else:
+        from .exceptions import MlsmithError
+
+        raise MlsmithError(f"--cluster must be 'local' or a scheduler address like tcp://host:8786; got '{cluster}'.")
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as exc:
+        from .exceptions import MlsmithError
+
+        raise MlsmithError(f"cannot reach the Dask scheduler at '{cluster}' ({exc}); start it or check the address.") from None
+    try:
+        with parallel_config(backend="dask"):
+            yield f"dask ({cluster}, {sum(client.nthreads().values())} threads)"
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
+
+
+def _warm() -> int:
+    import lightgbm  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import xgboost  # noqa: F401
+
+    return 0
+
+
+def warm_up(n_jobs: int = -1) -> None:
+    """Start the workers and import the model libraries in them, so that no budget pays for it.
+
+    A budget that stopped a family killed its workers; the next family's clock starts after this.
+    """
+    workers = max(1, effective_n_jobs(n_jobs))
+    if workers > 1:
+        Parallel(n_jobs=workers)(delayed(_warm)() for _ in range(workers))
+
+
+@dataclass
+class FoldResult:
+    """One fitted fold: its scores, timings and (when asked) the test rows' positive-class probability."""
+
+    test_scores: dict[str, float]
+    train_scores: dict[str, float]
+    fit_time_s: float
+    score_time_s: float
+    latency_ms: float | None = None
+    test_index: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    train_index: np.ndarray | None = None
+    train_proba: np.ndarray | None = None
+
+
+def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None,
+             want_proba: bool, want_latency: bool) -> FoldResult:
+    with warnings.catch_warnings():
+        # Families that cannot converge on a fold, or see a constant feature there, still give a score.
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        X_train, X_test = X.iloc[train], X.iloc[test]
+        start = time.perf_counter()
+        est = clone(pipeline).fit(X_train, y[train])
+        fit_time = time.perf_counter() - start
+        start = time.perf_counter()
+        test_scores = {m: float(s(est, X_test, y[test])) for m, s in scorers.items()}
+        score_time = time.perf_counter() - start
+        train_s = {train_metric: float(scorers[train_metric](est, X_train, y[train]))} if train_metric else {}
+        latency = _latency_ms(est, X_test) if want_latency else None
+        if not want_proba:
+            return FoldResult(test_scores, train_s, fit_time, score_time, latency)
+        proba, train_proba = est.predict_proba(X_test)[:, 1], est.predict_proba(X_train)[:, 1]
+    return FoldResult(test_scores, train_s, fit_time, score_time, latency, np.asarray(test), proba,
+                      np.asarray(train), train_proba)
+
+
+def _latency_ms(est, X) -> float:
+    """Median wall time of predicting one row (what a single online request costs)."""
+    row = X.iloc[:1]
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        est.predict(row)
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def fit_folds(
+    pipeline,
+    X,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    scorers: dict[str, Callable],
+    n_jobs: int = -1,
+    deadline: float | None = None,
+    train_metric: str | None = None,
+    want_proba: bool = False,
+    want_latency: bool = False,
+    after_fold: Callable[[int, FoldResult], bool] | None = None,
+) -> list[FoldResult]:
+    """Fit and score ``pipeline`` on each fold, in rounds of as many folds as there are workers.
+
+    Parameters
+    ----------
+    deadline : a ``time.perf_counter()`` value; work still running then is stopped and
+        :class:`BudgetExceeded` raised.
+    train_metric : also score this metric on the training rows of each fold.
+    want_proba, want_latency : also return the positive-class probabilities of the test and train
+        rows, and the median time to predict one row.
+    after_fold : called with (fold number, result) in fold order; returning True stops early
+        (a pruned trial). The folds it sees do not depend on how many workers ran them.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.model_selection import KFold
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"x": np.arange(20.0)}); y = 2 * X["x"].to_numpy()
+    >>> folds = list(KFold(4).split(X))
+    >>> res = fit_folds(LinearRegression(), X, y, folds, {"r2": lambda e, X, y: e.score(X, y)}, n_jobs=1)
+    >>> [round(r.test_scores["r2"], 6) for r in res]
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    workers = max(1, effective_n_jobs(n_jobs))
+    results: list[FoldResult] = []
+    for start in range(0, len(folds), workers):
+        batch = folds[start:start + workers]
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - time.perf_counter()
+            if timeout <= 0:
+                raise BudgetExceeded(len(results))
+        # One fold's model is enough to time a one-row prediction.
+        jobs = (delayed(_fit_one)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
+                for i, (tr, te) in enumerate(batch, start=start))
+        try:
+            # A single worker runs in this process, where nothing can be stopped: no timeout then.
+            out = Parallel(n_jobs=workers, timeout=timeout if workers > 1 else None)(jobs)
+        except (TimeoutError, multiprocessing.TimeoutError):
+            raise BudgetExceeded(len(results)) from None
+        for i, res in enumerate(out, start=start):
+            results.append(res)
+            if after_fold is not None and after_fold(i, res):
+                return results
+        if deadline is not None and time.perf_counter() > deadline and len(results) < len(folds):
+            raise BudgetExceeded(len(results))
+    return results
+
+
+def fold_arrays(results: list[FoldResult], key: str = "test_scores") -> dict[str, np.ndarray]:
+    """Per-metric arrays of the folds' scores (``key``: test_scores or train_scores)."""
+    names = list(getattr(results[0], key)) if results else []
+    return {m: np.array([getattr(r, key)[m] for r in results]) for m in names}

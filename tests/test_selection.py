@@ -1,0 +1,79 @@
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from mlsmith.catalog import build_pipeline
+from mlsmith.data import infer_schema
+from mlsmith.metrics import scorer
+from mlsmith.parallel import BudgetExceeded, fit_folds
+from mlsmith.selection import compare_models
+
+
+@pytest.fixture(scope="module")
+def churn():
+    """A small numeric binary problem (fast pipelines: the tests check logic, not models)."""
+    X, y = make_classification(n_samples=240, n_features=5, n_informative=3, random_state=5)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)]).assign(age=np.arange(240) % 50, y=y)
+    schema = infer_schema(df, "y")
+    return df[schema.features()], y, schema
+
+
+CV = StratifiedKFold(3, shuffle=True, random_state=0)
+
+
+def test_scores_equal_sklearn_cross_validation(churn):
+    X, y, schema = churn
+    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear", "decision_tree"],
+                        n_jobs=1, seed=1)
+    assert [r.model for r in lb.rows if r.model != "dummy"] == sorted(
+        ["linear", "decision_tree"], key=lambda m: -next(r.cv_mean for r in lb.rows if r.model == m))
+    for row in lb.rows:
+        expected = cross_val_score(build_pipeline(row.model, schema, "binary_classification", 1), X, y, cv=CV,
+                                   scoring="roc_auc")
+        assert row.cv_mean == pytest.approx(expected.mean())
+        assert row.cv_std == pytest.approx(expected.std())
+    assert lb.recommendation.order == ["linear", "decision_tree", "dummy"]
+    assert lb.best.model in ("linear", "decision_tree")
+
+
+def test_latency_budget_drops_families_by_measurement(churn):
+    X, y, schema = churn
+    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear"], n_jobs=1,
+                        latency_ms=1e-6)
+    row = next(r for r in lb.rows if r.model == "linear")
+    assert row.status == "over latency" and row.latency_ms > 1e-6
+    assert lb.skipped["linear"].startswith("one-row predict takes")
+    assert next(a for a in lb.recommendation.advice if a.model == "linear").decision == "dropped"
+    assert lb.best.model == "linear"  # nothing meets the budget: the best of those over it, said so
+
+
+def test_whole_comparison_budget_skips_families_not_started(churn):
+    X, y, schema = churn
+    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear", "knn"], n_jobs=1,
+                        time_budget_s=1e-9)
+    assert lb.skipped["knn"] == "the comparison's time budget of 1e-09 s was spent before it started"
+    assert "linear" in lb.skipped
+    assert [r.model for r in lb.rows] == ["dummy"]  # the floor always runs
+
+
+class Sleeper(ClassifierMixin, BaseEstimator):
+    """Fits forever (30 s): stands for a family that runs over its budget."""
+
+    def fit(self, X, y):
+        time.sleep(30)
+        return self
+
+
+def test_a_fit_over_the_deadline_is_stopped_not_waited_for(churn):
+    X, y, _ = churn
+    folds = list(CV.split(X, y))
+    start = time.perf_counter()
+    with pytest.raises(BudgetExceeded, match="time budget spent with 0 folds finished"):
+        fit_folds(Sleeper(), X[["age"]], y, folds, {"acc": scorer("accuracy", "binary_classification")},
+                  n_jobs=2, deadline=time.perf_counter() + 1.0)
+    assert time.perf_counter() - start < 30  # the sleeping fits were killed, not awaited
