@@ -32,11 +32,11 @@ def parse_space(family: str, spec: dict[str, Any]) -> dict[str, Any]:
     --------
     >>> space = parse_space("lightgbm", {"num_leaves": {"int": [8, 64]}, "learning_rate": {"float": [0.01, 0.3], "log": True}})
     >>> describe_space(space)
-    {'num_leaves': 'int in [8, 63]', 'learning_rate': 'float in [0.01, 0.3], log scale'}
+    {'num_leaves': 'int in [8, 64]', 'learning_rate': 'float in [0.01, 0.3], log scale'}
     >>> parse_space("lightgbm", {"num_leaves": {"int": [64, 8]}})
     Traceback (most recent call last):
     ...
-    mlsmith.exceptions.ProblemSpecError: problem.yaml: tuning.spaces.lightgbm.num_leaves: ...
+    mlsmith.exceptions.ProblemSpecError: problem.yaml: tuning.spaces.lightgbm.num_leaves must be a list ...; got {...}.
     """
     space: dict[str, Any] = {}
     for name, value in spec.items():

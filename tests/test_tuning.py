@@ -1,0 +1,156 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import loguniform, randint
+from sklearn.datasets import make_classification
+from sklearn.model_selection import ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
+
+from mlsmith.catalog import build_pipeline
+from mlsmith.data import infer_schema
+from mlsmith.exceptions import ProblemSpecError
+from mlsmith.parallel import compute_backend
+from mlsmith.tuning import LearningCurve, grid_points, learning_curves, parse_space, tune
+from mlsmith.tuning._curves import diagnose
+
+CV = StratifiedKFold(3, shuffle=True, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=200, n_features=6, n_informative=3, random_state=2)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]).assign(y=y)
+    schema = infer_schema(df, "y")
+    return df[schema.features()], y, schema
+
+
+def _tune(data, family="decision_tree", **kw):
+    X, y, schema = data
+    pipe = build_pipeline(family, schema, "binary_classification", 0)
+    kw = {"n_trials": 4, "seed": 3, "n_jobs": 1, "method": "bayes", **kw}
+    return tune(pipe, family, X, y, "binary_classification", "roc_auc", CV, default_score=0.5, **kw)
+
+
+def test_a_budget_in_trials_is_deterministic(data):
+    _, first = _tune(data)
+    _, again = _tune(data)
+    _, other = _tune(data, seed=4)
+    assert first.trials == again.trials and first.best_params == again.best_params
+    assert [t["params"] for t in first.trials] != [t["params"] for t in other.trials]
+    assert first.trials_done + first.trials_pruned == 4
+    assert first.seed == 3 and first.method == "bayes"
+
+
+def test_random_search_tries_sklearn_candidates_and_scores_them_like_sklearn(data):
+    X, y, schema = data
+    chosen, res = _tune(data, method="random", n_trials=4, space={"max_depth": randint(2, 8)})
+    expected = list(ParameterSampler({"max_depth": randint(2, 8)}, n_iter=4, random_state=3))
+    assert [t["params"] for t in res.trials] == expected
+    for trial in res.trials:
+        pipe = build_pipeline("decision_tree", schema, "binary_classification", 0).set_params(
+            model__max_depth=trial["params"]["max_depth"])
+        assert trial["score"] == pytest.approx(cross_val_score(pipe, X, y, cv=CV, scoring="roc_auc").mean())
+    assert res.best_score == max(t["score"] for t in res.trials)
+    assert res.gain == pytest.approx(res.best_score - 0.5)
+    assert res.kept == "tuned" and chosen.get_params()["model__max_depth"] == res.best_params["max_depth"]
+
+
+def test_tuning_that_does_not_beat_the_defaults_keeps_them(data):
+    chosen, res = _tune(data, method="grid", n_trials=2, space={"max_depth": [1, 2]})
+    _, res_high = _tune(data, method="grid", n_trials=2, space={"max_depth": [1, 2]})
+    assert res.trials == res_high.trials and [t["params"]["max_depth"] for t in res.trials] == [1, 2]
+    X, y, schema = data
+    pipe = build_pipeline("decision_tree", schema, "binary_classification", 0)
+    _, kept = tune(pipe, "decision_tree", X, y, "binary_classification", "roc_auc", CV, default_score=1.0,
+                   method="grid", n_trials=2, space={"max_depth": [1, 2]}, n_jobs=1)
+    assert kept.kept == "default: tuning did not beat it" and kept.gain < 0
+
+
+def test_a_budget_in_seconds_records_what_it_allowed(data):
+    _, res = _tune(data, method="random", n_trials=None, timeout_s=1e-9)
+    assert res.trials_done == 0
+    assert res.budget_note.startswith("1e-09 s allowed 0 trials (0 pruned)")
+    assert res.budget_note.endswith("Set 'tuning: {n_trials: 0}' to repeat exactly this work.")
+    assert res.kept == "default: no trial completed"
+
+
+def test_search_spaces_from_yaml():
+    space = parse_space("lightgbm", {"num_leaves": {"int": [8, 64]}, "learning_rate": {"float": [0.01, 0.3], "log": True},
+                                     "boosting_type": ["gbdt", "dart"]})
+    assert space["num_leaves"].support() == (8, 64)
+    assert space["boosting_type"] == ["gbdt", "dart"]
+    assert len(grid_points(space, 20)) == 3 * 3 * 2  # two ranges at 3 levels, two choices
+    assert len(grid_points(space, 5)) == 5
+    with pytest.raises(ProblemSpecError, match=r"tuning.spaces.lightgbm.num_leaves must be a list of choices or a range"):
+        parse_space("lightgbm", {"num_leaves": {"int": [64, 8]}})
+    with pytest.raises(ProblemSpecError, match=r"a log scale needs a float range with low > 0"):
+        parse_space("linear", {"C": {"float": [0, 1], "log": True}})
+
+
+def test_learning_curves_equal_sklearn(data):
+    X, y, schema = data
+    pipe = build_pipeline("linear", schema, "binary_classification", 0)
+    folds = list(CV.split(X, y))
+    lc = learning_curves(pipe, X, y, "binary_classification", "roc_auc", folds, reference=0.5, n_sizes=3, n_jobs=1)
+    sizes, train, val = learning_curve(pipe, X, y, cv=folds, scoring="roc_auc", train_sizes=np.linspace(0.2, 1, 3))
+    assert lc.train_sizes == sizes.tolist()
+    assert lc.val_mean == pytest.approx(val.mean(axis=1).tolist(), abs=1e-6)
+    assert lc.train_mean == pytest.approx(train.mean(axis=1).tolist(), abs=1e-6)
+    assert lc.diagnosis in ("good fit", "overfitting", "underfitting", "validation plateaus early")
+
+
+@pytest.mark.parametrize("train, val, diagnosis", [
+    ([1.0, 1.0, 1.0], [0.70, 0.75, 0.80], "overfitting"),  # train high, val low, large gap
+    ([0.60, 0.62, 0.62], [0.58, 0.60, 0.61], "underfitting"),  # both low (skill 0.24 / 0.22)
+    ([0.82, 0.82, 0.82], [0.78, 0.79, 0.79], "validation plateaus early"),  # skill 0.64 / 0.58, flat
+    ([0.97, 0.96, 0.96], [0.92, 0.93, 0.94], "good fit"),  # both high, small gap
+])
+def test_diagnosis_follows_the_classic_table(train, val, diagnosis):
+    curve = LearningCurve("roc_auc", True, [50, 100, 150], train, [0] * 3, val, [0] * 3, 0.5, "", "", "")
+    assert diagnose(curve)[0] == diagnosis
+
+
+def test_dask_cluster_gives_the_local_result(data):
+    X, y, schema = data
+    _, local = _tune(data, family="linear", n_trials=3, space={"C": loguniform(1e-2, 10)})
+    with compute_backend("local") as where:
+        assert where.startswith("dask (local")
+        _, dask = _tune(data, family="linear", n_trials=3, space={"C": loguniform(1e-2, 10)}, n_jobs=-1)
+    assert dask.trials == local.trials and dask.best_params == local.best_params
+
+
+def test_bad_cluster_address_is_a_user_error():
+    from mlsmith.exceptions import MlsmithError
+
+    with pytest.raises(MlsmithError, match="--cluster must be 'local' or a scheduler address like tcp://host:8786; got 'nowhere'"):
+        with compute_backend("nowhere"):
+            pass
+
+
+def test_run_records_tuning_curves_recommendation_and_versions(tmp_path, data):
+    import json
+
+    import yaml
+
+    from mlsmith.cli import main
+    from mlsmith.workflow import run
+
+    X, y, _ = data
+    X.assign(y=y).to_csv(tmp_path / "d.csv", index=False)
+    spec = {"target": "y", "data": {"path": "d.csv"}, "success_metric": "roc_auc", "models": ["linear"],
+            "split": {"cv_folds": 3}, "constraints": {"family_time_budget_s": 600},
+            "tuning": {"method": "random", "n_trials": 2, "spaces": {"linear": {"C": {"float": [0.1, 10], "log": True}}}}}
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    result = run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert saved["tuning"]["space"] == {"C": "float in [0.1, 10], log scale"}
+    assert len(saved["tuning"]["trials"]) == 2 and saved["tuning"]["method"] == "random"
+    assert saved["tuning"]["learning_curve"]["diagnosis"] in ("good fit", "overfitting", "underfitting",
+                                                            "validation plateaus early")
+    assert saved["leaderboard_meta"]["recommendation"]["order"] == ["linear", "dummy"]
+    assert saved["environment"]["versions"]["optuna"] and saved["environment"]["compute"].startswith("local")
+    page = (result.run_dir / "report.html").read_text()
+    assert "Which algorithm to try first" in page and "Learning curves" in page and "data:image/png;base64" in page
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path / "problem.yaml"), "--runs-dir", str(tmp_path / "runs"), "--cluster", "nowhere"])
+    assert exit_info.value.code == 2
