@@ -18,6 +18,7 @@ ggplot2 ``diamonds.csv``, read from inside the packages' distribution files (``p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -91,12 +92,15 @@ def run_pycaret(name: str) -> None:
         from pycaret import classification as pc
     else:
         from pycaret import regression as pc
+    os.chdir(folder)  # PyCaret writes logs.log into the working directory
     start = time.perf_counter()
+    cpu = time.process_time()
     pc.setup(train, target=target, session_id=SEED, verbose=False, html=False)
     best = pc.compare_models(sort=sort, verbose=False)
     tuned = pc.tune_model(best, optimize=sort, verbose=False)
     final = pc.finalize_model(tuned)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     pred = pc.predict_model(final, data=test.drop(columns=[target]), verbose=False)
     y = test[target].to_numpy()
     if sort == "Accuracy":
@@ -108,7 +112,8 @@ def run_pycaret(name: str) -> None:
     else:
         score = metrics.r2_score(y, pred["prediction_label"])
     model = type(final.steps[-1][1]).__name__ if hasattr(final, "steps") else type(final).__name__
-    _write(name, "pycaret", {"wall_s": wall, "score": float(score), "model": model,
+    _write(name, "pycaret", {"wall_s": wall, "main_process_cpu_s": cpu, "load_avg": os.getloadavg(),
+                             "score": float(score), "model": model,
                              "versions": _versions(["pycaret", "scikit-learn"])})
 
 
@@ -132,19 +137,21 @@ def run_mlsmith(name: str) -> None:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    run_dir = max((folder / "runs").glob("2*"), key=lambda p: p.stat().st_mtime)  # the newest run
     bundle = ModelBundle.load(run_dir / "model")
     test = pd.read_csv(folder / "test.csv")
     y = test[target].to_numpy()
     X = test.drop(columns=[target])
+    scored = bundle.predict(X)
     if metric == "accuracy":
-        score = metrics.accuracy_score(y, bundle.predict(X))
+        score = metrics.accuracy_score(y, scored["prediction"].astype(y.dtype))
     elif metric == "roc_auc":
-        score = metrics.roc_auc_score(y == "Yes", bundle.predict_proba(X)[:, 1])
+        score = metrics.roc_auc_score(y == "Yes", scored["probability"])
     else:
-        score = metrics.r2_score(y, bundle.predict(X))
+        score = metrics.r2_score(y, scored["prediction"])
     results = json.loads((run_dir / "results.json").read_text())
-    _write(name, "mlsmith", {"wall_s": wall, "score": float(score), "model": results["tuning"]["model"],
+    _write(name, "mlsmith", {"wall_s": wall, "load_avg": os.getloadavg(), "timings_s": results["timings_s"],
+                             "score": float(score), "model": results["tuning"]["model"],
                              "run": str(run_dir), "versions": _versions(["mlsmith", "scikit-learn"])})
 
 
