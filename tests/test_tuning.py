@@ -90,8 +90,10 @@ def test_learning_curves_equal_sklearn(data):
     X, y, schema = data
     pipe = build_pipeline("linear", schema, "binary_classification", 0)
     folds = list(CV.split(X, y))
-    lc = learning_curves(pipe, X, y, "binary_classification", "roc_auc", folds, reference=0.5, n_sizes=3, n_jobs=1)
-    sizes, train, val = learning_curve(pipe, X, y, cv=folds, scoring="roc_auc", train_sizes=np.linspace(0.2, 1, 3))
+    lc = learning_curves(pipe, X, y, "binary_classification", "roc_auc", folds, reference=0.5, n_sizes=3, n_jobs=1,
+                         seed=4)
+    sizes, train, val = learning_curve(pipe, X, y, cv=folds, scoring="roc_auc", train_sizes=np.linspace(0.2, 1, 3),
+                                       shuffle=True, random_state=4)
     assert lc.train_sizes == sizes.tolist()
     assert lc.val_mean == pytest.approx(val.mean(axis=1).tolist(), abs=1e-6)
     assert lc.train_mean == pytest.approx(train.mean(axis=1).tolist(), abs=1e-6)

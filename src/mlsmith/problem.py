@@ -101,7 +101,7 @@ class TuningSpec(_Spec):
     """
 
     method: Literal["bayes", "random", "grid", "none"] = "bayes"
-    n_trials: int | None = Field(default=20, ge=1, le=1000)
+    n_trials: int | None = Field(default=15, ge=1, le=1000)
     timeout_s: float | None = Field(default=None, gt=0)
     spaces: dict[str, dict[str, Any]] = {}
     learning_curve: bool = True

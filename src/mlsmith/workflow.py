@@ -329,7 +329,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
         folds = list(cv.split(X, y, groups))[:3]
         tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
-                                                reference=reference, n_jobs=n_jobs)
+                                                reference=reference, n_jobs=n_jobs, seed=problem.seed)
         lap("learning_curves")
     return leaderboard, feature_result, chosen, tuning
 

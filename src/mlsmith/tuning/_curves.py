@@ -66,10 +66,13 @@ class LearningCurve:
 
 
 def learning_curves(pipeline, X, y, task: str, metric: str, folds: list, reference: float | None = None,
-                    n_sizes: int = 5, n_jobs: int = -1) -> LearningCurve:
+                    n_sizes: int = 5, n_jobs: int = -1, seed: int = 0) -> LearningCurve | None:
     """Cross-validated train and validation scores at ``n_sizes`` training sizes, diagnosed.
 
-    ``reference`` is the dummy model's score on ``metric`` (the zero of the skill scale).
+    ``reference`` is the dummy model's score on ``metric`` (the zero of the skill scale). The
+    training rows of each fold are shuffled with ``seed`` before the subsets are taken, so that a
+    file sorted by the target still gives every class to the small subsets. None when no size
+    could be scored.
 
     Examples
     --------
@@ -88,8 +91,13 @@ def learning_curves(pipeline, X, y, task: str, metric: str, folds: list, referen
         warnings.simplefilter("ignore", category=RuntimeWarning)
         sizes, train, val = learning_curve(pipeline, X, y, cv=folds, scoring=scorer(metric, task, n_classes),
                                            train_sizes=np.linspace(0.2, 1.0, n_sizes), n_jobs=n_jobs,
-                                           error_score=np.nan)
+                                           error_score=np.nan, shuffle=True, random_state=seed)
     train, val = sign * train, sign * val
+    # A size whose folds all failed (e.g. a class absent from a small subset) has no point on the curve.
+    keep = ~(np.isnan(train).all(axis=1) | np.isnan(val).all(axis=1))
+    sizes, train, val = sizes[keep], train[keep], val[keep]
+    if not len(sizes):
+        return None
     curve = LearningCurve(metric, sign > 0, [int(s) for s in sizes],
                           _r(np.nanmean(train, axis=1)), _r(np.nanstd(train, axis=1)),
                           _r(np.nanmean(val, axis=1)), _r(np.nanstd(val, axis=1)), reference, "", "", "")

@@ -60,7 +60,7 @@ class TuningResult:
 
 
 def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, default_score: float | None = None,
-         n_trials: int | None = 20, seed: int = 42, n_jobs: int = -1, method: str = "bayes",
+         n_trials: int | None = 15, seed: int = 42, n_jobs: int = -1, method: str = "bayes",
          timeout_s: float | None = None, space: dict[str, Any] | None = None,
          progress: Callable[[str], None] | None = None) -> tuple[Any, "TuningResult"]:
     """Search the family's space; keep the tuned model only if it beats the defaults on the same folds.
