@@ -1,10 +1,11 @@
 """Where the fits run: both local cores by default, or a Dask cluster, under a wall-clock budget.
 
 Every cross-validation fit of stages 5 and 6 goes through :func:`fit_folds`, which sends the folds
-to joblib in rounds of as many folds as there are workers. Inside :func:`compute_backend` joblib's
-backend is Dask (``cluster="local"`` starts a LocalCluster, ``"tcp://host:8786"`` joins a running
-scheduler), so the same code scales out. Results do not depend on where a fold ran: each fold is a
-seeded fit on fixed rows, and results are read back in fold order.
+to joblib at once, or in rounds of as many folds as there are workers where it may have to stop
+between folds. Inside :func:`compute_backend` joblib's backend is Dask (``cluster="local"`` starts a
+LocalCluster, ``"tcp://host:8786"`` joins a running scheduler), so the same code scales out.
+Results do not depend on where a fold ran: each fold is a seeded fit on fixed rows, and results
+are read back in fold order.
 
 A deadline stops the work that is still running (joblib's timeout kills local workers and
 cancels Dask futures) and raises :class:`BudgetExceeded`: a family that runs over is not waited for.
@@ -165,7 +166,7 @@ def fit_folds(
     want_latency: bool = False,
     after_fold: Callable[[int, FoldResult], bool] | None = None,
 ) -> list[FoldResult]:
-    """Fit and score ``pipeline`` on each fold, in rounds of as many folds as there are workers.
+    """Fit and score ``pipeline`` on each fold; in rounds of as many folds as workers if it may stop early.
 
     Parameters
     ----------
@@ -189,9 +190,11 @@ def fit_folds(
     [1.0, 1.0, 1.0, 1.0]
     """
     workers = max(1, effective_n_jobs(n_jobs))
+    # Rounds are needed only to stop between folds (a deadline, a pruned trial); otherwise one dispatch.
+    step = workers if deadline is not None or after_fold is not None else len(folds)
     results: list[FoldResult] = []
-    for start in range(0, len(folds), workers):
-        batch = folds[start:start + workers]
+    for start in range(0, len(folds), step):
+        batch = folds[start:start + step]
         timeout = None
         if deadline is not None:
             timeout = deadline - time.perf_counter()
