@@ -46,7 +46,7 @@ class LeaderboardRow:
     status: str = "ok"
     note: str = ""
     latency_ms: float | None = None
-    wall_s: float = 0.0
+    wall_time_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -176,7 +176,7 @@ def compare_models(
             rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
                                        note=f"stopped at the {which} time budget of {budget:g} s "
                                             f"({exc.done}/{len(folds)} folds done)",
-                                       wall_s=round(time.perf_counter() - now, 3)))
+                                       wall_time_s=round(time.perf_counter() - now, 3)))
             warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
             continue
         except Exception as exc:  # a family that cannot fit this data is reported, not fatal
@@ -193,7 +193,7 @@ def compare_models(
             predict_time_s=float(np.mean([r.score_time_s for r in res])),
             secondary={m: float(np.mean(v)) for m, v in values.items() if m != metric},
             selection_score=float(np.mean(values[metric])) if selection_score is None else selection_score,
-            wall_s=round(time.perf_counter() - now, 3),
+            wall_time_s=round(time.perf_counter() - now, 3),
         )
         if latency_ms is not None:
             row.latency_ms = res[0].latency_ms

@@ -48,7 +48,6 @@ class TuningResult:
     trials_done: int = 0
     trials_pruned: int = 0
     budget_note: str = ""
-    elapsed_s: float = 0.0
     space: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     learning_curve: Any = None
@@ -150,7 +149,6 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
             result.trials_pruned += 1
         else:
             result.trials_done += 1
-    result.elapsed_s = round(time.perf_counter() - start, 3)
     if deadline is not None:
         ran = result.trials_done + result.trials_pruned
         result.budget_note = (f"{timeout_s:g} s allowed {ran} trials ({result.trials_pruned} pruned)"
