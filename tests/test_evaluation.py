@@ -222,3 +222,28 @@ def test_explain_refuses_a_bundle_without_reference(tmp_path):
     save_bundle(tmp_path / "m", LinearRegression().fit(X[["a"]], X["y"]), infer_schema(X, "y"), {"task": "regression"})
     with pytest.raises(BundleError, match="holds no explanation reference .* re-create it with 'mlsmith run'"):
         ModelBundle.load(tmp_path / "m").explain(X)
+
+
+@pytest.mark.parametrize("metric, target", [("recall", 0.8), ("precision", 0.6), ("f1", None), ("accuracy", None),
+                                            ("balanced_accuracy", None), ("recall", 0.999)])
+def test_threshold_sweep_matches_a_metric_call_per_candidate(metric, target):
+    """The vectorised sweep picks what a brute-force loop over every candidate with sklearn picks."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    proba = np.round(np.clip(0.35 * y + rng.random(400) * 0.65, 0, 1), 3)  # rounding makes ties
+    funcs = {"recall": skm.recall_score, "precision": skm.precision_score, "f1": skm.f1_score,
+             "accuracy": skm.accuracy_score, "balanced_accuracy": skm.balanced_accuracy_score}
+    best = None
+    for t in np.unique(proba):
+        pred = (proba >= t).astype(int)
+        if target is None:
+            key = (True, round(funcs[metric](y, pred), 12), t)
+        else:
+            other = "precision" if metric == "recall" else "recall"
+            value = funcs[metric](y, pred, zero_division=0)
+            ok = value >= target
+            key = (ok, round(funcs[other](y, pred, zero_division=0) if ok else value, 12), t)
+        best = key if best is None or key > best else best
+    assert choose_threshold(y, proba, metric, target)[0] == pytest.approx(best[2])

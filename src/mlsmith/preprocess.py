@@ -27,15 +27,18 @@ HIGH_CARDINALITY = 20
 
 def to_float(X):
     """Coerce columns to float: numbers stored as strings, 'true'/'false', booleans."""
-    frame = pd.DataFrame(X).copy()
-    for column in frame.columns:
-        s = frame[column]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+    frame = pd.DataFrame(X)
+    text_like = [not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) for _, s in frame.items()]
+    if not any(text_like):  # the common case, on every fit and predict: no per-column work
+        return frame.to_numpy(dtype=float)
+    out = np.empty(frame.shape, dtype=float)
+    for i, (is_text, (_, s)) in enumerate(zip(text_like, frame.items())):
+        if is_text:
             text = s.astype(str).str.strip().str.lower().str.replace(",", "", regex=False)
             text = text.replace({"true": "1", "false": "0", "yes": "1", "no": "0"})
             s = pd.to_numeric(text, errors="coerce")
-        frame[column] = s.astype(float)
-    return frame.to_numpy(dtype=float)
+        out[:, i] = s.to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def to_category_text(X):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import cross_validate
 
-from ..metrics import compute, get_metric
+from ..metrics import get_metric
 from ._core import scores_for
 
 __all__ = ["choose_threshold", "fold_scores", "out_of_fold"]
@@ -63,6 +63,33 @@ def fold_scores(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task:
     return mean, std
 
 
+def _threshold_sweep(y: np.ndarray, proba: np.ndarray, metric: str):
+    """The metric, recall and precision at every distinct probability used as the threshold.
+
+    One sort and cumulative counts instead of a metric call per candidate: predicting positive when
+    ``proba >= t`` makes the true and predicted positives at ``t`` suffix sums over the sorted values.
+    """
+    candidates, where = np.unique(proba, return_inverse=True)
+    pos = (np.asarray(y) == 1).astype(float)
+    n, n_pos = len(pos), pos.sum()
+    n_neg = n - n_pos
+    tp = np.cumsum(np.bincount(where, weights=pos, minlength=len(candidates))[::-1])[::-1]
+    pp = np.cumsum(np.bincount(where, minlength=len(candidates))[::-1])[::-1].astype(float)
+    fp, fn = pp - tp, n_pos - tp
+    tn = n_neg - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(n_pos > 0, tp / max(n_pos, 1), 0.0)
+        precision = np.where(pp > 0, tp / np.maximum(pp, 1), 0.0)
+        values = {
+            "recall": recall,
+            "precision": precision,
+            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0),
+            "accuracy": (tp + tn) / n,
+            "balanced_accuracy": (recall + np.where(n_neg > 0, tn / max(n_neg, 1), 0.0)) / 2,
+        }
+    return candidates, values[metric], recall, precision
+
+
 def choose_threshold(y: np.ndarray, proba: np.ndarray, metric: str, target: float | None) -> tuple[float, str]:
     """Pick the decision threshold of a binary classifier from out-of-fold probabilities.
 
@@ -79,29 +106,21 @@ def choose_threshold(y: np.ndarray, proba: np.ndarray, metric: str, target: floa
     """
     if get_metric(metric).response == "proba":
         return 0.5, f"{metric} does not depend on the threshold; 0.5 is used"
-    candidates = np.unique(proba)
-    pos = y == 1
-    n_pos = max(int(pos.sum()), 1)
     constrained_metric = metric in ("recall", "precision") and target is not None
-    if not constrained_metric and len(candidates) > 500:
-        # each candidate costs a metric call: 500 quantiles of the probabilities are fine enough
-        candidates = np.unique(np.quantile(proba, np.linspace(0, 1, 500), method="lower"))
-    best_t, best_key = 0.5, None
-    for t in candidates:
-        pred = proba >= t
-        tp = int((pred & pos).sum())
-        recall = tp / n_pos
-        precision = tp / max(int(pred.sum()), 1)
-        if constrained_metric:
-            constrained, other = (recall, precision) if metric == "recall" else (precision, recall)
-            key = (constrained >= target, other if constrained >= target else constrained, t)
-        else:
-            key = (True, compute(metric, "binary_classification", y, y_pred=pred.astype(int)), t)
-        if best_key is None or key > best_key:
-            best_t, best_key = float(t), key
+    candidates, value, recall, precision = _threshold_sweep(y, proba, metric)
+    if constrained_metric:
+        constrained, other_value = (recall, precision) if metric == "recall" else (precision, recall)
+        reached = constrained >= target
+        key = np.where(reached, other_value, constrained)
+    else:
+        reached = np.ones(len(candidates), dtype=bool)
+        key = value
+    # the best (reached, key), ties to the highest threshold — as max() over (reached, key, t) would
+    best = np.lexsort((candidates, key, reached))[-1]
+    best_t = float(candidates[best])
     if constrained_metric:
         other = "precision" if metric == "recall" else "recall"
-        if best_key[0]:
+        if reached[best]:
             return best_t, f"highest out-of-fold {other} with {metric} >= {target:g}"
         return best_t, f"no threshold reaches {metric} >= {target:g} out of fold; the closest was taken"
     return best_t, f"maximises out-of-fold {metric}"
