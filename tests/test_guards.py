@@ -409,3 +409,19 @@ def test_finding_rejects_an_unknown_severity_and_the_report_renders():
     report = GuardReport([Finding("seeds", "warning", "w", {"n": 1}, "fix it"), Finding("target_leakage", "error", "leak")])
     html = report._repr_html_()
     assert html.index("target leakage") < html.index("seeds") and "1 error, 1 warning, 0 notes" in html
+
+
+def test_near_duplicates_by_chance_in_a_small_space_are_not_contamination():
+    """ISLP's Default has two continuous features: rows fall close together at random, which a
+    random split reproduces on both sides; only an excess over that chance rate is contamination."""
+    from pathlib import Path
+
+    frame = pd.read_csv(Path(__file__).parent / "data" / "Default.csv")
+    features = ["student", "balance", "income"]
+    train, test = train_test_split(frame, test_size=0.25, random_state=42, stratify=frame["default"])
+    assert check_contamination(train, test, features) == []
+    near = train.iloc[:600].assign(balance=lambda d: d["balance"] * (1 + 1e-5))
+    planted = pd.concat([test, near[near["balance"] > 0]])
+    [found] = check_contamination(train, planted, features)
+    assert found.evidence["near_rate"] > found.evidence["near_rate_by_chance"]
+    assert found.evidence["n_exact"] + found.evidence["n_near"] >= 100

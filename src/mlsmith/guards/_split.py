@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import binom, spearmanr
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -34,19 +34,28 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     """Flag test rows that also appear in train (exactly or nearly) and entities in both splits.
 
     Exact duplicates are counted on all rows; near-duplicates on a sample of 2,000 test rows
-    against 20,000 training rows.
+    against 20,000 training rows, and only beyond chance: in a space of few continuous features
+    (ISLP's Default has two) rows fall close together at random, so the count is the excess over the
+    rate at which held-back training rows find such a neighbour among the same 20,000.
     """
     findings = []
     keys = row_keys(train[features])
     within = float(keys.duplicated().mean()) if len(keys) else 0.0
     exact = row_keys(test[features]).isin(set(keys)).to_numpy()
-    near, checked = _near_duplicates(train[features], test[features][~exact], roles, seed)
-    n_near = int(round(near * (~exact).sum() / max(checked, 1)))
+    k, checked, k_chance, n_probe = _near_duplicates(train[features], test[features][~exact], roles, seed)
+    near_rate = k / max(checked, 1)
+    chance_rate = k_chance / max(n_probe, 1)
+    # Beyond chance: more near test rows than a binomial at the chance rate makes plausible (p < 0.001;
+    # the rate is bounded away from zero by one pseudo-count, since few probes may find none by luck).
+    plausible = binom.isf(1e-3, checked, (k_chance + 1) / (n_probe + 1)) if checked else 0
+    excess = near_rate - chance_rate
+    n_near = int(round(excess * (~exact).sum())) if k > plausible and excess > 0 else 0
     n_shared = int(exact.sum()) + n_near
     if n_shared:
         share = n_shared / len(test)
         evidence = {"n_test": len(test), "n_exact": int(exact.sum()), "n_near": n_near, "share": round(share, 4),
-                    "near_rms_limit": NEAR_RMS, "n_near_checked": checked, "train_duplicate_share": round(within, 4)}
+                    "near_rms_limit": NEAR_RMS, "n_near_checked": checked, "near_rate": round(near_rate, 4),
+                    "near_rate_by_chance": round(chance_rate, 4), "train_duplicate_share": round(within, 4)}
         shared = (f"{n_shared} test rows ({share:.1%}) also appear in the training split ({int(exact.sum())} exact"
                   f"{f', about {n_near} near-duplicates' if n_near else ''})")
         if within >= SMALL_SPACE:
@@ -81,23 +90,37 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     return findings
 
 
-def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) -> tuple[int, int]:
-    """(near-duplicate test rows found, test rows checked)."""
-    if test.empty or train.empty:
-        return 0, 0
+def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) -> tuple[int, int, int, int]:
+    """(test rows with a near-duplicate in train, test rows checked, training rows with a near-duplicate
+    among the other training rows, training rows checked).
+
+    The second pair is what chance gives in this feature space, measured leave-one-out on the same
+    reference rows (training rows with an exact twin are left out, as exact test rows are): a test
+    split drawn like the training rows finds about the same share.
+    """
+    if test.empty or len(train) < 2:
+        return 0, 0, 0, 0
     roles = roles_of(train, roles)
     a, b = encode([sample(train, 20_000, seed), sample(test, 2000, seed)], {c: roles[c] for c in train.columns})
     numeric = np.array([roles[c] in ("numeric", "boolean", "datetime") for c in train.columns])
     center, scale = np.nanmean(a, axis=0), np.nanstd(a, axis=0)
     scale[~numeric | ~(scale > 0)] = 1.0
     center[~numeric] = 0.0
-    a, b = (a - center) / scale, (b - center) / scale
-    a[:, ~numeric] *= 1e3  # any difference of category counts as far
-    b[:, ~numeric] *= 1e3
-    a, b = np.nan_to_num(a, nan=-1e6), np.nan_to_num(b, nan=-1e6)  # missing matches missing only
-    dist, _ = NearestNeighbors(n_neighbors=1).fit(a).kneighbors(b)
-    rms = dist[:, 0] / np.sqrt(a.shape[1])
-    return int((rms <= NEAR_RMS).sum()), len(b)
+    a = _near_space(a, center, scale, numeric)
+    index = NearestNeighbors(n_neighbors=2).fit(a)
+    limit = NEAR_RMS * np.sqrt(a.shape[1])
+    dist_test, _ = index.kneighbors(_near_space(b, center, scale, numeric), n_neighbors=1)
+    probe = np.random.default_rng(seed).choice(len(a), size=min(2000, len(a)), replace=False)
+    dist_train, _ = index.kneighbors(a[probe])  # the first neighbour is the row itself
+    other = dist_train[:, 1][dist_train[:, 1] > 0]
+    return int(np.sum(dist_test[:, 0] <= limit)), len(b), int(np.sum(other <= limit)), len(other)
+
+
+def _near_space(x: np.ndarray, center: np.ndarray, scale: np.ndarray, numeric: np.ndarray) -> np.ndarray:
+    """Standardised numbers; any difference of category, or missing against present, counts as far."""
+    x = (x - center) / scale
+    x[:, ~numeric] *= 1e3
+    return np.nan_to_num(x, nan=-1e6)
 
 
 def check_adversarial(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
