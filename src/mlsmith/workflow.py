@@ -158,8 +158,9 @@ def run(
         notes.append(f"{n_missing} rows with a missing target were dropped before the split")
     problem = problem.resolve(df[problem.target])
     spec = problem.data
-    schema = infer_schema(df, problem.target, spec.id_columns, spec.drop, spec.roles)
     train, held_out, split_info = split_train_test(df, problem)
+    # Roles, categories and ranges are learned from the training rows only, like everything else.
+    schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
     lap("problem")
 
