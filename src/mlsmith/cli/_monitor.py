@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -46,7 +45,7 @@ def monitor(
     if html_out:
         html_out.write_text(page(data))
     if report.exit_code:
-        sys.exit(report.exit_code)  # 1: retraining recommended (for cron and CI)
+        raise typer.Exit(report.exit_code)  # 1: retraining recommended (for cron and CI)
 
 
 @app.command()
