@@ -122,3 +122,20 @@ def test_run_folder_and_bundle_take_the_users_umask(churn_run):
     os.umask(umask)
     for folder in (result.run_dir, result.run_dir / "model"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
+
+
+def test_a_run_reads_its_data_from_sqlite(tmp_path, churn_small):
+    import sqlite3
+
+    import yaml
+
+    with sqlite3.connect(tmp_path / "crm.db") as conn:
+        churn_small.head(400).to_sql("customers", conn, index=False)
+    spec = tmp_path / "problem.yaml"
+    spec.write_text(yaml.safe_dump({
+        "target": "churned", "models": ["linear"], "split": {"cv_folds": 3},
+        "data": {"url": "sqlite:///crm.db", "query": "SELECT * FROM customers", "id_columns": ["customer_id"]},
+    }))
+    r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    assert r.split.n_train + r.split.n_test == 400
+    assert "customer_id" not in r.schema.features()
