@@ -26,7 +26,12 @@ def test_run_walks_every_stage_and_writes_the_run_folder(churn_run):
     run_dir = result.run_dir
     # no temporary folder left; the run history index sits beside the run folders
     assert sorted(p.name for p in (folder / "runs").iterdir()) == [run_dir.name, "index.db"]
-    assert {p.name for p in run_dir.iterdir()} >= {"problem.yaml", "results.json", "report.html", "leaderboard.csv", "model"}
+    assert {p.name for p in run_dir.iterdir()} >= {"problem.yaml", "results.json", "report.html", "leaderboard.csv", "model",
+                                                   "figures"}
+    page = (run_dir / "report.html").read_text()
+    figures = sorted((run_dir / "figures").iterdir())
+    assert len(figures) == page.count("data:image/png;base64,") > 5
+    assert all(f.read_bytes().startswith(b"\x89PNG") for f in figures)
     results = json.loads((run_dir / "results.json").read_text())
     for key in ("problem", "quality", "eda", "leaderboard", "tuning", "evaluation", "bundle"):
         assert key in results

@@ -239,8 +239,11 @@ def run(
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         write_json(tmp / "results.json", result)
         from .report import render_html
+        from .report._figures import write_figures
 
-        (tmp / "report.html").write_text(render_html(result))
+        page = render_html(result)
+        (tmp / "report.html").write_text(page)
+        write_figures(page, tmp / "figures")
     register_run(final_dir)
     return result
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+from html import unescape
+from pathlib import Path
 
 from matplotlib.figure import Figure
 
-__all__ = ["figure", "to_data_uri", "img_tag"]
+__all__ = ["figure", "img_tag", "to_data_uri", "write_figures"]
 
 PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d074b3", "#7a7a7a"]
 
@@ -30,3 +33,30 @@ def img_tag(fig: Figure, alt: str, dpi: int = 100) -> str:
     from markupsafe import escape
 
     return f'<img class="fig" src="{to_data_uri(fig, dpi)}" alt="{escape(alt)}">'
+
+
+_IMG = re.compile(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)">')
+
+
+def write_figures(html: str, folder: Path) -> list[Path]:
+    """Write every figure embedded in a rendered page as ``folder/NN-<alt text>.png``.
+
+    The page is the one place figures are drawn; the PNG files are the same bytes, for use outside
+    the browser (slides, tickets). Returns the files written, in page order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fig = figure(2, 1)
+    >>> _ = fig.subplots().plot([0, 1])
+    >>> [p.name for p in write_figures(img_tag(fig, "A line"), Path(tempfile.mkdtemp()))]
+    ['01-a-line.png']
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, (data, alt) in enumerate(_IMG.findall(html), start=1):
+        slug = re.sub(r"[^a-z0-9]+", "-", unescape(alt).lower()).strip("-")[:60] or "figure"
+        path = folder / f"{i:02d}-{slug}.png"
+        path.write_bytes(base64.b64decode(data))
+        written.append(path)
+    return written
