@@ -31,6 +31,7 @@ from .evaluation import (
     fold_scores,
     global_explanations,
     measure_latency,
+    model_outputs,
     out_of_fold,
     scores_for,
 )
@@ -339,10 +340,5 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:
-    if problem.type == "regression":
-        return scores_for("regression", y, pipeline.predict(X))
-    proba = pipeline.predict_proba(X)
-    if problem.type == "binary_classification":
-        p = proba[:, 1]
-        return scores_for(problem.type, y, (p >= threshold).astype(int), p)
-    return scores_for(problem.type, y, proba.argmax(axis=1), proba, codec.n_classes)
+    pred, proba = model_outputs(pipeline, X, problem.type, threshold)
+    return scores_for(problem.type, y, pred, proba, codec.n_classes)

@@ -15,6 +15,7 @@ from ._core import (
     baselines_for,
     dummy_predictions,
     evaluate,
+    model_outputs,
     scores_for,
     task_metrics,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "classification_curves",
     "dummy_predictions",
     "evaluate",
+    "model_outputs",
     "fairness_by_group",
     "fold_scores",
     "global_explanations",

@@ -89,6 +89,17 @@ def task_metrics(task: str) -> list[str]:
     return [name for name, m in METRICS.items() if task in m.funcs]
 
 
+def model_outputs(pipeline, X: pd.DataFrame, task: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Encoded predictions and probabilities (binary: positive class at ``threshold``; multiclass: the matrix;
+    regression: no probabilities)."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=float), None
+    proba = pipeline.predict_proba(X)
+    if task == "binary_classification":
+        return (proba[:, 1] >= threshold).astype(int), proba[:, 1]
+    return proba.argmax(axis=1), proba
+
+
 def scores_for(task: str, y_true, y_pred, y_proba=None, n_classes: int | None = None) -> dict[str, float]:
     """Every metric of the task that the predictions allow (MAPE only for a positive target)."""
     out = {}
@@ -192,16 +203,7 @@ def evaluate(
     task, metric_name = problem.type, problem.success_metric
     metric = get_metric(metric_name)
     y_test = np.asarray(y_test)
-    proba = None
-    if task == "regression":
-        pred = pipeline.predict(X_test)
-    else:
-        proba = pipeline.predict_proba(X_test)
-        if task == "binary_classification":
-            proba = proba[:, 1]
-            pred = (proba >= decision_threshold).astype(int)
-        else:
-            pred = proba.argmax(axis=1)
+    pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
     test_metrics = scores_for(task, y_test, pred, proba, n_classes)
     for b in baselines:
         b.metrics = scores_for(task, y_test, b.pred, b.proba if b.proba is not None else

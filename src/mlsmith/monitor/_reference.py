@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation import model_outputs
 from ..exceptions import BundleError
 from ..metrics import compute, get_metric
 from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
@@ -95,16 +96,6 @@ def column_reference(s: pd.Series, role: str) -> dict[str, Any]:
     if kind == "categorical":
         return {"role": role, **categorical_reference(category_strings(s))}
     return {"role": role, "kind": "untested", "n": int(s.notna().sum()), "n_missing": int(s.isna().sum())}
-
-
-def model_outputs(pipeline, X: pd.DataFrame, task: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Encoded predictions and probabilities (binary: positive class; multiclass: the matrix)."""
-    if task == "regression":
-        return np.asarray(pipeline.predict(X), dtype=float), None
-    proba = pipeline.predict_proba(X)
-    if task == "binary_classification":
-        return (proba[:, 1] >= threshold).astype(int), proba[:, 1]
-    return proba.argmax(axis=1), proba
 
 
 def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, classes: list[Any]) -> pd.Series:
