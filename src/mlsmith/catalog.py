@@ -122,7 +122,7 @@ CATALOG: dict[str, Family] = {
         Family(
             "random_forest", "Random forest",
             lambda t, s: (RandomForestClassifier if _clf(t) else RandomForestRegressor)(
-                n_estimators=200, min_samples_leaf=2, n_jobs=1, random_state=s),
+                n_estimators=100, min_samples_leaf=2, n_jobs=1, random_state=s),
             "medium", "medium", "yes (some)", False, "medium",
             {"n_estimators": randint(100, 600), "max_features": uniform(0.2, 0.8), **_TREE_SPACE},
         ),

@@ -27,8 +27,9 @@ HIGH_CARDINALITY = 20
 
 def to_float(X):
     """Coerce columns to float: numbers stored as strings, 'true'/'false', booleans."""
-    frame = pd.DataFrame(X)
-    text_like = [not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) for _, s in frame.items()]
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    # dtype kinds, not per-column pandas checks: this runs on every fit and predict of every fold
+    text_like = [dtype.kind not in "iuf" for dtype in frame.dtypes]
     if not any(text_like):  # the common case, on every fit and predict: no per-column work
         return frame.to_numpy(dtype=float)
     out = np.empty(frame.shape, dtype=float)
