@@ -3,7 +3,7 @@ import pytest
 
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
-from mlsmith.recommend import LARGE_N, READABLE, recommend
+from mlsmith.recommender import LARGE_N, READABLE, recommend
 
 
 @pytest.fixture

@@ -3,25 +3,72 @@
 >>> import mlsmith
 >>> sorted(mlsmith.__all__) == mlsmith.__all__
 True
+>>> mlsmith.load_problem.__module__
+'mlsmith.problem'
+
 """
 
-from .data import Schema, infer_schema, load_data
-from .deploy import ModelBundle, compare_log, create_app, export_onnx, predict_file, serve
-from .draft import draft_problem
-from .eda import EDAReport, explore
-from .evaluation import Evaluation, Verdict
-from .exceptions import MlsmithError
-from .features import FeaturePlan, FeatureResult, measure_gain, plan_features, suggest_plan
-from .guards import Finding, GuardReport, check_pipeline
-from .monitor import DriftReport, RetrainResult, retrain  # the monitor() function: mlsmith.monitor.monitor
-from .problem import Problem, load_problem
-from .quality import QualityReport, assess_quality
-from .recommend import Recommendation, recommend
-from .selection import Leaderboard, compare_models
-from .tuning import LearningCurve, TuningResult, learning_curves, tune
-from .workflow import RunResult, run
+# The public names load their module on first use (PEP 562): ``import mlsmith`` and the CLI start
+# without importing scikit-learn, so ``mlsmith run`` can start its CV workers first.
+_WHERE = {
+    "DriftReport": "monitor",
+    "EDAReport": "eda",
+    "Evaluation": "evaluation",
+    "FeaturePlan": "features",
+    "FeatureResult": "features",
+    "Finding": "guards",
+    "GuardReport": "guards",
+    "Leaderboard": "selection",
+    "LearningCurve": "tuning",
+    "MlsmithError": "exceptions",
+    "ModelBundle": "deploy",
+    "Problem": "problem",
+    "QualityReport": "quality",
+    "Recommendation": "recommender",
+    "RetrainResult": "monitor",
+    "RunResult": "workflow",
+    "Schema": "data",
+    "TuningResult": "tuning",
+    "Verdict": "evaluation",
+    "assess_quality": "quality",
+    "check_pipeline": "guards",
+    "compare_log": "deploy",
+    "compare_models": "selection",
+    "create_app": "deploy",
+    "draft_problem": "draft",
+    "explore": "eda",
+    "export_onnx": "deploy",
+    "infer_schema": "data",
+    "learning_curves": "tuning",
+    "load_data": "data",
+    "load_problem": "problem",
+    "measure_gain": "features",
+    "plan_features": "features",
+    "predict_file": "deploy",
+    "recommend": "recommender",
+    "retrain": "monitor",
+    "run": "workflow",
+    "serve": "deploy",
+    "suggest_plan": "features",
+    "tune": "tuning",
+}
 
-__all__ = [
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlsmith' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+__all__ = [  # noqa: F822 (defined lazily by __getattr__)
     "DriftReport",
     "EDAReport",
     "Evaluation",

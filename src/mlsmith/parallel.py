@@ -18,13 +18,13 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import clone
 
-__all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fold_arrays", "warm_up"]
+__all__ = ["BudgetExceeded", "FoldResult", "cancel_warm_up", "compute_backend", "fit_folds", "fold_arrays", "in_background",
+           "warm_up"]
 
 
 class BudgetExceeded(Exception):
@@ -95,14 +95,64 @@ def _warm() -> int:
     return 0
 
 
-def warm_up(n_jobs: int = -1) -> None:
+#: Warm-ups started without waiting, not yet waited for (at most one).
+_pending: list[Iterator[int]] = []
+
+
+def warm_up(n_jobs: int = -1, wait: bool = True) -> Callable[[], None]:
     """Start the workers and import the model libraries in them, so that no budget pays for it.
 
     A budget that stopped a family killed its workers; the next family's clock starts after this.
+    With ``wait=False`` the workers start in the background while this process goes on (the CLI
+    starts them before importing the rest of mlsmith) and the returned function waits for them;
+    a second call while one is pending starts nothing new.
+
+    Examples
+    --------
+    >>> ready = warm_up(n_jobs=1, wait=False)
+    >>> ready()
     """
     workers = max(1, effective_n_jobs(n_jobs))
-    if workers > 1:
-        Parallel(n_jobs=workers)(delayed(_warm)() for _ in range(workers))
+    if workers == 1:
+        return lambda: None
+    if not _pending:
+        _pending.append(Parallel(n_jobs=workers, return_as="generator")(delayed(_warm)() for _ in range(workers)))
+
+    def ready() -> None:
+        while _pending:
+            for _ in _pending.pop():
+                pass
+
+    if wait:
+        ready()
+    return ready
+
+
+def cancel_warm_up() -> None:
+    """Drop a warm-up nobody waited for (the run stopped early), without joblib's warning about it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while _pending:
+            _pending.pop().close()
+
+
+def in_background(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start ``func(*args)`` in a worker process and go on; the returned function waits for its result.
+
+    The run uses it for work that keeps one core busy while this process does another stage's
+    (drawing the EDA figures while the final model is evaluated and saved). Exceptions are raised
+    by the returned function.
+
+    Examples
+    --------
+    >>> result = in_background(max, 1, 2)
+    >>> result()
+    2
+    """
+    if effective_n_jobs(-1) == 1:  # one core: nothing runs beside this process
+        return lambda: func(*args)
+    started = Parallel(n_jobs=2, return_as="generator")([delayed(func)(*args)])
+    return lambda: next(started)
 
 
 @dataclass
@@ -120,8 +170,38 @@ class FoldResult:
     train_proba: np.ndarray | None = None
 
 
+class _Outputs:
+    """A fitted model whose outputs are computed once per input table and shared by every metric.
+
+    A classifier's labels are the most probable class of ``predict_proba``: the rule the saved
+    model predicts with (see :func:`mlsmith.evaluation.model_outputs`), so that cross-validated
+    scores describe the deployed behaviour (for an SVM, ``predict`` would follow the decision
+    function instead).
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _output(self, method: str, X) -> np.ndarray:
+        key = (method, id(X))
+        if key not in self._cache:
+            self._cache[key] = getattr(self.estimator, method)(X)
+        return self._cache[key]
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._output("predict_proba", X)
+
+    def predict(self, X) -> np.ndarray:
+        if hasattr(self.estimator, "predict_proba"):
+            return self.estimator.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self._output("predict", X)
+
+
 def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None,
              want_proba: bool, want_latency: bool) -> FoldResult:
+    from sklearn.base import clone  # here, not at the top: the CLI starts the workers before importing sklearn
+
     with warnings.catch_warnings():
         # Families that cannot converge on a fold, or see a constant feature there, still give a score.
         warnings.simplefilter("ignore", category=UserWarning)
@@ -131,13 +211,14 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
         est = clone(pipeline).fit(X_train, y[train])
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        test_scores = {m: float(s(est, X_test, y[test])) for m, s in scorers.items()}
+        scored = _Outputs(est)  # one pass of the pipeline per split, however many metrics read it
+        test_scores = {m: float(s(scored, X_test, y[test])) for m, s in scorers.items()}
         score_time = time.perf_counter() - start
-        train_s = {train_metric: float(scorers[train_metric](est, X_train, y[train]))} if train_metric else {}
+        train_s = {train_metric: float(scorers[train_metric](scored, X_train, y[train]))} if train_metric else {}
         latency = _latency_ms(est, X_test) if want_latency else None
         if not want_proba:
             return FoldResult(test_scores, train_s, fit_time, score_time, latency)
-        proba, train_proba = est.predict_proba(X_test)[:, 1], est.predict_proba(X_train)[:, 1]
+        proba, train_proba = scored.predict_proba(X_test)[:, 1], scored.predict_proba(X_train)[:, 1]
     return FoldResult(test_scores, train_s, fit_time, score_time, latency, np.asarray(test), proba,
                       np.asarray(train), train_proba)
 
@@ -170,6 +251,8 @@ def fit_folds(
 
     Parameters
     ----------
+    scorers : metric name -> ``scorer(model, X, y)`` (see :func:`mlsmith.metrics.scorer`). The model
+        they get answers ``predict`` and ``predict_proba``, each computed once per split.
     deadline : a ``time.perf_counter()`` value; work still running then is stopped and
         :class:`BudgetExceeded` raised.
     train_metric : also score this metric on the training rows of each fold.
@@ -185,7 +268,8 @@ def fit_folds(
     >>> import pandas as pd
     >>> X = pd.DataFrame({"x": np.arange(20.0)}); y = 2 * X["x"].to_numpy()
     >>> folds = list(KFold(4).split(X))
-    >>> res = fit_folds(LinearRegression(), X, y, folds, {"r2": lambda e, X, y: e.score(X, y)}, n_jobs=1)
+    >>> from mlsmith.metrics import scorer
+    >>> res = fit_folds(LinearRegression(), X, y, folds, {"r2": scorer("r2", "regression")}, n_jobs=1)
     >>> [round(r.test_scores["r2"], 6) for r in res]
     [1.0, 1.0, 1.0, 1.0]
     """

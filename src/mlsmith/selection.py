@@ -1,7 +1,7 @@
 """Stage 5: a cross-validated comparison of algorithm families, leak-free, seeded and budgeted.
 
 The families come from the catalog (:mod:`mlsmith.catalog`, the traits of the classic comparison
-table) through the recommender (:mod:`mlsmith.recommend`, which to try first and why).
+table) through the recommender (:mod:`mlsmith.recommender`, which to try first and why).
 :func:`compare_models` cross-validates the shortlisted families, each as one Pipeline
 (preprocessing + model), on the same folds, within a time budget per family and for the whole
 comparison, and returns a :class:`Leaderboard`.
@@ -21,7 +21,7 @@ from .data import Schema
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
 from .parallel import BudgetExceeded, fit_folds, fold_arrays, warm_up
-from .recommend import Recommendation, recommend
+from .recommender import Recommendation, recommend
 
 __all__ = ["CATALOG", "Family", "Leaderboard", "LeaderboardRow", "build_pipeline", "compare_models"]
 
@@ -122,7 +122,7 @@ def compare_models(
     schema : the column roles that drive preprocessing.
     task, metric : the problem's task and success metric; ``secondary`` metrics are reported too.
     cv, groups : the splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
-    models : the families to compare (default: what :func:`~mlsmith.recommend.recommend` keeps).
+    models : the families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps).
     seed : reaches every estimator; the splitter carries it already.
     n_jobs : folds run in parallel (all cores by default, or the Dask cluster in use); each model
         uses one thread.

@@ -42,11 +42,12 @@ from .features import FeatureResult, measure_gain, plan_features
 from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
 from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
+from .report._html import render_sections
 from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
-from .parallel import compute_backend
+from .parallel import compute_backend, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
@@ -165,6 +166,8 @@ def run(
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
     lap("problem")
 
+    # The CV workers start now, importing the model libraries while this process checks the data.
+    workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
         quality = assess_quality(table, problem.target)
@@ -188,6 +191,7 @@ def run(
     plan = plan_features(train, schema, problem.features)
     lap("features_plan")
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
+    workers_ready()
     with compute_backend(cluster) as where:
         leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, schema, plan, X, y, cv, groups, spaces,
                                                                        n_jobs, say, lap)
@@ -201,6 +205,9 @@ def run(
                                                          codec, n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     lap("evaluation")
+    # The cross-validation is over: a worker draws the EDA figures while this process saves the model.
+    eda_data = to_jsonable({"problem": problem.to_yaml_dict(), "eda": eda})
+    eda_html = in_background(render_sections, eda_data, ["eda"]) if cluster is None else dict
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         metadata = {
@@ -227,8 +234,10 @@ def run(
         say("7/7 evaluation: timing single-row predictions of the saved bundle")
         saved = ModelBundle.load(tmp / "model")
         rows = X.sample(min(len(X), 50), random_state=problem.seed)
-        evaluation.constraints["latency"] = measure_latency(saved.predict, rows, target_ms=problem.constraints.latency_ms,
-                                                            max_seconds=2.0)
+        # A latency budget is judged on p99: time it for longer than the figure reported for information.
+        latency_ms = problem.constraints.latency_ms
+        evaluation.constraints["latency"] = measure_latency(saved.predict, rows, target_ms=latency_ms,
+                                                            max_seconds=2.0 if latency_ms is not None else 0.5)
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
                        "decision_threshold": evaluation.decision_threshold, "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"],
                        **extras_info}
@@ -238,13 +247,14 @@ def run(
                            environment={"compute": where, "versions": metadata["versions"]})
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
-        write_json(tmp / "results.json", result)
         from .report import render_html
         from .report._figures import write_figures
 
-        page = render_html(result)
+        page = render_html(result, rendered=eda_html())
         (tmp / "report.html").write_text(page)
         write_figures(page, tmp / "figures")
+        lap("report")
+        write_json(tmp / "results.json", result)
     register_run(final_dir)
     return result
 

@@ -69,7 +69,7 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
 
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
-    from ..recommend import recommend
+    from ..recommender import recommend
     from ..selection import build_pipeline
     from ..split import cv_splitter
 

@@ -47,11 +47,32 @@ def render_template(name: str, **context: Any) -> Markup:
     return Markup(_env.get_template(name).render(**context))
 
 
-def render_results(results: dict[str, Any], standalone: bool = True) -> str:
-    """Render results.json data (a dict) as the run's HTML page."""
+def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
+    """The HTML of some sections of the page, to be passed to :func:`render_results` as ``rendered``.
+
+    A section reads its own key and the problem, so it can be drawn before the run has finished
+    (the run draws the EDA figures in a worker while it evaluates and saves the model).
+
+    Examples
+    --------
+    >>> from mlsmith.guards import GuardReport
+    >>> html = render_sections({"guards": GuardReport().to_dict()}, ["guards", "eda"])
+    >>> list(html), html["guards"].startswith('<section id="guards">')
+    (['guards'], True)
+    """
+    modules = dict(SECTIONS)
+    return {key: importlib.import_module(modules[key]).html(results[key], results)
+            for key in keys if results.get(key) is not None}
+
+
+def render_results(results: dict[str, Any], standalone: bool = True, rendered: dict[str, str] | None = None) -> str:
+    """Render results.json data (a dict) as the run's HTML page (``rendered``: sections drawn already)."""
+    rendered = rendered or {}
     sections = []
     for key, module in SECTIONS:
-        if results.get(key) is not None:
+        if key in rendered:
+            sections.append(Markup(rendered[key]))
+        elif results.get(key) is not None:
             renderer = importlib.import_module(module)
             sections.append(Markup(renderer.html(results[key], results)))
     nav = [(m.group(1), Markup(m.group(2)).striptags())
@@ -66,8 +87,8 @@ def render_section(key: str, data: dict[str, Any], results: dict[str, Any] | Non
     return _env.get_template("fragment.html").render(body=body)
 
 
-def render_html(result, standalone: bool = True) -> str:
+def render_html(result, standalone: bool = True, rendered: dict[str, str] | None = None) -> str:
     """Render a run's results as one self-contained HTML page (or a fragment for notebooks)."""
     from ..runs import to_jsonable
 
-    return render_results(to_jsonable(result), standalone=standalone)
+    return render_results(to_jsonable(result), standalone=standalone, rendered=rendered)
