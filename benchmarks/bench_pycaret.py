@@ -17,12 +17,15 @@ ggplot2 ``diamonds.csv``, read from inside the packages' distribution files (``p
 
 from __future__ import annotations
 
+import time
+
+_STARTED = time.perf_counter()  # the script's start: PyCaret's whole-process time counts its imports, like mlsmith's
+
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -99,7 +102,8 @@ def run_pycaret(name: str) -> None:
     best = pc.compare_models(sort=sort, verbose=False)
     tuned = pc.tune_model(best, optimize=sort, verbose=False)
     final = pc.finalize_model(tuned)
-    wall = time.perf_counter() - start
+    end = time.perf_counter()
+    wall, process_wall = end - start, end - _STARTED
     cpu = time.process_time() - cpu
     pred = pc.predict_model(final, data=test.drop(columns=[target]), verbose=False)
     y = test[target].to_numpy()
@@ -112,7 +116,7 @@ def run_pycaret(name: str) -> None:
     else:
         score = metrics.r2_score(y, pred["prediction_label"])
     model = type(final.steps[-1][1]).__name__ if hasattr(final, "steps") else type(final).__name__
-    _write(name, "pycaret", {"wall_s": wall, "main_process_cpu_s": cpu, "load_avg": os.getloadavg(),
+    _write(name, "pycaret", {"wall_s": wall, "process_wall_s": process_wall, "main_process_cpu_s": cpu, "load_avg": os.getloadavg(),
                              "score": float(score), "model": model,
                              "versions": _versions(["pycaret", "scikit-learn"])})
 
