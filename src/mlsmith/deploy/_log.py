@@ -13,13 +13,14 @@ record, so a champion row and its shadow challenger row share their id.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import logging
 import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,10 @@ import pandas as pd
 from ..exceptions import DataError
 
 __all__ = ["LogComparison", "PredictionLog", "compare_log"]
+
+logger = logging.getLogger("mlsmith.serve")
+#: Seconds a writer waits for another process's transaction (``serve --workers``: one writer each).
+BUSY_TIMEOUT_S = 30.0
 
 TABLE_SQL = """CREATE TABLE IF NOT EXISTS predictions (
     request_id TEXT, ts REAL, model_version TEXT, role TEXT, inputs TEXT,
@@ -51,24 +56,25 @@ class PredictionLog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(self.path) as conn:
+        with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(TABLE_SQL)
         conn.close()
-        self._queue: queue.Queue[list[Row] | None] = queue.Queue()
+        self._queue: queue.Queue[list[Row] | Callable[[], list[Row]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._drain, name="mlsmith-prediction-log", daemon=True)
         self._thread.start()
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row] | Callable[[], list[Row]]) -> None:
+        """Queue rows for the log; a callable is called on the log's thread to make them."""
         self._queue.put(rows)
 
     def _drain(self) -> None:
-        conn = sqlite3.connect(self.path)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA synchronous=NORMAL")
         try:
             while True:
                 batch = self._queue.get()
-                rows = [] if batch is None else list(batch)
+                rows = [] if batch is None else _rows(batch)
                 done = 1
                 while batch is not None:  # gather whatever else is waiting into one transaction
                     try:
@@ -77,7 +83,7 @@ class PredictionLog:
                         break
                     done += 1
                     if batch is not None:
-                        rows.extend(batch)
+                        rows.extend(_rows(batch))
                 if rows:
                     with conn:
                         conn.executemany(_INSERT, rows)
@@ -102,6 +108,14 @@ class PredictionLog:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+
+
+def _rows(batch: list[Row] | Callable[[], list[Row]]) -> list[Row]:
+    try:
+        return batch() if callable(batch) else list(batch)
+    except Exception:  # a row that cannot be encoded must not stop the log's thread
+        logger.exception("prediction log: could not encode a request's rows; they are not logged")
+        return []
 
 
 def log_rows(request_id: str, ts: float, version: str, role: str, records: Iterable[dict[str, Any]],

@@ -27,25 +27,41 @@ class ServeMetrics:
                                    ["role", "predicted"], registry=self.registry)
         self.share = Gauge("mlsmith_predicted_class_share", "Share of the champion's predictions per class.",
                            ["predicted"], registry=self.registry)
+        self._children: dict[tuple[str, int], tuple] = {}
+        self._predicted: dict[tuple[str, object], object] = {}
 
     def observe(self, path: str, status: int, started: float) -> None:
+        """Count and time one request (``started`` from :func:`time.perf_counter`)."""
         route = path if path in ROUTES else "other"
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(time.perf_counter() - started)
-        if status >= 500:
-            self.errors.labels(route, "server").inc()
-        elif status >= 400:
-            self.errors.labels(route, "client").inc()
+        key = (route, status)
+        children = self._children.get(key)
+        if children is None:  # labelled children looked up once per route and status
+            kind = "server" if status >= 500 else "client" if status >= 400 else None
+            children = self._children[key] = (self.requests.labels(route, str(status)), self.latency.labels(route),
+                                              self.errors.labels(route, kind) if kind else None)
+        requests, latency, errors = children
+        requests.inc()
+        latency.observe(time.perf_counter() - started)
+        if errors is not None:
+            errors.inc()
 
-    def count_predictions(self, role: str, predictions: list, classification: bool) -> None:
+    def count_predictions(self, role: str, results: list[dict], classification: bool) -> None:
+        """Count scored records by role and, for a classifier, by predicted class."""
+        counts: dict = {}
         if not classification:
-            self.predictions.labels(role, "").inc(len(predictions))
-            return
-        counts: dict[str, int] = {}
-        for value in predictions:
-            counts[str(value)] = counts.get(str(value), 0) + 1
-        for label, n in counts.items():
-            self.predictions.labels(role, label).inc(n)
+            counts[""] = len(results)
+        elif len(results) == 1:
+            counts[results[0]["prediction"]] = 1
+        else:
+            for result in results:
+                value = result["prediction"]
+                counts[value] = counts.get(value, 0) + 1
+        for value, n in counts.items():
+            key = (role, value)
+            child = self._predicted.get(key)
+            if child is None:
+                child = self._predicted[key] = self.predictions.labels(role, str(value))
+            child.inc(n)
 
     def render(self) -> bytes:
         """The Prometheus text exposition, with class shares brought up to date."""

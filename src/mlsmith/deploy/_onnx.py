@@ -116,11 +116,13 @@ class _Block:
         """
         out: dict[str, np.ndarray] = {}
         if self.kind == "numeric":
-            for c in self.columns:
-                values = [r.get(c) for r in records]
-                if any(isinstance(v, str) for v in values):
-                    return None
-                out[c] = _float32(np.array(values, dtype=float).reshape(-1, 1))
+            # one (columns, rows) array: each column's (rows, 1) feed is then a contiguous view
+            values = [[r.get(c) for r in records] for c in self.columns]
+            if any(type(v) is str for column in values for v in column):
+                return None
+            block = _float32(np.array(values, dtype=float))
+            for i, c in enumerate(self.columns):
+                out[c] = block[i].reshape(-1, 1)
         elif self.kind == "categorical":
             for c in self.columns:
                 values = [_MISSING_CATEGORY if (v := r.get(c)) is None else str(v).strip() for r in records]
@@ -131,9 +133,9 @@ class _Block:
         elif len(records) <= 16 and not self.dates.holidays_country:  # DataFrame costs dominate a few rows
             names = iter(self.input_names())
             for c, has_time in zip(self.columns, self.dates.has_time_):
-                parts = np.array([_date_parts(r.get(c), has_time) for r in records], dtype=np.float32)
-                for j in range(parts.shape[1]):
-                    out[next(names)] = parts[:, [j]]
+                parts = np.array([_date_parts(r.get(c), has_time) for r in records], dtype=np.float32).T.copy()
+                for j in range(parts.shape[0]):
+                    out[next(names)] = parts[j].reshape(-1, 1)
         else:
             frame = pd.DataFrame({c: [_naive(r.get(c)) for r in records] for c in self.columns})
             out.update(self.feeds(frame))
@@ -146,7 +148,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _float32(values: np.ndarray) -> np.ndarray:
     """The graph's float32 inputs; values beyond float32's range are clipped to it, not made infinite."""
-    return np.clip(values, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
+    return np.minimum(np.maximum(values, -_FLOAT32_MAX), _FLOAT32_MAX).astype(np.float32)
 
 
 def _naive(value: Any) -> Any:
@@ -332,14 +334,18 @@ def _session(model: bytes):
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def _run(model: bytes | Any, feeds: dict[str, np.ndarray], task: str) -> np.ndarray:
-    session = _session(model) if isinstance(model, bytes) else model
+def _io(session, task: str) -> tuple[list[str], list[str]]:
+    """The graph's input names, and the one output scoring needs (a classifier's probabilities)."""
     # skl2onnx renames inputs whose column names are not identifiers; the order is kept.
-    names = [i.name for i in session.get_inputs()]
-    outputs = session.run(None, dict(zip(names, feeds.values())))
-    if task == "regression":
-        return np.asarray(outputs[0], dtype=float).ravel()
-    return np.asarray(outputs[1], dtype=float)
+    return [i.name for i in session.get_inputs()], [session.get_outputs()[0 if task == "regression" else 1].name]
+
+
+def _run(model: bytes | Any, feeds: dict[str, np.ndarray], task: str,
+         io: tuple[list[str], list[str]] | None = None) -> np.ndarray:
+    session = _session(model) if isinstance(model, bytes) else model
+    names, outputs = io or _io(session, task)
+    result = np.asarray(session.run(outputs, dict(zip(names, feeds.values())))[0], dtype=float)
+    return result.ravel() if task == "regression" else result
 
 
 class OnnxModel:
@@ -352,9 +358,10 @@ class OnnxModel:
         _, self._blocks = _plan(pipeline)
         self._session = _session(model)
         self._task = task
+        self._io = _io(self._session, task)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return _run(self._session, _feeds(self._blocks, X), self._task)
+        return _run(self._session, _feeds(self._blocks, X), self._task, self._io)
 
     def run_records(self, records: list[dict[str, Any]]) -> np.ndarray | None:
         """Probabilities (or predictions, for a regressor) of validated records; None if pandas is needed."""
@@ -364,9 +371,9 @@ class OnnxModel:
             if part is None:
                 return None
             feeds.update(part)
-        return _run(self._session, feeds, self._task)
+        return _run(self._session, feeds, self._task, self._io)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if self._task == "regression":
-            return _run(self._session, _feeds(self._blocks, X), self._task)
+            return _run(self._session, _feeds(self._blocks, X), self._task, self._io)
         return self.predict_proba(X).argmax(axis=1)

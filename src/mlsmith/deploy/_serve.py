@@ -12,14 +12,16 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
+from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
@@ -65,65 +67,97 @@ class ServeState:
                 "canary_share": self.canary_share if self.mode == "canary" else None}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+#: The OpenAPI operation of ``POST /predict``, which is served outside FastAPI's routing (see ``_predict``).
+PREDICT_OPERATION: dict[str, Any] = {
+    "summary": "Score one record or a list of records",
+    "description": "Validate the records against the bundle's input schema and return their predictions.",
+    "operationId": "predict_predict_post",
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
+    "responses": {"200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}},
+                  "413": {"description": "Body too large"},
+                  "422": {"description": "A record does not fit the input schema"}},
+}
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
+async def _respond(send, status: int, payload: Any, headers: tuple[tuple[bytes, bytes], ...] = ()) -> int:
+    """Send ``payload`` as a JSON response (encoded by pydantic's Rust serializer) and return the status."""
+    body = to_json(payload, inf_nan_mode="null")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+async def _read_body(scope, receive, limit: int) -> bytes:
+    too_large = ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientError(400, "the client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+            raise too_large
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str, many: bool) -> list[dict[str, Any]]:
     started = time.perf_counter()
     results = scorer.score(records)
     latency_ms = (time.perf_counter() - started) * 1000
-    state.metrics.count_predictions(role, [r["prediction"] for r in results], scorer.bundle.task != "regression")
-    if state.log is not None:
-        state.log.write(log_rows(request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
+    state.metrics.count_predictions(role, results, scorer.bundle.task != "regression")
+    if state.log is not None:  # the rows are encoded on the log's thread, off the event loop
+        state.log.write(partial(log_rows, request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
     return results
 
 
-prediction_router = APIRouter()
+async def _predict(state: ServeState, scope, receive, send) -> int:
+    """``POST /predict`` as a plain ASGI handler: records validated from the raw body, scored, answered.
 
-
-@prediction_router.post(
-    "/predict",
-    summary="Score one record or a list of records",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}}},
-    responses={413: {"description": "Body too large"}, 422: {"description": "A record does not fit the input schema"}},
-)
-async def predict(request: Request) -> JSONResponse:
-    """Validate the records against the bundle's input schema and return their predictions."""
-    state: ServeState = request.app.state.serve
-    body = await _read_body(request, state.max_body_bytes)
+    FastAPI's routing, dependency solving and response classes cost more than scoring a record, so
+    this route is served by :class:`_Service` directly; its OpenAPI entry is ``PREDICT_OPERATION``.
+    Returns the response's status.
+    """
+    if scope["method"] != "POST":
+        return await _respond(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", b"POST"),))
+    body = await _read_body(scope, receive, state.max_body_bytes)
     try:
         records, many = state.validator.validate(body)
     except ValidationError as exc:
-        return JSONResponse({"detail": error_details(exc)}, status_code=422)
+        return await _respond(send, 422, {"detail": error_details(exc)})
     request_id = uuid.uuid4().hex
-    scorer, role, task = state.champion, "champion", None
+    scorer, role, shadow = state.champion, "champion", False
     if state.challenger is not None:
         if state.mode == "canary" and state.rng.random() < state.canary_share:
             scorer, role = state.challenger, "challenger"
-        elif state.mode == "shadow":
-            task = BackgroundTask(_score, state, state.challenger, "challenger", records, request_id, many)
+        else:
+            shadow = state.mode == "shadow"
     try:
         results = _score(state, scorer, role, records, request_id, many)
     except UnscorableRecords as exc:
         detail = [{"type": "value_error", "loc": ["body", i] if many else ["body"], "input": records[i],
                    "msg": "the model gives no finite score for this record: its values are far outside the training data"}
                   for i in exc.indices]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return await _respond(send, 422, {"detail": detail})
     if many:
         payload: dict[str, Any] = {"request_id": request_id, "model_version": scorer.version, "predictions": results}
     else:
         payload = {"request_id": request_id, "model_version": scorer.version, **results[0]}
-    return JSONResponse(payload, background=task)
+    status = await _respond(send, 200, payload)
+    if shadow:  # after the response: the challenger never delays or changes the answer
+        try:
+            await run_in_threadpool(_score, state, state.challenger, "challenger", records, request_id, many)
+        except Exception:
+            logger.exception("the shadow challenger failed to score request %s", request_id)
+    return status
 
 
 operations_router = APIRouter()
@@ -154,11 +188,13 @@ def metrics(request: Request) -> Response:
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-class _Observe:
-    """ASGI middleware: counts and times every request, and turns any failure into a JSON 500."""
+class _Service:
+    """The outermost ASGI layer: serves ``/predict`` itself, passes other routes to FastAPI, counts
+    and times every request, and turns a refused request into its JSON error and any failure into a
+    JSON 500 (the trace goes to the server log, never to the client)."""
 
-    def __init__(self, app, metrics: ServeMetrics):
-        self.app, self.metrics = app, metrics
+    def __init__(self, app, state: ServeState):
+        self.app, self.state = app, state
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -172,14 +208,27 @@ class _Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if scope["path"] == "/predict":
+                await _predict(self.state, scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        except ClientError as exc:
+            if not sent:
+                await _respond(send_wrapper, exc.status, {"detail": exc.detail})
         except Exception:
             logger.exception("unhandled error on %s", scope.get("path"))
             if not sent:
-                await JSONResponse({"detail": "internal error; the server log has the details."},
-                                   status_code=500)(scope, receive, send)
+                await _respond(send, 500, {"detail": "internal error; the server log has the details."})
         finally:
-            self.metrics.observe(scope.get("path", ""), status, started)
+            self.state.metrics.observe(scope.get("path", ""), status, started)
+
+
+class _App(FastAPI):
+    """FastAPI with :class:`_Service` outside its whole middleware stack (error pages, telemetry,
+    routing), so that ``/predict`` skips them all."""
+
+    def build_middleware_stack(self):
+        return _Service(super().build_middleware_stack(), self.state.serve)
 
 
 def create_app(
@@ -230,19 +279,15 @@ def create_app(
         if state.log is not None:
             state.log.close()
 
-    app = FastAPI(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
+    app = _App(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
                   lifespan=lifespan)
     app.state.serve = state
-    app.include_router(prediction_router)
     app.include_router(operations_router)
-
-    @app.exception_handler(ClientError)
-    async def client_error(request: Request, exc: ClientError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            spec["paths"] = {"/predict": {"post": PREDICT_OPERATION}, **spec["paths"]}
             body = state.validator.json_schema()
             components = spec.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
@@ -251,7 +296,6 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(_Observe, metrics=metrics)
     return app
 
 
