@@ -1,6 +1,7 @@
 import json
 import re
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -226,3 +227,44 @@ def test_create_app_refuses_bad_options(churn_bundle, tmp_path):
         create_app(churn_bundle, runtime="tf")
     with pytest.raises(BundleError, match="does not exist"):
         create_app(churn_bundle, challenger=tmp_path / "nothing")
+
+
+def _listening(port: int) -> int:
+    """Sockets listening on 127.0.0.1:port (Linux's /proc/net/tcp): one per ready worker."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[1] == f"0100007F:{port:04X}" and line.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").is_file(), reason="SO_REUSEPORT load balancing is Linux's")
+def test_two_worker_processes_share_the_port_the_log_and_the_metrics(churn_bundle, churn_frame, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log, url = tmp_path / "workers.db", f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlsmith", "serve", str(churn_bundle), "--port", str(port), "--workers", "2",
+               "--runtime", "onnx", "--log", str(log)]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as server:
+        try:
+            end = time.time() + 120
+            while _listening(port) < 2:  # both workers have loaded the bundle
+                assert server.poll() is None and time.time() < end, server.stderr.read().decode()
+                time.sleep(0.2)
+            rec = json.dumps(records(churn_frame, 1)[0]).encode()
+            post = urllib.request.Request(url + "/predict", rec, {"Content-Type": "application/json"})
+            # a connection each, spread over the two workers by the kernel
+            ids = [json.loads(urllib.request.urlopen(post, timeout=30).read())["request_id"] for _ in range(60)]
+            metrics = [urllib.request.urlopen(url + "/metrics", timeout=30).read().decode() for _ in range(6)]
+        finally:
+            server.terminate()
+        assert server.wait(timeout=60) == 0  # the workers stopped cleanly, their logs drained
+    assert all('mlsmith_requests_total{route="/predict",status="200"} 60.0' in text for text in metrics)  # the sum
+    with sqlite3.connect(log) as conn:
+        logged = [r[0] for r in conn.execute("SELECT request_id FROM predictions")]
+    conn.close()
+    assert sorted(logged) == sorted(ids)  # both processes' rows, none lost

@@ -1,12 +1,24 @@
-"""Prometheus metrics of a served bundle, in a registry of the app's own."""
+"""Prometheus metrics of a served bundle, in a registry of the app's own.
+
+With several server processes (``serve --workers N``) each process counts into files under
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by ``serve``), and
+``/metrics``, whichever process answers it, reports the sums over all of them.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["ServeMetrics"]
+__all__ = ["MULTIPROC_ENV", "ServeMetrics"]
+
+#: The environment variable that puts prometheus_client in multiprocess mode (read at its import).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 ROUTES = ("/predict", "/health", "/metadata", "/metrics")
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -25,8 +37,7 @@ class ServeMetrics:
                               ["route", "kind"], registry=self.registry)
         self.predictions = Counter("mlsmith_predictions_total", "Records scored by role and predicted class.",
                                    ["role", "predicted"], registry=self.registry)
-        self.share = Gauge("mlsmith_predicted_class_share", "Share of the champion's predictions per class.",
-                           ["predicted"], registry=self.registry)
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         self._children: dict[tuple[str, int], tuple] = {}
         self._predicted: dict[tuple[str, object], object] = {}
 
@@ -64,13 +75,36 @@ class ServeMetrics:
             child.inc(n)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition, with class shares brought up to date."""
-        totals = {}
-        for metric in self.predictions.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_total") and sample.labels["role"] == "champion" and sample.labels["predicted"]:
-                    totals[sample.labels["predicted"]] = sample.value
-        n = sum(totals.values())
-        for label, value in totals.items():
-            self.share.labels(label).set(value / n)
-        return generate_latest(self.registry)
+        """The Prometheus text exposition (of every server process), with the class shares."""
+        if self.multiprocess_dir is None:
+            families = list(self.registry.collect())
+        else:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, self.multiprocess_dir)
+            families = list(merged.collect())
+        return generate_latest(_Families([*families, _shares(families)]))
+
+
+class _Families:
+    """Collected metric families, in the shape ``generate_latest`` reads."""
+
+    def __init__(self, families: list[Metric]):
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def _shares(families: list[Metric]) -> GaugeMetricFamily:
+    totals: dict[str, float] = {}
+    for family in families:
+        for sample in family.samples:
+            if (sample.name == "mlsmith_predictions_total" and sample.labels.get("role") == "champion"
+                    and sample.labels.get("predicted")):
+                totals[sample.labels["predicted"]] = totals.get(sample.labels["predicted"], 0.0) + sample.value
+    shares = GaugeMetricFamily("mlsmith_predicted_class_share", "Share of the champion's predictions per class.",
+                               labels=["predicted"])
+    n = sum(totals.values())
+    for label in sorted(totals):
+        shares.add_metric([label], totals[label] / n)
+    return shares

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from ..features import DateFeatures
+from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
 
 __all__ = ["ONNX_FILE", "ONNX_INFO", "OnnxExport", "OnnxModel", "export_onnx"]
@@ -112,7 +113,7 @@ class _Block:
     def record_feeds(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
         """The same feeds from validated JSON records, without a DataFrame of every column.
 
-        None when a value needs pandas' coercion (numbers sent as text).
+        None when a value needs pandas' coercion (numbers or dates sent as text).
         """
         out: dict[str, np.ndarray] = {}
         if self.kind == "numeric":
@@ -130,12 +131,19 @@ class _Block:
         elif self.kind == "text":
             c = self.columns[0]
             out[c] = np.array(["" if r.get(c) is None else str(r[c]) for r in records], dtype=object).reshape(-1, 1)
-        elif len(records) <= 16 and not self.dates.holidays_country:  # DataFrame costs dominate a few rows
+        elif not self.dates.holidays_country:
             names = iter(self.input_names())
             for c, has_time in zip(self.columns, self.dates.has_time_):
-                parts = np.array([_date_parts(r.get(c), has_time) for r in records], dtype=np.float32).T.copy()
-                for j in range(parts.shape[0]):
-                    out[next(names)] = parts[j].reshape(-1, 1)
+                wanted = [PARTS.index(p) for p in self.dates._parts(has_time)]
+                values = [_naive(r.get(c)) for r in records]
+                if any(v is not None and not isinstance(v, datetime) for v in values):
+                    return None  # dates as text: pandas parses them
+                if len(values) <= 8:  # a few rows: Python's datetime beats numpy's per-call costs
+                    parts = np.array([_date_parts(v) for v in values], dtype=np.float32).T[wanted].copy()
+                else:
+                    parts = _date_parts_array(values)[wanted].astype(np.float32)
+                for row in parts:
+                    out[next(names)] = row.reshape(-1, 1)
         else:
             frame = pd.DataFrame({c: [_naive(r.get(c)) for r in records] for c in self.columns})
             out.update(self.feeds(frame))
@@ -157,17 +165,30 @@ def _naive(value: Any) -> Any:
     return value
 
 
-def _date_parts(value: datetime | str | None, has_time: bool) -> list[float]:
-    """DateFeatures' parts of one date: year, month, day, day of week, weekend, days [, hour]."""
-    n = 7 if has_time else 6
+def _date_parts(value: datetime | None) -> list[float]:
+    """DateFeatures' parts (``PARTS``) of one naive datetime: year, month, day, day of week, weekend, days, hour."""
     if value is None:
-        return [np.nan] * n
-    try:
-        d = _naive(value if isinstance(value, datetime) else datetime.fromisoformat(value))
-    except ValueError:
-        return [np.nan] * n
-    parts = [d.year, d.month, d.day, d.weekday(), float(d.weekday() >= 5), (d - _EPOCH).days]
-    return parts + [d.hour] if has_time else parts
+        return [np.nan] * len(PARTS)
+    weekday = value.weekday()
+    return [value.year, value.month, value.day, weekday, float(weekday >= 5), (value - _EPOCH).days, value.hour]
+
+
+def _date_parts_array(values: list[datetime | None]) -> np.ndarray:
+    """``_date_parts`` of many naive datetimes at once: a (len(PARTS), n) float array, NaN where missing."""
+    moment = np.array(values, dtype="datetime64[us]")  # None is NaT
+    days = moment.astype("datetime64[D]")
+    months = moment.astype("datetime64[M]")
+    n_days = days.astype(np.int64)
+    weekday = (n_days + 3) % 7  # 1970-01-01 was a Thursday
+    parts = np.array([
+        moment.astype("datetime64[Y]").astype(np.int64) + 1970,
+        months.astype(np.int64) % 12 + 1,
+        (days - months.astype("datetime64[D]")).astype(np.int64) + 1,
+        weekday, weekday >= 5, n_days,
+        (moment - days).astype("timedelta64[h]").astype(np.int64),
+    ], dtype=float)
+    parts[:, np.isnat(moment)] = np.nan
+    return parts
 
 
 def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:

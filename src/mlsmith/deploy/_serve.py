@@ -7,8 +7,15 @@ Shared state (scorers, log, metrics) lives in one :class:`ServeState` on ``app.s
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import random
+import signal
+import socket
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,11 +33,11 @@ from starlette.concurrency import run_in_threadpool
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
 from ._log import PredictionLog, log_rows
-from ._metrics import ServeMetrics
+from ._metrics import MULTIPROC_ENV, ServeMetrics
 from ._runtime import Runtime, Scorer, UnscorableRecords
 from ._schema import RecordValidator, error_details
 
-__all__ = ["ServeState", "create_app", "serve"]
+__all__ = ["ServeState", "create_app", "default_workers", "serve"]
 
 logger = logging.getLogger("mlsmith.serve")
 Mode = Literal["shadow", "canary"]
@@ -299,9 +306,101 @@ def create_app(
     return app
 
 
-def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve a bundle over HTTP with uvicorn until interrupted (options as in :func:`create_app`)."""
+def default_workers() -> int:
+    """Server processes ``serve`` starts by default: one per CPU this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _settled(app: FastAPI) -> FastAPI:
+    # Everything loaded so far (libraries, the model) lives as long as the process: move it out of
+    # the garbage collector's generations, so that a full collection stays short under load.
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def _run(app: FastAPI, sock: socket.socket | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
-    app = create_app(bundle, **options)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(_settled(app), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=None if sock is None else [sock])
+
+
+def _worker(options: dict[str, Any], host: str, port: int) -> None:
+    """One process of ``serve --workers N``: its own app, then its own socket on the shared port.
+
+    With SO_REUSEPORT the kernel spreads new connections over the workers' sockets (one shared
+    socket lets whichever worker wakes first take most of them), and a worker takes connections
+    only once its model is loaded.
+    """
+    app = create_app(**options)
+    sock = _socket(host)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    _run(app, sock)
+
+
+def _socket(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+          **options: Any) -> None:
+    """Serve a bundle over HTTP with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    bundle : the bundle folder.
+    host, port : where to listen.
+    workers : server processes, each with its own copy of the model and its own socket on the
+        port (SO_REUSEPORT, Linux); they log predictions to the same SQLite file and ``/metrics``
+        sums over all of them. Default: one per CPU (:func:`default_workers`).
+    **options : as in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
+    """
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise MlsmithError(f"workers must be at least 1; got {workers}.")
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise MlsmithError("several workers need SO_REUSEPORT, which this platform lacks; serve with --workers 1.")
+    app = create_app(bundle, **options)  # a bad bundle or option fails here, once, before any worker starts
+    if workers == 1:
+        _run(app, host=host, port=port)
+        return
+    if app.state.serve.log is not None:
+        app.state.serve.log.close()
+    del app
+    with _socket(host) as probe:
+        try:
+            probe.bind((host, port))  # the port is free: fail here rather than in every worker
+        except OSError as exc:
+            raise MlsmithError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port.") from None
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="mlsmith-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir  # read by prometheus_client when a worker imports it
+        processes = [context.Process(target=_worker, args=({"bundle": bundle, **options}, host, port),
+                                     name=f"mlsmith-serve-{i}") for i in range(workers)]
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            for process in processes:
+                process.start()
+            multiprocessing.connection.wait([p.sentinel for p in processes])
+            failed = [p for p in processes if p.exitcode]
+            if failed:
+                raise MlsmithError(f"server worker {failed[0].name} exited with code {failed[0].exitcode}; "
+                                   "its error is above.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            del os.environ[MULTIPROC_ENV]
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()  # uvicorn shuts down gracefully on SIGTERM
+            for process in processes:
+                process.join(30)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
