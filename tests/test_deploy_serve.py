@@ -209,7 +209,7 @@ def test_canary_answers_its_share_of_requests(churn_bundle, challenger_bundle, c
 def test_onnx_runtime_serves_the_same_probabilities(churn_bundle, churn_frame):
     recs = records(churn_frame, 300, start=500)
     with TestClient(create_app(churn_bundle, runtime="onnx")) as c:
-        many = c.post("/predict", json=recs).json()  # above the fast-path size: pandas coercion
+        many = c.post("/predict", json=recs).json()  # dates vectorised with numpy
         few = [c.post("/predict", json=r).json() for r in recs[:30]]  # the per-record fast path
         health = c.get("/health").json()
     want = expected_proba(churn_bundle, recs)
@@ -227,6 +227,53 @@ def test_create_app_refuses_bad_options(churn_bundle, tmp_path):
         create_app(churn_bundle, runtime="tf")
     with pytest.raises(BundleError, match="does not exist"):
         create_app(churn_bundle, challenger=tmp_path / "nothing")
+
+
+def test_concurrent_requests_are_scored_in_one_call_and_each_gets_its_own_answer(churn_bundle, churn_frame):
+    import asyncio
+
+    import httpx
+
+    app = create_app(churn_bundle, runtime="onnx")
+    scorer, calls = app.state.serve.champion, []
+    score = scorer.score
+    scorer.score = lambda recs: calls.append(len(recs)) or score(recs)
+    recs = records(churn_frame, 30)
+    bodies = [recs[i] if i % 3 else recs[i:i + 2] for i in range(20)]  # single records and short lists
+
+    async def send_all():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/predict", json=body) for body in bodies))
+
+    answers = [r.json() for r in asyncio.run(send_all())]
+    want = expected_proba(churn_bundle, recs)
+    for i, answer in enumerate(answers):
+        got = answer["probability"] if i % 3 else [p["probability"] for p in answer["predictions"]]
+        np.testing.assert_allclose(got, want[i] if i % 3 else want[i:i + 2], atol=1e-4)
+    assert sum(calls) == sum(1 if i % 3 else 2 for i in range(20)) and len(calls) < len(bodies), calls
+
+
+def test_a_record_that_cannot_be_scored_fails_only_its_own_request():
+    import asyncio
+
+    from mlsmith.deploy._runtime import UnscorableRecords
+    from mlsmith.deploy._serve import _Batcher
+
+    class Scorer:
+        def score(self, recs):
+            if any(r["x"] is None for r in recs):
+                raise UnscorableRecords([i for i, r in enumerate(recs) if r["x"] is None])
+            return [{"prediction": r["x"]} for r in recs]
+
+    batcher = _Batcher(Scorer())
+
+    async def together():
+        bodies = [[{"x": 1}], [{"x": None}], [{"x": 3}, {"x": 4}]]
+        return await asyncio.gather(*(batcher.score(b) for b in bodies), return_exceptions=True)
+
+    first, bad, last = asyncio.run(together())
+    assert first == [{"prediction": 1}] and last == [{"prediction": 3}, {"prediction": 4}]
+    assert isinstance(bad, UnscorableRecords) and bad.indices == [0]
 
 
 def _listening(port: int) -> int:

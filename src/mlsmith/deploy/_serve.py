@@ -7,6 +7,7 @@ Shared state (scorers, log, metrics) lives in one :class:`ServeState` on ``app.s
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import multiprocessing
@@ -66,6 +67,7 @@ class ServeState:
     log: PredictionLog | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    batchers: dict[int, _Batcher] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         if self.challenger is None:
@@ -116,14 +118,91 @@ async def _read_body(scope, receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str, many: bool) -> list[dict[str, Any]]:
-    started = time.perf_counter()
-    results = scorer.score(records)
+class _Batcher:
+    """Scores together the small requests that reach one scorer in the same turn of the event loop.
+
+    Each request's records wait (a future) while the other requests already read by the server in
+    this turn are validated; the next turn scores all of them in one call of the model and hands
+    each request its own results. The model's per-call cost (feeding the ONNX graph, the
+    onnxruntime call) is paid once per turn instead of once per request under concurrent load; a
+    lone request waits one turn of the loop, nothing more.
+    """
+
+    def __init__(self, scorer: Scorer):
+        self.scorer = scorer
+        self.pending: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
+
+    async def score(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((records, future))
+        if len(self.pending) == 1:
+            future.get_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if len(pending) > 1:
+            try:
+                results = self.scorer.score([record for records, _ in pending for record in records])
+            except UnscorableRecords:
+                pass  # which request sent the record: each is scored alone below
+            except Exception as exc:
+                for _, future in pending:
+                    _settle(future, exception=exc)
+                return
+            else:
+                start = 0
+                for records, future in pending:
+                    _settle(future, results[start:start + len(records)])
+                    start += len(records)
+                return
+        for records, future in pending:
+            try:
+                _settle(future, self.scorer.score(records))
+            except Exception as exc:
+                _settle(future, exception=exc)
+
+
+def _settle(future: asyncio.Future, result: Any = None, exception: Exception | None = None) -> None:
+    if future.done():  # the request was cancelled (its client went away)
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+
+
+#: Requests with at most this many records are scored together with others (see ``_Batcher``).
+BATCHED_RECORDS = 32
+
+
+def _record(state: ServeState, scorer: Scorer, role: str, records, results, request_id: str, many: bool,
+            started: float) -> None:
+    """Count the predictions and queue their log rows (encoded on the log's thread, off the event loop)."""
     latency_ms = (time.perf_counter() - started) * 1000
     state.metrics.count_predictions(role, results, scorer.bundle.task != "regression")
-    if state.log is not None:  # the rows are encoded on the log's thread, off the event loop
+    if state.log is not None:
         state.log.write(partial(log_rows, request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
+
+
+async def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str,
+                 many: bool) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    if len(records) <= BATCHED_RECORDS:
+        batcher = state.batchers.get(id(scorer))
+        if batcher is None:
+            batcher = state.batchers[id(scorer)] = _Batcher(scorer)
+        results = await batcher.score(records)
+    else:
+        results = scorer.score(records)
+    _record(state, scorer, role, records, results, request_id, many, started)
     return results
+
+
+def _shadow(state: ServeState, records, request_id: str, many: bool) -> None:
+    started = time.perf_counter()
+    results = state.challenger.score(records)
+    _record(state, state.challenger, "challenger", records, results, request_id, many, started)
 
 
 async def _predict(state: ServeState, scope, receive, send) -> int:
@@ -148,7 +227,7 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
         else:
             shadow = state.mode == "shadow"
     try:
-        results = _score(state, scorer, role, records, request_id, many)
+        results = await _score(state, scorer, role, records, request_id, many)
     except UnscorableRecords as exc:
         detail = [{"type": "value_error", "loc": ["body", i] if many else ["body"], "input": records[i],
                    "msg": "the model gives no finite score for this record: its values are far outside the training data"}
@@ -161,7 +240,7 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
     status = await _respond(send, 200, payload)
     if shadow:  # after the response: the challenger never delays or changes the answer
         try:
-            await run_in_threadpool(_score, state, state.challenger, "challenger", records, request_id, many)
+            await run_in_threadpool(_shadow, state, records, request_id, many)
         except Exception:
             logger.exception("the shadow challenger failed to score request %s", request_id)
     return status
