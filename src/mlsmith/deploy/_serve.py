@@ -193,8 +193,8 @@ async def _score(state: ServeState, scorer: Scorer, role: str, records, request_
         if batcher is None:
             batcher = state.batchers[id(scorer)] = _Batcher(scorer)
         results = await batcher.score(records)
-    else:
-        results = scorer.score(records)
+    else:  # on a thread: onnxruntime releases the GIL, so the loop serves other requests meanwhile
+        results = await run_in_threadpool(scorer.score, records)
     _record(state, scorer, role, records, results, request_id, many, started)
     return results
 
