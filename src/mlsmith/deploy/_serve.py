@@ -1,8 +1,10 @@
-"""The HTTP service of a model bundle: the app factory, its routers, and ``serve``.
+"""The HTTP service of a model bundle: the app factory, the prediction handler, and ``serve``.
 
-``create_app`` builds a FastAPI app from a bundle (and optionally a challenger): the prediction
-router (``POST /predict``) and the operations router (``/health``, ``/metadata``, ``/metrics``).
-Shared state (scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``.
+``create_app`` builds a FastAPI app from a bundle (and optionally a challenger). ``POST /predict``
+is a plain ASGI handler in the app's outermost layer (:class:`_Service`), for speed; the operations
+router (``/health``, ``/metadata``, ``/metrics``) and the docs are FastAPI's. Shared state
+(scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``. ``serve`` runs the app
+under uvicorn in one process or several (``workers``).
 """
 
 from __future__ import annotations
@@ -366,7 +368,7 @@ def create_app(
             state.log.close()
 
     app = _App(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
-                  lifespan=lifespan)
+               lifespan=lifespan)
     app.state.serve = state
     app.include_router(operations_router)
 
