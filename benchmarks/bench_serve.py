@@ -1,6 +1,6 @@
 """Load test of `mlsmith serve` on loopback, bounded in time, with wrk.
 
-    python benchmarks/bench_serve.py [--bundle runs/<id>/model] [--duration 10] [--runtime onnx] [--workers N]
+    python benchmarks/bench_serve.py [--bundle runs/<id>/model] [--duration 10] [--runtime onnx] [--workers N] [--log]
 
 Without --bundle, a churn bundle is built: LightGBM (the catalog's settings) fitted on
 make_churn(5000), with its ONNX export. Then, against `mlsmith serve` on 127.0.0.1 (uvicorn with
@@ -8,6 +8,8 @@ make_churn(5000), with its ONNX export. Then, against `mlsmith serve` on 127.0.0
 1. single records, 50 concurrent connections (wrk -c50): p50/p99 latency, requests/s;
 2. batches of 10,000 records, 2 connections: rows/s;
 and every run counts non-2xx answers (the server answers only 200 here, so any is a failure).
+With --log the server logs every prediction to SQLite, and the rows logged are counted against the
+requests answered (from /metrics) after the server stops.
 Needs wrk (Debian: apt-get install wrk).
 """
 
@@ -20,6 +22,7 @@ import platform
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -108,6 +111,13 @@ def wrk(url: str, body: Path, connections: int, duration: int, tmp: Path) -> dic
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
 
 
+def answered_records(url: str) -> int:
+    """Records the server scored, from /metrics (summed over its workers)."""
+    text = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+    return int(sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("mlsmith_predictions_total{")))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its live descendants (Linux): the server's workers.
 
@@ -141,6 +151,7 @@ def main() -> None:
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "sklearn"])
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--workers", type=int, help="server processes (default: serve's default, one per CPU)")
+    parser.add_argument("--log", action="store_true", help="serve with the prediction log on")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -153,6 +164,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     command = [sys.executable, "-m", "mlsmith", "serve", str(bundle), "--port", str(port), "--runtime", args.runtime]
     command += ["--workers", str(args.workers)] if args.workers else []
+    command += ["--log", str(tmp / "predictions.db")] if args.log else []
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready(url)
@@ -161,19 +173,28 @@ def main() -> None:
         wrk(url, tmp / "one.json", 50, 2, tmp)  # warm-up
         single = measured(server.pid, url, tmp / "one.json", 50, args.duration, tmp)
         batch = measured(server.pid, url, tmp / "batch.json", 2, args.duration, tmp)
+        wait_idle(server.pid)  # requests in flight when wrk stopped are still scored and logged
+        answered = answered_records(url)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     batch["rows_per_s"] = batch["requests_per_s"] * args.batch
     # what one dedicated core would do at the measured CPU cost per request (all workers' CPU counted)
     single["requests_per_cpu_s"] = round(1000 / single["server_cpu_ms_per_request"])
     batch["rows_per_cpu_s"] = round(args.batch * 1000 / batch["server_cpu_ms_per_request"])
-    result = {"runtime": args.runtime, "workers": workers, "command": " ".join(command[1:]),
+    result = {"runtime": args.runtime, "workers": workers, "command": " ".join(command[1:]), "log": args.log,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
               "single_record_50_connections": single,
               f"batch_{args.batch}_records_2_connections": batch}
+    if args.log:
+        with sqlite3.connect(tmp / "predictions.db") as conn:
+            result["log"] = {"rows": conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0],
+                             "records_answered": answered}
+        conn.close()
     print(json.dumps(result, indent=2))
     ok = single["p99_ms"] <= 10 and batch["rows_per_s"] >= 50_000 and single["non_2xx"] == batch["non_2xx"] == 0
+    if args.log:
+        ok = ok and result["log"]["rows"] == result["log"]["records_answered"]
     print("targets (p99 <= 10 ms, >= 50,000 rows/s, zero non-2xx):", "MET" if ok else "NOT MET")
     shutil.rmtree(tmp, ignore_errors=True)
 

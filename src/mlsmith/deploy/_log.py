@@ -12,18 +12,17 @@ record, so a champion row and its shadow challenger row share their id.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from pydantic_core import to_json
 
 from ..exceptions import DataError
 
@@ -120,19 +119,13 @@ def _rows(batch: list[Row] | Callable[[], list[Row]]) -> list[Row]:
 
 def log_rows(request_id: str, ts: float, version: str, role: str, records: Iterable[dict[str, Any]],
              results: list[dict[str, Any]], latency_ms: float, many: bool) -> list[Row]:
-    """The log rows of one scored request."""
+    """The log rows of one scored request (JSON by pydantic-core's serializer: dates in ISO 8601)."""
     rows = []
     for i, (record, result) in enumerate(zip(records, results)):
         rid = f"{request_id}/{i}" if many else request_id
-        rows.append((rid, ts, version, role, json.dumps(record, default=_iso), json.dumps(result["prediction"]),
+        rows.append((rid, ts, version, role, to_json(record).decode(), to_json(result["prediction"]).decode(),
                      result["probability"], latency_ms))
     return rows
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot log a {type(value).__name__}")
 
 
 @dataclass
