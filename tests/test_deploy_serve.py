@@ -85,6 +85,12 @@ def test_malformed_and_empty_bodies_get_422(client):
     assert client.post("/predict", json=3).json()["detail"][0]["type"] == "dict_type"
 
 
+def test_predict_takes_only_post(client):
+    response = client.get("/predict")
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
 def test_body_size_limit_answers_413(churn_bundle):
     with TestClient(create_app(churn_bundle, max_body_bytes=100)) as c:
         response = c.post("/predict", content=b"[" + b" " * 200 + b"]")
