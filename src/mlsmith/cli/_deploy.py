@@ -41,7 +41,7 @@ def serve(
     canary_share: float = typer.Option(0.1, "--canary-share", help="Share of requests the canary answers."),
     log: Path = typer.Option(None, "--log", help="SQLite file to log every prediction to."),
     workers: int = typer.Option(None, "--workers", min=1,
-                                help="Server processes sharing the port (default: one per CPU)."),
+                                help="Server processes sharing the port (default: one per CPU on Linux, else 1)."),
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle

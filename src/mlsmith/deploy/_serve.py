@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -46,6 +47,8 @@ logger = logging.getLogger("mlsmith.serve")
 Mode = Literal["shadow", "canary"]
 #: Request bodies above this many bytes are refused with 413 (about 100,000 churn records).
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Whether the kernel spreads a port's connections over several sockets (SO_REUSEPORT on Linux).
+_BALANCED_PORTS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 class ClientError(Exception):
@@ -388,8 +391,8 @@ def create_app(
 
 
 def default_workers() -> int:
-    """Server processes ``serve`` starts by default: one per CPU this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Server processes ``serve`` starts by default: one per CPU this process may run on (Linux), else one."""
+    return len(os.sched_getaffinity(0)) if _BALANCED_PORTS else 1
 
 
 def _settled(app: FastAPI) -> FastAPI:
@@ -436,15 +439,16 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
     bundle : the bundle folder.
     host, port : where to listen.
     workers : server processes, each with its own copy of the model and its own socket on the
-        port (SO_REUSEPORT, Linux); they log predictions to the same SQLite file and ``/metrics``
-        sums over all of them. Default: one per CPU (:func:`default_workers`).
+        port (SO_REUSEPORT; more than one needs Linux); they log predictions to the same SQLite
+        file and ``/metrics`` sums over all of them. Default: one per CPU (:func:`default_workers`).
     **options : as in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise MlsmithError(f"workers must be at least 1; got {workers}.")
-    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
-        raise MlsmithError("several workers need SO_REUSEPORT, which this platform lacks; serve with --workers 1.")
+    if workers > 1 and not _BALANCED_PORTS:
+        raise MlsmithError("several workers need Linux's SO_REUSEPORT, which spreads connections over them; "
+                           "serve with --workers 1 here.")
     app = create_app(bundle, **options)  # a bad bundle or option fails here, once, before any worker starts
     if workers == 1:
         _run(app, host=host, port=port)
