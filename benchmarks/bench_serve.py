@@ -182,7 +182,7 @@ def main() -> None:
     # what one dedicated core would do at the measured CPU cost per request (all workers' CPU counted)
     single["requests_per_cpu_s"] = round(1000 / single["server_cpu_ms_per_request"])
     batch["rows_per_cpu_s"] = round(args.batch * 1000 / batch["server_cpu_ms_per_request"])
-    result = {"runtime": args.runtime, "workers": workers, "command": " ".join(command[1:]), "log": args.log,
+    result = {"runtime": args.runtime, "workers": workers, "command": " ".join(command[1:]), "log": None,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
               "single_record_50_connections": single,
               f"batch_{args.batch}_records_2_connections": batch}
