@@ -1,12 +1,15 @@
 """Load test of `mlsmith serve` on loopback, bounded in time, with wrk.
 
-    python benchmarks/bench_serve.py [--bundle runs/<id>/model] [--duration 10] [--runtime onnx]
+    python benchmarks/bench_serve.py [--bundle runs/<id>/model] [--duration 10] [--runtime onnx] [--workers N] [--log]
 
 Without --bundle, a churn bundle is built: LightGBM (the catalog's settings) fitted on
-make_churn(5000), with its ONNX export. Then, against a uvicorn server on 127.0.0.1:
+make_churn(5000), with its ONNX export. Then, against `mlsmith serve` on 127.0.0.1 (uvicorn with
+--workers processes; by default serve's own default, one per CPU):
 1. single records, 50 concurrent connections (wrk -c50): p50/p99 latency, requests/s;
 2. batches of 10,000 records, 2 connections: rows/s;
 and every run counts non-2xx answers (the server answers only 200 here, so any is a failure).
+With --log the server logs every prediction to SQLite, and the rows logged are counted against the
+requests answered (from /metrics) after the server stops.
 Needs wrk (Debian: apt-get install wrk).
 """
 
@@ -19,6 +22,7 @@ import platform
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -71,6 +75,18 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     raise RuntimeError("server did not start")
 
 
+def wait_idle(pid: int, timeout: float = 120) -> None:
+    """Wait until the server's processes use no CPU for half a second (every worker has started)."""
+    end, last = time.time() + timeout, cpu_seconds(pid)
+    while time.time() < end:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.02:
+            return
+        last = now
+    raise RuntimeError("server did not settle")
+
+
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = io.open("{body}"):read("*a")
@@ -95,10 +111,30 @@ def wrk(url: str, body: Path, connections: int, duration: int, tmp: Path) -> dic
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
 
 
+def answered_records(url: str) -> int:
+    """Records the server scored, from /metrics (summed over its workers)."""
+    text = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+    return int(sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("mlsmith_predictions_total{")))
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux), to express cost independently of other load."""
+    """User + system CPU time of a process and its live descendants (Linux): the server's workers.
+
+    Expresses cost independently of other load on the machine.
+    """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(k) for k in children.read_text().split()] if children.is_file() else []
+    return own + sum(cpu_seconds(k) for k in kids)
+
+
+def worker_count(pid: int) -> int:
+    """Processes answering requests: the server itself, or its uvicorn workers."""
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+    return len(workers) or 1
 
 
 def measured(pid: int, url: str, body: Path, connections: int, duration: int, tmp: Path) -> dict:
@@ -114,6 +150,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runtime", default="onnx", choices=["onnx", "sklearn"])
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, help="server processes (default: serve's default, one per CPU)")
+    parser.add_argument("--log", action="store_true", help="serve with the prediction log on")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -124,25 +162,39 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    server = subprocess.Popen([sys.executable, "-m", "mlsmith", "serve", str(bundle), "--port", str(port),
-                               "--runtime", args.runtime], env=env, stdout=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "mlsmith", "serve", str(bundle), "--port", str(port), "--runtime", args.runtime]
+    command += ["--workers", str(args.workers)] if args.workers else []
+    command += ["--log", str(tmp / "predictions.db")] if args.log else []
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready(url)
+        wait_idle(server.pid)  # the first worker answers while the others may still be loading the model
+        workers = worker_count(server.pid)
         wrk(url, tmp / "one.json", 50, 2, tmp)  # warm-up
         single = measured(server.pid, url, tmp / "one.json", 50, args.duration, tmp)
         batch = measured(server.pid, url, tmp / "batch.json", 2, args.duration, tmp)
+        wait_idle(server.pid)  # requests in flight when wrk stopped are still scored and logged
+        answered = answered_records(url)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     batch["rows_per_s"] = batch["requests_per_s"] * args.batch
-    # what one dedicated core would do at the measured CPU cost per request
+    # what one dedicated core would do at the measured CPU cost per request (all workers' CPU counted)
     single["requests_per_cpu_s"] = round(1000 / single["server_cpu_ms_per_request"])
     batch["rows_per_cpu_s"] = round(args.batch * 1000 / batch["server_cpu_ms_per_request"])
-    result = {"runtime": args.runtime, "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
-              f"{os.getloadavg()[0]:.1f}", "single_record_50_connections": single,
+    result = {"runtime": args.runtime, "workers": workers, "command": " ".join(command[1:]), "log": None,
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+              "single_record_50_connections": single,
               f"batch_{args.batch}_records_2_connections": batch}
+    if args.log:
+        with sqlite3.connect(tmp / "predictions.db") as conn:
+            result["log"] = {"rows": conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0],
+                             "records_answered": answered}
+        conn.close()
     print(json.dumps(result, indent=2))
     ok = single["p99_ms"] <= 10 and batch["rows_per_s"] >= 50_000 and single["non_2xx"] == batch["non_2xx"] == 0
+    if args.log:
+        ok = ok and result["log"]["rows"] == result["log"]["records_answered"]
     print("targets (p99 <= 10 ms, >= 50,000 rows/s, zero non-2xx):", "MET" if ok else "NOT MET")
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,6 +1,7 @@
 import json
 import re
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,12 @@ def test_malformed_and_empty_bodies_get_422(client):
          "input": "{not json"}]}
     assert client.post("/predict", json=[]).json()["detail"][0]["type"] == "too_short"
     assert client.post("/predict", json=3).json()["detail"][0]["type"] == "dict_type"
+
+
+def test_predict_takes_only_post(client):
+    response = client.get("/predict")
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
+    assert response.json() == {"detail": "Method Not Allowed"}
 
 
 def test_body_size_limit_answers_413(churn_bundle):
@@ -208,7 +215,7 @@ def test_canary_answers_its_share_of_requests(churn_bundle, challenger_bundle, c
 def test_onnx_runtime_serves_the_same_probabilities(churn_bundle, churn_frame):
     recs = records(churn_frame, 300, start=500)
     with TestClient(create_app(churn_bundle, runtime="onnx")) as c:
-        many = c.post("/predict", json=recs).json()  # above the fast-path size: pandas coercion
+        many = c.post("/predict", json=recs).json()  # dates vectorised with numpy
         few = [c.post("/predict", json=r).json() for r in recs[:30]]  # the per-record fast path
         health = c.get("/health").json()
     want = expected_proba(churn_bundle, recs)
@@ -226,3 +233,91 @@ def test_create_app_refuses_bad_options(churn_bundle, tmp_path):
         create_app(churn_bundle, runtime="tf")
     with pytest.raises(BundleError, match="does not exist"):
         create_app(churn_bundle, challenger=tmp_path / "nothing")
+
+
+def test_concurrent_requests_are_scored_in_one_call_and_each_gets_its_own_answer(churn_bundle, churn_frame):
+    import asyncio
+
+    import httpx
+
+    app = create_app(churn_bundle, runtime="onnx")
+    scorer, calls = app.state.serve.champion, []
+    score = scorer.score
+    scorer.score = lambda recs: calls.append(len(recs)) or score(recs)
+    recs = records(churn_frame, 30)
+    bodies = [recs[i] if i % 3 else recs[i:i + 2] for i in range(20)]  # single records and short lists
+
+    async def send_all():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/predict", json=body) for body in bodies))
+
+    answers = [r.json() for r in asyncio.run(send_all())]
+    want = expected_proba(churn_bundle, recs)
+    for i, answer in enumerate(answers):
+        got = answer["probability"] if i % 3 else [p["probability"] for p in answer["predictions"]]
+        np.testing.assert_allclose(got, want[i] if i % 3 else want[i:i + 2], atol=1e-4)
+    assert sum(calls) == sum(1 if i % 3 else 2 for i in range(20)) and len(calls) < len(bodies), calls
+
+
+def test_a_record_that_cannot_be_scored_fails_only_its_own_request():
+    import asyncio
+
+    from mlsmith.deploy._runtime import UnscorableRecords
+    from mlsmith.deploy._serve import _Batcher
+
+    class Scorer:
+        def score(self, recs):
+            if any(r["x"] is None for r in recs):
+                raise UnscorableRecords([i for i, r in enumerate(recs) if r["x"] is None])
+            return [{"prediction": r["x"]} for r in recs]
+
+    batcher = _Batcher(Scorer())
+
+    async def together():
+        bodies = [[{"x": 1}], [{"x": None}], [{"x": 3}, {"x": 4}]]
+        return await asyncio.gather(*(batcher.score(b) for b in bodies), return_exceptions=True)
+
+    first, bad, last = asyncio.run(together())
+    assert first == [{"prediction": 1}] and last == [{"prediction": 3}, {"prediction": 4}]
+    assert isinstance(bad, UnscorableRecords) and bad.indices == [0]
+
+
+def _listening(port: int) -> int:
+    """Sockets listening on 127.0.0.1:port (Linux's /proc/net/tcp): one per ready worker."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[1] == f"0100007F:{port:04X}" and line.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").is_file(), reason="SO_REUSEPORT load balancing is Linux's")
+def test_two_worker_processes_share_the_port_the_log_and_the_metrics(churn_bundle, churn_frame, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log, url = tmp_path / "workers.db", f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlsmith", "serve", str(churn_bundle), "--port", str(port), "--workers", "2",
+               "--runtime", "onnx", "--log", str(log)]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as server:
+        try:
+            end = time.time() + 120
+            while _listening(port) < 2:  # both workers have loaded the bundle
+                assert server.poll() is None and time.time() < end, server.stderr.read().decode()
+                time.sleep(0.2)
+            rec = json.dumps(records(churn_frame, 1)[0]).encode()
+            post = urllib.request.Request(url + "/predict", rec, {"Content-Type": "application/json"})
+            # a connection each, spread over the two workers by the kernel
+            ids = [json.loads(urllib.request.urlopen(post, timeout=30).read())["request_id"] for _ in range(60)]
+            metrics = [urllib.request.urlopen(url + "/metrics", timeout=30).read().decode() for _ in range(6)]
+        finally:
+            server.terminate()
+        assert server.wait(timeout=60) == 0  # the workers stopped cleanly, their logs drained
+    assert all('mlsmith_requests_total{route="/predict",status="200"} 60.0' in text for text in metrics)  # the sum
+    with sqlite3.connect(log) as conn:
+        logged = [r[0] for r in conn.execute("SELECT request_id FROM predictions")]
+    conn.close()
+    assert sorted(logged) == sorted(ids)  # both processes' rows, none lost

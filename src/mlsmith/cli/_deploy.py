@@ -40,12 +40,17 @@ def serve(
     mode: str = typer.Option("shadow", "--mode", help="shadow (scored and logged, never returned) or canary."),
     canary_share: float = typer.Option(0.1, "--canary-share", help="Share of requests the canary answers."),
     log: Path = typer.Option(None, "--log", help="SQLite file to log every prediction to."),
+    workers: int = typer.Option(None, "--workers", min=1,
+                                help="Server processes sharing the port (default: one per CPU on Linux, else 1)."),
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
+    from ..deploy._serve import default_workers
 
-    console.print(f"serving {bundle} on http://{host}:{port} (docs at /docs)", markup=False, highlight=False)
-    serve_bundle(bundle, host=host, port=port, runtime=runtime, challenger=challenger, mode=mode,
+    workers = workers or default_workers()
+    console.print(f"serving {bundle} on http://{host}:{port} with {workers} worker process{'es' * (workers > 1)} "
+                  "(docs at /docs)", markup=False, highlight=False)
+    serve_bundle(bundle, host=host, port=port, workers=workers, runtime=runtime, challenger=challenger, mode=mode,
                  canary_share=canary_share, log=log)
 
 

@@ -12,21 +12,25 @@ record, so a champion row and its shadow challenger row share their id.
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+import logging
 import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from pydantic_core import to_json
 
 from ..exceptions import DataError
 
 __all__ = ["LogComparison", "PredictionLog", "compare_log"]
+
+logger = logging.getLogger("mlsmith.serve")
+#: Seconds a writer waits for another process's transaction (``serve --workers``: one writer each).
+BUSY_TIMEOUT_S = 30.0
 
 TABLE_SQL = """CREATE TABLE IF NOT EXISTS predictions (
     request_id TEXT, ts REAL, model_version TEXT, role TEXT, inputs TEXT,
@@ -51,24 +55,25 @@ class PredictionLog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(self.path) as conn:
+        with sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(TABLE_SQL)
         conn.close()
-        self._queue: queue.Queue[list[Row] | None] = queue.Queue()
+        self._queue: queue.Queue[list[Row] | Callable[[], list[Row]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._drain, name="mlsmith-prediction-log", daemon=True)
         self._thread.start()
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row] | Callable[[], list[Row]]) -> None:
+        """Queue rows for the log; a callable is called on the log's thread to make them."""
         self._queue.put(rows)
 
     def _drain(self) -> None:
-        conn = sqlite3.connect(self.path)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA synchronous=NORMAL")
         try:
             while True:
                 batch = self._queue.get()
-                rows = [] if batch is None else list(batch)
+                rows = [] if batch is None else _rows(batch)
                 done = 1
                 while batch is not None:  # gather whatever else is waiting into one transaction
                     try:
@@ -77,7 +82,7 @@ class PredictionLog:
                         break
                     done += 1
                     if batch is not None:
-                        rows.extend(batch)
+                        rows.extend(_rows(batch))
                 if rows:
                     with conn:
                         conn.executemany(_INSERT, rows)
@@ -104,21 +109,23 @@ class PredictionLog:
             self._thread.join()
 
 
+def _rows(batch: list[Row] | Callable[[], list[Row]]) -> list[Row]:
+    try:
+        return batch() if callable(batch) else list(batch)
+    except Exception:  # a row that cannot be encoded must not stop the log's thread
+        logger.exception("prediction log: could not encode a request's rows; they are not logged")
+        return []
+
+
 def log_rows(request_id: str, ts: float, version: str, role: str, records: Iterable[dict[str, Any]],
              results: list[dict[str, Any]], latency_ms: float, many: bool) -> list[Row]:
-    """The log rows of one scored request."""
+    """The log rows of one scored request (JSON by pydantic-core's serializer: dates in ISO 8601)."""
     rows = []
     for i, (record, result) in enumerate(zip(records, results)):
         rid = f"{request_id}/{i}" if many else request_id
-        rows.append((rid, ts, version, role, json.dumps(record, default=_iso), json.dumps(result["prediction"]),
+        rows.append((rid, ts, version, role, to_json(record).decode(), to_json(result["prediction"]).decode(),
                      result["probability"], latency_ms))
     return rows
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot log a {type(value).__name__}")
 
 
 @dataclass

@@ -83,8 +83,9 @@ class Scorer:
         proba = output
         if task == "binary_classification":
             positive = proba[:, 1]
-            labels = self.classes[(positive >= self.bundle.threshold).astype(int)]
-            return [{"prediction": _plain(label), "probability": float(p)} for label, p in zip(labels, positive)]
+            labels = [_plain(c) for c in self.classes]
+            return [{"prediction": labels[k], "probability": p}
+                    for k, p in zip((positive >= self.bundle.threshold).tolist(), positive.tolist())]
         best = proba.argmax(axis=1)
         names = [str(c) for c in self.classes]
         return [

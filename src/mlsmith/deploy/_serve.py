@@ -1,39 +1,54 @@
-"""The HTTP service of a model bundle: the app factory, its routers, and ``serve``.
+"""The HTTP service of a model bundle: the app factory, the prediction handler, and ``serve``.
 
-``create_app`` builds a FastAPI app from a bundle (and optionally a challenger): the prediction
-router (``POST /predict``) and the operations router (``/health``, ``/metadata``, ``/metrics``).
-Shared state (scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``.
+``create_app`` builds a FastAPI app from a bundle (and optionally a challenger). ``POST /predict``
+is a plain ASGI handler in the app's outermost layer (:class:`_Service`), for speed; the operations
+router (``/health``, ``/metadata``, ``/metrics``) and the docs are FastAPI's. Shared state
+(scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``. ``serve`` runs the app
+under uvicorn in one process or several (``workers``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import random
+import signal
+import socket
+import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
+from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
 from ._log import PredictionLog, log_rows
-from ._metrics import ServeMetrics
+from ._metrics import MULTIPROC_ENV, ServeMetrics
 from ._runtime import Runtime, Scorer, UnscorableRecords
 from ._schema import RecordValidator, error_details
 
-__all__ = ["ServeState", "create_app", "serve"]
+__all__ = ["ServeState", "create_app", "default_workers", "serve"]
 
 logger = logging.getLogger("mlsmith.serve")
 Mode = Literal["shadow", "canary"]
 #: Request bodies above this many bytes are refused with 413 (about 100,000 churn records).
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Whether the kernel spreads a port's connections over several sockets (SO_REUSEPORT on Linux).
+_BALANCED_PORTS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 class ClientError(Exception):
@@ -57,6 +72,7 @@ class ServeState:
     log: PredictionLog | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    batchers: dict[int, _Batcher] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         if self.challenger is None:
@@ -65,65 +81,174 @@ class ServeState:
                 "canary_share": self.canary_share if self.mode == "canary" else None}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+#: The OpenAPI operation of ``POST /predict``, which is served outside FastAPI's routing (see ``_predict``).
+PREDICT_OPERATION: dict[str, Any] = {
+    "summary": "Score one record or a list of records",
+    "description": "Validate the records against the bundle's input schema and return their predictions.",
+    "operationId": "predict_predict_post",
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
+    "responses": {"200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}},
+                  "413": {"description": "Body too large"},
+                  "422": {"description": "A record does not fit the input schema"}},
+}
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
+async def _respond(send, status: int, payload: Any, headers: tuple[tuple[bytes, bytes], ...] = ()) -> int:
+    """Send ``payload`` as a JSON response (encoded by pydantic's Rust serializer) and return the status."""
+    body = to_json(payload, inf_nan_mode="null")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+async def _read_body(scope, receive, limit: int) -> bytes:
+    too_large = ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientError(400, "the client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
+            raise too_large
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str, many: bool) -> list[dict[str, Any]]:
-    started = time.perf_counter()
-    results = scorer.score(records)
+class _Batcher:
+    """Scores together the small requests that reach one scorer in the same turn of the event loop.
+
+    Each request's records wait (a future) while the other requests already read by the server in
+    this turn are validated; the next turn scores all of them in one call of the model and hands
+    each request its own results. The model's per-call cost (feeding the ONNX graph, the
+    onnxruntime call) is paid once per turn instead of once per request under concurrent load; a
+    lone request waits one turn of the loop, nothing more.
+    """
+
+    def __init__(self, scorer: Scorer):
+        self.scorer = scorer
+        self.pending: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
+
+    async def score(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((records, future))
+        if len(self.pending) == 1:
+            future.get_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if len(pending) > 1:
+            try:
+                results = self.scorer.score([record for records, _ in pending for record in records])
+            except UnscorableRecords:
+                pass  # which request sent the record: each is scored alone below
+            except Exception as exc:
+                for _, future in pending:
+                    _settle(future, exception=exc)
+                return
+            else:
+                start = 0
+                for records, future in pending:
+                    _settle(future, results[start:start + len(records)])
+                    start += len(records)
+                return
+        for records, future in pending:
+            try:
+                _settle(future, self.scorer.score(records))
+            except Exception as exc:
+                _settle(future, exception=exc)
+
+
+def _settle(future: asyncio.Future, result: Any = None, exception: Exception | None = None) -> None:
+    if future.done():  # the request was cancelled (its client went away)
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+
+
+#: Requests with at most this many records are scored together with others (see ``_Batcher``).
+BATCHED_RECORDS = 32
+
+
+def _record(state: ServeState, scorer: Scorer, role: str, records, results, request_id: str, many: bool,
+            started: float) -> None:
+    """Count the predictions and queue their log rows (encoded on the log's thread, off the event loop)."""
     latency_ms = (time.perf_counter() - started) * 1000
-    state.metrics.count_predictions(role, [r["prediction"] for r in results], scorer.bundle.task != "regression")
+    state.metrics.count_predictions(role, results, scorer.bundle.task != "regression")
     if state.log is not None:
-        state.log.write(log_rows(request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
+        state.log.write(partial(log_rows, request_id, time.time(), scorer.version, role, records, results, latency_ms, many))
+
+
+async def _score(state: ServeState, scorer: Scorer, role: str, records, request_id: str,
+                 many: bool) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    if len(records) <= BATCHED_RECORDS:
+        batcher = state.batchers.get(id(scorer))
+        if batcher is None:
+            batcher = state.batchers[id(scorer)] = _Batcher(scorer)
+        results = await batcher.score(records)
+    else:  # on a thread: onnxruntime releases the GIL, so the loop serves other requests meanwhile
+        results = await run_in_threadpool(scorer.score, records)
+    _record(state, scorer, role, records, results, request_id, many, started)
     return results
 
 
-prediction_router = APIRouter()
+def _shadow(state: ServeState, records, request_id: str, many: bool) -> None:
+    started = time.perf_counter()
+    results = state.challenger.score(records)
+    _record(state, state.challenger, "challenger", records, results, request_id, many, started)
 
 
-@prediction_router.post(
-    "/predict",
-    summary="Score one record or a list of records",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}}},
-    responses={413: {"description": "Body too large"}, 422: {"description": "A record does not fit the input schema"}},
-)
-async def predict(request: Request) -> JSONResponse:
-    """Validate the records against the bundle's input schema and return their predictions."""
-    state: ServeState = request.app.state.serve
-    body = await _read_body(request, state.max_body_bytes)
+async def _predict(state: ServeState, scope, receive, send) -> int:
+    """``POST /predict`` as a plain ASGI handler: records validated from the raw body, scored, answered.
+
+    FastAPI's routing, dependency solving and response classes cost more than scoring a record, so
+    this route is served by :class:`_Service` directly; its OpenAPI entry is ``PREDICT_OPERATION``.
+    Returns the response's status.
+    """
+    if scope["method"] != "POST":
+        return await _respond(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", b"POST"),))
+    body = await _read_body(scope, receive, state.max_body_bytes)
     try:
         records, many = state.validator.validate(body)
     except ValidationError as exc:
-        return JSONResponse({"detail": error_details(exc)}, status_code=422)
+        return await _respond(send, 422, {"detail": error_details(exc)})
     request_id = uuid.uuid4().hex
-    scorer, role, task = state.champion, "champion", None
+    scorer, role, shadow = state.champion, "champion", False
     if state.challenger is not None:
         if state.mode == "canary" and state.rng.random() < state.canary_share:
             scorer, role = state.challenger, "challenger"
-        elif state.mode == "shadow":
-            task = BackgroundTask(_score, state, state.challenger, "challenger", records, request_id, many)
+        else:
+            shadow = state.mode == "shadow"
     try:
-        results = _score(state, scorer, role, records, request_id, many)
+        results = await _score(state, scorer, role, records, request_id, many)
     except UnscorableRecords as exc:
         detail = [{"type": "value_error", "loc": ["body", i] if many else ["body"], "input": records[i],
                    "msg": "the model gives no finite score for this record: its values are far outside the training data"}
                   for i in exc.indices]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return await _respond(send, 422, {"detail": detail})
     if many:
         payload: dict[str, Any] = {"request_id": request_id, "model_version": scorer.version, "predictions": results}
     else:
         payload = {"request_id": request_id, "model_version": scorer.version, **results[0]}
-    return JSONResponse(payload, background=task)
+    status = await _respond(send, 200, payload)
+    if shadow:  # after the response: the challenger never delays or changes the answer
+        try:
+            await run_in_threadpool(_shadow, state, records, request_id, many)
+        except Exception:
+            logger.exception("the shadow challenger failed to score request %s", request_id)
+    return status
 
 
 operations_router = APIRouter()
@@ -154,11 +279,13 @@ def metrics(request: Request) -> Response:
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-class _Observe:
-    """ASGI middleware: counts and times every request, and turns any failure into a JSON 500."""
+class _Service:
+    """The outermost ASGI layer: serves ``/predict`` itself, passes other routes to FastAPI, counts
+    and times every request, and turns a refused request into its JSON error and any failure into a
+    JSON 500 (the trace goes to the server log, never to the client)."""
 
-    def __init__(self, app, metrics: ServeMetrics):
-        self.app, self.metrics = app, metrics
+    def __init__(self, app, state: ServeState):
+        self.app, self.state = app, state
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -172,14 +299,27 @@ class _Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if scope["path"] == "/predict":
+                await _predict(self.state, scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        except ClientError as exc:
+            if not sent:
+                await _respond(send_wrapper, exc.status, {"detail": exc.detail})
         except Exception:
             logger.exception("unhandled error on %s", scope.get("path"))
             if not sent:
-                await JSONResponse({"detail": "internal error; the server log has the details."},
-                                   status_code=500)(scope, receive, send)
+                await _respond(send, 500, {"detail": "internal error; the server log has the details."})
         finally:
-            self.metrics.observe(scope.get("path", ""), status, started)
+            self.state.metrics.observe(scope.get("path", ""), status, started)
+
+
+class _App(FastAPI):
+    """FastAPI with :class:`_Service` outside its whole middleware stack (error pages, telemetry,
+    routing), so that ``/predict`` skips them all."""
+
+    def build_middleware_stack(self):
+        return _Service(super().build_middleware_stack(), self.state.serve)
 
 
 def create_app(
@@ -230,19 +370,15 @@ def create_app(
         if state.log is not None:
             state.log.close()
 
-    app = FastAPI(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
-                  lifespan=lifespan)
+    app = _App(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
+               lifespan=lifespan)
     app.state.serve = state
-    app.include_router(prediction_router)
     app.include_router(operations_router)
-
-    @app.exception_handler(ClientError)
-    async def client_error(request: Request, exc: ClientError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            spec["paths"] = {"/predict": {"post": PREDICT_OPERATION}, **spec["paths"]}
             body = state.validator.json_schema()
             components = spec.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
@@ -251,13 +387,105 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(_Observe, metrics=metrics)
     return app
 
 
-def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve a bundle over HTTP with uvicorn until interrupted (options as in :func:`create_app`)."""
+def default_workers() -> int:
+    """Server processes ``serve`` starts by default: one per CPU this process may run on (Linux), else one."""
+    return len(os.sched_getaffinity(0)) if _BALANCED_PORTS else 1
+
+
+def _settled(app: FastAPI) -> FastAPI:
+    # Everything loaded so far (libraries, the model) lives as long as the process: move it out of
+    # the garbage collector's generations, so that a full collection stays short under load.
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def _run(app: FastAPI, sock: socket.socket | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
-    app = create_app(bundle, **options)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(_settled(app), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=None if sock is None else [sock])
+
+
+def _worker(options: dict[str, Any], host: str, port: int) -> None:
+    """One process of ``serve --workers N``: its own app, then its own socket on the shared port.
+
+    With SO_REUSEPORT the kernel spreads new connections over the workers' sockets (one shared
+    socket lets whichever worker wakes first take most of them), and a worker takes connections
+    only once its model is loaded.
+    """
+    app = create_app(**options)
+    sock = _socket(host)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    _run(app, sock)
+
+
+def _socket(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+          **options: Any) -> None:
+    """Serve a bundle over HTTP with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    bundle : the bundle folder.
+    host, port : where to listen.
+    workers : server processes, each with its own copy of the model and its own socket on the
+        port (SO_REUSEPORT; more than one needs Linux); they log predictions to the same SQLite
+        file and ``/metrics`` sums over all of them. Default: one per CPU (:func:`default_workers`).
+    **options : as in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
+    """
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise MlsmithError(f"workers must be at least 1; got {workers}.")
+    if workers > 1 and not _BALANCED_PORTS:
+        raise MlsmithError("several workers need Linux's SO_REUSEPORT, which spreads connections over them; "
+                           "serve with --workers 1 here.")
+    app = create_app(bundle, **options)  # a bad bundle or option fails here, once, before any worker starts
+    if workers == 1:
+        _run(app, host=host, port=port)
+        return
+    if app.state.serve.log is not None:
+        app.state.serve.log.close()
+    del app
+    with _socket(host) as probe:
+        try:
+            probe.bind((host, port))  # the port is free: fail here rather than in every worker
+        except OSError as exc:
+            raise MlsmithError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port.") from None
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="mlsmith-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir  # read by prometheus_client when a worker imports it
+        processes = [context.Process(target=_worker, args=({"bundle": bundle, **options}, host, port),
+                                     name=f"mlsmith-serve-{i}") for i in range(workers)]
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            for process in processes:
+                process.start()
+            multiprocessing.connection.wait([p.sentinel for p in processes])
+            failed = [p for p in processes if p.exitcode]
+            if failed:
+                raise MlsmithError(f"server worker {failed[0].name} exited with code {failed[0].exitcode}; "
+                                   "its error is above.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            del os.environ[MULTIPROC_ENV]
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()  # uvicorn shuts down gracefully on SIGTERM
+            for process in processes:
+                process.join(30)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
