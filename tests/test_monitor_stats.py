@@ -104,7 +104,7 @@ def test_paired_bootstrap_separates_a_real_gain_from_noise():
     good = np.where(rng.random(400) < 0.85, y, 1 - y)
     also = np.where(rng.random(400) < 0.85, y, 1 - y)
     bad = np.where(rng.random(400) < 0.6, y, 1 - y)
-    acc = lambda pred: (lambda idx: float(np.mean(pred[idx] == y[idx])))  # noqa: E731
+    acc = lambda pred: (lambda idx: np.mean(pred[idx] == y[idx], axis=1))  # noqa: E731
     clear = paired_bootstrap(acc(bad), acc(good), 400, n_boot=400)
     assert clear["ci_low"] > 0 and clear["gain"] == pytest.approx(np.mean(good == y) - np.mean(bad == y))
     tie = paired_bootstrap(acc(good), acc(also), 400, n_boot=400)

@@ -68,7 +68,7 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
     task, name = model.task, ref["metric"]
     n_classes = len(model.classes) or None
     score = metric_on(name, task, y, pred, proba, n_classes)
-    current = score(np.arange(len(y)))
+    current = float(score(np.arange(len(y))[None])[0])
     se = bootstrap_se(score, len(y), n_boot=n_boot)
     sign = 1.0 if ref["greater_is_better"] else -1.0
     change = current - ref["value"]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..evaluation import model_outputs
+from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import compute, get_metric
 from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
@@ -109,14 +109,11 @@ def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, cl
 
 def metric_on(name: str, task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
               n_classes: int | None):
-    """A function of row indices computing metric ``name`` on those rows (for the bootstraps)."""
-    needs_proba = get_metric(name).response == "proba"
+    """Metric ``name`` on each row of an index matrix (resamples x rows), vectorised, for the bootstraps.
 
-    def value(idx: np.ndarray) -> float:
-        return compute(name, task, y[idx], y_pred=pred[idx], y_proba=None if proba is None or not needs_proba
-                       else proba[idx], n_classes=n_classes)
-
-    return value
+    ``metric_on(...)(np.arange(n)[None])[0]`` is the metric on all rows.
+    """
+    return metric_on_resamples(name, task, y, pred, proba, n_classes)
 
 
 def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
@@ -140,7 +137,7 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
     score = metric_on(metric, task, y_test, pred, proba, len(classes) or None)
     performance = {
         "metric": metric, "greater_is_better": get_metric(metric).greater_is_better,
-        "value": score(np.arange(len(y_test))), "se": bootstrap_se(score, len(y_test), seed=seed),
+        "value": float(score(np.arange(len(y_test))[None])[0]), "se": bootstrap_se(score, len(y_test), seed=seed),
         "n": int(len(y_test)), "threshold": threshold, "source": "test split",
     }
     return {"task": task, "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},

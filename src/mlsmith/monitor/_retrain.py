@@ -138,7 +138,7 @@ def retrain(
         scores.append(metric_on(metric, bundle.task, y, pred, proba, n_classes))
     greater = get_metric(metric).greater_is_better
     boot = paired_bootstrap(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
-    full = np.arange(len(y))
+    full = np.arange(len(y))[None]
     promoted = bool(boot["ci_low"] > 0)
     level = f"{boot['level']:.0%}"
     interval = f"gain {boot['gain']:+.4f}, {level} interval [{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
@@ -156,8 +156,8 @@ def retrain(
         notes.append(f"the challenger's bundle now sits in '{champion}'; the old champion is in '{archived}'")
     out = RetrainResult(
         champion=str(champion), challenger=str(challenger.path), challenger_run=str(result.run_dir), metric=metric,
-        greater_is_better=greater, holdout=info.description, n_holdout=len(y), champion_value=scores[0](full),
-        challenger_value=scores[1](full), gain=boot["gain"], ci=[boot["ci_low"], boot["ci_high"]],
+        greater_is_better=greater, holdout=info.description, n_holdout=len(y), champion_value=float(scores[0](full)[0]),
+        challenger_value=float(scores[1](full)[0]), gain=boot["gain"], ci=[boot["ci_low"], boot["ci_high"]],
         level=boot["level"], p_value=boot["p_value"], n_boot=boot["n_boot"], promoted=promoted, applied=applied,
         decision=decision, created=now.isoformat(timespec="seconds"), notes=notes,
     )
