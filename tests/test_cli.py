@@ -1,5 +1,12 @@
 """The command line as a user meets it: exit codes, one-line errors, no partial run folders."""
 
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -107,3 +114,31 @@ def test_every_command_has_help(capsys):
 def test_usage_error_exits_2(capsys):
     code, _, err = cli(capsys, "run")
     assert code == 2 and "Missing argument" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_console_run_ends_with_its_workers_and_writes_the_run(tmp_path, churn_small):
+    """Run from a shell with its output piped: it ends, no CV worker or tracker is left, the run is written."""
+    spec = _spec(tmp_path, churn_small.head(300), models=["linear", "decision_tree"], split={"cv_folds": 3})
+    tag = f"mlsmith-test-{uuid.uuid4()}"
+    env = {**os.environ, "MLSMITH_TEST_TAG": tag, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-c", "from mlsmith.cli import main; main()", "run", str(spec),
+                           "--runs-dir", str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    assert (run_dir / "results.json").exists() and (run_dir / "report.html").exists()
+
+    def tagged() -> list[int]:
+        pids = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if tag.encode() in environ.read_bytes():
+                    pids.append(int(environ.parent.name))
+            except OSError:
+                pass
+        return pids
+
+    deadline = time.monotonic() + 10  # killed workers take a moment to be reaped
+    while tagged() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tagged() == []

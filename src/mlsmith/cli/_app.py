@@ -26,8 +26,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = app(args=list(argv) if argv is not None else None, prog_name="mlsmith", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, outside standalone mode
             sys.exit(code)
-        if argv is None:
-            _exit_now()
     except MlsmithError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -39,18 +37,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     except TyperException as exc:  # usage errors: typer shows the usage line and the problem
         exc.show()
         sys.exit(getattr(exc, "exit_code", 2))
-
-
-def _exit_now() -> None:
-    """End the process as soon as the command's work is written and printed.
-
-    Every file is in place (run folders are renamed into place, logs are closed), so the seconds
-    an interpreter spends tearing down scikit-learn, matplotlib and the CV worker pool at exit
-    (about 1.3 s after a run) buy nothing; the workers see their parent go and exit on their own.
-    Only for the console entry point: ``main(argv)`` called from Python returns normally.
-    """
-    import os
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
