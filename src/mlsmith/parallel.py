@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["BudgetExceeded", "FoldResult", "cancel_warm_up", "compute_backend", "fit_folds", "fold_arrays", "in_background",
+__all__ = ["BudgetExceeded", "FoldResult", "cancel_warm_up", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
            "warm_up"]
 
 
@@ -299,6 +299,52 @@ def fit_folds(
         if deadline is not None and time.perf_counter() > deadline and len(results) < len(folds):
             raise BudgetExceeded(len(results))
     return results
+
+
+def _fit_caught(*args) -> FoldResult | Exception:
+    try:
+        return _fit_one(*args)
+    except Exception as exc:  # handed back, so that one failing pipeline does not stop the others
+        return exc
+
+
+def fit_many(
+    pipelines: list,
+    X,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    scorers: dict[str, Callable],
+    n_jobs: int = -1,
+    train_metric: str | None = None,
+    want_proba: bool = False,
+    want_latency: bool = False,
+) -> Iterator[list[FoldResult] | Exception]:
+    """Fit every pipeline on every fold in one dispatch; yield each pipeline's results in order.
+
+    Without a deadline there is no reason to wait for a pipeline's last fold before starting the
+    next pipeline: all the fits are queued at once and the workers stay busy (five folds on two
+    workers would otherwise leave one idle a third of the time). A pipeline whose fold raised
+    yields that exception instead of its results. Arguments are as in :func:`fit_folds`.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from sklearn.model_selection import KFold
+    >>> import pandas as pd
+    >>> from mlsmith.metrics import scorer
+    >>> X = pd.DataFrame({"x": np.arange(20.0)}); y = 2 * X["x"].to_numpy()
+    >>> out = fit_many([LinearRegression(), Ridge()], X, y, list(KFold(4).split(X)),
+    ...                {"r2": scorer("r2", "regression")}, n_jobs=1)
+    >>> [len(results) for results in out]
+    [4, 4]
+    """
+    workers = max(1, effective_n_jobs(n_jobs))
+    jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
+            for pipeline in pipelines for i, (tr, te) in enumerate(folds))
+    out = Parallel(n_jobs=workers, return_as="generator")(jobs)
+    for _ in pipelines:
+        results = [next(out) for _ in folds]
+        yield next((r for r in results if isinstance(r, Exception)), results)
 
 
 def fold_arrays(results: list[FoldResult], key: str = "test_scores") -> dict[str, np.ndarray]:
