@@ -91,11 +91,11 @@ def run_pycaret(name: str) -> None:
     target, task, sort, _ = DATASETS[name]
     folder = OUT / name
     train, test = pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "test.csv")
+    os.chdir(folder)  # PyCaret writes logs.log into the working directory, from its import on
     if task == "classification":
         from pycaret import classification as pc
     else:
         from pycaret import regression as pc
-    os.chdir(folder)  # PyCaret writes logs.log into the working directory
     start = time.perf_counter()
     cpu = time.process_time()
     pc.setup(train, target=target, session_id=SEED, verbose=False, html=False)
