@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["BudgetExceeded", "FoldResult", "cancel_warm_up", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
+__all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
            "warm_up"]
 
 
@@ -128,14 +128,6 @@ def warm_up(n_jobs: int = -1, wait: bool = True) -> Callable[[], None]:
     return ready
 
 
-def cancel_warm_up() -> None:
-    """Drop a warm-up nobody waited for (the run stopped early), without joblib's warning about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        while _pending:
-            _pending.pop().close()
-
-
 def in_background(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     """Start ``func(*args)`` in a worker process and go on; the returned function waits for its result.
 
@@ -173,10 +165,10 @@ class FoldResult:
 class _Outputs:
     """A fitted model whose outputs are computed once per input table and shared by every metric.
 
-    A classifier's labels are the most probable class of ``predict_proba``: the rule the saved
-    model predicts with (see :func:`mlsmith.evaluation.model_outputs`), so that cross-validated
-    scores describe the deployed behaviour (for an SVM, ``predict`` would follow the decision
-    function instead).
+    A classifier's labels are the most probable class of ``predict_proba``, as the saved model
+    predicts a multiclass target (see :func:`mlsmith.evaluation.model_outputs`; a binary one is
+    then judged at its own threshold, chosen out of fold), so that every family's labels follow its
+    probabilities (an SVM's ``predict`` would follow its decision function instead).
     """
 
     def __init__(self, estimator):

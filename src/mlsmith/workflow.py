@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import yaml
+from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from .data import Schema, check_columns, fingerprint, infer_schema, load_data
@@ -207,7 +208,8 @@ def run(
     lap("evaluation")
     # The cross-validation is over: a worker draws the EDA figures while this process saves the model.
     eda_data = to_jsonable({"problem": problem.to_yaml_dict(), "eda": eda})
-    eda_html = in_background(render_sections, eda_data, ["eda"]) if cluster is None else dict
+    beside = cluster is None and effective_n_jobs(n_jobs) > 1
+    eda_html = in_background(render_sections, eda_data, ["eda"]) if beside else dict
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         metadata = {

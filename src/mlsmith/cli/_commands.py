@@ -22,10 +22,10 @@ def run(
                                 help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
-    from ..parallel import cancel_warm_up, warm_up
+    from ..parallel import warm_up
 
-    if cluster is None:  # the CV workers import the model libraries while this process imports the rest
-        warm_up(wait=False)
+    # The CV workers import the model libraries while this process imports the rest.
+    workers_ready = warm_up(wait=False) if cluster is None else (lambda: None)
     from ..report import print_run
     from ..workflow import run as run_workflow
 
@@ -34,7 +34,9 @@ def run(
         with status:
             result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say, cluster=cluster)
     finally:
-        cancel_warm_up()  # a run that stopped before its CV never waited for the workers
+        # A run that stopped before its CV waits for them here: cancelling queued work races
+        # loky's manager thread, which then prints a traceback.
+        workers_ready()
     print_run(result, console)
     console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
 
