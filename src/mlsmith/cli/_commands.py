@@ -25,7 +25,7 @@ def run(
     from ..parallel import warm_up
 
     # The CV workers import the model libraries while this process imports the rest.
-    workers_ready = warm_up(wait=False) if cluster is None else (lambda: None)
+    workers_ready = warm_up(wait=False) if cluster is None and problem.is_file() else (lambda: None)
     from ..report import print_run
     from ..workflow import run as run_workflow
 
