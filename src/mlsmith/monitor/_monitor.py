@@ -12,12 +12,12 @@ import pandas as pd
 from scipy import stats
 
 from ..deploy import ModelBundle
-from ..evaluation import scores_for
+from ..evaluation import metric_on_resamples, scores_for
 from ..exceptions import DataError, MlsmithError
 from ..target import TargetCodec
 from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, log_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
-from ._reference import column_reference, load_reference, metric_on, model_outputs, numeric_values, prediction_summary
+from ._reference import column_reference, load_reference, model_outputs, numeric_values, prediction_summary
 from ._stats import bootstrap_se
 
 __all__ = ["DriftReport", "data_drift", "monitor"]
@@ -67,7 +67,7 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
     ref = reference["performance"]
     task, name = model.task, ref["metric"]
     n_classes = len(model.classes) or None
-    score = metric_on(name, task, y, pred, proba, n_classes)
+    score = metric_on_resamples(name, task, y, pred, proba, n_classes)
     current = float(score(np.arange(len(y))[None])[0])
     se = bootstrap_se(score, len(y), n_boot=n_boot)
     sign = 1.0 if ref["greater_is_better"] else -1.0

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
-from ..metrics import compute, get_metric
+from ..metrics import get_metric
 from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
@@ -107,15 +107,6 @@ def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, cl
     return pd.Series(np.asarray([str(c) for c in classes], dtype=object)[pred])
 
 
-def metric_on(name: str, task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-              n_classes: int | None):
-    """Metric ``name`` on each row of an index matrix (resamples x rows), vectorised, for the bootstraps.
-
-    ``metric_on(...)(np.arange(n)[None])[0]`` is the metric on all rows.
-    """
-    return metric_on_resamples(name, task, y, pred, proba, n_classes)
-
-
 def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
                    decision_threshold: float | None, threshold: float | None, classes: list[Any],
                    seed: int = 0) -> dict[str, Any]:
@@ -134,7 +125,7 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
     pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
     summary = prediction_summary(task, pred, proba, classes)
     prediction = column_reference(summary, "categorical" if task == "multiclass_classification" else "numeric")
-    score = metric_on(metric, task, y_test, pred, proba, len(classes) or None)
+    score = metric_on_resamples(metric, task, y_test, pred, proba, len(classes) or None)
     performance = {
         "metric": metric, "greater_is_better": get_metric(metric).greater_is_better,
         "value": float(score(np.arange(len(y_test))[None])[0]), "se": bootstrap_se(score, len(y_test), seed=seed),

@@ -25,7 +25,8 @@ from ..problem import Problem, load_problem
 from ..runs import staging_dir, write_json
 from ..split import split_train_test
 from ..target import TargetCodec
-from ._reference import metric_on, model_outputs
+from ..evaluation import metric_on_resamples
+from ._reference import model_outputs
 from ._stats import paired_bootstrap
 
 __all__ = ["RetrainResult", "retrain"]
@@ -135,7 +136,7 @@ def retrain(
     scores = []
     for bundle in (champ, challenger):
         pred, proba = model_outputs(bundle.pipeline, test[bundle.schema.features()], bundle.task, bundle.threshold)
-        scores.append(metric_on(metric, bundle.task, y, pred, proba, n_classes))
+        scores.append(metric_on_resamples(metric, bundle.task, y, pred, proba, n_classes))
     greater = get_metric(metric).greater_is_better
     boot = paired_bootstrap(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
     full = np.arange(len(y))[None]
