@@ -67,14 +67,9 @@ def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
 
 def render_results(results: dict[str, Any], standalone: bool = True, rendered: dict[str, str] | None = None) -> str:
     """Render results.json data (a dict) as the run's HTML page (``rendered``: sections drawn already)."""
-    rendered = rendered or {}
-    sections = []
-    for key, module in SECTIONS:
-        if key in rendered:
-            sections.append(Markup(rendered[key]))
-        elif results.get(key) is not None:
-            renderer = importlib.import_module(module)
-            sections.append(Markup(renderer.html(results[key], results)))
+    rendered = {**render_sections(results, [key for key, _ in SECTIONS if key not in (rendered or {})]),
+                **(rendered or {})}
+    sections = [Markup(rendered[key]) for key, _ in SECTIONS if key in rendered]
     nav = [(m.group(1), Markup(m.group(2)).striptags())
            for m in (re.match(r'\s*<section id="([^"]+)"><h2>(.*?)</h2>', str(s)) for s in sections) if m]
     return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
