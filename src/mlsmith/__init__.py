@@ -54,19 +54,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        from importlib import import_module
+from ._lazy import attach  # noqa: E402
 
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'mlsmith' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
-
+__getattr__, __dir__ = attach(__name__, _WHERE)
 
 __all__ = [  # noqa: F822 (defined lazily by __getattr__)
     "DriftReport",

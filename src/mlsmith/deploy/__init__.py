@@ -6,14 +6,16 @@ contract), ``_runtime`` (scoring records), ``_serve`` (the app factory and route
 (Prometheus), ``_log`` (the prediction log and the champion/challenger comparison).
 """
 
-from ._batch import predict_file
-from ._bundle import ModelBundle, save_bundle
-from ._card import bundle_extras, model_card
-from ._log import LogComparison, PredictionLog, compare_log
-from ._onnx import OnnxExport, export_onnx
-from ._serve import create_app, serve
+# Names load their module on first use: a run saves a bundle without importing the web server.
+from .._lazy import attach  # noqa: E402
 
-__all__ = [
+__getattr__, __dir__ = attach(__name__, {
+    "LogComparison": "_log", "ModelBundle": "_bundle", "OnnxExport": "_onnx", "PredictionLog": "_log",
+    "bundle_extras": "_card", "compare_log": "_log", "create_app": "_serve", "export_onnx": "_onnx",
+    "model_card": "_card", "predict_file": "_batch", "save_bundle": "_bundle", "serve": "_serve",
+})
+
+__all__ = [  # noqa: F822 (defined lazily by __getattr__)
     "LogComparison",
     "ModelBundle",
     "OnnxExport",
