@@ -24,7 +24,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 __all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
-           "warm_up"]
+           "stop_workers", "warm_up"]
 
 
 class BudgetExceeded(Exception):
@@ -128,23 +128,42 @@ def warm_up(n_jobs: int = -1, wait: bool = True) -> Callable[[], None]:
     return ready
 
 
-def in_background(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """Start ``func(*args)`` in a worker process and go on; the returned function waits for its result.
+def stop_workers() -> None:
+    """Kill the local worker processes, if any were started, and remove their temporary files.
 
-    The run uses it for work that keeps one core busy while this process does another stage's
-    (drawing the EDA figures while the final model is evaluated and saved). Exceptions are raised
-    by the returned function.
+    For the end of a program, whose workers would otherwise finish their queues and exit one by
+    one; a later parallel call starts new ones.
 
     Examples
     --------
-    >>> result = in_background(max, 1, 2)
-    >>> result()
-    2
+    >>> stop_workers()
     """
-    if effective_n_jobs(-1) == 1:  # one core: nothing runs beside this process
-        return lambda: func(*args)
-    started = Parallel(n_jobs=2, return_as="generator")([delayed(func)(*args)])
-    return lambda: next(started)
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)  # the pool joblib's loky backend reuses
+    if executor is not None:
+        executor.terminate(kill_workers=True)
+
+
+def in_background(func: Callable[..., Any], *calls: tuple) -> Callable[[], list[Any]]:
+    """Start ``func(*args)`` for each ``args`` in ``calls`` on the worker processes and go on; the
+    returned function waits for their results, in order.
+
+    The run uses it for work that keeps the other cores busy while this process does its own
+    (drawing the report's figures while the model bundle is saved). Exceptions are raised by the
+    returned function. On one core the calls run in this process when their results are asked for.
+
+    Examples
+    --------
+    >>> results = in_background(max, (1, 2), (4, 3))
+    >>> results()
+    [2, 4]
+    """
+    workers = effective_n_jobs(-1)
+    if workers == 1:  # one core: nothing runs beside this process
+        return lambda: [func(*args) for args in calls]
+    started = Parallel(n_jobs=workers, return_as="generator")(delayed(func)(*args) for args in calls)
+    return lambda: list(started)
 
 
 @dataclass
