@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import cross_validate
 
 from ..data import Schema
 from ..metrics import get_metric, scorer
+from ..parallel import fit_many
 from ._plan import FeaturePlan
 
 __all__ = ["FeatureResult", "measure_gain"]
@@ -75,7 +74,8 @@ def measure_gain(
 
     A group whose removal improves the score is dropped unless one of its transforms is pinned;
     the notes say which. Each configuration is one cross-validation on the same folds, so the cost
-    is (number of groups + 2) fits of one family — at most one more when several groups go.
+    is (number of groups + 2) cross-validations of one family, their folds queued together; one more
+    when several groups go.
 
     Parameters
     ----------
@@ -116,18 +116,23 @@ def measure_gain(
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     cache: dict[frozenset, float] = {} if full_score is None else {frozenset(plan.groups): sign * full_score}
 
+    folds = list(cv.split(X, y, groups))
+
+    def score_plans(*plans: FeaturePlan) -> None:
+        """Score the plans not scored yet, all their folds queued at once (as the comparison scores)."""
+        todo = {frozenset(p.groups): p for p in plans if frozenset(p.groups) not in cache}
+        pipes = [build_pipeline(family, schema, task, seed, plan=p) for p in todo.values()]
+        for key, results in zip(todo, fit_many(pipes, X, y, folds, {metric: score}, n_jobs=n_jobs)):
+            if isinstance(results, Exception):
+                raise results
+            cache[key] = float(np.mean([r.test_scores[metric] for r in results]))  # greater is better
+
     def cv_score(kept: FeaturePlan) -> float:
         """The mean fold score (greater is better) of the family with the ``kept`` plan."""
-        key = frozenset(kept.groups)
-        if key not in cache:
-            pipe = build_pipeline(family, schema, task, seed, plan=kept)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                warnings.simplefilter("ignore", category=RuntimeWarning)
-                res = cross_validate(pipe, X, y, cv=cv, groups=groups, scoring=score, n_jobs=n_jobs, error_score="raise")
-            cache[key] = float(np.mean(res["test_score"]))
-        return cache[key]
+        score_plans(kept)
+        return cache[frozenset(kept.groups)]
 
+    score_plans(plan, plan.without(*plan.groups), *(plan.without(group) for group in plan.groups))
     full = cv_score(plan)
     raw = cv_score(plan.without(*plan.groups))
     rows, dropped, notes = [], [], []
