@@ -169,6 +169,13 @@ def run(
 
     # The CV workers start now, importing the model libraries while this process checks the data.
     workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
+    beside = cluster is None and effective_n_jobs(n_jobs) > 1  # work a worker can do while this process goes on
+    features = schema.features()
+    X = train[features]
+    y = codec.encode(train[problem.target])
+    # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
+    guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_missing)
+    guarded = in_background(check_data, guard_args) if beside else (lambda: [check_data(*guard_args)])
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
         quality = assess_quality(table, problem.target)
@@ -179,10 +186,7 @@ def run(
     lap("eda")
 
     say("guards: leakage, contamination, split and label checks")
-    features = schema.features()
-    X = train[features]
-    y = codec.encode(train[problem.target])
-    guards = check_data(problem, schema, train, y, held_out, split_info.strategy, n_missing)
+    guards = guarded()[0]
     lap("guards")
     if strict and guards.errors:
         raise StrictModeStop(_strict_message(guards))
@@ -240,7 +244,6 @@ def run(
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]})
         # Every section but the bundle's is known now: workers draw them while this process saves the model.
-        beside = cluster is None and effective_n_jobs(n_jobs) > 1
         drawn = (in_background(render_sections, *[(to_jsonable(result), keys) for keys in _DRAWN_BESIDE])
                  if beside else list)
         say("7/7 deployment: saving the model bundle")
