@@ -4,7 +4,8 @@ PyCaret pins an old scikit-learn, so it runs in its own venv (benchmarks/.venv-p
 ``pip install pycaret six``). Each tool gets the same ``train.csv``; both are scored once on the same
 ``test.csv``. PyCaret runs ``setup + compare_models + tune_model + finalize_model`` with its defaults
 (10-fold CV, every model of its library); mlsmith runs ``mlsmith run problem.yaml`` (it holds out 20 %
-of train.csv as its own test split, so its final model sees fewer rows than PyCaret's).
+of train.csv as its own test split; with ``split.refit: all`` its bundle is then refit on all of
+train.csv, as ``finalize_model`` does).
 
     python benchmarks/bench_pycaret.py prepare              # data -> benchmarks/out/<name>/
     benchmarks/.venv-pycaret/bin/python benchmarks/bench_pycaret.py pycaret <name>
@@ -130,8 +131,9 @@ def run_mlsmith(name: str) -> None:
 
     target, task, _, metric = DATASETS[name]
     folder = OUT / name
+    # refit: all is PyCaret's finalize_model: after its own test verdict, the pipeline is refit on all of train.csv.
     spec = {"name": f"bench {name}", "target": target, "success_metric": metric,
-            "data": {"path": "train.csv"}, "seed": SEED}
+            "data": {"path": "train.csv"}, "split": {"refit": "all"}, "seed": SEED}
     if name == "default":
         spec["positive_class"] = "Yes"
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
 
 import mlsmith
@@ -101,6 +102,28 @@ def test_regression_and_multiclass(tmp_path):
     predicted = ModelBundle.load(r.run_dir / "model").predict(wine.drop(columns="target"))
     assert set(predicted["prediction"]) <= {"a", "b", "c"}
     assert {"probability_a", "probability_b", "probability_c"} <= set(predicted.columns)
+
+
+def test_refit_all_ships_the_judged_pipeline_fit_on_every_row(tmp_path):
+    """split.refit: all -> the same test verdict, and a bundle whose model is that pipeline fit on train + test."""
+    diabetes = load_diabetes(as_frame=True, scaled=False).frame
+    runs = {}
+    for refit in ("train", "all"):
+        (tmp_path / refit).mkdir()
+        spec = write_problem(tmp_path / refit, diabetes, target="target", models=["linear"], success_metric="rmse",
+                             split={"cv_folds": 3, "refit": refit}, tuning={"n_trials": 3})
+        runs[refit] = mlsmith.run(spec, runs_dir=tmp_path / refit / "runs", n_jobs=1)
+    judged, shipped = runs["train"], runs["all"]
+    assert shipped.evaluation.test_metrics == judged.evaluation.test_metrics
+    assert shipped.tuning.best_params == judged.tuning.best_params
+    bundle = ModelBundle.load(shipped.run_dir / "model")
+    assert bundle.metadata["fit_on"] == "all" and bundle.metadata["n_train"] == len(diabetes)
+    assert any("refit on all 442 rows" in note for note in shipped.notes)
+    assert "refit on the training and test rows together" in (shipped.run_dir / "model" / "MODEL_CARD.md").read_text()
+    X, y = diabetes.drop(columns="target"), diabetes["target"].to_numpy()
+    expected = clone(ModelBundle.load(judged.run_dir / "model").pipeline).fit(X, y).predict(X)
+    assert np.allclose(bundle.predict(X)["prediction"], expected)
+    assert not np.allclose(ModelBundle.load(judged.run_dir / "model").predict(X)["prediction"], expected)
 
 
 def test_missing_target_rows_are_dropped_and_said(tmp_path, churn_small):

@@ -169,6 +169,10 @@ class SplitSpec(_Spec):
 
     test_size: float = Field(default=0.2, gt=0, lt=1)
     cv_folds: int = Field(default=5, ge=2, le=20)
+    #: The rows the shipped model is fit on: ``train``, the model the test split judged; or ``all``,
+    #: refit on train + test once the verdict is in (more data, same pipeline; its test scores are
+    #: the judged model's, an estimate it should meet or beat).
+    refit: Literal["train", "all"] = "train"
 
 
 FeatureKind = Literal[

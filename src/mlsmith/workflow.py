@@ -209,6 +209,10 @@ def run(
     evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
                                                          codec, n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
+    n_fit = len(train) + (held_out.n_rows if problem.split.refit == "all" else 0)
+    if problem.split.refit == "all":
+        notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
+                     f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
     metadata = {
         "problem": problem.name,
         "task": problem.type,
@@ -222,7 +226,8 @@ def run(
         "seed": problem.seed,
         "data_fingerprint": fingerprint(train),
         "explanation_reference": reference_row(X),
-        "n_train": len(train),
+        "n_train": n_fit,
+        "fit_on": problem.split.refit,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
@@ -298,6 +303,11 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
+    if problem.split.refit == "all":  # after the verdict: the same pipeline, fit on every row
+        final = clone(chosen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            final.fit(pd.concat([X, X_test]), np.concatenate([y, y_test]))
     return evaluation, final, on_test, X_test
 
 

@@ -48,7 +48,9 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
     data = problem.get("data") or {}
     lines.append(f"- Source: {data.get('path') or data.get('url') or '—'}"
                  + (f" ({', '.join(map(str, problem['data_sources']))})" if problem.get("data_sources") else ""))
-    lines.append(f"- Training rows: {_num(metadata.get('n_train'))}; held-out test rows: {_num(evaluation.get('n_test'))}")
+    lines.append(f"- Training rows: {_num(metadata.get('n_train'))}; held-out test rows: {_num(evaluation.get('n_test'))}"
+                 + ("; after the test verdict the model was refit on the training and test rows together"
+                    if metadata.get("fit_on") == "all" else ""))
     if metadata.get("data_fingerprint"):
         lines.append(f"- Training data fingerprint (SHA-256): `{metadata['data_fingerprint'][:16]}…`")
     lines += ["", "## Model", "", f"- Family: {metadata.get('model')}; seed {_num(metadata.get('seed'))}"]
