@@ -10,7 +10,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-__all__ = ["figure", "img_tag", "to_data_uri", "write_figures"]
+__all__ = ["figure", "img_tag", "png_bytes", "to_data_uri", "write_figures"]
 
 PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d074b3", "#7a7a7a"]
 
@@ -21,11 +21,31 @@ def figure(width: float = 6.0, height: float = 3.6, layout: str | None = "constr
     return fig
 
 
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure drawn once, as PNG.
+
+    ``savefig`` draws a figure that has a layout engine twice: a pass that lays it out without
+    rendering, then the rendering. A canvas's ``draw`` lays out and renders in one pass, to the same
+    pixels. The PNG is RGB when every pixel is opaque (the report's figures have a white background),
+    which makes it about a tenth smaller than matplotlib's RGBA.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    if image.getextrema()[3] == (255, 255):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return buffer.getvalue()
+
+
 def to_data_uri(fig: Figure, dpi: int = 100) -> str:
     """Encode a figure as a ``data:image/png;base64,...`` URI."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi)).decode("ascii")
 
 
 def img_tag(fig: Figure, alt: str, dpi: int = 100) -> str:

@@ -1,0 +1,88 @@
+"""The report's figures: each drawn once, to the pixels matplotlib's savefig gives, as a light PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from mlsmith.report._evaluation_figures import classification_figures
+from mlsmith.report._figures import figure, png_bytes
+
+EVALUATION = {
+    "classes": ["no", "yes"],
+    "decision_threshold": 0.4,
+    "confusion_matrix": [[50, 4], [6, 40]],
+    "curves": {
+        "roc": {"fpr": [0.0, 0.1, 0.3, 1.0], "tpr": [0.0, 0.7, 0.9, 1.0], "auc": 0.88},
+        "pr": {"recall": [1.0, 0.9, 0.7, 0.0], "precision": [0.46, 0.8, 0.9, 1.0], "average_precision": 0.85,
+               "auc": 0.84, "prevalence": 0.46},
+        "operating_point": {"threshold": 0.4, "fpr": 0.1, "tpr": 0.7, "precision": 0.9},
+        "calibration": {"mean_predicted": [0.05, 0.3, 0.6, 0.9], "fraction_positive": [0.02, 0.35, 0.55, 0.95],
+                        "histogram": [30, 8, 5, 2, 1, 1, 3, 4, 10, 36]},
+        "brier": 0.08,
+    },
+}
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _line_figure(layout: str | None = "constrained") -> Figure:
+    fig = figure(4, 2.5, layout=layout)
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], [3, 1, 2], label="a line")
+    ax.set_title("A title", loc="left")
+    ax.set_ylabel("a long y label")
+    ax.legend()
+    return fig
+
+
+@pytest.fixture
+def draws(monkeypatch):
+    """The figures drawn, one entry per ``Figure.draw`` call."""
+    drawn = []
+    original = Figure.draw
+
+    def counting_draw(self, renderer):
+        drawn.append(self)
+        return original(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counting_draw)
+    return drawn
+
+
+@pytest.mark.parametrize("layout", ["constrained", None])
+@pytest.mark.parametrize("dpi", [100, 72])
+def test_png_is_drawn_once_to_the_pixels_of_savefig(draws, layout, dpi):
+    png = png_bytes(_line_figure(layout), dpi)
+    assert len(draws) == 1  # savefig lays out a constrained figure in a draw of its own first
+    saved = io.BytesIO()
+    _line_figure(layout).savefig(saved, format="png", dpi=dpi)
+    expected = _pixels(saved.getvalue())
+    assert expected.shape == (round(2.5 * dpi), 4 * dpi, 3)
+    np.testing.assert_array_equal(_pixels(png), expected)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "RGB" and len(png) < len(saved.getvalue())  # no alpha channel: the figure is opaque
+
+
+def test_a_figure_with_transparency_keeps_its_alpha_channel():
+    fig = _line_figure()
+    fig.patch.set_alpha(0.0)
+    image = Image.open(io.BytesIO(png_bytes(fig)))
+    assert image.mode == "RGBA" and image.getextrema()[3][0] == 0
+
+
+def test_each_evaluation_figure_is_drawn_once(draws):
+    tags = [tag for _, tag in classification_figures(EVALUATION)]
+    assert len(tags) == 3 and len(draws) == 3 and len(set(map(id, draws))) == 3
+    for tag in tags:
+        data = re.fullmatch(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="[^"]+">', tag)
+        assert Image.open(io.BytesIO(base64.b64decode(data.group(1)))).mode == "RGB"
+
