@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+import mlsmith.report._evaluation_figures as evaluation_figures
 from mlsmith.report._evaluation_figures import classification_figures
 from mlsmith.report._figures import figure, png_bytes
 
@@ -85,4 +86,40 @@ def test_each_evaluation_figure_is_drawn_once(draws):
     for tag in tags:
         data = re.fullmatch(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="[^"]+">', tag)
         assert Image.open(io.BytesIO(base64.b64decode(data.group(1)))).mode == "RGB"
+
+
+
+def _captured(monkeypatch, module) -> list[Figure]:
+    """The figures ``module`` hands to ``img_tag``, drawn (nothing encoded)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figures = []
+
+    def capture(fig, alt, dpi=100):
+        FigureCanvasAgg(fig).draw()
+        figures.append(fig)
+        return ""
+
+    monkeypatch.setattr(module, "img_tag", capture)
+    return figures
+
+
+def _axes_pixels(fig: Figure) -> np.ndarray:
+    return np.array([ax.get_position().extents for ax in fig.axes]) * np.tile(fig.bbox.size, 2)
+
+
+def test_fixed_margins_put_the_axes_where_constrained_layout_does(monkeypatch):
+    # ROC/PR and calibration skip the layout engine (its pass is a third of their drawing time): their
+    # labels do not depend on the data, so the margins are those constrained layout computes for them.
+    fixed = _captured(monkeypatch, evaluation_figures)
+    classification_figures({**EVALUATION, "confusion_matrix": None})
+    assert len(fixed) == 2 and all(fig.get_layout_engine() is None for fig in fixed)
+    monkeypatch.setattr(evaluation_figures, "_ROC_PR_MARGINS", {})
+    monkeypatch.setattr(evaluation_figures, "_CALIBRATION_MARGINS", {})
+    monkeypatch.setattr(evaluation_figures, "figure", lambda width, height, layout=None: figure(width, height))
+    constrained = _captured(monkeypatch, evaluation_figures)
+    classification_figures({**EVALUATION, "confusion_matrix": None})
+    assert all(fig.get_layout_engine() is not None for fig in constrained)
+    for a, b in zip(fixed, constrained):
+        np.testing.assert_allclose(_axes_pixels(a), _axes_pixels(b), atol=0.1)
 

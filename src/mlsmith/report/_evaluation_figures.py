@@ -33,12 +33,21 @@ def _roc_pr(curves: dict[str, Any], label: str | None = None, color: str = PALET
                    label=f"threshold {point['threshold']:.3g}")
 
 
+#: Fixed margins for the two figures whose ticks, labels and titles do not depend on the data (the
+#: binary ROC and precision-recall curves on axes limited to [0, 1]; the calibration curve, whose
+#: points lie in [0, 1], beside a histogram on a log scale): the places constrained layout gives their
+#: axes, without the layout pass it adds to every draw (a third of their drawing time). The other
+#: figures' labels are class or column names and numbers of any size: they keep the layout engine.
+_ROC_PR_MARGINS = {"left": 0.055781, "right": 0.989065, "bottom": 0.125448, "top": 0.938157, "wspace": 0.158127}
+_CALIBRATION_MARGINS = {"left": 0.055781, "right": 0.995833, "bottom": 0.140207, "top": 0.930881, "wspace": 0.146518}
+
+
 def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
     """(caption, <img>) pairs: ROC and PR curves, calibration, confusion matrix."""
     curves, out = d.get("curves") or {}, []
     if "roc" in curves:
-        fig = figure(10, 3.8)
-        ax_roc, ax_pr = fig.subplots(1, 2)
+        fig = figure(10, 3.8, layout=None)
+        ax_roc, ax_pr = fig.subplots(1, 2, gridspec_kw=_ROC_PR_MARGINS)
         ax_roc.plot([0, 1], [0, 1], ls="--", color="#999", lw=1, label="chance")
         ax_pr.axhline(curves["pr"]["prevalence"], ls="--", color="#999", lw=1,
                       label=f"chance (prevalence {curves['pr']['prevalence']:.3f})")
@@ -65,8 +74,8 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
                     img_tag(fig, "per-class ROC and precision-recall curves")))
     cal = curves.get("calibration")
     if cal:
-        fig = figure(10, 3.4)
-        ax, axh = fig.subplots(1, 2, width_ratios=[1.3, 1])
+        fig = figure(10, 3.4, layout=None)
+        ax, axh = fig.subplots(1, 2, width_ratios=[1.3, 1], gridspec_kw=_CALIBRATION_MARGINS)
         ax.plot([0, 1], [0, 1], ls="--", color="#999", lw=1, label="perfectly calibrated")
         ax.plot(cal["mean_predicted"], cal["fraction_positive"], "o-", color=PALETTE[0], label="model")
         _style(ax, "mean predicted probability (decile bins)", "observed share of positives",
