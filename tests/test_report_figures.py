@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+import mlsmith.report._eda_figures as eda_figures
 import mlsmith.report._evaluation_figures as evaluation_figures
 from mlsmith.report._evaluation_figures import classification_figures
 from mlsmith.report._figures import figure, png_bytes
@@ -123,3 +124,15 @@ def test_fixed_margins_put_the_axes_where_constrained_layout_does(monkeypatch):
     for a, b in zip(fixed, constrained):
         np.testing.assert_allclose(_axes_pixels(a), _axes_pixels(b), atol=0.1)
 
+
+def test_feature_grids_make_no_axes_for_the_empty_places(monkeypatch):
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.eda import explore
+    from mlsmith.runs import to_jsonable
+
+    df = load_breast_cancer(as_frame=True).frame.iloc[:, -9:]  # eight features and the target
+    drawn = _captured(monkeypatch, eda_figures)
+    assert len(eda_figures.feature_grids(to_jsonable(explore(df, "target")))) == 2
+    assert [len(fig.axes) for fig in drawn] == [6, 2]
+    assert all(ax.axison and ax.get_title() for fig in drawn for ax in fig.axes)

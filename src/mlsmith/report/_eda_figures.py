@@ -199,13 +199,10 @@ def feature_grids(d: dict[str, Any], per_image: int = 6, limit: int = 18) -> lis
         chunk = names[start: start + per_image]
         rows = (len(chunk) + 2) // 3
         fig = figure(16, 3.6 * rows, layout=None)  # a fixed grid: constrained layout would triple the time
-        axes = np.atleast_1d(fig.subplots(rows, 3, gridspec_kw={"wspace": 0.42, "hspace": 0.75, "left": 0.05,
-                                                                  "right": 0.95, "bottom": 0.2 / rows + 0.05,
-                                                                  "top": 1 - 0.12 / rows})).ravel()
-        for ax, name in zip(axes, chunk):
-            _feature_panel(ax, d, name)
-        for ax in axes[len(chunk):]:
-            ax.set_axis_off()
+        grid = fig.add_gridspec(rows, 3, wspace=0.42, hspace=0.75, left=0.05, right=0.95, bottom=0.2 / rows + 0.05,
+                                top=1 - 0.12 / rows)
+        for i, name in enumerate(chunk):  # no axes for the empty places of the last row (each costs ~10 ms)
+            _feature_panel(fig.add_subplot(grid[i // 3, i % 3]), d, name)
         out.append(img_tag(fig, "Per-feature plots: " + ", ".join(chunk), dpi=72))
     return out
 
