@@ -5,10 +5,40 @@ import math
 import re
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-_env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoescape=select_autoescape(["html"]))
+
+class _TemplateCache(FileSystemBytecodeCache):
+    """The compiled templates, kept between processes in the user's private temporary folder.
+
+    Compiling the report's templates costs each run ~0.15 s; loading them compiled, ~5 ms. Jinja
+    compiles a template again when its source or the Python version changed. A cache that cannot be
+    read or written is passed over: the page is rendered all the same.
+    """
+
+    def load_bytecode(self, bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged or unreadable file: compile the template
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache() -> _TemplateCache | None:
+    try:
+        return _TemplateCache()
+    except (OSError, RuntimeError):  # no private temporary folder to be had
+        return None
+
+
+_env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoescape=select_autoescape(["html"]),
+                   bytecode_cache=_template_cache())
 
 #: The report's sections in page order: (key in results.json, renderer module). Each module has
 #: ``html(data: dict) -> str``, which renders the stage's ``to_dict()`` data as an HTML fragment, so a
