@@ -136,3 +136,15 @@ def test_feature_grids_make_no_axes_for_the_empty_places(monkeypatch):
     assert len(eda_figures.feature_grids(to_jsonable(explore(df, "target")))) == 2
     assert [len(fig.axes) for fig in drawn] == [6, 2]
     assert all(ax.axison and ax.get_title() for fig in drawn for ax in fig.axes)
+
+
+def test_the_calibration_histogram_labels_its_log_scale_without_mathtext(monkeypatch):
+    from matplotlib.mathtext import MathTextParser
+
+    monkeypatch.setattr(MathTextParser, "parse", lambda *a, **k: pytest.fail("mathtext parsed"))
+    drawn = _captured(monkeypatch, evaluation_figures)
+    classification_figures(EVALUATION)
+    histogram = drawn[1].axes[1]
+    assert histogram.get_yscale() == "symlog"
+    labels = [t.get_text() for t in histogram.get_yticklabels() if t.get_text()]
+    assert labels == ["0", "10⁰", "10¹"]  # the histogram's counts go up to 36

@@ -39,7 +39,25 @@ def _roc_pr(curves: dict[str, Any], label: str | None = None, color: str = PALET
 #: axes, without the layout pass it adds to every draw (a third of their drawing time). The other
 #: figures' labels are class or column names and numbers of any size: they keep the layout engine.
 _ROC_PR_MARGINS = {"left": 0.055781, "right": 0.989065, "bottom": 0.125448, "top": 0.938157, "wspace": 0.158127}
-_CALIBRATION_MARGINS = {"left": 0.055781, "right": 0.995833, "bottom": 0.140207, "top": 0.930881, "wspace": 0.146518}
+_CALIBRATION_MARGINS = {"left": 0.055781, "right": 0.995833, "bottom": 0.140207, "top": 0.930881, "wspace": 0.144071}
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _position=None) -> str:
+    """A count axis's tick on a log scale as plain text, "10²"; matplotlib's label is mathtext, whose
+    parser costs the report ~50 ms to set up.
+
+    >>> [_power_of_ten(v) for v in (0, 1, 10, 1000, 20)]
+    ['0', '10⁰', '10¹', '10³', '']
+    """
+    if value == 0:
+        return "0"
+    exponent = np.log10(abs(value))
+    if not np.isclose(exponent, round(exponent)):
+        return ""
+    return ("−" if value < 0 else "") + "10" + str(round(exponent)).translate(_SUPERSCRIPT)
 
 
 def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
@@ -84,6 +102,7 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
         edges = np.linspace(0, 1, 11)
         axh.bar(edges[:-1], cal["histogram"], width=0.1, align="edge", color=PALETTE[0], alpha=0.8)
         axh.set_yscale("symlog")
+        axh.yaxis.set_major_formatter(_power_of_ten)
         _style(axh, "predicted probability", "test rows", "How the predictions spread")
         out.append(("Calibration: do predicted probabilities match observed rates? Bins hold equal numbers of rows.",
                     img_tag(fig, "calibration curve")))
