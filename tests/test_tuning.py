@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import loguniform, randint
 from sklearn.datasets import make_classification
-from sklearn.model_selection import ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
+from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
 from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
@@ -71,6 +71,32 @@ def test_a_budget_in_seconds_records_what_it_allowed(data):
     assert res.budget_note.startswith("1e-09 s allowed 0 trials (0 pruned)")
     assert res.budget_note.endswith("Set 'tuning: {n_trials: 0}' to repeat exactly this work.")
     assert res.kept == "default: no trial completed"
+
+
+def test_fit_many_stops_each_pipeline_where_after_fold_says():
+    from sklearn.dummy import DummyRegressor
+
+    from mlsmith.metrics import scorer
+    from mlsmith.parallel import fit_many
+
+    class FailsOnFold3(DummyRegressor):
+        def fit(self, X, y):
+            if X["x"].iloc[-1] == 14.0:  # the training rows of fold 3 of KFold(4), the only fold without 19
+                raise ValueError("fold 3")
+            return super().fit(X, y)
+
+    X = pd.DataFrame({"x": np.arange(20.0)})
+    y = X["x"].to_numpy()
+    folds = list(KFold(4).split(X))
+    scorers = {"r2": scorer("r2", "regression")}
+    seen = []
+    out = fit_many([FailsOnFold3(), FailsOnFold3(), DummyRegressor()], X, y, folds, scorers, n_jobs=1,
+                   after_fold=lambda fold, res: seen.append(fold) or len(seen) == 2)
+    stopped, failed, last = list(out)
+    assert len(stopped) == 2  # stopped after fold 1: fold 3's exception is dropped with it
+    assert isinstance(failed, ValueError)  # reached fold 3
+    assert len(last) == 4 and seen == [0, 1, 0, 1, 2, 0, 1, 2, 3]
+    assert isinstance(next(fit_many([FailsOnFold3()], X, y, folds, scorers, n_jobs=1)), ValueError)
 
 
 def test_search_spaces_from_yaml():

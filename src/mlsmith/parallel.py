@@ -1,9 +1,10 @@
 """Where the fits run: both local cores by default, or a Dask cluster, under a wall-clock budget.
 
-Every cross-validation fit of stages 5 and 6 goes through :func:`fit_folds`, which sends the folds
-to joblib at once, or in rounds of as many folds as there are workers where it may have to stop
-between folds. Inside :func:`compute_backend` joblib's backend is Dask (``cluster="local"`` starts a
-LocalCluster, ``"tcp://host:8786"`` joins a running scheduler), so the same code scales out.
+Every cross-validation fit of stages 5 and 6 goes through :func:`fit_folds`, which sends a
+pipeline's folds to joblib at once, or in rounds of as many folds as there are workers where it may
+have to stop between folds, or through :func:`fit_many`, which sends many pipelines' folds at once.
+Inside :func:`compute_backend` joblib's backend is Dask (``cluster="local"`` starts a LocalCluster,
+``"tcp://host:8786"`` joins a running scheduler), so the same code scales out.
 Results do not depend on where a fold ran: each fold is a seeded fit on fixed rows, and results
 are read back in fold order.
 
@@ -329,13 +330,19 @@ def fit_many(
     train_metric: str | None = None,
     want_proba: bool = False,
     want_latency: bool = False,
+    after_fold: Callable[[int, FoldResult], bool] | None = None,
 ) -> Iterator[list[FoldResult] | Exception]:
     """Fit every pipeline on every fold in one dispatch; yield each pipeline's results in order.
 
     Without a deadline there is no reason to wait for a pipeline's last fold before starting the
     next pipeline: all the fits are queued at once and the workers stay busy (five folds on two
     workers would otherwise leave one idle a third of the time). A pipeline whose fold raised
-    yields that exception instead of its results. Arguments are as in :func:`fit_folds`.
+    yields that exception instead of its results. Arguments are as in :func:`fit_folds`, except:
+
+    after_fold : called with (fold number, result) in fold order for each pipeline in turn, as its
+        results are read (so the caller may act on one pipeline before the next is judged);
+        returning True ends that pipeline's results there, as :func:`fit_folds` would have stopped.
+        Its later folds were fitted all the same and are dropped, and so is an exception of theirs.
 
     Examples
     --------
@@ -354,8 +361,20 @@ def fit_many(
             for pipeline in pipelines for i, (tr, te) in enumerate(folds))
     out = Parallel(n_jobs=workers, return_as="generator")(jobs)
     for _ in pipelines:
-        results = [next(out) for _ in folds]
-        yield next((r for r in results if isinstance(r, Exception)), results)
+        yield _until_stopped([next(out) for _ in folds], after_fold)
+
+
+def _until_stopped(results: list[FoldResult | Exception],
+                   after_fold: Callable[[int, FoldResult], bool] | None) -> list[FoldResult] | Exception:
+    """The folds up to the one where ``after_fold`` stops (all without it), or the first exception among them."""
+    kept = []
+    for i, res in enumerate(results):
+        if isinstance(res, Exception):
+            return res
+        kept.append(res)
+        if after_fold is not None and after_fold(i, res):
+            break
+    return kept
 
 
 def fold_arrays(results: list[FoldResult], key: str = "test_scores") -> dict[str, np.ndarray]:
