@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import loguniform, randint
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
 from mlsmith.catalog import build_pipeline
@@ -10,6 +10,7 @@ from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
 from mlsmith.parallel import compute_backend
 from mlsmith.tuning import LearningCurve, grid_points, learning_curves, parse_space, tune
+from mlsmith.tuning import _search
 from mlsmith.tuning._curves import diagnose
 
 CV = StratifiedKFold(3, shuffle=True, random_state=0)
@@ -71,6 +72,84 @@ def test_a_budget_in_seconds_records_what_it_allowed(data):
     assert res.budget_note.startswith("1e-09 s allowed 0 trials (0 pruned)")
     assert res.budget_note.endswith("Set 'tuning: {n_trials: 0}' to repeat exactly this work.")
     assert res.kept == "default: no trial completed"
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    df = load_breast_cancer(as_frame=True).frame
+    schema = infer_schema(df, "target")
+    return df[schema.features()], df["target"].to_numpy(), schema
+
+
+def _tune_cancer(cancer, monkeypatch, batches: bool, cheap_fold_s: float = _search.CHEAP_FOLD_S, **kw):
+    """Tune a decision tree on breast cancer, in batches or one trial at a time in rounds (as before batches)."""
+    monkeypatch.setattr(_search, "_BATCHES", batches)
+    monkeypatch.setattr(_search, "CHEAP_FOLD_S", cheap_fold_s)
+    X, y, schema = cancer
+    pipe = build_pipeline("decision_tree", schema, "binary_classification", 0)
+    kw = {"n_trials": 20, "seed": 1, "n_jobs": 2, "method": "bayes", **kw}
+    return tune(pipe, "decision_tree", X, y, "binary_classification", "roc_auc",
+                StratifiedKFold(5, shuffle=True, random_state=0), default_score=0.5, **kw)
+
+
+@pytest.mark.parametrize("method, cheap_fold_s", [
+    ("bayes", float("inf")),  # folds taken as cheap: TPE's start-up in one batch, then whole trials
+    ("bayes", 0.0),  # folds taken as expensive: unprunable start-up trials in a batch, then rounds
+    ("random", _search.CHEAP_FOLD_S),
+    ("grid", _search.CHEAP_FOLD_S),
+])
+def test_batched_trials_find_exactly_what_one_at_a_time_found(cancer, monkeypatch, method, cheap_fold_s):
+    batched_pipe, batched = _tune_cancer(cancer, monkeypatch, True, cheap_fold_s, method=method)
+    single_pipe, single = _tune_cancer(cancer, monkeypatch, False, method=method)
+    assert batched.to_dict() == single.to_dict()  # params, scores, states, winner, counts
+    assert batched_pipe.get_params()["model__max_depth"] == single_pipe.get_params()["model__max_depth"]
+    assert len(batched.trials) == batched.trials_done + batched.trials_pruned
+    if method == "bayes":  # past TPE's 6 start-up trials, with trials pruned at different folds
+        assert len(batched.trials) == 20 and batched.trials_pruned >= 5
+        assert "complete" in [t["state"] for t in batched.trials[6:]]
+
+
+def test_failed_trials_are_recorded_and_extend_tpe_start_up_alike_in_batches(cancer, monkeypatch):
+    # A negative min_samples_leaf cannot fit. Failed trials do not count towards TPE's start-up,
+    # so the batches must go on asking random trials until 6 have completed or been pruned.
+    space = {"max_depth": randint(2, 16), "min_samples_leaf": [-1, 1, 5, 20, 50]}
+    _, batched = _tune_cancer(cancer, monkeypatch, True, float("inf"), space=space)
+    # In this process: on workers, each failed fit_folds restarts them (seconds each).
+    _, single = _tune_cancer(cancer, monkeypatch, False, space=space, n_jobs=1)
+    assert batched.to_dict() == single.to_dict()
+    states = [t["state"] for t in batched.trials]
+    assert states[:6].count("failed: InvalidParameterError") >= 2 and batched.trials_pruned >= 1
+    assert all(t["params"]["min_samples_leaf"] == -1 for t in batched.trials if t["state"].startswith("failed"))
+
+
+@pytest.mark.parametrize("method, n_trials, batched_calls", [
+    ("random", 15, 1),  # every trial in one dispatch
+    ("grid", 15, 1),
+    ("bayes", 12, 1 + 8),  # TPE's 4 start-up trials in one dispatch, then one per trial
+])
+def test_batches_cut_the_joblib_dispatches(data, monkeypatch, method, n_trials, batched_calls):
+    import joblib
+
+    from mlsmith import parallel
+
+    calls = []
+
+    class Counted(joblib.Parallel):  # the fits' dispatches (not the pipelines' own, in process)
+        def __call__(self, jobs):
+            calls.append(1)
+            return super().__call__(jobs)
+
+    monkeypatch.setattr(parallel, "Parallel", Counted)
+    monkeypatch.setattr(_search, "CHEAP_FOLD_S", float("inf"))
+    _, batched = _tune(data, method=method, n_trials=n_trials)
+    n_batched = len(calls)
+    monkeypatch.setattr(_search, "_BATCHES", False)
+    _, single = _tune(data, method=method, n_trials=n_trials)
+    assert batched.trials == single.trials
+    assert n_batched == batched_calls
+    # One at a time on one worker, every fold fitted was a dispatch of its own.
+    folds = [int(t["state"].split()[2]) if t["state"].startswith("pruned") else 3 for t in single.trials]
+    assert len(calls) - n_batched == sum(folds) > 3 * batched_calls
 
 
 def test_fit_many_stops_each_pipeline_where_after_fold_says():

@@ -1,10 +1,25 @@
 """Grid, randomized and Bayesian (Optuna TPE with pruning) search, under a budget in trials or seconds.
 
-Every method runs the same loop: a candidate is cross-validated on the problem's folds through
-:func:`mlsmith.parallel.fit_folds` (folds in parallel, locally or on Dask), trials one after
-another. Trials in sequence keep a budget in trials deterministic: the same seed asks the same
-candidates and finds the same winner wherever the folds ran. A budget in seconds records how many
-trials it allowed, so a rerun can ask for exactly that work with ``n_trials``.
+Every method runs the same loop: ask the search for the candidates it can give without waiting for
+a result, cross-validate them on the problem's folds (in parallel, locally or on Dask), then hand
+the results back in trial order, each trial's folds in fold order, as if the trials had run one
+after another. A budget in trials is therefore deterministic: the same seed asks the same
+candidates, prunes the same trials after the same folds and finds the same winner, however the
+fits were dispatched and wherever they ran.
+
+How the trials are dispatched (:func:`mlsmith.parallel.fit_many`, one joblib call for all the
+folds of a batch of trials; :func:`mlsmith.parallel.fit_folds` for one trial in rounds):
+
+- grid and random search: every trial in one batch, their candidates do not depend on results;
+- Bayesian search: TPE's random start-up trials in batches (see :meth:`_Search.ahead`; the first
+  holds only trials the pruner cannot stop, as the folds' cost is not known yet), then one trial at
+  a time, each TPE candidate following from the results so far. Once folds are known to be cheap
+  (their mean fit time under :data:`CHEAP_FOLD_S`), a trial is sent whole: the median pruner still
+  stops it after the same fold, and the later folds' fits are dropped. Otherwise it is sent in
+  rounds of as many folds as workers, so that pruning saves the fits of the later rounds;
+- with a budget in seconds: one trial at a time, in rounds, so that the deadline stops the work
+  promptly. The budget records how many trials it allowed, so a rerun can ask for exactly that
+  work with ``n_trials``.
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ from sklearn.model_selection import ParameterSampler
 
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
-from ..parallel import BudgetExceeded, fit_folds
+from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
 from ._space import describe_space, grid_points, suggest
 
 __all__ = ["METHODS", "TuningResult", "tune"]
@@ -28,6 +43,17 @@ __all__ = ["METHODS", "TuningResult", "tune"]
 METHODS = ("grid", "random", "bayes", "none")
 #: With a budget in seconds only, no more trials than this.
 MAX_TRIALS = 1000
+#: Folds that fit faster than this on average (seconds) send a Bayesian trial whole, not in rounds.
+#: Rounds let the median pruner save the later rounds' fits (most trials it stops, it stops after
+#: the first round); a whole trial saves the later rounds' dispatches, 10-20 ms each on local
+#: workers. Measured on two cores, 5 folds: rounds were faster with 25 ms folds (breast cancer, SVM,
+#: 15 trials: 1.1 s against 1.6 s whole) and 12 ms folds (logistic regression), slower with 8 ms
+#: folds (200 rows, logistic regression, 30 trials: 1.6 s against 1.3 s whole).
+CHEAP_FOLD_S = 0.01
+#: The median pruner prunes nothing before this many trials are complete.
+PRUNER_STARTUP = 5
+#: False sends one trial at a time in rounds, as with a budget in seconds (the results are the same).
+_BATCHES = True
 
 
 @dataclass
@@ -114,41 +140,39 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     deadline = None if timeout_s is None else start + timeout_s
     limit = n_trials if n_trials is not None else MAX_TRIALS
     search = _Search(method, space, limit, seed, len(folds))
+    batches = _BATCHES and deadline is None
+    fit_times: list[float] = []  # of the folds fitted so far, to tell cheap folds from expensive ones
 
     while result.trials_done + result.trials_pruned < limit:
         if deadline is not None and time.perf_counter() >= deadline:
             break
-        params = search.ask()
-        if params is None:
+        cheap = bool(fit_times) and float(np.mean(fit_times)) < CHEAP_FOLD_S
+        ahead = min(search.ahead(cheap), limit - result.trials_done - result.trials_pruned) if batches else 1
+        batch = search.ask_many(ahead)
+        if not batch:
             break
+        first = len(result.trials) + 1
         if progress:
-            progress(f"trial {len(result.trials) + 1}")
-        candidate = clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()})
-        try:
-            res = fit_folds(candidate, X, y, folds, scorers, n_jobs=n_jobs, deadline=deadline,
-                            after_fold=search.report)
-        except BudgetExceeded as exc:
-            result.budget_note = (f"the {timeout_s:g} s budget stopped trial {len(result.trials) + 1} after "
-                                  f"{exc.done} folds; it is not counted")
-            search.abandon()
-            break
-        except Exception as exc:  # a candidate that cannot fit is recorded, the search goes on
-            result.trials.append({"number": len(result.trials), "params": _plain_dict(params), "score": None,
-                                  "state": f"failed: {type(exc).__name__}"})
-            search.tell(None, failed=True)
-            result.trials_done += 1
-            continue
-        scores = [r.test_scores[metric] for r in res]
-        pruned = len(res) < len(folds)
-        value = float(np.mean(scores))
-        search.tell(None if pruned else value)
-        result.trials.append({"number": len(result.trials), "params": _plain_dict(params),
-                              "score": None if pruned else sign * value,
-                              "state": f"pruned after {len(res)} folds" if pruned else "complete"})
-        if pruned:
-            result.trials_pruned += 1
-        else:
-            result.trials_done += 1
+            progress(f"trial {first}" if len(batch) == 1 else f"trials {first}-{first + len(batch) - 1}")
+        candidates = [clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()}) for params in batch]
+        # Several trials (none the pruner could stop, unless folds are cheap) or a cheap one: all folds at once.
+        if batches and (cheap or len(batch) > 1):
+            outcomes = fit_many(candidates, X, y, folds, scorers, n_jobs=n_jobs, after_fold=search.report)
+        else:  # one trial, in rounds
+            try:
+                outcomes = [fit_folds(candidates[0], X, y, folds, scorers, n_jobs=n_jobs, deadline=deadline,
+                                      after_fold=search.report)]
+            except BudgetExceeded as exc:
+                result.budget_note = (f"the {timeout_s:g} s budget stopped trial {first} after "
+                                      f"{exc.done} folds; it is not counted")
+                search.abandon()
+                break
+            except Exception as exc:  # a candidate that cannot fit is recorded, the search goes on
+                outcomes = [exc]
+        for params, res in zip(batch, outcomes):  # in trial order: each is told before the next is judged
+            _record(result, search, params, res, len(folds), metric, sign)
+            if not isinstance(res, Exception):
+                fit_times.extend(r.fit_time_s for r in res)
     if deadline is not None:
         ran = result.trials_done + result.trials_pruned
         result.budget_note = (f"{timeout_s:g} s allowed {ran} trials ({result.trials_pruned} pruned)"
@@ -168,13 +192,42 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     return pipeline, result
 
 
+def _record(result: TuningResult, search: "_Search", params: dict[str, Any], res: list[FoldResult] | Exception,
+            n_folds: int, metric: str, sign: float) -> None:
+    """Tell the search how the oldest trial it is waiting for went, and add it to ``result``.
+
+    ``res`` holds the folds up to where the trial was pruned, or the exception of a candidate that
+    could not fit: that trial is recorded as failed and the search goes on.
+    """
+    if isinstance(res, Exception):
+        result.trials.append({"number": len(result.trials), "params": _plain_dict(params), "score": None,
+                              "state": f"failed: {type(res).__name__}"})
+        search.tell(None, failed=True)
+        result.trials_done += 1
+        return
+    pruned = len(res) < n_folds
+    value = float(np.mean([r.test_scores[metric] for r in res]))
+    search.tell(None if pruned else value)
+    result.trials.append({"number": len(result.trials), "params": _plain_dict(params),
+                          "score": None if pruned else sign * value,
+                          "state": f"pruned after {len(res)} folds" if pruned else "complete"})
+    if pruned:
+        result.trials_pruned += 1
+    else:
+        result.trials_done += 1
+
+
 class _Search:
-    """Which candidate comes next: a grid, a seeded random sample, or Optuna's TPE with a median pruner."""
+    """Which candidates come next: a grid, a seeded random sample, or Optuna's TPE with a median pruner.
+
+    Trials are asked, then reported on and told in the order they were asked: :meth:`report` and
+    :meth:`tell` are about the oldest trial not yet told.
+    """
 
     def __init__(self, method: str, space: dict[str, Any], limit: int, seed: int, n_folds: int):
-        self.method, self.space = method, space
-        self._trial = None
-        self._scores: list[float] = []
+        self.method, self.space, self.limit = method, space, limit
+        self._pending: list[Any] = []  # Optuna trials asked and not yet told, oldest first
+        self._scores: list[float] = []  # the oldest pending trial's fold scores so far
         if method == "grid":
             self._points = iter(grid_points(space, limit))
         elif method == "random":
@@ -183,44 +236,72 @@ class _Search:
             import optuna
 
             self._optuna = optuna
+            self._startup = min(10, max(3, limit // 3))
             with _quiet(optuna):
                 self.study = optuna.create_study(
                     direction="maximize",
-                    sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, limit // 3))),
-                    pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=min(1, n_folds - 1)),
+                    sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=self._startup),
+                    pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP,
+                                                       n_warmup_steps=min(1, n_folds - 1)),
                 )
 
+    def ahead(self, cheap: bool) -> int:
+        """How many trials may be asked before any is told, with the candidates one at a time would get.
+
+        Grid and random candidates do not depend on results. TPE samples at random, from its own
+        seeded generator, while fewer than its ``n_startup_trials`` trials are complete or pruned
+        (failed ones do not count): the start-up trials still missing can be asked at once, and
+        after them each candidate follows from the results so far. Unless folds are known to be
+        ``cheap``, a batch also stops before the trials the pruner could stop (it waits for
+        :data:`PRUNER_STARTUP` complete trials), so that no fit it would save is spent.
+        """
+        if self.method != "bayes":
+            return self.limit
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        complete = states.count(self._optuna.trial.TrialState.COMPLETE)
+        n = self._startup - complete - states.count(self._optuna.trial.TrialState.PRUNED)
+        return max(1, n if cheap else min(n, PRUNER_STARTUP - complete))
+
     def ask(self) -> dict[str, Any] | None:
-        self._scores = []
+        """The next candidate, or None when the grid or sample is exhausted."""
         if self.method != "bayes":
             return next(self._points, None)
-        self._trial = self.study.ask()
-        return suggest(self._trial, self.space)
+        self._pending.append(self.study.ask())
+        return suggest(self._pending[-1], self.space)
 
-    def report(self, fold: int, res) -> bool:
-        """After each fold, in fold order: True prunes the trial (Bayesian search only)."""
+    def ask_many(self, n: int) -> list[dict[str, Any]]:
+        """Up to ``n`` next candidates (fewer when the grid or sample is exhausted)."""
+        batch = []
+        while len(batch) < n and (params := self.ask()) is not None:
+            batch.append(params)
+        return batch
+
+    def report(self, fold: int, res: FoldResult) -> bool:
+        """After each fold of the oldest pending trial, in fold order: True prunes it (Bayesian search only)."""
         self._scores.append(next(iter(res.test_scores.values())))
-        if self._trial is None:
+        if not self._pending:
             return False
-        self._trial.report(float(np.mean(self._scores)), step=fold)
-        return self._trial.should_prune()
+        self._pending[0].report(float(np.mean(self._scores)), step=fold)
+        return self._pending[0].should_prune()
 
     def tell(self, value: float | None, failed: bool = False) -> None:
-        """The trial's mean score, or None when it was pruned (or failed)."""
-        if self._trial is None:
+        """The oldest pending trial's mean score, or None when it was pruned (or failed)."""
+        self._scores = []
+        if not self._pending:
             return
         state = self._optuna.trial.TrialState
+        trial = self._pending.pop(0)
         with _quiet(self._optuna):
             if value is None:
-                self.study.tell(self._trial, state=state.FAIL if failed else state.PRUNED)
+                self.study.tell(trial, state=state.FAIL if failed else state.PRUNED)
             else:
-                self.study.tell(self._trial, value)
-        self._trial = None
+                self.study.tell(trial, value)
 
     def abandon(self) -> None:
-        if self._trial is not None:
-            self.study.tell(self._trial, state=self._optuna.trial.TrialState.FAIL)
-            self._trial = None
+        """The budget stopped the pending trials: they are recorded as failed (TPE learns nothing from them)."""
+        self._scores = []
+        while self._pending:
+            self.study.tell(self._pending.pop(0), state=self._optuna.trial.TrialState.FAIL)
 
 
 @contextmanager
