@@ -1,3 +1,4 @@
+import os
 import time
 
 import numpy as np
@@ -77,3 +78,37 @@ def test_a_fit_over_the_deadline_is_stopped_not_waited_for(churn):
         fit_folds(Sleeper(), X[["age"]], y, folds, {"acc": scorer("accuracy", "binary_classification")},
                   n_jobs=2, deadline=time.perf_counter() + 1.0)
     assert time.perf_counter() - start < 30  # the sleeping fits were killed, not awaited
+
+
+class FailsOnBigFolds(ClassifierMixin, BaseEstimator):
+    """Raises on the folds that train on more than ``limit`` rows; a constant classifier otherwise."""
+
+    def __init__(self, limit=0):
+        self.limit = limit
+
+    def fit(self, X, y):
+        if len(X) > self.limit:
+            raise ValueError(f"{len(X)} rows")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def _worker_pids():
+    from joblib import Parallel, delayed
+
+    return set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+
+
+def test_a_fold_that_raises_fails_its_fit_and_leaves_the_workers_running(churn):
+    """The first failing fold in fold order is raised, whichever worker failed first; no worker is killed."""
+    X, y, _ = churn
+    folds = list(CV.split(X, y))
+    sizes = sorted(len(tr) for tr, _ in folds)
+    before = _worker_pids()
+    with pytest.raises(ValueError, match=f"^{sizes[-1]} rows$"):
+        fit_folds(FailsOnBigFolds(limit=sizes[-1] - 1), X[["age"]], y, folds,
+                  {"acc": scorer("accuracy", "binary_classification")}, n_jobs=2)
+    assert _worker_pids() == before

@@ -297,7 +297,9 @@ def fit_folds(
             if timeout <= 0:
                 raise BudgetExceeded(len(results))
         # One fold's model is enough to time a one-row prediction.
-        jobs = (delayed(_fit_one)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
+        # A fold that raises hands its exception back: raised inside joblib, it would kill the workers
+        # (restarting them costs seconds), and which fold's error came first would depend on timing.
+        jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
                 for i, (tr, te) in enumerate(batch, start=start))
         try:
             # A single worker runs in this process, where nothing can be stopped: no timeout then.
@@ -305,6 +307,8 @@ def fit_folds(
         except (TimeoutError, multiprocessing.TimeoutError):
             raise BudgetExceeded(len(results)) from None
         for i, res in enumerate(out, start=start):
+            if isinstance(res, Exception):
+                raise res
             results.append(res)
             if after_fold is not None and after_fold(i, res):
                 return results
