@@ -7,8 +7,10 @@ import io
 import re
 from html import unescape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # imported where a figure is made: writing a page's figures out needs no matplotlib
+    from matplotlib.figure import Figure
 
 __all__ = ["figure", "img_tag", "png_bytes", "to_data_uri", "write_figures"]
 
@@ -17,6 +19,8 @@ PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d
 
 def figure(width: float = 6.0, height: float = 3.6, layout: str | None = "constrained") -> Figure:
     """A new figure with the report's style (call ``fig.subplots()`` for axes)."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     return fig
 
