@@ -8,8 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_integer_dtype
 from sklearn.inspection import partial_dependence, permutation_importance
 
+from ..guards._frame import as_time
 from ..metrics import get_metric, scorer
 
 __all__ = ["global_explanations", "measure_latency"]
@@ -73,6 +75,29 @@ def _coefficients(pipeline, task: str, top: int = 15) -> list[dict[str, Any]] | 
     return [{"feature": str(names[i]), "coefficient": float(coef[i])} for i in order]
 
 
+def _date_dependence(pipeline, background: pd.DataFrame, col: str, dates: pd.Series, task: str,
+                     n_points: int = 20) -> tuple[list[str], np.ndarray]:
+    """Partial dependence on a date column: its value set to each of ``n_points`` quantile dates in
+    turn (written as the column writes dates: ISO text, or datetimes), predictions averaged.
+
+    scikit-learn would take a column of date text for a categorical one, with a bar per distinct date.
+    """
+    known = dates.dropna()
+    step = "D" if (known == known.dt.normalize()).all() else "s"  # dates stay dates
+    grid = pd.DatetimeIndex(known.quantile(np.linspace(0, 1, n_points))).round(step).unique().tz_localize(None)
+    as_text = not pd.api.types.is_datetime64_any_dtype(background[col])
+    values = [g.strftime("%Y-%m-%d") if as_text and g == g.normalize() else g.isoformat() if as_text else g
+              for g in grid]
+    average = []
+    for value in values:
+        frame = background.assign(**{col: value})
+        out = pipeline.predict_proba(frame) if task != "regression" else pipeline.predict(frame)
+        average.append(out.mean(axis=0))
+    average = np.asarray(average)
+    # partial_dependence's layout: (outputs, grid points)
+    return [g.isoformat() for g in grid], average.T if average.ndim == 2 else average[np.newaxis, :]
+
+
 def global_explanations(pipeline, X_train: pd.DataFrame, X_test: pd.DataFrame, y_test: np.ndarray, task: str,
                         metric: str, n_classes: int | None = None, seed: int = 0, top_k: int = 3,
                         n_repeats: int = 5, max_rows: int = 2000) -> dict[str, Any]:
@@ -101,20 +126,28 @@ def global_explanations(pipeline, X_train: pd.DataFrame, X_test: pd.DataFrame, y
     pdp = []
     for row in importance[:top_k]:
         col = row["feature"]
-        categorical = not pd.api.types.is_numeric_dtype(background[col])
+        dates = as_time(background[col])
+        categorical = dates is None and not pd.api.types.is_numeric_dtype(background[col])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
-                res = partial_dependence(pipeline, background, [col], kind="average", grid_resolution=20,
-                                         categorical_features=[col] if categorical else None)
+                if dates is not None:
+                    grid, avg = _date_dependence(pipeline, background, col, dates, task)
+                else:
+                    # scikit-learn refuses integer columns (its grid would be rounded): they are varied as floats
+                    frame = background.astype({col: "float64"}) if is_integer_dtype(background[col]) else background
+                    res = partial_dependence(pipeline, frame, [col], kind="average", grid_resolution=20,
+                                             categorical_features=[col] if categorical else None)
+                    grid = [v.item() if isinstance(v, np.generic) else v for v in res["grid_values"][0]]
+                    avg = np.asarray(res["average"])
         except (ValueError, TypeError) as exc:
             pdp.append({"feature": col, "error": str(exc)})
             continue
-        avg = np.asarray(res["average"])
         pdp.append({
             "feature": col,
             "categorical": categorical,
-            "grid": [v.item() if isinstance(v, np.generic) else v for v in res["grid_values"][0]],
+            "dates": dates is not None,
+            "grid": grid,
             "average": np.round(avg[-1] if task == "binary_classification" else avg, 6).tolist(),
             "response": {"binary_classification": "probability of the positive class",
                          "regression": "prediction"}.get(task, "probability of each class"),

@@ -168,15 +168,19 @@ def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> 
         axes = np.atleast_1d(fig.subplots(1, len(pdp)))
         for ax, p in zip(axes, pdp):
             avg = np.asarray(p["average"], dtype=float)
+            grid = np.array(p["grid"], dtype="datetime64[s]") if p.get("dates") else p["grid"]
             if p["categorical"]:
-                ax.bar([str(g) for g in p["grid"]], avg if avg.ndim == 1 else avg[0], color=PALETTE[2])
+                ax.bar([str(g) for g in grid], avg if avg.ndim == 1 else avg[0], color=PALETTE[2])
             elif avg.ndim == 1:
-                ax.plot(p["grid"], avg, color=PALETTE[2], lw=2)
+                ax.plot(grid, avg, color=PALETTE[2], lw=2)
             else:
                 for k, series in enumerate(avg):
                     name = classes[k] if classes and k < len(classes) else k
-                    ax.plot(p["grid"], series, lw=1.5, color=PALETTE[k % len(PALETTE)], label=str(name))
-                ax.legend(fontsize=7)
+                    ax.plot(grid, series, lw=1.5, color=PALETTE[k % len(PALETTE)], label=str(name))
+                if len(avg) > 1:
+                    ax.legend(fontsize=7)
+            if p.get("dates"):
+                ax.tick_params(axis="x", labelrotation=30, labelsize=7)
             _style(ax, p["feature"], p["response"] if ax is axes[0] else "", p["feature"])
         out.append(("Partial dependence: the average prediction as one column varies (training rows), "
                     "other columns as observed.", img_tag(fig, "partial dependence")))
