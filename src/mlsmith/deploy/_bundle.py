@@ -77,7 +77,8 @@ class ModelBundle:
     mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
     """
 
-    def __init__(self, path: Path, pipeline, schema: Schema, metadata: dict[str, Any]):
+    def __init__(self, path: Path | None, pipeline, schema: Schema, metadata: dict[str, Any]):
+        """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it."""
         self.path = path
         self.pipeline = pipeline
         self.schema = schema
