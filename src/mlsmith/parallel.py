@@ -306,12 +306,12 @@ def fit_folds(
             out = Parallel(n_jobs=workers, timeout=timeout if workers > 1 else None)(jobs)
         except (TimeoutError, multiprocessing.TimeoutError):
             raise BudgetExceeded(len(results)) from None
-        for i, res in enumerate(out, start=start):
-            if isinstance(res, Exception):
-                raise res
-            results.append(res)
-            if after_fold is not None and after_fold(i, res):
-                return results
+        kept, stopped = _until_stopped(out, after_fold, first=start)
+        if isinstance(kept, Exception):
+            raise kept
+        results += kept
+        if stopped:
+            return results
         if deadline is not None and time.perf_counter() > deadline and len(results) < len(folds):
             raise BudgetExceeded(len(results))
     return results
@@ -365,20 +365,24 @@ def fit_many(
             for pipeline in pipelines for i, (tr, te) in enumerate(folds))
     out = Parallel(n_jobs=workers, return_as="generator")(jobs)
     for _ in pipelines:
-        yield _until_stopped([next(out) for _ in folds], after_fold)
+        yield _until_stopped([next(out) for _ in folds], after_fold)[0]
 
 
-def _until_stopped(results: list[FoldResult | Exception],
-                   after_fold: Callable[[int, FoldResult], bool] | None) -> list[FoldResult] | Exception:
-    """The folds up to the one where ``after_fold`` stops (all without it), or the first exception among them."""
+def _until_stopped(results: list[FoldResult | Exception], after_fold: Callable[[int, FoldResult], bool] | None,
+                   first: int = 0) -> tuple[list[FoldResult] | Exception, bool]:
+    """The folds up to the one where ``after_fold`` stops (all without it), or the first exception
+    among them; and whether ``after_fold`` stopped.
+
+    ``results`` are folds ``first``, ``first + 1``, ... in fold order; ``after_fold`` gets those numbers.
+    """
     kept = []
-    for i, res in enumerate(results):
+    for i, res in enumerate(results, start=first):
         if isinstance(res, Exception):
-            return res
+            return res, False
         kept.append(res)
         if after_fold is not None and after_fold(i, res):
-            break
-    return kept
+            return kept, True
+    return kept, False
 
 
 def fold_arrays(results: list[FoldResult], key: str = "test_scores") -> dict[str, np.ndarray]:
