@@ -85,9 +85,9 @@ def _date_dependence(pipeline, background: pd.DataFrame, col: str, dates: pd.Ser
     known = dates.dropna()
     step = "D" if (known == known.dt.normalize()).all() else "s"  # dates stay dates
     grid = pd.DatetimeIndex(known.quantile(np.linspace(0, 1, n_points))).round(step).unique().tz_localize(None)
-    as_text = not pd.api.types.is_datetime64_any_dtype(background[col])
-    values = [g.strftime("%Y-%m-%d") if as_text and g == g.normalize() else g.isoformat() if as_text else g
-              for g in grid]
+    values = list(grid)
+    if not pd.api.types.is_datetime64_any_dtype(background[col]):  # date text: written as ISO text
+        values = [g.strftime("%Y-%m-%d") if step == "D" else g.isoformat() for g in grid]
     average = []
     for value in values:
         frame = background.assign(**{col: value})
