@@ -311,8 +311,8 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     return evaluation, final, on_test, X_test
 
 
-#: The report sections drawn in workers while the bundle is saved, in two even parts; the bundle's
-#: own section is drawn last, by this process.
+#: The report sections drawn in workers while the bundle is saved, in two parts (the EDA figures are
+#: the heaviest section); the bundle's own section is drawn last, by this process.
 _DRAWN_BESIDE = (["eda"], ["problem", "quality", "guards", "features", "leaderboard", "tuning", "evaluation"])
 
 

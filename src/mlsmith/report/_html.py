@@ -81,7 +81,7 @@ def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
     """The HTML of some sections of the page, to be passed to :func:`render_results` as ``rendered``.
 
     A section reads its own key and the problem, so it can be drawn before the run has finished
-    (the run draws the EDA figures in a worker while it evaluates and saves the model).
+    (the run's workers draw every section but the bundle's while it saves the model).
 
     Examples
     --------
