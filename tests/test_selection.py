@@ -1,4 +1,5 @@
 import os
+import sys
 import time
 
 import numpy as np
@@ -105,6 +106,28 @@ def _worker_pids():
     from joblib import Parallel, delayed
 
     return set(Parallel(n_jobs=2)(delayed(_pid_after_a_nap)() for _ in range(6)))
+
+
+def _worker_state():
+    import sys
+
+    return os.getppid(), "lightgbm" in sys.modules, os.environ.get("OMP_NUM_THREADS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is used on Linux only")
+def test_workers_are_forked_from_a_server_with_the_libraries_imported_and_one_thread_each():
+    from joblib import Parallel, delayed
+
+    from mlsmith.parallel import stop_workers, warm_up
+
+    stop_workers()  # workers an earlier test started would be reused as they are
+    threads = os.environ.get("OMP_NUM_THREADS")
+    warm_up(n_jobs=2, wait=False)
+    assert os.environ.get("OMP_NUM_THREADS") == threads  # this process keeps its own thread counts
+    states = Parallel(n_jobs=2)(delayed(_worker_state)() for _ in range(4))
+    assert all(parent != os.getpid() for parent, _, _ in states)  # forked by the server, not started here
+    assert all(imported for _, imported, _ in states)  # before any task asked for it
+    assert {omp for _, _, omp in states} == {"1"}
 
 
 def test_a_fold_that_raises_fails_its_fit_and_leaves_the_workers_running(churn):
