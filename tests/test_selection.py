@@ -115,16 +115,22 @@ def _worker_state():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is used on Linux only")
-def test_workers_are_forked_from_a_server_with_the_libraries_imported_and_one_thread_each():
+def test_workers_forked_from_the_server_have_the_libraries_imported_and_one_thread_each():
     from joblib import Parallel, delayed
+    from joblib.externals.loky.backend import context
 
-    from mlsmith.parallel import stop_workers, warm_up
+    from mlsmith.parallel import fork_workers_from_server, stop_workers, warm_up
 
     stop_workers()  # workers an earlier test started would be reused as they are
     threads = os.environ.get("OMP_NUM_THREADS")
-    warm_up(n_jobs=2, wait=False)
-    assert os.environ.get("OMP_NUM_THREADS") == threads  # this process keeps its own thread counts
-    states = Parallel(n_jobs=2)(delayed(_worker_state)() for _ in range(4))
+    try:
+        assert fork_workers_from_server()
+        assert os.environ.get("OMP_NUM_THREADS") == threads  # this process keeps its own thread counts
+        warm_up(n_jobs=2, wait=False)
+        states = Parallel(n_jobs=2)(delayed(_worker_state)() for _ in range(4))
+    finally:
+        stop_workers()
+        context.set_start_method(None, force=True)  # the other tests' workers are loky's own
     assert all(parent != os.getpid() for parent, _, _ in states)  # forked by the server, not started here
     assert all(imported for _, imported, _ in states)  # before any task asked for it
     assert {omp for _, _, omp in states} == {"1"}

@@ -25,7 +25,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 __all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
-           "stop_workers", "warm_up"]
+           "fork_workers_from_server", "stop_workers", "warm_up"]
 
 
 class BudgetExceeded(Exception):
@@ -88,8 +88,8 @@ def compute_backend(cluster: str | None = None) -> Iterator[str]:
             local.close()
 
 
-#: What every CV worker needs: imported once by the server the workers are forked from (Linux), or
-#: by each worker as it starts (elsewhere). A module that is not installed is skipped.
+#: What every CV worker needs: imported once by the server the CLI's workers are forked from (see
+#: :func:`fork_workers_from_server`), or else by each worker as it starts. One not installed is skipped.
 WORKER_MODULES = ("pandas", "sklearn.ensemble", "lightgbm", "xgboost", "mlsmith.catalog", "mlsmith.metrics",
                   "mlsmith.guards", "mlsmith.tuning")
 #: The thread counts of a worker's native libraries: one each, since the workers share the cores.
@@ -108,16 +108,28 @@ def _warm() -> int:
     return 0
 
 
-def _fork_from_server() -> bool:
-    """Fork the local workers from a server that imports :data:`WORKER_MODULES` once (Linux).
+def fork_workers_from_server() -> bool:
+    """From now on, fork the local workers from a server that imports :data:`WORKER_MODULES` once.
 
     Spawned workers each import scikit-learn, SciPy, pandas, LightGBM and XGBoost (~2 CPU-seconds
     apiece) while this process imports the same; on two cores the three compete and the run waits.
-    The server imports them once, beside this process, and then forks a worker in milliseconds,
-    also after a budget killed the workers. It is single-threaded and never runs a model, so the
-    forks are safe (OpenMP's thread pool does not survive a fork). Returns whether it is in use:
-    not where loky's start method was set by someone else, nor off Linux (fork without exec is
-    not safe on macOS; Windows has no fork).
+    The server starts at once, imports them once beside this process and then forks a worker in
+    milliseconds, also after a budget killed the workers. It is single-threaded and never runs a
+    model, so the forks are safe (OpenMP's thread pool does not survive a fork); its workers get one
+    thread per native library, as loky gives them.
+
+    For a program whose main module is safe to import again (the CLI): like multiprocessing's
+    ``spawn``, a worker imports the main script, where loky's own workers do not. Returns whether
+    the server is in use: not off Linux (fork without exec is not safe on macOS; Windows has no
+    fork), nor where loky's start method was set by someone else.
+
+    Examples
+    --------
+    A switch for the whole process, made once at the start of a program:
+
+    >>> from mlsmith.parallel import fork_workers_from_server
+    >>> fork_workers_from_server()  # doctest: +SKIP
+    True
     """
     import os
     import sys
@@ -129,7 +141,8 @@ def _fork_from_server() -> bool:
         return method == "forkserver"
     from multiprocessing import forkserver
 
-    forkserver.set_forkserver_preload(list(WORKER_MODULES))
+    # The CLI's console script is the main module the workers import: its modules are imported here.
+    forkserver.set_forkserver_preload([*WORKER_MODULES, "mlsmith.cli"])
     saved = {name: os.environ.get(name) for name in _THREAD_VARS}
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # the server's environment is its workers'
     try:
@@ -144,6 +157,12 @@ def _fork_from_server() -> bool:
     return True
 
 
+def _from_server() -> bool:
+    from joblib.externals.loky.backend import context
+
+    return context.get_start_method() == "forkserver"
+
+
 #: Warm-ups started without waiting, not yet waited for (at most one).
 _pending: list[Iterator[int]] = []
 
@@ -151,12 +170,11 @@ _pending: list[Iterator[int]] = []
 def warm_up(n_jobs: int = -1, wait: bool = True) -> Callable[[], None]:
     """Start the workers with the model libraries imported, so that no budget pays for it.
 
-    On Linux the workers are forked from a server that imports the libraries once (see
-    :func:`_fork_from_server`): with ``wait=False`` only that server starts, in the background, and
-    the workers are forked when first used. Elsewhere each worker imports them as it starts; with
-    ``wait=False`` they start while this process goes on. Either way the returned function waits
-    for what was started; a second call while one is pending starts nothing new. A budget that
-    stopped a family killed its workers: the next family's clock starts after ``warm_up()``.
+    Each worker imports them as it starts; with ``wait=False`` they start while this process goes
+    on and the returned function waits for them. Workers forked from the server of
+    :func:`fork_workers_from_server` have them already: with ``wait=False`` nothing starts, and they
+    are forked when first used. A second call while one is pending starts nothing new. A budget
+    that stopped a family killed its workers: the next family's clock starts after ``warm_up()``.
 
     Examples
     --------
@@ -166,7 +184,7 @@ def warm_up(n_jobs: int = -1, wait: bool = True) -> Callable[[], None]:
     workers = max(1, effective_n_jobs(n_jobs))
     if workers == 1:
         return lambda: None
-    if _fork_from_server() and not wait:
+    if not wait and _from_server():
         return lambda: None
     if not _pending:
         _pending.append(Parallel(n_jobs=workers, return_as="generator")(delayed(_warm)() for _ in range(workers)))

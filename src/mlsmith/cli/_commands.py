@@ -22,10 +22,13 @@ def run(
                                 help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
-    from ..parallel import warm_up
+    from ..parallel import fork_workers_from_server, warm_up
 
-    # The CV workers import the model libraries while this process imports the rest.
-    workers_ready = warm_up(wait=False) if cluster is None and problem.is_file() else (lambda: None)
+    workers_ready = lambda: None  # noqa: E731
+    if cluster is None and problem.is_file():
+        # The model libraries are imported for the CV workers while this process imports the rest.
+        fork_workers_from_server()
+        workers_ready = warm_up(wait=False)
     from ..report import print_run
     from ..workflow import run as run_workflow
 
