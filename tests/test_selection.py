@@ -136,6 +136,25 @@ def test_workers_forked_from_the_server_have_the_libraries_imported_and_one_thre
     assert {omp for _, _, omp in states} == {"1"}
 
 
+def test_cancelled_background_work_is_not_waited_for():
+    """A run that fails while workers draw its report cancels them (the CLI test of a bad baseline rule
+    checks that nothing is left to warn at exit)."""
+    import warnings
+
+    from mlsmith.parallel import in_background
+
+    done = in_background(max, (1, 2))
+    assert done() == [2]
+    done.cancel()  # waited for already: nothing to do
+    job = in_background(time.sleep, (30,), (30,))
+    time.sleep(0.5)  # both calls are running
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        job.cancel()
+    assert time.perf_counter() - start < 10
+
+
 def test_a_fold_that_raises_fails_its_fit_and_leaves_the_workers_running(churn):
     """The first failing fold in fold order is raised, whichever worker failed first; no worker is killed."""
     X, y, _ = churn

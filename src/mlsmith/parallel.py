@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
+__all__ = ["Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
            "fork_workers_from_server", "stop_workers", "warm_up"]
 
 
@@ -216,13 +216,36 @@ def stop_workers() -> None:
         executor.terminate(kill_workers=True)
 
 
-def in_background(func: Callable[..., Any], *calls: tuple) -> Callable[[], list[Any]]:
-    """Start ``func(*args)`` for each ``args`` in ``calls`` on the worker processes and go on; the
-    returned function waits for their results, in order.
+class Background:
+    """Calls started on the worker processes: call it to wait for their results, in order; or cancel them.
+
+    Made by :func:`in_background`.
+    """
+
+    def __init__(self, results: Callable[[], Iterator[Any]] | Iterator[Any]):
+        self._results = results
+
+    def __call__(self) -> list[Any]:
+        """Wait for the results, in order (computing them here if they were not started)."""
+        return list(self._results() if callable(self._results) else self._results)
+
+    def cancel(self) -> None:
+        """Stop the calls still running and drop every result (for a run that failed meanwhile)."""
+        if callable(self._results):
+            return
+        with warnings.catch_warnings():  # joblib warns of the calls cancelled and results dropped: the point here
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"joblib\.parallel")
+            self._results.close()
+
+
+def in_background(func: Callable[..., Any], *calls: tuple) -> Background:
+    """Start ``func(*args)`` for each ``args`` in ``calls`` on the worker processes and go on.
 
     The run uses it for work that keeps the other cores busy while this process does its own
-    (drawing the report's figures while the model bundle is saved). Exceptions are raised by the
-    returned function. On one core the calls run in this process when their results are asked for.
+    (drawing the report's figures while the model bundle is saved). Calling the returned
+    :class:`Background` waits for the results, in order, and raises the calls' exceptions; a run
+    that fails meanwhile cancels it. On one core the calls run in this process when their results
+    are asked for.
 
     Examples
     --------
@@ -232,9 +255,8 @@ def in_background(func: Callable[..., Any], *calls: tuple) -> Callable[[], list[
     """
     workers = effective_n_jobs(-1)
     if workers == 1:  # one core: nothing runs beside this process
-        return lambda: [func(*args) for args in calls]
-    started = Parallel(n_jobs=workers, return_as="generator")(delayed(func)(*args) for args in calls)
-    return lambda: list(started)
+        return Background(lambda: (func(*args) for args in calls))
+    return Background(Parallel(n_jobs=workers, return_as="generator")(delayed(func)(*args) for args in calls))
 
 
 @dataclass

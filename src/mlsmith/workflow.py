@@ -48,7 +48,7 @@ from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
-from .parallel import compute_backend, in_background, warm_up
+from .parallel import Background, compute_backend, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
@@ -77,17 +77,15 @@ class RunResult:
     environment: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
         return {
-            "problem": self.problem.to_yaml_dict(),
+            "problem": stages["problem"],
             "schema": self.schema.to_dict(),
             "split": self.split.to_dict(),
-            "quality": self.quality.to_dict(),
-            "eda": self.eda.to_dict() if self.eda is not None else None,
+            "quality": stages["quality"],
+            "eda": stages["eda"],
             "guards": self.guards.to_dict(),
-            "features": self.features.to_dict() if self.features is not None else None,
-            "leaderboard": self.leaderboard.to_dict()["rows"],
-            "leaderboard_meta": {k: v for k, v in self.leaderboard.to_dict().items() if k != "rows"},
-            "tuning": self.tuning.to_dict(),
+            **{key: stages[key] for key in ("features", "leaderboard", "leaderboard_meta", "tuning")},
             "evaluation": self.evaluation.to_dict(),
             "bundle": self.bundle,
             "notes": self.notes,
@@ -99,6 +97,21 @@ class RunResult:
         from .report import render_html
 
         return render_html(self, standalone=False)
+
+
+def _stage_results(problem: Problem, quality: QualityReport, eda: EDAReport | None, features: FeatureResult | None,
+                   leaderboard: Leaderboard, tuning: TuningResult) -> dict[str, Any]:
+    """The results of stages 1-6, keyed as in results.json: known before the evaluation."""
+    board = leaderboard.to_dict()
+    return {
+        "problem": problem.to_yaml_dict(),
+        "quality": quality.to_dict(),
+        "eda": eda.to_dict() if eda is not None else None,
+        "features": features.to_dict() if features is not None else None,
+        "leaderboard": board["rows"],
+        "leaderboard_meta": {k: v for k, v in board.items() if k != "rows"},
+        "tuning": tuning.to_dict(),
+    }
 
 
 def library_versions() -> dict[str, str]:
@@ -139,6 +152,17 @@ def run(
     RunResult
         Every stage's result; the same data is in ``<run>/results.json``.
     """
+    started: list[Background] = []  # work started in the workers, cancelled if the run fails first
+    try:
+        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started)
+    except BaseException:
+        for job in started:
+            job.cancel()
+        raise
+
+
+def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
+         started: list[Background]) -> RunResult:
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -170,12 +194,19 @@ def run(
     # The CV workers start now, importing the model libraries while this process checks the data.
     workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
     beside = cluster is None and effective_n_jobs(n_jobs) > 1  # work a worker can do while this process goes on
+
+    def in_a_worker(func: Callable[..., Any], *calls: tuple) -> Background:
+        """Start the calls in a worker beside this process (without one, they run here when waited for)."""
+        job = in_background(func, *calls) if beside else Background(lambda: (func(*args) for args in calls))
+        started.append(job)
+        return job
+
     features = schema.features()
     X = train[features]
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
     guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_missing)
-    guarded = in_background(check_data, guard_args) if beside else (lambda: [check_data(*guard_args)])
+    guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
         quality = assess_quality(table, problem.target)
@@ -206,6 +237,9 @@ def run(
                      f"{best.label} was the best of them")
 
     say("7/7 evaluation")
+    # The sections known now are drawn by a worker while this process evaluates and saves the model.
+    early = in_a_worker(render_sections, (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard,
+                                                                    tuning)), _DRAWN_EARLY))
     evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
                                                          codec, n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
@@ -232,8 +266,9 @@ def run(
         "versions": library_versions(),
     }
     say("7/7 evaluation: timing single-row predictions of the model bundle")
-    # Timed now, while nothing else runs: the bundle as it will serve (input checks, pipeline,
-    # threshold). A latency budget is judged on p99: timed longer than the figure given for information.
+    # Timed now, with at most one worker drawing (the other cores are free): the bundle as it will serve
+    # (input checks, pipeline, threshold). A latency budget is judged on p99: timed longer than the
+    # figure given for information.
     rows = X.sample(min(len(X), 50), random_state=problem.seed)
     latency_ms = problem.constraints.latency_ms
     evaluation.constraints["latency"] = measure_latency(ModelBundle(None, final, schema, metadata).predict, rows,
@@ -248,9 +283,8 @@ def run(
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]})
-        # Every section but the bundle's is known now: workers draw them while this process saves the model.
-        drawn = (in_background(render_sections, *[(to_jsonable(result), keys) for keys in _DRAWN_BESIDE])
-                 if beside else list)
+        # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
+        late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
         extras, extras_info = bundle_extras(final, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(), notes)
@@ -264,7 +298,7 @@ def run(
         from .report import render_html
         from .report._figures import write_figures
 
-        page = render_html(result, rendered={key: html for part in drawn() for key, html in part.items()})
+        page = render_html(result, rendered={key: html for part in [*early(), *late()] for key, html in part.items()})
         (tmp / "report.html").write_text(page)
         write_figures(page, tmp / "figures")
         lap("report")
@@ -311,9 +345,11 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     return evaluation, final, on_test, X_test
 
 
-#: The report sections drawn in workers while the bundle is saved, in two parts (the EDA figures are
-#: the heaviest section); the bundle's own section is drawn last, by this process.
-_DRAWN_BESIDE = (["eda"], ["problem", "quality", "guards", "features", "leaderboard", "tuning", "evaluation"])
+#: The report sections drawn by a worker from the start of the evaluation, while the rest of the run
+#: goes on (they read the results of stages 1-6 only), and those drawn by another once the evaluation
+#: is done, while the bundle is saved; the bundle's own section is drawn last, by this process.
+_DRAWN_EARLY = ["quality", "eda", "features", "leaderboard", "tuning"]
+_DRAWN_LATE = ["problem", "guards", "evaluation"]
 
 
 def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:

@@ -80,8 +80,9 @@ def render_template(name: str, **context: Any) -> Markup:
 def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
     """The HTML of some sections of the page, to be passed to :func:`render_results` as ``rendered``.
 
-    A section reads its own key and the problem, so it can be drawn before the run has finished
-    (the run's workers draw every section but the bundle's while it saves the model).
+    A section reads its own key and few others (the problem; the selection section the tuning's), so
+    it can be drawn before the run has finished: the run's workers draw the sections of stages 2-6
+    during the evaluation, and the others but the bundle's while it saves the model.
 
     Examples
     --------
