@@ -53,6 +53,16 @@ def test_vectorised_binary_metrics_match_sklearn(name):
     np.testing.assert_allclose(got, [func(i) for i in idx])
 
 
+def test_resampled_auc_matches_sklearn_with_ties_and_a_missing_class():
+    y, proba = _binary(300, seed=3)
+    proba = np.round(proba, 1)  # ~10 distinct scores: ties everywhere
+    idx = RNG.integers(0, 300, size=(20, 300))
+    idx[0] = np.flatnonzero(y == 0)[0]  # a resample without a positive has no AUC
+    got = metric_on_resamples("roc_auc", "binary_classification", y, None, proba)(idx)
+    assert np.isnan(got[0])
+    np.testing.assert_allclose(got[1:], [skm.roc_auc_score(y[i], proba[i]) for i in idx[1:]])
+
+
 @pytest.mark.parametrize("name", ["rmse", "mae", "r2", "mape"])
 def test_vectorised_regression_metrics_match_sklearn(name):
     y = RNG.uniform(1, 10, 150)

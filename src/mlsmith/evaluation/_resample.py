@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..metrics import compute
 
@@ -47,11 +46,35 @@ def _binary_labels(name: str, y: np.ndarray, pred: np.ndarray) -> Batch | None:
 
 
 def _binary_auc(y: np.ndarray, proba: np.ndarray) -> Batch:
+    """AUC on each resample from how often each row was drawn: the rows are sorted by score once.
+
+    A positive row scores one for each negative drawn below its score and a half for each tied
+    one, times how often it was drawn itself: no resample is sorted (ranking each one cost ~0.1 s
+    per 1000 resamples of 1600 rows, three times per evaluation).
+    """
+    n = len(y)
+    order = np.argsort(proba, kind="stable")
+    score, positive = proba[order], y[order].astype(bool)
+    new_group = np.r_[True, score[1:] != score[:-1]]
+    group = np.cumsum(new_group) - 1  # the tie group of each sorted position
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], n] - 1  # last position of each group
+    position = np.empty(n, dtype=np.intp)
+    position[order] = np.arange(n)  # where each row landed in the sorted order
+
     def batch(idx: np.ndarray) -> np.ndarray:
-        yt, ranks = y[idx].astype(bool), rankdata(proba[idx], axis=1)
-        n_pos = yt.sum(1)
+        n_boot = idx.shape[0]
+        drawn = np.bincount((position[idx] + n * np.arange(n_boot)[:, None]).ravel(),
+                            minlength=n_boot * n).reshape(n_boot, n)
+        negatives = np.cumsum(np.where(positive, 0, drawn), axis=1)  # negatives drawn at or below each position
+        below = negatives[:, np.maximum(starts - 1, 0)]  # strictly below each tie group
+        below[:, starts == 0] = 0
+        credit = below + 0.5 * (negatives[:, ends] - below)  # per group: negatives below, half the tied ones
+        pos_drawn = drawn[:, positive]
+        n_pos = pos_drawn.sum(1)
         n_neg = idx.shape[1] - n_pos
-        auc = (np.where(yt, ranks, 0).sum(1) - n_pos * (n_pos + 1) / 2) / np.maximum(n_pos * n_neg, 1)
+        wins = (pos_drawn * credit[:, group[positive]]).sum(1)
+        auc = wins / np.maximum(n_pos * n_neg, 1)
         return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
     return batch
