@@ -10,6 +10,10 @@ are read back in fold order.
 
 A deadline stops the work that is still running (joblib's timeout kills local workers and
 cancels Dask futures) and raises :class:`BudgetExceeded`: a family that runs over is not waited for.
+
+The local workers are loky's; the CLI forks them from a server that imports the model libraries
+once (:func:`fork_workers_from_server`). :func:`in_background` starts other work beside this
+process (the data guards, the report's figures).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays", "in_background",
-           "fork_workers_from_server", "stop_workers", "warm_up"]
+__all__ = ["Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays",
+           "fork_workers_from_server", "in_background", "stop_workers", "warm_up"]
 
 
 class BudgetExceeded(Exception):
