@@ -118,12 +118,13 @@ def test_usage_error_exits_2(capsys):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_console_run_ends_with_its_workers_and_writes_the_run(tmp_path, churn_small):
-    """Run from a shell with its output piped: it ends, no CV worker or tracker is left, the run is written."""
+    """Run from a shell with its output piped: it ends, no CV worker, fork server or tracker is left, the
+    run is written."""
     spec = _spec(tmp_path, churn_small.head(300), models=["linear", "decision_tree"], split={"cv_folds": 3})
     tag = f"mlsmith-test-{uuid.uuid4()}"
     env = {**os.environ, "MLSMITH_TEST_TAG": tag, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-c", "from mlsmith.cli import main; main()", "run", str(spec),
-                           "--runs-dir", str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "mlsmith", "run", str(spec), "--runs-dir", str(tmp_path / "runs")],
+                          env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     assert (run_dir / "results.json").exists() and (run_dir / "report.html").exists()
@@ -142,3 +143,16 @@ def test_console_run_ends_with_its_workers_and_writes_the_run(tmp_path, churn_sm
     while tagged() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert tagged() == []
+
+
+def test_a_script_without_a_main_guard_can_call_the_cli(tmp_path, churn_small):
+    """Workers forked from the fork server import the main module again: only the mlsmith program uses it,
+    so a script that calls ``main`` at its top level is not run again by every worker."""
+    spec = _spec(tmp_path, churn_small.head(300), models=["linear", "decision_tree"], split={"cv_folds": 3})
+    script = tmp_path / "script.py"
+    script.write_text("from mlsmith.cli import main\n"
+                      f"main(['run', {str(spec)!r}, '--runs-dir', {str(tmp_path / 'runs')!r}])\n")
+    proc = subprocess.run([sys.executable, str(script)], env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 1  # one run folder, one run

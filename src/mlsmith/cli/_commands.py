@@ -13,6 +13,18 @@ def _progress():
     return status, lambda message: status.update(message)
 
 
+def _running_as_mlsmith() -> bool:
+    """Whether this process is the mlsmith program (``mlsmith ...`` or ``python -m mlsmith ...``), whose
+    main module a forked worker may import again; not a script that calls :func:`main` itself."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        return spec.name == "mlsmith.__main__"
+    return Path(getattr(main, "__file__", "") or "").stem == "mlsmith"
+
+
 @app.command()
 def run(
     problem: Path = typer.Argument(..., help="The problem.yaml to run."),
@@ -27,7 +39,8 @@ def run(
     workers_ready = lambda: None  # noqa: E731
     if cluster is None and problem.is_file():
         # The model libraries are imported for the CV workers while this process imports the rest.
-        fork_workers_from_server()
+        if _running_as_mlsmith():
+            fork_workers_from_server()
         workers_ready = warm_up(wait=False)
     from ..report import print_run
     from ..workflow import run as run_workflow
