@@ -83,6 +83,26 @@ def test_bootstrap_interval_matches_normal_theory_for_a_proportion():
         bootstrap_interval(lambda idx: hits[idx].mean(axis=1), n, seed=3)
 
 
+def test_a_large_test_split_is_resampled_in_blocks_of_the_same_draws(monkeypatch):
+    """Memory does not grow with n_boot x rows: resamples come in blocks, drawn from one seeded stream."""
+    from mlsmith.evaluation import _uncertainty
+
+    y, proba = _binary(500)
+    hits = ((proba >= 0.5) == y).astype(float)
+    whole = bootstrap_interval(lambda idx: hits[idx].mean(axis=1), 500, n_boot=50, seed=2)
+    monkeypatch.setattr(_uncertainty, "BLOCK_CELLS", 7 * 500)
+    blocks = []
+
+    def accuracy(idx):
+        blocks.append(idx.shape)
+        return hits[idx].mean(axis=1)
+
+    assert bootstrap_interval(accuracy, 500, n_boot=50, seed=2) == whole
+    assert blocks == [(7, 500)] * 7 + [(1, 500)]
+    lo, hi = paired_bootstrap(accuracy, lambda idx: np.zeros(len(idx)), 500, n_boot=50, seed=2, strata=y)
+    assert 0 < lo < hi < 1
+
+
 def test_paired_bootstrap_of_identical_scores_is_zero_and_of_a_better_model_positive():
     y, proba = _binary()
     good = metric_on_resamples("recall", "binary_classification", y, (proba >= 0.4).astype(int))

@@ -14,9 +14,13 @@ Score = Callable[[np.ndarray], np.ndarray]
 Status = Literal["met", "not met", "inconclusive"]
 
 
-def _indices(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> np.ndarray:
+#: Resampled row positions held at once (resamples x rows; 80 MB): more are drawn and scored in blocks,
+#: so that a test split of millions of rows does not need n_boot times its size in memory.
+BLOCK_CELLS = 10_000_000
+
+
+def _indices(n: int, n_boot: int, rng: np.random.Generator, strata: np.ndarray | None) -> np.ndarray:
     """Resampled row positions, ``n_boot`` x ``n``; within each stratum when given (class balance kept)."""
-    rng = np.random.default_rng(seed)
     if strata is None:
         return rng.integers(0, n, size=(n_boot, n))
     out = np.empty((n_boot, n), dtype=int)
@@ -28,14 +32,26 @@ def _indices(n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> np.nd
     return out
 
 
+def _on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> list[np.ndarray]:
+    """Each score on the same ``n_boot`` seeded resamples, drawn :data:`BLOCK_CELLS` cells at a time."""
+    rng = np.random.default_rng(seed)
+    per_block = max(1, BLOCK_CELLS // max(n, 1))
+    values: list[list[np.ndarray]] = [[] for _ in scores]
+    for start in range(0, n_boot, per_block):
+        idx = _indices(n, min(per_block, n_boot - start), rng, strata)
+        for out, score in zip(values, scores):
+            out.append(np.asarray(score(idx), dtype=float))
+    return [np.concatenate(out) for out in values]
+
+
 def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
                        strata: np.ndarray | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
 
     ``score`` receives an index matrix (one resample of row positions per row) and returns the
-    metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`). With
-    ``strata`` (e.g. the true classes) each stratum is resampled on its own, so a rare class never
-    vanishes from a resample.
+    metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`); a large test
+    split gets the resamples in blocks. With ``strata`` (e.g. the true classes) each stratum is
+    resampled on its own, so a rare class never vanishes from a resample.
 
     Examples
     --------
@@ -44,7 +60,7 @@ def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, 
     >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
     True
     """
-    values = np.asarray(score(_indices(n, n_boot, seed, strata)), dtype=float)
+    [values] = _on_resamples([score], n, n_boot, seed, strata)
     values = values[np.isfinite(values)]
     alpha = (1 - confidence) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
@@ -57,8 +73,8 @@ def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000,
     Pairing removes the row-to-row noise the two share, so the interval of the difference is
     narrower than the two separate intervals suggest.
     """
-    idx = _indices(n, n_boot, seed, strata)
-    diffs = np.asarray(score_a(idx), dtype=float) - np.asarray(score_b(idx), dtype=float)
+    a, b = _on_resamples([score_a, score_b], n, n_boot, seed, strata)
+    diffs = a - b
     diffs = diffs[np.isfinite(diffs)]
     alpha = (1 - confidence) / 2
     return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
