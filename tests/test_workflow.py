@@ -167,3 +167,32 @@ def test_a_run_reads_its_data_from_sqlite(tmp_path, churn_small):
     r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
     assert r.split.n_train + r.split.n_test == 400
     assert "customer_id" not in r.schema.features()
+
+
+@pytest.mark.parametrize("latency_ms", [None, 500.0])
+def test_the_report_is_drawn_beside_the_evaluation_but_not_while_a_latency_budget_is_timed(
+        tmp_path, churn_small, monkeypatch, latency_ms):
+    from mlsmith import workflow
+
+    events = []
+    started, timed = workflow.in_background, workflow.measure_latency
+
+    def in_background(func, *calls):
+        events.append(func.__name__)
+        return started(func, *calls)
+
+    def measure_latency(*args, **kwargs):
+        events.append("latency")
+        return timed(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "in_background", in_background)
+    monkeypatch.setattr(workflow, "measure_latency", measure_latency)
+    constraints = {} if latency_ms is None else {"constraints": {"latency_ms": latency_ms}}
+    spec = write_problem(tmp_path, churn_small.head(300), target="churned", models=["linear"],
+                         split={"cv_folds": 3}, **constraints)
+    r = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=2)
+    expected = (["check_data", "render_sections", "latency", "render_sections"] if latency_ms is None else
+                ["check_data", "latency", "render_sections", "render_sections"])
+    assert events == expected
+    assert r.evaluation.constraints["latency"]["target_ms"] == latency_ms
+    assert 'id="eda"' in (r.run_dir / "report.html").read_text()
