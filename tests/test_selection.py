@@ -109,8 +109,6 @@ def _worker_pids():
 
 
 def _worker_state():
-    import sys
-
     return os.getppid(), "lightgbm" in sys.modules, os.environ.get("OMP_NUM_THREADS")
 
 
