@@ -140,9 +140,10 @@ def fork_workers_from_server() -> bool:
 
     from joblib.externals.loky.backend import context
 
-    method = context.get_start_method()
-    if method is not None or not sys.platform.startswith("linux"):
-        return method == "forkserver"
+    if _from_server():
+        return True
+    if context.get_start_method() is not None or not sys.platform.startswith("linux"):
+        return False
     from multiprocessing import forkserver
 
     # The CLI's console script is the main module the workers import: its modules are imported here.
@@ -223,11 +224,16 @@ def stop_workers() -> None:
 class Background:
     """Calls started on the worker processes: call it to wait for their results, in order; or cancel them.
 
-    Made by :func:`in_background`.
+    Made by :func:`in_background`, or by :meth:`here` for calls that run in this process.
     """
 
     def __init__(self, results: Callable[[], Iterator[Any]] | Iterator[Any]):
         self._results = results
+
+    @classmethod
+    def here(cls, func: Callable[..., Any], *calls: tuple) -> "Background":
+        """The calls not started: they run in this process when their results are asked for."""
+        return cls(lambda: (func(*args) for args in calls))
 
     def __call__(self) -> list[Any]:
         """Wait for the results, in order (computing them here if they were not started)."""
@@ -259,7 +265,7 @@ def in_background(func: Callable[..., Any], *calls: tuple) -> Background:
     """
     workers = effective_n_jobs(-1)
     if workers == 1:  # one core: nothing runs beside this process
-        return Background(lambda: (func(*args) for args in calls))
+        return Background.here(func, *calls)
     return Background(Parallel(n_jobs=workers, return_as="generator")(delayed(func)(*args) for args in calls))
 
 

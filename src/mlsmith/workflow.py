@@ -197,7 +197,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
 
     def in_a_worker(func: Callable[..., Any], *calls: tuple) -> Background:
         """Start the calls in a worker beside this process (without one, they run here when waited for)."""
-        job = in_background(func, *calls) if beside else Background(lambda: (func(*args) for args in calls))
+        job = in_background(func, *calls) if beside else Background.here(func, *calls)
         started.append(job)
         return job
 
