@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit, cross_val_score
 
 from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
@@ -61,6 +61,48 @@ def test_whole_comparison_budget_skips_families_not_started(churn):
     assert lb.skipped["knn"] == "the comparison's time budget of 1e-09 s was spent before it started"
     assert "linear" in lb.skipped
     assert [r.model for r in lb.rows] == ["dummy"]  # the floor always runs
+
+
+def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete():
+    # A linear signal spread over ten columns: a single tree trails the linear model on every fold.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 10)), columns=[f"x{i}" for i in range(10)])
+    y = (X.sum(axis=1) + rng.normal(size=600) > 0).astype(int).to_numpy()
+    schema = infer_schema(X.assign(y=y), "y")
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", cv, models=["linear", "decision_tree"],
+                        n_jobs=1, seed=1)
+    rows = {r.model: r for r in lb.rows}
+    first3 = list(cv.split(X, y))[:3]
+    tree = cross_val_score(build_pipeline("decision_tree", schema, "binary_classification", 1), X, y, cv=first3,
+                           scoring="roc_auc")
+    linear = cross_val_score(build_pipeline("linear", schema, "binary_classification", 1), X, y, cv=cv,
+                             scoring="roc_auc")
+    assert (rows["decision_tree"].status, rows["decision_tree"].folds) == ("stopped early", 3)
+    assert rows["decision_tree"].cv_mean == pytest.approx(tree.mean())  # its scores are those of its three folds
+    assert rows["decision_tree"].note.startswith("behind Logistic / Ridge regression on the first 3 of 5 folds")
+    assert (rows["linear"].status, rows["linear"].folds) == ("ok", 5)
+    assert rows["linear"].cv_mean == pytest.approx(linear.mean())
+    assert (rows["dummy"].status, rows["dummy"].folds) == ("ok", 5)  # the floor is never raced
+    assert lb.best.model == "linear"
+    # Folds in time order are not raced: the first ones train on the least data.
+    timed = compare_models(X, y, schema, "binary_classification", "roc_auc", TimeSeriesSplit(5),
+                           models=["linear", "decision_tree"], n_jobs=1, seed=1)
+    assert {r.model: (r.status, r.folds) for r in timed.rows}["decision_tree"] == ("ok", 5)
+
+
+def test_racing_p_value_is_the_corrected_resampled_t_test():
+    from scipy import stats
+
+    from mlsmith.selection import _behind_p
+
+    diff = np.array([0.031, 0.012, 0.025])
+    t = diff.mean() / np.sqrt(diff.var(ddof=1) * (1 / 3 + 0.25))
+    assert _behind_p(diff, 0.25) == pytest.approx(stats.t.sf(t, 2))
+    assert _behind_p(diff, 0.25) > stats.ttest_1samp(diff, 0, alternative="greater").pvalue  # more cautious
+    assert _behind_p(np.array([0.01, 0.01, 0.01]), 0.25) == 0.0  # behind by the same amount on every fold
+    assert _behind_p(np.array([-0.01, -0.01, -0.01]), 0.25) == 1.0
+    assert np.isnan(_behind_p(np.array([0.01, np.nan, 0.02]), 0.25))  # NaN is never below the level: no stop
 
 
 class Sleeper(ClassifierMixin, BaseEstimator):

@@ -15,13 +15,20 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
+from sklearn.model_selection import TimeSeriesSplit
 
 from .catalog import CATALOG, Family, build_pipeline
 from .data import Schema
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
-from .parallel import BudgetExceeded, fit_folds, fit_many, fold_arrays, warm_up
+from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
 from .recommender import Recommendation, recommend
+
+#: The comparison races (see :func:`_race`): after this many folds, a family significantly behind stops.
+RACE_FOLDS = 3
+#: The one-sided significance level of the paired t-test that stops it.
+RACE_ALPHA = 0.05
 
 __all__ = ["CATALOG", "Family", "Leaderboard", "LeaderboardRow", "build_pipeline", "compare_models"]
 
@@ -31,7 +38,8 @@ class LeaderboardRow:
     """One family's cross-validated result.
 
     ``status`` is ``ok``, ``failed`` (it cannot fit this data), ``over budget`` (stopped when its
-    time ran out) or ``over latency`` (its measured one-row predict time exceeds the constraint).
+    time ran out), ``over latency`` (its measured one-row predict time exceeds the constraint) or
+    ``stopped early`` (significantly behind the leader on the first folds; its scores are theirs).
     """
 
     model: str
@@ -49,6 +57,8 @@ class LeaderboardRow:
     #: Seconds the family took: elapsed under a budget; otherwise (its folds queued with the others')
     #: the fitting and scoring time of its folds, summed.
     wall_time_s: float = 0.0
+    #: Folds fitted: fewer than the splitter's when the family ``stopped early``, behind the leader.
+    folds: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -153,48 +163,19 @@ def compare_models(
     if budgeted:
         warm_up(n_jobs)
     pipes = {name: build_pipeline(name, schema, task, seed, plan=plan) for name in rec.order}
-    # Without a budget nothing has to stop between families: every fold of every family is queued at once.
-    queued = None if budgeted else fit_many(list(pipes.values()), X, y, folds, scoring, n_jobs=n_jobs,
-                                            train_metric=metric, want_proba=operating_point,
-                                            want_latency=latency_ms is not None)
-    start = time.perf_counter()
-    total_deadline = None if time_budget_s is None else start + time_budget_s
-    for name in rec.order:
+    fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
+
+    def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
+        """Per-fold scores (sign-adjusted: greater is better), the training scores and the ranking score."""
+        values = {m: sign[m] * v for m, v in fold_arrays(res).items()}
+        train_values = sign[metric] * fold_arrays(res, "train_scores")[metric]
+        if operating_point:
+            values[metric], train_values, selection_score = _at_operating_point(res, y, metric, target)
+            return values, train_values, selection_score
+        return values, train_values, None
+
+    def add_row(name: str, res: list, values, train_values, selection_score, wall_time_s: float) -> None:
         family = CATALOG[name]
-        now = time.perf_counter()
-        if total_deadline is not None and now > total_deadline and name != "dummy":
-            rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
-            continue
-        if progress:
-            progress(family.label)
-        deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
-        deadline = min(deadlines) if deadlines and name != "dummy" else None
-        try:
-            if queued is not None:
-                res = next(queued)
-                if isinstance(res, Exception):
-                    raise res
-            else:
-                res = fit_folds(pipes[name], X, y, folds, scoring, n_jobs=n_jobs, deadline=deadline,
-                                train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
-            values = {m: sign[m] * v for m, v in fold_arrays(res).items()}
-            selection_score = None
-            train_values = sign[metric] * fold_arrays(res, "train_scores")[metric]
-            if operating_point:
-                values[metric], train_values, selection_score = _at_operating_point(res, y, metric, target)
-        except BudgetExceeded as exc:
-            which = "comparison" if deadline == total_deadline else "family"
-            budget = family_budget_s if which == "family" else time_budget_s
-            rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
-                                       note=f"stopped at the {which} time budget of {budget:g} s "
-                                            f"({exc.done}/{len(folds)} folds done)",
-                                       wall_time_s=round(time.perf_counter() - now, 3)))
-            warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
-            continue
-        except Exception as exc:  # a family that cannot fit this data is reported, not fatal
-            rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0,
-                                       status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
-            continue
         row = LeaderboardRow(
             model=name,
             label=family.label,
@@ -205,8 +186,8 @@ def compare_models(
             predict_time_s=float(np.mean([r.score_time_s for r in res])),
             secondary={m: float(np.mean(v)) for m, v in values.items() if m != metric},
             selection_score=float(np.mean(values[metric])) if selection_score is None else selection_score,
-            wall_time_s=round(time.perf_counter() - now if queued is None else
-                              sum(r.fit_time_s + r.score_time_s for r in res), 3),
+            wall_time_s=round(wall_time_s, 3),
+            folds=len(res),
         )
         if latency_ms is not None:
             row.latency_ms = res[0].latency_ms
@@ -215,14 +196,128 @@ def compare_models(
                 row.note = f"one-row predict takes {row.latency_ms:.2f} ms > the {latency_ms:g} ms budget"
                 rec.drop(name, row.note)
         rows.append(row)
+
+    def add_failed(name: str, exc: Exception) -> None:
+        rows.append(LeaderboardRow(name, CATALOG[name].label, None, None, None, 0.0, 0.0,
+                                   status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
+
+    start = time.perf_counter()
+    total_deadline = None if time_budget_s is None else start + time_budget_s
+    if not budgeted:
+        # Nothing has to stop between families: every fold of every family is queued at once, in
+        # two rounds when the comparison races (see _race).
+        race = _race(pipes, X, y, folds, scoring, fit_args, cv, lambda res: fold_scores(res)[0][metric],
+                     latency_ms, progress)
+        for name, res, behind in race:
+            if isinstance(res, Exception):  # a family that cannot fit this data is reported, not fatal
+                add_failed(name, res)
+                continue
+            add_row(name, res, *fold_scores(res), sum(r.fit_time_s + r.score_time_s for r in res))
+            if behind and rows[-1].status == "ok":
+                rows[-1].status, rows[-1].note = "stopped early", behind
+    else:
+        for name in rec.order:
+            family = CATALOG[name]
+            now = time.perf_counter()
+            if total_deadline is not None and now > total_deadline and name != "dummy":
+                rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
+                continue
+            if progress:
+                progress(family.label)
+            deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
+            deadline = min(deadlines) if deadlines and name != "dummy" else None
+            try:
+                res = fit_folds(pipes[name], X, y, folds, scoring, deadline=deadline, **fit_args)
+                scores = fold_scores(res)
+            except BudgetExceeded as exc:
+                which = "comparison" if deadline == total_deadline else "family"
+                budget = family_budget_s if which == "family" else time_budget_s
+                rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
+                                           note=f"stopped at the {which} time budget of {budget:g} s "
+                                                f"({exc.done}/{len(folds)} folds done)",
+                                           wall_time_s=round(time.perf_counter() - now, 3)))
+                warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
+                continue
+            except Exception as exc:  # a family that cannot fit this data is reported, not fatal
+                add_failed(name, exc)
+                continue
+            add_row(name, res, *scores, time.perf_counter() - now)
     greater = get_metric(metric).greater_is_better or operating_point
-    rows.sort(key=lambda r: (r.status != "ok", r.selection_score is None,
+    rows.sort(key=lambda r: (r.status not in ("ok", "stopped early"), r.selection_score is None,
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
     budget = {"time_budget_s": time_budget_s, "family_budget_s": family_budget_s,
               "elapsed_s": round(time.perf_counter() - start, 3)}
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
+
+
+def _race(
+    pipes: dict[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    scoring: dict[str, Callable],
+    fit_args: dict[str, Any],
+    cv: Any,
+    scores: Callable[[list[FoldResult]], np.ndarray],
+    latency_ms: float | None,
+    progress: Callable[[str], None] | None,
+) -> list[tuple[str, list[FoldResult] | Exception, str | None]]:
+    """Each family's fold results (or its exception) and, if it stopped early, why; in ``pipes``' order.
+
+    The comparison races (Maron & Moore's Hoeffding races; caret's adaptive resampling, Kuhn 2014):
+    every family is fitted on the first :data:`RACE_FOLDS` folds, and one whose scores there are
+    significantly below the leader's on the same folds (paired one-sided t-test at
+    :data:`RACE_ALPHA`; ``scores`` gives a family's per-fold scores, greater is better) does not
+    fit the other folds. The leader, the dummy and every family not clearly behind complete all
+    folds, so the chosen family's estimate is the full cross-validation. A family over the latency
+    budget cannot lead. Folds in time order are not raced: the first ones train on the least data
+    and would favour models that learn fast from little.
+    """
+    first = folds[:RACE_FOLDS] if len(folds) > RACE_FOLDS and not isinstance(cv, TimeSeriesSplit) else folds
+    out: dict[str, list[FoldResult] | Exception] = {}
+    for name, res in zip(pipes, fit_many(list(pipes.values()), X, y, first, scoring, **fit_args)):
+        if progress:
+            progress(CATALOG[name].label)
+        out[name] = res
+    if len(first) == len(folds):
+        return [(name, res, None) for name, res in out.items()]
+    racing = {name: scores(res) for name, res in out.items() if not isinstance(res, Exception) and name != "dummy"}
+    leaders = [name for name in racing if latency_ms is None or out[name][0].latency_ms <= latency_ms]
+    behind: dict[str, str] = {}
+    if leaders:
+        leader = max(leaders, key=lambda name: racing[name].mean())
+        test_over_train = float(np.mean([len(te) / len(tr) for tr, te in first]))
+        for name, values in racing.items():
+            p = _behind_p(racing[leader] - values, test_over_train) if name != leader else 1.0
+            if p < RACE_ALPHA:
+                behind[name] = (f"behind {CATALOG[leader].label} on the first {len(first)} of {len(folds)} folds "
+                                f"(corrected paired t-test, one-sided p = {p:.2g}): its other folds were not fitted")
+    rest = [name for name, res in out.items() if not isinstance(res, Exception) and name not in behind]
+    later = fit_many([pipes[name] for name in rest], X, y, folds[len(first):], scoring,
+                     **{**fit_args, "want_latency": False})
+    for name, res in zip(rest, later):
+        out[name] = res if isinstance(res, Exception) else out[name] + res
+    return [(name, res, behind.get(name)) for name, res in out.items()]
+
+
+def _behind_p(diff: np.ndarray, test_over_train: float) -> float:
+    """One-sided p-value that the differences of paired fold scores are above zero.
+
+    The folds' training sets overlap, so their scores are correlated and the plain paired t-test is
+    too eager; this is Nadeau & Bengio's corrected resampled t-test (as in scikit-learn's example
+    "Statistical comparison of models using grid search"): the variance of the mean difference is
+    ``var * (1 / k + n_test / n_train)`` rather than ``var / k``.
+
+    >>> round(_behind_p(np.array([0.02, 0.03, 0.025]), 0.25), 4)
+    0.0113
+    """
+    k = len(diff)
+    var = float(np.var(diff, ddof=1)) * (1 / k + test_over_train)
+    if var == 0.0:  # the same difference on every fold: behind if it is a loss at all
+        return 0.0 if diff[0] > 0 else 1.0
+    return float(student_t.sf(float(np.mean(diff)) / np.sqrt(var), df=k - 1))
 
 
 def _selection_text(metric: str, target: float | None, operating_point: bool) -> str:

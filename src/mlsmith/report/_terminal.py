@@ -35,10 +35,11 @@ def print_run(result, console: Console | None = None) -> None:
     for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in lb.rows:
-        if row.status != "ok":
+        if row.cv_mean is None:  # failed, or over budget: no score
             table.add_row(row.model, "—", f"{row.status}: {row.note[:40]}", "—", "—")
             continue
-        table.add_row(row.model, _f(row.selection_score), f"{_f(row.cv_mean)} ± {_f(row.cv_std)}",
+        name = row.model if row.status == "ok" else f"{row.model} ({row.status}, {row.folds} folds)"
+        table.add_row(name, _f(row.selection_score), f"{_f(row.cv_mean)} ± {_f(row.cv_std)}",
                       _f(row.train_mean), _f(row.fit_time_s, 2))
     console.print(table)
     for name, why in lb.skipped.items():
