@@ -87,6 +87,32 @@ def test_onnx_export_of_a_regressor_and_a_multiclass_model():
         assert export.max_abs_diff <= 1e-4
 
 
+def test_onnx_export_of_log_and_ratio_features():
+    from mlsmith.features import FeaturePlan
+    from mlsmith.problem import FeatureSpec
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"spend": rng.lognormal(3, 1.5, n), "balance": rng.normal(0, 500, n),
+                          "debt": rng.lognormal(2, 1, n), "income": rng.choice([0.0, 10.0, 50.0, 200.0], n)})
+    frame.loc[::17, "spend"] = np.nan  # missing values go through the log and are imputed after it
+    frame.loc[::13, "debt"] = np.nan
+    frame["y"] = (np.log1p(frame["spend"].fillna(20)) + frame["balance"] / 300 + rng.normal(0, 1, n) > 3).astype(int)
+    schema = infer_schema(frame, "y")
+    plan = FeaturePlan([FeatureSpec(kind="log", columns=["spend"]),
+                        FeatureSpec(kind="log", columns=["balance"], negative="clip"),
+                        FeatureSpec(kind="ratio", columns=["debt", "income"])])  # income is 0 on a quarter of rows
+    X = frame[schema.features()]
+    for family in ("linear", "lightgbm"):
+        pipeline = build_pipeline(family, schema, "binary_classification", 0, plan=plan).fit(X[:300], frame["y"][:300])
+        export = export_onnx(pipeline, X[300:], "binary_classification")
+        assert export.converted, export.reason
+        assert export.max_abs_diff <= 1e-4
+    blocks = [type(step).__name__ for _, block, _ in pipeline.steps[0][1].transformers_ if hasattr(block, "steps")
+              for _, step in block.steps]
+    assert {"LogTransform", "Ratios"} <= set(blocks)  # the graph has them, not a Python step beside it
+
+
 def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
     schema = infer_schema(churn_frame, "churned", ["customer_id"])
     X, y = churn_frame[schema.features()], churn_frame["churned"]

@@ -3,18 +3,20 @@
 mlsmith's preprocessing starts each column block with a stateless Python coercion (numbers stored
 as text, category spelling, date parsing, text cleaning) that has no ONNX form. The export keeps
 those coercions in Python and converts everything that learned from data — imputation, encoding,
-scaling and the model — into the graph: the graph's inputs are the coerced columns (a date column
-enters as its expanded parts). A pipeline with a step that does not convert gets a one-sentence
-reason in ``onnx.json`` instead of a graph.
+scaling, stage 4's log and ratio features, and the model — into the graph: the graph's inputs are
+the coerced columns (a date column enters as its expanded parts). A pipeline with a step that does
+not convert (stage 4's bins, aggregates, polynomial terms) gets a one-sentence reason in
+``onnx.json`` instead of a graph.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import warnings
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from ..features import DateFeatures
+from ..features import DateFeatures, LogTransform, Ratios
 from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
 
@@ -248,6 +250,76 @@ def _register_converters() -> None:
     update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
                                 calculate_linear_regressor_output_shapes, convert_xgboost)
     update_registered_converter(_ImputeWithIndicator, "MlsmithImputeWithIndicator", _impute_shape, _impute_convert)
+    update_registered_converter(LogTransform, "MlsmithLogTransform", _log_shape, _log_convert)
+    update_registered_converter(Ratios, "MlsmithRatios", _ratios_shape, _ratios_convert)
+
+
+def _float_outputs(operator, width: int) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _log_shape(operator) -> None:
+    _float_outputs(operator, operator.raw_operator.n_features_in_)
+
+
+def _ratios_shape(operator) -> None:
+    _float_outputs(operator, len(operator.raw_operator.pairs_))
+
+
+def _in_double(scope, operator, container) -> tuple[str, Callable[..., str]]:
+    """The operator's input as one double tensor, and ``node(op_type, inputs, **attrs)`` adding a node.
+
+    mlsmith's transformers compute in float64: so does their graph, cast back to float32 at the end.
+    """
+    from onnx import TensorProto
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    def node(op_type: str, inputs: list[str], output: str | None = None, **attrs) -> str:
+        output = output or scope.get_unique_variable_name(op_type.lower())
+        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **attrs)
+        return output
+
+    x = concatenate_variables(scope, operator.inputs, container)
+    return node("Cast", [x], to=TensorProto.DOUBLE), node
+
+
+def _constant(scope, container, values: list[float], dtype=None) -> str:
+    from onnx import TensorProto
+
+    name = scope.get_unique_variable_name("const")
+    dtype = TensorProto.DOUBLE if dtype is None else dtype
+    container.add_initializer(name, dtype, [len(values)], values)
+    return name
+
+
+def _log_convert(scope, operator, container) -> None:
+    """``sign(x) * log(1 + |x|)``, or ``log(1 + x)`` with negatives set to 0 (``negative='clip'``); NaN stays NaN."""
+    from onnx import TensorProto
+
+    x, node = _in_double(scope, operator, container)
+    one = _constant(scope, container, [1.0])
+    if operator.raw_operator.negative == "clip":  # Where, not Max: a missing value must stay missing
+        zero = _constant(scope, container, [0.0])
+        logged = node("Log", [node("Add", [node("Where", [node("Less", [x, zero]), zero, x]), one])])
+    else:
+        logged = node("Mul", [node("Sign", [x]), node("Log", [node("Add", [node("Abs", [x]), one])])])
+    node("Cast", [logged], operator.outputs[0].full_name, to=TensorProto.FLOAT)
+
+
+def _ratios_convert(scope, operator, container) -> None:
+    """Each pair's numerator over its denominator; missing where the denominator is (nearly) zero."""
+    from onnx import TensorProto
+
+    op = operator.raw_operator
+    x, node = _in_double(scope, operator, container)
+    num, den = ([int(pair[k]) for pair in op.pairs_] for k in (0, 1))
+    top = node("Gather", [x, _constant(scope, container, num, TensorProto.INT64)], axis=1)
+    bottom = node("Gather", [x, _constant(scope, container, den, TensorProto.INT64)], axis=1)
+    safe = node("Greater", [node("Abs", [bottom]), _constant(scope, container, [float(op.min_denominator)])])
+    ratio = node("Where", [safe, node("Div", [top, bottom]), _constant(scope, container, [float("nan")])])
+    node("Cast", [ratio], operator.outputs[0].full_name, to=TensorProto.FLOAT)
 
 
 def _impute_shape(operator) -> None:
@@ -344,7 +416,9 @@ def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
     types = [(name, StringTensorType([None, a.shape[1]]) if a.dtype == object else FloatTensorType([None, a.shape[1]]))
              for name, a in feeds.items()]
     options = {} if task == "regression" else {id(graph.steps[-1][1]): {"zipmap": False}}
-    onx = convert_sklearn(graph, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3})
+    with warnings.catch_warnings():  # skl2onnx reads attributes scikit-learn has deprecated (SVC's probA_)
+        warnings.simplefilter("ignore", FutureWarning)
+        onx = convert_sklearn(graph, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3})
     return onx.SerializeToString()
 
 
