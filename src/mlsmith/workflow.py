@@ -311,25 +311,28 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
 
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
                     n_jobs) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame]:
-    """Threshold and CV scores from out-of-fold predictions of the training rows, then the final fit
-    on all of them, then the one read of the test split (which also gives the monitoring reference of
-    the predictions and the success metric, and the features for the bundle's ONNX check, which
-    compares two forms of the same fitted model and decides nothing)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        folds = out_of_fold(clone(chosen), X, y, cv, groups, problem.type, n_jobs)
+    """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
+    of them, then the one look at the test split (which also gives the monitoring reference of the
+    predictions and the success metric, and the features for the bundle's ONNX check, which
+    compares two forms of the same fitted model and decides nothing).
+
+    The test rows are read before the fits only so that ``split.refit: all`` can fit its model on
+    every row in the same dispatch as the others: nothing computed from them is seen before the
+    verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
+    """
+    test = held_out.read()
+    X_test, y_test = test[features], codec.encode(test[problem.target])
+    fits = [(X, y)]
+    if problem.split.refit == "all":  # the bundle's model: the same pipeline, fit on every row
+        fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
+    folds, fitted = out_of_fold(chosen, X, y, cv, groups, problem.type, n_jobs, fits)
+    final = fitted[-1]
     threshold, reason = None, ""
     if problem.type == "binary_classification":
         idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
         threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
     cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
-    final = clone(chosen)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        final.fit(X, y)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
-    test = held_out.read()
-    X_test, y_test = test[features], codec.encode(test[problem.target])
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
     evaluation = evaluate(final, X_test, y_test, problem, baselines_for(problem, train, test, y, codec), threshold,
                           reason, train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None,
@@ -339,11 +342,8 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
-    if problem.split.refit == "all":  # after the verdict: the same pipeline, fit on every row
-        final = clone(chosen)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            final.fit(pd.concat([X, X_test]), np.concatenate([y, y_test]))
+    if problem.split.refit == "all":  # after the verdict, the bundle gets the model fit on every row
+        final = fitted[0]
     return evaluation, final, on_test, X_test
 
 
