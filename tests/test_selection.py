@@ -85,6 +85,12 @@ def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete()
     assert rows["linear"].cv_mean == pytest.approx(linear.mean())
     assert (rows["dummy"].status, rows["dummy"].folds) == ("ok", 5)  # the floor is never raced
     assert lb.best.model == "linear"
+    from mlsmith.report._selection import html
+
+    meta = {k: v for k, v in lb.to_dict().items() if k != "rows"}
+    page = html(lb.to_dict()["rows"], {"leaderboard_meta": meta, "tuning": None})
+    tree_row = page[page.rindex("<td>Decision tree</td>"):].split("</tr>")[0]  # the leaderboard, after the advice
+    assert "<td>3</td>" in tree_row and "stopped early: behind Logistic / Ridge regression" in tree_row
     # Folds in time order are not raced: the first ones train on the least data.
     timed = compare_models(X, y, schema, "binary_classification", "roc_auc", TimeSeriesSplit(5),
                            models=["linear", "decision_tree"], n_jobs=1, seed=1)

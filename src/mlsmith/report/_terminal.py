@@ -32,16 +32,21 @@ def print_run(result, console: Console | None = None) -> None:
     if lb.recommendation is not None:
         console.print(f"Try first: {', '.join(lb.recommendation.order)}", markup=False)
     table = Table(title=f"Leaderboard — {lb.cv}", caption=f"ranked by {lb.selection}")
-    for col in ("model", "rank score", f"CV {lb.metric} ± std", f"train {lb.metric}", "fit s/fold"):
+    n_folds = max((row.folds for row in lb.rows), default=0)
+    for col in ("model", "rank score", f"CV {lb.metric} ± std", "train", "fit s/fold", "folds"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in lb.rows:
         if row.cv_mean is None:  # failed, or over budget: no score
-            table.add_row(row.model, "—", f"{row.status}: {row.note[:40]}", "—", "—")
+            table.add_row(row.model, "—", f"{row.status}: {row.note[:40]}", "—", "—", "—")
             continue
-        name = row.model if row.status == "ok" else f"{row.model} ({row.status}, {row.folds} folds)"
+        name = row.model if row.status in ("ok", "stopped early") else f"{row.model} ({row.status})"
         table.add_row(name, _f(row.selection_score), f"{_f(row.cv_mean)} ± {_f(row.cv_std)}",
-                      _f(row.train_mean), _f(row.fit_time_s, 2))
+                      _f(row.train_mean), _f(row.fit_time_s, 2), f"{row.folds}/{n_folds}")
     console.print(table)
+    stopped = [row.model for row in lb.rows if row.status == "stopped early"]
+    if stopped:
+        console.print(f"  stopped early, significantly behind the leader on the first folds: {', '.join(stopped)}",
+                      markup=False)
     for name, why in lb.skipped.items():
         console.print(f"  skipped {name}: {why}")
     t = result.tuning
