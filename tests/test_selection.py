@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
-from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit, cross_val_score
+from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
 from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
@@ -95,6 +95,21 @@ def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete()
     timed = compare_models(X, y, schema, "binary_classification", "roc_auc", TimeSeriesSplit(5),
                            models=["linear", "decision_tree"], n_jobs=1, seed=1)
     assert {r.model: (r.status, r.folds) for r in timed.rows}["decision_tree"] == ("ok", 5)
+
+
+def test_an_error_metric_races_the_lowest_error_as_leader():
+    # Regression on rmse (lower is better): the linear model has the lowest error and must lead.
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(500, 8)), columns=[f"x{i}" for i in range(8)])
+    y = X.to_numpy() @ np.arange(1.0, 9.0) + rng.normal(size=500)
+    schema = infer_schema(X.assign(y=y), "y")
+    lb = compare_models(X, y, schema, "regression", "rmse", KFold(5, shuffle=True, random_state=0),
+                        models=["linear", "decision_tree"], n_jobs=1, seed=1)
+    rows = {r.model: r for r in lb.rows}
+    assert rows["linear"].cv_mean < rows["decision_tree"].cv_mean  # errors, positive
+    assert (rows["linear"].status, rows["linear"].folds) == ("ok", 5)
+    assert (rows["decision_tree"].status, rows["decision_tree"].folds) == ("stopped early", 3)
+    assert lb.best.model == "linear"
 
 
 def test_racing_p_value_is_the_corrected_resampled_t_test():

@@ -166,7 +166,7 @@ def compare_models(
     fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
-        """Per-fold scores (sign-adjusted: greater is better), the training scores and the ranking score."""
+        """Per-fold scores (each metric's own values: an error is positive), the training scores and the ranking score."""
         values = {m: sign[m] * v for m, v in fold_arrays(res).items()}
         train_values = sign[metric] * fold_arrays(res, "train_scores")[metric]
         if operating_point:
@@ -206,8 +206,10 @@ def compare_models(
     if not budgeted:
         # Nothing has to stop between families: every fold of every family is queued at once, in
         # two rounds when the comparison races (see _race).
-        race = _race(pipes, X, y, folds, scoring, fit_args, cv, lambda res: fold_scores(res)[0][metric],
-                     latency_ms, progress)
+        def greater_is_better(res: list) -> np.ndarray:  # the race's per-fold scores
+            return sign[metric] * fold_scores(res)[0][metric]
+
+        race = _race(pipes, X, y, folds, scoring, fit_args, cv, greater_is_better, latency_ms, progress)
         for name, res, behind in race:
             if isinstance(res, Exception):  # a family that cannot fit this data is reported, not fatal
                 add_failed(name, res)
