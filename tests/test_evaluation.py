@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,6 +53,22 @@ def test_vectorised_binary_metrics_match_sklearn(name):
             "balanced_accuracy": lambda i: skm.balanced_accuracy_score(y[i], pred[i])}.get(
         name, lambda i: getattr(skm, f"{name}_score")(y[i], pred[i], **({} if name == "accuracy" else {"zero_division": 0})))
     np.testing.assert_allclose(got, [func(i) for i in idx])
+
+
+@pytest.mark.parametrize("name", ["accuracy", "balanced_accuracy", "precision", "recall", "f1"])
+def test_vectorised_multiclass_metrics_match_sklearn(name):
+    from mlsmith.metrics import compute
+
+    y = RNG.integers(0, 4, 60)
+    pred = np.where(RNG.uniform(size=60) < 0.6, y, RNG.integers(0, 5, 60))  # class 4 is only ever predicted
+    idx = RNG.integers(0, 60, size=(30, 60))
+    idx[0] = np.flatnonzero(y != 2)[0]  # one row drawn 60 times: a resample with a single true class
+    idx[1, :30] = np.flatnonzero(y == 3)[0]  # classes missing from the truth, the predictions or both
+    got = metric_on_resamples(name, "multiclass_classification", y, pred)(idx)
+    with warnings.catch_warnings():  # scikit-learn warns of the classes only predicted
+        warnings.simplefilter("ignore", UserWarning)
+        want = [compute(name, "multiclass_classification", y[i], y_pred=pred[i]) for i in idx]
+    np.testing.assert_allclose(got, want)
 
 
 def test_resampled_auc_matches_sklearn_with_ties_and_a_missing_class():

@@ -45,6 +45,42 @@ def _binary_labels(name: str, y: np.ndarray, pred: np.ndarray) -> Batch | None:
     return batch
 
 
+#: Above this many classes the per-resample confusion counts (resamples x classes^2) are not worth it.
+MAX_CLASSES = 30
+
+
+def _multiclass_labels(name: str, y: np.ndarray, pred: np.ndarray) -> Batch | None:
+    """Label metrics of a multiclass task from each resample's confusion counts.
+
+    As scikit-learn computes them: macro averages over the labels present in the resample's truth
+    or predictions, ``zero_division=0``; balanced accuracy over the labels present in its truth.
+    """
+    if name not in ("accuracy", "balanced_accuracy", "precision", "recall", "f1"):
+        return None
+    labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+    k = len(labels)
+    if k > MAX_CLASSES:
+        return None
+    cell = codes[:len(y)] * k + codes[len(y):]  # each row's (true, predicted) cell of the confusion matrix
+
+    def batch(idx: np.ndarray) -> np.ndarray:
+        n_boot = idx.shape[0]
+        counts = np.bincount((cell[idx] + k * k * np.arange(n_boot)[:, None]).ravel(),
+                             minlength=n_boot * k * k).reshape(n_boot, k, k).astype(float)
+        tp = np.diagonal(counts, axis1=1, axis2=2)
+        true, predicted = counts.sum(2), counts.sum(1)
+        if name == "accuracy":
+            return tp.sum(1) / idx.shape[1]
+        if name == "balanced_accuracy":
+            return _div((_div(tp, true) * (true > 0)).sum(1), (true > 0).sum(1).astype(float))
+        per_label = {"precision": lambda: _div(tp, predicted), "recall": lambda: _div(tp, true),
+                     "f1": lambda: _div(2 * tp, true + predicted)}[name]()
+        present = (true > 0) | (predicted > 0)
+        return _div((per_label * present).sum(1), present.sum(1).astype(float))
+
+    return batch
+
+
 def _binary_auc(y: np.ndarray, proba: np.ndarray) -> Batch:
     """AUC on each resample from how often each row was drawn: the rows are sorted by score once.
 
@@ -112,6 +148,8 @@ def metric_on_resamples(name: str, task: str, y, pred, proba=None, n_classes: in
         fast = _binary_labels(name, y, pred)
         if name == "roc_auc" and proba is not None:
             fast = _binary_auc(y, proba)
+    elif task == "multiclass_classification":
+        fast = _multiclass_labels(name, y, pred)
     elif task == "regression":
         fast = _regression(name, y.astype(float), pred.astype(float))
     if fast is not None:
