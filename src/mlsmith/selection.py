@@ -270,9 +270,9 @@ def _race(
 
     The comparison races (Maron & Moore's Hoeffding races; caret's adaptive resampling, Kuhn 2014):
     every family is fitted on the first :data:`RACE_FOLDS` folds, and one whose scores there are
-    significantly below the leader's on the same folds (paired one-sided t-test at
-    :data:`RACE_ALPHA`; ``scores`` gives a family's per-fold scores, greater is better) does not
-    fit the other folds. The leader, the dummy and every family not clearly behind complete all
+    significantly below the leader's on the same folds (the corrected paired t-test of
+    :func:`_behind_p`, one-sided, at :data:`RACE_ALPHA`; ``scores`` gives a family's per-fold
+    scores, greater is better) does not fit the other folds. The leader, the dummy and every family not clearly behind complete all
     folds, so the chosen family's estimate is the full cross-validation. A family over the latency
     budget cannot lead. Folds in time order are not raced: the first ones train on the least data
     and would favour models that learn fast from little.

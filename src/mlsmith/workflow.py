@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import time
-import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
