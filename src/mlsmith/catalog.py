@@ -170,6 +170,7 @@ def build_pipeline(family: str, schema: Schema, task: str, seed: int, plan: Feat
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from mlsmith.data import infer_schema
     >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
     >>> build_pipeline("linear", infer_schema(df, "y"), "binary_classification", 0).steps[-1][0]
