@@ -74,12 +74,24 @@ def _numeric(scale: bool) -> Pipeline:
     return make_pipeline(*steps, *([StandardScaler()] if scale else []))
 
 
+def _shuffled_cross_fitting(seed: int) -> dict:
+    """``TargetEncoder``'s seeded, shuffled 5-fold cross fitting, as the installed scikit-learn spells it.
+
+    scikit-learn 1.9 deprecates ``shuffle`` and ``random_state`` (removed in 1.11) for a splitter in ``cv``.
+    """
+    if TargetEncoder().get_params()["random_state"] == "deprecated":
+        from sklearn.model_selection import KFold
+
+        return {"cv": KFold(5, shuffle=True, random_state=seed)}
+    return {"random_state": seed}
+
+
 def target_encoder(scale: bool, seed: int) -> Pipeline:
     """Categories to scikit-learn's cross-fitted ``TargetEncoder`` (a row never sees its own target)."""
     return make_pipeline(
         FunctionTransformer(to_category_text, feature_names_out="one-to-one"),
         SimpleImputer(strategy="constant", fill_value="(missing)"),
-        TargetEncoder(random_state=seed),
+        TargetEncoder(**_shuffled_cross_fitting(seed)),
         *([StandardScaler()] if scale else []),
     )
 
