@@ -113,6 +113,39 @@ def test_onnx_export_of_log_and_ratio_features():
     assert {"LogTransform", "Ratios"} <= set(blocks)  # the graph has them, not a Python step beside it
 
 
+def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
+    from sklearn.preprocessing import OneHotEncoder
+
+    from mlsmith.deploy._onnx import _OneHotInfrequent
+
+    rng = np.random.default_rng(1)
+    n = 400
+    cities = [f"c{i}" for i in range(15)]  # one-hot encoded (at most 20 levels)
+    # Training rows: c10-c14, 'legacy' and 'trial' twice each, under the encoder's min_frequency of 5.
+    city = np.r_[np.repeat(cities[:10], 29), np.repeat(cities[10:], 2), rng.choice(cities, 100)]
+    plan = np.r_[np.repeat(["basic", "plus", "pro"], [100, 100, 96]), ["legacy"] * 2, ["trial"] * 2,
+                 rng.choice(["basic", "plus", "pro", "legacy", "trial"], 100)].astype(object)
+    train_order = rng.permutation(300)
+    city[:300], plan[:300] = city[train_order], plan[train_order]
+    frame = pd.DataFrame({"city": city, "x": rng.normal(size=n), "plan": plan})
+    frame.loc[300::7, "plan"] = None  # missing only in the test rows: unknown to the encoder
+    frame["y"] = (frame["x"] + (frame["plan"] == "pro") + rng.normal(size=n) > 0.5).astype(int)
+    schema = infer_schema(frame, "y")
+    X, y = frame[schema.features()], frame["y"]
+    test = X[300:].copy()
+    test.iloc[:3, X.columns.get_loc("city")] = "a city never seen"  # goes to the pooled column, as in scikit-learn
+    for family in ("linear", "lightgbm"):
+        pipeline = build_pipeline(family, schema, "binary_classification", 0).fit(X[:300], y[:300])
+        encoder = next(step for _, block, _ in pipeline.steps[0][1].transformers_ if hasattr(block, "steps")
+                       for _, step in block.steps if isinstance(step, OneHotEncoder))
+        assert [list(rare) for rare in encoder.infrequent_categories_] == [cities[10:], ["legacy", "trial"]]
+        export = export_onnx(pipeline, test, "binary_classification")
+        assert export.converted, export.reason
+        assert export.max_abs_diff <= 1e-4
+    seen = np.array([["c1", "basic"], ["c12", "legacy"], ["unseen", "trial"], ["c3", "(missing)"]], dtype=object)
+    np.testing.assert_array_equal(_OneHotInfrequent.of(encoder).transform(seen), encoder.transform(seen))
+
+
 def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
     schema = infer_schema(churn_frame, "churned", ["customer_id"])
     X, y = churn_frame[schema.features()], churn_frame["churned"]

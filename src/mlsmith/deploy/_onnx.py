@@ -2,11 +2,12 @@
 
 mlsmith's preprocessing starts each column block with a stateless Python coercion (numbers stored
 as text, category spelling, date parsing, text cleaning) that has no ONNX form. The export keeps
-those coercions in Python and converts everything that learned from data — imputation, encoding,
-scaling, stage 4's log and ratio features, and the model — into the graph: the graph's inputs are
-the coerced columns (a date column enters as its expanded parts). A pipeline with a step that does
-not convert (stage 4's bins, aggregates, polynomial terms) gets a one-sentence reason in
-``onnx.json`` instead of a graph.
+those coercions in Python and converts everything that learned from data — imputation, encoding
+(one-hot with rare levels pooled, which skl2onnx lacks, included), scaling, stage 4's log and ratio
+features, and the model — into the graph: the graph's inputs are the coerced columns (a date column
+enters as its expanded parts). A pipeline with a step that does not convert (stage 4's bins,
+aggregates, polynomial terms, elapsed days) gets a one-sentence reason in ``onnx.json`` instead of
+a graph.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from ..features import DateFeatures, LogTransform, Ratios
 from ..features._dates import PARTS
@@ -80,6 +81,43 @@ class _ImputeWithIndicator(TransformerMixin, BaseEstimator):
         missing = np.isnan(X)
         filled = np.where(missing, np.asarray(self.statistics, dtype=float), X)
         return np.hstack([filled, missing[:, list(self.features)].astype(float)])
+
+
+class _OneHotInfrequent(TransformerMixin, BaseEstimator):
+    """The graph form of a fitted ``OneHotEncoder`` that pooled infrequent categories (skl2onnx has none).
+
+    ``columns[i]`` maps feature i's categories to their output column within its ``widths[i]``
+    columns: the frequent ones in order, then the pooled column; ``unknown[i]`` is where a category
+    not seen in fit goes (the pooled column, or -1: no column, as ``handle_unknown`` says).
+    """
+
+    def __init__(self, columns=None, widths=None, unknown=None):
+        self.columns = columns
+        self.widths = widths
+        self.unknown = unknown
+
+    @classmethod
+    def of(cls, encoder) -> "_OneHotInfrequent":
+        columns, widths, unknown = [], [], []
+        for cats, rare in zip(encoder.categories_, encoder.infrequent_categories_):
+            rare = set() if rare is None else {str(c) for c in rare}
+            frequent = [str(c) for c in cats if str(c) not in rare]
+            pooled = len(frequent) if rare else -1
+            columns.append({**{c: i for i, c in enumerate(frequent)}, **{c: pooled for c in rare}})
+            widths.append(len(frequent) + bool(rare))
+            unknown.append(pooled if encoder.handle_unknown == "infrequent_if_exist" else -1)
+        return cls(columns, widths, unknown)
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=object)
+        blocks = []
+        for i, (columns, width, unknown) in enumerate(zip(self.columns, self.widths, self.unknown)):
+            index = np.array([columns.get(str(v), unknown) for v in X[:, i]])
+            blocks.append((index[:, None] == np.arange(width)).astype(float))
+        return np.hstack(blocks)
 
 
 @dataclass
@@ -221,6 +259,8 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
             if isinstance(step, SimpleImputer) and step.add_indicator:
                 replacement = _ImputeWithIndicator(step.statistics_, step.indicator_.features_)
                 rest[i] = (step_name, replacement)
+            elif isinstance(step, OneHotEncoder) and any(r is not None for r in step.infrequent_categories_):
+                rest[i] = (step_name, _OneHotInfrequent.of(step))
         if not rest:
             rest = [("identity", FunctionTransformer().fit(np.zeros((1, 1))))]
         sub.steps = rest
@@ -252,6 +292,7 @@ def _register_converters() -> None:
     update_registered_converter(_ImputeWithIndicator, "MlsmithImputeWithIndicator", _impute_shape, _impute_convert)
     update_registered_converter(LogTransform, "MlsmithLogTransform", _log_shape, _log_convert)
     update_registered_converter(Ratios, "MlsmithRatios", _ratios_shape, _ratios_convert)
+    update_registered_converter(_OneHotInfrequent, "MlsmithOneHotInfrequent", _onehot_shape, _onehot_convert)
 
 
 def _float_outputs(operator, width: int) -> None:
@@ -320,6 +361,42 @@ def _ratios_convert(scope, operator, container) -> None:
     safe = node("Greater", [node("Abs", [bottom]), _constant(scope, container, [float(op.min_denominator)])])
     ratio = node("Where", [safe, node("Div", [top, bottom]), _constant(scope, container, [float("nan")])])
     node("Cast", [ratio], operator.outputs[0].full_name, to=TensorProto.FLOAT)
+
+
+def _onehot_shape(operator) -> None:
+    _float_outputs(operator, sum(operator.raw_operator.widths))
+
+
+def _onehot_convert(scope, operator, container) -> None:
+    """Per feature: its category's column number (a LabelEncoder), compared with 0..width-1."""
+    from onnx import TensorProto
+
+    op = operator.raw_operator
+    name = scope.get_unique_variable_name
+
+    def node(op_type: str, inputs: list[str], domain: str | None = None, **attrs) -> str:
+        output = name(op_type.lower())
+        kwargs = {"op_domain": domain, "op_version": 2} if domain else {}
+        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **kwargs, **attrs)
+        return output
+
+    inputs = [v.full_name for v in operator.inputs]
+    if len(inputs) != len(op.columns):  # one input holding every feature: take them apart
+        whole = inputs[0]
+        inputs = []
+        for i in range(len(op.columns)):
+            at = name("at")
+            container.add_initializer(at, TensorProto.INT64, [1], [i])
+            inputs.append(node("Gather", [whole, at], axis=1))
+    blocks = []
+    for x, columns, width, unknown in zip(inputs, op.columns, op.widths, op.unknown):
+        index = node("LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=list(columns),
+                     values_int64s=[int(v) for v in columns.values()], default_int64=int(unknown))
+        span = name("span")
+        container.add_initializer(span, TensorProto.INT64, [1, width], list(range(width)))
+        blocks.append(node("Cast", [node("Equal", [index, span])], to=TensorProto.FLOAT))
+    container.add_node("Concat", blocks, [operator.outputs[0].full_name], axis=1,
+                       name=scope.get_unique_operator_name("Concat"))
 
 
 def _impute_shape(operator) -> None:
