@@ -113,6 +113,35 @@ def test_onnx_export_of_log_and_ratio_features():
     assert {"LogTransform", "Ratios"} <= set(blocks)  # the graph has them, not a Python step beside it
 
 
+def test_onnx_export_of_days_between_two_dates():
+    from mlsmith.deploy._onnx import _plan
+    from mlsmith.features import FeaturePlan
+    from mlsmith.problem import FeatureSpec
+
+    rng = np.random.default_rng(2)
+    n = 300
+    opened = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D")
+    frame = pd.DataFrame({"opened": opened, "x": rng.normal(size=n),
+                          "closed": opened + pd.to_timedelta(rng.integers(0, 200 * 24, n), unit="h")})
+    frame.loc[::11, "closed"] = pd.NaT  # not closed yet: missing days, imputed in the graph
+    frame["y"] = ((frame["closed"] - frame["opened"]).dt.days.fillna(300) + rng.normal(0, 30, n) > 100).astype(int)
+    schema = infer_schema(frame, "y")
+    plan = FeaturePlan([FeatureSpec(kind="elapsed", columns=["opened", "closed"])])
+    X = frame[schema.features()]
+    pipeline = build_pipeline("linear", schema, "binary_classification", 0, plan=plan).fit(X[:200], frame["y"][:200])
+    export = export_onnx(pipeline, X[200:], "binary_classification")
+    assert export.converted, export.reason
+    assert export.max_abs_diff <= 1e-4
+    assert "days_opened_to_closed" in [i["name"] for i in export.inputs]  # computed in Python, fed to the graph
+    records = [{k: (None if pd.isna(v) else v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+                for k, v in r.items()} for r in X[200:210].to_dict("records")]
+    _, blocks = _plan(pipeline)
+    for block in blocks:  # the server's path from JSON records feeds the same as the DataFrame path
+        fast, slow = block.record_feeds(records), block.feeds(X[200:210])
+        for name in slow:
+            np.testing.assert_array_equal(fast[name], slow[name], err_msg=name)
+
+
 def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
     from sklearn.preprocessing import OneHotEncoder
 

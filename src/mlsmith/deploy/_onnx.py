@@ -5,8 +5,8 @@ as text, category spelling, date parsing, text cleaning) that has no ONNX form. 
 those coercions in Python and converts everything that learned from data — imputation, encoding
 (one-hot with rare levels pooled, which skl2onnx lacks, included), scaling, stage 4's log and ratio
 features, and the model — into the graph: the graph's inputs are the coerced columns (a date column
-enters as its expanded parts). A pipeline with a step that does not convert (stage 4's bins,
-aggregates, polynomial terms, elapsed days) gets a one-sentence reason in ``onnx.json`` instead of
+enters as its expanded parts, a pair of dates as the days between them). A pipeline with a step that does not convert (stage 4's bins,
+aggregates, polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of
 a graph.
 """
 
@@ -26,7 +26,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-from ..features import DateFeatures, LogTransform, Ratios
+from ..features import DateFeatures, ElapsedDays, LogTransform, Ratios
 from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
 
@@ -124,14 +124,16 @@ class _OneHotInfrequent(TransformerMixin, BaseEstimator):
 class _Block:
     """One ColumnTransformer block: how its columns are coerced in Python and fed to the graph."""
 
-    kind: str  # numeric | categorical | date | text
+    kind: str  # numeric | categorical | text | date | elapsed
     columns: list[str]
-    dates: DateFeatures | None = None
+    #: For date and elapsed blocks: the stateless step run in Python whose outputs the graph takes
+    #: (DateFeatures' parts, ElapsedDays' day counts).
+    expand: DateFeatures | ElapsedDays | None = None
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        # The graph's inputs for this block: one per column, one per date part for dates.
-        self.names = [str(n) for n in self.dates.get_feature_names_out()] if self.kind == "date" else list(self.columns)
+        # The graph's inputs for this block: one per column, one per expanded output for dates.
+        self.names = [str(n) for n in self.expand.get_feature_names_out()] if self.expand else list(self.columns)
 
     def input_names(self) -> list[str]:
         return self.names
@@ -141,8 +143,8 @@ class _Block:
         if self.kind == "numeric":
             values = _float32(to_float(sub))
             return {c: values[:, [i]] for i, c in enumerate(self.columns)}
-        if self.kind == "date":
-            parts = self.dates.transform(sub).astype(np.float32)
+        if self.expand is not None:
+            parts = _float32(self.expand.transform(sub))
             return {name: parts[:, [i]] for i, name in enumerate(self.input_names())}
         if self.kind == "text":
             return {self.columns[0]: to_text(sub).astype(object).reshape(-1, 1)}
@@ -171,10 +173,10 @@ class _Block:
         elif self.kind == "text":
             c = self.columns[0]
             out[c] = np.array(["" if r.get(c) is None else str(r[c]) for r in records], dtype=object).reshape(-1, 1)
-        elif not self.dates.holidays_country:
+        elif self.kind == "date" and not self.expand.holidays_country:
             names = iter(self.input_names())
-            for c, has_time in zip(self.columns, self.dates.has_time_):
-                wanted = [PARTS.index(p) for p in self.dates._parts(has_time)]
+            for c, has_time in zip(self.columns, self.expand.has_time_):
+                wanted = [PARTS.index(p) for p in self.expand._parts(has_time)]
                 values = [_naive(r.get(c)) for r in records]
                 if any(v is not None and not isinstance(v, datetime) for v in values):
                     return None  # dates as text: pandas parses them
@@ -245,8 +247,8 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
             continue
         steps = list(sub.steps) if isinstance(sub, Pipeline) else [("only", sub)]
         first = steps[0][1]
-        if isinstance(first, DateFeatures):
-            blocks.append(_Block("date", list(columns), first))
+        if isinstance(first, (DateFeatures, ElapsedDays)):
+            blocks.append(_Block("date" if isinstance(first, DateFeatures) else "elapsed", list(columns), first))
         elif isinstance(first, FunctionTransformer) and first.func in (to_float, to_category_text, to_text):
             kind = {to_float: "numeric", to_category_text: "categorical", to_text: "text"}[first.func]
             blocks.append(_Block(kind, list(columns)))
@@ -264,7 +266,7 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
         if not rest:
             rest = [("identity", FunctionTransformer().fit(np.zeros((1, 1))))]
         sub.steps = rest
-        if blocks[-1].kind == "date":  # the graph sees each expanded part as its own input
+        if blocks[-1].expand is not None:  # the graph sees each expanded output as its own input
             prep.transformers_[position] = (name, sub, blocks[-1].input_names())
     return graph, blocks
 
