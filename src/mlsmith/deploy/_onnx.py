@@ -5,9 +5,9 @@ as text, category spelling, date parsing, text cleaning) that has no ONNX form. 
 those coercions in Python and converts everything that learned from data — imputation, encoding
 (one-hot with rare levels pooled, which skl2onnx lacks, included), scaling, stage 4's log and ratio
 features, and the model — into the graph: the graph's inputs are the coerced columns (a date column
-enters as its expanded parts, a pair of dates as the days between them). A pipeline with a step that does not convert (stage 4's bins,
-aggregates, polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of
-a graph.
+enters as its expanded parts, a pair of dates as the days between them). A pipeline with a step
+that does not convert (stage 4's bins, aggregates, polynomial terms) gets a one-sentence reason in
+``onnx.json`` instead of a graph.
 """
 
 from __future__ import annotations
@@ -261,7 +261,8 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
             if isinstance(step, SimpleImputer) and step.add_indicator:
                 replacement = _ImputeWithIndicator(step.statistics_, step.indicator_.features_)
                 rest[i] = (step_name, replacement)
-            elif isinstance(step, OneHotEncoder) and any(r is not None for r in step.infrequent_categories_):
+            elif (isinstance(step, OneHotEncoder) and step.drop is None
+                  and any(r is not None for r in step.infrequent_categories_)):
                 rest[i] = (step_name, _OneHotInfrequent.of(step))
         if not rest:
             rest = [("identity", FunctionTransformer().fit(np.zeros((1, 1))))]
