@@ -68,6 +68,14 @@ def test_quantile_bins_are_kbinsdiscretizers_and_fixed_edges_carry_labels():
         Binning(strategy="fixed", edges=[0, 10], labels=["lo", "hi"]).fit([[1.0]])
 
 
+def test_rows_without_a_key_are_one_group_whatever_the_batch_holds():
+    train = pd.DataFrame({"k": [1.0, 1.0, np.nan, 2.0, np.nan], "v": [1.0, 3.0, 10.0, 5.0, 20.0]})
+    g = GroupAggregate(stats=("mean", "count")).fit(train)
+    assert g.transform(train).tolist() == [[2.0, 2.0], [2.0, 2.0], [15.0, 2.0], [5.0, 1.0], [15.0, 2.0]]
+    # alone in a batch (one served request) a missing key used to get the unseen-key defaults
+    assert g.transform(train.iloc[[2]]).tolist() == [[15.0, 2.0]]
+
+
 def test_group_aggregates_are_learned_from_the_fitted_rows_only():
     train = pd.DataFrame({"k": ["a", "a", "b", "b", "b"], "v": [1.0, 3.0, 2.0, np.nan, 5.0]})
     g = GroupAggregate(stats=("mean", "sum", "count", "last")).set_output(transform="pandas").fit(train)

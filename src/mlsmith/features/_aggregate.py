@@ -79,13 +79,18 @@ class GroupAggregate(_Transformer):
         return [s for s in self.stats if s != "count"]
 
 
+#: The group of the rows without a key. A marker, not a missing value: pandas matched a missing key
+#: to its group or not depending on the other keys of the batch (a batch of missing keys alone did not).
+MISSING_KEY = "\x00(missing)"
+
+
 def _key(s: pd.Series) -> pd.Series:
-    """Keys compared as text so 'a' and 'a' from different readers match; missing stays missing.
+    """Keys compared as text so 'a' and 'a' from different readers match; missing as :data:`MISSING_KEY`.
 
     A key must be a string, a number or a date (a dict or a list is a TypeError, as in scikit-learn).
     """
     out = s.astype(object).where(s.notna(), None)
-    return out.map(lambda v: v if v is None else _text(v))
+    return out.map(lambda v: MISSING_KEY if v is None else _text(v))
 
 
 def _text(value) -> str:
