@@ -175,6 +175,36 @@ def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
     np.testing.assert_array_equal(_OneHotInfrequent.of(encoder).transform(seen), encoder.transform(seen))
 
 
+def test_onnx_export_of_per_key_aggregates():
+    from mlsmith.deploy._onnx import _Lookup
+    from mlsmith.features import FeaturePlan, GroupAggregate
+    from mlsmith.problem import FeatureSpec
+
+    rng = np.random.default_rng(3)
+    n = 400
+    customer = rng.integers(0, 60, n).astype(float)  # read from a CSV with gaps: keys as floats, e.g. '12.0'
+    customer[::23] = np.nan
+    spend = rng.gamma(2, 50, n)
+    spend[::9] = np.nan
+    frame = pd.DataFrame({"customer_id": customer, "spend": spend, "x": rng.normal(size=n)})
+    frame["y"] = (frame["x"] + (frame["customer_id"].fillna(0) % 3 == 0) + rng.normal(size=n) > 0.5).astype(int)
+    schema = infer_schema(frame, "y")
+    plan = FeaturePlan([FeatureSpec(kind="aggregate", columns=["spend"], by="customer_id",
+                                    stats=["mean", "sum", "count", "last"])])
+    X = frame[schema.features()]
+    test = X[300:].copy()
+    test.iloc[:4, X.columns.get_loc("customer_id")] = 999.0  # customers never seen: defaults, as GroupAggregate
+    for family in ("linear", "lightgbm"):
+        pipeline = build_pipeline(family, schema, "binary_classification", 0, plan=plan).fit(X[:300], frame["y"][:300])
+        export = export_onnx(pipeline, test, "binary_classification")
+        assert export.converted, export.reason
+        assert export.max_abs_diff <= 1e-4
+    aggregate = next(step for _, block, _ in pipeline.steps[0][1].transformers_ if hasattr(block, "steps")
+                     for _, step in block.steps if isinstance(step, GroupAggregate))
+    rows = test[["customer_id", "spend"]]
+    np.testing.assert_array_equal(_Lookup.of(aggregate).transform(rows), aggregate.transform(rows))
+
+
 def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
     schema = infer_schema(churn_frame, "churned", ["customer_id"])
     X, y = churn_frame[schema.features()], churn_frame["churned"]

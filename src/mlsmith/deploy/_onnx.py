@@ -3,11 +3,11 @@
 mlsmith's preprocessing starts each column block with a stateless Python coercion (numbers stored
 as text, category spelling, date parsing, text cleaning) that has no ONNX form. The export keeps
 those coercions in Python and converts everything that learned from data — imputation, encoding
-(one-hot with rare levels pooled, which skl2onnx lacks, included), scaling, stage 4's log and ratio
-features, and the model — into the graph: the graph's inputs are the coerced columns (a date column
-enters as its expanded parts, a pair of dates as the days between them). A pipeline with a step
-that does not convert (stage 4's bins, aggregates, polynomial terms) gets a one-sentence reason in
-``onnx.json`` instead of a graph.
+(one-hot with rare levels pooled, which skl2onnx lacks, included), scaling, stage 4's log, ratio
+and per-key aggregate features, and the model — into the graph: the graph's inputs are the coerced
+columns (a date column enters as its expanded parts, a pair of dates as the days between them, an
+aggregate's key as text). A pipeline with a step that does not convert (stage 4's bins and
+polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of a graph.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-from ..features import DateFeatures, ElapsedDays, LogTransform, Ratios
+from ..features import DateFeatures, ElapsedDays, GroupAggregate, LogTransform, Ratios
+from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
 
@@ -120,11 +121,42 @@ class _OneHotInfrequent(TransformerMixin, BaseEstimator):
         return np.hstack(blocks)
 
 
+class _Lookup(TransformerMixin, BaseEstimator):
+    """The graph form of a fitted ``GroupAggregate``: each output column looks the row's key up.
+
+    ``tables[j]`` maps a key (as ``GroupAggregate`` spells it, a missing one included) to output
+    column j; a key not seen in fit gets ``defaults[j]`` (0 for sums and counts,
+    missing for means and last values, as ``GroupAggregate`` gives).
+    """
+
+    def __init__(self, tables=None, defaults=None):
+        self.tables = tables
+        self.defaults = defaults
+
+    @classmethod
+    def of(cls, aggregate) -> "_Lookup":
+        series = list(aggregate.tables_.values())
+        defaults = [0.0 if stat == "sum" else float("nan") for _, stat in aggregate.tables_]
+        if "count" in aggregate.stats:
+            series.append(aggregate.counts_)
+            defaults.append(0.0)
+        tables = [{str(k): (0.0 if d == 0.0 and pd.isna(v) else float(v)) for k, v in table.items()}
+                  for table, d in zip(series, defaults)]
+        return cls(tables, defaults)
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        keys = group_key(pd.DataFrame(X).iloc[:, 0])
+        return np.array([[table.get(k, d) for table, d in zip(self.tables, self.defaults)] for k in keys], dtype=float)
+
+
 @dataclass
 class _Block:
     """One ColumnTransformer block: how its columns are coerced in Python and fed to the graph."""
 
-    kind: str  # numeric | categorical | text | date | elapsed
+    kind: str  # numeric | categorical | text | date | elapsed | aggregate
     columns: list[str]
     #: For date and elapsed blocks: the stateless step run in Python whose outputs the graph takes
     #: (DateFeatures' parts, ElapsedDays' day counts).
@@ -132,8 +164,14 @@ class _Block:
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        # The graph's inputs for this block: one per column, one per expanded output for dates.
-        self.names = [str(n) for n in self.expand.get_feature_names_out()] if self.expand else list(self.columns)
+        # The graph's inputs for this block: one per column, one per expanded output for dates, the
+        # key alone for an aggregate (its values were summarised in fit).
+        if self.expand is not None:
+            self.names = [str(n) for n in self.expand.get_feature_names_out()]
+        elif self.kind == "aggregate":
+            self.names = [f"{self.columns[0]}__group_key"]
+        else:
+            self.names = list(self.columns)
 
     def input_names(self) -> list[str]:
         return self.names
@@ -148,6 +186,8 @@ class _Block:
             return {name: parts[:, [i]] for i, name in enumerate(self.input_names())}
         if self.kind == "text":
             return {self.columns[0]: to_text(sub).astype(object).reshape(-1, 1)}
+        if self.kind == "aggregate":
+            return {self.names[0]: group_key(sub.iloc[:, 0]).to_numpy(dtype=object).reshape(-1, 1)}
         values = pd.DataFrame(to_category_text(sub)).fillna(_MISSING_CATEGORY).to_numpy(dtype=object)
         return {c: values[:, [i]] for i, c in enumerate(self.columns)}
 
@@ -158,6 +198,8 @@ class _Block:
         None when a value needs pandas' coercion (text that is not a plain number, dates as text).
         """
         out: dict[str, np.ndarray] = {}
+        if self.kind == "aggregate":
+            return None  # a key is spelled as pandas reads its column
         if self.kind == "numeric":
             # one (columns, rows) array: each column's (rows, 1) feed is then a contiguous view
             try:
@@ -249,6 +291,9 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
         first = steps[0][1]
         if isinstance(first, (DateFeatures, ElapsedDays)):
             blocks.append(_Block("date" if isinstance(first, DateFeatures) else "elapsed", list(columns), first))
+        elif isinstance(first, GroupAggregate):
+            blocks.append(_Block("aggregate", list(columns)))
+            steps.insert(1, ("lookup", _Lookup.of(first)))
         elif isinstance(first, FunctionTransformer) and first.func in (to_float, to_category_text, to_text):
             kind = {to_float: "numeric", to_category_text: "categorical", to_text: "text"}[first.func]
             blocks.append(_Block(kind, list(columns)))
@@ -267,7 +312,7 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
         if not rest:
             rest = [("identity", FunctionTransformer().fit(np.zeros((1, 1))))]
         sub.steps = rest
-        if blocks[-1].expand is not None:  # the graph sees each expanded output as its own input
+        if blocks[-1].names != blocks[-1].columns:  # the graph's inputs are the expanded outputs, or the key
             prep.transformers_[position] = (name, sub, blocks[-1].input_names())
     return graph, blocks
 
@@ -296,6 +341,7 @@ def _register_converters() -> None:
     update_registered_converter(LogTransform, "MlsmithLogTransform", _log_shape, _log_convert)
     update_registered_converter(Ratios, "MlsmithRatios", _ratios_shape, _ratios_convert)
     update_registered_converter(_OneHotInfrequent, "MlsmithOneHotInfrequent", _onehot_shape, _onehot_convert)
+    update_registered_converter(_Lookup, "MlsmithLookup", _lookup_shape, _lookup_convert)
 
 
 def _float_outputs(operator, width: int) -> None:
@@ -399,6 +445,24 @@ def _onehot_convert(scope, operator, container) -> None:
         container.add_initializer(span, TensorProto.INT64, [1, width], list(range(width)))
         blocks.append(node("Cast", [node("Equal", [index, span])], to=TensorProto.FLOAT))
     container.add_node("Concat", blocks, [operator.outputs[0].full_name], axis=1,
+                       name=scope.get_unique_operator_name("Concat"))
+
+
+def _lookup_shape(operator) -> None:
+    _float_outputs(operator, len(operator.raw_operator.tables))
+
+
+def _lookup_convert(scope, operator, container) -> None:
+    """One LabelEncoder per output column: key -> value, with the column's default for unseen keys."""
+    op = operator.raw_operator
+    outputs = []
+    for table, default in zip(op.tables, op.defaults):
+        out = scope.get_unique_variable_name("lookup")
+        container.add_node("LabelEncoder", [operator.inputs[0].full_name], [out], op_domain="ai.onnx.ml", op_version=2,
+                           name=scope.get_unique_operator_name("LabelEncoder"), keys_strings=list(table),
+                           values_floats=[float(v) for v in table.values()], default_float=float(default))
+        outputs.append(out)
+    container.add_node("Concat", outputs, [operator.outputs[0].full_name], axis=1,
                        name=scope.get_unique_operator_name("Concat"))
 
 
