@@ -175,7 +175,7 @@ def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
     np.testing.assert_array_equal(_OneHotInfrequent.of(encoder).transform(seen), encoder.transform(seen))
 
 
-def test_onnx_export_of_per_key_aggregates():
+def test_onnx_export_of_per_key_aggregates(tmp_path):
     from mlsmith.deploy._onnx import _Lookup
     from mlsmith.features import FeaturePlan, GroupAggregate
     from mlsmith.problem import FeatureSpec
@@ -203,6 +203,10 @@ def test_onnx_export_of_per_key_aggregates():
                      for _, step in block.steps if isinstance(step, GroupAggregate))
     rows = test[["customer_id", "spend"]]
     np.testing.assert_array_equal(_Lookup.of(aggregate).transform(rows), aggregate.transform(rows))
+    # the bundle stores the fitted tables (skops refused the pandas objects they used to be)
+    metadata = {"task": "binary_classification", "classes": [0, 1], "decision_threshold": 0.5}
+    loaded = ModelBundle.load(save_bundle(tmp_path / "b", pipeline, schema, metadata))
+    np.testing.assert_array_equal(loaded.pipeline.predict_proba(test), pipeline.predict_proba(test))
 
 
 def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):

@@ -135,13 +135,9 @@ class _Lookup(TransformerMixin, BaseEstimator):
 
     @classmethod
     def of(cls, aggregate) -> "_Lookup":
-        series = list(aggregate.tables_.values())
-        defaults = [0.0 if stat == "sum" else float("nan") for _, stat in aggregate.tables_]
-        if "count" in aggregate.stats:
-            series.append(aggregate.counts_)
-            defaults.append(0.0)
-        tables = [{str(k): (0.0 if d == 0.0 and pd.isna(v) else float(v)) for k, v in table.items()}
-                  for table, d in zip(series, defaults)]
+        defaults = aggregate.defaults()
+        tables = [{k: (0.0 if d == 0.0 and np.isnan(v) else float(v)) for k, v in zip(aggregate.keys_, row)}
+                  for row, d in zip(aggregate.values_, defaults)]
         return cls(tables, defaults)
 
     def fit(self, X, y=None):

@@ -44,34 +44,39 @@ class GroupAggregate(_Transformer):
             raise ValueError(f"stats must be some of {', '.join(STATS)}; got {list(self.stats)!r}.")
         frame = self._frame(X, reset=True)
         key = _key(frame.iloc[:, 0])
-        self.tables_ = {}
-        for k in range(1, frame.shape[1]):
-            values = pd.Series(np.asarray(frame.iloc[:, k], dtype=float))
-            grouped = values.groupby(key, dropna=False, sort=False)
-            for stat in self._value_stats():
-                self.tables_[(k, stat)] = grouped.agg(stat)
-        self.counts_ = key.groupby(key, dropna=False, sort=False).size()
+        # Plain lists and arrays, not pandas objects: the model bundle (skops) stores these.
+        self.keys_ = list(pd.unique(key))
+        self.columns_ = [(k, stat) for k in range(1, frame.shape[1]) for stat in self._value_stats()]
+        rows = []
+        for k, stat in self.columns_:
+            grouped = pd.Series(np.asarray(frame.iloc[:, k], dtype=float)).groupby(key, sort=False)
+            rows.append(grouped.agg(stat).reindex(self.keys_).to_numpy(dtype=float, na_value=np.nan))
+        if "count" in self.stats:
+            rows.append(key.groupby(key, sort=False).size().reindex(self.keys_).to_numpy(dtype=float))
+        self.values_ = np.array(rows, dtype=float).reshape(len(rows), len(self.keys_))
         return self
 
     def transform(self, X):
-        check_is_fitted(self, "tables_")
+        check_is_fitted(self, "values_")
         frame = self._frame(X, reset=False)
         key = _key(frame.iloc[:, 0])
         for k in range(1, frame.shape[1]):
             np.asarray(frame.iloc[:, k], dtype=float)  # the same input check as in fit
-        columns = []
-        for (k, stat), table in self.tables_.items():
-            columns.append(key.map(table).to_numpy(dtype=float, na_value=np.nan))
-            if stat == "sum":
-                columns[-1] = np.nan_to_num(columns[-1], nan=0.0)
-        if "count" in self.stats:
-            columns.append(key.map(self.counts_).fillna(0).to_numpy(dtype=float))
-        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+        position = pd.Index(self.keys_).get_indexer(key)  # -1: a key not seen in fit
+        out = np.tile(np.asarray(self.defaults(), dtype=float), (len(frame), 1))
+        seen = position >= 0
+        out[seen] = self.values_[:, position[seen]].T
+        return out
+
+    def defaults(self) -> list[float]:
+        """Each output column's value for a key not seen in ``fit``: 0 for sums and counts, else missing."""
+        check_is_fitted(self, "values_")
+        return [0.0 if stat == "sum" else np.nan for _, stat in self.columns_] + [0.0] * ("count" in self.stats)
 
     def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "tables_")
+        check_is_fitted(self, "values_")
         names = self._names_in(input_features)
-        out = [f"{names[k]}_{stat}_by_{names[0]}" for k, stat in self.tables_]
+        out = [f"{names[k]}_{stat}_by_{names[0]}" for k, stat in self.columns_]
         out += [f"count_by_{names[0]}"] if "count" in self.stats else []
         return np.asarray(out, dtype=object)
 
