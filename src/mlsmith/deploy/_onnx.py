@@ -135,10 +135,8 @@ class _Lookup(TransformerMixin, BaseEstimator):
 
     @classmethod
     def of(cls, aggregate) -> "_Lookup":
-        defaults = aggregate.defaults()
-        tables = [{k: (0.0 if d == 0.0 and np.isnan(v) else float(v)) for k, v in zip(aggregate.keys_, row)}
-                  for row, d in zip(aggregate.values_, defaults)]
-        return cls(tables, defaults)
+        tables = [{k: float(v) for k, v in zip(aggregate.keys_, row)} for row in aggregate.values_]
+        return cls(tables, aggregate.defaults())
 
     def fit(self, X, y=None):
         return self
