@@ -352,40 +352,56 @@ def _ratios_shape(operator) -> None:
     _float_outputs(operator, len(operator.raw_operator.pairs_))
 
 
-def _in_double(scope, operator, container) -> tuple[str, Callable[..., str]]:
-    """The operator's input as one double tensor, and ``node(op_type, inputs, **attrs)`` adding a node.
+def _onehot_shape(operator) -> None:
+    _float_outputs(operator, sum(operator.raw_operator.widths))
 
-    mlsmith's transformers compute in float64: so does their graph, cast back to float32 at the end.
-    """
+
+def _lookup_shape(operator) -> None:
+    _float_outputs(operator, len(operator.raw_operator.tables))
+
+
+def _impute_shape(operator) -> None:
+    op = operator.raw_operator
+    _float_outputs(operator, len(op.statistics) + len(op.features))
+
+
+def _graph(scope, container) -> tuple[Callable[..., str], Callable[..., str]]:
+    """``node(op_type, inputs, output=None, domain=None, **attrs)`` and ``constant(values, dtype, shape)``
+    for one converter: each adds to the graph under a unique name and returns that name."""
+    from onnx import TensorProto
+
+    def node(op_type: str, inputs: list[str], output: str | None = None, domain: str | None = None, **attrs) -> str:
+        output = output or scope.get_unique_variable_name(op_type.lower())
+        version = {"op_domain": domain, "op_version": 2} if domain else {}  # ai.onnx.ml's LabelEncoder-2
+        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **version, **attrs)
+        return output
+
+    def constant(values: list, dtype: int = TensorProto.DOUBLE, shape: list[int] | None = None) -> str:
+        name = scope.get_unique_variable_name("const")
+        container.add_initializer(name, dtype, shape or [len(values)], values)
+        return name
+
+    return node, constant
+
+
+def _in_double(scope, operator, container, node: Callable[..., str]) -> str:
+    """The operator's inputs as one double tensor: mlsmith's transformers compute in float64, and so
+    does their graph, cast back to float32 at the end."""
     from onnx import TensorProto
     from skl2onnx.operator_converters.common import concatenate_variables
 
-    def node(op_type: str, inputs: list[str], output: str | None = None, **attrs) -> str:
-        output = output or scope.get_unique_variable_name(op_type.lower())
-        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **attrs)
-        return output
-
-    x = concatenate_variables(scope, operator.inputs, container)
-    return node("Cast", [x], to=TensorProto.DOUBLE), node
-
-
-def _constant(scope, container, values: list[float], dtype=None) -> str:
-    from onnx import TensorProto
-
-    name = scope.get_unique_variable_name("const")
-    dtype = TensorProto.DOUBLE if dtype is None else dtype
-    container.add_initializer(name, dtype, [len(values)], values)
-    return name
+    return node("Cast", [concatenate_variables(scope, operator.inputs, container)], to=TensorProto.DOUBLE)
 
 
 def _log_convert(scope, operator, container) -> None:
     """``sign(x) * log(1 + |x|)``, or ``log(1 + x)`` with negatives set to 0 (``negative='clip'``); NaN stays NaN."""
     from onnx import TensorProto
 
-    x, node = _in_double(scope, operator, container)
-    one = _constant(scope, container, [1.0])
+    node, constant = _graph(scope, container)
+    x = _in_double(scope, operator, container, node)
+    one = constant([1.0])
     if operator.raw_operator.negative == "clip":  # Where, not Max: a missing value must stay missing
-        zero = _constant(scope, container, [0.0])
+        zero = constant([0.0])
         logged = node("Log", [node("Add", [node("Where", [node("Less", [x, zero]), zero, x]), one])])
     else:
         logged = node("Mul", [node("Sign", [x]), node("Log", [node("Add", [node("Abs", [x]), one])])])
@@ -397,17 +413,14 @@ def _ratios_convert(scope, operator, container) -> None:
     from onnx import TensorProto
 
     op = operator.raw_operator
-    x, node = _in_double(scope, operator, container)
+    node, constant = _graph(scope, container)
+    x = _in_double(scope, operator, container, node)
     num, den = ([int(pair[k]) for pair in op.pairs_] for k in (0, 1))
-    top = node("Gather", [x, _constant(scope, container, num, TensorProto.INT64)], axis=1)
-    bottom = node("Gather", [x, _constant(scope, container, den, TensorProto.INT64)], axis=1)
-    safe = node("Greater", [node("Abs", [bottom]), _constant(scope, container, [float(op.min_denominator)])])
-    ratio = node("Where", [safe, node("Div", [top, bottom]), _constant(scope, container, [float("nan")])])
+    top = node("Gather", [x, constant(num, TensorProto.INT64)], axis=1)
+    bottom = node("Gather", [x, constant(den, TensorProto.INT64)], axis=1)
+    safe = node("Greater", [node("Abs", [bottom]), constant([float(op.min_denominator)])])
+    ratio = node("Where", [safe, node("Div", [top, bottom]), constant([float("nan")])])
     node("Cast", [ratio], operator.outputs[0].full_name, to=TensorProto.FLOAT)
-
-
-def _onehot_shape(operator) -> None:
-    _float_outputs(operator, sum(operator.raw_operator.widths))
 
 
 def _onehot_convert(scope, operator, container) -> None:
@@ -415,57 +428,28 @@ def _onehot_convert(scope, operator, container) -> None:
     from onnx import TensorProto
 
     op = operator.raw_operator
-    name = scope.get_unique_variable_name
-
-    def node(op_type: str, inputs: list[str], domain: str | None = None, **attrs) -> str:
-        output = name(op_type.lower())
-        kwargs = {"op_domain": domain, "op_version": 2} if domain else {}
-        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **kwargs, **attrs)
-        return output
-
+    node, constant = _graph(scope, container)
     inputs = [v.full_name for v in operator.inputs]
     if len(inputs) != len(op.columns):  # one input holding every feature: take them apart
-        whole = inputs[0]
-        inputs = []
-        for i in range(len(op.columns)):
-            at = name("at")
-            container.add_initializer(at, TensorProto.INT64, [1], [i])
-            inputs.append(node("Gather", [whole, at], axis=1))
+        inputs = [node("Gather", [inputs[0], constant([i], TensorProto.INT64)], axis=1) for i in range(len(op.columns))]
     blocks = []
     for x, columns, width, unknown in zip(inputs, op.columns, op.widths, op.unknown):
         index = node("LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=list(columns),
                      values_int64s=[int(v) for v in columns.values()], default_int64=int(unknown))
-        span = name("span")
-        container.add_initializer(span, TensorProto.INT64, [1, width], list(range(width)))
+        span = constant(list(range(width)), TensorProto.INT64, [1, width])
         blocks.append(node("Cast", [node("Equal", [index, span])], to=TensorProto.FLOAT))
-    container.add_node("Concat", blocks, [operator.outputs[0].full_name], axis=1,
-                       name=scope.get_unique_operator_name("Concat"))
-
-
-def _lookup_shape(operator) -> None:
-    _float_outputs(operator, len(operator.raw_operator.tables))
+    node("Concat", blocks, operator.outputs[0].full_name, axis=1)
 
 
 def _lookup_convert(scope, operator, container) -> None:
     """One LabelEncoder per output column: key -> value, with the column's default for unseen keys."""
     op = operator.raw_operator
-    outputs = []
-    for table, default in zip(op.tables, op.defaults):
-        out = scope.get_unique_variable_name("lookup")
-        container.add_node("LabelEncoder", [operator.inputs[0].full_name], [out], op_domain="ai.onnx.ml", op_version=2,
-                           name=scope.get_unique_operator_name("LabelEncoder"), keys_strings=list(table),
-                           values_floats=[float(v) for v in table.values()], default_float=float(default))
-        outputs.append(out)
-    container.add_node("Concat", outputs, [operator.outputs[0].full_name], axis=1,
-                       name=scope.get_unique_operator_name("Concat"))
-
-
-def _impute_shape(operator) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
-
-    op = operator.raw_operator
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = FloatTensorType([n, len(op.statistics) + len(op.features)])
+    node, _ = _graph(scope, container)
+    key = operator.inputs[0].full_name
+    outputs = [node("LabelEncoder", [key], domain="ai.onnx.ml", keys_strings=list(table),
+                    values_floats=[float(v) for v in table.values()], default_float=float(default))
+               for table, default in zip(op.tables, op.defaults)]
+    node("Concat", outputs, operator.outputs[0].full_name, axis=1)
 
 
 def _impute_convert(scope, operator, container) -> None:
@@ -473,21 +457,17 @@ def _impute_convert(scope, operator, container) -> None:
     from skl2onnx.operator_converters.common import concatenate_variables
 
     op = operator.raw_operator
+    node, constant = _graph(scope, container)
     x = concatenate_variables(scope, operator.inputs, container)
-    name = scope.get_unique_variable_name
-    stats, isnan, filled = name("stats"), name("isnan"), name("filled")
-    container.add_initializer(stats, TensorProto.FLOAT, [1, len(op.statistics)], [float(v) for v in op.statistics])
-    container.add_node("IsNaN", [x], [isnan], name=scope.get_unique_operator_name("IsNaN"))
-    container.add_node("Where", [isnan, stats, x], [filled], name=scope.get_unique_operator_name("Where"))
+    stats = constant([float(v) for v in op.statistics], TensorProto.FLOAT, [1, len(op.statistics)])
+    isnan = node("IsNaN", [x])
+    filled = node("Where", [isnan, stats, x])
     out = operator.outputs[0].full_name
     if len(op.features) == 0:
-        container.add_node("Identity", [filled], [out], name=scope.get_unique_operator_name("Identity"))
+        node("Identity", [filled], out)
         return
-    idx, flags, flags_f = name("idx"), name("flags"), name("flagsf")
-    container.add_initializer(idx, TensorProto.INT64, [len(op.features)], [int(v) for v in op.features])
-    container.add_node("Gather", [isnan, idx], [flags], axis=1, name=scope.get_unique_operator_name("Gather"))
-    container.add_node("Cast", [flags], [flags_f], to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
-    container.add_node("Concat", [filled, flags_f], [out], axis=1, name=scope.get_unique_operator_name("Concat"))
+    flags = node("Gather", [isnan, constant([int(v) for v in op.features], TensorProto.INT64)], axis=1)
+    node("Concat", [filled, node("Cast", [flags], to=TensorProto.FLOAT)], out, axis=1)
 
 
 def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = TOLERANCE) -> OnnxExport:
