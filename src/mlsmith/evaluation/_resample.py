@@ -45,6 +45,13 @@ def _binary_labels(name: str, y: np.ndarray, pred: np.ndarray) -> Batch | None:
     return batch
 
 
+def _counts(code: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:
+    """How often each code (0..size-1) of the rows is drawn, per resample: resamples x ``size``."""
+    n_boot = idx.shape[0]
+    return np.bincount((code[idx] + size * np.arange(n_boot)[:, None]).ravel(),
+                       minlength=n_boot * size).reshape(n_boot, size)
+
+
 #: Above this many classes the per-resample confusion counts (resamples x classes^2) are not worth it.
 MAX_CLASSES = 30
 
@@ -64,17 +71,19 @@ def _multiclass_labels(name: str, y: np.ndarray, pred: np.ndarray) -> Batch | No
     cell = codes[:len(y)] * k + codes[len(y):]  # each row's (true, predicted) cell of the confusion matrix
 
     def batch(idx: np.ndarray) -> np.ndarray:
-        n_boot = idx.shape[0]
-        counts = np.bincount((cell[idx] + k * k * np.arange(n_boot)[:, None]).ravel(),
-                             minlength=n_boot * k * k).reshape(n_boot, k, k).astype(float)
+        counts = _counts(cell, idx, k * k).reshape(-1, k, k).astype(float)
         tp = np.diagonal(counts, axis1=1, axis2=2)
         true, predicted = counts.sum(2), counts.sum(1)
         if name == "accuracy":
             return tp.sum(1) / idx.shape[1]
         if name == "balanced_accuracy":
             return _div((_div(tp, true) * (true > 0)).sum(1), (true > 0).sum(1).astype(float))
-        per_label = {"precision": lambda: _div(tp, predicted), "recall": lambda: _div(tp, true),
-                     "f1": lambda: _div(2 * tp, true + predicted)}[name]()
+        if name == "precision":
+            per_label = _div(tp, predicted)
+        elif name == "recall":
+            per_label = _div(tp, true)
+        else:
+            per_label = _div(2 * tp, true + predicted)
         present = (true > 0) | (predicted > 0)
         return _div((per_label * present).sum(1), present.sum(1).astype(float))
 
@@ -99,9 +108,7 @@ def _binary_auc(y: np.ndarray, proba: np.ndarray) -> Batch:
     position[order] = np.arange(n)  # where each row landed in the sorted order
 
     def batch(idx: np.ndarray) -> np.ndarray:
-        n_boot = idx.shape[0]
-        drawn = np.bincount((position[idx] + n * np.arange(n_boot)[:, None]).ravel(),
-                            minlength=n_boot * n).reshape(n_boot, n)
+        drawn = _counts(position, idx, n)
         negatives = np.cumsum(np.where(positive, 0, drawn), axis=1)  # negatives drawn at or below each position
         below = negatives[:, np.maximum(starts - 1, 0)]  # strictly below each tie group
         below[:, starts == 0] = 0
