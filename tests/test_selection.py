@@ -144,6 +144,28 @@ def test_a_fit_over_the_deadline_is_stopped_not_waited_for(churn):
     assert time.perf_counter() - start < 30  # the sleeping fits were killed, not awaited
 
 
+def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_test_rows():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    X, y = make_classification(n_samples=1000, weights=[0.95], random_state=3)
+    X = pd.DataFrame(X)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
+                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+    for (train, test), r in zip(folds, res):
+        seen = r.train_index
+        assert len(seen) == len(test) and set(seen) <= set(train)
+        assert y[seen].sum() == pytest.approx(y[train].mean() * len(test), abs=1)  # the 5 % class kept
+        model = LogisticRegression().fit(X.iloc[train], y[train])
+        proba = model.predict_proba(X.iloc[seen])[:, 1]
+        assert r.train_scores["roc_auc"] == pytest.approx(roc_auc_score(y[seen], proba))
+        np.testing.assert_allclose(r.train_proba, proba)
+    again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
+                      n_jobs=1, train_metric="roc_auc", want_proba=True)
+    assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
+
+
 class FailsOnBigFolds(ClassifierMixin, BaseEstimator):
     """Raises on the folds that train on more than ``limit`` rows; a constant classifier otherwise."""
 

@@ -280,7 +280,7 @@ class FoldResult:
     latency_ms: float | None = None
     test_index: np.ndarray | None = None
     proba: np.ndarray | None = None
-    train_index: np.ndarray | None = None
+    train_index: np.ndarray | None = None  # the training rows scored (see _training_sample)
     train_proba: np.ndarray | None = None
 
 
@@ -328,13 +328,31 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
         scored = _Outputs(est)  # one pass of the pipeline per split, however many metrics read it
         test_scores = {m: float(s(scored, X_test, y[test])) for m, s in scorers.items()}
         score_time = time.perf_counter() - start
-        train_s = {train_metric: float(scorers[train_metric](scored, X_train, y[train]))} if train_metric else {}
+        seen = _training_sample(train, len(test), y) if train_metric or want_proba else train
+        X_seen = X_train if len(seen) == len(train) else X.iloc[seen]
+        train_s = {train_metric: float(scorers[train_metric](scored, X_seen, y[seen]))} if train_metric else {}
         latency = _latency_ms(est, X_test) if want_latency else None
         if not want_proba:
             return FoldResult(test_scores, train_s, fit_time, score_time, latency)
-        proba, train_proba = scored.predict_proba(X_test)[:, 1], scored.predict_proba(X_train)[:, 1]
+        proba, train_proba = scored.predict_proba(X_test)[:, 1], scored.predict_proba(X_seen)[:, 1]
     return FoldResult(test_scores, train_s, fit_time, score_time, latency, np.asarray(test), proba,
-                      np.asarray(train), train_proba)
+                      np.asarray(seen), train_proba)
+
+
+def _training_sample(train: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
+    """The training rows a fold's training score is measured on: as many as it validates on.
+
+    The training score only shows the gap to the validation score, so it needs the precision of the
+    validation score, not more rows: with 5 folds, scoring all training rows would predict four times
+    as many rows as the validation does. A stratified sample (classes are integer codes) keeps rare
+    classes; the fixed seed makes it the same in every run.
+    """
+    if len(train) <= n:
+        return train
+    from sklearn.utils import resample
+
+    stratify = y[train] if y.dtype.kind in "iub" else None
+    return np.sort(resample(train, n_samples=n, replace=False, stratify=stratify, random_state=0))
 
 
 def _latency_ms(est, X) -> float:
@@ -369,7 +387,8 @@ def fit_folds(
         they get answers ``predict`` and ``predict_proba``, each computed once per split.
     deadline : a ``time.perf_counter()`` value; work still running then is stopped and
         :class:`BudgetExceeded` raised.
-    train_metric : also score this metric on the training rows of each fold.
+    train_metric : also score this metric on the training rows of each fold (a stratified sample of
+        them as large as its test rows, which is enough to show the gap).
     want_proba, want_latency : also return the positive-class probabilities of the test and train
         rows, and the median time to predict one row.
     after_fold : called with (fold number, result) in fold order; returning True stops early
