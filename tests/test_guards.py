@@ -1,6 +1,7 @@
 """Every guard twice on real data: with the defect planted it fires, on the same data without it it stays silent."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from mlsmith.guards import (
     check_comparison,
     check_conflicting_labels,
     check_contamination,
+    check_derived_target,
     check_id_order,
     check_imbalanced_accuracy,
     check_missing_target,
@@ -37,11 +39,13 @@ from mlsmith.guards import (
     check_time_order,
     check_timestamps,
     check_tuning_range,
+    single_feature_score,
 )
 from mlsmith.selection import CATALOG, build_pipeline, compare_models
 from mlsmith.split import HeldOutTest
 
 BIN, MULTI, REG = "binary_classification", "multiclass_classification", "regression"
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,28 @@ def test_leakage_function_of_target_on_diabetes_and_wine():
     assert [(f.evidence["column"], f.evidence["relation"]) for f in found] == [("cultivar", "function")]
     rare = np.r_[np.flatnonzero(yw != 2), np.flatnonzero(yw == 2)[:2]]  # a class of two rows: some folds lack it
     assert check_target_leakage(Xw.iloc[rare], yw.iloc[rare], MULTI) == []
+
+
+def test_leakage_a_target_rebuilt_from_two_features_by_one_formula():
+    # MASS's Cars93 (tests/data/README.md): Price is the midpoint of Min.Price and Max.Price, and
+    # neither alone gives it away (their single-feature R² is under LEAK_SCORE).
+    cars = pd.read_csv(DATA / "cars93.csv", index_col=0)
+    price = cars.pop("Price")
+    assert max(single_feature_score(cars[c], price.to_numpy(), REG) for c in ("Min.Price", "Max.Price")) < 0.98
+    [found] = check_target_leakage(cars, price, REG)
+    assert (found.check, found.severity, found.evidence["columns"]) == ("target_leakage", "error", ["Min.Price", "Max.Price"])
+    assert found.evidence["r2"] > 0.9999
+    assert found.evidence["relation"].startswith("values: target ≈ 0.5") and "·Min.Price + 0.4" in found.evidence["relation"]
+    assert check_target_leakage(cars.drop(columns=["Min.Price", "Max.Price"]), price, REG) == []
+    # A ratio is found on the logs: Hitters' batting average from hits and at-bats, none missed for
+    # missing salaries (rows with any missing value in the pair are left out, not the pair).
+    hitters = pd.read_csv(DATA / "hitters.csv")
+    [ratio] = check_derived_target(hitters.drop(columns="Salary"), hitters["Hits"] / hitters["AtBat"], REG)
+    assert ratio.evidence["columns"] == ["AtBat", "Hits"] and ratio.evidence["relation"].startswith("logs:")
+    # Real targets that no formula of the features rebuilds: nothing.
+    assert check_target_leakage(hitters.drop(columns="Salary"), hitters["Salary"], REG) == []
+    assert check_derived_target(*load_diabetes(return_X_y=True, as_frame=True), REG) == []
+    assert check_derived_target(cars, price, BIN) == []  # regression only
 
 
 def _churn_dates(churn):

@@ -8,7 +8,8 @@ scikit-learn pipeline. The individual checks are public so that each can run on 
 =======================  ===================================================================
 check                    what it flags
 =======================  ===================================================================
-target_leakage           a feature that is the target, a function of it, or alone predicts it
+target_leakage           a feature that is the target, a function of it, or alone predicts it;
+                         a few numeric features one formula of which rebuilds it
 timestamp_after_outcome  a date recorded after ``data.event_time``
 not_available_at_pred.   a date recorded after ``data.prediction_time``
 id_order                 an id whose order predicts the target
@@ -28,7 +29,7 @@ unfair_comparison        tuned models compared with untuned ones (:func:`check_c
 
 from ._finding import Finding, GuardReport, Severity
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
-from ._leakage import check_id_order, check_target_leakage, check_timestamps, single_feature_score
+from ._leakage import check_derived_target, check_id_order, check_target_leakage, check_timestamps, single_feature_score
 from ._pipeline import check_pipeline, check_pipeline_file
 from ._run import check_data, check_training
 from ._split import check_adversarial, check_contamination, check_time_order
@@ -43,6 +44,7 @@ __all__ = [
     "check_conflicting_labels",
     "check_contamination",
     "check_data",
+    "check_derived_target",
     "check_id_order",
     "check_imbalanced_accuracy",
     "check_missing_target",

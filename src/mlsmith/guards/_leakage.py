@@ -13,10 +13,17 @@ from ..exceptions import DataError
 from ._finding import Finding
 from ._frame import as_time, encode, roles_of, sample
 
-__all__ = ["check_id_order", "check_target_leakage", "check_timestamps", "single_feature_score"]
+__all__ = ["check_derived_target", "check_id_order", "check_target_leakage", "check_timestamps", "single_feature_score"]
 
 #: A single feature scoring at least this (cross-validated ROC-AUC, or R² for regression) is a leak.
 LEAK_SCORE = 0.98
+#: A regression target that one linear formula of at most DERIVED_MAX numeric features rebuilds with at
+#: least this out-of-fold R² (on the values, or on their logs: products and ratios) is computed from them.
+DERIVED_R2 = 0.999
+DERIVED_MAX = 3
+#: The features most correlated with the target that the formulas are built from (every pair is tried).
+DERIVED_CANDIDATES = 30
+DERIVED_SEARCH_ROWS = 1000
 #: An id whose row order scores at least this (ROC-AUC; R² for regression: ID_ORDER_R2) is flagged.
 ID_ORDER_AUC = 0.70
 ID_ORDER_R2 = 0.30
@@ -122,7 +129,119 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
                  "n_rows_checked": len(frame)},
                 f"Check how '{column}' is recorded; if it is set from or after the outcome, add it to data.drop.",
             ))
-    return findings
+    flagged = {f.evidence["column"] for f in findings}
+    return findings + check_derived_target(frame[[c for c in frame.columns if c not in flagged]], y, task, roles, seed)
+
+
+def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,
+                         roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+    """Flag a regression target that a few numeric features rebuild by one formula.
+
+    A target computed from other columns — a price that is the midpoint of a minimum and a maximum
+    price, a total that is a sum of parts or quantity × unit price — is predicted perfectly by them,
+    yet no single one of them gives it away, so the single-feature checks miss it. Every pair of
+    the :data:`DERIVED_CANDIDATES` features most correlated with the target, and the best pairs
+    with a third feature, are fitted by least squares: on the values (sums, means, differences) and,
+    when all are positive, on their logarithms (products, ratios, powers). A set whose out-of-fold
+    R² (3 folds, on the rows where its columns are known) reaches :data:`DERIVED_R2` is a leak.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"low": rng.uniform(5, 50, 200), "spread": rng.uniform(1, 9, 200),
+    ...                       "noise": rng.normal(size=200)})
+    >>> frame["high"] = frame["low"] + frame.pop("spread")
+    >>> [finding] = check_derived_target(frame, (frame["low"] + frame["high"]) / 2, "regression")
+    >>> finding.evidence["columns"], finding.evidence["relation"]
+    (['low', 'high'], 'values: target ≈ 0.5·low + 0.5·high')
+    """
+    if task != "regression":
+        return []
+    target = pd.Series(np.asarray(y, dtype=float), index=frame.index)
+    keep = np.isfinite(target.to_numpy())
+    frame = sample(frame[keep], seed=seed)
+    t = target.loc[frame.index].to_numpy()
+    roles = roles_of(frame, roles)
+    numeric = [c for c in frame.columns if roles[c] == "numeric" and pd.api.types.is_numeric_dtype(frame[c])]
+    best = None
+    for scale in ("values", "logs"):
+        cols = numeric
+        values = frame[cols].to_numpy(dtype=float, na_value=np.nan, copy=True)
+        values[~np.isfinite(values)] = np.nan  # an infinity is no more known than a missing value
+        if scale == "logs":
+            positive = (np.nan_to_num(values, nan=1.0) > 0).all(axis=0)
+            if (t <= 0).any() or positive.sum() < 2:
+                continue
+            cols, values = [c for c, ok in zip(cols, positive) if ok], np.log(values[:, positive])
+        found = _rebuild(values, np.log(t) if scale == "logs" else t, seed)
+        if found and (best is None or found[1] > best[1]):
+            best = ([cols[j] for j in found[0]], found[1], found[2], scale)
+    if best is None or best[1] < DERIVED_R2:
+        return []
+    columns, r2, coef, scale = best
+    names = [f"'{c}'" for c in columns]
+    if scale == "values":
+        negligible = abs(coef[0]) <= 1e-9 * float(np.abs(t).mean())  # a rounding error, not a term
+        terms = [f"{b:.4g}·{c}" for b, c in zip(coef[1:], columns)] + ([] if negligible else [f"{coef[0]:.4g}"])
+        formula = " ".join([terms[0], *(f"- {x[1:]}" if x.startswith("-") else f"+ {x}" for x in terms[1:])])
+    else:
+        formula = f"{np.exp(coef[0]):.4g}·" + "·".join(f"{c}^{b:.3g}" for b, c in zip(coef[1:], columns))
+    return [Finding(
+        "target_leakage", "error",
+        f"One formula of {', '.join(names[:-1])} and {names[-1]} rebuilds the target, target ≈ {formula} "
+        f"(out-of-fold R² {r2:.5f} >= {DERIVED_R2}): it is computed from them, so they carry the answer.",
+        {"columns": columns, "relation": f"{scale}: target ≈ {formula}", "r2": round(r2, 6), "limit": DERIVED_R2,
+         "n_rows_checked": len(frame)},
+        f"If the target is computed from {', '.join(names)}, they are not known before it: add them to data.drop. "
+        "If they are known when the prediction is made, the formula is the model.",
+    )]
+
+
+def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], float, np.ndarray] | None:
+    """The best set of 2 to DERIVED_MAX columns for a least-squares fit of ``t``: (columns, R², coefficients).
+
+    The sets are searched on at most DERIVED_SEARCH_ROWS rows (an exact formula holds on any rows);
+    the best one's R² and coefficients are then computed on all of them.
+    """
+    n, p = values.shape
+    if p < 2 or n < 20:
+        return None
+    corr = pd.DataFrame(values).corrwith(pd.Series(t)).abs().fillna(0.0).to_numpy()
+    top = [int(j) for j in np.argsort(-corr, kind="stable")[:DERIVED_CANDIDATES]]
+    fold = np.empty(n, dtype=int)
+    for k, (_, part) in enumerate(KFold(3, shuffle=True, random_state=seed).split(values)):
+        fold[part] = k
+    search = np.sort(np.random.default_rng(seed).choice(n, DERIVED_SEARCH_ROWS, replace=False)) \
+        if n > DERIVED_SEARCH_ROWS else np.arange(n)
+
+    def oof_r2(cols: list[int], among: np.ndarray) -> float:
+        X, b, f = values[among][:, cols], t[among], fold[among]
+        rows = ~np.isnan(X).any(axis=1)
+        if rows.sum() < max(20, 10 * len(cols)):
+            return -np.inf
+        A, b, f = np.column_stack([np.ones(rows.sum()), X[rows]]), b[rows], f[rows]
+        pred = np.empty_like(b)
+        for k in range(3):
+            coef = np.linalg.lstsq(A[f != k], b[f != k], rcond=None)[0]
+            pred[f == k] = A[f == k] @ coef
+        total = np.sum((b - b.mean()) ** 2)
+        return 1.0 - np.sum((b - pred) ** 2) / total if total > 0 else -np.inf
+
+    scored = sorted(((oof_r2([i, j], search), [i, j]) for a, i in enumerate(top) for j in top[a + 1:]),
+                    key=lambda s: -s[0])
+    best_r2, best = scored[0]
+    if best_r2 < DERIVED_R2 and DERIVED_MAX >= 3:
+        for _, pair in scored[:3]:
+            for j in top:
+                if j not in pair and (r2 := oof_r2([*pair, j], search)) > best_r2:
+                    best_r2, best = r2, [*pair, j]
+    if best_r2 < DERIVED_R2:
+        return None
+    best = sorted(best)  # in the frame's order
+    rows = ~np.isnan(values[:, best]).any(axis=1)
+    A = np.column_stack([np.ones(rows.sum()), values[rows][:, best]])
+    coef = np.linalg.lstsq(A, t[rows], rcond=None)[0]
+    return best, oof_r2(best, np.arange(n)), coef
 
 
 def check_id_order(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str, id_columns: list[str],
