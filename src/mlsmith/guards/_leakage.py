@@ -215,7 +215,7 @@ def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], f
         if n > DERIVED_SEARCH_ROWS else np.arange(n)
 
     def oof_r2(cols: list[int], among: np.ndarray) -> float:
-        X, b, f = values[among][:, cols], t[among], fold[among]
+        X, b, f = values[np.ix_(among, cols)], t[among], fold[among]
         rows = ~np.isnan(X).any(axis=1)
         if rows.sum() < max(20, 10 * len(cols)):
             return -np.inf
