@@ -12,7 +12,8 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import (GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, cross_val_score,
+                                     train_test_split)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
@@ -28,6 +29,7 @@ from mlsmith.guards import (
     check_comparison,
     check_conflicting_labels,
     check_contamination,
+    check_cv_test_gap,
     check_derived_target,
     check_id_order,
     check_imbalanced_accuracy,
@@ -261,6 +263,28 @@ def test_overfitting_fires_when_the_tree_memorises_noisy_labels(cancer):
 def test_overfitting_on_an_error_metric():
     assert check_overfitting("rmse", train=50.0, cv=55.0) == []
     assert [f.evidence["gap"] for f in check_overfitting("rmse", train=20.0, cv=55.0)] == [round(35 / 55, 4)]
+
+
+def test_cv_test_gap_fires_when_the_test_labels_differ_from_the_training_ones(cancer):
+    from mlsmith.evaluation import bootstrap_interval, metric_on_resamples
+
+    X, y = cancer
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    cv = cross_val_score(model, X_train, y_train, cv=StratifiedKFold(5, shuffle=True, random_state=0),
+                         scoring="roc_auc").mean()
+    proba = model.fit(X_train, y_train).predict_proba(X_test)[:, 1]
+    flipped = np.where(np.random.default_rng(0).random(len(y_test)) < 0.3, 1 - y_test, y_test)  # planted
+    for labels, expected in ((y_test, []), (flipped, ["warning"])):
+        test = roc_auc_score(labels, proba)
+        interval = bootstrap_interval(metric_on_resamples("roc_auc", BIN, labels, None, proba), len(labels), seed=0,
+                                      strata=labels)
+        found = check_cv_test_gap("roc_auc", cv, test, interval, len(labels), "Logistic regression")
+        assert [f.severity for f in found] == expected
+    assert found[0].evidence["cv"] == round(cv, 4) > found[0].evidence["interval"][1]
+    # Better on the test rows than CV predicted, on an error metric: for information only.
+    [luck] = check_cv_test_gap("rmse", cv=60.0, test=40.0, interval=(35.0, 50.0), n_test=50)
+    assert luck.severity == "info"
 
 
 # 5. Accuracy on imbalanced data --------------------------------------------------------------------

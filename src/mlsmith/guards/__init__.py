@@ -16,6 +16,7 @@ id_order                 an id whose order predicts the target
 contamination            rows or entities in both train and test
 preprocessing_outside_cv a scaler or imputer fitted before the split (:func:`check_pipeline`)
 overfitting              a train score far above the cross-validated score
+cv_test_gap              a test score whose 95 % interval leaves the cross-validated score out
 imbalanced_accuracy      accuracy as the metric on imbalanced classes
 seeds                    a random step without a seed
 time_order               rows ordered by a date, split at random
@@ -33,7 +34,7 @@ from ._leakage import check_derived_target, check_id_order, check_target_leakage
 from ._pipeline import check_pipeline, check_pipeline_file
 from ._run import check_data, check_training
 from ._split import check_adversarial, check_contamination, check_time_order
-from ._training import check_comparison, check_overfitting, check_seeds, check_tuning_range
+from ._training import check_comparison, check_cv_test_gap, check_overfitting, check_seeds, check_tuning_range
 
 __all__ = [
     "Finding",
@@ -43,6 +44,7 @@ __all__ = [
     "check_comparison",
     "check_conflicting_labels",
     "check_contamination",
+    "check_cv_test_gap",
     "check_data",
     "check_derived_target",
     "check_id_order",

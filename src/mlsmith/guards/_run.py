@@ -15,7 +15,7 @@ from ._finding import Finding, GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
 from ._split import check_adversarial, check_contamination, check_time_order
-from ._training import check_overfitting, check_seeds, check_tuning_range
+from ._training import check_cv_test_gap, check_overfitting, check_seeds, check_tuning_range
 
 if TYPE_CHECKING:
     from ..evaluation import Evaluation
@@ -83,13 +83,15 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
 
 def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningResult,
                    evaluation: Evaluation) -> list[Finding]:
-    """Run the guards that need the training results: overfitting and the tuning ranges."""
+    """Run the guards that need the training results: overfitting, CV against test, the tuning ranges."""
     from ..selection import CATALOG
 
     best = leaderboard.best
     metric = problem.success_metric
     # The leaderboard scores train and CV alike (binary threshold metrics at the same operating point).
     findings = check_overfitting(metric, best.train_mean, best.cv_mean, evaluation.test_metrics.get(metric), best.label)
+    findings += check_cv_test_gap(metric, evaluation.cv_metrics.get(metric), evaluation.verdict.value,
+                                  evaluation.verdict.interval, evaluation.n_test, best.label)
     if tuning.method in ("random", "bayes", "grid"):
         from ..tuning import parse_space
 

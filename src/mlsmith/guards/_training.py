@@ -11,7 +11,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from ..metrics import get_metric
 from ._finding import Finding
 
-__all__ = ["check_comparison", "check_overfitting", "check_seeds", "check_tuning_range"]
+__all__ = ["check_comparison", "check_cv_test_gap", "check_overfitting", "check_seeds", "check_tuning_range"]
 
 #: A train score this far above the CV score (absolute, for scores on a 0..1 scale) is overfitting.
 MAX_GAP = 0.10
@@ -52,6 +52,51 @@ def check_overfitting(metric: str, train: float | None, cv: float | None, test: 
          "gap": round(gap, 4), "limit": limit, "model": model},
         "Regularise (shallower trees, more min_samples_leaf, stronger penalty), gather more rows, or drop noisy "
         "features; judge the model by its CV and test scores, never the train score.",
+    )]
+
+
+def check_cv_test_gap(metric: str, cv: float | None, test: float | None, interval: tuple[float, float] | None,
+                      n_test: int, model: str = "the chosen model") -> list[Finding]:
+    """Flag a test score whose 95 % bootstrap interval leaves out the cross-validated score.
+
+    Cross-validation predicts the test score; when the test interval excludes it, the two disagree
+    by more than the test rows' sampling error. Worse on the test rows (a warning): the test split
+    differs from the training rows, or the cross-validation was optimistic (rows of one entity or
+    period in several folds, duplicates, a search that fitted the folds). Better (for information):
+    usually the luck of a small split.
+
+    Examples
+    --------
+    >>> [f.severity for f in check_cv_test_gap("roc_auc", 0.77, 0.35, (0.19, 0.52), 80)]
+    ['warning']
+    >>> check_cv_test_gap("roc_auc", 0.95, 0.94, (0.91, 0.97), 2000)
+    []
+    """
+    if cv is None or test is None or interval is None or not np.isfinite(cv):
+        return []
+    low, high = interval
+    if low <= cv <= high:
+        return []
+    greater = get_metric(metric).greater_is_better
+    worse = cv > high if greater else cv < low
+    shown = f"test {metric} {test:.4f} (95% CI {low:.4f}-{high:.4f}, {n_test} rows) against CV {cv:.4f}"
+    evidence = {"metric": metric, "cv": round(cv, 4), "test": round(test, 4), "interval": [round(low, 4), round(high, 4)],
+                "n_test": n_test, "model": model}
+    if worse:
+        return [Finding(
+            "cv_test_gap", "warning",
+            f"{model} does worse on the test split than cross-validation predicted ({shown}): the interval "
+            "of the test score leaves the CV score out.",
+            evidence,
+            "Look for what differs between the test split and the training rows (see train_test_shift), for a "
+            "time or group structure the split ignores (data.time_column, data.group_column), and for rows of "
+            "one entity in several folds; trust the test score, not the CV score, until it is explained.",
+        )]
+    return [Finding(
+        "cv_test_gap", "info",
+        f"{model} does better on the test split than cross-validation predicted ({shown}).",
+        evidence,
+        "Usually the luck of the split; the CV score is the steadier estimate of what to expect.",
     )]
 
 
