@@ -78,6 +78,7 @@ def _feature_panel(ax, d: dict[str, Any], name: str, title: str | None = None) -
                 tw.plot(centers, tm, color=PALETTE[3], marker=".", linewidth=1.2)
                 tw.set_ylabel(ylab, color=PALETTE[3], fontsize=8)
         ax.set_xlabel(name)
+        ax.locator_params(axis="x", nbins=5)  # a third of the page wide: six-digit values would overlap
     else:
         levels = [_short(str(v), 14) for v in f["levels"]]
         x = np.arange(len(levels))
