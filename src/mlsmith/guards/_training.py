@@ -69,13 +69,13 @@ def check_cv_test_gap(metric: str, cv: float | None, test: float | None, interva
     --------
     >>> [f.severity for f in check_cv_test_gap("roc_auc", 0.77, 0.35, (0.19, 0.52), 80)]
     ['warning']
-    >>> check_cv_test_gap("roc_auc", 0.95, 0.94, (0.91, 0.97), 2000)
-    []
+    >>> check_cv_test_gap("roc_auc", 0.95, 0.94, (0.91, 0.97), 2000), check_cv_test_gap("accuracy", 0.99, 1.0, (1.0, 1.0), 250)
+    ([], [])
     """
     if cv is None or test is None or interval is None or not np.isfinite(cv):
         return []
     low, high = interval
-    if low <= cv <= high:
+    if low <= cv <= high or low == high:  # a perfect test score has no resampling spread to judge by
         return []
     greater = get_metric(metric).greater_is_better
     worse = cv > high if greater else cv < low
