@@ -12,7 +12,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cro
 from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
-from mlsmith.parallel import BudgetExceeded, fit_folds
+from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
 from mlsmith.selection import compare_models
 
 
@@ -148,14 +148,14 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    X, y = make_classification(n_samples=1000, weights=[0.95], random_state=3)
+    X, y = make_classification(n_samples=6000, weights=[0.95], random_state=3)  # 4,800 train / 1,200 test rows
     X = pd.DataFrame(X)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
                     n_jobs=1, train_metric="roc_auc", want_proba=True)
     for (train, test), r in zip(folds, res):
         seen = r.train_index
-        assert len(seen) == len(test) and set(seen) <= set(train)
+        assert len(seen) == len(test) > TRAIN_SCORE_ROWS and set(seen) <= set(train)
         assert y[seen].sum() == pytest.approx(y[train].mean() * len(test), abs=1)  # the 5 % class kept
         model = LogisticRegression().fit(X.iloc[train], y[train])
         proba = model.predict_proba(X.iloc[seen])[:, 1]
@@ -164,6 +164,10 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
                       n_jobs=1, train_metric="roc_auc", want_proba=True)
     assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
+    small = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X[:2000], y[:2000]))  # 1,600 train rows
+    res = fit_folds(LogisticRegression(), X[:2000], y[:2000], small, {"roc_auc": scorer("roc_auc", "binary_classification")},
+                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+    assert [len(r.train_index) for r in res] == [TRAIN_SCORE_ROWS] * 5
 
 
 class FailsOnBigFolds(ClassifierMixin, BaseEstimator):

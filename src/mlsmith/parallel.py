@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays",
+__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many", "fold_arrays",
            "fork_workers_from_server", "in_background", "stop_workers", "warm_up"]
 
 
@@ -339,14 +339,19 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
                       np.asarray(seen), train_proba)
 
 
-def _training_sample(train: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
-    """The training rows a fold's training score is measured on: as many as it validates on.
+#: A fold's training score is measured on at most this many training rows, or as many as it tests on.
+TRAIN_SCORE_ROWS = 1000
 
-    The training score only shows the gap to the validation score, so it needs the precision of the
-    validation score, not more rows: with 5 folds, scoring all training rows would predict four times
-    as many rows as the validation does. A stratified sample (classes are integer codes) keeps rare
-    classes; the fixed seed makes it the same in every run.
+
+def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarray:
+    """The training rows a fold's training score is measured on: all of them, up to a sample.
+
+    The training score only shows the gap to the validation score, so it needs the validation
+    score's precision, not more: with 5 folds, scoring every training row would predict four times
+    the rows the validation does. Past ``max(n_test, TRAIN_SCORE_ROWS)`` rows, a stratified sample of
+    that many (classes are integer codes; rare ones are kept) with a fixed seed, the same in every run.
     """
+    n = max(n_test, TRAIN_SCORE_ROWS)
     if len(train) <= n:
         return train
     from sklearn.utils import resample
@@ -387,8 +392,8 @@ def fit_folds(
         they get answers ``predict`` and ``predict_proba``, each computed once per split.
     deadline : a ``time.perf_counter()`` value; work still running then is stopped and
         :class:`BudgetExceeded` raised.
-    train_metric : also score this metric on the training rows of each fold (a stratified sample of
-        them as large as its test rows, which is enough to show the gap).
+    train_metric : also score this metric on the training rows of each fold (past
+        ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
     want_proba, want_latency : also return the positive-class probabilities of the test and train
         rows, and the median time to predict one row.
     after_fold : called with (fold number, result) in fold order; returning True stops early
