@@ -339,12 +339,13 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
                       np.asarray(seen), train_proba)
 
 
-#: A fold's training score is measured on at most this many training rows, or as many as it tests on.
+#: A fold's training score uses every training row up to this many (or up to its test rows' count,
+#: if larger); past that, a sample of that many.
 TRAIN_SCORE_ROWS = 1000
 
 
 def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarray:
-    """The training rows a fold's training score is measured on: all of them, up to a sample.
+    """The training rows a fold's training score is measured on: all, or a sample past a size.
 
     The training score only shows the gap to the validation score, so it needs the validation
     score's precision, not more: with 5 folds, scoring every training row would predict four times
