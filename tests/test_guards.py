@@ -103,8 +103,7 @@ def test_leakage_a_target_rebuilt_from_two_features_by_one_formula():
     assert found.evidence["r2"] > 0.9999
     assert found.evidence["relation"].startswith("values: target ≈ 0.5") and "·Min.Price + 0.4" in found.evidence["relation"]
     assert check_target_leakage(cars.drop(columns=["Min.Price", "Max.Price"]), price, REG) == []
-    # A ratio is found on the logs: Hitters' batting average from hits and at-bats, none missed for
-    # missing salaries (rows with any missing value in the pair are left out, not the pair).
+    # A ratio is found on the logs: Hitters' batting average, hits / at-bats.
     hitters = pd.read_csv(DATA / "hitters.csv")
     [ratio] = check_derived_target(hitters.drop(columns="Salary"), hitters["Hits"] / hitters["AtBat"], REG)
     assert ratio.evidence["columns"] == ["AtBat", "Hits"] and ratio.evidence["relation"].startswith("logs:")
