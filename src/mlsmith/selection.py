@@ -166,7 +166,7 @@ def compare_models(
     fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
-        """Per-fold scores (each metric's own values: an error is positive), the training scores and the ranking score."""
+        """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""
         values = {m: sign[m] * v for m, v in fold_arrays(res).items()}
         train_values = sign[metric] * fold_arrays(res, "train_scores")[metric]
         if operating_point:
@@ -272,8 +272,9 @@ def _race(
     every family is fitted on the first :data:`RACE_FOLDS` folds, and one whose scores there are
     significantly below the leader's on the same folds (the corrected paired t-test of
     :func:`_behind_p`, one-sided, at :data:`RACE_ALPHA`; ``scores`` gives a family's per-fold
-    scores, greater is better) does not fit the other folds. The leader, the dummy and every family not clearly behind complete all
-    folds, so the chosen family's estimate is the full cross-validation. A family over the latency
+    scores, greater is better) does not fit the other folds. The leader, the dummy and every family
+    not clearly behind complete all folds, so the chosen family's estimate is the full
+    cross-validation. A family over the latency
     budget cannot lead. Folds in time order are not raced: the first ones train on the least data
     and would favour models that learn fast from little.
     """

@@ -163,17 +163,17 @@ def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
     t = target.loc[frame.index].to_numpy()
     roles = roles_of(frame, roles)
     numeric = [c for c in frame.columns if roles[c] == "numeric" and pd.api.types.is_numeric_dtype(frame[c])]
+    values = frame[numeric].to_numpy(dtype=float, na_value=np.nan, copy=True)
+    values[~np.isfinite(values)] = np.nan  # an infinity is no more known than a missing value
     best = None
     for scale in ("values", "logs"):
-        cols = numeric
-        values = frame[cols].to_numpy(dtype=float, na_value=np.nan, copy=True)
-        values[~np.isfinite(values)] = np.nan  # an infinity is no more known than a missing value
+        cols, X = numeric, values
         if scale == "logs":
             positive = (np.nan_to_num(values, nan=1.0) > 0).all(axis=0)
             if (t <= 0).any() or positive.sum() < 2:
                 continue
-            cols, values = [c for c, ok in zip(cols, positive) if ok], np.log(values[:, positive])
-        found = _rebuild(values, np.log(t) if scale == "logs" else t, seed)
+            cols, X = [c for c, ok in zip(numeric, positive) if ok], np.log(values[:, positive])
+        found = _rebuild(X, np.log(t) if scale == "logs" else t, seed)
         if found and (best is None or found[1] > best[1]):
             best = ([cols[j] for j in found[0]], found[1], found[2], scale)
     if best is None or best[1] < DERIVED_R2:
@@ -214,12 +214,16 @@ def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], f
     search = np.sort(np.random.default_rng(seed).choice(n, DERIVED_SEARCH_ROWS, replace=False)) \
         if n > DERIVED_SEARCH_ROWS else np.arange(n)
 
-    def oof_r2(cols: list[int], among: np.ndarray) -> float:
-        X, b, f = values[np.ix_(among, cols)], t[among], fold[among]
+    def design(cols: list[int], among: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """An intercept and the columns, the target and the folds, on the rows where the columns are known."""
+        X = values[np.ix_(among, cols)]
         rows = ~np.isnan(X).any(axis=1)
-        if rows.sum() < max(20, 10 * len(cols)):
+        return np.column_stack([np.ones(rows.sum()), X[rows]]), t[among][rows], fold[among][rows]
+
+    def oof_r2(cols: list[int], among: np.ndarray) -> float:
+        A, b, f = design(cols, among)
+        if len(b) < max(20, 10 * len(cols)):
             return -np.inf
-        A, b, f = np.column_stack([np.ones(rows.sum()), X[rows]]), b[rows], f[rows]
         pred = np.empty_like(b)
         for k in range(3):
             coef = np.linalg.lstsq(A[f != k], b[f != k], rcond=None)[0]
@@ -238,10 +242,9 @@ def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], f
     if best_r2 < DERIVED_R2:
         return None
     best = sorted(best)  # in the frame's order
-    rows = ~np.isnan(values[:, best]).any(axis=1)
-    A = np.column_stack([np.ones(rows.sum()), values[rows][:, best]])
-    coef = np.linalg.lstsq(A, t[rows], rcond=None)[0]
-    return best, oof_r2(best, np.arange(n)), coef
+    everything = np.arange(n)
+    A, b, _ = design(best, everything)
+    return best, oof_r2(best, everything), np.linalg.lstsq(A, b, rcond=None)[0]
 
 
 def check_id_order(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str, id_columns: list[str],
