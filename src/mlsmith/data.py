@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._columns import looks_like_dates
 from .exceptions import DataError
 from .problem import DataSpec, Problem
 
@@ -203,11 +204,7 @@ def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
     return "categorical", f"{n_unique} distinct values"
 
 
-def _looks_like_dates(sample: pd.Series) -> bool:
-    if not sample.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).all():
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() >= 0.95)
+_looks_like_dates = looks_like_dates
 
 
 def _looks_numeric(sample: pd.Series) -> bool:

@@ -15,6 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 
+from ._columns import finite_float
 from .data import Schema
 from .features import DateFeatures, FeaturePlan
 
@@ -26,12 +27,16 @@ HIGH_CARDINALITY = 20
 
 
 def to_float(X):
-    """Coerce columns to float: numbers stored as strings, 'true'/'false', booleans."""
+    """Coerce columns to float: numbers stored as strings, 'true'/'false', booleans; ``inf`` is missing.
+
+    >>> to_float(pd.DataFrame({"a": [1.0, float("inf")], "b": ["2", "yes"]})).tolist()
+    [[1.0, 2.0], [nan, 1.0]]
+    """
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
     # dtype kinds, not per-column pandas checks: this runs on every fit and predict of every fold
     text_like = [dtype.kind not in "iuf" for dtype in frame.dtypes]
     if not any(text_like):  # the common case, on every fit and predict: no per-column work
-        return frame.to_numpy(dtype=float)
+        return finite_float(frame.to_numpy(dtype=float))
     out = np.empty(frame.shape, dtype=float)
     for i, (is_text, (_, s)) in enumerate(zip(text_like, frame.items())):
         if is_text:
@@ -39,7 +44,7 @@ def to_float(X):
             text = text.replace({"true": "1", "false": "0", "yes": "1", "no": "0"})
             s = pd.to_numeric(text, errors="coerce")
         out[:, i] = s.to_numpy(dtype=float, na_value=np.nan)
-    return out
+    return finite_float(out)
 
 
 def to_category_text(X):

@@ -22,6 +22,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from ._columns import parse_dates
 from .exceptions import DataError
 from .problem import Problem
 
@@ -183,9 +184,9 @@ def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray 
 
 
 def _as_time(s: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s):
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_datetime64_any_dtype(s):
         return s
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    parsed = parse_dates(s)
     if parsed.isna().mean() > 0.05:
         raise DataError(f"time_column '{name}' does not parse as dates (e.g. {s.iloc[0]!r}); use ISO dates like 2024-01-31.")
     return parsed

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from .._columns import parse_dates
 from ._base import _Transformer, resolve_pairs
 
 __all__ = ["DateFeatures", "ElapsedDays"]
@@ -120,12 +121,7 @@ def _has_time(d: pd.Series) -> bool:
     return bool((d.dt.floor("D") != d).any())
 
 
-def _parse(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-    if pd.api.types.is_numeric_dtype(s):
-        return pd.to_datetime(s, errors="coerce")
-    return pd.to_datetime(s, errors="coerce", format="mixed")
+_parse = parse_dates
 
 
 def _holidays(d: pd.Series, country: str) -> pd.Series:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data import _infer_role, _looks_like_dates
+from .._columns import as_time, parse_dates
+from ..data import _infer_role
 from ..preprocess import to_float
 
 #: Guards look at no more rows than this per table, so they cost seconds on any data size.
@@ -21,18 +22,6 @@ def roles_of(frame: pd.DataFrame, roles: dict[str, str] | None = None) -> dict[s
 def sample(frame: pd.DataFrame, n: int = MAX_ROWS, seed: int = 0) -> pd.DataFrame:
     """At most ``n`` rows, drawn without replacement with ``seed`` (the frame itself when smaller)."""
     return frame if len(frame) <= n else frame.sample(n, random_state=seed)
-
-
-def as_time(s: pd.Series) -> pd.Series | None:
-    """A column as datetimes, or None when it does not hold dates."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s
-    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return None
-    text = s.dropna().astype(str)
-    if text.empty or not _looks_like_dates(text.head(500)):
-        return None
-    return pd.to_datetime(s, errors="coerce", format="mixed")
 
 
 def encode(frames: list[pd.DataFrame], roles: dict[str, str]) -> list[np.ndarray]:
@@ -57,9 +46,7 @@ def encode(frames: list[pd.DataFrame], roles: dict[str, str]) -> list[np.ndarray
 
 
 def _days(t: pd.Series) -> np.ndarray:
-    t = pd.to_datetime(t, errors="coerce")
-    if getattr(t.dt, "tz", None) is not None:
-        t = t.dt.tz_convert(None)
+    t = parse_dates(t)
     epoch = pd.Timestamp("1970-01-01")
     return ((t - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
 

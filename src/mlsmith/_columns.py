@@ -1,0 +1,103 @@
+"""Column coercions every stage shares: one date parser, one time-zone policy, one float rule.
+
+This module imports no stage, so every stage (split, guards, features, deploy, monitor) can use it
+without a cycle.
+
+The time-zone policy, applied on every path (training, serving, batch scoring, logging, monitoring):
+a zoned timestamp is converted to UTC and its zone dropped; a naive timestamp is taken as UTC
+already. So ``2013-01-01T10:00:00Z``, ``2013-01-01T11:00:00+01:00`` and ``2013-01-01 10:00:00``
+are the same instant, and a column mixing zoned and naive values parses instead of failing.
+
+The float rule: ``inf`` and ``-inf`` are missing values. No estimator we ship accepts them, and a
+user's infinity is nearly always a division by zero upstream, which quality reports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TIME_ZONE_POLICY", "as_time", "finite_float", "looks_like_dates", "parse_dates"]
+
+#: Recorded in the bundle's schema, so a reader of the bundle knows how its dates were read.
+TIME_ZONE_POLICY = "utc-naive"
+
+
+def parse_dates(s: pd.Series) -> pd.Series:
+    """A column as naive UTC datetimes; what does not parse becomes ``NaT``.
+
+    Numbers are read as unix epochs in nanoseconds (pandas' rule), as before.
+
+    Examples
+    --------
+    >>> parse_dates(pd.Series(["2013-01-01T10:00:00Z", "2013-01-01 11:00:00+01:00",
+    ...                        "2013-01-01 10:00", "not a date"])).tolist()
+    [Timestamp('2013-01-01 10:00:00'), Timestamp('2013-01-01 10:00:00'), Timestamp('2013-01-01 10:00:00'), NaT]
+    """
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return pd.to_datetime(s, errors="coerce")
+    text = s.astype("object").where(s.notna(), None)
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    except (OverflowError, ValueError, TypeError):  # out-of-range years, odd objects
+        parsed = pd.Series(
+            [_one(v) for v in text], index=s.index, dtype="datetime64[ns, UTC]"
+        )
+    return parsed.dt.tz_localize(None)
+
+
+def _one(value: object) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value) if value is not None else pd.NaT
+    except (OverflowError, ValueError, TypeError):
+        return pd.NaT
+    if stamp is pd.NaT:
+        return pd.NaT
+    return stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp.tz_localize("UTC")
+
+
+def looks_like_dates(sample: pd.Series) -> bool:
+    """Whether strings look like dates: each has a date-like pattern and 95% parse.
+
+    >>> looks_like_dates(pd.Series(["2024-01-31T10:00:00Z", "2024-02-01T10:00:00+02:00"]))
+    True
+    >>> looks_like_dates(pd.Series(["1.5", "2.25"]))
+    False
+    """
+    text = sample.dropna().astype(str)
+    if text.empty or not text.str.contains(r"\d{1,4}[-/.:]\d{1,2}", regex=True).all():
+        return False
+    return bool(parse_dates(text).notna().mean() >= 0.95)
+
+
+def as_time(s: pd.Series) -> pd.Series | None:
+    """A column as naive UTC datetimes, or None when it does not hold dates.
+
+    >>> as_time(pd.Series([1, 2])) is None
+    True
+    >>> as_time(pd.Series(["2024-01-01T00:00:00Z", None])).tolist()
+    [Timestamp('2024-01-01 00:00:00'), NaT]
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return parse_dates(s)
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return None
+    if not looks_like_dates(s.dropna().head(500)):
+        return None
+    return parse_dates(s)
+
+
+def finite_float(values: np.ndarray) -> np.ndarray:
+    """Float values with ``inf``/``-inf`` turned into ``nan`` (a copy only when there is one).
+
+    >>> finite_float(np.array([1.0, np.inf, -np.inf])).tolist()
+    [1.0, nan, nan]
+    """
+    values = np.asarray(values, dtype=float)
+    infinite = np.isinf(values)
+    # never in place: ``to_numpy`` can return a view of the caller's frame
+    return np.where(infinite, np.nan, values) if infinite.any() else values
