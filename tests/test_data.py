@@ -26,8 +26,11 @@ def test_csv_parquet_and_sqlite_load_the_same_rows(tmp_path, churn_small):
 def test_load_errors_are_one_line(tmp_path):
     with pytest.raises(DataError, match="data file '.*missing.csv' does not exist"):
         load_data(DataSpec(path="missing.csv"), tmp_path)
+    (tmp_path / "d.json").write_text("{}")
+    with pytest.raises(DataError, match=r"unsupported type '.json'; use .csv, .parquet or .xlsx"):
+        read_table(tmp_path / "d.json")
     (tmp_path / "d.xlsx").write_text("x")
-    with pytest.raises(DataError, match="unsupported type '.xlsx'; use .csv or .parquet"):
+    with pytest.raises(DataError, match=r"could not read '.*d.xlsx' as an Excel workbook: File is not a zip"):
         read_table(tmp_path / "d.xlsx")
     with pytest.raises(DataError, match="SQLite database .* does not exist"):
         load_data(DataSpec(url="sqlite:///nope.db", query="SELECT 1"), tmp_path)

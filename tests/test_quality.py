@@ -119,7 +119,7 @@ def test_errors_name_the_value_and_the_fix(hitters, tmp_path):
     with pytest.raises(DataError, match="data file '.*nope.csv' does not exist"):
         assess_quality(tmp_path / "nope.csv")
     (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(DataError, match="unsupported type '.json'; use .csv or .parquet"):
+    with pytest.raises(DataError, match=r"unsupported type '.json'; use .csv, .parquet or .xlsx"):
         assess_quality(tmp_path / "x.json")
 
 
