@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._columns import looks_like_dates
+from ._columns import as_time, looks_like_dates
 from ._reading import NA_VALUES, file_kind, sniff_csv
 from .exceptions import DataError
 from .problem import DataSpec, Problem
@@ -286,6 +286,28 @@ def check_columns(df: pd.DataFrame, problem: Problem) -> None:
                 f"fairness.sensitive_columns names '{name}', which is not a column of the data."
                 f"{_closest(name, df.columns)}"
             )
+    if df.empty:
+        raise DataError("the data has no rows; check the file, or the query in 'data.query'.")
+    if df[problem.target].isna().all():
+        raise DataError(
+            f"target '{problem.target}' is missing in all {len(df):,} rows; check that the column holds the "
+            "labels (a missing-value marker such as NA in every row reads as missing)."
+        )
+    if spec.time_column:
+        _check_time_column(df[spec.time_column], spec.time_column)
+
+
+def _check_time_column(s: pd.Series, name: str) -> None:
+    """A time column holds dates, or numbers (a year, an epoch): anything else cannot order the split."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return
+    if as_time(s) is None:
+        values = s.dropna().unique()[:3]
+        seen = f"values like {', '.join(repr(v) for v in values)}" if len(values) else "it is empty"
+        raise DataError(
+            f"data.time_column '{name}' holds no dates ({seen}); name a column of dates, "
+            "a year or an epoch, or remove 'time_column' for a random split."
+        )
 
 
 def fingerprint(df: pd.DataFrame) -> str:
