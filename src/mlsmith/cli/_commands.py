@@ -70,7 +70,7 @@ def init(
 
     if output.exists() and not force:
         raise MlsmithError(f"'{output}' already exists; pass --force to overwrite it or -o to write elsewhere.")
-    text = draft_problem(data, target)
+    text = draft_problem(data, target, output)
     output.write_text(text)
     console.print(f"wrote {output}; edit the TODO keys, then run: mlsmith run {output}", markup=False)
 
