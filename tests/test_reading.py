@@ -121,3 +121,20 @@ def test_header_without_rows_is_one_error_on_both_paths(tmp_path):
     (tmp_path / "nothing.csv").write_text("")
     with pytest.raises(DataError, match="is empty: it has no header and no rows"):
         read_table(tmp_path / "nothing.csv")
+
+
+def test_monitor_reads_a_european_export_like_the_comma_file(tmp_path):
+    from _bundles import make_bundle
+
+    from mlsmith.datasets import make_churn
+    from mlsmith.monitor import monitor
+
+    churn = make_churn(n_rows=1600, seed=11)
+    bundle = make_bundle(tmp_path / "model", churn.iloc[:800])
+    current = churn.iloc[800:].reset_index(drop=True)
+    current.to_csv(tmp_path / "plain.csv", index=False)
+    current.to_csv(tmp_path / "eu.csv", index=False, sep=";", decimal=",")
+    plain, eu = monitor(bundle, tmp_path / "plain.csv"), monitor(bundle, tmp_path / "eu.csv")
+    assert [r["n_current"] for r in eu.features] == [r["n_current"] for r in plain.features]
+    assert [r.get("psi") for r in eu.features] == pytest.approx([r.get("psi") for r in plain.features])
+    assert eu.drifted == plain.drifted
