@@ -1,7 +1,8 @@
 """Stage 2: the data quality report.
 
 Every statistic is an SQL aggregate run by DuckDB over the table (a DataFrame, or a CSV / Parquet
-file read out of core), so a million rows take seconds and a file larger than memory still works.
+file read out of core, read as `mlsmith run` reads it), so a million rows take seconds and a file
+larger than memory still works.
 """
 
 from __future__ import annotations

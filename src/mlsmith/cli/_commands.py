@@ -59,7 +59,7 @@ def run(
 
 @app.command()
 def init(
-    data: Path = typer.Argument(..., help="The data file (.csv or .parquet)."),
+    data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx)."),
     target: str = typer.Option(..., "--target", "-t", help="The target column."),
     output: Path = typer.Option(Path("problem.yaml"), "-o", "--output", help="Where to write the draft."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
