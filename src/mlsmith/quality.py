@@ -356,7 +356,7 @@ def _spelling_variants(levels: list[tuple[str, int]]) -> list[list[str]]:
     return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
-def target_task(s: dict[str, Any]) -> str:
+def _target_task(s: dict[str, Any]) -> str:
     """The task a target's column statistics imply, by the rule of :func:`mlsmith.problem.infer_task`:
     two values are binary; text or booleans are classes; integers with at most 20 values, each value
     in 5% of the rows on average, are classes; other numbers are a regression target."""
@@ -373,7 +373,7 @@ def target_task(s: dict[str, Any]) -> str:
 
 
 def _target(s: dict[str, Any], name: str, task: str | None, findings: list[Finding]) -> dict[str, Any]:
-    task = task or target_task(s)
+    task = task or _target_task(s)
     info: dict[str, Any] = {"name": name, "task": task, "n_missing": int(s["n_missing"])}
     if s["n_missing"]:
         findings.append(finding("target_missing", "warning", f"target '{name}' is missing in {s['n_missing']} rows",

@@ -188,8 +188,6 @@ def _csv_to_parquet(con: duckdb.DuckDBPyConnection, literal: str, parquet: Path,
     (:mod:`mlsmith._reading`). Column types are sniffed from the first rows; when a later row
     contradicts them, the conversion is redone with types sniffed from every row.
     """
-    import pandas as pd
-
     fmt = sniff_csv(path)
     try:  # pandas names the columns (an empty header is 'Unnamed: 0', a repeated one 'a.1'), DuckDB reads them
         names = [str(c) for c in pd.read_csv(path, nrows=0, **fmt.pandas_options()).columns]
