@@ -49,3 +49,9 @@ def test_user_errors_exit_2_with_one_line(argv, message, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and "Traceback" not in err
+
+
+def test_quality_command_takes_the_task(tmp_path, capsys):
+    main(["quality", str(HITTERS), "--target", "Years", "--task", "regression", "--json", str(tmp_path / "q.json")])
+    data = json.loads((tmp_path / "q.json").read_text())
+    assert data["target"]["task"] == "regression" and "imbalance" not in {f["check"] for f in data["findings"]}

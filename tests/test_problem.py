@@ -89,3 +89,25 @@ def test_resolve_rejects_contradictions():
         Problem(target="y", success_metric="rmse", data={"path": "d.csv"}).resolve(pd.Series([0, 1] * 5))
     with pytest.raises(ProblemSpecError, match="positive_class 'yes' is not a value"):
         Problem(target="y", positive_class="yes", data={"path": "d.csv"}).resolve(pd.Series([0, 1] * 5))
+
+
+@pytest.mark.parametrize("metric, threshold, message", [
+    ("recall", 80, r"'threshold': recall is between 0 and 1; got 80, a percentage\? Write it as a fraction: "
+                   r"threshold: 0.80"),
+    ("r2", 85, r"'threshold': r2 is at most 1; got 85, a percentage\? Write it as a fraction: threshold: 0.85"),
+    ("roc_auc", 1.5, r"'threshold': roc_auc is between 0 and 1; got 1.5. Set a threshold that roc_auc can reach"),
+    ("rmse", -2, r"'threshold': rmse is at least 0; got -2. Set a threshold that rmse can reach"),
+])
+def test_threshold_outside_the_metric_range_is_an_error(metric, threshold, message):
+    with pytest.raises(ProblemSpecError, match=message):
+        parse_problem({"target": "y", "data": {"path": "d.csv"}, "success_metric": metric, "threshold": threshold})
+
+
+def test_threshold_within_range_and_of_the_default_metric():
+    for metric, threshold in (("recall", 0.8), ("r2", -0.5), ("rmse", 80), ("log_loss", 0.3)):
+        parse_problem({"target": "y", "data": {"path": "d.csv"}, "success_metric": metric, "threshold": threshold})
+    # No metric named: the default one (roc_auc here) decides, once the target is known.
+    problem = parse_problem({"target": "y", "data": {"path": "d.csv"}, "threshold": 75})
+    with pytest.raises(ProblemSpecError, match=r"roc_auc is between 0 and 1; got 75, a percentage\? .* 0.75 "
+                                               r"\(roc_auc is the default metric here"):
+        problem.resolve(pd.Series([0, 1] * 20))

@@ -119,7 +119,7 @@ def test_errors_name_the_value_and_the_fix(hitters, tmp_path):
     with pytest.raises(DataError, match="data file '.*nope.csv' does not exist"):
         assess_quality(tmp_path / "nope.csv")
     (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(DataError, match="unsupported type '.json'; use .csv or .parquet"):
+    with pytest.raises(DataError, match=r"unsupported type '.json'; use .csv, .parquet or .xlsx"):
         assess_quality(tmp_path / "x.json")
 
 
@@ -151,3 +151,20 @@ def test_csv_whose_types_change_after_the_sniffed_rows(tmp_path):
     r = assess_quality(tmp_path / "late.csv", target="y")
     assert r.dtypes == {"VARCHAR": 1, "BIGINT": 1}
     assert ("numbers_as_strings", "code") in {(f.check, f.column) for f in r.findings}
+
+
+def test_regression_target_has_no_imbalance_finding(hitters, tmp_path):
+    # Years (22 integer values) is a regression target by the run's rule; its rarest/commonest
+    # count ratio (0.03) used to raise "imbalanced: minority/majority = 0.03".
+    for data in (hitters, DATA / "hitters.csv"):
+        report = assess_quality(data, target="Years")
+        assert report.target["task"] == "regression" and "imbalance" not in _checks(report)
+        assert "minority_majority_ratio" not in report.target
+    wine = load_wine(as_frame=True).frame
+    rare = pd.concat([wine[wine.target == 0], wine[wine.target == 2].iloc[:5]])
+    assert "imbalance" in _checks(assess_quality(rare, target="target"))
+    told = assess_quality(rare, target="target", task="regression")  # the spec says regression: no classes
+    assert told.target["task"] == "regression" and "imbalance" not in _checks(told)
+    with pytest.raises(DataError, match="task must be one of binary_classification, multiclass_classification, "
+                                        "regression; got 'regresion'"):
+        assess_quality(rare, target="target", task="regresion")

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._columns import looks_like_dates
+from ._columns import as_time, looks_like_dates
+from ._reading import NA_VALUES, file_kind, sniff_csv
 from .exceptions import DataError
 from .problem import DataSpec, Problem
 
@@ -22,7 +23,11 @@ _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|(?<![a-z])key$)", re.IGNORECAS
 
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame, with a clear error when it cannot be read.
+    """Read a CSV, Parquet or Excel file into a DataFrame, with a clear error when it cannot be read.
+
+    A CSV file's delimiter and decimal mark are sniffed, and its missing-value markers are pandas'
+    defaults (``NA``, ``NaN``, empty, ...), exactly as the profiling engine reads it (see
+    :mod:`mlsmith._reading`). An Excel file's first sheet is read (``pip install 'mlsmith[excel]'``).
 
     Examples
     --------
@@ -36,15 +41,39 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         raise DataError(
             f"data file '{path}' does not exist; check the path (relative paths are read from the problem file's folder)."
         )
-    suffix = "".join(path.suffixes[-2:]).lower()
+    kind = file_kind(path)
+    if kind is None:
+        raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv, .parquet or .xlsx.")
     try:
-        if suffix.endswith(".parquet") or suffix.endswith(".pq"):
-            return pd.read_parquet(path, columns=columns)
-        if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-            return pd.read_csv(path, usecols=columns, sep="\t" if ".tsv" in suffix else ",", low_memory=False)
+        if kind == "parquet":
+            df = pd.read_parquet(path, columns=columns)
+        elif kind == "excel":
+            df = _read_excel(path, columns)
+        else:
+            df = pd.read_csv(path, usecols=columns, **sniff_csv(path).pandas_options())
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file '{path}' is empty: it has no header and no rows.") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
-    raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
+    if df.empty:
+        raise DataError(f"data file '{path}' has a header ({', '.join(map(str, df.columns[:6]))}) but no rows; "
+                        "check that the export finished.")
+    return df
+
+
+def _read_excel(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    try:
+        __import__(engine)
+    except ImportError:
+        raise DataError(f"reading '{path.name}' needs {engine}, which is not installed; "
+                        "install it with pip install 'mlsmith[excel]', or save the sheet as .csv.") from None
+    try:
+        # The same missing-value markers as a CSV, for a sheet exported from a program that wrote "NA".
+        return pd.read_excel(path, usecols=columns, engine=engine, na_values=list(NA_VALUES), keep_default_na=False)
+    except Exception as exc:  # a damaged workbook fails in the zip, XML or xlrd layer, each with its own type
+        raise DataError(f"could not read '{path}' as an Excel workbook: {str(exc).splitlines()[0]}; "
+                        "open it in a spreadsheet program and save it again, or save it as .csv.") from None
 
 
 def load_data(spec: DataSpec, base_dir: str | Path = ".") -> pd.DataFrame:
@@ -53,7 +82,7 @@ def load_data(spec: DataSpec, base_dir: str | Path = ".") -> pd.DataFrame:
     Parameters
     ----------
     spec : DataSpec
-        ``path`` (CSV or Parquet) or ``url`` + ``query`` (SQLite works with nothing extra; other
+        ``path`` (CSV, Parquet or Excel) or ``url`` + ``query`` (SQLite works with nothing extra; other
         databases through SQLAlchemy).
     base_dir : path
         The folder relative paths are read from (the problem file's).
@@ -257,6 +286,28 @@ def check_columns(df: pd.DataFrame, problem: Problem) -> None:
                 f"fairness.sensitive_columns names '{name}', which is not a column of the data."
                 f"{_closest(name, df.columns)}"
             )
+    if df.empty:
+        raise DataError("the data has no rows; check the file, or the query in 'data.query'.")
+    if df[problem.target].isna().all():
+        raise DataError(
+            f"target '{problem.target}' is missing in all {len(df):,} rows; check that the column holds the "
+            "labels (a missing-value marker such as NA in every row reads as missing)."
+        )
+    if spec.time_column:
+        _check_time_column(df[spec.time_column], spec.time_column)
+
+
+def _check_time_column(s: pd.Series, name: str) -> None:
+    """A time column holds dates, or numbers (a year, an epoch): anything else cannot order the split."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return
+    if as_time(s) is None:
+        values = s.dropna().unique()[:3]
+        seen = f"values like {', '.join(repr(v) for v in values)}" if len(values) else "it is empty"
+        raise DataError(
+            f"data.time_column '{name}' holds no dates ({seen}); name a column of dates, "
+            "a year or an epoch, or remove 'time_column' for a random split."
+        )
 
 
 def fingerprint(df: pd.DataFrame) -> str:

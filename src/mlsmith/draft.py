@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from .data import infer_schema, read_table
 from .exceptions import DataError
 from .metrics import default_metric
-from .problem import infer_task
+from .problem import _positive_class, infer_task
 
 __all__ = ["draft_problem"]
 
 
-def draft_problem(data: str | Path, target: str) -> str:
+def draft_problem(data: str | Path, target: str, output: str | Path = "problem.yaml") -> str:
     """Return the text of a problem.yaml for ``data`` with ``target``, with the decisions left open.
 
     The task type is inferred from the target, the suggested metric accounts for class imbalance,
     and id-like columns are listed; keys a person must decide are marked ``TODO: decide``.
+    ``data.path`` is written relative to the folder of ``output`` (where the spec will be saved),
+    since a run reads it from there. The proposed positive class is the one a run picks when the
+    spec names none (:func:`mlsmith.problem.Problem.resolve`): a ``1``/``true``/``yes`` label, else
+    the rarer class, the event the model looks for.
 
     Examples
     --------
@@ -48,7 +54,10 @@ def draft_problem(data: str | Path, target: str) -> str:
     positive = ""
     if task == "binary_classification":
         values = sorted(map(str, y.unique()))
-        positive = f"positive_class: {values[-1]}   # the event the model looks for; one of {values}\n"
+        chosen = _positive_class(None, y.value_counts(), target)
+        # quoted: YAML would read a bare yes/no/on/off label as a boolean
+        shown = json.dumps(chosen) if isinstance(chosen, str) else chosen
+        positive = f"positive_class: {shown}   # the event the model looks for; one of {values}\n"
     baseline = "method: majority   # TODO: decide: today's rule as a pandas expression, e.g. rule: \"tenure_months < 3\"" \
         if task != "regression" else "method: mean   # TODO: decide: median, or rule: an expression that predicts the value"
     time_hint = f"  # time-ordered split: set time_column to one of {dates}\n" if dates else ""
@@ -69,7 +78,7 @@ constraints:
   interpretability: medium  # high | medium | low
   time_budget_s: 600
 data:
-  path: {data.name}
+  path: {json.dumps(_relative(data, Path(output)))}
   id_columns: {ids}   # inferred: a distinct value in (almost) every row
   drop: []
   time_column: null
@@ -77,3 +86,11 @@ data:
 split: {{test_size: 0.2, cv_folds: 5}}
 seed: 42
 """
+
+
+def _relative(data: Path, output: Path) -> str:
+    """``data`` as a path relative to the folder ``output`` is written in (absolute across drives)."""
+    try:
+        return Path(os.path.relpath(data.resolve(), output.resolve().parent)).as_posix()
+    except ValueError:  # another drive on Windows: no relative path exists
+        return data.resolve().as_posix()

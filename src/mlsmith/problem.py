@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .exceptions import ProblemSpecError
 from .metrics import METRICS, default_metric, get_metric
@@ -290,6 +290,16 @@ class Problem(_Spec):
             get_metric(name)
         return value
 
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        metric = info.data.get("success_metric")
+        if value is not None and metric in METRICS:
+            message = threshold_error(metric, value)
+            if message:
+                raise ValueError(message)
+        return value
+
     @property
     def direction(self) -> Literal["higher", "lower"] | None:
         """Whether the success metric must be at least (higher) or at most (lower) the threshold."""
@@ -343,6 +353,9 @@ class Problem(_Spec):
                     f"problem.yaml: metric '{name}' does not apply to a {task} task; choose one of {valid}."
                 )
         updates["success_metric"] = metric
+        if self.success_metric is None and self.threshold is not None and threshold_error(metric, self.threshold):
+            raise ProblemSpecError(f"problem.yaml: 'threshold': {threshold_error(metric, self.threshold)} "
+                                   f"({metric} is the default metric here; name it in 'success_metric').")
         if self.baseline is None:
             method = "majority" if task != "regression" else "mean"
             updates["baseline"] = Baseline(method=method)
@@ -356,6 +369,29 @@ class Problem(_Spec):
     def to_yaml_dict(self) -> dict[str, Any]:
         """The spec as plain data, with the defaults filled in (as written to the run folder)."""
         return self.model_dump(mode="json", exclude_none=False)
+
+
+#: The values each metric can take: fractions, r2 (at most 1), or errors (at least 0).
+_FRACTION_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")
+
+
+def threshold_error(metric: str, threshold: float) -> str | None:
+    """Why ``threshold`` cannot be a value of ``metric`` (None when it can).
+
+    Examples
+    --------
+    >>> threshold_error("recall", 80)
+    'recall is between 0 and 1; got 80, a percentage? Write it as a fraction: threshold: 0.80'
+    >>> threshold_error("rmse", 80) is None
+    True
+    """
+    low, high = (0.0, 1.0) if metric in _FRACTION_METRICS else (-np.inf, 1.0) if metric == "r2" else (0.0, np.inf)
+    if low <= threshold <= high:
+        return None
+    span = "at least 0" if not np.isfinite(high) else "at most 1" if not np.isfinite(low) else "between 0 and 1"
+    if 2 <= threshold <= 100 and np.isfinite(high):
+        return f"{metric} is {span}; got {threshold:g}, a percentage? Write it as a fraction: threshold: {threshold / 100:.2f}"
+    return f"{metric} is {span}; got {threshold:g}. Set a threshold that {metric} can reach."
 
 
 def infer_task(y: pd.Series) -> TaskType:

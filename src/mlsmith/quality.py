@@ -1,7 +1,8 @@
 """Stage 2: the data quality report.
 
 Every statistic is an SQL aggregate run by DuckDB over the table (a DataFrame, or a CSV / Parquet
-file read out of core), so a million rows take seconds and a file larger than memory still works.
+file read out of core, read as `mlsmith run` reads it), so a million rows take seconds and a file
+larger than memory still works.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PLACEHOLDERS = ("", "na", "n/a", "nan", "null", "none", "?", "-", "missing", "un
 PLAUSIBLE_DATES = (date(1900, 1, 1), 1)  # earliest date, latest = today + this many years
 NEAR_CONSTANT_SHARE = 0.99
 IMBALANCE_RATIO = 0.2
+TASKS = ("binary_classification", "multiclass_classification", "regression")
 _SPELLING_MAX_LEVELS = 10_000
 
 
@@ -75,13 +77,17 @@ def as_table(data: pd.DataFrame | str | Path | Table) -> Iterator[Table]:
         table.close()
 
 
-def assess_quality(data: pd.DataFrame | str | Path | Table, target: str | None = None) -> QualityReport:
+def assess_quality(data: pd.DataFrame | str | Path | Table, target: str | None = None,
+                   task: str | None = None) -> QualityReport:
     """Compute the data quality report of a table.
 
     Parameters
     ----------
-    data : DataFrame, or path to a CSV / Parquet file (profiled out of core)
+    data : DataFrame, or path to a CSV / Parquet / Excel file (a CSV or Parquet file is profiled out of core)
     target : the target column, if any (distribution and imbalance).
+    task : binary_classification, multiclass_classification or regression; inferred from the target
+        when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
+        has no classes, so no imbalance finding.
 
     Examples
     --------
@@ -94,8 +100,10 @@ def assess_quality(data: pd.DataFrame | str | Path | Table, target: str | None =
         if target is not None and target not in table.types:
             raise DataError(f"target '{target}' is not a column of the data; columns: "
                             f"{', '.join(list(table.types)[:12])}.")
+        if task is not None and task not in TASKS:
+            raise DataError(f"task must be one of {', '.join(TASKS)}; got '{task}'.")
         stats = column_stats(table)
-        return _report(table, stats, target)
+        return _report(table, stats, target, task)
 
 
 def _pct(count: float, total: int) -> float:
@@ -180,7 +188,7 @@ def _value_counts(table: Table, c: str, s: dict[str, Any]) -> None:
         s["levels"] = rows
 
 
-def _report(table: Table, stats: dict[str, dict[str, Any]], target: str | None) -> QualityReport:
+def _report(table: Table, stats: dict[str, dict[str, Any]], target: str | None, task: str | None) -> QualityReport:
     n = table.n_rows
     findings: list[Finding] = []
     missing = {c: {"count": int(s["n_missing"]), "pct": _pct(s["n_missing"], n)}
@@ -219,7 +227,7 @@ def _report(table: Table, stats: dict[str, dict[str, Any]], target: str | None) 
             cardinality[c] = entry
         if c != target:
             findings.extend(_column_findings(table, c, s, n))
-    target_info = _target(stats[target], target, n, findings) if target else None
+    target_info = _target(stats[target], target, task, findings) if target else None
     return QualityReport(n, len(stats), round(memory_mb, 3), missing, n_dup, _pct(n_dup, n), dtypes, summary,
                          cardinality, target_info, findings, table.source, estimated, approximations(stats))
 
@@ -348,14 +356,30 @@ def _spelling_variants(levels: list[tuple[str, int]]) -> list[list[str]]:
     return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
-def _target(s: dict[str, Any], name: str, n: int, findings: list[Finding]) -> dict[str, Any]:
-    info: dict[str, Any] = {"name": name, "n_missing": int(s["n_missing"])}
+def _target_task(s: dict[str, Any]) -> str:
+    """The task a target's column statistics imply, by the rule of :func:`mlsmith.problem.infer_task`:
+    two values are binary; text or booleans are classes; integers with at most 20 values, each value
+    in 5% of the rows on average, are classes; other numbers are a regression target."""
+    if s["n_unique"] == 2:
+        return "binary_classification"
+    if s["kind"] != "numeric":
+        return "multiclass_classification"
+    levels = s.get("levels")
+    if s["n_unique"] > 20 or not levels:
+        return "regression"
+    is_integer = all(float(v).is_integer() for v, _ in levels)
+    return "multiclass_classification" if is_integer and s["n_unique"] <= max(2, 0.05 * s["n_non_null"]) \
+        else "regression"
+
+
+def _target(s: dict[str, Any], name: str, task: str | None, findings: list[Finding]) -> dict[str, Any]:
+    task = task or _target_task(s)
+    info: dict[str, Any] = {"name": name, "task": task, "n_missing": int(s["n_missing"])}
     if s["n_missing"]:
         findings.append(finding("target_missing", "warning", f"target '{name}' is missing in {s['n_missing']} rows",
                                 "drop those rows (a run does this before the split)", name,
                                 {"count": int(s["n_missing"])}))
-    is_float_like = s["kind"] == "numeric" and s["n_unique"] > 50
-    if "top" not in s or is_float_like or s["n_unique"] > 50:
+    if task == "regression" or "top" not in s or s["n_unique"] > 50:
         return info
     nn = s["n_non_null"] or 1
     info["distribution"] = {str(v): k / nn for v, k in s.get("levels") or s["top"]}

@@ -207,7 +207,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
-        quality = assess_quality(table, problem.target)
+        quality = assess_quality(table, problem.target, task=problem.type)
         lap("quality")
         say("3/7 exploratory analysis")
         eda = explore(table, problem.target, task=problem.type, positive_class=problem.positive_class,

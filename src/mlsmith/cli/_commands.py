@@ -59,7 +59,7 @@ def run(
 
 @app.command()
 def init(
-    data: Path = typer.Argument(..., help="The data file (.csv or .parquet)."),
+    data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx)."),
     target: str = typer.Option(..., "--target", "-t", help="The target column."),
     output: Path = typer.Option(Path("problem.yaml"), "-o", "--output", help="Where to write the draft."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
@@ -70,7 +70,7 @@ def init(
 
     if output.exists() and not force:
         raise MlsmithError(f"'{output}' already exists; pass --force to overwrite it or -o to write elsewhere.")
-    text = draft_problem(data, target)
+    text = draft_problem(data, target, output)
     output.write_text(text)
     console.print(f"wrote {output}; edit the TODO keys, then run: mlsmith run {output}", markup=False)
 

@@ -23,8 +23,10 @@ def _write(result, title: str, key: str, json_out: Path | None, html_out: Path |
 
 @app.command()
 def quality(
-    data: Path = typer.Argument(..., help="The data file (.csv or .parquet); read out of core."),
+    data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx); read out of core."),
     target: str = typer.Option(None, "--target", "-t", help="The target column (distribution, imbalance)."),
+    task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
+                             "(inferred from the target when omitted)."),
     json_out: Path = typer.Option(None, "--json", help="Write the report as JSON."),
     html_out: Path = typer.Option(None, "--html", help="Write the report as a self-contained HTML page."),
 ) -> None:
@@ -33,14 +35,14 @@ def quality(
     from ..report._profile import print_quality
     from ..runs import to_jsonable
 
-    report = assess_quality(data, target)
+    report = assess_quality(data, target, task=task)
     print_quality(to_jsonable(report), console)
     _write(report, f"Data quality: {data.name}", "quality", json_out, html_out)
 
 
 @app.command()
 def eda(
-    data: Path = typer.Argument(..., help="The data file (.csv or .parquet); read out of core."),
+    data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx); read out of core."),
     target: str = typer.Option(..., "--target", "-t", help="The target column."),
     task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred when omitted)."),

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .._reading import TRUE_FALSE, file_kind, sniff_csv, sql_string
 from ..exceptions import DataError
 
 __all__ = ["Table", "finite", "open_table", "q", "sql_labels"]
@@ -112,14 +113,16 @@ def _connect(memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, str]:
 
 
 def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Table:
-    """Open a DataFrame, or a CSV / Parquet file, as a DuckDB view named ``t``.
+    """Open a DataFrame, or a CSV / Parquet / Excel file, as a DuckDB view named ``t``.
 
     A CSV file is converted once to a temporary Parquet file (streamed, within ``memory_limit``), so
     later queries scan columns instead of re-parsing text; DuckDB spills to disk beyond the limit.
+    It is read as :func:`mlsmith.data.read_table` reads it: the same delimiter, decimal mark,
+    missing values, column names and column types. An Excel sheet is read by that function.
     """
     _bytes(memory_limit)
     con, tmpdir = _connect(memory_limit)
-    frame, file_mb = None, None
+    frame, file_mb, kind = None, None, None
     try:
         if isinstance(data, pd.DataFrame):
             frame = data
@@ -132,23 +135,35 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
             if not path.is_file():
                 raise DataError(f"data file '{path}' does not exist; check the path.")
             file_mb = path.stat().st_size / 2**20
-            source, suffix = str(path), "".join(path.suffixes[-2:]).lower()
+            source, kind = str(path), file_kind(path)
             literal = str(path).replace("'", "''")
-            if suffix.endswith((".parquet", ".pq")):
+            if kind == "parquet":
                 relation = f"read_parquet('{literal}')"
-            elif suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            elif kind == "csv":
                 parquet = Path(tmpdir) / "data.parquet"
                 _csv_to_parquet(con, literal, parquet, path)
                 relation = f"read_parquet('{parquet}')"
+            elif kind == "excel":
+                # A sheet holds at most about a million rows: it is read whole, as `run` reads it.
+                from ..data import read_table
+
+                frame = read_table(path).rename(columns=str)
+                con.register("source_frame", frame)
+                relation = "source_frame"
             else:
-                raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
-        described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+                raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; "
+                                "use .csv, .parquet or .xlsx.")
+        described = {n: t for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
         # ENUM (a pandas Categorical) is read as text, so every string-like column has one SQL type.
-        select = ", ".join(f"CAST({q(n)} AS VARCHAR) AS {q(n)}" if t.upper().startswith("ENUM") else q(n)
-                           for n, t, *_ in described)
+        types = {n: ("VARCHAR" if t.upper().startswith("ENUM") else t) for n, t in described.items()}
+        if kind == "csv":
+            types = _as_pandas_types(con, relation, types)
+        select = ", ".join(q(n) if t == described[n] else f"CAST({q(n)} AS {t}) AS {q(n)}" for n, t in types.items())
         con.execute(f"CREATE VIEW t AS SELECT {select} FROM {relation}")
-        types = {n: ("VARCHAR" if t.upper().startswith("ENUM") else t) for n, t, *_ in described}
         n_rows = int(con.execute("SELECT count(*) FROM t").fetchone()[0])
+        if n_rows == 0 and frame is None:
+            raise DataError(f"data file '{path}' has a header ({', '.join(list(types)[:6])}) but no rows; "
+                            "check that the export finished.")
     except BaseException:
         con.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -167,17 +182,50 @@ def _bytes(size: str) -> int:
 
 
 def _csv_to_parquet(con: duckdb.DuckDBPyConnection, literal: str, parquet: Path, path: Path) -> None:
-    """Convert a CSV file in one streamed pass. Column types are sniffed from the first rows; when a
-    later row contradicts them, the conversion is redone with types sniffed from every row."""
+    """Convert a CSV file in one streamed pass, read as `mlsmith run` reads it (pandas).
+
+    The delimiter, decimal mark, missing-value markers and column names are the ones pandas uses
+    (:mod:`mlsmith._reading`). Column types are sniffed from the first rows; when a later row
+    contradicts them, the conversion is redone with types sniffed from every row.
+    """
+    fmt = sniff_csv(path)
+    try:  # pandas names the columns (an empty header is 'Unnamed: 0', a repeated one 'a.1'), DuckDB reads them
+        names = [str(c) for c in pd.read_csv(path, nrows=0, **fmt.pandas_options()).columns]
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file '{path}' is empty: it has no header and no rows.") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+    base = f"{fmt.duckdb_options()}, names=[{', '.join(sql_string(n) for n in names)}]"
     for options in ("", ", sample_size=-1"):
         try:
-            con.execute(f"COPY (SELECT * FROM read_csv('{literal}'{options})) TO '{parquet}' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM read_csv('{literal}', {base}{options})) TO '{parquet}' (FORMAT parquet)")
             return
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             error = exc
         except duckdb.Error as exc:
             raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
     raise DataError(f"could not read '{path}': {str(error).splitlines()[0]}") from None
+
+
+def _as_pandas_types(con: duckdb.DuckDBPyConnection, relation: str, types: dict[str, str]) -> dict[str, str]:
+    """The SQL types pandas would give a CSV's columns, from DuckDB's: an integer column with a missing
+    value is a float (NaN has no integer), and a text column of True/False spellings is boolean."""
+    integers = [c for c, t in types.items() if t.upper() in ("BIGINT", "INTEGER")]
+    texts = [c for c, t in types.items() if t.upper() == "VARCHAR"]
+    spellings = ", ".join(sql_string(v) for v in TRUE_FALSE)
+    exprs = [f"bool_or({q(c)} IS NULL)" for c in integers]
+    exprs += [f"bool_and({q(c)} IN ({spellings})) AND count({q(c)}) > 0" for c in texts]
+    if not exprs:
+        return types
+    answers = con.execute(f"SELECT {', '.join(exprs)} FROM {relation}").fetchone()
+    out = dict(types)
+    for c, has_null in zip(integers, answers[: len(integers)]):
+        if has_null:
+            out[c] = "DOUBLE"
+    for c, is_bool in zip(texts, answers[len(integers):]):
+        if is_bool:
+            out[c] = "BOOLEAN"
+    return out
 
 
 def finite(values: pd.Series) -> np.ndarray:

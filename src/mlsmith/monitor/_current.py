@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from .._reading import sniff_csv
 from ..exceptions import DataError
 from ._reference import category_strings, numeric_values
 
@@ -47,19 +48,19 @@ def file_chunks(path: str | Path, wanted: list[str], chunk_rows: int = CHUNK_ROW
         chunks = (batch.to_pandas() for batch in handle.iter_batches(batch_size=chunk_rows, columns=keep))
         return columns, chunks
     if suffix.endswith((".csv", ".csv.gz", ".tsv")):
-        sep = "\t" if ".tsv" in suffix else ","
+        options = sniff_csv(path).pandas_options()  # read as training read it (mlsmith._reading)
         try:
-            columns = list(pd.read_csv(path, nrows=0, sep=sep).columns)
+            columns = list(pd.read_csv(path, nrows=0, **options).columns)
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
         keep = [c for c in columns if c in wanted]
-        return columns, _csv_chunks(path, keep, sep, chunk_rows)
+        return columns, _csv_chunks(path, keep, options, chunk_rows)
     raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
 
 
-def _csv_chunks(path: Path, keep: list[str], sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _csv_chunks(path: Path, keep: list[str], options: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
     try:
-        with pd.read_csv(path, usecols=keep, sep=sep, chunksize=chunk_rows, low_memory=False) as reader:
+        with pd.read_csv(path, usecols=keep, chunksize=chunk_rows, **options) as reader:
             yield from reader
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
