@@ -138,3 +138,13 @@ def test_monitor_reads_a_european_export_like_the_comma_file(tmp_path):
     assert [r["n_current"] for r in eu.features] == [r["n_current"] for r in plain.features]
     assert [r.get("psi") for r in eu.features] == pytest.approx([r.get("psi") for r in plain.features])
     assert eu.drifted == plain.drifted
+
+
+def test_a_level_spelled_none_is_a_level_on_every_path():
+    # MASS Cars93: 34 cars have AirBags 'None', a real level, not a missing value
+    frame = read_table(DATA / "cars93.csv")
+    assert frame["AirBags"].isna().sum() == 0
+    assert (frame["AirBags"] == "None").sum() == 34
+    with open_table(DATA / "cars93.csv") as table:
+        report = assess_quality(table)
+    assert report.missing.get("AirBags", 0) == 0
