@@ -147,3 +147,37 @@ def test_zoned_timestamps_are_scored_and_logged_in_utc_and_monitored(tmp_path, c
     result = predict_file(bundle, tmp_path / "zoned.csv", tmp_path / "zoned_out.csv")
     assert result.rules == {"timezone_converted": 3}
     np.testing.assert_allclose(pd.read_csv(tmp_path / "zoned_out.csv")["probability"], want[:10], atol=1e-12)
+
+
+def test_categories_are_known_in_any_spelling_a_reader_gives_them():
+    from mlsmith.deploy._rules import InputRules
+
+    train = pd.DataFrame({"flag": [True, False, True], "code": [1.0, 2.0, None], "y": [0, 1, 0]})
+    rules = InputRules(infer_schema(train, "y", roles={"code": "categorical"}))  # categories '1.0', '2.0'
+    codes = pd.array([1, 2, None, 3], dtype="Int64")  # a chunk with no missing code reads integers
+    check = rules.check(pd.DataFrame({"flag": ["true", "FALSE", "True", "maybe"], "code": codes}))
+    assert check.reasons.tolist() == [None, None, None, "flag: a category unseen in training ('maybe'); "
+                                                        "code: a category unseen in training ('3')"]
+    assert check.counts == {"unseen_category": 1}
+
+
+def test_integer_codes_are_read_as_training_read_them_in_every_chunk(tmp_path):
+    """Cars93's Passengers as a categorical column with a few missing: training read 5.0, not 5."""
+    frame = read_table(CARS)
+    frame.loc[[0, 50], "Passengers"] = np.nan
+    schema = infer_schema(frame, "Origin", id_columns=["Unnamed: 0", "Model", "Make"],
+                          roles={"Passengers": "categorical"})
+    assert "5.0" in schema["Passengers"].categories
+    y = (frame["Origin"] == "non-USA").astype(int)
+    pipeline = build_pipeline("linear", schema, "binary_classification", 0).fit(frame[schema.features()], y)
+    metadata = {"task": "binary_classification", "target": "Origin", "classes": ["USA", "non-USA"],
+                "decision_threshold": 0.5, "model": "linear"}
+    bundle = save_bundle(tmp_path / "model", pipeline, schema, metadata)
+    # written as another tool writes it: 5, and an empty cell (pandas reads the whole column as 5.0)
+    frame.assign(Passengers=frame["Passengers"].astype("Int64"), Cylinders="4").to_csv(tmp_path / "in.csv",
+                                                                                      index=False)
+    result = predict_file(bundle, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=20)  # 4 of 5 chunks: no NaN
+    got = pd.read_csv(tmp_path / "out.csv")
+    want = ModelBundle.load(bundle).predict(pd.read_csv(tmp_path / "in.csv"))
+    assert result.n_scored == 93 and result.rules == {}
+    np.testing.assert_array_equal(got["probability"].to_numpy(), want["probability"].to_numpy())

@@ -81,19 +81,21 @@ def _text_dtypes(schema: Schema, header: list[str]) -> dict[str, str]:
 
 
 def _as_trained(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """Columns read as text given back the numeric type training read them with (integer codes
-    stay integers, ``1.0`` stays ``1.0``), so that a category is spelt as the model learnt it."""
+    """Category and id columns given back the numeric type training read them with (integer codes
+    stay integers, ``1.0`` stays ``1.0``), so that a category is spelt as the model learnt it: a
+    CSV's text columns, and a Parquet file's numbers typed otherwise than the training data's."""
     for column in schema.columns:
-        if column.name not in frame.columns or column.role not in _TEXT_ROLES or column.role == "datetime":
-            continue
         kind = {"int64": "i", "Int64": "i", "float64": "f", "Float64": "f"}.get(column.dtype)
-        s = frame[column.name]
-        if kind is None or s.dtype.kind in "iuf":
+        if kind is None or column.name not in frame.columns or column.role in ("datetime", "numeric"):
             continue
-        numbers = pd.to_numeric(s, errors="coerce")
+        s = frame[column.name]
+        numbers = s if s.dtype.kind in "iuf" else pd.to_numeric(s, errors="coerce")
         if numbers[s.notna()].isna().any():
             continue  # text that is not a number: left as text (an unseen category, or an id)
-        frame[column.name] = numbers.astype("Int64" if kind == "i" and (numbers % 1 == 0).all() else float)
+        if kind == "f":
+            frame[column.name] = numbers.astype(float)
+        elif (numbers.dropna() % 1 == 0).all():
+            frame[column.name] = numbers.astype("Int64")
     return frame
 
 
@@ -111,7 +113,7 @@ def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pd.Da
         def batches() -> Iterator[pd.DataFrame]:
             for batch in reader.iter_batches(batch_size=chunk_rows, columns=keep or None):
                 done[0] += batch.num_rows
-                yield batch.to_pandas()
+                yield _as_trained(batch.to_pandas(), schema)
 
         return batches(), reader.metadata.num_rows, lambda: done[0]
     if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):

@@ -106,7 +106,7 @@ def _known(s: pd.Series, categories: frozenset[str]) -> np.ndarray:
     """Whether each value is a training category (missing counts as known: another rule judges it).
 
     Values are compared as the text the schema writes categories in; a value unknown as written is
-    tried in the other spelling a reader may give it (1 for 1.0 and back, True for "True")."""
+    tried in the other spelling a reader may give it (1 for 1.0 and back, "True" for True or "true")."""
     text = s if s.dtype.kind in "OT" or pd.api.types.is_string_dtype(s) else s.astype(str)
     known = text.isin(categories).to_numpy() | s.isna().to_numpy()
     if known.all():
@@ -115,6 +115,8 @@ def _known(s: pd.Series, categories: frozenset[str]) -> np.ndarray:
     def alias(v: Any) -> str | None:
         if isinstance(v, (bool, np.bool_)):
             return str(bool(v))
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):  # pandas' booleans, as text
+            return v.strip().capitalize()
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))
         if isinstance(v, (int, np.integer)):
