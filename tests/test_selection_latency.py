@@ -60,6 +60,8 @@ def test_one_noisy_measurement_does_not_flip_the_shortlist(cancer, monkeypatch):
         assert rows["knn"].note.startswith("one-row predict takes") and "budget + 25%" in rows["knn"].note
         assert rows["linear"].latency["wall_median_ms"] == pytest.approx(3 * rows["linear"].latency_ms)
     assert shortlists == [["dummy", "linear", "naive_bayes"]] * 6
+    table = lb.to_frame().set_index("model")  # leaderboard.csv: the decision's figures as columns
+    assert table.loc["knn", "latency_excluded"] and table.loc["linear", "latency_limit_ms"] == 1.25 * BUDGET_MS
     assert len({tuple(s) for s in old_rule}) > 1  # the old rule gives different shortlists on the same timings
 
 

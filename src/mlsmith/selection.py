@@ -98,7 +98,10 @@ class Leaderboard:
     def to_frame(self) -> pd.DataFrame:
         records = []
         for r in self.rows:
-            record = {k: v for k, v in r.to_dict().items() if k != "secondary"}
+            record = {k: v for k, v in r.to_dict().items() if k not in ("secondary", "latency")}
+            if r.latency is not None:  # the decision's figures, one column each
+                record.update({f"latency_{k}": v for k, v in r.latency.items()
+                               if k not in ("measure", "budget_ms", "median_ms")})
             record.update({f"cv_{k}": v for k, v in r.secondary.items()})
             records.append(record)
         return pd.DataFrame.from_records(records)
