@@ -80,20 +80,15 @@ def test_an_infinity_is_scored_as_missing_on_both_runtimes(churn_bundle, churn_f
         np.testing.assert_allclose(got, [want[0], *want], atol=1e-5 if runtime == "onnx" else 1e-12)
 
 
-#: The serve error type that answers each refusing rule (the 422 names the field and the value, batch
-#: the reason): a null where a number is required is pydantic's float_type, with input None.
-SERVE_TYPE = {"unseen_category": "literal_error", "not_a_number": "float_type", "invalid_date":
-              "datetime_from_date_parsing", "missing_required": "float_type"}
-
-
-@pytest.mark.parametrize("rule, column, value", [
-    ("unseen_category", "contract", "Weekly"),
-    ("not_a_number", "age", "old"),
-    ("invalid_date", "signup_date", "not-a-date"),
-    ("missing_required", "tenure_months", None),
+@pytest.mark.parametrize("rule, column, value, serve_type", [  # the 422's error type, as pydantic names it
+    ("unseen_category", "contract", "Weekly", "literal_error"),
+    ("not_a_number", "age", "old", "float_type"),
+    ("invalid_date", "signup_date", "not-a-date", "datetime_from_date_parsing"),
+    ("missing_required", "tenure_months", None, "float_type"),
+    ("missing_required", "signup_date", None, "datetime_type"),
 ])
 def test_serve_and_batch_refuse_the_same_rows_for_the_same_rule(churn_bundle, churn_frame, tmp_path, rule, column,
-                                                                value):
+                                                                value, serve_type):
     assert RULES[rule][0] == "refuse"
     rows = churn_frame.drop(columns=["churned"]).iloc[600:603].astype(object).reset_index(drop=True)
     rows.loc[1, column] = value
@@ -104,7 +99,7 @@ def test_serve_and_batch_refuse_the_same_rows_for_the_same_rule(churn_bundle, ch
         alone = [client.post("/predict", json=r).status_code for r in recs]
     assert response.status_code == 422 and alone == [200, 422, 200]
     [error] = response.json()["detail"]
-    assert (error["type"], error["loc"], error["input"]) == (SERVE_TYPE[rule], ["body", 1, column], value)
+    assert (error["type"], error["loc"], error["input"]) == (serve_type, ["body", 1, column], value)
     rows.to_csv(tmp_path / "in.csv", index=False)
     result = predict_file(churn_bundle, tmp_path / "in.csv", tmp_path / "out.csv")
     got = pd.read_csv(tmp_path / "out.csv")

@@ -71,10 +71,10 @@ def _date(value: Any, handler: Any) -> datetime:
     """Rule ``invalid_date``: a date is text that reads as a date (``parse_dates``' reading); numbers,
     which pydantic would take for unix seconds, are refused as the batch path refuses them."""
     if not isinstance(value, str):
-        if isinstance(value, datetime):  # a record built in Python rather than JSON
-            return naive_utc(value)
-        raise PydanticCustomError("datetime_type", "Input should be a date: ISO 8601 text such as 2024-01-31 or "
-                                                   "2024-01-31T10:00:00Z, not a number")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise PydanticCustomError("datetime_type", "Input should be a date: ISO 8601 text such as 2024-01-31 "
+                                                       "or 2024-01-31T10:00:00Z, not a number")
+        return naive_utc(handler(value))  # a datetime built in Python; anything else gets pydantic's error
     try:
         return naive_utc(datetime.fromisoformat(value))
     except ValueError:
