@@ -36,7 +36,8 @@ def test_chunked_scores_equal_scoring_the_whole_file(bundle, big, tmp_path, sour
                        progress=lambda done, total: seen.append((done, total)))
     got = pd.read_parquet(out) if target.endswith(".parquet") else pd.read_csv(out)
     want = bundle.predict(pd.read_csv(folder / "big.csv"))
-    assert list(got.columns) == ["customer_id", "prediction", "probability"]
+    assert list(got.columns) == ["customer_id", "prediction", "probability", "reason"]
+    assert got["reason"].isna().all() and (out.n_rows, out.n_scored, out.rules) == (10 * CHUNK, 10 * CHUNK, {})
     assert got["customer_id"].tolist() == frame["customer_id"].tolist()
     assert got["prediction"].tolist() == want["prediction"].tolist()
     assert got["probability"].to_numpy() == pytest.approx(want["probability"].to_numpy(), abs=1e-12)
@@ -79,11 +80,14 @@ def test_bad_inputs_and_outputs_are_reported(bundle, big, tmp_path):
     frame.drop(columns=["age"]).to_csv(tmp_path / "no_age.csv", index=False)
     with pytest.raises(DataError, match="input lacks 1 column\\(s\\) the model needs: age"):
         predict_file(bundle, tmp_path / "no_age.csv", tmp_path / "o.csv")
-    text = frame.astype(str)
-    text.loc[len(text) - 1, "age"] = "forty"
-    text.to_csv(tmp_path / "typo.csv", index=False)
-    with pytest.raises(DataError, match="could not read '.*typo.csv': .*the rows must match the training columns' types"):
-        predict_file(bundle, tmp_path / "typo.csv", tmp_path / "o.csv", chunk_rows=CHUNK)
+    pd.DataFrame(columns=frame.columns).to_csv(tmp_path / "header_only.csv", index=False)
+    with pytest.raises(DataError, match="input file '.*header_only.csv' has no rows to score"):
+        predict_file(bundle, tmp_path / "header_only.csv", tmp_path / "o.csv")
+    frame.assign(tenure_months=None).to_csv(tmp_path / "no_tenure.csv", index=False)
+    with pytest.raises(DataError, match=r"no row of '.*no_tenure.csv' can be scored: scored 0 of 4000 rows; refused "
+                                        r"4000: missing_required 4000 \(e.g. tenure_months: missing, and never "
+                                        r"missing in training\)"):
+        predict_file(bundle, tmp_path / "no_tenure.csv", tmp_path / "o.csv", chunk_rows=CHUNK)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / ".o.csv.tmp").exists()
 
 
@@ -92,5 +96,5 @@ def test_explanations_are_added_chunk_by_chunk(bundle, big, tmp_path):
     out = predict_file(bundle, folder / "big.parquet", tmp_path / "explained.parquet", chunk_rows=CHUNK, explain=True)
     got = pd.read_parquet(out)
     want = bundle.explain(frame.iloc[:2 * CHUNK])
-    assert list(got.columns) == ["customer_id", "prediction", "probability", *want.columns]
+    assert list(got.columns) == ["customer_id", "prediction", "probability", *want.columns, "reason"]
     pd.testing.assert_frame_equal(got.iloc[:2 * CHUNK][list(want.columns)], want, check_exact=False, atol=1e-12)

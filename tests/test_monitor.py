@@ -184,3 +184,17 @@ def test_monitoring_a_window_of_the_serving_log(bundle, fresh, tmp_path):
         monitor(bundle, log=db, since="3000000")
     with pytest.raises(DataError, match="'--since' 'yesterday' is not a time|--since 'yesterday' is not a time"):
         monitor(bundle, log=db, since="yesterday")
+
+
+def test_a_log_mixing_time_zones_is_read_with_the_training_date_parser(bundle, fresh, tmp_path):
+    """A log written before validation normalised dates holds them as sent: zoned, naive, and not dates."""
+    rows = fresh.iloc[:400].copy()
+    stamps = ["2024-01-01T10:00:00+02:00", "2024-01-01T10:00:00Z", "2024-01-01 10:00:00", "not-a-date"]
+    rows["last_login"] = [stamps[i % 4] if i < 8 else v for i, v in enumerate(rows["last_login"])]
+    db = tmp_path / "mixed.db"
+    _log(db, [(1_000_000, rows)])
+    report = monitor(bundle, log=db)
+    last_login = next(r for r in report.features if r["name"] == "last_login")
+    assert (report.n_rows, last_login["n_current"], last_login["n_invalid"]) == (400, 398, 2)
+    assert {"check": "schema", "column": "last_login", "severity": "error",
+            "message": "2 value(s) of date column 'last_login' are not dates; they were scored as missing"} in report.findings

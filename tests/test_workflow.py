@@ -73,7 +73,7 @@ def test_bundle_reloads_and_predicts_like_the_fitted_pipeline(churn_run, churn_s
     assert (scored["prediction"] == expected).all()
     out = mlsmith.predict_file(bundle, _csv(churn_small.head(50), tmp_path), tmp_path / "scored.parquet")
     back = pd.read_parquet(out)
-    assert list(back.columns) == ["customer_id", "prediction", "probability"] and len(back) == 50
+    assert list(back.columns) == ["customer_id", "prediction", "probability", "reason"] and len(back) == 50
 
 
 def test_same_seed_gives_the_same_leaderboard(tmp_path, churn_small):

@@ -282,6 +282,8 @@ class FoldResult:
     proba: np.ndarray | None = None
     train_index: np.ndarray | None = None  # the training rows scored (see _training_sample)
     train_proba: np.ndarray | None = None
+    #: each timed one-row prediction's CPU and wall ms (``cpu_ms``, ``wall_ms``); latency_ms is the CPU median
+    latency_samples: dict[str, list[float]] | None = None
 
 
 class _Outputs:
@@ -331,12 +333,13 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
         seen = _training_sample(train, len(test), y) if train_metric or want_proba else train
         X_seen = X_train if len(seen) == len(train) else X.iloc[seen]
         train_s = {train_metric: float(scorers[train_metric](scored, X_seen, y[seen]))} if train_metric else {}
-        latency = _latency_ms(est, X_test) if want_latency else None
+        samples = _latency_samples(est, X_test) if want_latency else None
+        latency = None if samples is None else float(np.median(samples["cpu_ms"]))
         if not want_proba:
-            return FoldResult(test_scores, train_s, fit_time, score_time, latency)
+            return FoldResult(test_scores, train_s, fit_time, score_time, latency, latency_samples=samples)
         proba, train_proba = scored.predict_proba(X_test)[:, 1], scored.predict_proba(X_seen)[:, 1]
     return FoldResult(test_scores, train_s, fit_time, score_time, latency, np.asarray(test), proba,
-                      np.asarray(seen), train_proba)
+                      np.asarray(seen), train_proba, samples)
 
 
 #: A fold's training score uses every training row up to this many (or up to its test rows' count,
@@ -361,15 +364,11 @@ def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarra
     return np.sort(resample(train, n_samples=n, replace=False, stratify=stratify, random_state=0))
 
 
-def _latency_ms(est, X) -> float:
-    """Median wall time of predicting one row (what a single online request costs)."""
-    row = X.iloc[:1]
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        est.predict(row)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+def _latency_samples(est, X) -> dict[str, list[float]]:
+    """Milliseconds of repeated one-row predictions (what a single online request costs)."""
+    from .evaluation._constraints import one_row_latency
+
+    return one_row_latency(est.predict, X.iloc[:1])
 
 
 def fit_folds(
@@ -396,7 +395,7 @@ def fit_folds(
     train_metric : also score this metric on the training rows of each fold (past
         ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
     want_proba, want_latency : also return the positive-class probabilities of the test and train
-        rows, and the median time to predict one row.
+        rows, and the times of repeated one-row predictions (and their median).
     after_fold : called with (fold number, result) in fold order; returning True stops early
         (a pruned trial). The folds it sees do not depend on how many workers ran them.
 
@@ -423,11 +422,11 @@ def fit_folds(
             timeout = deadline - time.perf_counter()
             if timeout <= 0:
                 raise BudgetExceeded(len(results))
-        # One fold's model is enough to time a one-row prediction.
+        # Every fold's model times one-row predictions: pooled, their median is the family's latency.
         # A fold that raises hands its exception back: raised inside joblib, it would kill the workers
         # (restarting them costs seconds), and which fold's error came first would depend on timing.
-        jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
-                for i, (tr, te) in enumerate(batch, start=start))
+        jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency)
+                for tr, te in batch)
         try:
             # A single worker runs in this process, where nothing can be stopped: no timeout then.
             out = Parallel(n_jobs=workers, timeout=timeout if workers > 1 else None)(jobs)
@@ -488,8 +487,8 @@ def fit_many(
     [4, 4]
     """
     workers = max(1, effective_n_jobs(n_jobs))
-    jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency and i == 0)
-            for pipeline in pipelines for i, (tr, te) in enumerate(folds))
+    jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_proba, want_latency)
+            for pipeline in pipelines for tr, te in folds)
     out = Parallel(n_jobs=workers, return_as="generator")(jobs)
     for _ in pipelines:
         yield _until_stopped([next(out) for _ in folds], after_fold)[0]

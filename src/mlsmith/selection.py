@@ -53,7 +53,11 @@ class LeaderboardRow:
     selection_score: float | None = None
     status: str = "ok"
     note: str = ""
+    #: The median CPU ms of the family's timed one-row predictions (every fold model's repeats pooled).
     latency_ms: float | None = None
+    #: How the latency budget judged it (``mlsmith.evaluation._constraints.latency_decision``): median,
+    #: p90, timings, budget, tolerance, the limit it was held to and whether it was excluded.
+    latency: dict[str, Any] | None = None
     #: Seconds the family took: elapsed under a budget; otherwise (its folds queued with the others')
     #: the fitting and scoring time of its folds, summed.
     wall_time_s: float = 0.0
@@ -94,7 +98,10 @@ class Leaderboard:
     def to_frame(self) -> pd.DataFrame:
         records = []
         for r in self.rows:
-            record = {k: v for k, v in r.to_dict().items() if k != "secondary"}
+            record = {k: v for k, v in r.to_dict().items() if k not in ("secondary", "latency")}
+            if r.latency is not None:  # the decision's figures, one column each
+                record.update({f"latency_{k}": v for k, v in r.latency.items()
+                               if k not in ("measure", "budget_ms", "median_ms")})
             record.update({f"cv_{k}": v for k, v in r.secondary.items()})
             records.append(record)
         return pd.DataFrame.from_records(records)
@@ -141,8 +148,12 @@ def compare_models(
     time_budget_s : for the whole comparison: a family still running when it is spent is stopped,
         the families not started are skipped; both are marked.
     family_budget_s : for each family: one that runs over is stopped and marked ``over budget``.
-    interpretability, latency_ms : the problem's constraints. A family whose measured one-row
-        predict time exceeds ``latency_ms`` is marked ``over latency`` and cannot be chosen.
+    interpretability, latency_ms : the problem's constraints. A family whose median one-row
+        predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
+        :mod:`mlsmith.evaluation._constraints`) exceeds ``latency_ms`` by more than
+        ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
+        records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
+        families it excluded.
     plan : the feature plan of stage 4, applied inside every family's pipeline.
     target : the success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
@@ -190,10 +201,12 @@ def compare_models(
             folds=len(res),
         )
         if latency_ms is not None:
-            row.latency_ms = res[0].latency_ms
-            if row.latency_ms > latency_ms and name != "dummy":
+            row.latency = _latency(res, latency_ms)
+            row.latency_ms = row.latency["median_ms"]
+            if row.latency["excluded"] and name != "dummy":
                 row.status = "over latency"
-                row.note = f"one-row predict takes {row.latency_ms:.2f} ms > the {latency_ms:g} ms budget"
+                row.note = (f"one-row predict takes {row.latency_ms:.2f} ms of CPU (median of {row.latency['n']}) > "
+                            f"the {latency_ms:g} ms budget + {row.latency['tolerance']:.0%}")
                 rec.drop(name, row.note)
         rows.append(row)
 
@@ -250,6 +263,8 @@ def compare_models(
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
     budget = {"time_budget_s": time_budget_s, "family_budget_s": family_budget_s,
               "elapsed_s": round(time.perf_counter() - start, 3)}
+    if latency_ms is not None:
+        budget["latency"] = _latency_record(rows, latency_ms)
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
 
@@ -287,7 +302,7 @@ def _race(
     if len(first) == len(folds):
         return [(name, res, None) for name, res in out.items()]
     racing = {name: scores(res) for name, res in out.items() if not isinstance(res, Exception) and name != "dummy"}
-    leaders = [name for name in racing if latency_ms is None or out[name][0].latency_ms <= latency_ms]
+    leaders = [name for name in racing if latency_ms is None or not _latency(out[name], latency_ms)["excluded"]]
     behind: dict[str, str] = {}
     if leaders:
         leader = max(leaders, key=lambda name: racing[name].mean())
@@ -298,11 +313,32 @@ def _race(
                 behind[name] = (f"behind {CATALOG[leader].label} on the first {len(first)} of {len(folds)} folds "
                                 f"(corrected paired t-test, one-sided p = {p:.2g}): its other folds were not fitted")
     rest = [name for name, res in out.items() if not isinstance(res, Exception) and name not in behind]
-    later = fit_many([pipes[name] for name in rest], X, y, folds[len(first):], scoring,
-                     **{**fit_args, "want_latency": False})
+    later = fit_many([pipes[name] for name in rest], X, y, folds[len(first):], scoring, **fit_args)
     for name, res in zip(rest, later):
         out[name] = res if isinstance(res, Exception) else out[name] + res
     return [(name, res, behind.get(name)) for name, res in out.items()]
+
+
+def _latency(res: list[FoldResult], latency_ms: float) -> dict[str, Any]:
+    """The latency decision of a family from its folds' timings (see ``latency_decision``)."""
+    from .evaluation._constraints import latency_decision
+
+    timed = [r.latency_samples for r in res if r.latency_samples]
+    return latency_decision([t for s in timed for t in s["cpu_ms"]], latency_ms,
+                            wall_ms=[t for s in timed for t in s["wall_ms"]])
+
+
+def _latency_record(rows: list[LeaderboardRow], latency_ms: float) -> dict[str, Any]:
+    """The latency rule as applied, for results.json: enough to check a rerun's shortlist against."""
+    from .evaluation._constraints import LATENCY_REPEATS, LATENCY_TOLERANCE
+
+    judged = [r for r in rows if r.latency is not None]
+    return {"budget_ms": latency_ms, "tolerance": LATENCY_TOLERANCE, "limit_ms": latency_ms * (1 + LATENCY_TOLERANCE),
+            "repeats_per_fold": LATENCY_REPEATS,
+            "rule": f"a family is excluded when the median CPU time of its one-row predictions exceeds "
+                    f"{latency_ms:g} ms by more than {LATENCY_TOLERANCE:.0%}",
+            "median_ms": {r.model: round(r.latency["median_ms"], 4) for r in judged},
+            "excluded": sorted(r.model for r in judged if r.latency["excluded"] and r.model != "dummy")}
 
 
 def _behind_p(diff: np.ndarray, test_over_train: float) -> float:

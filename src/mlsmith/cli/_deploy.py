@@ -18,15 +18,20 @@ def predict(
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", min=1, help="Rows scored at a time (memory follows it)."),
     explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
 ) -> None:
-    """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT."""
+    """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT.
+
+    Rows are checked by the input rules 'serve' applies: a refused row keeps its place with no
+    prediction and a 'reason'; one summary line counts the rows each rule refused or changed.
+    """
     from ..deploy import predict_file
 
     columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
-        path = predict_file(bundle, data, output, chunk_rows=chunk_rows, explain=explain,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"wrote {path}", markup=False, highlight=False)
+        result = predict_file(bundle, data, output, chunk_rows=chunk_rows, explain=explain,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {result.path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

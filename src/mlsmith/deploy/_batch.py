@@ -1,79 +1,186 @@
-"""Batch scoring of a CSV or Parquet file in chunks, so memory stays flat however large the file."""
+"""Batch scoring of a CSV or Parquet file in chunks, so memory stays flat however large the file.
+
+A CSV is read as training reads it (:func:`mlsmith.data.read_table`: pandas' parser, its missing
+markers — empty, ``NA``, ``NaN``, ``NULL``, ``None``, ... — and its delimiter), a chunk at a time;
+each chunk then passes the input rules serving applies (:mod:`mlsmith.deploy._rules`): a refused
+row gets no prediction and a ``reason``, a changed row is scored and counted.
+"""
 
 from __future__ import annotations
 
-import csv
+import gc
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .._reading import sniff_csv
 from ..data import Schema
 from ..exceptions import DataError
 from ._bundle import ModelBundle
+from ._explain import PREFIX
+from ._rules import RULES, InputRules
 
-__all__ = ["predict_file"]
+__all__ = ["BatchResult", "predict_file"]
 
 #: Rows scored at a time.
 CHUNK_ROWS = 50_000
 Progress = Callable[[int, int], object]
+#: Roles whose values are read as text and typed from the schema, not guessed chunk by chunk: a
+#: chunk without a missing code would read 1 where the whole file (training) read 1.0.
+_TEXT_ROLES = ("categorical", "boolean", "id", "datetime", "text")
 
 
-def _arrow_types(schema: Schema) -> dict[str, pa.DataType]:
-    """Column types fixed up front, so a CSV chunk never infers a type its predecessors did not."""
-    types = {}
+@dataclass
+class BatchResult:
+    """What :func:`predict_file` did: where it wrote, the rows scored, and the rows each input rule
+    refused or changed (see :data:`~mlsmith.deploy._rules.RULES`).
+
+    It is a path-like object (the output file), so ``pd.read_csv(predict_file(...))`` works.
+    """
+
+    path: Path
+    n_rows: int
+    n_scored: int
+    rules: dict[str, int] = field(default_factory=dict)
+    #: The first reason given for each refusing rule, as an example for the summary.
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    @property
+    def n_refused(self) -> int:
+        return self.n_rows - self.n_scored
+
+    def summary(self) -> str:
+        """One line: rows scored, and per rule the rows it refused or changed.
+
+        >>> BatchResult(Path("o.csv"), 100, 97, {"unseen_category": 3, "timezone_converted": 2}).summary()
+        'scored 97 of 100 rows; refused 3: unseen_category 3; changed 2: timezone_converted 2'
+        """
+        text = f"scored {self.n_scored} of {self.n_rows} rows"
+        refused = [f"{k} {v}" for k, v in self.rules.items() if RULES[k][0] == "refuse"]
+        changed = {k: v for k, v in self.rules.items() if RULES[k][0] == "change"}
+        if refused:
+            text += f"; refused {self.n_refused}: {', '.join(refused)}"
+        if changed:
+            text += f"; changed {max(changed.values())}: {', '.join(f'{k} {v}' for k, v in changed.items())}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "n_rows": self.n_rows, "n_scored": self.n_scored,
+                "n_refused": self.n_refused, "rules": dict(self.rules), "examples": dict(self.examples)}
+
+
+def _text_dtypes(schema: Schema, header: list[str]) -> dict[str, str]:
+    return {c.name: "str" for c in schema.columns if c.role in _TEXT_ROLES and c.name in header}
+
+
+def _as_trained(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Category and id columns given back the numeric type training read them with (integer codes
+    stay integers, ``1.0`` stays ``1.0``), so that a category is spelt as the model learnt it: a
+    CSV's text columns, and a Parquet file's numbers typed otherwise than the training data's."""
     for column in schema.columns:
-        if column.role == "numeric" and column.dtype.startswith(("int", "float", "Int", "Float")):
-            types[column.name] = pa.float64()
-        elif column.role == "id" and column.dtype.startswith(("int", "Int")):
-            types[column.name] = pa.int64()
-        elif column.dtype == "bool":
-            types[column.name] = pa.bool_()
-        else:
-            types[column.name] = pa.string()
-    return types
+        kind = {"int64": "i", "Int64": "i", "float64": "f", "Float64": "f"}.get(column.dtype)
+        if kind is None or column.name not in frame.columns or column.role in ("datetime", "numeric"):
+            continue
+        s = frame[column.name]
+        numbers = s if s.dtype.kind in "iuf" else pd.to_numeric(s, errors="coerce")
+        if numbers[s.notna()].isna().any():
+            continue  # text that is not a number: left as text (an unseen category, or an id)
+        if kind == "f":
+            frame[column.name] = numbers.astype(float)
+        elif (numbers.dropna() % 1 == 0).all():
+            frame[column.name] = numbers.astype("Int64")
+    return frame
 
 
-def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pa.RecordBatch], int, Callable[[], int]]:
-    """Record batches of the file, the total progress units, and the units done so far."""
+def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pd.DataFrame], int, Callable[[], int]]:
+    """Chunks of the file as frames, the total progress units, and the units done so far."""
     suffix = "".join(path.suffixes[-2:]).lower()
+    wanted = {c.name for c in schema.columns}
     if suffix.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
         reader = pq.ParquetFile(path)
+        keep = [c for c in reader.schema_arrow.names if c in wanted]
         done = [0]
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in reader.iter_batches(batch_size=chunk_rows):
+        def batches() -> Iterator[pd.DataFrame]:
+            for batch in reader.iter_batches(batch_size=chunk_rows, columns=keep or None):
                 done[0] += batch.num_rows
-                yield batch
+                yield _as_trained(batch.to_pandas(), schema)
 
         return batches(), reader.metadata.num_rows, lambda: done[0]
-    if suffix.endswith(".csv"):
-        import pyarrow.csv as pcsv
+    if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        options = sniff_csv(path).pandas_options()  # read as training read it (mlsmith._reading)
+        options.pop("low_memory")
+        try:
+            header = list(pd.read_csv(path, nrows=0, **options).columns)
+        except (ValueError, OSError, pd.errors.ParserError) as exc:
+            raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+        keep = [c for c in header if c in wanted] or None
+        handle = open(path, "rb")
 
-        with open(path, newline="") as fh:
-            header = next(csv.reader(fh), [])
-        types = {k: v for k, v in _arrow_types(schema).items() if k in header}
-        # Blocks of about chunk_rows rows (pyarrow cuts them at row boundaries), read one at a time:
-        # a threaded reader reads ahead, and its buffers would grow with the file.
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-        row_bytes = max(1, len(head) // max(1, head.count(b"\n")))
-        options = pcsv.ReadOptions(block_size=max(1 << 12, row_bytes * chunk_rows), use_threads=False)
-        handle = pa.OSFile(str(path), "rb")
-        reader = pcsv.open_csv(handle, read_options=options, convert_options=pcsv.ConvertOptions(column_types=types))
-
-        def batches() -> Iterator[pa.RecordBatch]:
+        def frames() -> Iterator[pd.DataFrame]:
             try:
-                yield from reader
+                with pd.read_csv(handle, usecols=keep, dtype=_text_dtypes(schema, header), **options,
+                                 chunksize=chunk_rows, compression="infer" if suffix.endswith(".gz") else None) as r:
+                    for chunk in r:
+                        yield _as_trained(chunk, schema)
+            except (ValueError, pd.errors.ParserError) as exc:
+                raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
             finally:
                 handle.close()
 
-        return batches(), os.path.getsize(path), handle.tell
+        return frames(), os.path.getsize(path), lambda: handle.tell() if not handle.closed else os.path.getsize(path)
     raise DataError(f"input '{path}' must end in .csv or .parquet.")
+
+
+def _output_schema(model: ModelBundle, explain: bool) -> list[pa.Field]:
+    """The prediction columns, typed up front: a chunk whose every row is refused writes nulls of them."""
+    task = model.task
+    fields = [pa.field("prediction", pa.float64() if task == "regression" else pa.array(model.classes).type)]
+    if task == "binary_classification":
+        fields.append(pa.field("probability", pa.float64()))
+    elif task == "multiclass_classification":
+        fields += [pa.field(f"probability_{label}", pa.float64())
+                   for label in np.asarray(model.classes, dtype=object)]
+    if explain:
+        fields += [pa.field(PREFIX + c, pa.float64()) for c in model.schema.features()]
+        fields.append(pa.field("top_reasons", pa.string()))
+    return fields + [pa.field("reason", pa.string())]
+
+
+def _id_fields(schema: Schema) -> list[pa.Field]:
+    kinds = {"int64": pa.int64(), "Int64": pa.int64(), "float64": pa.float64()}
+    return [pa.field(c.name, kinds.get(c.dtype, pa.string())) for c in schema.columns if c.role == "id"]
+
+
+def _id_array(s: pd.Series, field_: pa.Field, path: Path) -> pa.Array:
+    try:
+        return pa.array(s.to_numpy(), from_pandas=True).cast(field_.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raise DataError(f"id column '{field_.name}' of '{path}' holds {s.dropna().iloc[0]!r}, not a value of "
+                        f"type {field_.type} as in training; pass the ids the training data had.") from None
+
+
+def _spread(column: pd.Series | None, scored: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A column of the scored rows, placed at their rows; null at the refused ones."""
+    n = len(scored)
+    if column is None or not scored.any():
+        return pa.nulls(n, type_)
+    values = pa.array(column.to_numpy(), type=type_, from_pandas=True)
+    if scored.all():
+        return values
+    index = np.full(n, -1)
+    index[scored] = np.arange(int(scored.sum()))
+    return values.take(pa.array(index, mask=index < 0))
 
 
 def predict_file(
@@ -83,13 +190,15 @@ def predict_file(
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
     explain: bool = False,
-) -> Path:
+) -> BatchResult:
     """Score a CSV or Parquet file with a bundle, in chunks; write the id columns and the predictions.
 
-    The file is read ``chunk_rows`` rows at a time (pyarrow), each chunk is scored and appended to
-    the output, so memory follows the chunk, not the file. The output format follows its extension
-    (.csv or .parquet); it is written to a temporary name and renamed, so a failure never leaves
-    half a file.
+    The file is read ``chunk_rows`` rows at a time, as training read its data; each chunk passes the
+    input rules serving applies (:mod:`mlsmith.deploy._rules`): a row a rule refuses keeps its
+    place in the output with no prediction and a ``reason`` (e.g. ``contract: a category unseen in
+    training ('Weekly')``); a value a rule changes (an infinity imputed, a time zone converted) is
+    scored. The output format follows its extension (.csv or .parquet); it is written to a
+    temporary name and renamed, so a failure never leaves half a file.
 
     Parameters
     ----------
@@ -99,6 +208,16 @@ def predict_file(
     progress : called after each chunk with (done, total) — bytes for CSV, rows for Parquet.
     explain : also write one ``contribution_<column>`` per input column and ``top_reasons`` per
         row (see :meth:`ModelBundle.explain`).
+
+    Returns
+    -------
+    BatchResult
+        The output path (the result is path-like), rows read and scored, rows per rule.
+
+    Raises
+    ------
+    DataError
+        The input cannot be read, lacks a column the model needs, or no row of it can be scored.
 
     Examples
     --------
@@ -115,30 +234,54 @@ def predict_file(
     if not input_path.is_file():
         raise DataError(f"input file '{input_path}' does not exist; check the path.")
     try:
-        batches, total, position = _chunks(input_path, model.schema, chunk_rows)
+        frames, total, position = _chunks(input_path, model.schema, chunk_rows)
     except pa.ArrowInvalid as exc:
         raise DataError(f"could not read '{input_path}': {str(exc).splitlines()[0]}") from None
-    keep = [c.name for c in model.schema.columns if c.role == "id"]
+    rules = InputRules(model.schema)
+    features = model.schema.features()
+    ids, outputs = _id_fields(model.schema), _output_schema(model, explain)
+    result = BatchResult(output_path, 0, 0)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_path.with_name(f".{output_path.name}.tmp")
     writer = None
+    gc.freeze()
     try:
-        for batch in _iterate(batches, input_path):
-            frame = batch.to_pandas()
-            scored = model.predict(frame)
-            if explain:
-                scored = pd.concat([scored, model.explain(frame)], axis=1)
-            result = pa.Table.from_pandas(
-                pd.concat([frame[[c for c in keep if c in frame.columns]], scored], axis=1), preserve_index=False)
+        for frame in _iterate(frames, input_path):
+            model.check_columns(frame)
+            check = rules.check(frame[features])
+            scored = check.scored
+            X = frame[scored] if not scored.all() else frame
+            out = model.predict(X) if len(X) else pd.DataFrame()
+            if explain and len(X):
+                out = pd.concat([out, model.explain(X)], axis=1)
+            present = [f for f in ids if f.name in frame.columns]
+            arrays = [_id_array(frame[f.name], f, input_path) for f in present]
+            arrays += [_spread(out.get(f.name), scored, f.type) for f in outputs[:-1]]
+            arrays.append(pa.array(check.reasons, type=pa.string()))
+            table = pa.Table.from_arrays(arrays, schema=pa.schema([*present, *outputs]))
             if writer is None:
-                schema = result.schema
-                writer = _writer(tmp, out_kind, schema)
-            writer.write_table(result.cast(schema))
+                writer = _writer(tmp, out_kind, table.schema)
+            writer.write_table(table)
+            result.n_rows += len(frame)
+            result.n_scored += int(scored.sum())
+            for rule, n in check.counts.items():
+                result.rules[rule] = result.rules.get(rule, 0) + n
+                if RULES[rule][0] == "refuse" and rule not in result.examples:
+                    label = f"{RULES[rule][1]}"
+                    result.examples[rule] = next(r for r in check.reasons if r is not None and label in r)
             if progress is not None:
                 progress(position(), total)
-            del frame, scored, result  # free this chunk before the next one is read
-        if writer is None:  # an empty input still gets a header
+            del frame, check, X, out, table  # free this chunk before the next one is read
+            # scikit-learn's ColumnTransformer leaves a joblib Parallel in a reference cycle holding the
+            # chunk's arrays: collected now, the peak stays one chunk. Cheap: what was alive before the
+            # first chunk (the libraries, the model) is frozen out of the collection.
+            gc.collect()
+        if result.n_rows == 0:
             raise DataError(f"input file '{input_path}' has no rows to score.")
+        if result.n_scored == 0:
+            shown = "; ".join(result.examples.values())
+            raise DataError(f"no row of '{input_path}' can be scored: {result.summary()} (e.g. {shown}); "
+                            "send values of the kinds the model was trained on.")
         writer.close()
         os.replace(tmp, output_path)
     except BaseException:
@@ -146,15 +289,16 @@ def predict_file(
             writer.close()
         tmp.unlink(missing_ok=True)
         raise
-    return output_path
+    finally:
+        gc.unfreeze()
+    return result
 
 
-def _iterate(batches: Iterator[pa.RecordBatch], path: Path) -> Iterator[pa.RecordBatch]:
+def _iterate(frames: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
     try:
-        yield from batches
+        yield from frames
     except pa.ArrowInvalid as exc:
-        raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}; the rows must match the training "
-                        "columns' types.") from None
+        raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
 
 
 def _writer(path: Path, kind: str, schema: pa.Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 from ..exceptions import BundleError
 from ._bundle import ModelBundle
 from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
+from ._schema import naive_utc
 
 __all__ = ["Runtime", "Scorer", "UnscorableRecords"]
 
@@ -54,8 +55,8 @@ class Scorer:
 
     def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
         columns = {c: [r.get(c) for r in records] for c in self.features}
-        for c in self.dates:
-            columns[c] = [naive_utc(v) for v in columns[c]]
+        for c in self.dates:  # validated records hold naive UTC already; records built in Python may not
+            columns[c] = [naive_utc(v) if isinstance(v, datetime) else v for v in columns[c]]
         return pd.DataFrame(columns)
 
     def score(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,13 +94,6 @@ class Scorer:
              "probabilities": dict(zip(names, map(float, row)))}
             for k, row in zip(best, proba)
         ]
-
-
-def naive_utc(value: Any) -> Any:
-    """A datetime without time zone, in UTC: the model was trained on naive dates."""
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _plain(value: Any) -> Any:

@@ -1,18 +1,23 @@
-"""The request contract of a served bundle, built from its input schema.
+"""The request contract of a served bundle, built from its input schema and its input rules.
 
-A record is a JSON object with one key per feature column. Types follow the column's role
-(numbers for numeric columns, one of the training categories for categorical ones, ISO 8601 dates
-or date-times for date columns, read as datetimes, a time zone converted to UTC); a column that had no missing values in training is required and not null, the
-others may be left out or null (the pipeline imputes them). Id columns may be sent and are logged;
-any other key is refused, so a misspelt field is never silently imputed.
+A record is a JSON object with one key per feature column. What each column accepts, and what is
+refused or changed, is :mod:`mlsmith.deploy._rules` (the rules batch scoring applies too): numbers
+for numeric columns (an infinity is read as missing), one of the training categories for
+categorical ones, ISO 8601 dates or date-times for date columns (text, never a number), a time zone
+converted to UTC and dropped at validation, so that what is scored and logged is naive UTC; a
+column that had no missing values in training is required and not null, the others may be left
+out or null (the pipeline imputes them). Id columns may be sent and are logged; any other key is
+refused, so a misspelt field is never silently imputed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -20,11 +25,17 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
+    WrapValidator,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import NotRequired, Required, TypedDict
 
-from ..data import ColumnInfo, Schema
+import pandas as pd
+
+from .._columns import parse_dates
+from ..data import Schema
 from ..runs import to_jsonable
+from ._rules import ColumnRule, column_rules
 
 __all__ = ["RecordValidator", "record_type"]
 
@@ -35,25 +46,65 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _column_type(column: ColumnInfo) -> Any:
-    if column.role == "numeric":
-        kind: Any = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-    elif column.role in ("categorical", "boolean"):
-        complete = column.categories and len(column.categories) >= column.n_unique
-        kind = Literal[tuple(column.categories)] if complete else Annotated[str, Strict()]
-        if complete and all(str(c).lstrip("-").isdigit() for c in column.categories):
+def _finite_or_none(value: float | None) -> float | None:
+    """Rule ``infinite_as_missing``: an infinity is missing, imputed as training imputed it (JSON's
+    non-standard ``NaN`` is missing too)."""
+    return None if value is not None and not math.isfinite(value) else value
+
+
+def _present_number(value: float) -> float | None:
+    """A required number: ``NaN`` is a missing value (rule ``missing_required``); infinity is imputed."""
+    if math.isnan(value):
+        raise PydanticCustomError("missing", "Field required: missing, and never missing in training")
+    return _finite_or_none(value)
+
+
+def naive_utc(value: datetime) -> datetime:
+    """Rule ``timezone_converted``: a zoned datetime in UTC without its zone (the time-zone policy
+    of :func:`mlsmith._columns.parse_dates`); a naive one is UTC already."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _date(value: Any, handler: Any) -> datetime:
+    """Rule ``invalid_date``: a date is text that reads as a date (``parse_dates``' reading); numbers,
+    which pydantic would take for unix seconds, are refused as the batch path refuses them."""
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise PydanticCustomError("datetime_type", "Input should be a date: ISO 8601 text such as 2024-01-31 "
+                                                       "or 2024-01-31T10:00:00Z, not a number")
+        return naive_utc(handler(value))  # a datetime built in Python; anything else gets pydantic's error
+    try:
+        return naive_utc(datetime.fromisoformat(value))
+    except ValueError:
+        pass
+    stamp = parse_dates(pd.Series([value], dtype=object)).iloc[0]  # other formats training read, e.g. 01/31/2024
+    if stamp is not pd.NaT:
+        return stamp.to_pydatetime()
+    handler(value)  # pydantic's own error, naming what is wrong with the text
+    raise PydanticCustomError("datetime_from_date_parsing", "Input should be a valid datetime or date")
+
+
+def _column_type(rule: ColumnRule) -> Any:
+    if rule.kind == "numeric":
+        check = _present_number if rule.required else _finite_or_none
+        kind: Any = Annotated[float, Strict(), Field(allow_inf_nan=True), AfterValidator(check)]
+    elif rule.kind in ("categorical", "boolean"):
+        kind = Literal[rule.categories] if rule.categories else Annotated[str, Strict()]
+        if rule.categories and all(c.lstrip("-").isdigit() for c in rule.categories):
             kind = Annotated[kind, BeforeValidator(_number_as_text)]  # integer codes may come as numbers
-        if column.role == "boolean":
+        if rule.kind == "boolean":
             kind = Union[Annotated[bool, Strict()], kind]
-    elif column.role == "datetime":
-        # parsed by pydantic's own (Rust) parser: ISO 8601 dates and date-times, or unix seconds
-        kind = Annotated[datetime, WithJsonSchema({"type": "string", "format": "date",
-                                                   "description": "ISO 8601 date or date-time"})]
-    elif column.role == "id":
+    elif rule.kind == "datetime":
+        kind = Annotated[datetime, WrapValidator(_date), WithJsonSchema(
+            {"type": "string", "format": "date",
+             "description": "ISO 8601 date or date-time, as text; a time zone is converted to UTC"})]
+    elif rule.kind == "id":
         kind = Union[Annotated[str, Strict()], Annotated[int, Strict()]]
     else:
         kind = Annotated[str, Strict()]
-    if column.role == "id" or column.missing_frac > 0:
+    if not rule.required:
         return NotRequired[Optional[kind]]
     return Required[kind]
 
@@ -69,7 +120,7 @@ def record_type(schema: Schema) -> type:
     >>> sorted(record_type(infer_schema(df, "y")).__required_keys__)
     ['city']
     """
-    fields = {c.name: _column_type(c) for c in schema.columns}
+    fields = {rule.name: _column_type(rule) for rule in column_rules(schema)}
     record = TypedDict("Record", fields)  # type: ignore[operator]
     record.__pydantic_config__ = ConfigDict(extra="forbid", title="Record")  # type: ignore[attr-defined]
     return record

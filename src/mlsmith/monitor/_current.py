@@ -13,19 +13,19 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
+from .._columns import parse_dates
 from .._reading import sniff_csv
 from ..exceptions import DataError
 from ._reference import category_strings, numeric_values
 
-__all__ = ["CategoricalCounts", "NumericCounts", "PresenceCounts", "count_chunks", "counts_for", "file_chunks",
-           "log_chunks", "parse_time"]
+__all__ = ["CategoricalCounts", "DateCounts", "NumericCounts", "PresenceCounts", "count_chunks", "counts_for",
+           "file_chunks", "log_chunks", "parse_time"]
 
 CHUNK_ROWS = 250_000
 
@@ -71,7 +71,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_time(value: str | float | None, name: str, now: float | None = None) -> float | None:
-    """Unix seconds from unix seconds, an ISO date/time (UTC unless it says otherwise) or an age ('7d').
+    """Unix seconds from unix seconds, a date/time or an age ('7d').
+
+    A date/time is read as training reads dates (:func:`mlsmith._columns.parse_dates`): one with
+    a time zone is converted to UTC, one without is UTC.
 
     Examples
     --------
@@ -79,6 +82,8 @@ def parse_time(value: str | float | None, name: str, now: float | None = None) -
     1767225600.0
     >>> parse_time("2h", "--since", now=10_000.0)
     2800.0
+    >>> parse_time("2026-01-01T02:00:00+02:00", "--since")
+    1767225600.0
     """
     if value is None or value == "":
         return None
@@ -92,16 +97,13 @@ def parse_time(value: str | float | None, name: str, now: float | None = None) -
         return float(text)
     except ValueError:
         pass
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
+    stamp = parse_dates(pd.Series([text], dtype=object)).iloc[0]
+    if stamp is pd.NaT:
         raise DataError(
             f"{name} '{text}' is not a time; use an ISO date such as 2026-01-31 or 2026-01-31T12:00, "
             "unix seconds, or an age such as 24h or 7d."
-        ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
+        )
+    return float(stamp.timestamp())  # a naive Timestamp's seconds are UTC's
 
 
 def log_chunks(db: str | Path, since: float | None, until: float | None, role: str = "champion",
@@ -194,12 +196,32 @@ class PresenceCounts:
         self.n += len(s) - missing
 
 
+class DateCounts(PresenceCounts):
+    """Present, missing and invalid counts of a date column, its values read as training and the
+    model read them (:func:`mlsmith._columns.parse_dates`: any time zone converted to UTC); a value
+    that is not a date is invalid (the model scores it as missing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.n_invalid = 0
+
+    def add(self, s: pd.Series) -> None:
+        dates = parse_dates(s)
+        invalid = int((dates.isna() & s.notna()).sum())
+        self.n_invalid += invalid
+        missing = int(s.isna().sum())
+        self.n_missing += missing + invalid
+        self.n += len(s) - missing - invalid
+
+
 def counts_for(reference: dict[str, Any]) -> NumericCounts | CategoricalCounts | PresenceCounts:
     """An empty accumulator matching a column's reference."""
     if reference["kind"] == "numeric":
         return NumericCounts(reference["points"])
     if reference["kind"] == "categorical":
         return CategoricalCounts()
+    if reference.get("role") == "datetime":
+        return DateCounts()
     return PresenceCounts()
 
 

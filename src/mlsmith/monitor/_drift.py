@@ -158,7 +158,8 @@ def data_findings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                              "message": f"{r['out_of_range'] / n:.1%} of '{name}' values lie outside the "
                                         f"training range [{lo:.4g}, {hi:.4g}]"})
         if r["n_invalid"]:
+            kind = ("date", "dates") if r.get("role") == "datetime" else ("numeric", "numbers")
             findings.append({"check": "schema", "column": name, "severity": "error",
-                             "message": f"{r['n_invalid']} value(s) of numeric column '{name}' are not numbers; "
+                             "message": f"{r['n_invalid']} value(s) of {kind[0]} column '{name}' are not {kind[1]}; "
                                         "they were scored as missing"})
     return findings
