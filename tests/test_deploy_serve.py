@@ -441,6 +441,31 @@ def test_large_bodies_validated_in_pieces_match_validating_at_once(churn_bundle,
         validate_large(validator, json.dumps([recs[0], {"k" + str(i): 0 for i in range(20_000)}]).encode())
 
 
+def test_the_budget_holds_large_bodies_and_never_refuses_a_lone_request():
+    from mlsmith.deploy._guard import ClientError, Gate
+
+    gate, limit = Gate(None, None, 1_000_000), 10**8
+    with pytest.raises(ClientError, match="request body is larger than the limit of 100 bytes"):
+        gate.reserve(b"101", 100)
+    first = gate.reserve(b"900000", limit)
+    assert gate.reserve(b"65536", limit) is None  # a small body is not held: single records always get in
+    with pytest.raises(ClientError) as busy:
+        gate.reserve(b"200000", limit)
+    assert (busy.value.status, busy.value.headers) == (503, ((b"retry-after", b"1"),))
+    assert busy.value.detail == ("the server is busy with other large requests (900000 body bytes in flight); "
+                                 "retry in 1 s or send fewer records per request.")
+    streamed = gate.reserve(None, limit)  # no Content-Length: held as it arrives
+    streamed.take(60_000)
+    with pytest.raises(ClientError, match="busy"):
+        streamed.take(60_000)
+    streamed.release()
+    first.release()
+    assert gate.inflight == 0
+    lone = gate.reserve(b"5000000", limit)  # larger than the whole budget, but alone
+    assert gate.inflight == 5_000_000
+    lone.release()
+
+
 @pytest.fixture(scope="module")
 def server(churn_bundle):
     """`mlsmith serve` on 127.0.0.1 with an API key from the environment and a 20 MB in-flight budget."""

@@ -8,8 +8,10 @@ Checks, in the order a request meets them (see :class:`Gate`):
 2. With an API key, ``/predict`` and ``/metadata`` need ``Authorization: Bearer <key>`` (401).
 3. ``/predict`` takes only ``application/json`` (415): a browser posts ``text/plain`` and form
    bodies to any address without asking (a CORS "simple request"), never JSON.
-4. Body bytes in flight are budgeted per process: a request that would exceed the budget gets 503
-   with ``Retry-After`` before its body is read, so concurrent large bodies cannot exhaust memory.
+4. The bytes of large bodies in flight are budgeted per process: a request that would exceed the
+   budget gets 503 with ``Retry-After`` before its body is read, so concurrent large bodies cannot
+   exhaust memory. Bodies of at most ``CHUNK_BYTES`` are not counted (their memory is bounded by
+   the connections), so single records are never refused while large batches are scored.
 
 Then :func:`validate_large` validates a large body on a worker thread in pieces of whole records,
 so the event loop (``/health``) is served between pieces, and every 422 lists at most
@@ -97,17 +99,20 @@ def _host_name(value: bytes) -> bytes:
     return value.partition(b":")[0]
 
 
-class _Ticket:
+class Ticket:
     """The body bytes one request holds in the budget, released when it is answered."""
 
-    __slots__ = ("gate", "held")
+    __slots__ = ("gate", "held", "grows")
 
-    def __init__(self, gate: Gate, held: int):
-        self.gate, self.held = gate, held
+    def __init__(self, gate: Gate, held: int, grows: bool):
+        self.gate, self.held, self.grows = gate, held, grows
 
     def take(self, n: int) -> None:
-        """Hold ``n`` more bytes (a body sent without Content-Length), or refuse with 503."""
-        self.gate._take(n)
+        """Hold ``n`` more bytes of a body sent without Content-Length, or refuse with 503."""
+        if self.held + n > CHUNK_BYTES:
+            self.gate._take(n, self.held)
+        else:  # a small body so far: held, never refused
+            self.gate.inflight += n
         self.held += n
 
     def release(self) -> None:
@@ -129,11 +134,13 @@ class Gate:
         if max_inflight_bytes < 1:
             raise MlsmithError(f"max_inflight_bytes must be positive; got {max_inflight_bytes}.")
         self.key = None if api_key is None else _check_key(api_key)
+        self.authorization = None if self.key is None else b"Bearer " + self.key
         hosts = None
         if host is not None and is_loopback(host):
             bound = host.lower().encode()
             hosts = frozenset((*_LOOPBACK_NAMES, b"[" + bound + b"]" if b":" in bound else bound))
         self.hosts = hosts
+        self.seen_hosts: set[bytes] = set()  # Host header values already accepted (a few: names x ports)
         self.budget = max_inflight_bytes
         self.inflight = 0
 
@@ -153,29 +160,47 @@ class Gate:
                 host = value
             elif name == b"authorization":
                 authorization = value
-        if self.hosts is not None and host is not None and _host_name(host) not in self.hosts:
-            seen = host[:100].decode("latin-1")
-            raise ClientError(421, f"this server listens on loopback and answers only requests addressed to "
-                                   f"localhost or 127.0.0.1; the Host header was '{seen}'.")
-        if protected and self.key is not None:
-            scheme, _, token = (authorization or b"").partition(b" ")
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
-                raise ClientError(401, "this server needs its API key: send the header 'Authorization: Bearer <key>'.",
-                                  ((b"www-authenticate", b"Bearer"),))
+        if self.hosts is not None and host is not None and host not in self.seen_hosts:
+            if _host_name(host) not in self.hosts:
+                seen = host[:100].decode("latin-1")
+                raise ClientError(421, f"this server listens on loopback and answers only requests addressed to "
+                                       f"localhost or 127.0.0.1; the Host header was '{seen}'.")
+            if len(self.seen_hosts) < 64:
+                self.seen_hosts.add(host)
+        if protected and self.key is not None and not self._authorized(authorization):
+            raise ClientError(401, "this server needs its API key: send the header 'Authorization: Bearer <key>'.",
+                              ((b"www-authenticate", b"Bearer"),))
         return content_type, length
 
-    def reserve(self, length: bytes | None, limit: int) -> _Ticket:
-        """Hold a body's declared length in the budget: 413 above ``limit``, 503 when the budget is spent."""
-        declared = int(length) if length is not None and length.isdigit() else 0
+    def _authorized(self, authorization: bytes | None) -> bool:
+        if authorization is None:
+            return False
+        if hmac.compare_digest(authorization, self.authorization):  # the usual spelling, in constant time
+            return True
+        scheme, _, token = authorization.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key)
+
+    def reserve(self, length: bytes | None, limit: int) -> Ticket | None:
+        """Hold a large body's declared length in the budget (503 when it is spent; 413 above ``limit``).
+
+        None for a body of at most ``CHUNK_BYTES`` with a Content-Length: nothing to hold. A body
+        without one is held as it arrives (:meth:`Ticket.take`).
+        """
+        if length is None or not length.isdigit():
+            return Ticket(self, 0, True)
+        declared = int(length) if len(length) < 19 else limit + 1
         if declared > limit:
             raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records "
                                    "per request.")
-        self._take(declared)
-        return _Ticket(self, declared)
+        if declared <= CHUNK_BYTES:
+            return None
+        self._take(declared, 0)
+        return Ticket(self, declared, False)
 
-    def _take(self, n: int) -> None:
-        if self.inflight + n > self.budget and self.inflight:  # a lone request is never refused for load
-            raise ClientError(503, f"the server is busy with other large requests ({self.inflight} body bytes "
+    def _take(self, n: int, own: int) -> None:
+        """Hold ``n`` more bytes for a request that holds ``own`` already; a lone request is never refused."""
+        if self.inflight + n > self.budget and self.inflight > own:
+            raise ClientError(503, f"the server is busy with other large requests ({self.inflight - own} body bytes "
                                    f"in flight); retry in {RETRY_AFTER_S} s or send fewer records per request.",
                               ((b"retry-after", str(RETRY_AFTER_S).encode()),))
         self.inflight += n
@@ -183,7 +208,8 @@ class Gate:
 
 def is_json(content_type: bytes | None) -> bool:
     """Whether a Content-Type header is ``application/json`` (parameters such as charset allowed)."""
-    return content_type is not None and content_type.partition(b";")[0].strip().lower() == b"application/json"
+    return content_type == b"application/json" or (
+        content_type is not None and content_type.partition(b";")[0].strip().lower() == b"application/json")
 
 
 def excerpt(value: Any) -> Any:
@@ -307,8 +333,8 @@ def _validate_pieces(validator: RecordValidator, pieces: Iterator[bytes], exact:
                 if len(loc) > 1 and isinstance(loc[1], int):
                     detail["loc"] = ["body", loc[1] + offset, *loc[2:]]
             errors.extend(details)
-            if len(errors) >= MAX_ERRORS:
-                raise ClientError(422, bounded(errors[:MAX_ERRORS]) + [_too_many()]) from None
+            if len(errors) > MAX_ERRORS:  # enough to list: the rest of the body is not validated
+                raise ClientError(422, bounded(errors)) from None
             offset += len(from_json(piece))
         else:
             offset += len(batch)

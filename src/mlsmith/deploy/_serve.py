@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
-from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Gate, bounded, is_json, validate_large
+from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Gate, Ticket, bounded, is_json, validate_large
 from ._log import PredictionLog, log_rows
 from ._metrics import MULTIPROC_ENV, ServeMetrics
 from ._runtime import Runtime, Scorer, UnscorableRecords
@@ -107,7 +107,7 @@ async def _respond(send, status: int, payload: Any, headers: tuple[tuple[bytes, 
     return status
 
 
-async def _read_body(receive, limit: int, ticket, declared: bool) -> bytes:
+async def _read_body(receive, limit: int, ticket: Ticket | None) -> bytes:
     """The body, at most ``limit`` bytes; one sent without Content-Length is held in the budget as it comes."""
     chunks, size = [], 0
     while True:
@@ -119,7 +119,7 @@ async def _read_body(receive, limit: int, ticket, declared: bool) -> bytes:
         if size > limit:
             raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records "
                                    "per request.")
-        if not declared:
+        if ticket is not None and ticket.grows:
             ticket.take(len(chunk))
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -230,10 +230,10 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
                                f"got {seen}.")
     ticket = state.gate.reserve(length, state.max_body_bytes)
     try:
-        return await _answer(state, await _read_body(receive, state.max_body_bytes, ticket, length is not None),
-                             send)
+        return await _answer(state, await _read_body(receive, state.max_body_bytes, ticket), send)
     finally:
-        ticket.release()
+        if ticket is not None:
+            ticket.release()
 
 
 async def _answer(state: ServeState, body: bytes, send) -> int:
