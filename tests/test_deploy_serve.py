@@ -389,8 +389,13 @@ def test_on_loopback_a_request_for_another_host_is_refused(churn_bundle, churn_f
         rebound = c.post("/predict", json=rec, headers={"host": "attacker.example:8000"})
         assert rebound.status_code == 421
         assert rebound.json() == {"detail": "this server listens on loopback and answers only requests addressed to "
-                                            "localhost or 127.0.0.1; the Host header was 'attacker.example:8000'."}
+                                            "localhost or 127.0.0.1 (or a name given with --allow-host); the Host "
+                                            "header was 'attacker.example:8000'."}
         assert c.get("/metrics", headers={"host": "127.0.0.1.attacker.example"}).status_code == 421
+    proxied = create_app(churn_bundle, host="127.0.0.1", allowed_hosts=["Models.Example"])
+    with TestClient(proxied, base_url="http://models.example") as c:  # behind a reverse proxy on this machine
+        assert c.post("/predict", json=rec).status_code == 200
+        assert c.get("/health", headers={"host": "other.example"}).status_code == 421
     with TestClient(create_app(churn_bundle, host="0.0.0.0")) as c:  # a public address has many names: no check
         assert c.post("/predict", json=rec, headers={"host": "models.example"}).status_code == 200
 
@@ -594,3 +599,5 @@ def test_cli_serve_takes_the_key_from_the_environment_and_warns_on_a_public_addr
     out, err = capsys.readouterr()
     assert err == "" and "API key required" in out and "docs" not in out and KEY not in out
     assert (calls[1]["api_key"], calls[1]["max_inflight_bytes"]) == (KEY, 8 * 1024 * 1024)
+    main(["serve", str(churn_bundle), "--workers", "1", "--allow-host", "a.example", "--allow-host", "b.example"])
+    assert calls[2]["allowed_hosts"] == ("a.example", "b.example") and capsys.readouterr().err == ""

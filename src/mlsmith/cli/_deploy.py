@@ -47,6 +47,9 @@ def serve(
                               help="Serve /docs, /redoc and /openapi.json (default: only without --api-key)."),
     max_inflight_mb: int = typer.Option(64, "--max-inflight-mb", min=1,
                                         help="Request body MB a server process holds at once; more waits (503)."),
+    allow_host: list[str] = typer.Option(None, "--allow-host", show_default=False,
+                                         help="On loopback, also answer requests for this host name (repeatable; "
+                                              "e.g. the name a local reverse proxy forwards)."),
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
@@ -63,7 +66,7 @@ def serve(
         err.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     serve_bundle(bundle, host=host, port=port, workers=workers, runtime=runtime, challenger=challenger, mode=mode,
                  canary_share=canary_share, log=log, api_key=api_key, docs=docs,
-                 max_inflight_bytes=max_inflight_mb * 1024 * 1024)
+                 max_inflight_bytes=max_inflight_mb * 1024 * 1024, allowed_hosts=tuple(allow_host or ()))
 
 
 @app.command("compare-log")

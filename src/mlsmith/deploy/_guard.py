@@ -2,9 +2,9 @@
 
 Checks, in the order a request meets them (see :class:`Gate`):
 
-1. When the server listens on loopback, the ``Host`` header must name a loopback host (421
-   otherwise). A web page whose name resolves to 127.0.0.1 (DNS rebinding) reaches the server as
-   its own origin; it still sends its own name as the host.
+1. When the server listens on loopback, the ``Host`` header must name a loopback host or one of
+   the names allowed (421 otherwise). A web page whose name resolves to 127.0.0.1 (DNS rebinding)
+   reaches the server as its own origin; it still sends its own name as the host.
 2. With an API key, ``/predict`` and ``/metadata`` need ``Authorization: Bearer <key>`` (401).
 3. ``/predict`` takes only ``application/json`` (415): a browser posts ``text/plain`` and form
    bodies to any address without asking (a CORS "simple request"), never JSON.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -128,17 +128,20 @@ class Gate:
     api_key : the bearer token ``/predict`` and ``/metadata`` require; None for none.
     host : the address the server listens on; on loopback, the Host header is checked. None: no check.
     max_inflight_bytes : the budget of request body bytes held at once in this process.
+    allowed_hosts : more names the Host header may give on loopback (e.g. the public name a reverse
+        proxy on this machine forwards).
     """
 
-    def __init__(self, api_key: str | None, host: str | None, max_inflight_bytes: int):
+    def __init__(self, api_key: str | None, host: str | None, max_inflight_bytes: int,
+                 allowed_hosts: Sequence[str] = ()):
         if max_inflight_bytes < 1:
             raise MlsmithError(f"max_inflight_bytes must be positive; got {max_inflight_bytes}.")
         self.key = None if api_key is None else _check_key(api_key)
         self.authorization = None if self.key is None else b"Bearer " + self.key
         hosts = None
         if host is not None and is_loopback(host):
-            bound = host.lower().encode()
-            hosts = frozenset((*_LOOPBACK_NAMES, b"[" + bound + b"]" if b":" in bound else bound))
+            names = [n.lower().encode() for n in (host, *allowed_hosts)]
+            hosts = frozenset((*_LOOPBACK_NAMES, *(b"[" + n + b"]" if b":" in n else n for n in names)))
         self.hosts = hosts
         self.seen_hosts: set[bytes] = set()  # Host header values already accepted (a few: names x ports)
         self.budget = max_inflight_bytes
@@ -164,7 +167,8 @@ class Gate:
             if _host_name(host) not in self.hosts:
                 seen = host[:100].decode("latin-1")
                 raise ClientError(421, f"this server listens on loopback and answers only requests addressed to "
-                                       f"localhost or 127.0.0.1; the Host header was '{seen}'.")
+                                       f"localhost or 127.0.0.1 (or a name given with --allow-host); the Host "
+                                       f"header was '{seen}'.")
             if len(self.seen_hosts) < 64:
                 self.seen_hosts.add(host)
         if protected and self.key is not None and not self._authorized(authorization):

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -360,6 +361,7 @@ def create_app(
     host: str | None = None,
     docs: bool | None = None,
     max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """Build the FastAPI app that serves a bundle.
 
@@ -374,7 +376,8 @@ def create_app(
     api_key : when set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
         (401 otherwise); ``/health`` and ``/metrics`` stay open.
     host : the address the server listens on. On a loopback address, requests whose Host header
-        names another host get 421 (DNS rebinding). None: no Host check.
+        names another host than a loopback one or one of ``allowed_hosts`` get 421 (DNS
+        rebinding). None: no Host check.
     docs : serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
     max_inflight_bytes : request body bytes held at once; a request past it gets 503 with Retry-After.
 
@@ -397,7 +400,7 @@ def create_app(
             raise MlsmithError(f"challenger '{other.path}' takes different inputs or solves a different task than the "
                                f"champion '{champion.path}'; a challenger must be trained on the same problem.")
         second = Scorer(other, runtime)
-    gate = Gate(api_key, host, max_inflight_bytes)
+    gate = Gate(api_key, host, max_inflight_bytes, allowed_hosts)
     metrics = ServeMetrics()
     state = ServeState(Scorer(champion, runtime), RecordValidator(champion.schema), metrics, gate, second, mode,
                        canary_share, PredictionLog(log) if log else None, max_body_bytes, random.Random(0))
