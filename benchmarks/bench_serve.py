@@ -14,7 +14,10 @@ requests answered (from /metrics) after the server stops. With --api-key the ser
 key and wrk sends it.
 With --ab OLD_SRC, the same bundle and bodies are served in turn (--rounds times) by the source tree
 OLD_SRC with its defaults and by this tree with its checks on (an API key), and the medians and
-their ratios are printed: a before/after comparison on one machine under the same load.
+their ratios are printed: a before/after comparison on one machine under the same load. With
+--asgi as well, the comparison calls the app's ASGI stack in-process instead (no network, no wrk):
+CPU microseconds per single-record POST /predict, one at a time and ten at once; on a loaded
+machine this resolves a few percent, where wrk's figures swing by 2x between identical runs.
 Needs wrk (Debian: apt-get install wrk).
 """
 
@@ -191,6 +194,11 @@ def ab(args: argparse.Namespace, bundle: Path, tmp: Path) -> None:
     for i in range(args.rounds):
         for side in ("before", "after") if i % 2 == 0 else ("after", "before"):  # ABBA: no side always second
             src, key = trees[side]
+            if args.asgi:
+                row = {**asgi(args, bundle, tmp, src, key), "load": round(os.getloadavg()[0], 1)}
+                figures[side].append(row)
+                print(json.dumps({"round": i + 1, "side": side, **row}), flush=True)
+                continue
             result = run(args, bundle, tmp, src, key)
             row = {"requests_per_s": result["single"]["requests_per_s"], "p50_ms": result["single"]["p50_ms"],
                    "p99_ms": result["single"]["p99_ms"],
@@ -210,6 +218,47 @@ def ab(args: argparse.Namespace, bundle: Path, tmp: Path) -> None:
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+ASGI_CHILD = """
+import asyncio, json, os, sys, time
+from mlsmith.deploy import create_app
+key = os.environ.get("MLSMITH_API_KEY")
+app = create_app(sys.argv[1], runtime=sys.argv[2], **({"api_key": key, "host": "127.0.0.1"} if key else {}))
+body = open(sys.argv[3], "rb").read()
+headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+           (b"content-length", str(len(body)).encode())] + ([(b"authorization", b"Bearer " + key.encode())] if key else [])
+scope = {"type": "http", "method": "POST", "path": "/predict", "headers": headers, "query_string": b"", "root_path": ""}
+stack, statuses = app.build_middleware_stack(), []
+async def receive():
+    return {"type": "http.request", "body": body, "more_body": False}
+async def send(message):
+    if message["type"] == "http.response.start":
+        statuses.append(message["status"])
+async def one(n):
+    for _ in range(n):
+        await stack(scope, receive, send)
+async def ten(n):
+    for _ in range(n):
+        await asyncio.gather(*(stack(scope, receive, send) for _ in range(10)))
+def cpu_us(run, requests):
+    started = time.process_time()
+    asyncio.run(run)
+    return (time.process_time() - started) / requests * 1e6
+asyncio.run(one(500))  # warm-up
+best = [min(cpu_us(one(2000), 2000) for _ in range(3)), min(cpu_us(ten(200), 2000) for _ in range(3))]
+assert set(statuses) == {200}, set(statuses)
+print(json.dumps({"one_at_a_time_us": round(best[0], 1), "ten_at_once_us": round(best[1], 1)}))
+"""
+
+
+def asgi(args: argparse.Namespace, bundle: Path, tmp: Path, src: Path, api_key: str | None) -> dict:
+    """CPU microseconds per single-record request through the app's ASGI stack, in a child process."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    if api_key:
+        env["MLSMITH_API_KEY"] = api_key
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", ASGI_CHILD, str(bundle), args.runtime,
+                          str(tmp / "one.json")], env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -222,6 +271,7 @@ def main() -> None:
     parser.add_argument("--api-key", help="serve with this API key (wrk sends it)")
     parser.add_argument("--ab", type=Path, metavar="OLD_SRC", help="compare with this source tree, alternating")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the --ab comparison")
+    parser.add_argument("--asgi", action="store_true", help="with --ab: in-process CPU per request, no wrk")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
