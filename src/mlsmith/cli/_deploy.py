@@ -42,7 +42,8 @@ def serve(
     workers: int = typer.Option(None, "--workers", min=1,
                                 help="Server processes sharing the port (default: one per CPU on Linux, else 1)."),
     api_key: str = typer.Option(None, "--api-key", envvar="MLSMITH_API_KEY", show_default=False,
-                                help="Require 'Authorization: Bearer KEY' on /predict and /metadata."),
+                                help="Require 'Authorization: Bearer KEY' on /predict and /metadata "
+                                     "(prefer the environment variable: a command line shows in ps)."),
     docs: bool = typer.Option(None, "--docs/--no-docs", show_default=False,
                               help="Serve /docs, /redoc and /openapi.json (default: only without --api-key)."),
     max_inflight_mb: int = typer.Option(64, "--max-inflight-mb", min=1,
