@@ -13,6 +13,7 @@ from mlsmith.deploy import ModelBundle, compare_log, create_app
 from mlsmith.exceptions import BundleError, MlsmithError
 
 HEX = re.compile(r"^[0-9a-f]{32}$")
+JSON = {"Content-Type": "application/json"}
 
 
 def records(frame: pd.DataFrame, n: int, start: int = 600) -> list[dict]:
@@ -78,7 +79,7 @@ def test_optional_fields_are_the_ones_missing_in_training(client, churn_frame):
 
 
 def test_malformed_and_empty_bodies_get_422(client):
-    assert client.post("/predict", content=b"{not json").json() == {"detail": [
+    assert client.post("/predict", content=b"{not json", headers=JSON).json() == {"detail": [
         {"type": "json_invalid", "loc": ["body"], "msg": "Invalid JSON: key must be a string at line 1 column 2",
          "input": "{not json"}]}
     assert client.post("/predict", json=[]).json()["detail"][0]["type"] == "too_short"
@@ -93,7 +94,7 @@ def test_predict_takes_only_post(client):
 
 def test_body_size_limit_answers_413(churn_bundle):
     with TestClient(create_app(churn_bundle, max_body_bytes=100)) as c:
-        response = c.post("/predict", content=b"[" + b" " * 200 + b"]")
+        response = c.post("/predict", content=b"[" + b" " * 200 + b"]", headers=JSON)
     assert response.status_code == 413
     assert response.json() == {"detail": "request body is larger than the limit of 100 bytes; send fewer records per request."}
 
@@ -321,3 +322,282 @@ def test_two_worker_processes_share_the_port_the_log_and_the_metrics(churn_bundl
         logged = [r[0] for r in conn.execute("SELECT request_id FROM predictions")]
     conn.close()
     assert sorted(logged) == sorted(ids)  # both processes' rows, none lost
+
+
+# --- who may call the server, and what a request may cost it (issue 17, item 7) ---
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def test_the_api_key_guards_predict_and_metadata_and_docs_are_off(churn_bundle, churn_frame):
+    rec = records(churn_frame, 1)[0]
+    with TestClient(create_app(churn_bundle, api_key=KEY)) as c:
+        for response in (c.post("/predict", json=rec), c.get("/metadata"),
+                         c.post("/predict", json=rec, headers={"Authorization": "Bearer " + KEY[:-1] + "0"}),
+                         c.post("/predict", json=rec, headers={"Authorization": KEY})):
+            assert (response.status_code, response.headers["www-authenticate"]) == (401, "Bearer")
+            assert response.json() == {"detail": "this server needs its API key: send the header "
+                                                 "'Authorization: Bearer <key>'."}
+            assert KEY not in response.text
+        auth = {"Authorization": f"bearer {KEY}"}  # the scheme is case-insensitive
+        assert c.post("/predict", json=rec, headers=auth).json()["probability"] == pytest.approx(
+            expected_proba(churn_bundle, [rec])[0], abs=1e-12)
+        assert c.get("/metadata", headers=auth).json()["task"] == "binary_classification"
+        assert c.get("/health").status_code == 200 and c.get("/metrics").status_code == 200  # probes need no key
+        assert [c.get(p, headers=auth).status_code for p in ("/docs", "/redoc", "/openapi.json")] == [404] * 3
+    with TestClient(create_app(churn_bundle, api_key=KEY, docs=True)) as c:
+        assert c.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]["401"]
+    with TestClient(create_app(churn_bundle, docs=False)) as c:
+        assert c.get("/docs").status_code == 404 and c.get("/metadata").status_code == 200
+    assert KEY not in repr(create_app(churn_bundle, api_key=KEY).state.serve)
+
+
+def test_a_key_that_cannot_travel_in_a_header_is_refused_without_showing_it(churn_bundle):
+    with pytest.raises(MlsmithError, match="the API key must be printable ASCII characters without spaces; "
+                                           "got a key of 10 characters") as info:
+        create_app(churn_bundle, api_key="secret key")
+    assert "secret" not in str(info.value)
+    with pytest.raises(MlsmithError, match="got a key of 0 characters"):
+        create_app(churn_bundle, api_key="")
+
+
+def test_predict_takes_only_json_so_a_web_page_cannot_post_into_the_log(churn_bundle, churn_frame, tmp_path):
+    rec = records(churn_frame, 1)[0]
+    log = tmp_path / "p.db"
+    with TestClient(create_app(churn_bundle, log=log)) as c:
+        plain = c.post("/predict", content=json.dumps(rec), headers={"Content-Type": "text/plain"})
+        form = c.post("/predict", data={"age": "40"})
+        bare = c.post("/predict", content=json.dumps(rec), headers={"Content-Type": ""})
+        ok = c.post("/predict", content=json.dumps(rec), headers={"Content-Type": "Application/JSON; charset=utf-8"})
+        c.app.state.serve.log.flush()
+    assert (plain.status_code, form.status_code, bare.status_code, ok.status_code) == (415, 415, 415, 200)
+    assert plain.json() == {"detail": "POST /predict takes a JSON body with the header 'Content-Type: "
+                                      "application/json'; got 'text/plain'."}
+    assert "application/x-www-form-urlencoded" in form.json()["detail"]
+    with sqlite3.connect(log) as conn:
+        logged = [r[0] for r in conn.execute("SELECT request_id FROM predictions")]
+    conn.close()
+    assert logged == [ok.json()["request_id"]]
+
+
+def test_on_loopback_a_request_for_another_host_is_refused(churn_bundle, churn_frame):
+    rec = records(churn_frame, 1)[0]
+    with TestClient(create_app(churn_bundle, host="127.0.0.1"), base_url="http://127.0.0.1:8000") as c:
+        assert c.post("/predict", json=rec).status_code == 200
+        for host in ("localhost:8000", "LOCALHOST", "[::1]:8000"):
+            assert c.get("/health", headers={"host": host}).status_code == 200
+        rebound = c.post("/predict", json=rec, headers={"host": "attacker.example:8000"})
+        assert rebound.status_code == 421
+        assert rebound.json() == {"detail": "this server listens on loopback and answers only requests addressed to "
+                                            "localhost or 127.0.0.1 (or a name given with --allow-host); the Host "
+                                            "header was 'attacker.example:8000'."}
+        assert c.get("/metrics", headers={"host": "127.0.0.1.attacker.example"}).status_code == 421
+    proxied = create_app(churn_bundle, host="127.0.0.1", allowed_hosts=["Models.Example"])
+    with TestClient(proxied, base_url="http://models.example") as c:  # behind a reverse proxy on this machine
+        assert c.post("/predict", json=rec).status_code == 200
+        assert c.get("/health", headers={"host": "other.example"}).status_code == 421
+    with TestClient(create_app(churn_bundle, host="0.0.0.0")) as c:  # a public address has many names: no check
+        assert c.post("/predict", json=rec, headers={"host": "models.example"}).status_code == 200
+
+
+def test_a_422_lists_a_bounded_number_of_errors_each_with_an_excerpt(churn_bundle, churn_frame):
+    recs = records(churn_frame, 200)
+    long_value = "x" * 5000
+    bad = [{**r, "contract": "Weekly"} for r in recs] * 300  # 60,000 records, every one wrong: ~17 MB
+    bad[0] = {**recs[0], "colour": long_value}
+    body = json.dumps(bad).encode()
+    with TestClient(create_app(churn_bundle)) as c:
+        response = c.post("/predict", content=body, headers=JSON)
+        small = c.post("/predict", json={**recs[0], "colour": long_value})
+    assert len(body) > 15_000_000 and response.status_code == 422 and len(response.content) < 20_000
+    detail = response.json()["detail"]
+    assert detail[0] == {"type": "extra_forbidden", "loc": ["body", 0, "colour"],
+                         "msg": "Extra inputs are not permitted", "input": "x" * 1000 + "..."}
+    assert [d["loc"] for d in detail[1:50]] == [["body", i, "contract"] for i in range(1, 50)]
+    assert detail[50] == {"type": "too_many_errors", "loc": ["body"], "input": None,
+                          "msg": "only the first 50 errors are listed; fix them and send the request again"}
+    assert small.json()["detail"][0]["input"] == "x" * 1000 + "..."
+
+
+def test_large_bodies_validated_in_pieces_match_validating_at_once(churn_bundle, churn_frame):
+    from mlsmith.deploy._guard import ClientError, validate_large
+    from mlsmith.deploy._schema import RecordValidator, error_details
+    from pydantic import ValidationError
+
+    validator = RecordValidator(ModelBundle.load(churn_bundle).schema)
+    recs = records(churn_frame, 200) * 20  # 4,000 records, ~1.2 MB: about 20 pieces
+    recs[1234] = {**recs[1234], "customer_id": "a}, {b"}  # a split point inside a string
+    body = json.dumps(recs).encode()
+    assert validate_large(validator, body) == validator.validate(body)
+    recs[1234] = {**recs[1234], "contract": "Weekly"}
+    recs[3999] = {**recs[3999], "age": "old"}
+    body = json.dumps(recs, indent=1).encode()
+    with pytest.raises(ValidationError) as at_once:
+        validator.validate(body)
+    with pytest.raises(ClientError) as pieces:
+        validate_large(validator, body)
+    assert pieces.value.status == 422 and pieces.value.detail == error_details(at_once.value)
+    with pytest.raises(ValidationError) as at_once:
+        validator.validate(body[:-2])
+    with pytest.raises(ClientError) as broken:
+        validate_large(validator, body[:-2])
+    assert broken.value.detail == error_details(at_once.value)  # same message and position, excerpt and all
+    with pytest.raises(ClientError, match="a record is larger than the limit of 65536 bytes"):
+        validate_large(validator, json.dumps([recs[0], {"k" + str(i): 0 for i in range(20_000)}]).encode())
+
+
+def test_the_budget_holds_large_bodies_and_never_refuses_a_lone_request():
+    from mlsmith.deploy._guard import ClientError, Gate
+
+    gate, limit = Gate(None, None, 1_000_000), 10**8
+    with pytest.raises(ClientError, match="request body is larger than the limit of 100 bytes"):
+        gate.reserve(b"101", 100)
+    first = gate.reserve(b"900000", limit)
+    assert gate.reserve(b"65536", limit) is None  # a small body is not held: single records always get in
+    with pytest.raises(ClientError) as busy:
+        gate.reserve(b"200000", limit)
+    assert (busy.value.status, busy.value.headers) == (503, ((b"retry-after", b"1"),))
+    assert busy.value.detail == ("the server is busy with other large requests (900000 body bytes in flight); "
+                                 "retry in 1 s or send fewer records per request.")
+    streamed = gate.reserve(None, limit)  # no Content-Length: held as it arrives
+    streamed.take(60_000)
+    with pytest.raises(ClientError, match="busy"):
+        streamed.take(60_000)
+    streamed.release()
+    first.release()
+    assert gate.inflight == 0
+    lone = gate.reserve(b"5000000", limit)  # larger than the whole budget, but alone
+    assert gate.inflight == 5_000_000
+    lone.release()
+
+
+@pytest.fixture(scope="module")
+def server(churn_bundle):
+    """`mlsmith serve` on 127.0.0.1 with an API key from the environment and a 20 MB in-flight budget."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "mlsmith", "serve", str(churn_bundle), "--port", str(port), "--workers", "1",
+               "--runtime", "onnx", "--max-inflight-mb", "20"]
+    with subprocess.Popen(command, env={**os.environ, "MLSMITH_API_KEY": KEY}, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
+        url, end = f"http://127.0.0.1:{port}", time.time() + 120
+        try:
+            while True:
+                assert process.poll() is None and time.time() < end, process.stderr.read().decode()
+                try:
+                    httpx.get(url + "/health")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            yield process, url
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM")) / 1024
+
+
+AUTH = {"Authorization": f"Bearer {KEY}", **JSON}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory is read from Linux's /proc")
+def test_concurrent_large_bodies_past_the_budget_get_503_and_memory_stays_bounded(server, churn_frame):
+    import asyncio
+
+    import httpx
+
+    process, url = server
+    body = json.dumps(records(churn_frame, 200) * 150).encode()  # 30,000 records, ~9 MB; the budget holds two
+    before = _peak_rss_mb(process.pid)
+
+    async def send(n):
+        async with httpx.AsyncClient(timeout=120) as client:
+            return await asyncio.gather(*(client.post(url + "/predict", content=body, headers=AUTH) for _ in range(n)))
+
+    answers = asyncio.run(send(8))
+    grown = _peak_rss_mb(process.pid) - before
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200, 200] + [503] * 6, statuses
+    busy = next(r for r in answers if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1"
+    assert busy.json()["detail"].startswith("the server is busy with other large requests (")
+    assert all(len(r.json()["predictions"]) == 30_000 for r in answers if r.status_code == 200)
+    # each 9 MB body takes ~60 MB once validated and scored: two at a time, not eight (~500 MB)
+    assert grown < 250, f"peak RSS grew by {grown:.0f} MB"
+    assert httpx.post(url + "/predict", content=body, headers=AUTH, timeout=120).status_code == 200  # budget released
+
+
+def test_health_answers_while_a_large_body_is_validated(server, churn_frame):
+    import threading
+    import time
+
+    import httpx
+
+    _, url = server
+    body = json.dumps(records(churn_frame, 200) * 300).encode()  # 60,000 records, ~18 MB
+    waits, done = [], threading.Event()
+
+    def poll():
+        with httpx.Client(timeout=60) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                assert client.get(url + "/health").status_code == 200
+                waits.append(time.perf_counter() - started)
+                time.sleep(0.01)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    started = time.perf_counter()
+    response = httpx.post(url + "/predict", content=body, headers=AUTH, timeout=120)
+    took = time.perf_counter() - started
+    done.set()
+    poller.join()
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 60_000
+    # validating 18 MB in one piece held the event loop for about a third of the request (~1 s)
+    assert len(waits) >= 10 and max(waits) < 0.2 * took, (max(waits), took, len(waits))
+
+
+def test_over_http_the_key_the_content_type_and_the_host_are_checked(server, churn_frame):
+    import httpx
+
+    process, url = server
+    rec = json.dumps(records(churn_frame, 1)[0])
+    assert httpx.post(url + "/predict", content=rec, headers=JSON).status_code == 401
+    assert httpx.post(url + "/predict", content=rec, headers=AUTH).status_code == 200
+    assert httpx.post(url + "/predict", content=rec, headers={**AUTH, "Content-Type": "text/plain"}).status_code == 415
+    assert httpx.get(url + "/health", headers={"Host": "rebound.example"}).status_code == 421
+    assert httpx.get(url + "/docs").status_code == 404  # docs are off once there is a key
+    assert httpx.get(url + "/metrics").status_code == 200
+
+
+def test_cli_serve_takes_the_key_from_the_environment_and_warns_on_a_public_address(monkeypatch, capsys, churn_bundle):
+    import mlsmith.deploy
+    from mlsmith.cli import main
+
+    calls = []
+    monkeypatch.setattr(mlsmith.deploy, "serve", lambda bundle, **options: calls.append(options), raising=False)
+    main(["serve", str(churn_bundle), "--host", "0.0.0.0", "--workers", "1"])
+    out, err = capsys.readouterr()
+    assert err.replace("\n", " ") == ("Warning: serving on 0.0.0.0 without an API key: anyone who can reach this "
+                                      "address can score records, write to the prediction log and read /metadata; "
+                                      "set --api-key or MLSMITH_API_KEY. ")
+    assert "(docs at /docs)" in out and calls[0]["api_key"] is None and calls[0]["docs"] is None
+    monkeypatch.setenv("MLSMITH_API_KEY", KEY)
+    main(["serve", str(churn_bundle), "--host", "0.0.0.0", "--workers", "1", "--max-inflight-mb", "8"])
+    out, err = capsys.readouterr()
+    assert err == "" and "API key required" in out and "docs" not in out and KEY not in out
+    assert (calls[1]["api_key"], calls[1]["max_inflight_bytes"]) == (KEY, 8 * 1024 * 1024)
+    main(["serve", str(churn_bundle), "--workers", "1", "--allow-host", "a.example", "--allow-host", "b.example"])
+    assert calls[2]["allowed_hosts"] == ("a.example", "b.example") and capsys.readouterr().err == ""

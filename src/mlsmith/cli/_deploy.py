@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ._app import app, console
+from ._app import app, console, err
 
 
 @app.command()
@@ -46,16 +46,33 @@ def serve(
     log: Path = typer.Option(None, "--log", help="SQLite file to log every prediction to."),
     workers: int = typer.Option(None, "--workers", min=1,
                                 help="Server processes sharing the port (default: one per CPU on Linux, else 1)."),
+    api_key: str = typer.Option(None, "--api-key", envvar="MLSMITH_API_KEY", show_default=False,
+                                help="Require 'Authorization: Bearer KEY' on /predict and /metadata "
+                                     "(prefer the environment variable: a command line shows in ps)."),
+    docs: bool = typer.Option(None, "--docs/--no-docs", show_default=False,
+                              help="Serve /docs, /redoc and /openapi.json (default: only without --api-key)."),
+    max_inflight_mb: int = typer.Option(64, "--max-inflight-mb", min=1,
+                                        help="Request body MB a server process holds at once; more waits (503)."),
+    allow_host: list[str] = typer.Option(None, "--allow-host", show_default=False,
+                                         help="On loopback, also answer requests for this host name (repeatable; "
+                                              "e.g. the name a local reverse proxy forwards)."),
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
+    from ..deploy._guard import exposure_warning
     from ..deploy._serve import default_workers
 
     workers = workers or default_workers()
-    console.print(f"serving {bundle} on http://{host}:{port} with {workers} worker process{'es' * (workers > 1)} "
-                  "(docs at /docs)", markup=False, highlight=False)
+    docs_on = api_key is None if docs is None else docs
+    console.print(f"serving {bundle} on http://{host}:{port} with {workers} worker process{'es' * (workers > 1)}"
+                  f"{', API key required' if api_key is not None else ''}{' (docs at /docs)' if docs_on else ''}",
+                  markup=False, highlight=False)
+    warning = exposure_warning(host, api_key)
+    if warning:
+        err.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     serve_bundle(bundle, host=host, port=port, workers=workers, runtime=runtime, challenger=challenger, mode=mode,
-                 canary_share=canary_share, log=log)
+                 canary_share=canary_share, log=log, api_key=api_key, docs=docs,
+                 max_inflight_bytes=max_inflight_mb * 1024 * 1024, allowed_hosts=tuple(allow_host or ()))
 
 
 @app.command("compare-log")

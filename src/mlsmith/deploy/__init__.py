@@ -3,8 +3,9 @@
 One module per concern: ``_bundle`` (the safe-to-load bundle), ``_batch`` (chunked file scoring),
 ``_onnx`` (export and onnxruntime scoring), ``_card`` (the model card), ``_rules`` (the input rules
 serving and batch scoring share), ``_schema`` (the request contract), ``_runtime`` (scoring
-records), ``_serve`` (the app factory and routers), ``_metrics`` (Prometheus), ``_log`` (the
-prediction log and the champion/challenger comparison).
+records), ``_serve`` (the app factory and routers), ``_guard`` (who may call the server, what a
+request may cost), ``_metrics`` (Prometheus), ``_log`` (the prediction log and the
+champion/challenger comparison).
 """
 
 # Names load their module on first use: a run saves a bundle without importing the web server.

@@ -3,8 +3,9 @@
 ``create_app`` builds a FastAPI app from a bundle (and optionally a challenger). ``POST /predict``
 is a plain ASGI handler in the app's outermost layer (:class:`_Service`), for speed; the operations
 router (``/health``, ``/metadata``, ``/metrics``) and the docs are FastAPI's. Shared state
-(scorers, log, metrics) lives in one :class:`ServeState` on ``app.state``. ``serve`` runs the app
-under uvicorn in one process or several (``workers``).
+(scorers, log, metrics, the access checks) lives in one :class:`ServeState` on ``app.state``.
+Who may call which route, and the bounds on what a request may cost, are in ``_guard``.
+``serve`` runs the app under uvicorn in one process or several (``workers``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
+from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Gate, Ticket, bounded, is_json, validate_large
 from ._log import PredictionLog, log_rows
 from ._metrics import MULTIPROC_ENV, ServeMetrics
 from ._runtime import Runtime, Scorer, UnscorableRecords
@@ -47,16 +50,13 @@ logger = logging.getLogger("mlsmith.serve")
 Mode = Literal["shadow", "canary"]
 #: Request bodies above this many bytes are refused with 413 (about 100,000 churn records).
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Request body bytes one server process holds at once; past it, requests get 503 (a lone request
+#: is always let in). A validated record takes about ten times its JSON's size in memory.
+MAX_INFLIGHT_BYTES = 2 * MAX_BODY_BYTES
+#: Routes that need the API key when one is set (``/predict`` too; ``/health`` and ``/metrics`` stay open).
+PROTECTED = frozenset({"/metadata"})
 #: Whether the kernel spreads a port's connections over several sockets (SO_REUSEPORT on Linux).
 _BALANCED_PORTS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
-
-
-class ClientError(Exception):
-    """A request the service refuses: answered with its status and message, never a trace."""
-
-    def __init__(self, status: int, detail: Any):
-        super().__init__(detail)
-        self.status, self.detail = status, detail
 
 
 @dataclass
@@ -66,6 +66,7 @@ class ServeState:
     champion: Scorer
     validator: RecordValidator
     metrics: ServeMetrics
+    gate: Gate
     challenger: Scorer | None = None
     mode: Mode = "shadow"
     canary_share: float = 0.1
@@ -89,8 +90,11 @@ PREDICT_OPERATION: dict[str, Any] = {
     "requestBody": {"required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
     "responses": {"200": {"description": "Successful Response", "content": {"application/json": {"schema": {}}}},
+                  "401": {"description": "The API key is missing or wrong (when the server has one)"},
                   "413": {"description": "Body too large"},
-                  "422": {"description": "A record does not fit the input schema"}},
+                  "415": {"description": "The body is not application/json"},
+                  "422": {"description": "A record does not fit the input schema"},
+                  "503": {"description": "Busy with other large requests; retry after Retry-After seconds"}},
 }
 _JSON_HEADER = (b"content-type", b"application/json")
 
@@ -104,11 +108,8 @@ async def _respond(send, status: int, payload: Any, headers: tuple[tuple[bytes, 
     return status
 
 
-async def _read_body(scope, receive, limit: int) -> bytes:
-    too_large = ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records per request.")
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise too_large
+async def _read_body(receive, limit: int, ticket: Ticket | None) -> bytes:
+    """The body, at most ``limit`` bytes; one sent without Content-Length is held in the budget as it comes."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -117,7 +118,10 @@ async def _read_body(scope, receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise ClientError(413, f"request body is larger than the limit of {limit} bytes; send fewer records "
+                                   "per request.")
+        if ticket is not None and ticket.grows:
+            ticket.take(len(chunk))
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -215,15 +219,37 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
 
     FastAPI's routing, dependency solving and response classes cost more than scoring a record, so
     this route is served by :class:`_Service` directly; its OpenAPI entry is ``PREDICT_OPERATION``.
+    The request's body bytes are held in the process's budget until it is answered.
     Returns the response's status.
     """
+    content_type, length = state.gate.check(scope["headers"], True)
     if scope["method"] != "POST":
         return await _respond(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", b"POST"),))
-    body = await _read_body(scope, receive, state.max_body_bytes)
+    if not is_json(content_type):
+        seen = "none" if content_type is None else f"'{content_type[:100].decode('latin-1')}'"
+        raise ClientError(415, f"POST /predict takes a JSON body with the header 'Content-Type: application/json'; "
+                               f"got {seen}.")
+    ticket = state.gate.reserve(length, state.max_body_bytes)
     try:
-        records, many = state.validator.validate(body)
-    except ValidationError as exc:
-        return await _respond(send, 422, {"detail": error_details(exc)})
+        return await _answer(state, await _read_body(receive, state.max_body_bytes, ticket), send)
+    finally:
+        if ticket is not None:
+            ticket.release()
+
+
+async def _answer(state: ServeState, body: bytes, send) -> int:
+    """Validate, score and answer one request's body (see :func:`_predict`)."""
+    if len(body) > CHUNK_BYTES:  # on a thread, in pieces: the event loop serves other requests meanwhile
+        records, many = await run_in_threadpool(validate_large, state.validator, body)
+    else:
+        try:
+            records, many = state.validator.validate(body)
+        except ValidationError as exc:
+            if exc.error_count() > MAX_ERRORS:  # listing thousands of errors takes a while: not on the loop
+                details = await run_in_threadpool(error_details, exc)
+            else:
+                details = error_details(exc)
+            return await _respond(send, 422, {"detail": bounded(details)})
     request_id = uuid.uuid4().hex
     scorer, role, shadow = state.champion, "champion", False
     if state.challenger is not None:
@@ -236,8 +262,8 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
     except UnscorableRecords as exc:
         detail = [{"type": "value_error", "loc": ["body", i] if many else ["body"], "input": records[i],
                    "msg": "the model gives no finite score for this record: its values are far outside the training data"}
-                  for i in exc.indices]
-        return await _respond(send, 422, {"detail": detail})
+                  for i in exc.indices[:MAX_ERRORS + 1]]
+        return await _respond(send, 422, {"detail": bounded(detail)})
     if many:
         payload: dict[str, Any] = {"request_id": request_id, "model_version": scorer.version, "predictions": results}
     else:
@@ -302,10 +328,11 @@ class _Service:
             if scope["path"] == "/predict":
                 await _predict(self.state, scope, receive, send_wrapper)
             else:
+                self.state.gate.check(scope["headers"], scope["path"] in PROTECTED)
                 await self.app(scope, receive, send_wrapper)
         except ClientError as exc:
             if not sent:
-                await _respond(send_wrapper, exc.status, {"detail": exc.detail})
+                await _respond(send_wrapper, exc.status, {"detail": exc.detail}, exc.headers)
         except Exception:
             logger.exception("unhandled error on %s", scope.get("path"))
             if not sent:
@@ -330,6 +357,11 @@ def create_app(
     canary_share: float = 0.1,
     log: str | Path | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    api_key: str | None = None,
+    host: str | None = None,
+    docs: bool | None = None,
+    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """Build the FastAPI app that serves a bundle.
 
@@ -341,6 +373,13 @@ def create_app(
         response, never returned) or ``"canary"`` (answers ``canary_share`` of the requests).
     log : a SQLite file to log every prediction to (WAL mode); none by default.
     max_body_bytes : larger request bodies get 413.
+    api_key : when set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
+        (401 otherwise); ``/health`` and ``/metrics`` stay open.
+    host : the address the server listens on. On a loopback address, requests whose Host header
+        names another host than a loopback one or one of ``allowed_hosts`` get 421 (DNS
+        rebinding). None: no Host check.
+    docs : serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
+    max_inflight_bytes : request body bytes held at once; a request past it gets 503 with Retry-After.
 
     Examples
     --------
@@ -361,9 +400,11 @@ def create_app(
             raise MlsmithError(f"challenger '{other.path}' takes different inputs or solves a different task than the "
                                f"champion '{champion.path}'; a challenger must be trained on the same problem.")
         second = Scorer(other, runtime)
+    gate = Gate(api_key, host, max_inflight_bytes, allowed_hosts)
     metrics = ServeMetrics()
-    state = ServeState(Scorer(champion, runtime), RecordValidator(champion.schema), metrics, second, mode,
+    state = ServeState(Scorer(champion, runtime), RecordValidator(champion.schema), metrics, gate, second, mode,
                        canary_share, PredictionLog(log) if log else None, max_body_bytes, random.Random(0))
+    docs = api_key is None if docs is None else docs
 
     async def lifespan(app):
         yield
@@ -371,7 +412,8 @@ def create_app(
             state.log.close()
 
     app = _App(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
-               lifespan=lifespan)
+               lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+               openapi_url="/openapi.json" if docs else None)
     app.state.serve = state
     app.include_router(operations_router)
 
@@ -444,6 +486,7 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
     **options : as in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
     """
     workers = default_workers() if workers is None else workers
+    options = {**options, "host": host}  # the app checks Host headers against the address it listens on
     if workers < 1:
         raise MlsmithError(f"workers must be at least 1; got {workers}.")
     if workers > 1 and not _BALANCED_PORTS:
