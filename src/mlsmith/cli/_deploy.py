@@ -9,6 +9,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._app import app, console
 
+_TRUST = typer.Option([], "--trust", metavar="TYPE",
+                      help="A type the bundle may hold beyond mlsmith's own (package.module.Class); repeatable. "
+                           "Loading runs its code: trust only what you wrote.")
+
+
+def bundle_arg(path: Path, trust: list[str]):
+    """The bundle as the commands take it: its folder, or loaded here when types are trusted beyond mlsmith's own."""
+    if not trust:
+        return path
+    from ..deploy import ModelBundle
+
+    return ModelBundle.load(path, trusted=trust)
+
 
 @app.command()
 def predict(
@@ -17,6 +30,7 @@ def predict(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scores (.csv or .parquet)."),
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", min=1, help="Rows scored at a time (memory follows it)."),
     explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
+    trust: list[str] = _TRUST,
 ) -> None:
     """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT."""
     from ..deploy import predict_file
@@ -24,7 +38,7 @@ def predict(
     columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
-        path = predict_file(bundle, data, output, chunk_rows=chunk_rows, explain=explain,
+        path = predict_file(bundle_arg(bundle, trust), data, output, chunk_rows=chunk_rows, explain=explain,
                             progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(f"wrote {path}", markup=False, highlight=False)
 
@@ -41,6 +55,7 @@ def serve(
     log: Path = typer.Option(None, "--log", help="SQLite file to log every prediction to."),
     workers: int = typer.Option(None, "--workers", min=1,
                                 help="Server processes sharing the port (default: one per CPU on Linux, else 1)."),
+    trust: list[str] = _TRUST,
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
@@ -49,7 +64,10 @@ def serve(
     workers = workers or default_workers()
     console.print(f"serving {bundle} on http://{host}:{port} with {workers} worker process{'es' * (workers > 1)} "
                   "(docs at /docs)", markup=False, highlight=False)
-    serve_bundle(bundle, host=host, port=port, workers=workers, runtime=runtime, challenger=challenger, mode=mode,
+    if challenger is not None:
+        challenger = bundle_arg(challenger, trust)
+    serve_bundle(bundle_arg(bundle, trust), host=host, port=port, workers=workers, runtime=runtime,
+                 challenger=challenger, mode=mode,
                  canary_share=canary_share, log=log)
 
 
