@@ -230,3 +230,172 @@ def test_identical_models_give_identical_onnx_bytes(tmp_path, churn_small):
     b = make_bundle(tmp_path / "b", churn_small, n_train=600)
     assert (a / "model.onnx").read_bytes() == (b / "model.onnx").read_bytes()
     assert (a / "pipeline.skops").read_bytes() == (b / "pipeline.skops").read_bytes()
+
+
+# --- the spec is data, not code -------------------------------------------------------------------
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "problem.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("@pd.io.common.os.system('touch {flag}')", r"it is not an expression of the rule language"),
+    ("__import__('os').system('touch {flag}')", r"calling '__import__\('os'\).system' is not allowed"),
+    ("tenure_months.__class__", r"attribute access \('.'\) is not allowed"),
+    ("tenure_months[0] > 1", r"subscripts \('\[...\]'\) is not allowed"),
+    ("(lambda: 1)()", r"calling 'lambda: 1' is not allowed"),
+    ("tenure_months @ tenure_months", r"the operator MatMult is not allowed"),
+])
+def test_a_baseline_rule_that_is_code_fails_validation_and_runs_nothing(tmp_path, rule, message):
+    from mlsmith.exceptions import ProblemSpecError
+    from mlsmith.problem import load_problem
+
+    flag = tmp_path / "ran"
+    spec = _spec(tmp_path, f"target: churned\ndata: {{path: d.csv}}\nbaseline:\n  rule: \"{rule.format(flag=flag)}\"\n")
+    with pytest.raises(ProblemSpecError, match=r"problem.yaml: 'baseline.rule': the rule .* is refused: " + message):
+        load_problem(spec)
+    assert not flag.exists()
+
+
+def test_the_at_rule_of_the_issue_stops_the_run_with_exit_2(tmp_path, churn_small, capsys):
+    from conftest import write_problem
+
+    spec = write_problem(tmp_path, churn_small.head(200), target="churned",
+                         baseline={"rule": "@pd.io.common.os.system('touch " + str(tmp_path / "ran") + "')"})
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: problem.yaml: 'baseline.rule': the rule \"@pd.io.common.os.system(")
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_shipped_rules_compute_what_pandas_computed():
+    import yaml
+
+    from mlsmith._rule import evaluate_rule
+
+    frames = {"breast_cancer": pd.DataFrame({"worst radius": [10.0, 16.8, 20.0, np.nan]}),
+              "churn": pd.DataFrame({"tenure_months": [1, 3, 12, np.nan]}),
+              "islp_default": pd.read_csv(DATA / "Default.csv").head(200)}
+    for name, frame in frames.items():
+        rule = yaml.safe_load((Path(__file__).parents[1] / "examples" / name / "problem.yaml").read_text())["baseline"]["rule"]
+        expected = frame.eval(rule, engine="python")
+        assert evaluate_rule(rule, frame).tolist() == expected.tolist(), name
+
+
+def test_the_rule_language_covers_comparisons_logic_arithmetic_membership_and_missing():
+    from mlsmith._rule import RuleError, evaluate_rule
+
+    hitters = pd.read_csv(DATA / "hitters.csv")
+    got = evaluate_rule("(Hits / AtBat > 0.28 and League in ['N']) or isna(Salary)", hitters)
+    expected = ((hitters["Hits"] / hitters["AtBat"] > 0.28) & (hitters["League"] == "N")) | hitters["Salary"].isna()
+    assert got.tolist() == expected.tolist() and got.sum() == expected.sum() > 0
+    assert evaluate_rule("not ((Years >= 10) & notna(Salary))", hitters).tolist() == \
+        (~((hitters["Years"] >= 10) & hitters["Salary"].notna())).tolist()
+    assert evaluate_rule("1 < Years <= 3", hitters).tolist() == hitters["Years"].between(2, 3).tolist()
+    assert np.allclose(evaluate_rule("CRuns * 2 - Runs ** 2 // 3 % 7", hitters),
+                       hitters["CRuns"] * 2 - hitters["Runs"] ** 2 // 3 % 7)
+    with pytest.raises(RuleError, match="column 'Salry' is not in the data; the columns are AtBat, Hits"):
+        evaluate_rule("Salry > 3", hitters)
+    with pytest.raises(RuleError, match="cannot be computed on the data: arithmetic on a string literal"):
+        evaluate_rule("League * 'a' > 'b'", hitters)
+    with pytest.raises(RuleError, match="out of range"):  # literals are floats: this fails at once, not after hours
+        evaluate_rule("9 ** 9 ** 9 > Years", hitters)
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    import time
+
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+                                                   for p, c in zip("abcdefgh", "bcdefghi")]
+    spec = _spec(tmp_path, "\n".join(lines) + "\ntarget: [*i]\ndata: {path: d.csv}\n")
+    assert len(spec.read_bytes()) < 600
+    started = time.perf_counter()
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and time.perf_counter() - started < 5 and len(err) < 500
+    assert err.startswith("Error: problem.yaml is not valid YAML at line 2: it uses the alias '*a'; aliases are refused")
+
+
+def test_a_long_value_is_cut_in_the_error_line(tmp_path):
+    from mlsmith.exceptions import ProblemSpecError
+    from mlsmith.problem import load_problem
+
+    spec = _spec(tmp_path, f"target: y\ndata: {{path: d.csv}}\nseed: [{', '.join(['1'] * 20000)}]\n")
+    with pytest.raises(ProblemSpecError, match=r"'seed' input should be a valid integer; got \[1, 1, .*\.\.\. "
+                                               r"\(60,000 characters\)\.") as caught:
+        load_problem(spec)
+    assert len(str(caught.value)) < 400
+
+
+def test_a_problem_file_that_is_not_utf8_is_one_error_line(tmp_path, capsys):
+    spec = tmp_path / "problem.yaml"
+    spec.write_bytes("name: Kündigung\ntarget: y\ndata: {path: d.csv}\n".encode("latin-1"))
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == ("Error: problem.yaml is not UTF-8 text (byte 0xfc at offset 7); "
+                                               "save it as UTF-8.")
+
+
+# --- SQL sources are read-only ------------------------------------------------------------------
+
+@pytest.fixture()
+def cars_db(tmp_path) -> Path:
+    import sqlite3
+
+    db = tmp_path / "cars.db"
+    with sqlite3.connect(db) as conn:
+        pd.read_csv(DATA / "cars93.csv").drop(columns=["Unnamed: 0"]).to_sql("t", conn, index=False)
+    return db
+
+
+def _rows(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM t").fetchone()[0]
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "sqlite+pysqlite:///"])
+@pytest.mark.parametrize("query, message", [
+    ("DROP TABLE t", r"must be a SELECT \(or WITH ... SELECT\) statement; got 'DROP TABLE t'"),
+    ("SELECT 1; DROP TABLE t", r"must be one SELECT statement; it holds 2 statements"),
+    ("select * from t; -- fine\n; delete from t", r"must be one SELECT statement; it holds 2 statements"),
+    ("WITH x AS (SELECT 1) DELETE FROM t", r"must only read, but it holds 'DELETE'"),
+    ("SELECT * INTO copy FROM t", r"must only read, but it holds 'INTO'"),
+])
+def test_a_query_that_writes_leaves_the_table_there(cars_db, scheme, query, message):
+    from mlsmith.data import load_data
+    from mlsmith.exceptions import DataError
+    from mlsmith.problem import DataSpec
+
+    pytest.importorskip("sqlalchemy")
+    with pytest.raises(DataError, match=r"'data.query' " + message):
+        load_data(DataSpec(url=f"{scheme}{cars_db}", query=query))
+    assert _rows(cars_db) == 93
+
+
+def test_a_select_reads_and_the_connection_is_read_only(cars_db):
+    import sqlite3
+
+    from mlsmith.data import load_data
+    from mlsmith.problem import DataSpec
+
+    query = "/* the Americans */ SELECT Make, \"MPG.city\" FROM t WHERE Origin = 'USA' -- ; DROP TABLE t\n;"
+    for url in (f"sqlite:///{cars_db}", f"sqlite+pysqlite:///{cars_db}"):
+        frame = load_data(DataSpec(url=url, query=query))
+        cars = pd.read_csv(DATA / "cars93.csv")
+        assert frame.shape == (48, 2) and frame["MPG.city"].sum() == cars.loc[cars["Origin"] == "USA", "MPG.city"].sum()
+    # the second layer, should a writing statement get past the check: the connection refuses it
+    conn = sqlite3.connect(f"file:{cars_db}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        conn.execute("DELETE FROM t")
+    conn.close()
+    assert _rows(cars_db) == 93
