@@ -399,3 +399,63 @@ def test_a_select_reads_and_the_connection_is_read_only(cars_db):
         conn.execute("DELETE FROM t")
     conn.close()
     assert _rows(cars_db) == 93
+
+
+# --- secrets never leave the process -------------------------------------------------------------
+
+SECRET = "hunter2-s3cret"
+
+
+# pysqlite ignores the credential parameters (a server URL would use them) and SQLAlchemy says so
+@pytest.mark.filterwarnings("ignore:Query string argument")
+def test_a_password_in_the_url_is_in_no_file_of_the_run_nor_on_stderr(tmp_path, churn_small, capsys, monkeypatch):
+    import sqlite3
+
+    import yaml
+
+    pytest.importorskip("sqlalchemy")
+    db = tmp_path / "churn.db"
+    with sqlite3.connect(db) as conn:
+        churn_small.to_sql("customers", conn, index=False)
+    monkeypatch.setenv("CHURN_DB_TOKEN", "tok-" + SECRET)
+    spec = {"name": "<script>alert(1)</script> churn", "decision": "Call <b>them</b>?", "target": "churned",
+            "data": {"url": f"sqlite+pysqlite:///{db}?password={SECRET}&token=${{CHURN_DB_TOKEN}}",
+                     "query": "SELECT * FROM customers", "id_columns": ["customer_id"]},
+            "models": ["linear"], "features": "none", "tuning": {"method": "none"},
+            "split": {"cv_folds": 2}}
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    main(["run", str(tmp_path / "problem.yaml"), "--runs-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr()
+    run_dir = Path(out.out.strip().splitlines()[-1])
+    files = [p for p in (tmp_path / "runs").rglob("*") if p.is_file()]
+    assert run_dir / "model" / "pipeline.skops" in files and len(files) > 8
+    for path in files:
+        data = path.read_bytes()
+        assert SECRET.encode() not in data, path
+    assert SECRET not in out.out + out.err
+    stored = yaml.safe_load((run_dir / "problem.yaml").read_text())["data"]["url"]
+    assert stored == f"sqlite+pysqlite:///{db}?password=***&token=${{CHURN_DB_TOKEN}}"
+    card = (run_dir / "model" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: &lt;script&gt;alert(1)&lt;/script&gt; churn\n")
+    assert "- Decision supported: Call &lt;b&gt;them&lt;/b&gt;?" in card and "<b>" not in card
+
+
+def test_a_url_that_fails_to_connect_is_masked_in_the_error_line(tmp_path, capsys):
+    spec = _spec(tmp_path, f"target: y\ndata:\n  url: postgresql://ana:{SECRET}@127.0.0.1:1/crm?password={SECRET}\n"
+                           "  query: SELECT * FROM customers\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(
+        "Error: the query in 'data.query' failed on 'postgresql://ana:***@127.0.0.1:1/crm?password=***'")
+    assert SECRET not in err
+
+
+def test_an_unset_environment_variable_in_the_url_is_named(tmp_path, monkeypatch):
+    from mlsmith.data import load_data
+    from mlsmith.exceptions import ProblemSpecError
+    from mlsmith.problem import DataSpec
+
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    with pytest.raises(ProblemSpecError, match=r"'data.url' refers to \$\{NO_SUCH_PASSWORD\}, which is not set"):
+        load_data(DataSpec(url="postgresql://ana:${NO_SUCH_PASSWORD}@db/crm", query="SELECT 1"))
