@@ -459,3 +459,19 @@ def test_an_unset_environment_variable_in_the_url_is_named(tmp_path, monkeypatch
     monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
     with pytest.raises(ProblemSpecError, match=r"'data.url' refers to \$\{NO_SUCH_PASSWORD\}, which is not set"):
         load_data(DataSpec(url="postgresql://ana:${NO_SUCH_PASSWORD}@db/crm", query="SELECT 1"))
+
+
+def test_the_reference_holds_quantiles_not_training_values():
+    from mlsmith.monitor._reference import numeric_reference
+
+    hitters = pd.read_csv(DATA / "hitters.csv")
+    for column in ("Salary", "CAtBat", "PutOuts"):
+        values = hitters[column].to_numpy(dtype=float)
+        summary = numeric_reference(values)
+        present = values[~np.isnan(values)]
+        inner = np.asarray(summary["points"][1:-1])
+        assert not summary["exact"] and len(summary["points"]) <= len(present) // 5 + 1
+        values, counts = np.unique(present, return_counts=True)
+        singles = values[counts == 1]  # the values that single out one player
+        assert np.isin(inner, singles).mean() < 0.2, column  # interpolated or tied: rarely one row's value
+        assert summary["cum"] == [int((present <= p).sum()) for p in summary["points"]]
