@@ -122,6 +122,28 @@ def test_trust_is_explicit_and_names_each_type(churn_small, tmp_path):
     assert not flag.exists()
 
 
+class Identity(FunctionTransformer):
+    """A user's own step: mlsmith's list does not know it, the user trusts it by name."""
+
+
+def test_trust_on_the_command_line_admits_a_users_own_type(churn_small, tmp_path, capsys):
+    schema = infer_schema(churn_small, "churned", ["customer_id"])
+    pipe = build_pipeline("linear", schema, "binary_classification", 0)
+    pipe.steps.insert(0, ("mine", Identity()))
+    pipe.fit(churn_small[schema.features()], churn_small["churned"])
+    bundle = save_bundle(tmp_path / "model", pipe, schema,
+                         {"task": "binary_classification", "classes": [0, 1], "decision_threshold": 0.5})
+    churn_small.head(30).to_csv(tmp_path / "rows.csv", index=False)
+    args = ["predict", str(bundle), str(tmp_path / "rows.csv"), "-o", str(tmp_path / "out.csv")]
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "holds type 'test_security.Identity'" in capsys.readouterr().err
+    main([*args, "--trust", "test_security.Identity"])
+    scored = pd.read_csv(tmp_path / "out.csv")
+    expected = pipe.predict_proba(churn_small.head(30)[schema.features()])[:, 1]
+    assert np.allclose(scored["probability"], expected)
+
+
 @pytest.fixture()
 def bundle(tmp_path, churn_small) -> Path:
     return make_bundle(tmp_path / "model", churn_small, n_train=600)
