@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from difflib import get_close_matches
 from typing import Any
 
 import pandas as pd
@@ -142,8 +143,10 @@ def evaluate_rule(rule: Rule | str, frame: pd.DataFrame) -> Any:
     rule = parse_rule(rule) if isinstance(rule, str) else rule
     missing = [c for c in rule.columns if c not in frame.columns]
     if missing:
-        raise RuleError(f"column '{missing[0]}' is not in the data; the columns are "
-                        f"{', '.join(map(str, frame.columns[:20]))}{' ...' if len(frame.columns) > 20 else ''}")
+        close = get_close_matches(missing[0], [str(c) for c in frame.columns], n=1)
+        hint = (f"did you mean '{close[0]}'?" if close else "the columns are "
+                f"{', '.join(map(str, frame.columns[:20]))}{' ...' if len(frame.columns) > 20 else ''}")
+        raise RuleError(f"column '{missing[0]}' is not in the data; {hint}")
     try:
         return _value(rule.tree.body, rule, frame)
     except (TypeError, ValueError, ArithmeticError) as exc:

@@ -124,7 +124,7 @@ def baseline_predictions(
             raw = evaluate_rule(baseline.rule, test)
         except RuleError as exc:
             raise ProblemSpecError(
-                f"problem.yaml: 'baseline.rule' {baseline.rule[:200]!r} cannot be evaluated on the data: {exc}."
+                f"problem.yaml: baseline rule {baseline.rule[:200]!r} cannot be evaluated on the data: {exc}."
             ) from None
         raw = pd.Series(raw, index=test.index)
         if task == "binary_classification":
