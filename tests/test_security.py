@@ -497,3 +497,17 @@ def test_the_reference_holds_quantiles_not_training_values():
         singles = values[counts == 1]  # the values that single out one player
         assert np.isin(inner, singles).mean() < 0.2, column  # interpolated or tied: rarely one row's value
         assert summary["cum"] == [int((present <= p).sum()) for p in summary["points"]]
+
+
+def test_a_corrupt_reference_is_one_error_line_for_monitor(tmp_path, churn_small, capsys):
+    from _bundles import make_bundle as make_monitored_bundle
+
+    bundle = make_monitored_bundle(tmp_path / "model", churn_small)
+    (bundle / "reference.json").write_text('{"features": ')
+    _rehash(bundle)
+    churn_small.head(50).to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["monitor", str(bundle), str(tmp_path / "rows.csv")])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"Error: model bundle '{bundle}': reference.json is not valid JSON")

@@ -181,4 +181,8 @@ def load_reference(bundle_path: str | Path) -> dict[str, Any]:
             f"model bundle '{bundle_path}' has no {REFERENCE_FILE} (it predates monitoring); re-create it "
             "with 'mlsmith run' to monitor it."
         )
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"model bundle '{bundle_path}': {REFERENCE_FILE} is not valid JSON ({str(exc)[:200]}); "
+                          "re-create the bundle with 'mlsmith run'.") from None
