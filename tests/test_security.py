@@ -356,6 +356,16 @@ def test_a_long_value_is_cut_in_the_error_line(tmp_path):
     assert len(str(caught.value)) < 400
 
 
+def test_a_long_unknown_key_is_cut_in_the_error_line(tmp_path):
+    from mlsmith.exceptions import ProblemSpecError
+    from mlsmith.problem import load_problem
+
+    spec = _spec(tmp_path, f"target: y\ndata: {{path: d.csv}}\n{'k' * 1000}: 1\n")
+    with pytest.raises(ProblemSpecError, match=r"unknown key 'k{200}\.\.\.'") as caught:
+        load_problem(spec)
+    assert len(str(caught.value)) < 700
+
+
 def test_a_problem_file_that_is_not_utf8_is_one_error_line(tmp_path, capsys):
     spec = tmp_path / "problem.yaml"
     spec.write_bytes("name: Kündigung\ntarget: y\ndata: {path: d.csv}\n".encode("latin-1"))

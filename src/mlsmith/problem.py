@@ -570,6 +570,8 @@ _EXAMPLES = {
 def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
     loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
     field_path = ".".join(loc) or "(top level)"
+    if len(field_path) > ECHO_LIMIT:  # a key is echoed too: cut it like a value
+        field_path = f"{field_path[:ECHO_LIMIT]}..."
     kind = error["type"]
     if kind == "missing":
         example = _EXAMPLES.get(loc[-1], f"{loc[-1]}: ...")
