@@ -521,3 +521,22 @@ def test_a_corrupt_reference_is_one_error_line_for_monitor(tmp_path, churn_small
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1
     assert err.startswith(f"Error: model bundle '{bundle}': reference.json is not valid JSON")
+
+
+def test_a_driver_error_that_repeats_the_password_is_masked(monkeypatch):
+    import sqlalchemy
+
+    from mlsmith.data import load_data
+    from mlsmith.exceptions import DataError
+    from mlsmith.problem import DataSpec
+
+    def refuse(url, **kwargs):  # what a server driver says when it refuses the login
+        raise sqlalchemy.exc.OperationalError("connect", {}, Exception(f"password '{SECRET}' rejected for {url}"))
+
+    monkeypatch.setenv("PGPASSWORD_TEST", SECRET)
+    monkeypatch.setattr(sqlalchemy, "create_engine", refuse)
+    with pytest.raises(DataError) as caught:
+        load_data(DataSpec(url="postgresql://ana:${PGPASSWORD_TEST}@db/crm", query="SELECT 1"))
+    assert SECRET not in str(caught.value)
+    assert "failed on 'postgresql://ana:${PGPASSWORD_TEST}@db/crm': (builtins.Exception) password '***' rejected for " \
+           "postgresql://ana:${PGPASSWORD_TEST}@db/crm" in str(caught.value)

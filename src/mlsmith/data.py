@@ -121,10 +121,14 @@ def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
 
 
 def _first_line(exc: Exception, url: str | None = None, shown: str | None = None) -> str:
-    """The error's first line, cut, with the URL (drivers repeat it, password included) masked."""
+    """The error's first line, cut, with the URL and every credential in it masked (drivers repeat them)."""
+    from .problem import url_secrets
+
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if url and shown and url != shown:
+    if url and shown:
         text = text.replace(url, shown)
+        for secret in url_secrets(url):
+            text = text.replace(secret, "***")
     return text[:300]
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "load_problem",
     "mask_url",
     "resolve_url",
+    "url_secrets",
 ]
 
 TaskType = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -174,6 +175,16 @@ def mask_url(url: str) -> str:
         return match.group("head") + (secret if not secret or _ENV_REFERENCE.fullmatch(secret) else "***")
 
     return _URL_QUERY_SECRET.sub(hide, _URL_PASSWORD.sub(hide, url))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials written in ``url`` (its password and credential query values), longest first.
+
+    >>> url_secrets("mysql://ana:pw1@db/crm?token=t0k")
+    ['pw1', 't0k']
+    """
+    found = [m.group("secret") for m in (*_URL_PASSWORD.finditer(url), *_URL_QUERY_SECRET.finditer(url))]
+    return sorted({f for f in found if f}, key=lambda f: (-len(f), f))
 
 
 def resolve_url(url: str) -> str:
