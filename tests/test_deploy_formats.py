@@ -55,9 +55,10 @@ def test_an_injected_untrusted_type_is_refused_even_with_matching_hashes(churn_f
     pipeline = make_pipeline(Smuggled(), FunctionTransformer())
     # the attacker rewrites the hashes too: the type check still refuses the file before unpickling
     bundle = save_bundle(tmp_path / "evil", pipeline, schema, {"task": "binary_classification"})
-    with pytest.raises(BundleError, match=r"holds types mlsmith does not trust \(test_deploy_formats.Smuggled\); "
-                                          "refusing to load it"):
+    with pytest.raises(BundleError, match=r"holds type 'test_deploy_formats.Smuggled', which mlsmith's pipelines are "
+                                          "not made of; refusing to load it"):
         ModelBundle.load(bundle)
+    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline[0], Smuggled)
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])

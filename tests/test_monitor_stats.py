@@ -19,8 +19,9 @@ def _counts(values: np.ndarray, points, chunk: int = 333) -> NumericCounts:
 @pytest.mark.parametrize("n_ref, n_cur, shift", [(500, 700, 0.0), (3000, 1200, 0.3), (50, 4000, 1.0)])
 def test_ks_equals_scipy_when_the_reference_is_exact(n_ref, n_cur, shift):
     rng = np.random.default_rng(n_ref)
-    ref = np.round(rng.normal(size=n_ref), 2)  # ties and < 2000 distinct values: exact reference
-    cur = np.round(rng.normal(shift, 1.2, size=n_cur), 2)
+    # a column of at most 20 levels (here half-points): stored as its exact histogram
+    ref = np.clip(np.round(rng.normal(size=n_ref) * 2) / 2, -4.5, 4.5)
+    cur = np.round(rng.normal(shift, 1.2, size=n_cur) * 2) / 2
     summary = numeric_reference(ref)
     assert summary["exact"]
     acc = _counts(cur, summary["points"])

@@ -94,6 +94,19 @@ def load_data(spec: DataSpec, base_dir: str | Path = ".") -> pd.DataFrame:
 
 
 def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
+    """Run the one SELECT of ``data.query`` in a read-only transaction, rolled back after the read.
+
+    The source is never changed: the query must be one SELECT (or WITH ... SELECT) statement with no
+    writing keyword (:func:`read_only_query`), SQLite files are opened read-only (``mode=ro`` and
+    ``PRAGMA query_only``), PostgreSQL and MySQL get ``SET TRANSACTION READ ONLY``, and every
+    connection ends in a rollback. ``${VARIABLE}`` in the URL is read from the environment here,
+    and the URL is shown with its password masked.
+    """
+    from .problem import mask_url, resolve_url
+
+    statement = read_only_query(query)
+    shown = mask_url(url)
+    url = resolve_url(url)
     if url.startswith("sqlite:///"):
         import sqlite3
 
@@ -101,24 +114,114 @@ def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
         db = db if db.is_absolute() else base_dir / db
         if not db.is_file():
             raise DataError(f"SQLite database '{db}' does not exist; check 'data.url' in the problem file.")
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            try:
-                return pd.read_sql_query(query, conn)
-            except Exception as exc:  # sqlite3 raises DatabaseError subclasses and pandas wraps them
-                raise DataError(f"the query in 'data.query' failed on {db.name}: {exc}.") from None
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            return pd.read_sql_query(statement, conn)
+        except Exception as exc:  # sqlite3 raises DatabaseError subclasses and pandas wraps them
+            raise DataError(f"the query in 'data.query' failed on {db.name}: {_first_line(exc)}.") from None
+        finally:
+            conn.rollback()
+            conn.close()
     try:
         import sqlalchemy
     except ImportError:
         raise DataError(
             f"reading from '{url.split(':')[0]}' needs SQLAlchemy and the database's driver; "
-            "install them with 'pip install sqlalchemy <driver>', or use a sqlite:/// URL."
+            "install them with 'pip install mlsmith[sql] <driver>', or use a sqlite:/// URL."
         ) from None
     try:
         engine = sqlalchemy.create_engine(url)
-        with engine.connect() as conn:
-            return pd.read_sql_query(sqlalchemy.text(query), conn)
+        try:
+            with engine.connect() as conn:
+                try:
+                    dialect = engine.dialect.name
+                    if dialect in ("postgresql", "mysql", "mariadb"):
+                        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    elif dialect == "sqlite":
+                        conn.exec_driver_sql("PRAGMA query_only = ON")
+                    return pd.read_sql_query(sqlalchemy.text(statement), conn)
+                finally:
+                    conn.rollback()
+        finally:
+            engine.dispose()
     except Exception as exc:
-        raise DataError(f"the query in 'data.query' failed on '{url}': {str(exc).splitlines()[0]}.") from None
+        raise DataError(f"the query in 'data.query' failed on '{shown}': {_first_line(exc, url, shown)}.") from None
+
+
+def _first_line(exc: Exception, url: str | None = None, shown: str | None = None) -> str:
+    """The error's first line, cut, with the URL and every credential in it masked (drivers repeat them)."""
+    from .problem import url_secrets
+
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if url and shown:
+        text = text.replace(url, shown)
+        for secret in url_secrets(url):
+            text = text.replace(secret, "***")
+    return text[:300]
+
+
+#: Words that write, lock or reach outside the query; refused anywhere outside quotes and comments.
+_WRITING = ("insert", "update", "delete", "drop", "alter", "create", "attach", "detach", "pragma", "truncate",
+            "grant", "revoke", "merge", "copy", "call", "execute", "exec", "vacuum", "into", "lock", "load_extension")
+
+
+def read_only_query(query: str) -> str:
+    """``query`` if it is one SELECT (or WITH ... SELECT) statement that writes nothing, else a DataError.
+
+    Comments are removed, one trailing ``;`` is allowed, and a writing keyword (INSERT, DROP, INTO,
+    ...) outside quotes refuses the query: mlsmith reads sources, it never changes them.
+
+    Examples
+    --------
+    >>> read_only_query("-- churn\\nSELECT * FROM customers;")
+    'SELECT * FROM customers'
+    >>> read_only_query("SELECT 1; DROP TABLE t")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.DataError: 'data.query' must be one SELECT statement; it holds 2 statements ('SELECT 1; DROP TABLE t'). ...
+    """
+    code, quoted = [], []  # the query outside quotes (for the checks), and all of it without comments
+    i, n, shown = 0, len(query), query if len(query) <= 120 else query[:117] + "..."
+    while i < n:
+        ch = query[i]
+        if query.startswith("--", i):
+            i = query.find("\n", i) if "\n" in query[i:] else n
+            continue
+        if query.startswith("/*", i):
+            end = query.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            code.append(" ")
+            quoted.append(" ")
+            continue
+        if ch in "'\"`[":
+            close = "]" if ch == "[" else ch
+            end = i + 1
+            while True:
+                end = query.find(close, end)
+                if end < 0 or not (close != "]" and query.startswith(close * 2, end)):
+                    break
+                end += 2  # a doubled quote is an escaped one
+            end = n if end < 0 else end + 1
+            quoted.append(query[i:end])
+            code.append(" '' ")
+            i = end
+            continue
+        code.append(ch)
+        quoted.append(ch)
+        i += 1
+    text, statement = "".join(code), "".join(quoted).strip()
+    parts = [p for p in text.split(";") if p.strip()]
+    fix = "mlsmith reads the source and never changes it; e.g. 'query: SELECT * FROM customers'."
+    if len(parts) > 1:
+        raise DataError(f"'data.query' must be one SELECT statement; it holds {len(parts)} statements ({shown!r}). {fix}")
+    words = re.findall(r"[A-Za-z_]+", text.lower())
+    if not words or words[0] not in ("select", "with"):
+        raise DataError(f"'data.query' must be a SELECT (or WITH ... SELECT) statement; got {shown!r}. {fix}")
+    writing = next((w for w in words if w in _WRITING), None)
+    if writing:
+        raise DataError(f"'data.query' must only read, but it holds '{writing.upper()}' ({shown!r}). {fix}")
+    return statement.rstrip().rstrip(";").rstrip()
 
 
 @dataclass(frozen=True)

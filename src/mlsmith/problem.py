@@ -11,6 +11,8 @@ resolved spec.
 
 from __future__ import annotations
 
+import os
+import re
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer, field_validator,
+                      model_validator)
 
 from .exceptions import ProblemSpecError
 from .metrics import METRICS, default_metric, get_metric
@@ -34,6 +37,9 @@ __all__ = [
     "SplitSpec",
     "TuningSpec",
     "load_problem",
+    "mask_url",
+    "resolve_url",
+    "url_secrets",
 ]
 
 TaskType = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -47,7 +53,8 @@ class _Spec(BaseModel):
 class Baseline(_Spec):
     """The current way the decision is made, which the model must beat.
 
-    ``rule`` is a pandas expression over the columns that is true for the positive class (or, for
+    ``rule`` is an expression over the columns (see :mod:`mlsmith._rule`: comparisons, and/or/not,
+    arithmetic, ``in``, ``isna``; nothing that runs code) that is true for the positive class (or, for
     regression, evaluates to the predicted value); ``method`` is ``majority`` (classification) or
     ``mean`` / ``median`` (regression). Any other key holds a figure already known for the
     baseline (``recall: 0.55``), kept for the record.
@@ -57,6 +64,19 @@ class Baseline(_Spec):
 
     rule: str | None = None
     method: Literal["majority", "mean", "median"] | None = None
+
+    @field_validator("rule")
+    @classmethod
+    def _rule_language(cls, value: str | None) -> str | None:
+        """The rule is data: parsed against the rule language's whitelist here, before anything runs."""
+        if value is not None:
+            from ._rule import RuleError, parse_rule
+
+            try:
+                parse_rule(value)
+            except RuleError as exc:
+                raise ValueError(f"the rule {_cut(value)} is refused: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> "Baseline":
@@ -130,11 +150,66 @@ class Fairness(_Spec):
     sensitive_columns: list[str] = []
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<secret>[^@/?#]*)(?=@)")
+#: Query keys whose values are credentials, masked wherever a URL is stored or printed.
+_SECRET_KEYS = ("password", "passwd", "pwd", "pass", "token", "access_token", "auth_token", "secret", "api_key",
+                "apikey", "sslpassword", "private_key", "credentials")
+_URL_QUERY_SECRET = re.compile(r"(?P<head>[?&;](?:" + "|".join(_SECRET_KEYS) + r")=)(?P<secret>[^&;#]*)",
+                               re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password and credential query values replaced by ``***``.
+
+    A ``${VARIABLE}`` reference is kept as written: it names where the secret is, not the secret.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://ana:s3cret@db:5432/crm?sslmode=require&password=x1")
+    'postgresql://ana:***@db:5432/crm?sslmode=require&password=***'
+    >>> mask_url("postgresql://ana:${PGPASSWORD}@db/crm")
+    'postgresql://ana:${PGPASSWORD}@db/crm'
+    """
+    def hide(match: re.Match) -> str:
+        secret = match.group("secret")
+        return match.group("head") + (secret if not secret or _ENV_REFERENCE.fullmatch(secret) else "***")
+
+    return _URL_QUERY_SECRET.sub(hide, _URL_PASSWORD.sub(hide, url))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials written in ``url`` (its password and credential query values), longest first.
+
+    >>> url_secrets("mysql://ana:pw1@db/crm?token=t0k")
+    ['pw1', 't0k']
+    """
+    found = [m.group("secret") for m in (*_URL_PASSWORD.finditer(url), *_URL_QUERY_SECRET.finditer(url))]
+    return sorted({f for f in found if f}, key=lambda f: (-len(f), f))
+
+
+def resolve_url(url: str) -> str:
+    """``url`` with each ``${VARIABLE}`` replaced by its value from the environment (at read time only).
+
+    Raises :class:`~mlsmith.exceptions.ProblemSpecError` naming a variable that is not set.
+    """
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ProblemSpecError(f"'data.url' refers to ${{{name}}}, which is not set in the environment; "
+                                   f"set it (export {name}=...) before the run.")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(value, url)
+
+
 class DataSpec(_Spec):
     """Where the data is and what its columns are.
 
     Exactly one source: ``path`` (CSV or Parquet, relative to problem.yaml) or ``url`` with
-    ``query`` (any SQLAlchemy URL; ``sqlite:///file.db`` needs nothing extra).
+    ``query`` (any SQLAlchemy URL; ``sqlite:///file.db`` needs nothing extra). The URL may hold
+    ``${VARIABLE}`` references, replaced from the environment when the data is read; a password
+    written in it is masked (``***``) wherever the spec is stored or printed.
 
     ``event_time`` names the column holding when the outcome happened; ``prediction_time`` names
     the column holding when each prediction is made, or gives one date for all rows. With either,
@@ -142,7 +217,7 @@ class DataSpec(_Spec):
     """
 
     path: str | None = None
-    url: str | None = None
+    url: str | None = Field(default=None, repr=False)
     query: str | None = None
     id_columns: list[str] = []
     drop: list[str] = []
@@ -151,6 +226,10 @@ class DataSpec(_Spec):
     event_time: str | None = None
     prediction_time: str | None = None
     roles: dict[str, Role] = {}
+
+    @field_serializer("url")
+    def _masked(self, url: str | None) -> str | None:
+        return None if url is None else mask_url(url)
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSpec":
@@ -467,7 +546,12 @@ def load_problem(path: str | Path) -> Problem:
     if not path.is_file():
         raise ProblemSpecError(f"problem file '{path}' does not exist; write one with 'mlsmith init DATA --target T'.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemSpecError(f"{path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                               f"{exc.start}); save it as UTF-8.") from None
+    try:
+        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader that also refuses aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -475,6 +559,32 @@ def load_problem(path: str | Path) -> Problem:
     if not isinstance(raw, dict):
         raise ProblemSpecError(f"{path.name} must be a mapping of keys such as 'target:' and 'data:'; got {type(raw).__name__}.")
     return parse_problem(raw, base_dir=path.resolve().parent, source=path.name)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: a 512-byte file of nested aliases expands to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"it uses the alias '*{event.anchor}'; aliases are refused (a few nested ones expand to "
+                "gigabytes): write the value out in full", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+#: Values echoed in an error line are cut to this many characters.
+ECHO_LIMIT = 200
+
+
+def _cut(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``value``'s repr cut to ``limit`` characters, saying how long it was.
+
+    >>> _cut("x" * 1000, 10)
+    "'xxxxxxxx... (1,002 characters)"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}... ({len(text):,} characters)"
 
 
 def parse_problem(raw: dict[str, Any], base_dir: str | Path = ".", source: str = "problem.yaml") -> Problem:
@@ -508,6 +618,8 @@ _EXAMPLES = {
 def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
     loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
     field_path = ".".join(loc) or "(top level)"
+    if len(field_path) > ECHO_LIMIT:  # a key is echoed too: cut it like a value
+        field_path = f"{field_path[:ECHO_LIMIT]}..."
     kind = error["type"]
     if kind == "missing":
         example = _EXAMPLES.get(loc[-1], f"{loc[-1]}: ...")
@@ -518,12 +630,13 @@ def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
         hint = f" Did you mean '{close[0]}'?" if close else f" Known keys: {', '.join(allowed)}."
         return f"{source}: unknown key '{field_path}'.{hint}"
     message = error["msg"].removeprefix("Value error, ")
-    seen = error.get("input")
+    if len(message) > 3 * ECHO_LIMIT:
+        message = f"{message[:3 * ECHO_LIMIT]}..."
     if kind == "value_error":
         return f"{source}: '{field_path}': {message}"
     example = _EXAMPLES.get(loc[-1] if loc else "", "")
     example = f" Example: '{example}'." if example else ""
-    return f"{source}: '{field_path}' {message.lower()}; got {seen!r}.{example}"
+    return f"{source}: '{field_path}' {message.lower()}; got {_cut(error.get('input'))}.{example}"
 
 
 def _allowed_keys(loc: list[str]) -> list[str]:

@@ -9,6 +9,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._app import app, console, err
 
+_TRUST = typer.Option([], "--trust", metavar="TYPE",
+                      help="A type the bundle may hold beyond mlsmith's own (package.module.Class); repeatable. "
+                           "Loading runs its code: trust only what you wrote.")
+
+
+def bundle_arg(path: Path, trust: list[str]):
+    """The bundle as the commands take it: its folder, or loaded here when types are trusted beyond mlsmith's own."""
+    if not trust:
+        return path
+    from ..deploy import ModelBundle
+
+    return ModelBundle.load(path, trusted=trust)
+
 
 @app.command()
 def predict(
@@ -17,6 +30,7 @@ def predict(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scores (.csv or .parquet)."),
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", min=1, help="Rows scored at a time (memory follows it)."),
     explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
+    trust: list[str] = _TRUST,
 ) -> None:
     """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT.
 
@@ -28,7 +42,7 @@ def predict(
     columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
-        result = predict_file(bundle, data, output, chunk_rows=chunk_rows, explain=explain,
+        result = predict_file(bundle_arg(bundle, trust), data, output, chunk_rows=chunk_rows, explain=explain,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {result.path}", markup=False, highlight=False, soft_wrap=True)
@@ -56,6 +70,7 @@ def serve(
     allow_host: list[str] = typer.Option(None, "--allow-host", show_default=False,
                                          help="On loopback, also answer requests for this host name (repeatable; "
                                               "e.g. the name a local reverse proxy forwards)."),
+    trust: list[str] = _TRUST,
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
@@ -70,8 +85,10 @@ def serve(
     warning = exposure_warning(host, api_key)
     if warning:
         err.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    serve_bundle(bundle, host=host, port=port, workers=workers, runtime=runtime, challenger=challenger, mode=mode,
-                 canary_share=canary_share, log=log, api_key=api_key, docs=docs,
+    if challenger is not None:
+        challenger = bundle_arg(challenger, trust)
+    serve_bundle(bundle_arg(bundle, trust), host=host, port=port, workers=workers, runtime=runtime,
+                 challenger=challenger, mode=mode, canary_share=canary_share, log=log, api_key=api_key, docs=docs,
                  max_inflight_bytes=max_inflight_mb * 1024 * 1024, allowed_hosts=tuple(allow_host or ()))
 
 

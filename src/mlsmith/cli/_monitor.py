@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ._app import app, console
+from ._deploy import _TRUST, bundle_arg
 
 runs_app = typer.Typer(help="The run history: list, show and compare runs (index in <runs-dir>/index.db).",
                        no_args_is_help=True)
@@ -27,6 +28,7 @@ def monitor(
     until: str | None = typer.Option(None, "--until", help="Log window end (exclusive), same formats."),
     role: str = typer.Option("champion", "--role", help="Log rows of this role: champion or challenger."),
     alpha: float = typer.Option(0.05, "--alpha", help="False-alarm rate of the drift tests, over all features."),
+    trust: list[str] = _TRUST,
 ) -> None:
     """Check CURRENT data (or a window of the prediction log) against BUNDLE's reference: drift, performance.
 
@@ -37,7 +39,7 @@ def monitor(
     from ..report._monitor_terminal import print_monitor
     from ..runs import to_jsonable, write_json
 
-    report = run_monitor(bundle, current, labels=labels, log=log, since=since, until=until, role=role, alpha=alpha)
+    report = run_monitor(bundle_arg(bundle, trust), current, labels=labels, log=log, since=since, until=until, role=role, alpha=alpha)
     data = to_jsonable(report)
     print_monitor(data, console)
     if json_out:

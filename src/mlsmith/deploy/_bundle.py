@@ -1,11 +1,27 @@
+"""The model bundle: a folder holding the fitted pipeline, its input schema and metadata.
+
+What loading a bundle guarantees (see SECURITY.md):
+
+- every file is listed in ``manifest.json`` with its SHA-256, ``metadata.json`` included; a changed
+  file, a missing one or one not listed refuses the bundle;
+- with ``MLSMITH_BUNDLE_KEY`` set, the manifest carries an HMAC-SHA256 signature made with that key
+  (``manifest.sig``), and a bundle without a valid one is refused;
+- the pipeline file (skops format) may only hold the types in :data:`TRUSTED_TYPES` (the classes and
+  functions mlsmith's own pipelines are made of) besides those skops trusts itself; any other type
+  refuses the bundle before anything in it is built, unless the caller names it in ``trusted``.
+"""
+
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -14,12 +30,49 @@ from ..data import Schema
 from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
 
+__all__ = ["KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
+
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
-#: Types outside scikit-learn's own that a bundle may hold. Anything else in a pipeline file is
-#: refused at load time: it could run code while unpickling.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.", "mlsmith.", "collections.OrderedDict")
+MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
+#: The environment variable holding the key that signs bundles at save and is required at load.
+KEY_ENV = "MLSMITH_BUNDLE_KEY"
+
+#: The types of mlsmith's pipelines that skops does not trust by itself: every class and function
+#: that the catalog's families and the feature plan's transforms put in a pipeline, by full name.
+#: No prefixes: a prefix such as ``numpy.`` also admits functions like
+#: ``numpy.testing._private.utils.runstring``, which calls ``exec``. tests/test_security.py builds a
+#: pipeline of every family, task and feature kind and checks this list covers it.
+TRUSTED_TYPES = frozenset({
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "mlsmith.features._aggregate.GroupAggregate",
+    "mlsmith.features._binning.Binning",
+    "mlsmith.features._build._beyond_linear_names",
+    "mlsmith.features._build.beyond_linear",
+    "mlsmith.features._dates.DateFeatures",
+    "mlsmith.features._dates.ElapsedDays",
+    "mlsmith.features._log.LogTransform",
+    "mlsmith.features._ratios.Ratios",
+    "mlsmith.preprocess.to_category_text",
+    "mlsmith.preprocess.to_float",
+    "mlsmith.preprocess.to_text",
+    "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.model_selection._split.KFold",
+    "sklearn.tree._tree.Tree",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+})
+#: A fixed time stamp for the members of the pipeline file, so that identical models give identical bytes.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def _sha256(path: Path) -> str:
@@ -30,24 +83,85 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _key() -> bytes | None:
+    key = os.environ.get(KEY_ENV)
+    return key.encode() if key else None
+
+
+def _signature(key: bytes, manifest: bytes) -> str:
+    return hmac.new(key, manifest, hashlib.sha256).hexdigest()
+
+
+def pipeline_bytes(pipeline) -> bytes:
+    """The pipeline in skops format, the same bytes for the same fitted pipeline.
+
+    skops names the arrays it stores after ``id()`` of the objects, records those ids in its
+    schema, stamps each zip member with the current time and writes sets in hash order; here the
+    ids and file names are renumbered in the order they appear, sets are sorted, and every member
+    gets one fixed time stamp. Loading is unchanged: the renumbering is one-to-one.
+    """
+    import skops.io as sio
+
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline))) as src:
+        schema = json.loads(src.read("schema.json"))
+        ids: dict[Any, int] = {}
+        files: dict[str, str] = {}
+
+        def canonical(node: Any) -> Any:
+            if isinstance(node, list):
+                return [canonical(item) for item in node]
+            if not isinstance(node, dict):
+                return node
+            if node.get("__loader__") == "SetNode":
+                node = {**node, "content": sorted(node["content"], key=_without_ids)}
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    value = ids.setdefault(value, len(ids))
+                elif key == "file" and isinstance(value, str):
+                    value = files.setdefault(value, f"{len(files)}{Path(value).suffix}")
+                out[key] = canonical(value)
+            return out
+
+        schema = canonical(schema)
+        members = {new: src.read(old) for old, new in files.items()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as out:
+        for name, data in [*members.items(), ("schema.json", json.dumps(schema, indent=2).encode())]:
+            out.writestr(zipfile.ZipInfo(name, date_time=_ZIP_TIME), data)
+    return buffer.getvalue()
+
+
+def _without_ids(node: Any) -> str:
+    """A set member's sort key: its content without the object ids, which differ from run to run."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("__id__", "file")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(node), sort_keys=True)
+
+
 def save_bundle(
     path: str | Path, pipeline, schema: Schema, metadata: dict[str, Any],
     extra_files: dict[str, str | bytes] | None = None,
 ) -> Path:
     """Write a model bundle atomically: a temporary folder, renamed into place when complete.
 
-    The bundle holds the fitted pipeline (skops format: loading it cannot run arbitrary code),
-    the input schema, and metadata with the SHA-256 of every file, checked on load.
+    The bundle holds the fitted pipeline (skops format, see :func:`pipeline_bytes`), the input
+    schema, metadata, and ``manifest.json``: the SHA-256 of every other file, checked on load.
+    With ``MLSMITH_BUNDLE_KEY`` set, ``manifest.sig`` holds the manifest's HMAC-SHA256 with that key.
     ``extra_files`` maps file names to their text or bytes (the model card, the ONNX export).
-    The bundle's ``version`` is the first 12 hex digits of the pipeline file's SHA-256.
+    The bundle's ``version`` is the first 12 hex digits of the pipeline file's SHA-256: the same
+    fitted pipeline gives the same version, and the same metadata the same bundle, byte for byte.
     """
-    import skops.io as sio
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(path.parent, path.name)
     try:
-        sio.dump(pipeline, tmp / PIPELINE_FILE)
+        (tmp / PIPELINE_FILE).write_bytes(pipeline_bytes(pipeline))
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
         for name, content in (extra_files or {}).items():
             if isinstance(content, bytes):
@@ -57,6 +171,12 @@ def save_bundle(
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
         meta = {**metadata, "version": files[PIPELINE_FILE][:12], "files": files}
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        manifest = json.dumps({"algorithm": "sha256", "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())}},
+                              indent=2).encode()
+        (tmp / MANIFEST_FILE).write_bytes(manifest)
+        key = _key()
+        if key is not None:
+            (tmp / SIGNATURE_FILE).write_text(_signature(key, manifest))
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -64,6 +184,77 @@ def save_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _read_json(path: Path, name: str) -> Any:
+    try:
+        return json.loads((path / name).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"model bundle '{path}': {name} is not valid JSON ({str(exc)[:200]}); "
+                          "re-create the bundle with 'mlsmith run'.") from None
+
+
+def verify_bundle(path: Path) -> None:
+    """Check the bundle's files against its manifest, and the manifest's signature when a key is set.
+
+    Raises :class:`~mlsmith.exceptions.BundleError` naming the first file that fails.
+    """
+    if not (path / MANIFEST_FILE).is_file():
+        if not (path / METADATA_FILE).is_file():
+            raise BundleError(
+                f"model bundle '{path}' does not exist; pass the 'model' folder of a run, e.g. runs/<id>/model."
+            )
+        raise BundleError(f"model bundle '{path}' has no {MANIFEST_FILE}, so its files cannot be checked; "
+                          "re-create it with 'mlsmith run'.")
+    manifest_bytes = (path / MANIFEST_FILE).read_bytes()
+    key = _key()
+    if key is not None:
+        signature = path / SIGNATURE_FILE
+        if not signature.is_file():
+            raise BundleError(f"model bundle '{path}' is not signed, and {KEY_ENV} is set; refusing to load it. "
+                              f"Re-create it with 'mlsmith run' and {KEY_ENV} set to the same key.")
+        if not hmac.compare_digest(signature.read_text().strip(), _signature(key, manifest_bytes)):
+            raise BundleError(f"model bundle '{path}' has a signature that does not match its manifest under the key "
+                              f"in {KEY_ENV}: it was changed or signed with another key; refusing to load it.")
+    manifest = _read_json(path, MANIFEST_FILE)
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict) or not {METADATA_FILE, SCHEMA_FILE, PIPELINE_FILE} <= set(listed):
+        raise BundleError(f"model bundle '{path}': {MANIFEST_FILE} does not list {METADATA_FILE}, {SCHEMA_FILE} and "
+                          f"{PIPELINE_FILE}; refusing to load it. Re-create the bundle with 'mlsmith run'.")
+    present = {p.name for p in path.iterdir()} - {MANIFEST_FILE, SIGNATURE_FILE}
+    extra = sorted(present - set(listed))
+    if extra:
+        raise BundleError(f"model bundle '{path}' holds '{extra[0]}', which its manifest does not list; refusing "
+                          "to load it. Remove the file or re-create the bundle with 'mlsmith run'.")
+    for name, digest in listed.items():
+        if not (path / name).is_file():
+            raise BundleError(f"model bundle '{path}' is incomplete: '{name}' is missing; re-run 'mlsmith run'.")
+        if _sha256(path / name) != digest:
+            raise BundleError(
+                f"model bundle '{path}' was modified after it was written: the hash of '{name}' does not "
+                "match; refusing to load it. Re-create the bundle with 'mlsmith run'."
+            )
+
+
+def load_pipeline(file: Path, trusted: Iterable[str] = ()):
+    """Load a skops pipeline file holding only trusted types (:data:`TRUSTED_TYPES` and ``trusted``)."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=file)
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+        raise BundleError(f"model bundle '{file.parent}': {file.name} is not a skops file ({str(exc)[:200]}); "
+                          "re-create the bundle with 'mlsmith run'.") from None
+    allowed = TRUSTED_TYPES | set(trusted)
+    refused = [t for t in untrusted if t not in allowed]
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise BundleError(
+            f"model bundle '{file.parent}' holds type '{refused[0]}'{more}, which mlsmith's pipelines are not made of; "
+            f"refusing to load it, since loading could run its code. If you wrote that type, trust it "
+            f"explicitly: --trust {refused[0]}."
+        )
+    return sio.load(file, trusted=untrusted)
 
 
 class ModelBundle:
@@ -85,32 +276,35 @@ class ModelBundle:
         self.metadata = metadata
 
     @classmethod
-    def load(cls, path: str | Path) -> "ModelBundle":
-        import skops.io as sio
+    def load(cls, path: str | Path, trusted: Iterable[str] = ()) -> "ModelBundle":
+        """Load and verify a bundle folder.
 
+        Parameters
+        ----------
+        path : the bundle folder (the ``model`` folder of a run).
+        trusted : full type names (``package.module.Class``) to trust beyond :data:`TRUSTED_TYPES`,
+            e.g. a transformer of your own that the pipeline holds. Trust only code you wrote.
+
+        Raises
+        ------
+        BundleError
+            When the folder is not a bundle, a file does not match the manifest (or the signature,
+            with ``MLSMITH_BUNDLE_KEY`` set), a file is corrupt, or the pipeline holds a type not trusted.
+        """
         path = Path(path)
-        if not (path / METADATA_FILE).is_file():
-            raise BundleError(
-                f"model bundle '{path}' does not exist; pass the 'model' folder of a run, e.g. runs/<id>/model."
-            )
-        metadata = json.loads((path / METADATA_FILE).read_text())
-        for name, digest in metadata.get("files", {}).items():
-            if not (path / name).is_file():
-                raise BundleError(f"model bundle '{path}' is incomplete: '{name}' is missing; re-run 'mlsmith run'.")
-            if _sha256(path / name) != digest:
-                raise BundleError(
-                    f"model bundle '{path}' was modified after it was written: the hash of '{name}' does not "
-                    "match; refusing to load it. Re-create the bundle with 'mlsmith run'."
-                )
-        untrusted = sio.get_untrusted_types(file=path / PIPELINE_FILE)
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if refused:
-            raise BundleError(
-                f"model bundle '{path}' holds types mlsmith does not trust ({', '.join(refused[:3])}); refusing to "
-                "load it, since loading could run their code."
-            )
-        pipeline = sio.load(path / PIPELINE_FILE, trusted=untrusted)
-        schema = Schema.from_dict(json.loads((path / SCHEMA_FILE).read_text()))
+        verify_bundle(path)
+        metadata = _read_json(path, METADATA_FILE)
+        schema_data = _read_json(path, SCHEMA_FILE)
+        try:
+            schema = Schema.from_dict(schema_data)
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"model bundle '{path}': {SCHEMA_FILE} is not an mlsmith schema (no {exc}); "
+                              "re-create the bundle with 'mlsmith run'.") from None
+        if not isinstance(metadata, dict) or metadata.get("task") not in (
+                "binary_classification", "multiclass_classification", "regression"):
+            raise BundleError(f"model bundle '{path}': {METADATA_FILE} names no task; re-create the bundle with "
+                              "'mlsmith run'.")
+        pipeline = load_pipeline(path / PIPELINE_FILE, trusted)
         return cls(path, pipeline, schema, metadata)
 
     @property

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 __all__ = ["CARD_FILE", "model_card"]
 
 CARD_FILE = "MODEL_CARD.md"
+
+
+def _text(value: Any) -> str:
+    """Spec text as markdown that renders no HTML: a card is shown by hubs and viewers that would run it."""
+    return escape(str(value), quote=False)
 
 
 def _num(value: Any) -> str:
@@ -33,21 +39,21 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
     # Model card: Churn
     """
     verdict = evaluation.get("verdict") or {}
-    lines = [f"# Model card: {problem.get('name', 'model')}", ""]
+    lines = [f"# Model card: {_text(problem.get('name', 'model'))}", ""]
     lines += ["## Problem", ""]
     if problem.get("decision"):
-        lines.append(f"- Decision supported: {problem['decision']}")
+        lines.append(f"- Decision supported: {_text(problem['decision'])}")
     lines.append(f"- Task: {problem.get('type')}; target `{problem.get('target')}`"
                  + (f", positive class `{problem['positive_class']}`" if problem.get("positive_class") is not None else ""))
     if problem.get("success_metric"):
         lines.append(f"- Success criterion: {problem['success_metric']} "
                      f"{'>=' if verdict.get('direction', 'higher') == 'higher' else '<='} {_num(problem.get('threshold'))} on the test split")
     if problem.get("stakeholders"):
-        lines.append(f"- Stakeholders: {', '.join(map(str, problem['stakeholders']))}")
+        lines.append(f"- Stakeholders: {_text(', '.join(map(str, problem['stakeholders'])))}")
     lines += ["", "## Data", ""]
     data = problem.get("data") or {}
-    lines.append(f"- Source: {data.get('path') or data.get('url') or '—'}"
-                 + (f" ({', '.join(map(str, problem['data_sources']))})" if problem.get("data_sources") else ""))
+    lines.append(f"- Source: {_text(data.get('path') or data.get('url') or '—')}"
+                 + (f" ({_text(', '.join(map(str, problem['data_sources'])))})" if problem.get("data_sources") else ""))
     lines.append(f"- Training rows: {_num(metadata.get('n_train'))}; held-out test rows: {_num(evaluation.get('n_test'))}"
                  + ("; after the test verdict the model was refit on the training and test rows together"
                     if metadata.get("fit_on") == "all" else ""))

@@ -536,7 +536,9 @@ def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
     options = {} if task == "regression" else {id(graph.steps[-1][1]): {"zipmap": False}}
     with warnings.catch_warnings():  # skl2onnx reads attributes scikit-learn has deprecated (SVC's probA_)
         warnings.simplefilter("ignore", FutureWarning)
-        onx = convert_sklearn(graph, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3})
+        # A fixed graph name (skl2onnx draws a random one): the same model gives the same bytes.
+        onx = convert_sklearn(graph, name="mlsmith", initial_types=types, options=options,
+                              target_opset={"": 17, "ai.onnx.ml": 3})
     return onx.SerializeToString()
 
 

@@ -118,12 +118,13 @@ def baseline_predictions(
 ) -> tuple[np.ndarray, str]:
     """The spec's baseline predictions on the test rows (encoded like the target) and its description."""
     if baseline.rule:
+        from .._rule import RuleError, evaluate_rule
+
         try:
-            raw = test.eval(baseline.rule, engine="python")
-        except Exception as exc:
+            raw = evaluate_rule(baseline.rule, test)
+        except RuleError as exc:
             raise ProblemSpecError(
-                f"problem.yaml: baseline rule {baseline.rule!r} cannot be evaluated on the data: {exc}; "
-                "write a pandas expression over the columns, e.g. 'tenure_months < 3'."
+                f"problem.yaml: baseline rule {baseline.rule[:200]!r} cannot be evaluated on the data: {exc}."
             ) from None
         raw = pd.Series(raw, index=test.index)
         if task == "binary_classification":

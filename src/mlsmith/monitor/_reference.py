@@ -1,6 +1,7 @@
 """Reference statistics, computed at training time and stored in the bundle as ``reference.json``.
 
-They summarise the training rows per feature (an ECDF grid and decile bins for numeric columns,
+They summarise the training rows per feature (an ECDF at interpolated quantiles, or the histogram of
+a column with few levels, and decile bins for numeric columns,
 category counts for categorical ones, missing counts, ranges), the model's predictions on the test
 split, and the test metric with its bootstrap standard error, so that monitoring never needs the
 training data itself.
@@ -18,7 +19,7 @@ import pandas as pd
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import get_metric
-from ._stats import EXACT_LIMIT, GRID_SIZE, bootstrap_se
+from ._stats import GRID_SIZE, bootstrap_se
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
 
@@ -26,6 +27,10 @@ REFERENCE_FILE = "reference.json"
 REFERENCE_VERSION = 1
 #: Categories kept per column; the rest are counted together as 'other'.
 MAX_CATEGORIES = 1000
+#: Numeric columns with at most this many distinct values are stored as a histogram of those values.
+LEVELS_LIMIT = 20
+#: Otherwise, quantiles: at most one per this many training rows (and at most GRID_SIZE).
+ROWS_PER_POINT = 5
 #: Roles whose drift is tested, and how.
 DRIFT_ROLES = {"numeric": "numeric", "categorical": "categorical", "boolean": "categorical"}
 
@@ -66,12 +71,14 @@ def numeric_reference(values: np.ndarray) -> dict[str, Any]:
     if n == 0:
         return {**out, "exact": True, "points": [], "cum": [], "edges": [], "min": None, "max": None}
     run_ends = np.r_[np.flatnonzero(np.diff(v)), n - 1]
-    exact = len(run_ends) <= EXACT_LIMIT
-    if exact:
+    exact = len(run_ends) <= LEVELS_LIMIT
+    if exact:  # a few levels (counts, ratings, codes): their histogram, as for a category
         points = v[run_ends]
     else:
-        idx = np.clip(np.ceil(np.linspace(0, 1, GRID_SIZE + 1) * n).astype(int) - 1, 0, n - 1)
-        points = np.unique(v[idx])
+        # Interpolated quantiles, each summarising at least ROWS_PER_POINT rows: the bundle holds the
+        # distribution's shape, not the training values themselves (before, up to 2,000 of them).
+        size = int(min(GRID_SIZE, max(10, n // ROWS_PER_POINT)))
+        points = np.unique(np.quantile(v, np.linspace(0, 1, size + 1)))
     cum = np.searchsorted(v, points, side="right")
     deciles = np.searchsorted(cum / n, np.arange(1, 10) / 10, side="left")
     edges = sorted({int(i) for i in deciles if i < len(points) - 1})
@@ -174,4 +181,8 @@ def load_reference(bundle_path: str | Path) -> dict[str, Any]:
             f"model bundle '{bundle_path}' has no {REFERENCE_FILE} (it predates monitoring); re-create it "
             "with 'mlsmith run' to monitor it."
         )
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"model bundle '{bundle_path}': {REFERENCE_FILE} is not valid JSON ({str(exc)[:200]}); "
+                          "re-create the bundle with 'mlsmith run'.") from None
