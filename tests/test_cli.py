@@ -34,7 +34,8 @@ def test_run_then_predict_end_to_end(tmp_path, capsys, churn_small):
     code, out, err = cli(capsys, "predict", f"{run_dir}/model", str(tmp_path / "new.csv"), "-o", str(tmp_path / "scored.csv"))
     assert code == 0, err
     scored = pd.read_csv(tmp_path / "scored.csv")
-    assert list(scored.columns) == ["customer_id", "prediction", "probability"] and len(scored) == 40
+    assert list(scored.columns) == ["customer_id", "prediction", "probability", "reason"] and len(scored) == 40
+    assert scored["reason"].isna().all() and scored["probability"].notna().all()
 
 
 def _spec(tmp_path, frame, **kw):
