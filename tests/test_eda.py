@@ -204,3 +204,37 @@ def test_errors_name_the_value():
         explore(df, "target", task="classification")
     with pytest.raises(DataError, match="target 'target' has 0 non-missing values in 0 rows"):
         explore(df.iloc[:0], "target")
+
+
+#: Labels and column names that are SQL syntax if pasted into a query: a quote, a backslash, a double quote, unicode.
+AWKWARD = ["O'Yes \\ \"é\"", "won't", "naïve\\", "it's ok"]
+
+
+def test_labels_and_names_with_quotes_are_data_not_sql(tmp_path):
+    df = pd.read_csv(DATA / "Default.csv")
+    df["default"] = df["default"].map({"No": "N'o", "Yes": AWKWARD[0]})
+    df["student"] = df["student"].map({"No": AWKWARD[1], "Yes": AWKWARD[2]})
+    df = df.rename(columns={"balance": 'bal"ance\\ü', "income": "inc'ome"})
+    path = tmp_path / "it's.csv"
+    df.to_csv(path, index=False)
+    for data in (df, path):
+        r = explore(data, "default", positive_class=AWKWARD[0])
+        assert r.positive_class == AWKWARD[0]
+        assert r.class_balance["counts"] == {"N'o": 9667, AWKWARD[0]: 333}
+        y = df["default"] == AWKWARD[0]
+        student = {lv: (n, rate) for lv, n, rate in _assoc(r, "student")["levels"]}
+        for level, group in y.groupby(df["student"]):
+            assert student[level] == (len(group), pytest.approx(group.mean(), rel=1e-12))
+        balance = _assoc(r, 'bal"ance\\ü')
+        assert balance["pearson"] == pytest.approx(stats.pointbiserialr(y, df['bal"ance\\ü'])[0], abs=1e-9)
+        assert balance["auc"] == pytest.approx(roc_auc_score(y, df['bal"ance\\ü']), abs=1e-12)
+
+
+def test_multiclass_labels_with_quotes_reach_the_temporal_rates():
+    df = pd.read_csv(DATA / "bikeshare_2011.csv", parse_dates=["datetime"])
+    df["weathersit"] = df["weathersit"].map(dict(zip(["clear", "cloudy/misty", "light rain/snow"], AWKWARD[1:])))
+    r = explore(df, "weathersit", time_column="datetime")
+    assert r.task == "multiclass_classification"
+    rare = (df["weathersit"] == AWKWARD[3]).groupby(df["datetime"].dt.to_period("W").dt.start_time)
+    assert r.temporal["y"] == f"rate of weathersit = {AWKWARD[3]}"
+    np.testing.assert_allclose(r.temporal["means"], rare.mean().to_numpy(), rtol=1e-12)

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._finding import Finding, finding, name_list
-from ._table import Table, finite, q, sql_labels
+from ._table import Table, finite, lit, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
 
@@ -36,7 +36,7 @@ class Target:
     def y(self) -> str:
         if self.task == "regression":
             return f"CAST({q(self.name)} AS DOUBLE)"
-        return f"CAST({self.label} = '{self.positive}' AS DOUBLE)" if self.positive is not None else "NULL"
+        return f"CAST({self.label} = {lit(self.positive)} AS DOUBLE)" if self.positive is not None else "NULL"
 
 
 def missing_expr(table: Table, c: str) -> str:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 
-__all__ = ["Table", "finite", "open_table", "q", "sql_labels"]
+__all__ = ["Table", "finite", "lit", "open_table", "q", "sql_labels"]
 
 #: Rows drawn for figures and for the statistics that need rows in memory (Spearman, modes, AUC).
 SAMPLE_ROWS = 50_000
@@ -30,6 +30,31 @@ _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
 def q(name: str) -> str:
     """Quote a column name as an SQL identifier."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def lit(value: Any) -> str:
+    """A value as an SQL literal: text quoted (quotes doubled), numbers spelled exactly, None as NULL.
+
+    Every value that reaches an SQL string goes through here (column names through :func:`q`), so a
+    label such as ``O'Yes`` is data, never syntax. DuckDB's string literals have no backslash escapes.
+
+    Examples
+    --------
+    >>> lit("O'Yes"), lit(2.5), lit(None), lit(True)
+    ("'O''Yes'", '2.5', 'NULL', 'TRUE')
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not np.isfinite(value):
+            return f"CAST('{value}' AS DOUBLE)"
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _kind(duck_type: str) -> str:
@@ -133,13 +158,13 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
                 raise DataError(f"data file '{path}' does not exist; check the path.")
             file_mb = path.stat().st_size / 2**20
             source, suffix = str(path), "".join(path.suffixes[-2:]).lower()
-            literal = str(path).replace("'", "''")
+            literal = lit(str(path))
             if suffix.endswith((".parquet", ".pq")):
-                relation = f"read_parquet('{literal}')"
+                relation = f"read_parquet({literal})"
             elif suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
                 parquet = Path(tmpdir) / "data.parquet"
                 _csv_to_parquet(con, literal, parquet, path)
-                relation = f"read_parquet('{parquet}')"
+                relation = f"read_parquet({lit(str(parquet))})"
             else:
                 raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv or .parquet.")
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
@@ -171,7 +196,7 @@ def _csv_to_parquet(con: duckdb.DuckDBPyConnection, literal: str, parquet: Path,
     later row contradicts them, the conversion is redone with types sniffed from every row."""
     for options in ("", ", sample_size=-1"):
         try:
-            con.execute(f"COPY (SELECT * FROM read_csv('{literal}'{options})) TO '{parquet}' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM read_csv({literal}{options})) TO {lit(str(parquet))} (FORMAT parquet)")
             return
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             error = exc
