@@ -374,6 +374,36 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
+def test_without_strict_a_leak_makes_the_verdict_invalid_everywhere_it_is_shown(cancer, tmp_path):
+    from rich.console import Console
+
+    from mlsmith.monitor import list_runs
+    from mlsmith.report._monitor_terminal import print_runs
+    from mlsmith.report._terminal import print_run
+
+    X, y = cancer
+    frame = X.assign(diagnosis=y, diagnosis_code=np.where(y == 1, "B", "M"))  # planted: the label, re-spelled
+    spec = write_problem(tmp_path, frame, name="leaky", target="diagnosis", models=["linear"], tuning={"method": "none"},
+                         success_metric="accuracy", threshold=0.9, split={"cv_folds": 3})
+    result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    v = result.evaluation.verdict
+    assert v.value >= 0.99 and v.interval[0] >= 0.9  # the leak scores: the threshold alone would read MET
+    assert (v.status, v.met) == ("invalid", False) and v.invalid_by[0]["check"] == "target_leakage"
+    saved = json.loads((result.run_dir / "results.json").read_text())["evaluation"]["verdict"]
+    assert saved["status"] == "invalid" and saved["summary"].startswith("INVALID: the test score cannot be trusted "
+                                                                        "because of [target_leakage] Feature 'diagnosis_code'")
+    html = (result.run_dir / "report.html").read_text()
+    assert "<b>invalid</b>" in html and "INVALID: the test score cannot be trusted" in html
+    console = Console(record=True, width=400)
+    print_run(result, console)
+    [line] = [ln for ln in console.export_text().splitlines() if ln.startswith("Verdict:")]
+    assert "INVALID" in line and ": MET" not in line
+    [row] = list_runs(tmp_path / "runs")
+    assert (row["status"], row["met"]) == ("invalid", 0)
+    print_runs([row], console)
+    assert "INVALID" in console.export_text().splitlines()[-2]
+
+
 # 7. Time order ---------------------------------------------------------------------------------------
 
 def test_time_order_fires_when_rows_are_sorted_by_date_and_the_split_is_random(churn):
