@@ -101,7 +101,8 @@ def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) 
     if test.empty or len(train) < 2:
         return 0, 0, 0, 0
     roles = roles_of(train, roles)
-    a, b = encode([sample(train, 20_000, seed), sample(test, 2000, seed)], {c: roles[c] for c in train.columns})
+    a, b = encode([sample(train, 20_000, seed), sample(test, 2000, seed)], {c: roles[c] for c in train.columns},
+                  pool_rare=False)  # every category its own code: only equality matters here
     numeric = np.array([roles[c] in ("numeric", "boolean", "datetime") for c in train.columns])
     center, scale = np.nanmean(a, axis=0), np.nanstd(a, axis=0)
     scale[~numeric | ~(scale > 0)] = 1.0
