@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, spearmanr
+from scipy.stats import binom, poisson, spearmanr
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -19,9 +19,9 @@ __all__ = ["check_adversarial", "check_contamination", "check_time_order"]
 #: Test rows within this root-mean-square distance (in training standard deviations, all categories
 #: equal) of a training row are near-duplicates.
 NEAR_RMS = 0.01
-#: When at least this share of training rows repeat within train, the feature space is small and
-#: rows shared with test are expected (reported as info).
-SMALL_SPACE = 0.05
+#: Exact test rows beyond what chance makes plausible (a Poisson upper tail of this probability at the
+#: chance-collision estimate) are contamination; fewer are reported as expected.
+CHANCE_P = 1e-3
 #: Adversarial validation: train vs test separable with at least this ROC-AUC is a shift.
 SHIFT_AUC = 0.70
 #: A datetime column whose rank correlation with the row position is at least this orders the rows.
@@ -33,7 +33,11 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                         id_columns: list[str] | tuple[str, ...] = (), seed: int = 0) -> list[Finding]:
     """Flag test rows that also appear in train (exactly or nearly) and entities in both splits.
 
-    Exact duplicates are counted on all rows; near-duplicates on a sample of 2,000 test rows
+    Exact duplicates are counted on all rows and judged against chance: the number of test rows
+    that would find an identical training row if the columns were independent, from each column's
+    value frequencies in train (:func:`chance_matches`). Within what that estimate makes plausible,
+    shared rows are expected (info, with the estimate); beyond it, contamination (a warning, an
+    error from 5 % of the test rows). Near-duplicates are counted on a sample of 2,000 test rows
     against 20,000 training rows, and only beyond chance: in a space of few continuous features
     (ISLP's Default has two) rows fall close together at random, so the count is the excess over the
     rate at which held-back training rows find such a neighbour among the same 20,000.
@@ -42,6 +46,9 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     keys = row_keys(train[features])
     within = float(keys.duplicated().mean()) if len(keys) else 0.0
     exact = row_keys(test[features]).isin(set(keys)).to_numpy()
+    n_exact = int(exact.sum())
+    expected = chance_matches(train[features], test[features]) if n_exact else 0.0
+    plausible_exact = int(poisson.isf(CHANCE_P, expected)) if n_exact else 0
     k, checked, k_chance, n_probe = _near_duplicates(train[features], test[features][~exact], roles, seed)
     near_rate = k / max(checked, 1)
     chance_rate = k_chance / max(n_probe, 1)
@@ -50,25 +57,27 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     plausible = binom.isf(1e-3, checked, (k_chance + 1) / (n_probe + 1)) if checked else 0
     excess = near_rate - chance_rate
     n_near = int(round(excess * (~exact).sum())) if k > plausible and excess > 0 else 0
-    n_shared = int(exact.sum()) + n_near
+    n_shared = n_exact + n_near
     if n_shared:
         share = n_shared / len(test)
-        evidence = {"n_test": len(test), "n_exact": int(exact.sum()), "n_near": n_near, "share": round(share, 4),
+        evidence = {"n_test": len(test), "n_exact": n_exact, "n_exact_by_chance": round(expected, 2),
+                    "n_exact_plausible": plausible_exact, "n_near": n_near, "share": round(share, 4),
                     "near_rms_limit": NEAR_RMS, "n_near_checked": checked, "near_rate": round(near_rate, 4),
                     "near_rate_by_chance": round(chance_rate, 4), "train_duplicate_share": round(within, 4)}
-        shared = (f"{n_shared} test rows ({share:.1%}) also appear in the training split ({int(exact.sum())} exact"
+        shared = (f"{n_shared} test rows ({share:.1%}) also appear in the training split ({n_exact} exact"
                   f"{f', about {n_near} near-duplicates' if n_near else ''})")
-        if within >= SMALL_SPACE:
+        if not n_near and n_exact <= plausible_exact:
             findings.append(Finding(
                 "contamination", "info",
-                f"{shared}, as expected: {within:.0%} of the training rows repeat within the training split, so "
-                "the features take few distinct values.",
+                f"{shared}, as chance predicts: from the columns' value frequencies about {expected:.1f} test rows "
+                f"would match a training row if the columns were independent (up to {plausible_exact} plausible).",
                 evidence, "Nothing to do unless repeated rows are the same record entered twice (then drop them).",
             ))
         else:
             findings.append(Finding(
                 "contamination", "error" if share >= 0.05 else "warning",
-                f"{shared}: the test score rewards memorising them.", evidence,
+                f"{shared}, where chance predicts about {expected:.1f} exact matches: the test score rewards "
+                "memorising them.", evidence,
                 "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
                 "each one on one side.",
             ))
@@ -88,6 +97,29 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                 "Use a group split (data.group_column without data.time_column), or drop the repeated entities from test.",
             ))
     return findings
+
+
+def chance_matches(train: pd.DataFrame, test: pd.DataFrame) -> float:
+    """Expected number of test rows with an identical training row, were the columns independent.
+
+    A test row's chance of equalling one random training row is the product over columns of its
+    value's frequency in train (missing counts as a value); over ``len(train)`` rows it finds a twin
+    with probability 1 - (1 - q)^n. Few discrete columns give a large estimate, one continuous
+    column a negligible one.
+
+    Examples
+    --------
+    >>> train = pd.DataFrame({"a": ["x", "y"] * 50, "b": [0, 1, 2, 3] * 25})
+    >>> round(chance_matches(train, pd.DataFrame({"a": ["x", "z"], "b": [0, 0]})), 3)  # 'z' never in train
+    1.0
+    """
+    log_q = np.zeros(len(test))
+    for column in train.columns:
+        codes, _ = pd.factorize(pd.concat([train[column], test[column]], ignore_index=True), use_na_sentinel=False)
+        freq = np.bincount(codes[:len(train)], minlength=codes.max() + 1) / max(len(train), 1)
+        with np.errstate(divide="ignore"):
+            log_q += np.log(freq[codes[len(train):]])
+    return float(-np.expm1(len(train) * np.log1p(-np.exp(log_q))).sum())
 
 
 def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) -> tuple[int, int, int, int]:
