@@ -427,6 +427,28 @@ def test_adversarial_validation_fires_on_a_biased_test_split(cancer):
     assert "mean radius" in found.evidence["top_columns_auc"] or "worst radius" in found.evidence["top_columns_auc"]
 
 
+def test_on_a_time_split_the_shift_is_measured_against_the_drift_within_train_not_blamed_on_the_split():
+    """ISLP's Bikeshare 2011, split in time (Nov-Dec as test): the test months are colder, as the
+    months within the training period differ from each other; a random split is not the fix."""
+    bikes = pd.read_csv(DATA / "bikeshare_2011.csv")  # in time order
+    features = [c for c in bikes.columns if c != "bikers"]
+    cut = int(0.8 * len(bikes))
+    train, test = bikes.iloc[:cut], bikes.iloc[cut:]
+    [found] = check_adversarial(train, test, features, exclude_dates=True, time_ordered=True)
+    e = found.evidence
+    assert found.severity == "info" and "random" not in found.fix + found.message
+    assert e["share_explained_by_trend"] == pytest.approx((e["within_train_auc"] - 0.5) / (e["adversarial_auc"] - 0.5), abs=1e-3)
+    assert e["share_explained_by_trend"] >= 0.5
+    assert list(e["drifting_columns"])[:2] == ["temp", "atemp"] and e["break_columns"] == []
+    assert f"accounts for {e['share_explained_by_trend']:.0%} of it" in found.message and "'temp' (0.72)" in found.message
+    # Planted: humidity recorded in percent from the cut on (a unit change): a break, not a trend.
+    [found] = check_adversarial(train, test.assign(hum=test["hum"] * 100), features, exclude_dates=True,
+                                time_ordered=True)
+    assert found.severity == "warning" and found.evidence["break_columns"] == ["hum"]
+    assert "'hum' change at the cut far more than within the training period" in found.message
+    assert "random" not in found.fix and "what changed at the cut in 'hum'" in found.fix
+
+
 def test_a_mostly_unique_name_column_does_not_separate_two_random_halves():
     """ISLP's Auto: 301 distinct car names in 392 rows. Codes in order of first appearance gave the
     names only the second half holds the highest codes (ROC-AUC 0.86-0.91 between random halves)."""
