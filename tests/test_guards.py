@@ -544,3 +544,24 @@ def test_near_duplicates_by_chance_in_a_small_space_are_not_contamination():
     [found] = check_contamination(train, planted, features)
     assert found.evidence["near_rate"] > found.evidence["near_rate_by_chance"]
     assert found.evidence["n_exact"] + found.evidence["n_near"] >= 100
+
+
+def test_the_feature_plan_builds_no_aggregate_on_a_column_the_leakage_guard_flagged(cancer):
+    """Breast cancer with a planted 'ward' key: 40 wards, each holding one diagnosis only (a leak).
+    The auto plan would average the two most varied columns per ward: that spreads the leak."""
+    from mlsmith.features import plan_features
+
+    X, y = cancer
+    rng = np.random.default_rng(0)
+    ward = np.where(y == 1, rng.integers(0, 20, len(y)), rng.integers(20, 40, len(y)))
+    frame = X.assign(ward=[f"w{i}" for i in ward], diagnosis=y)
+    schema = infer_schema(frame, "diagnosis")
+    report = GuardReport(check_target_leakage(frame[schema.features()], y, BIN, {c.name: c.role for c in schema.columns}))
+    assert report.leak_columns() == ["ward"] and report.errors[0].evidence["column"] == "ward"
+    unguarded = plan_features(frame, schema)
+    assert [t.by for t in unguarded.of_kind("aggregate")] == ["ward"]
+    guarded = plan_features(frame, schema, flagged=report.leak_columns())
+    assert guarded.of_kind("aggregate") == [] and [t.columns for t in guarded.of_kind("target_encoding")] == [["ward"]]
+    assert "no aggregate is keyed on or computed from 'ward': the leakage guard flagged it" in guarded.notes
+    assert {(t.kind, tuple(t.columns)) for t in guarded.transforms} == {
+        (t.kind, tuple(t.columns)) for t in unguarded.transforms if t.kind != "aggregate"}

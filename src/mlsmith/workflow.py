@@ -222,7 +222,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
 
     cv, groups = cv_splitter(problem, train)
     say("4/7 feature plan")
-    plan = plan_features(train, schema, problem.features)
+    plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
     lap("features_plan")
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
     workers_ready()
