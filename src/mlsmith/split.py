@@ -217,15 +217,29 @@ def duplicate_groups(df: pd.DataFrame, problem: Problem) -> np.ndarray:
 
 
 def _split_sets(sets: np.ndarray, stratify: pd.Series | None, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split whole sets of copies: the sets are split (stratified by their class: a set holds one),
-    then each row follows its set."""
+    """Split whole sets of copies, with as many test rows as a row split (``ceil(size * n)``) and each
+    class's share of them (a set holds one class): per class, sets in a seeded random order join the
+    test split while they fit its quota."""
+    n = len(sets)
+    n_test = int(np.ceil(size * n))
+    labels = np.zeros(n, dtype=int) if stratify is None else pd.factorize(stratify)[0]
+    rows = np.bincount(labels)
+    exact = n_test * rows / n
+    quota = np.floor(exact).astype(int)
+    quota[np.argsort(-(exact - quota), kind="stable")[: n_test - quota.sum()]] += 1  # largest remainders
+    sizes = np.bincount(sets)
     first = np.unique(sets, return_index=True)[1]
-    labels = None if stratify is None else stratify.to_numpy()[first]
-    if labels is not None and pd.Series(labels).value_counts().min() < 2:
-        labels = None  # a class whose rows are all copies of one row: its set cannot be stratified
-    train_sets, _ = train_test_split(np.arange(len(first)), test_size=size, random_state=seed, stratify=labels)
-    in_train = np.isin(sets, train_sets)
-    return np.flatnonzero(in_train), np.flatnonzero(~in_train)
+    rng = np.random.default_rng(seed)
+    test_sets = []
+    for label, room in enumerate(quota):
+        for s in rng.permutation(np.flatnonzero(labels[first] == label)):
+            if sizes[s] <= room:
+                test_sets.append(s)
+                room -= sizes[s]
+    in_test = np.isin(sets, test_sets)
+    if in_test.all() or not in_test.any():
+        raise ValueError("every set of copies falls on one side")
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
 
 class DuplicateGroupKFold(BaseCrossValidator):
