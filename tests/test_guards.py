@@ -565,3 +565,22 @@ def test_the_feature_plan_builds_no_aggregate_on_a_column_the_leakage_guard_flag
     assert "no aggregate is keyed on or computed from 'ward': the leakage guard flagged it" in guarded.notes
     assert {(t.kind, tuple(t.columns)) for t in guarded.transforms} == {
         (t.kind, tuple(t.columns)) for t in unguarded.transforms if t.kind != "aggregate"}
+
+
+def test_distinct_births_sharing_discrete_covariates_are_chance_not_contamination():
+    """Wooldridge's bwght: distinct births share every covariate (12 of 278 test rows on seed 42), and the
+    columns are far from independent (lfaminc = log faminc, packs = cigs / 20). The collision rate
+    of distinct training records (equal features, different weights) says that is chance."""
+    births = pd.read_csv(DATA / "bwght.csv")
+    features = [c for c in births.columns if c not in ("bwght", "lbwght", "bwghtlbs")]
+    for seed in [42, *range(8)]:
+        train, test = train_test_split(births, test_size=0.2, random_state=seed)
+        [found] = check_contamination(train, test, features, y=train["bwght"])
+        e = found.evidence
+        assert found.severity == "info" and e["n_exact"] <= e["n_exact_plausible"], (seed, e)
+        assert e["n_exact_by_chance"] == e["n_exact_by_chance_distinct_records"] > 5
+        assert e["n_exact_by_chance_independent_columns"] < 0.1  # independence would call it contamination
+        assert "distinct training records (different targets) share all feature values" in found.message
+    # Without the target, only the independence estimate is left, and it flags these rows.
+    [found] = check_contamination(train, test, features)
+    assert found.severity == "warning" and found.evidence["n_exact_by_chance_distinct_records"] is None

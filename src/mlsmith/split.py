@@ -216,7 +216,8 @@ def duplicate_groups(df: pd.DataFrame, problem: Problem) -> np.ndarray:
     return pd.factorize(keys)[0]
 
 
-def _split_sets(sets: np.ndarray, stratify: pd.Series | None, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _split_sets(sets: np.ndarray, stratify: pd.Series | None, size: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split whole sets of copies, with as many test rows as a row split (``ceil(size * n)``) and each
     class's share of them (a set holds one class): per class, sets in a seeded random order join the
     test split while they fit its quota."""
@@ -270,7 +271,8 @@ class DuplicateGroupKFold(BaseCrossValidator):
             raise ValueError("DuplicateGroupKFold needs groups: the duplicate-set id of each row.")
         groups = np.asarray(groups)
         sets, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-        inner = (StratifiedKFold if self.stratify else KFold)(self.n_splits, shuffle=True, random_state=self.random_state)
+        kind = StratifiedKFold if self.stratify else KFold
+        inner = kind(self.n_splits, shuffle=True, random_state=self.random_state)
         labels = np.asarray(y)[first] if self.stratify else None
         for _, test_sets in inner.split(np.zeros((len(sets), 1)), labels):
             in_test = np.isin(inverse, test_sets)

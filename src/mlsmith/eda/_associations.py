@@ -222,7 +222,7 @@ def vif(corr: np.ndarray) -> np.ndarray:
 
 
 def _nearest_correlation(corr: np.ndarray) -> np.ndarray:
-    """The matrix itself when positive semidefinite; else eigenvalues raised to a small floor, diagonal rescaled to 1."""
+    """The matrix itself when positive semidefinite; else eigenvalues raised to a floor, diagonal rescaled to 1."""
     corr = (corr + corr.T) / 2
     values, vectors = np.linalg.eigh(corr)
     if values.min() >= -1e-12 * max(values.max(), 1.0):

@@ -230,7 +230,9 @@ def evaluate(
 
     def versus(b: BaselineScores) -> tuple[tuple[float, float], Any]:
         """The paired-bootstrap interval of (model - baseline), positive = better, and its status."""
-        b_proba = b.proba if b.proba is not None else (b.pred.astype(float) if task == "binary_classification" else None)
+        b_proba = b.proba
+        if b_proba is None and task == "binary_classification":
+            b_proba = b.pred.astype(float)
         d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed,
                              strata=strata)
         if not metric.greater_is_better:

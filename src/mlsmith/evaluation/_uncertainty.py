@@ -142,8 +142,9 @@ class Verdict:
         if self.status in ("met", "inconclusive") and self.dummy_status in ("not met", "inconclusive"):
             lo, hi = self.dummy_difference_interval or (float("nan"), float("nan"))
             self.status, self.met = "not met", False
-            self.reason = (f"the model does not beat the dummy baseline ({self.metric} {self.dummy_value:.3f}) beyond "
-                           f"its 95% interval (difference {lo:+.3f} to {hi:+.3f}): a constant prediction scores as well")
+            self.reason = (f"the model does not beat the dummy baseline ({self.metric} {self.dummy_value:.3f}) "
+                           f"beyond its 95% interval (difference {lo:+.3f} to {hi:+.3f}): a constant prediction "
+                           "scores as well")
 
     def invalidate(self, findings) -> None:
         """Mark the score invalid because of error-level ``findings`` (``Finding`` objects); none: no change."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, poisson, spearmanr
+from scipy.stats import binom, chi2, poisson, spearmanr
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -30,13 +30,16 @@ ORDERED_RHO = 0.95
 
 def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
                         roles: dict[str, str] | None = None, group_column: str | None = None,
-                        id_columns: list[str] | tuple[str, ...] = (), seed: int = 0) -> list[Finding]:
+                        id_columns: list[str] | tuple[str, ...] = (), seed: int = 0,
+                        y: np.ndarray | pd.Series | None = None) -> list[Finding]:
     """Flag test rows that also appear in train (exactly or nearly) and entities in both splits.
 
     Exact duplicates are counted on all rows and judged against chance: the number of test rows
     that would find an identical training row if the columns were independent, from each column's
-    value frequencies in train (:func:`chance_matches`). Within what that estimate makes plausible,
-    shared rows are expected (info, with the estimate); beyond it, contamination (a warning, an
+    value frequencies in train (:func:`chance_matches`); with the training target ``y``, at least
+    the rate at which distinct training records (equal features, different targets) collide
+    (:func:`distinct_record_matches`), which holds when the columns depend on each other. Within what
+    that estimate makes plausible, shared rows are expected (info, with the estimate); beyond it, contamination (a warning, an
     error from 5 % of the test rows). Near-duplicates are counted on a sample of 2,000 test rows
     against 20,000 training rows, and only beyond chance: in a space of few continuous features
     (ISLP's Default has two) rows fall close together at random, so the count is the excess over the
@@ -47,7 +50,9 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     within = float(keys.duplicated().mean()) if len(keys) else 0.0
     exact = row_keys(test[features]).isin(set(keys)).to_numpy()
     n_exact = int(exact.sum())
-    expected = chance_matches(train[features], test[features]) if n_exact else 0.0
+    independent = chance_matches(train[features], test[features]) if n_exact else 0.0
+    distinct = distinct_record_matches(keys, y, len(test)) if n_exact and y is not None else 0.0
+    expected = max(independent, distinct)
     plausible_exact = int(poisson.isf(CHANCE_P, expected)) if n_exact else 0
     k, checked, k_chance, n_probe = _near_duplicates(train[features], test[features][~exact], roles, seed)
     near_rate = k / max(checked, 1)
@@ -61,6 +66,8 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     if n_shared:
         share = n_shared / len(test)
         evidence = {"n_test": len(test), "n_exact": n_exact, "n_exact_by_chance": round(expected, 2),
+                    "n_exact_by_chance_independent_columns": round(independent, 2),
+                    "n_exact_by_chance_distinct_records": None if y is None else round(distinct, 2),
                     "n_exact_plausible": plausible_exact, "n_near": n_near, "share": round(share, 4),
                     "near_rms_limit": NEAR_RMS, "n_near_checked": checked, "near_rate": round(near_rate, 4),
                     "near_rate_by_chance": round(chance_rate, 4), "train_duplicate_share": round(within, 4)}
@@ -69,15 +76,15 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
         if not n_near and n_exact <= plausible_exact:
             findings.append(Finding(
                 "contamination", "info",
-                f"{shared}, as chance predicts: from the columns' value frequencies about {expected:.1f} test rows "
-                f"would match a training row if the columns were independent (up to {plausible_exact} plausible).",
+                f"{shared}, as chance allows: about {expected:.1f} test rows (at most) would match a training row "
+                f"by chance, {_chance_basis(independent, distinct)}, so up to {plausible_exact} is plausible.",
                 evidence, "Nothing to do unless repeated rows are the same record entered twice (then drop them).",
             ))
         else:
             findings.append(Finding(
                 "contamination", "error" if share >= 0.05 else "warning",
-                f"{shared}, where chance predicts about {expected:.1f} exact matches: the test score rewards "
-                "memorising them.", evidence,
+                f"{shared}, where chance allows about {expected:.1f} exact matches (up to {plausible_exact}): the "
+                "test score rewards memorising them.", evidence,
                 "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
                 "each one on one side.",
             ))
@@ -97,6 +104,44 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                 "Use a group split (data.group_column without data.time_column), or drop the repeated entities from test.",
             ))
     return findings
+
+
+def _chance_basis(independent: float, distinct: float) -> str:
+    if distinct > independent:
+        return "from the rate at which distinct training records (different targets) share all feature values"
+    return "from the columns' value frequencies, were the columns independent"
+
+
+def distinct_record_matches(keys: pd.Series, y: np.ndarray | pd.Series, n_test: int) -> float:
+    """Expected number of test rows with an identical training row by chance, from the training rows.
+
+    Training rows whose features equal another's but whose target differs are distinct records that
+    collide by chance (copies of one record carry one target). Their share of the training rows,
+    divided by the chance that two records share the target (which hides the other collisions),
+    estimates how often a new record finds a feature twin; it holds whatever the columns' dependence.
+    The counts of colliding rows are themselves samples: their 99 % upper Poisson bounds are used, once
+    at least one collision is seen (none seen: no sign that records collide by chance).
+
+    Examples
+    --------
+    >>> keys = np.arange(1000); keys[1::50] = keys[::50]  # 20 pairs of rows with equal features
+    >>> y = np.arange(1000) % 2  # and different targets: 40 colliding rows of 1,000
+    >>> round(distinct_record_matches(pd.Series(keys), y, 100), 1)  # capped by the twins: 99 % bound of 40 / 1,000
+    5.7
+    """
+    y = pd.Series(np.asarray(y), index=keys.index).astype(str)
+    n_targets = pd.DataFrame({"k": keys.to_numpy(), "y": y.to_numpy()}).groupby("k")["y"].transform("nunique")
+    n_rows = max(len(keys), 1)
+    share_distinct = _upper(int((n_targets > 1).sum())) / n_rows
+    share_twinned = _upper(int(keys.duplicated(keep=False).sum())) / n_rows  # no more than all twins
+    p = y.value_counts(normalize=True).to_numpy()
+    hidden = float((p ** 2).sum())  # two records drawn at random share the target
+    return n_test * min(share_distinct / max(1.0 - hidden, 1e-9), share_twinned, 1.0)
+
+
+def _upper(count: int) -> float:
+    """The 99 % upper Poisson bound of a count (0 stays 0)."""
+    return float(chi2.ppf(0.99, 2 * (count + 1)) / 2) if count else 0.0
 
 
 def chance_matches(train: pd.DataFrame, test: pd.DataFrame) -> float:
