@@ -204,3 +204,61 @@ def test_errors_name_the_value():
         explore(df, "target", task="classification")
     with pytest.raises(DataError, match="target 'target' has 0 non-missing values in 0 rows"):
         explore(df.iloc[:0], "target")
+
+
+#: Labels and column names that are SQL syntax if pasted into a query: a quote, a backslash, a double quote, unicode.
+AWKWARD = ["O'Yes \\ \"é\"", "won't", "naïve\\", "it's ok"]
+
+
+def test_labels_and_names_with_quotes_are_data_not_sql(tmp_path):
+    df = pd.read_csv(DATA / "Default.csv")
+    df["default"] = df["default"].map({"No": "N'o", "Yes": AWKWARD[0]})
+    df["student"] = df["student"].map({"No": AWKWARD[1], "Yes": AWKWARD[2]})
+    df = df.rename(columns={"balance": 'bal"ance\\ü', "income": "inc'ome"})
+    path = tmp_path / "it's.csv"
+    df.to_csv(path, index=False)
+    for data in (df, path):
+        r = explore(data, "default", positive_class=AWKWARD[0])
+        assert r.positive_class == AWKWARD[0]
+        assert r.class_balance["counts"] == {"N'o": 9667, AWKWARD[0]: 333}
+        y = df["default"] == AWKWARD[0]
+        student = {lv: (n, rate) for lv, n, rate in _assoc(r, "student")["levels"]}
+        for level, group in y.groupby(df["student"]):
+            assert student[level] == (len(group), pytest.approx(group.mean(), rel=1e-12))
+        balance = _assoc(r, 'bal"ance\\ü')
+        assert balance["pearson"] == pytest.approx(stats.pointbiserialr(y, df['bal"ance\\ü'])[0], abs=1e-9)
+        assert balance["auc"] == pytest.approx(roc_auc_score(y, df['bal"ance\\ü']), abs=1e-12)
+
+
+def test_multiclass_labels_with_quotes_reach_the_temporal_rates():
+    df = pd.read_csv(DATA / "bikeshare_2011.csv", parse_dates=["datetime"])
+    df["weathersit"] = df["weathersit"].map(dict(zip(["clear", "cloudy/misty", "light rain/snow"], AWKWARD[1:])))
+    r = explore(df, "weathersit", time_column="datetime")
+    assert r.task == "multiclass_classification"
+    rare = (df["weathersit"] == AWKWARD[3]).groupby(df["datetime"].dt.to_period("W").dt.start_time)
+    assert r.temporal["y"] == f"rate of weathersit = {AWKWARD[3]}"
+    np.testing.assert_allclose(r.temporal["means"], rare.mean().to_numpy(), rtol=1e-12)
+
+
+def test_vif_on_complete_cases_is_never_negative_and_names_exact_collinearity():
+    """Wooldridge's mroz: wage is missing for 325 of 753 women, so the pair-by-pair matrix is not
+    positive semidefinite and its inverse gave faminc a VIF of -128.9."""
+    df = pd.read_csv(DATA / "mroz.csv")
+    r = explore(df, "inlf")
+    cols, vif = r.correlation["columns"], r.correlation["vif"]
+    complete = df[cols].dropna()
+    assert r.correlation["vif_basis"] == "complete cases" and r.correlation["vif_rows"] == len(complete) == 428
+    for c in cols:
+        others = [o for o in cols if o != c]
+        r2 = LinearRegression().fit(complete[others], complete[c]).score(complete[others], complete[c])
+        assert vif[c] == pytest.approx(1 / (1 - r2), rel=1e-6)
+    assert min(vif.values()) >= 1 and {f.column for f in r.findings if f.check == "high_vif"} == {
+        c for c in cols if vif[c] > 10} >= {"faminc", "nwifeinc"}
+    # Planted: the number of children, next to its two parts, is an exact linear combination of them.
+    planted = explore(df.assign(kids=df["kidslt6"] + df["kidsge6"]), "inlf")
+    exact = {f.column: f for f in planted.findings if f.check == "exact_collinearity"}
+    assert set(exact) == {"kids", "kidslt6", "kidsge6"}
+    assert sorted(exact["kids"].evidence["with"]) == ["kidsge6", "kidslt6"]
+    assert "'kids' is exactly collinear with 'kidslt6', 'kidsge6'" in exact["kids"].message
+    assert all(np.isinf(planted.correlation["vif"][c]) for c in exact)
+    assert not {f.column for f in planted.findings if f.check == "high_vif"} & set(exact)

@@ -316,3 +316,68 @@ def test_threshold_sweep_matches_a_metric_call_per_candidate(metric, target):
             key = (ok, round(funcs[other](y, pred, zero_division=0) if ok else value, 12), t)
         best = key if best is None or key > best else best
     assert choose_threshold(y, proba, metric, target)[0] == pytest.approx(best[2])
+
+
+def _default_split():
+    """ISLP's Default (3.3 % defaults): first 7,000 rows to fit, the other 3,000 to test."""
+    from pathlib import Path
+
+    frame = pd.read_csv(Path(__file__).parent / "data" / "Default.csv")
+    X = frame[["student", "balance", "income"]].assign(student=lambda d: (d["student"] == "Yes").astype(float))
+    y = (frame["default"] == "Yes").astype(int).to_numpy()
+    return X.iloc[:7000], y[:7000], X.iloc[7000:], y[7000:]
+
+
+def test_a_model_that_does_not_beat_the_majority_is_not_met_whatever_the_threshold():
+    """The seed's example: accuracy above a 0.95 target on a 96.7 % majority table, by predicting the majority."""
+    X, y, Xt, yt = _default_split()
+    majority = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[["student"]], y)  # predicts "no" for all
+    pred, proba, desc = dummy_predictions(y, len(yt), "binary_classification")
+    problem = _problem(type="binary_classification", success_metric="accuracy", threshold=0.95)
+    ev = evaluate(majority, Xt[["student"]], yt, problem, [BaselineScores("spec", desc, pred, proba)], 0.5, "", {}, {},
+                  2, [0, 1], n_boot=300)
+    v = ev.verdict
+    assert v.value == pytest.approx(1 - yt.mean()) and v.interval[0] > 0.95  # the threshold alone would say MET
+    assert (v.status, v.met, v.dummy_status) == ("not met", False, "inconclusive")
+    assert v.dummy_value == pytest.approx(v.value) and v.dummy_difference_interval == (0.0, 0.0)
+    assert "does not beat the dummy baseline (accuracy 0.969)" in v.sentence()
+    assert "target >= 0.95: NOT MET" in v.sentence()
+    # The model on every column does beat the majority: the same rule lets its verdict stand.
+    full = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    ev = evaluate(full, Xt, yt, _problem(type="binary_classification", success_metric="roc_auc", threshold=0.9),
+                  [BaselineScores("spec", desc, pred, proba)], 0.5, "", {}, {}, 2, [0, 1], n_boot=300)
+    assert (ev.verdict.status, ev.verdict.dummy_status, ev.verdict.reason) == ("met", "met", "")
+
+
+def test_a_rule_baseline_still_leaves_the_dummy_to_judge_the_verdict():
+    X, y, Xt, yt = _default_split()
+    majority = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[["student"]], y)
+    rule = BaselineScores("spec", "rule: balance > 5000", np.zeros(len(yt), dtype=int))  # never fires
+    rule.pred[:3] = 1  # a rule a little worse than the majority
+    pred, proba, desc = dummy_predictions(y, len(yt), "binary_classification")
+    dummy = BaselineScores("dummy", desc, pred, proba)
+    problem = _problem(type="binary_classification", success_metric="accuracy", threshold=0.95,
+                       baseline={"rule": "balance > 5000"})
+    v = evaluate(majority, Xt[["student"]], yt, problem, [rule, dummy], 0.5, "", {}, {}, 2, [0, 1], n_boot=300).verdict
+    assert v.baseline == "rule: balance > 5000" and v.dummy_status == "inconclusive" and v.status == "not met"
+
+
+def test_an_error_level_finding_makes_the_verdict_invalid_and_says_which():
+    from mlsmith.guards import Finding
+
+    X, y, Xt, yt = _default_split()
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    pred, proba, desc = dummy_predictions(y, len(yt), "binary_classification")
+    ev = evaluate(model, Xt, yt, _problem(type="binary_classification", success_metric="roc_auc", threshold=0.9),
+                  [BaselineScores("spec", desc, pred, proba)], 0.5, "", {}, {}, 2, [0, 1], n_boot=200)
+    assert ev.verdict.status == "met"
+    ev.verdict.invalidate([Finding("imbalanced_accuracy", "warning", "only a warning")])
+    assert ev.verdict.status == "met"
+    ev.verdict.invalidate([Finding("target_leakage", "error", "Feature 'x' alone predicts the target."),
+                           Finding("contamination", "error", "5% of test rows are in train.")])
+    saved = ev.to_dict()["verdict"]
+    assert (saved["status"], saved["met"]) == ("invalid", False)
+    assert [f["check"] for f in saved["invalid_by"]] == ["target_leakage", "contamination"]
+    assert saved["summary"].startswith("INVALID: the test score cannot be trusted because of [target_leakage] "
+                                       "Feature 'x' alone predicts the target (and 1 more error-level finding(s))")
+    assert "target >= 0.9: INVALID" in saved["summary"] and "MET" not in saved["summary"].replace("INVALID", "")

@@ -374,6 +374,36 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
+def test_without_strict_a_leak_makes_the_verdict_invalid_everywhere_it_is_shown(cancer, tmp_path):
+    from rich.console import Console
+
+    from mlsmith.monitor import list_runs
+    from mlsmith.report._monitor_terminal import print_runs
+    from mlsmith.report._terminal import print_run
+
+    X, y = cancer
+    frame = X.assign(diagnosis=y, diagnosis_code=np.where(y == 1, "B", "M"))  # planted: the label, re-spelled
+    spec = write_problem(tmp_path, frame, name="leaky", target="diagnosis", models=["linear"], tuning={"method": "none"},
+                         success_metric="accuracy", threshold=0.9, split={"cv_folds": 3})
+    result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    v = result.evaluation.verdict
+    assert v.value >= 0.99 and v.interval[0] >= 0.9  # the leak scores: the threshold alone would read MET
+    assert (v.status, v.met) == ("invalid", False) and v.invalid_by[0]["check"] == "target_leakage"
+    saved = json.loads((result.run_dir / "results.json").read_text())["evaluation"]["verdict"]
+    assert saved["status"] == "invalid" and saved["summary"].startswith("INVALID: the test score cannot be trusted "
+                                                                        "because of [target_leakage] Feature 'diagnosis_code'")
+    html = (result.run_dir / "report.html").read_text()
+    assert "<b>invalid</b>" in html and "INVALID: the test score cannot be trusted" in html
+    console = Console(record=True, width=400)
+    print_run(result, console)
+    [line] = [ln for ln in console.export_text().splitlines() if ln.startswith("Verdict:")]
+    assert "INVALID" in line and ": MET" not in line
+    [row] = list_runs(tmp_path / "runs")
+    assert (row["status"], row["met"]) == ("invalid", 0)
+    print_runs([row], console)
+    assert "INVALID" in console.export_text().splitlines()[-2]
+
+
 # 7. Time order ---------------------------------------------------------------------------------------
 
 def test_time_order_fires_when_rows_are_sorted_by_date_and_the_split_is_random(churn):
@@ -395,6 +425,46 @@ def test_adversarial_validation_fires_on_a_biased_test_split(cancer):
     [found] = check_adversarial(X[~large], X[large], list(X.columns))
     assert found.check == "train_test_shift" and found.evidence["adversarial_auc"] >= 0.9
     assert "mean radius" in found.evidence["top_columns_auc"] or "worst radius" in found.evidence["top_columns_auc"]
+
+
+def test_on_a_time_split_the_shift_is_measured_against_the_drift_within_train_not_blamed_on_the_split():
+    """ISLP's Bikeshare 2011, split in time (Nov-Dec as test): the test months are colder, as the
+    months within the training period differ from each other; a random split is not the fix."""
+    bikes = pd.read_csv(DATA / "bikeshare_2011.csv")  # in time order
+    features = [c for c in bikes.columns if c != "bikers"]
+    cut = int(0.8 * len(bikes))
+    train, test = bikes.iloc[:cut], bikes.iloc[cut:]
+    [found] = check_adversarial(train, test, features, exclude_dates=True, time_ordered=True)
+    e = found.evidence
+    assert found.severity == "info" and "random" not in found.fix + found.message
+    assert e["share_explained_by_trend"] == pytest.approx((e["within_train_auc"] - 0.5) / (e["adversarial_auc"] - 0.5), abs=1e-3)
+    assert e["share_explained_by_trend"] >= 0.5
+    assert list(e["drifting_columns"])[:2] == ["temp", "atemp"] and e["break_columns"] == []
+    assert f"accounts for {e['share_explained_by_trend']:.0%} of it" in found.message and "'temp' (0.72)" in found.message
+    # Planted: humidity recorded in percent from the cut on (a unit change): a break, not a trend.
+    [found] = check_adversarial(train, test.assign(hum=test["hum"] * 100), features, exclude_dates=True,
+                                time_ordered=True)
+    assert found.severity == "warning" and found.evidence["break_columns"] == ["hum"]
+    assert "'hum' change at the cut far more than within the training period" in found.message
+    assert "random" not in found.fix and "what changed at the cut in 'hum'" in found.fix
+
+
+def test_a_mostly_unique_name_column_does_not_separate_two_random_halves():
+    """ISLP's Auto: 301 distinct car names in 392 rows. Codes in order of first appearance gave the
+    names only the second half holds the highest codes (ROC-AUC 0.86-0.91 between random halves)."""
+    auto = pd.read_csv(DATA / "auto.csv")
+    features = [c for c in auto.columns if c != "mpg"]
+    for seed in range(5):
+        first, second = train_test_split(auto, test_size=0.5, random_state=seed)
+        assert check_adversarial(first, second, features, seed=seed) == []
+    from mlsmith.guards._frame import encode
+
+    a, b = encode([auto.iloc[:200], auto.iloc[200:]], {"name": "text"})
+    codes = pd.Series(np.r_[a[:, 0], b[:, 0]]).groupby(auto["name"].to_numpy())
+    assert codes.nunique().max() == 1  # one code per name, whichever half it is in
+    code, counts = codes.first(), auto["name"].value_counts()
+    assert code[counts[counts == 1].index].nunique() == 1  # the names seen once share one code
+    assert code[counts.index[0]] == 0  # the most frequent name ('ford pinto', 6 cars) gets the first code
 
 
 # 9. Labels ---------------------------------------------------------------------------------------------
@@ -474,3 +544,43 @@ def test_near_duplicates_by_chance_in_a_small_space_are_not_contamination():
     [found] = check_contamination(train, planted, features)
     assert found.evidence["near_rate"] > found.evidence["near_rate_by_chance"]
     assert found.evidence["n_exact"] + found.evidence["n_near"] >= 100
+
+
+def test_the_feature_plan_builds_no_aggregate_on_a_column_the_leakage_guard_flagged(cancer):
+    """Breast cancer with a planted 'ward' key: 40 wards, each holding one diagnosis only (a leak).
+    The auto plan would average the two most varied columns per ward: that spreads the leak."""
+    from mlsmith.features import plan_features
+
+    X, y = cancer
+    rng = np.random.default_rng(0)
+    ward = np.where(y == 1, rng.integers(0, 20, len(y)), rng.integers(20, 40, len(y)))
+    frame = X.assign(ward=[f"w{i}" for i in ward], diagnosis=y)
+    schema = infer_schema(frame, "diagnosis")
+    report = GuardReport(check_target_leakage(frame[schema.features()], y, BIN, {c.name: c.role for c in schema.columns}))
+    assert report.leak_columns() == ["ward"] and report.errors[0].evidence["column"] == "ward"
+    unguarded = plan_features(frame, schema)
+    assert [t.by for t in unguarded.of_kind("aggregate")] == ["ward"]
+    guarded = plan_features(frame, schema, flagged=report.leak_columns())
+    assert guarded.of_kind("aggregate") == [] and [t.columns for t in guarded.of_kind("target_encoding")] == [["ward"]]
+    assert "no aggregate is keyed on or computed from 'ward': the leakage guard flagged it" in guarded.notes
+    assert {(t.kind, tuple(t.columns)) for t in guarded.transforms} == {
+        (t.kind, tuple(t.columns)) for t in unguarded.transforms if t.kind != "aggregate"}
+
+
+def test_distinct_births_sharing_discrete_covariates_are_chance_not_contamination():
+    """Wooldridge's bwght: distinct births share every covariate (12 of 278 test rows on seed 42), and the
+    columns are far from independent (lfaminc = log faminc, packs = cigs / 20). The collision rate
+    of distinct training records (equal features, different weights) says that is chance."""
+    births = pd.read_csv(DATA / "bwght.csv")
+    features = [c for c in births.columns if c not in ("bwght", "lbwght", "bwghtlbs")]
+    for seed in [42, *range(8)]:
+        train, test = train_test_split(births, test_size=0.2, random_state=seed)
+        [found] = check_contamination(train, test, features, y=train["bwght"])
+        e = found.evidence
+        assert found.severity == "info" and e["n_exact"] <= e["n_exact_plausible"], (seed, e)
+        assert e["n_exact_by_chance"] == e["n_exact_by_chance_distinct_records"] > 5
+        assert e["n_exact_by_chance_independent_columns"] < 0.1  # independence would call it contamination
+        assert "distinct training records (different targets) share all feature values" in found.message
+    # Without the target, only the independence estimate is left, and it flags these rows.
+    [found] = check_contamination(train, test, features)
+    assert found.severity == "warning" and found.evidence["n_exact_by_chance_distinct_records"] is None

@@ -17,11 +17,15 @@ def test_stratified_split_is_seeded_and_keeps_class_shares(churn_small):
     train, held, info = split_train_test(churn_small, p)
     train2, held2, _ = split_train_test(churn_small, p)
     assert train.index.equals(train2.index)
-    assert info.strategy == "stratified" and info.n_test == held.n_rows == round(0.2 * len(churn_small))
+    # The demo table holds 4 exact copies, each kept with its original; the test split keeps its size.
+    assert info.strategy == "stratified" and info.n_duplicate_rows == 4
+    assert info.n_test == held.n_rows == round(0.2 * len(churn_small))
     test = held.read()
     assert abs(train["churned"].mean() - test["churned"].mean()) < 0.01
     assert not set(train.index) & set(test.index)
-    assert isinstance(cv_splitter(p, train)[0], StratifiedKFold)
+    distinct = churn_small.drop_duplicates()
+    train, _, info = split_train_test(distinct, p)
+    assert info.n_duplicate_rows == 0 and isinstance(cv_splitter(p, train)[0], StratifiedKFold)
 
 
 def test_test_split_is_read_once(churn_small):
@@ -62,3 +66,38 @@ def test_too_few_groups_for_folds(churn_small):
     p = _problem(data={"group_column": "region"}, split={"test_size": 0.25})
     with pytest.raises(DataError, match="group_column 'region' has 3 groups in the training rows, fewer than the 5"):
         split_train_test(churn_small, p)
+
+
+@pytest.mark.parametrize("task", ["binary_classification", "regression"])
+def test_every_row_twice_no_copy_straddles_the_split_or_a_fold(task):
+    """scikit-learn's breast cancer with every row twice: a row-level split put copies on both sides
+    (the test score then rewards memorising); the split and the folds keep each pair together."""
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.guards import check_contamination
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    target = "target" if task != "regression" else "mean area"
+    frame = X.assign(target=y) if task != "regression" else X
+    doubled = pd.concat([frame, frame], ignore_index=True).sample(frac=1, random_state=0).reset_index(drop=True)
+    p = Problem(target=target, type=task, data={"path": "x.csv"}, seed=3).resolve(doubled[target])
+    train, held, info = split_train_test(doubled, p)
+    test = held.read()
+    assert info.n_duplicate_rows == len(frame) and "569 rows are exact copies" in info.description
+    key = lambda d: set(map(tuple, d.to_numpy()))  # noqa: E731
+    assert not key(train) & key(test)
+    assert 0 <= np.ceil(0.2 * len(doubled)) - len(test) <= 2  # pairs cannot fill an odd quota of either class
+    if task != "regression":
+        assert abs(test["target"].mean() - doubled["target"].mean()) < 0.02
+    cv, groups = cv_splitter(p, train)
+    folds = list(cv.split(train, train[target], groups))
+    assert len(folds) == 5 and sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(len(train)))
+    for fit, held_out in folds:
+        assert not key(train.iloc[fit]) & key(train.iloc[held_out])
+    features = [c for c in frame.columns if c != target]
+    assert check_contamination(train, test, features) == []
+    # The same table split row by row (as before): copies straddle the split and the guard says so.
+    naive_train, naive_test = train.iloc[: len(train) // 2], pd.concat([test, train.iloc[len(train) // 2:]])
+    [found] = check_contamination(naive_train, naive_test, features)
+    assert found.severity == "error" and found.evidence["n_exact_by_chance"] < 0.01
+    assert found.evidence["n_exact"] == len(key(naive_train) & key(naive_test))

@@ -53,11 +53,12 @@ def test_run_walks_every_stage_and_writes_the_run_folder(churn_run):
 def test_baseline_rule_is_scored_on_the_test_rows(churn_run, churn_small):
     from sklearn.metrics import recall_score
 
-    result, _ = churn_run
-    # the same stratified split, recomputed independently, gives the baseline's figure
-    from sklearn.model_selection import train_test_split
+    from mlsmith.split import split_train_test
 
-    _, test = train_test_split(churn_small, test_size=0.25, random_state=7, stratify=churn_small["churned"])
+    result, _ = churn_run
+    # the run's test rows (its stratified split keeps the table's 4 exact copies with their originals),
+    # scored independently, give the baseline's figure
+    test = split_train_test(churn_small, result.problem)[1].read()
     expected = recall_score(test["churned"], (test["tenure_months"] < 3).astype(int))
     assert result.evaluation.baseline_metrics["recall"] == pytest.approx(expected)
 

@@ -21,9 +21,12 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 __all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "NA_VALUES", "PARQUET_SUFFIXES", "TRUE_FALSE", "CsvFormat",
-           "file_kind", "sniff_csv", "sql_string"]
+           "file_kind", "lit", "sniff_csv"]
 
 #: pandas' default missing-value markers (``pandas._libs.parsers.STR_NA_VALUES``), fixed here so
 #: pandas and DuckDB read the same cells as missing whatever pandas version is installed, less
@@ -76,18 +79,34 @@ class CsvFormat:
         The header is always the first row (as pandas reads it), and dates stay text: pandas does not
         parse them either, so a date column has one type on both paths and the stages parse it.
         """
-        nulls = ", ".join(sql_string(v) for v in NA_VALUES)
-        return (f"delim={sql_string(self.delimiter)}, decimal_separator={sql_string(self.decimal)}, quote='\"', escape='\"', "
+        nulls = ", ".join(lit(v) for v in NA_VALUES)
+        return (f"delim={lit(self.delimiter)}, decimal_separator={lit(self.decimal)}, quote='\"', escape='\"', "
                 f"header=true, nullstr=[{nulls}], auto_type_candidates=['BIGINT', 'DOUBLE', 'VARCHAR']")
 
 
-def sql_string(text: str) -> str:
-    """``text`` as an SQL string literal (quotes doubled).
+def lit(value: Any) -> str:
+    """A value as an SQL literal: text quoted (quotes doubled), numbers spelled exactly, None as NULL.
 
-    >>> sql_string("it's")
-    "'it''s'"
+    Every value that reaches an SQL string goes through here (column names through :func:`q`), so a
+    label such as ``O'Yes`` is data, never syntax. DuckDB's string literals have no backslash escapes.
+
+    Examples
+    --------
+    >>> lit("O'Yes"), lit(2.5), lit(None), lit(True)
+    ("'O''Yes'", '2.5', 'NULL', 'TRUE')
     """
-    return "'" + text.replace("'", "''") + "'"
+    if value is None:
+        return "NULL"
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not np.isfinite(value):
+            return f"CAST('{value}' AS DOUBLE)"
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def sniff_csv(path: str | Path) -> CsvFormat:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .eda._finding import Finding, FindingsReport, finding
-from .eda._table import SAMPLE_ROWS, Table, open_table, q
+from .eda._table import SAMPLE_ROWS, Table, lit, open_table, q
 from .exceptions import DataError
 
 __all__ = ["QualityReport", "assess_quality"]
@@ -121,7 +121,7 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
     if "column_stats" in table.cache:
         return table.cache["column_stats"]
     stats: dict[str, dict[str, Any]] = {c: {"kind": k} for c, k in table.kinds.items()}
-    placeholders = ", ".join("'" + p + "'" for p in PLACEHOLDERS)
+    placeholders = ", ".join(lit(p) for p in PLACEHOLDERS)
     lo, years = PLAUSIBLE_DATES
     distinct, moments, text = [], [], []
     # Exact quartiles hold every value in memory (DuckDB cannot spill them); beyond a quarter of the
@@ -145,7 +145,7 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
         distinct.append((c, "n_missing", f"sum(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END)"))
         if kind in ("string", "datetime"):
             ts = f"TRY_CAST({col} AS TIMESTAMP)"
-            bad = f"{ts} < TIMESTAMP '{lo}' OR {ts} > current_date + INTERVAL {years} YEAR"
+            bad = f"{ts} < CAST({lit(str(lo))} AS TIMESTAMP) OR {ts} > current_date + INTERVAL {years} YEAR"
             text += [(c, "date_min", f"min({ts})"), (c, "date_max", f"max({ts})"), (c, "n_date_text", f"count({ts})"),
                      (c, "n_bad_dates", f"sum(CASE WHEN {bad} THEN 1 ELSE 0 END)")]
         if kind == "string":

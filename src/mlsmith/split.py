@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import (
+    BaseCrossValidator,
     GroupKFold,
     GroupShuffleSplit,
     KFold,
@@ -26,7 +27,7 @@ from ._columns import parse_dates
 from .exceptions import DataError
 from .problem import Problem
 
-__all__ = ["HeldOutTest", "SplitInfo", "cv_splitter", "split_train_test"]
+__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "cv_splitter", "duplicate_groups", "split_train_test"]
 
 
 class HeldOutTest:
@@ -101,6 +102,9 @@ class SplitInfo:
     test_size: float
     description: str
     cv: str
+    #: Rows that repeat an earlier row exactly (features and target): each set of copies is kept on one
+    #: side of the split and of every CV fold (when no group or time column decides the split).
+    n_duplicate_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,11 +115,13 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
 
     - ``data.time_column``: the latest ``test_size`` share of rows (by time) is the test split;
     - ``data.group_column``: whole groups go to one side (no entity in both);
-    - otherwise a random split, stratified by the target for classification.
+    - otherwise a random split, stratified by the target for classification; rows that are exact
+      copies of each other (:func:`duplicate_groups`) are split as one, so no copy is on both sides.
     """
     spec, seed, size = problem.data, problem.seed, problem.split.test_size
     n_folds = problem.split.cv_folds
     y = df[problem.target]
+    n_duplicates = 0
     if spec.time_column:
         times = _as_time(df[spec.time_column], spec.time_column)
         order = np.argsort(times.to_numpy(), kind="stable")
@@ -135,14 +141,22 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
                 f"class {rare!r} of target '{problem.target}' has a single row; a stratified split needs at "
                 "least two per class: drop that class or gather more data."
             )
+        sets = duplicate_groups(df, problem)
+        n_duplicates = len(df) - len(np.unique(sets))
         try:
-            train_idx, test_idx = train_test_split(
-                np.arange(len(df)), test_size=size, random_state=seed, stratify=stratify
-            )
+            if n_duplicates:
+                train_idx, test_idx = _split_sets(sets, stratify, size, seed)
+            else:
+                train_idx, test_idx = train_test_split(
+                    np.arange(len(df)), test_size=size, random_state=seed, stratify=stratify
+                )
         except ValueError as exc:
             raise DataError(f"cannot split {len(df)} rows with test_size={size}: {exc}.") from None
         strategy = "stratified" if stratify is not None else "random"
         desc = f"{strategy} random split, seed {seed}"
+        if n_duplicates:
+            desc += (f"; {n_duplicates} rows are exact copies of others, each set of copies kept on one side of "
+                     "the split and of every CV fold")
     if strategy != "time":  # keep time order for TimeSeriesSplit; file order otherwise
         train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     train, test = df.iloc[train_idx], df.iloc[test_idx]
@@ -164,7 +178,7 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
                 f"{n_folds} cross-validation folds; lower 'split.cv_folds' or gather more rows of that class."
             )
     cv_name = type(cv_splitter(problem, train)[0]).__name__
-    info = SplitInfo(strategy, len(train), len(test), size, desc, f"{cv_name}(n_splits={n_folds})")
+    info = SplitInfo(strategy, len(train), len(test), size, desc, f"{cv_name}(n_splits={n_folds})", n_duplicates)
     return train, HeldOutTest(test, target=problem.target), info
 
 
@@ -178,9 +192,95 @@ def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray 
         if problem.is_classification:
             return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed), groups
         return GroupKFold(n_splits=k), groups
+    sets = duplicate_groups(train, problem)
+    if len(np.unique(sets)) < len(train):
+        return DuplicateGroupKFold(k, stratify=problem.is_classification, random_state=seed), sets
     if problem.is_classification:
         return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), None
     return KFold(n_splits=k, shuffle=True, random_state=seed), None
+
+
+def duplicate_groups(df: pd.DataFrame, problem: Problem) -> np.ndarray:
+    """An integer per row, equal for rows that are exact copies (every column but the declared ids and
+    dropped ones, target included), numbered in order of first appearance.
+
+    Examples
+    --------
+    >>> p = Problem(target="y", data={"path": "x.csv"})
+    >>> duplicate_groups(pd.DataFrame({"x": [1, 2, 1, 1], "y": [0, 1, 0, 1]}), p).tolist()
+    [0, 1, 0, 2]
+    """
+    skip = {*problem.data.id_columns, *problem.data.drop}
+    columns = [c for c in df.columns if c not in skip]
+    keys = pd.util.hash_pandas_object(df[columns], index=False).to_numpy()
+    return pd.factorize(keys)[0]
+
+
+def _split_sets(sets: np.ndarray, stratify: pd.Series | None, size: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split whole sets of copies, with as many test rows as a row split (``ceil(size * n)``) and each
+    class's share of them (a set holds one class): per class, sets in a seeded random order join the
+    test split while they fit its quota."""
+    n = len(sets)
+    n_test = int(np.ceil(size * n))
+    labels = np.zeros(n, dtype=int) if stratify is None else pd.factorize(stratify)[0]
+    rows = np.bincount(labels)
+    exact = n_test * rows / n
+    quota = np.floor(exact).astype(int)
+    quota[np.argsort(-(exact - quota), kind="stable")[: n_test - quota.sum()]] += 1  # largest remainders
+    sizes = np.bincount(sets)
+    first = np.unique(sets, return_index=True)[1]
+    rng = np.random.default_rng(seed)
+    test_sets = []
+    for label, room in enumerate(quota):
+        for s in rng.permutation(np.flatnonzero(labels[first] == label)):
+            if sizes[s] <= room:
+                test_sets.append(s)
+                room -= sizes[s]
+    in_test = np.isin(sets, test_sets)
+    if in_test.all() or not in_test.any():
+        raise ValueError("every set of copies falls on one side")
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)
+
+
+class DuplicateGroupKFold(BaseCrossValidator):
+    """K folds that keep each set of exact copies in one fold (``groups``: :func:`duplicate_groups`).
+
+    The sets are folded like rows (shuffled with ``random_state``; stratified by class when
+    ``stratify``, as a set of copies holds one class), then each row follows its set. Unlike
+    StratifiedGroupKFold this costs one StratifiedKFold over the sets, whatever their number.
+
+    Examples
+    --------
+    >>> groups = np.array([0, 0, 1, 2, 2, 3, 4, 5])
+    >>> folds = DuplicateGroupKFold(2, random_state=0).split(np.zeros((8, 1)), np.zeros(8), groups)
+    >>> [sorted(set(groups[test].tolist())) for _, test in folds]
+    [[1, 2, 4], [0, 3, 5]]
+    """
+
+    def __init__(self, n_splits: int = 5, *, stratify: bool = True, random_state: int | None = None):
+        self.n_splits = n_splits
+        self.stratify = stratify
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        if groups is None:
+            raise ValueError("DuplicateGroupKFold needs groups: the duplicate-set id of each row.")
+        groups = np.asarray(groups)
+        sets, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+        kind = StratifiedKFold if self.stratify else KFold
+        inner = kind(self.n_splits, shuffle=True, random_state=self.random_state)
+        labels = np.asarray(y)[first] if self.stratify else None
+        for _, test_sets in inner.split(np.zeros((len(sets), 1)), labels):
+            in_test = np.isin(inverse, test_sets)
+            yield np.flatnonzero(~in_test), np.flatnonzero(in_test)
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # required by BaseCrossValidator; split is overridden
+        for _, test in self.split(X, y, groups):
+            yield test
 
 
 def _as_time(s: pd.Series, name: str) -> pd.Series:

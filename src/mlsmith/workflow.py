@@ -222,7 +222,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
 
     cv, groups = cv_splitter(problem, train)
     say("4/7 feature plan")
-    plan = plan_features(train, schema, problem.features)
+    plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
     lap("features_plan")
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
     workers_ready()
@@ -243,6 +243,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
                                                          codec, n_jobs)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
+    evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     n_fit = len(train) + (held_out.n_rows if problem.split.refit == "all" else 0)
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "

@@ -81,7 +81,9 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
     lines.append("- Valid for data like the training data: inputs outside the training ranges or categories "
                  "are refused or extrapolated; monitor drift (`mlsmith monitor`) and retrain "
                  f"{problem.get('constraints', {}).get('retraining_frequency') or 'when drift is found'}.")
-    if verdict.get("met") is False:
+    if verdict.get("status") == "invalid":
+        lines.append(f"- The test score is INVALID: {verdict.get('reason')}; fix that before trusting any figure above.")
+    elif verdict.get("met") is False:
         lines.append("- The model does NOT meet its success criterion on the test split; do not deploy it for the "
                      "stated decision without review.")
     if verdict.get("beats_baseline") is False:

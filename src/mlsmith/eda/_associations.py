@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._finding import Finding, finding, name_list
-from ._table import Table, finite, q, sql_labels
+from ._table import Table, finite, lit, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
 
@@ -36,7 +36,7 @@ class Target:
     def y(self) -> str:
         if self.task == "regression":
             return f"CAST({q(self.name)} AS DOUBLE)"
-        return f"CAST({self.label} = '{self.positive}' AS DOUBLE)" if self.positive is not None else "NULL"
+        return f"CAST({self.label} = {lit(self.positive)} AS DOUBLE)" if self.positive is not None else "NULL"
 
 
 def missing_expr(table: Table, c: str) -> str:
@@ -195,30 +195,68 @@ def leakage(rows: list[dict[str, Any]], n_rows: int) -> list[Finding]:
 
 
 def vif(corr: np.ndarray) -> np.ndarray:
-    """Variance inflation factors from a correlation matrix: the diagonal of its inverse (inf if singular).
+    """Variance inflation factors from a correlation matrix: 1 / (1 - R²) of each column on the others.
+
+    The matrix should come from one set of rows (complete cases), so that it is positive
+    semidefinite; a matrix that is not is first projected onto a nearby one with a unit diagonal
+    (eigenvalues raised to a floor of 1e-6 of the largest, so that the repair itself invents no exact
+    dependency). So a factor is never below 1; a column that the others rebuild exactly (R² within
+    1e-10 of 1) gets ``inf``.
 
     Examples
     --------
     >>> vif(np.array([[1.0, 0.5], [0.5, 1.0]])).round(3).tolist()
     [1.333, 1.333]
+    >>> bool(vif(np.array([[1.0, 0.9, 0.9], [0.9, 1.0, 0.1], [0.9, 0.1, 1.0]])).min() >= 1)  # not PSD as given
+    True
     """
-    try:
-        if np.linalg.cond(corr) > 1e12:
-            raise np.linalg.LinAlgError
-        return np.diag(np.linalg.inv(corr)).copy()
-    except np.linalg.LinAlgError:
-        return np.full(len(corr), np.inf)
+    corr = _nearest_correlation(np.nan_to_num(np.asarray(corr, dtype=float)))
+    k = len(corr)
+    out = np.ones(k)
+    for j in range(k):
+        others = np.arange(k) != j
+        r = corr[others, j]
+        r2 = float(r @ np.linalg.pinv(corr[np.ix_(others, others)], rcond=1e-10, hermitian=True) @ r)
+        out[j] = np.inf if r2 > 1 - 1e-10 else 1.0 / (1.0 - max(r2, 0.0))
+    return out
 
 
-def pairwise_corr(table: Table, exprs: list[str], chunk_rows: int = 250_000) -> np.ndarray:
+def _nearest_correlation(corr: np.ndarray) -> np.ndarray:
+    """The matrix itself when positive semidefinite; else eigenvalues raised to a floor, diagonal rescaled to 1."""
+    corr = (corr + corr.T) / 2
+    values, vectors = np.linalg.eigh(corr)
+    if values.min() >= -1e-12 * max(values.max(), 1.0):
+        return corr
+    fixed = (vectors * np.clip(values, 1e-6 * values.max(), None)) @ vectors.T
+    d = np.sqrt(np.clip(np.diag(fixed), 1e-300, None))
+    return fixed / np.outer(d, d)
+
+
+def exact_collinear_sets(corr: np.ndarray, columns: list[str]) -> dict[str, list[str]]:
+    """For each column in an exact linear dependency, the other columns of that dependency.
+
+    Read from the null space of the correlation matrix (eigenvalues below 1e-10 of the largest).
+    """
+    values, vectors = np.linalg.eigh(_nearest_correlation(np.nan_to_num(corr)))
+    null = vectors[:, values < 1e-10 * max(values.max(), 1.0)]
+    projector = null @ null.T
+    return {c: [o for i, o in enumerate(columns) if i != j and abs(projector[j, i]) > 1e-6]
+            for j, c in enumerate(columns) if projector[j, j] > 1e-6}
+
+
+def pairwise_corr(table: Table, exprs: list[str], chunk_rows: int = 250_000,
+                  complete: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """Pearson correlations of SQL expressions over all rows, each pair on the rows where both are finite.
 
     The rows stream from DuckDB in chunks; each chunk adds its sums (of x, x², xy and the pair counts)
-    as matrix products, so memory stays at one chunk and the result is exact.
+    as matrix products, so memory stays at one chunk and the result is exact. The same scan gives
+    the correlations of the first ``complete`` expressions on the rows where all of them are finite
+    (a positive semidefinite matrix, which VIF needs) and the number of those rows.
     """
     k = len(exprs)
     n = np.zeros((k, k))
     sx, sxx, sxy = np.zeros((k, k)), np.zeros((k, k)), np.zeros((k, k))
+    cc_n, cc_s, cc_ss = 0, np.zeros(complete), np.zeros((complete, complete))
     reader = table.con.sql("SELECT " + ", ".join(exprs) + " FROM t").to_arrow_reader(chunk_rows)
     for batch in reader:
         x = np.column_stack([np.asarray(col.to_numpy(zero_copy_only=False), dtype=float) for col in batch.columns])
@@ -228,24 +266,34 @@ def pairwise_corr(table: Table, exprs: list[str], chunk_rows: int = 250_000) -> 
         sx += x0.T @ m          # sx[i, j]: sum of x_i over rows where x_j is present too
         sxx += (x0 * x0).T @ m
         sxy += x0.T @ x0
+        if complete:
+            rows = x[m[:, :complete].all(axis=1), :complete]
+            cc_n, cc_s, cc_ss = cc_n + len(rows), cc_s + rows.sum(axis=0), cc_ss + rows.T @ rows
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sx.T / n
         var_i, var_j = sxx - sx * sx / n, (sxx - sx * sx / n).T
         r = cov / np.sqrt(var_i * var_j)
+        cc_cov = cc_ss - np.outer(cc_s, cc_s) / cc_n if cc_n else np.full((complete, complete), np.nan)
+        cc = cc_cov / np.sqrt(np.outer(np.diag(cc_cov), np.diag(cc_cov)))
     r[(n < 2) | ~np.isfinite(r)] = np.nan
     np.fill_diagonal(r, 1.0)
-    return np.clip(r, -1.0, 1.0)
+    cc[~np.isfinite(cc)] = 0.0 if cc_n >= 2 else np.nan
+    np.fill_diagonal(cc, 1.0)
+    return np.clip(r, -1.0, 1.0), np.clip(cc, -1.0, 1.0), cc_n
 
 
 def collinearity(table: Table, columns: list[str], y: str | None = None) -> tuple[dict[str, Any], list[Finding]]:
     """Pearson correlation matrix (pairwise complete, exact), pairs with |r| > 0.9, and VIF.
 
+    VIF comes from the correlations on the complete cases (the rows where every column is present),
+    when there are enough of them (more than twice the columns); otherwise from the pairwise matrix
+    made positive semidefinite. Columns in an exact linear dependency are named as such.
     With ``y`` (an SQL expression), the correlations of each column with it are returned as
     ``target_r`` from the same scan.
     """
     k = len(columns)
     exprs = [num_expr(c) for c in columns] + ([y] if y is not None else [])
-    full = pairwise_corr(table, exprs) if exprs else np.eye(0)
+    full, complete, n_complete = pairwise_corr(table, exprs, complete=k) if exprs else (np.eye(0), np.eye(0), 0)
     matrix = full[:k, :k]
     target_r = [None if np.isnan(v) else float(v) for v in full[:k, k]] if y is not None else []
     findings = []
@@ -256,15 +304,25 @@ def collinearity(table: Table, columns: list[str], y: str | None = None) -> tupl
                     "collinear_pair", "warning", f"'{columns[i]}' and '{columns[j]}' are collinear (r = {matrix[i, j]:.3f})",
                     "drop one of them or combine them (ratio, difference, mean); linear models need this, trees "
                     "mostly do not", columns[i], {"other": columns[j], "r": float(matrix[i, j])}))
-    factors = vif(np.nan_to_num(matrix)) if k >= 2 else np.ones(k)
+    basis = "complete cases" if n_complete > 2 * k else "pairwise, made positive semidefinite"
+    vif_matrix = complete if n_complete > 2 * k else matrix
+    factors = vif(vif_matrix) if k >= 2 else np.ones(k)
+    exact = exact_collinear_sets(vif_matrix, columns) if k >= 2 and np.isinf(factors).any() else {}
     for c, v in zip(columns, factors):
-        if v > VIF_LIMIT:
+        if c in exact:
+            partners = exact[c]
+            findings.append(finding(
+                "exact_collinearity", "warning", f"'{c}' is exactly collinear with {name_list(partners)}: a linear "
+                "combination of them rebuilds it (variance inflation factor infinite)",
+                "drop one column of the set (e.g. one dummy of a full set, or a total next to its parts); a linear "
+                "model cannot separate their effects", c, {"vif": float("inf"), "with": partners, "basis": basis}))
+        elif v > VIF_LIMIT:
             findings.append(finding("high_vif", "warning", f"'{c}' has a variance inflation factor of "
                                     f"{'inf' if np.isinf(v) else f'{v:.1f}'} (> {VIF_LIMIT:g})",
                                     "other features explain it almost fully: drop or combine it for linear models "
-                                    "(or regularise)", c, {"vif": float(v)}))
+                                    "(or regularise)", c, {"vif": float(v), "basis": basis}))
     return {"columns": columns, "matrix": matrix.tolist(), "vif": dict(zip(columns, factors.tolist())),
-            "target_r": target_r}, findings
+            "vif_basis": basis, "vif_rows": int(n_complete), "target_r": target_r}, findings
 
 
 def missingness(table: Table, columns: list[str], target: Target | None) -> tuple[dict[str, Any], list[Finding]]:

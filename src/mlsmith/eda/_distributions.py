@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from ._finding import Finding, finding
-from ._table import Table, finite, q
+from ._table import Table, finite, lit, q
 
 __all__ = ["bimodality_coefficient", "count_modes", "distributions"]
 
@@ -75,7 +75,7 @@ def distributions(table: Table, stats: dict[str, dict[str, Any]], columns: list[
         lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
         x = f"CAST({q(c)} AS DOUBLE)"
         fx = f"(CASE WHEN isfinite({x}) THEN {x} END)"
-        inside = f"{x} BETWEEN {lo!r} AND {hi!r}"
+        inside = f"{x} BETWEEN {lit(lo)} AND {lit(hi)}"
         exprs += [f"sum(CASE WHEN isfinite({x}) AND NOT ({inside}) THEN 1 ELSE 0 END)",
                   f"min(CASE WHEN {inside} THEN {x} END)", f"max(CASE WHEN {inside} THEN {x} END)",
                   f"count({fx})", f"avg({fx})", f"var_pop({fx})"]

@@ -13,7 +13,7 @@ from ..exceptions import DataError
 from ._associations import Target, collinearity, leakage, missingness, target_association
 from ._distributions import distributions
 from ._finding import Finding, FindingsReport, finding, name_list
-from ._table import SAMPLE_ROWS, Table, q, sql_labels
+from ._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ._temporal import temporal
 
 __all__ = ["EDAReport", "explore"]
@@ -171,7 +171,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         y_expr = target.y
         if task == "multiclass_classification":
             rarest = min(class_counts, key=class_counts.get)
-            y_expr, y_name = f"CAST({target.label} = '{rarest}' AS DOUBLE)", f"rate of {target_name} = {rarest}"
+            y_expr, y_name = f"CAST({target.label} = {lit(rarest)} AS DOUBLE)", f"rate of {target_name} = {rarest}"
         span = (stats[time_column].get("date_min"), stats[time_column].get("date_max"))
         temporal_data, more = temporal(table, time_column, y_expr, y_name, span)
         findings += more

@@ -17,10 +17,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .._reading import TRUE_FALSE, file_kind, sniff_csv, sql_string
+from .._reading import TRUE_FALSE, file_kind, lit, sniff_csv
 from ..exceptions import DataError
 
-__all__ = ["Table", "finite", "open_table", "q", "sql_labels"]
+__all__ = ["Table", "finite", "lit", "open_table", "q", "sql_labels"]
 
 #: Rows drawn for figures and for the statistics that need rows in memory (Spearman, modes, AUC).
 SAMPLE_ROWS = 50_000
@@ -136,13 +136,13 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
                 raise DataError(f"data file '{path}' does not exist; check the path.")
             file_mb = path.stat().st_size / 2**20
             source, kind = str(path), file_kind(path)
-            literal = str(path).replace("'", "''")
+            literal = lit(str(path))
             if kind == "parquet":
-                relation = f"read_parquet('{literal}')"
+                relation = f"read_parquet({literal})"
             elif kind == "csv":
                 parquet = Path(tmpdir) / "data.parquet"
                 _csv_to_parquet(con, literal, parquet, path)
-                relation = f"read_parquet('{parquet}')"
+                relation = f"read_parquet({lit(str(parquet))})"
             elif kind == "excel":
                 # A sheet holds at most about a million rows: it is read whole, as `run` reads it.
                 from ..data import read_table
@@ -195,10 +195,10 @@ def _csv_to_parquet(con: duckdb.DuckDBPyConnection, literal: str, parquet: Path,
         raise DataError(f"data file '{path}' is empty: it has no header and no rows.") from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
-    base = f"{fmt.duckdb_options()}, names=[{', '.join(sql_string(n) for n in names)}]"
+    base = f"{fmt.duckdb_options()}, names=[{', '.join(lit(n) for n in names)}]"
     for options in ("", ", sample_size=-1"):
         try:
-            con.execute(f"COPY (SELECT * FROM read_csv('{literal}', {base}{options})) TO '{parquet}' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM read_csv({literal}, {base}{options})) TO {lit(str(parquet))} (FORMAT parquet)")
             return
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             error = exc
@@ -212,7 +212,7 @@ def _as_pandas_types(con: duckdb.DuckDBPyConnection, relation: str, types: dict[
     value is a float (NaN has no integer), and a text column of True/False spellings is boolean."""
     integers = [c for c, t in types.items() if t.upper() in ("BIGINT", "INTEGER")]
     texts = [c for c, t in types.items() if t.upper() == "VARCHAR"]
-    spellings = ", ".join(sql_string(v) for v in TRUE_FALSE)
+    spellings = ", ".join(lit(v) for v in TRUE_FALSE)
     exprs = [f"bool_or({q(c)} IS NULL)" for c in integers]
     exprs += [f"bool_and({q(c)} IN ({spellings})) AND count({q(c)}) > 0" for c in texts]
     if not exprs:

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._finding import Finding, finding
-from ._table import Table, q
+from ._table import Table, lit, q
 
 __all__ = ["temporal"]
 
@@ -31,7 +31,7 @@ def temporal(table: Table, column: str, y_expr: str, y_name: str, span: tuple | 
     if lo is None or hi is None or hi <= lo:
         return None, []
     period = _period((hi - lo).total_seconds() / 86400)
-    rows = table.all(f"SELECT date_trunc('{period}', {ts}) AS p, count(*), avg({y_expr}) FROM t "
+    rows = table.all(f"SELECT date_trunc({lit(period)}, {ts}) AS p, count(*), avg({y_expr}) FROM t "
                      f"WHERE {ts} IS NOT NULL GROUP BY 1 ORDER BY 1")
     periods = [r[0] for r in rows]
     counts = np.array([r[1] for r in rows], dtype=float)

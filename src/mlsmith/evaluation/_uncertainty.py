@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -11,7 +11,7 @@ __all__ = ["Verdict", "bootstrap_interval", "judge", "paired_bootstrap"]
 
 #: A score on many resamples: an index matrix (resamples x rows) in, one value per resample out.
 Score = Callable[[np.ndarray], np.ndarray]
-Status = Literal["met", "not met", "inconclusive"]
+Status = Literal["met", "not met", "inconclusive", "invalid"]
 
 
 #: Resampled row positions held at once (resamples x rows; 80 MB): more are drawn and scored in blocks,
@@ -107,6 +107,11 @@ class Verdict:
     judges the paired-bootstrap interval of (model - baseline), signed so that positive is better.
     ``tradeoff`` is what a recall (precision) target costs: the test precision (recall), with its
     interval in ``tradeoff_interval``.
+
+    The status is never "met" for a score that cannot be trusted: ``"invalid"`` when an error-level
+    finding (a leak, contamination) undermines the test score (``invalid_by`` names them), and
+    "not met" when the model does not beat the majority/mean dummy beyond its interval
+    (``dummy_status``), whatever the threshold says; ``reason`` then says why.
     """
 
     metric: str
@@ -127,6 +132,30 @@ class Verdict:
     n_boot: int = 0
     tradeoff: dict[str, float] | None = None
     tradeoff_interval: tuple[float, float] | None = None
+    dummy_value: float | None = None
+    dummy_difference_interval: tuple[float, float] | None = None
+    dummy_status: Status | None = None
+    invalid_by: list[dict[str, str]] = field(default_factory=list)
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status in ("met", "inconclusive") and self.dummy_status in ("not met", "inconclusive"):
+            lo, hi = self.dummy_difference_interval or (float("nan"), float("nan"))
+            self.status, self.met = "not met", False
+            self.reason = (f"the model does not beat the dummy baseline ({self.metric} {self.dummy_value:.3f}) "
+                           f"beyond its 95% interval (difference {lo:+.3f} to {hi:+.3f}): a constant prediction "
+                           "scores as well")
+
+    def invalidate(self, findings) -> None:
+        """Mark the score invalid because of error-level ``findings`` (``Finding`` objects); none: no change."""
+        findings = [f for f in findings if f.severity == "error"]
+        if not findings:
+            return
+        self.invalid_by = [{"check": f.check, "message": f.message} for f in findings]
+        self.status, self.met = "invalid", False
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more error-level finding(s))" if len(findings) > 1 else ""
+        self.reason = f"[{first.check}] {first.message.rstrip('.')}{more}"
 
     def sentence(self) -> str:
         ci = ""
@@ -140,6 +169,10 @@ class Verdict:
             op = ">=" if self.direction == "higher" else "<="
             status = (self.status or ("met" if self.met else "not met")).upper()
             parts.append(f"target {op} {self.threshold:g}: {status}")
+        if self.status == "invalid":
+            parts.insert(0, "INVALID: the test score cannot be trusted because of " + self.reason)
+        elif self.reason:
+            parts.append(self.reason)
         if self.baseline_value is not None and np.isfinite(self.baseline_value):
             rel = f", {self.improvement:+.1%} relative" if self.improvement is not None else ""
             if self.baseline_status is not None:

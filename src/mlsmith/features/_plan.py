@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,8 @@ def _plain(t: FeatureSpec) -> dict[str, Any]:
     return out
 
 
-def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None = None) -> FeaturePlan:
+def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None = None,
+                  flagged: Iterable[str] = ()) -> FeaturePlan:
     """The feature plan for the training rows: suggested (``auto``), declared, or empty (``none``).
 
     Parameters
@@ -96,6 +97,8 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
     train : the training split (never the test rows).
     schema : the column roles.
     spec : the problem's ``features:`` section (default: ``auto``).
+    flagged : columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
+        them (a per-entity mean of a leak spreads it over every row of the entity).
 
     Returns
     -------
@@ -111,9 +114,14 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
     if spec.mode == "declared":
         return FeaturePlan(declared, "declared")
     taken = {(t.kind, tuple(t.columns)) for t in declared}
-    suggested = [t for t in suggest(train, schema, spec.holidays_country) if (t.kind, tuple(t.columns)) not in taken]
+    flagged = [c for c in dict.fromkeys(flagged) if c in schema.features()]
+    suggested = [t for t in suggest(train, schema, spec.holidays_country, flagged)
+                 if (t.kind, tuple(t.columns)) not in taken]
     notes = ["binning and polynomial terms are never suggested (tree models find thresholds and interactions "
              "themselves); declare them under features: to try them"]
+    if flagged:
+        notes.append("no aggregate is keyed on or computed from " + ", ".join(f"'{c}'" for c in flagged)
+                     + ": the leakage guard flagged it")
     if schema.features("datetime") and not spec.holidays_country:
         notes.append("no holiday flag: set features: {holidays_country: US} (any ISO code) to add is_holiday")
     return FeaturePlan(suggested + declared, "auto", notes)
@@ -140,8 +148,13 @@ def suggest_plan(data: str | Path, target: str, holidays_country: str | None = N
     return plan_features(df, infer_schema(df, target), FeaturesSpec(holidays_country=holidays_country))
 
 
-def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None) -> list[FeatureSpec]:
-    """Transforms suggested by the schema and the training data's statistics, each with its reason."""
+def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None,
+            flagged: Iterable[str] = ()) -> list[FeatureSpec]:
+    """Transforms suggested by the schema and the training data's statistics, each with its reason.
+
+    ``flagged`` columns (by the leakage guards) are neither an aggregate's key nor its values.
+    """
+    flagged = set(flagged)
     from ..preprocess import HIGH_CARDINALITY
 
     out: list[FeatureSpec] = []
@@ -170,8 +183,8 @@ def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None) -> 
             out.append(FeatureSpec(kind="target_encoding", columns=[name], reason=(
                 f"{n} levels: a cross-fitted target encoding instead of {n} one-hot columns")))
         rows = train[name].notna().sum() / max(n, 1)
-        values = sorted(numeric, key=lambda c: -train[c].nunique())[:2]
-        if n >= ENTITY_LEVELS and rows >= ENTITY_ROWS and values:
+        values = sorted((c for c in numeric if c not in flagged), key=lambda c: -train[c].nunique())[:2]
+        if n >= ENTITY_LEVELS and rows >= ENTITY_ROWS and values and name not in flagged:
             out.append(FeatureSpec(kind="aggregate", columns=values, by=name, stats=["mean", "count"], reason=(
                 f"'{name}' is an entity key ({n} levels, {rows:.0f} rows each): per-{name} mean and count, "
                 "learned within each fold")))

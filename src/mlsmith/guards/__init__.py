@@ -13,14 +13,15 @@ target_leakage           a feature that is the target, a function of it, or alon
 timestamp_after_outcome  a date recorded after ``data.event_time``
 not_available_at_pred.   a date recorded after ``data.prediction_time``
 id_order                 an id whose order predicts the target
-contamination            rows or entities in both train and test
+contamination            rows or entities in both train and test, beyond chance collisions
 preprocessing_outside_cv a scaler or imputer fitted before the split (:func:`check_pipeline`)
 overfitting              a train score far above the cross-validated score
 cv_test_gap              a test score whose 95 % interval leaves the cross-validated score out
 imbalanced_accuracy      accuracy as the metric on imbalanced classes
 seeds                    a random step without a seed
 time_order               rows ordered by a date, split at random
-train_test_shift         a test split a classifier can tell from the training split
+train_test_shift         a test split a classifier can tell from the training split (on a time
+                         split: set against the drift within the training period)
 conflicting_labels       identical feature rows with different classes
 missing_target           rows dropped because the target was missing
 tuning_range             a best hyperparameter on the edge of its range

@@ -9,6 +9,8 @@ __all__ = ["Finding", "GuardReport", "Severity"]
 
 Severity = Literal["info", "warning", "error"]
 _RANK = {"info": 0, "warning": 1, "error": 2}
+#: The checks whose columns carry (or were recorded after) the answer.
+LEAK_CHECKS = ("target_leakage", "timestamp_after_outcome", "not_available_at_prediction", "id_order")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,21 @@ class GuardReport:
     def checks(self, severity: Severity | None = None) -> set[str]:
         """The names of the checks that fired (at ``severity`` if given)."""
         return {f.check for f in self.findings if severity is None or f.severity == severity}
+
+    def leak_columns(self) -> list[str]:
+        """The columns named by warning- or error-level leakage findings (:data:`LEAK_CHECKS`), in order.
+
+        Examples
+        --------
+        >>> GuardReport([Finding("target_leakage", "error", "m", {"columns": ["a", "b"]}),
+        ...              Finding("id_order", "warning", "m", {"column": "id"})]).leak_columns()
+        ['a', 'b', 'id']
+        """
+        out: list[str] = []
+        for f in self.findings:
+            if f.check in LEAK_CHECKS and f.severity != "info":
+                out += [f.evidence["column"]] if "column" in f.evidence else list(f.evidence.get("columns", []))
+        return list(dict.fromkeys(out))
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [f.to_dict() for f in self.findings]

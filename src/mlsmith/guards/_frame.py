@@ -24,11 +24,15 @@ def sample(frame: pd.DataFrame, n: int = MAX_ROWS, seed: int = 0) -> pd.DataFram
     return frame if len(frame) <= n else frame.sample(n, random_state=seed)
 
 
-def encode(frames: list[pd.DataFrame], roles: dict[str, str]) -> list[np.ndarray]:
+def encode(frames: list[pd.DataFrame], roles: dict[str, str], pool_rare: bool = True) -> list[np.ndarray]:
     """The same numeric encoding of several tables with the same columns.
 
     Numbers stay numbers, dates become days since the epoch, anything else becomes an integer code
-    shared by all the tables (missing stays NaN).
+    shared by all the tables (missing stays NaN). A category's code does not depend on which table
+    it came from: categories are ranked by their count over all the tables (ties in a fixed, hashed
+    order), and with ``pool_rare`` the values seen fewer than :data:`RARE_COUNT` times share one
+    code. Codes in order of first appearance would give the values only the last table holds the
+    highest codes, so a classifier tells the tables apart by any mostly-unique text column.
     """
     out = [np.empty((len(f), 0)) for f in frames]
     for column, role in roles.items():
@@ -39,22 +43,31 @@ def encode(frames: list[pd.DataFrame], roles: dict[str, str]) -> list[np.ndarray
             times = [as_time(c) for c in cols]
             values = [_days(t) if t is not None else np.full(len(c), np.nan) for t, c in zip(times, cols)]
         else:
-            levels = pd.Index(pd.concat([c.dropna().astype(str) for c in cols]).unique())
-            values = [_codes(c, levels) for c in cols]
+            values = _category_codes(cols, pool_rare)
         out = [np.column_stack([o, v]) for o, v in zip(out, values)]
     return out
+
+
+#: With pooling, categories seen fewer times than this over all tables share one code.
+RARE_COUNT = 2
+
+
+def _category_codes(cols: list[pd.Series], pool_rare: bool) -> list[np.ndarray]:
+    text = [c.astype(str).where(c.notna()) for c in cols]
+    counts = pd.concat([t.dropna() for t in text]).value_counts()
+    levels = counts.index.to_numpy(dtype=object)
+    order = np.lexsort((pd.util.hash_array(levels), -counts.to_numpy()))  # by count, then a fixed hash order
+    codes = pd.Series(np.arange(len(levels), dtype=float), index=levels[order])
+    if pool_rare:
+        rare = counts.to_numpy()[order] < RARE_COUNT
+        codes[rare] = float((~rare).sum())
+    return [t.map(codes).to_numpy(dtype=float, na_value=np.nan) for t in text]
 
 
 def _days(t: pd.Series) -> np.ndarray:
     t = parse_dates(t)
     epoch = pd.Timestamp("1970-01-01")
     return ((t - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
-
-
-def _codes(s: pd.Series, levels: pd.Index) -> np.ndarray:
-    codes = levels.get_indexer(s.astype(str)).astype(float)
-    codes[s.isna().to_numpy()] = np.nan
-    return codes
 
 
 def row_keys(frame: pd.DataFrame) -> pd.Series:

@@ -7,10 +7,12 @@ import pandas as pd
 
 from ._finding import Finding
 from ._frame import row_keys
-from ._split import SMALL_SPACE
 
 __all__ = ["check_conflicting_labels", "check_imbalanced_accuracy", "check_missing_target"]
 
+#: When at least this share of training rows repeat within train, the feature space is small and the
+#: same feature row with two classes is expected (reported as info).
+SMALL_SPACE = 0.05
 #: minority / majority below this is imbalanced.
 IMBALANCE_RATIO = 0.2
 

@@ -59,8 +59,9 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     findings += check_id_order(train, y, task, ids, seed)
     extra = [c for c in dict.fromkeys([*ids, spec.group_column]) if c and c not in features]
     test = held_out.features_for_guards(features + extra)
-    findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed)
-    findings += check_adversarial(train, test, features, roles, seed, exclude_dates=split_strategy == "time")
+    findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed, y=y)
+    findings += check_adversarial(train, test, features, roles, seed, exclude_dates=split_strategy == "time",
+                                  time_ordered=split_strategy == "time")
     findings += check_time_order(train[features], split_strategy, roles)
     findings += check_conflicting_labels(train[features], y, task)
     findings += check_imbalanced_accuracy(y, task, problem.success_metric)

@@ -19,8 +19,8 @@ from ..exceptions import MlsmithError
 __all__ = ["RunComparison", "compare_runs", "list_runs", "register_run", "show_run"]
 
 INDEX_FILE = "index.db"
-_COLUMNS = ["id", "name", "created", "task", "model", "metric", "value", "threshold", "met", "data_fingerprint",
-            "n_train", "n_test", "seed", "path"]
+_COLUMNS = ["id", "name", "created", "task", "model", "metric", "value", "threshold", "met", "status",
+            "data_fingerprint", "n_train", "n_test", "seed", "path"]
 _SCHEMA = f"""CREATE TABLE IF NOT EXISTS runs (
     {", ".join(c + (" TEXT PRIMARY KEY" if c == "id" else "") for c in _COLUMNS)},
     params TEXT, metrics TEXT)"""
@@ -30,6 +30,8 @@ def _connect(runs_dir: Path) -> sqlite3.Connection:
     runs_dir.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(runs_dir / INDEX_FILE, timeout=30)
     conn.execute(_SCHEMA)
+    if "status" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:  # an index from before it
+        conn.execute("ALTER TABLE runs ADD COLUMN status TEXT")
     return conn
 
 
@@ -42,7 +44,7 @@ def _row_from_results(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": run_dir.name, "name": problem.get("name"), "created": created, "task": problem.get("type"),
         "model": bundle.get("model"), "metric": verdict.get("metric"), "value": verdict.get("value"),
-        "threshold": verdict.get("threshold"), "met": verdict.get("met"),
+        "threshold": verdict.get("threshold"), "met": verdict.get("met"), "status": verdict.get("status"),
         "data_fingerprint": bundle.get("data_fingerprint"), "n_train": split.get("n_train"),
         "n_test": split.get("n_test"), "seed": problem.get("seed"), "path": str(run_dir.resolve()),
         "params": json.dumps({"model": bundle.get("model"), "tuned": tuning.get("kept"),

@@ -5,7 +5,7 @@ from typing import Any
 from ._evaluation_figures import classification_figures, explanation_figures, regression_figures
 from ._html import render_template
 
-STATUS_CLASS = {"met": "met", "not met": "notmet", "inconclusive": "inconclusive", None: "neutral"}
+STATUS_CLASS = {"met": "met", "not met": "notmet", "inconclusive": "inconclusive", "invalid": "notmet", None: "neutral"}
 
 
 def html(data: dict[str, Any], results: dict[str, Any]) -> str:

@@ -54,13 +54,14 @@ def print_runs(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_column(col, justify="right" if col == "value" else "left")
     for r in rows:
         met = "—" if r["met"] is None else ("yes" if r["met"] else "no")
+        met = "INVALID" if r.get("status") == "invalid" else met
         table.add_row(r["id"], (r["task"] or "").replace("_classification", ""), r["model"] or "—", r["metric"] or "—",
                       _f(r["value"]), met, (r["data_fingerprint"] or "")[:12])
     console.print(table)
 
 
 def print_run_detail(row: dict[str, Any], console: Console) -> None:
-    for key in ("id", "name", "task", "model", "metric", "value", "threshold", "met", "data_fingerprint",
+    for key in ("id", "name", "task", "model", "metric", "value", "threshold", "met", "status", "data_fingerprint",
                 "n_train", "n_test", "seed", "path"):
         console.print(f"{key:>16}: {_f(row[key])}", markup=False, highlight=False)
     table = Table(title="test metrics")
