@@ -146,10 +146,14 @@ def fork_workers_from_server() -> bool:
         return False
     from multiprocessing import forkserver
 
+    from ._lifeline import PARENT_ENV
+
     # The CLI's console script is the main module the workers import: its modules are imported here.
-    forkserver.set_forkserver_preload([*WORKER_MODULES, "mlsmith.cli"])
-    saved = {name: os.environ.get(name) for name in _THREAD_VARS}
+    # _lifeline ties the server to this process, and its workers to it, so that none outlives a kill -9.
+    forkserver.set_forkserver_preload(["mlsmith._lifeline", *WORKER_MODULES, "mlsmith.cli"])
+    saved = {name: os.environ.get(name) for name in (*_THREAD_VARS, PARENT_ENV)}
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # the server's environment is its workers'
+    os.environ[PARENT_ENV] = str(os.getpid())
     try:
         forkserver.ensure_running()  # returns at once: the server imports while this process goes on
     finally:
