@@ -150,3 +150,34 @@ def test_a_server_worker_that_raises_sends_its_error_to_the_parent(tmp_path):
     message = _died(worker, reader)
     assert message.startswith(f"server worker mlsmith-serve-0 (pid {worker.pid}) failed with BundleError: ")
     assert str(tmp_path / "nothing") in message
+
+
+CV_ON_A_LARGE_TABLE = """
+import sys
+import numpy as np
+import pandas as pd
+
+if __name__ == "__main__":
+    from mlsmith.parallel import fit_folds, fork_workers_from_server
+    from mlsmith.metrics import scorer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+
+    assert fork_workers_from_server()
+    X = pd.DataFrame(np.random.default_rng(0).random((40_000, 10)))  # 3.2 MB: past joblib's 1 MB, memory-mapped
+    y = X.sum(axis=1).to_numpy()
+    for _ in range(2):
+        folds = fit_folds(LinearRegression(), X, y, list(KFold(5).split(X)), {"r2": scorer("r2", "regression")})
+        print(min(f.test_scores["r2"] for f in folds))
+"""
+
+
+def test_workers_forked_from_the_server_share_the_memmap_tracker(tmp_path):
+    # Each worker forked from the server used to start its own loky resource tracker, which then got
+    # "done with this memory-mapped file" for files it never saw: a KeyError traceback per fold.
+    script = tmp_path / "cv.py"
+    script.write_text(CV_ON_A_LARGE_TABLE)
+    done = subprocess.run([sys.executable, str(script)], env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [float(line) for line in done.stdout.split()] == [1.0, 1.0]
+    assert done.stderr == ""  # no traceback, no "leaked file objects" warning at shutdown

@@ -2,13 +2,8 @@
 
 A ``kill -9`` of ``mlsmith run`` or ``mlsmith serve`` gives the process no chance to stop what it
 started: the CV workers' fork server, its workers and the server's workers would live on (holding
-memory, and the port). Each child we start asks the kernel for a signal when its parent ends.
-
-The CV workers are forked by a server, whose workers keep it alive (they hold its "alive" pipe),
-so both links are tied: the server to the process that started it, each worker to the server.
-The server imports this module (a preload of :func:`mlsmith.parallel.fork_workers_from_server`),
-which does that when :data:`PARENT_ENV` names the server's parent; in any other process importing
-it does nothing.
+memory, and the port). Each child we start asks the kernel for a signal when its parent ends
+(the fork server and its workers: :mod:`mlsmith._forkserver`; the server's: ``deploy._serve``).
 """
 
 from __future__ import annotations
@@ -18,10 +13,8 @@ import os
 import signal
 import sys
 
-__all__ = ["PARENT_ENV", "die_with_parent"]
+__all__ = ["die_with_parent"]
 
-#: Set by the process that starts the fork server, to its own pid, while it starts it.
-PARENT_ENV = "MLSMITH_FORKSERVER_PARENT"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -45,15 +38,3 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> bool:
     if os.getppid() != parent:
         os.kill(os.getpid(), sig)
     return True
-
-
-def _tie_fork_server() -> None:
-    parent = os.environ.pop(PARENT_ENV, None)
-    if parent is None or int(parent) != os.getppid():
-        return
-    die_with_parent(int(parent))
-    server = os.getpid()
-    os.register_at_fork(after_in_child=lambda: die_with_parent(server))
-
-
-_tie_fork_server()

@@ -146,14 +146,16 @@ def fork_workers_from_server() -> bool:
         return False
     from multiprocessing import forkserver
 
-    from ._lifeline import PARENT_ENV
+    from ._forkserver import server_environment
 
     # The CLI's console script is the main module the workers import: its modules are imported here.
-    # _lifeline ties the server to this process, and its workers to it, so that none outlives a kill -9.
-    forkserver.set_forkserver_preload(["mlsmith._lifeline", *WORKER_MODULES, "mlsmith.cli"])
-    saved = {name: os.environ.get(name) for name in (*_THREAD_VARS, PARENT_ENV)}
-    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # the server's environment is its workers'
-    os.environ[PARENT_ENV] = str(os.getpid())
+    # _forkserver ties the server to this process and its workers to the server, so that none outlives
+    # a kill -9, and gives them this process's loky resource tracker, which counts the users of the
+    # memory-mapped arrays joblib hands the workers.
+    forkserver.set_forkserver_preload(["mlsmith._forkserver", *WORKER_MODULES, "mlsmith.cli"])
+    server_env = {**dict.fromkeys(_THREAD_VARS, "1"), **server_environment()}
+    saved = {name: os.environ.get(name) for name in server_env}
+    os.environ.update(server_env)  # the server's environment is its workers'
     try:
         forkserver.ensure_running()  # returns at once: the server imports while this process goes on
     finally:
