@@ -47,8 +47,12 @@ def _setup() -> None:
         from joblib.externals.loky.backend import resource_tracker
 
         # The parent's end of its tracker's pipe, opened again through /proc (Linux, as is this server);
-        # the forked workers inherit it, as loky's own workers would.
-        resource_tracker._resource_tracker._fd = os.open(f"/proc/{parent}/fd/{tracker}", os.O_WRONLY)
+        # the forked workers inherit it, as loky's own workers would. Where /proc is closed to us the
+        # workers start their own trackers, as before (an exception here would stop the server).
+        try:
+            resource_tracker._resource_tracker._fd = os.open(f"/proc/{parent}/fd/{tracker}", os.O_WRONLY)
+        except OSError:
+            pass
 
 
 _setup()
