@@ -28,8 +28,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget", "compute_backend", "fit_folds",
-           "fit_many", "fold_arrays", "fork_workers_from_server", "in_background", "stop_workers", "warm_up"]
+__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget", "compute_backend",
+           "fit_folds", "fit_many", "fold_arrays", "fork_workers_from_server", "in_background", "stop_workers",
+           "warm_up"]
 
 
 class BudgetExceeded(Exception):

@@ -18,8 +18,8 @@ folds of a batch of trials; :func:`mlsmith.parallel.fit_folds` for one trial in 
   stops it after the same fold, and the later folds' fits are dropped. Otherwise it is sent in
   rounds of as many folds as workers, so that pruning saves the fits of the later rounds;
 - with a budget in seconds: one trial at a time, in rounds, so that the deadline stops the work
-  promptly; no trial starts in less time than the trials so far took on average. The budget records how many trials it allowed, so a rerun can ask for exactly that
-  work with ``n_trials``.
+  promptly; no trial starts in less time than the trials so far took on average. The budget
+  records how many trials it allowed, so a rerun can ask for exactly that work with ``n_trials``.
 """
 
 from __future__ import annotations
