@@ -1,3 +1,6 @@
+import re
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,6 +75,23 @@ def test_a_budget_in_seconds_records_what_it_allowed(data):
     assert res.budget_note.startswith("1e-09 s allowed 0 trials (0 pruned)")
     assert res.budget_note.endswith("Set 'tuning: {n_trials: 0}' to repeat exactly this work.")
     assert res.kept == "default: no trial completed"
+
+
+def test_a_budget_in_seconds_starts_no_trial_it_could_not_finish(data, monkeypatch):
+    # Each trial takes a little over 1 s; 2.5 s allow two, and a third, started at about 2.2 s, would
+    # be stopped at 2.5 s (its work lost, and the workers with it): it is not started.
+    real = _search.fit_folds
+
+    def slow_fit_folds(*args, **kwargs):
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_search, "fit_folds", slow_fit_folds)
+    start = time.perf_counter()
+    _, res = _tune(data, method="random", n_trials=None, timeout_s=2.5)
+    assert time.perf_counter() - start < 2.5
+    assert res.trials_done == 2 and res.trials_pruned == 0
+    assert re.search(r"no trial started in the last 0\.\d s, less than a trial's mean 1\.\d s", res.budget_note)
 
 
 @pytest.fixture(scope="module")

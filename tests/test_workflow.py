@@ -197,3 +197,32 @@ def test_the_report_is_drawn_beside_the_evaluation_but_not_while_a_latency_budge
     assert events == expected
     assert r.evaluation.constraints["latency"]["target_ms"] == latency_ms
     assert 'id="eda"' in (r.run_dir / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_time_budget_bounds_the_whole_run_and_the_report_says_what_was_cut(tmp_path):
+    # The churn example with every stage at its default: unbounded, its stages took 91 s on two busy
+    # cores (tuning 25 s, features 9 s, learning curves 7 s); given 60 s, the whole run must fit.
+    # Before, the budget bounded the comparison only (a 240 s budget gave a 755 s run).
+    import shutil
+
+    import yaml
+
+    from conftest import EXAMPLES
+
+    shutil.copy(EXAMPLES / "churn" / "churn.csv", tmp_path)
+    spec = yaml.safe_load((EXAMPLES / "churn" / "problem.yaml").read_text())
+    spec["constraints"]["time_budget_s"] = 60
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs")
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert sum(saved["timings_s"].values()) <= 60 * 1.1
+    cuts = [note for note in saved["notes"] if note.startswith("time budget: ")]
+    assert cuts[0].startswith("time budget: model comparison: bounded to ")
+    assert len(cuts) >= 2  # and something after it: the ablation, tuning or learning curves
+    tuning = saved["tuning"]
+    if tuning["timeout_s"] is not None:  # tuning ran, in its share, stopped before a trial it could not finish
+        assert saved["timings_s"]["tuning"] <= tuning["timeout_s"] * 1.1 + 1
+        assert any(note.startswith("time budget: tuning: bounded to ") for note in cuts)
+    else:
+        assert tuning["kept"].startswith("default: tuning: not run, about ")

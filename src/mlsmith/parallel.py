@@ -28,8 +28,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "compute_backend", "fit_folds", "fit_many",
-           "fold_arrays", "fork_workers_from_server", "in_background", "stop_workers", "warm_up"]
+__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget", "compute_backend",
+           "fit_folds", "fit_many", "fold_arrays", "fork_workers_from_server", "in_background", "stop_workers",
+           "warm_up"]
 
 
 class BudgetExceeded(Exception):
@@ -38,6 +39,52 @@ class BudgetExceeded(Exception):
     def __init__(self, done: int):
         super().__init__(f"time budget spent with {done} folds finished")
         self.done = done
+
+
+class RunBudget:
+    """A run's wall-clock budget (``constraints.time_budget_s``), shared out stage by stage.
+
+    Each stage that may be bounded or left out asks what remains once the stages after it have their
+    reserve; what was left out, or bounded, is recorded in :attr:`cuts` for the report. Without a
+    budget (``seconds=None``) every answer is "no limit".
+
+    Examples
+    --------
+    >>> budget = RunBudget(None)
+    >>> budget.left(), budget.allows("learning curves", 1e9)
+    (None, True)
+    >>> budget = RunBudget(10.0)
+    >>> budget.allows("learning curves", 60.0), budget.cuts
+    (False, ['learning curves: not run, about 60 s needed and 10 s left of the 10 s time budget'])
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.start = time.perf_counter()
+        self.cuts: list[str] = []
+
+    def left(self, reserve: float = 0.0) -> float | None:
+        """Seconds left after ``reserve`` (never negative), or None without a budget."""
+        if self.seconds is None:
+            return None
+        return max(0.0, self.seconds - (time.perf_counter() - self.start) - reserve)
+
+    def allows(self, stage: str, cost_s: float, reserve: float = 0.0) -> bool:
+        """Whether ``stage``, estimated at ``cost_s``, fits in what is left after ``reserve``; if not, it is cut."""
+        left = self.left(reserve)
+        if left is None or cost_s <= left:
+            return True
+        self.cuts.append(f"{stage}: not run, about {cost_s:.0f} s needed and {left:.0f} s left of the "
+                         f"{self.seconds:g} s time budget")
+        return False
+
+    def bound(self, stage: str, own: float | None, share: float) -> float | None:
+        """A stage's own limit ``own`` (None: none), lowered to ``share`` seconds, recorded if it was."""
+        if self.seconds is None or (own is not None and own <= share):
+            return own
+        share = round(share, 1)
+        self.cuts.append(f"{stage}: bounded to {share:g} s of the {self.seconds:g} s time budget")
+        return share
 
 
 @contextmanager
@@ -146,10 +193,16 @@ def fork_workers_from_server() -> bool:
         return False
     from multiprocessing import forkserver
 
+    from ._forkserver import server_environment
+
     # The CLI's console script is the main module the workers import: its modules are imported here.
-    forkserver.set_forkserver_preload([*WORKER_MODULES, "mlsmith.cli"])
-    saved = {name: os.environ.get(name) for name in _THREAD_VARS}
-    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # the server's environment is its workers'
+    # _forkserver ties the server to this process and its workers to the server, so that none outlives
+    # a kill -9, and gives them this process's loky resource tracker, which counts the users of the
+    # memory-mapped arrays joblib hands the workers.
+    forkserver.set_forkserver_preload(["mlsmith._forkserver", *WORKER_MODULES, "mlsmith.cli"])
+    server_env = {**dict.fromkeys(_THREAD_VARS, "1"), **server_environment()}
+    saved = {name: os.environ.get(name) for name in server_env}
+    os.environ.update(server_env)  # the server's environment is its workers'
     try:
         forkserver.ensure_running()  # returns at once: the server imports while this process goes on
     finally:

@@ -47,23 +47,42 @@ def new_run_id(name: str, now: datetime | None = None) -> str:
 def run_folder(runs_dir: str | Path, name: str) -> Iterator[tuple[Path, Path]]:
     """Yield (temporary folder, final path); on success the folder is renamed into place.
 
-    On any exception the temporary folder is removed, so a failed run leaves no partial folder.
+    The final path is claimed at once, atomically, by creating it empty (``mkdir`` fails if another
+    run holds the name; the next suffix ``-2``, ``-3``, ... is tried), so runs of one problem that end
+    in the same second each get their own folder; the complete folder then replaces the empty one.
+    On any exception the temporary folder and the claim are removed, so a failed run leaves no folder.
     """
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(name)
-    final = runs_dir / run_id
-    n = 1
-    while final.exists():
-        n += 1
-        final = runs_dir / f"{run_id}-{n}"
-    tmp = staging_dir(runs_dir, final.name)
+    final = _claim(runs_dir, new_run_id(name))
+    try:
+        tmp = staging_dir(runs_dir, final.name)
+    except BaseException:
+        final.rmdir()
+        raise
     try:
         yield tmp, final
+        if os.name == "nt":  # Windows cannot rename a folder over an existing one, even empty
+            final.rmdir()
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if final.is_dir() and not any(final.iterdir()):
+            final.rmdir()
         raise
+
+
+def _claim(runs_dir: Path, run_id: str) -> Path:
+    """Create ``runs_dir/run_id`` (or the first free ``run_id-2``, ``-3``, ...) empty, and return it."""
+    n = 1
+    while True:
+        final = runs_dir / (run_id if n == 1 else f"{run_id}-{n}")
+        try:
+            final.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        return final
 
 
 def to_jsonable(value: Any) -> Any:

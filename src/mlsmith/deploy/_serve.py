@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
+from .._lifeline import die_with_parent
 from ..exceptions import MlsmithError
 from ._bundle import ModelBundle
 from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Gate, Ticket, bounded, is_json, validate_large
@@ -452,24 +453,46 @@ def _run(app: FastAPI, sock: socket.socket | None = None, host: str = "127.0.0.1
     uvicorn.Server(config).run(sockets=None if sock is None else [sock])
 
 
-def _worker(options: dict[str, Any], host: str, port: int) -> None:
+def _worker(options: dict[str, Any], host: str, port: int, parent: int,
+            report: multiprocessing.connection.Connection) -> None:
     """One process of ``serve --workers N``: its own app, then its own socket on the shared port.
 
     With SO_REUSEPORT the kernel spreads new connections over the workers' sockets (one shared
     socket lets whichever worker wakes first take most of them), and a worker takes connections
-    only once its model is loaded.
+    only once its model is loaded. The worker stops (gracefully, as on Ctrl-C) when ``parent``
+    ends, even killed, so that it does not keep the port; an exception that ends it is sent to
+    the parent through ``report`` in one line, for the parent's own message.
     """
-    app = create_app(**options)
-    sock = _socket(host)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    _run(app, sock)
+    die_with_parent(parent, signal.SIGTERM)
+    try:
+        app = create_app(**options)
+        sock = _socket(host)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        _run(app, sock)
+    except Exception as exc:
+        report.send(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _socket(host: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     return sock
+
+
+def _died(process: multiprocessing.process.BaseProcess, report: multiprocessing.connection.Connection) -> str:
+    """Which server worker ended, how, and why if it said: the message that stops the service."""
+    what = f"server worker {process.name} (pid {process.pid})"
+    if process.exitcode < 0:
+        name = signal.Signals(-process.exitcode).name
+        hint = " (mlsmith never sends it: another process or the out-of-memory killer did, see 'dmesg')" \
+            if name == "SIGKILL" else ""
+        return f"{what} was killed by {name}{hint}; the service stopped its other workers. Start it again."
+    if report.poll():
+        return f"{what} failed with {report.recv()}; the service stopped its other workers."
+    return (f"{what} exited with code {process.exitcode} without raising (uvicorn logs its own errors above); "
+            "the service stopped its other workers.")
 
 
 def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
@@ -507,17 +530,20 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="mlsmith-metrics-") as metrics_dir:
         os.environ[MULTIPROC_ENV] = metrics_dir  # read by prometheus_client when a worker imports it
-        processes = [context.Process(target=_worker, args=({"bundle": bundle, **options}, host, port),
-                                     name=f"mlsmith-serve-{i}") for i in range(workers)]
+        pipes = [context.Pipe(duplex=False) for _ in range(workers)]
+        processes = [context.Process(target=_worker, args=({"bundle": bundle, **options}, host, port, os.getpid(), w),
+                                     name=f"mlsmith-serve-{i}") for i, (_r, w) in enumerate(pipes)]
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             for process in processes:
                 process.start()
-            multiprocessing.connection.wait([p.sentinel for p in processes])
-            failed = [p for p in processes if p.exitcode]
+            ended = multiprocessing.connection.wait([p.sentinel for p in processes])
+            for process in processes:
+                if process.sentinel in ended:
+                    process.join()  # its sentinel closes a moment before its exit code can be read
+            failed = [(p, r) for p, (r, _w) in zip(processes, pipes) if p.exitcode]
             if failed:
-                raise MlsmithError(f"server worker {failed[0].name} exited with code {failed[0].exitcode}; "
-                                   "its error is above.")
+                raise MlsmithError(_died(*failed[0]))
         except KeyboardInterrupt:
             pass
         finally:

@@ -18,8 +18,8 @@ folds of a batch of trials; :func:`mlsmith.parallel.fit_folds` for one trial in 
   stops it after the same fold, and the later folds' fits are dropped. Otherwise it is sent in
   rounds of as many folds as workers, so that pruning saves the fits of the later rounds;
 - with a budget in seconds: one trial at a time, in rounds, so that the deadline stops the work
-  promptly. The budget records how many trials it allowed, so a rerun can ask for exactly that
-  work with ``n_trials``.
+  promptly; no trial starts in less time than the trials so far took on average. The budget
+  records how many trials it allowed, so a rerun can ask for exactly that work with ``n_trials``.
 """
 
 from __future__ import annotations
@@ -143,8 +143,14 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     batches = _BATCHES and deadline is None
     fit_times: list[float] = []  # of the folds fitted so far, to tell cheap folds from expensive ones
 
+    trial_s: list[float] = []  # how long each trial took, under a deadline
     while result.trials_done + result.trials_pruned < limit:
-        if deadline is not None and time.perf_counter() >= deadline:
+        now = time.perf_counter()
+        if deadline is not None and now >= deadline:
+            break
+        if trial_s and now + float(np.mean(trial_s)) > deadline:  # a trial started now would be stopped unfinished
+            result.budget_note = (f"no trial started in the last {deadline - now:.1f} s, less than a trial's "
+                                  f"mean {float(np.mean(trial_s)):.1f} s")
             break
         cheap = bool(fit_times) and float(np.mean(fit_times)) < CHEAP_FOLD_S
         ahead = min(search.ahead(cheap), limit - result.trials_done - result.trials_pruned) if batches else 1
@@ -173,6 +179,8 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
             _record(result, search, params, res, len(folds), metric, sign)
             if not isinstance(res, Exception):
                 fit_times.extend(r.fit_time_s for r in res)
+        if deadline is not None:
+            trial_s.append(time.perf_counter() - now)
     if deadline is not None:
         ran = result.trials_done + result.trials_pruned
         result.budget_note = (f"{timeout_s:g} s allowed {ran} trials ({result.trials_pruned} pruned)"
