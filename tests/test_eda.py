@@ -262,3 +262,14 @@ def test_vif_on_complete_cases_is_never_negative_and_names_exact_collinearity():
     assert "'kids' is exactly collinear with 'kidslt6', 'kidsge6'" in exact["kids"].message
     assert all(np.isinf(planted.correlation["vif"][c]) for c in exact)
     assert not {f.column for f in planted.findings if f.check == "high_vif"} & set(exact)
+
+
+def test_a_skewed_column_with_three_values_has_a_skew_but_no_kurtosis():
+    # Hitters' Salary kept on three rows only: DuckDB gives a skewness (3 values) but no kurtosis (4)
+    frame = pd.read_csv(DATA / "hitters.csv")
+    frame["few"] = np.nan
+    frame.loc[[0, 1, 2], "few"] = [0.0, 1.0, 90.0]
+    report = explore(frame, "League")
+    skewed = [f for f in report.findings if f.check == "skewed" and f.column == "few"]
+    assert skewed and "excess kurtosis" not in skewed[0].message
+    assert skewed[0].evidence["kurtosis"] is None

@@ -8,8 +8,9 @@ a zoned timestamp is converted to UTC and its zone dropped; a naive timestamp is
 already. So ``2013-01-01T10:00:00Z``, ``2013-01-01T11:00:00+01:00`` and ``2013-01-01 10:00:00``
 are the same instant, and a column mixing zoned and naive values parses instead of failing.
 
-The float rule: ``inf`` and ``-inf`` are missing values. No estimator we ship accepts them, and a
-user's infinity is nearly always a division by zero upstream, which quality reports.
+The float rule: ``inf`` and ``-inf`` are missing values, and so are magnitudes beyond float32's
+(1e300 is infinite to the tree libraries, which cast to float32). No estimator we ship accepts them,
+and a user's infinity is nearly always a division by zero upstream, which quality reports.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TIME_ZONE_POLICY", "as_time", "finite_float", "looks_like_dates", "parse_dates"]
+__all__ = ["TIME_ZONE_POLICY", "as_time", "finite_float", "looks_like_dates", "parse_dates", "unusable_targets"]
 
 #: Recorded in the bundle's schema, so a reader of the bundle knows how its dates were read.
 TIME_ZONE_POLICY = "utc-naive"
@@ -91,13 +92,32 @@ def as_time(s: pd.Series) -> pd.Series | None:
     return parse_dates(s)
 
 
-def finite_float(values: np.ndarray) -> np.ndarray:
-    """Float values with ``inf``/``-inf`` turned into ``nan`` (a copy only when there is one).
+#: Past this magnitude a value is as good as infinite: the tree libraries cast to float32, where it is.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-    >>> finite_float(np.array([1.0, np.inf, -np.inf])).tolist()
-    [1.0, nan, nan]
+
+def finite_float(values: np.ndarray) -> np.ndarray:
+    """Float values with ``inf``/``-inf`` (and magnitudes beyond float32's) turned into ``nan``.
+
+    A copy is made only when there is such a value.
+
+    >>> finite_float(np.array([1.0, np.inf, -np.inf, 1e300])).tolist()
+    [1.0, nan, nan, nan]
     """
     values = np.asarray(values, dtype=float)
-    infinite = np.isinf(values)
+    with np.errstate(invalid="ignore"):
+        infinite = np.abs(values) > FLOAT32_MAX
     # never in place: ``to_numpy`` can return a view of the caller's frame
     return np.where(infinite, np.nan, values) if infinite.any() else values
+
+
+def unusable_targets(target: pd.Series) -> pd.Series:
+    """Rows whose target cannot be learned from: missing, or an infinity in a numeric target.
+
+    >>> unusable_targets(pd.Series([1.0, None, float("inf"), -float("inf"), 2.0])).tolist()
+    [False, True, True, True, False]
+    """
+    unusable = target.isna()
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        unusable |= np.isinf(target.to_numpy(dtype=float, na_value=np.nan))
+    return unusable

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -154,7 +155,11 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
                      (c, "n_placeholder", f"sum(CASE WHEN lower(trim({col})) IN ({placeholders}) THEN 1 ELSE 0 END)"),
                      (c, "n_padded", f"sum(CASE WHEN {col} <> trim({col}) THEN 1 ELSE 0 END)")]
     exprs = distinct + moments + text
-    row = table.one("SELECT " + ", ".join(e for _, _, e in exprs) + " FROM t") if exprs else ()
+    try:
+        row = table.one("SELECT " + ", ".join(e for _, _, e in exprs) + " FROM t") if exprs else ()
+    except duckdb.OutOfRangeException:  # a cube of values near 1e300 overflows DuckDB's skewness
+        exprs = [(c, key, _moment_or_null(table, e) if key in ("skew", "kurtosis") else e) for c, key, e in exprs]
+        row = table.one("SELECT " + ", ".join(e for _, _, e in exprs) + " FROM t")
     for (c, key, _), value in zip(exprs, row):
         stats[c][key] = 0 if value is None and key.startswith("n_") else value
     exact = [c for c, s in stats.items() if s["n_unique"] <= 200_000 or not table.is_float(c)]
@@ -170,6 +175,15 @@ def column_stats(table: Table) -> dict[str, dict[str, Any]]:
         _value_counts(table, c, s)
     table.cache["column_stats"] = stats
     return stats
+
+
+def _moment_or_null(table: Table, expression: str) -> str:
+    """The moment's expression when it computes on its own, else NULL (reported as not computable)."""
+    try:
+        table.one(f"SELECT {expression} FROM t")
+    except duckdb.OutOfRangeException:
+        return "CAST(NULL AS DOUBLE)"
+    return expression
 
 
 def _value_counts(table: Table, c: str, s: dict[str, Any]) -> None:

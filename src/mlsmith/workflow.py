@@ -17,6 +17,7 @@ import yaml
 from joblib import effective_n_jobs
 from sklearn.base import clone
 
+from ._columns import unusable_targets
 from .data import Schema, check_columns, fingerprint, infer_schema, load_data
 from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._explain import reference_row
@@ -179,10 +180,10 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     df = load_data(problem.data, problem.base_dir)
     check_columns(df, problem)
     notes: list[str] = []
-    n_missing = int(df[problem.target].isna().sum())
-    if n_missing:
-        df = df[df[problem.target].notna()].reset_index(drop=True)
-        notes.append(f"{n_missing} rows with a missing target were dropped before the split")
+    unusable = unusable_targets(df[problem.target])
+    if unusable.any():
+        df = df[~unusable].reset_index(drop=True)
+        notes.append(f"{int(unusable.sum())} rows with a missing or infinite target were dropped before the split")
     problem = problem.resolve(df[problem.target])
     spec = problem.data
     train, held_out, split_info = split_train_test(df, problem)
@@ -205,7 +206,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     X = train[features]
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
-    guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_missing)
+    guard_args = (problem, schema, train, y, held_out, split_info.strategy, int(unusable.sum()))
     guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from .._columns import finite_float
 from ._finding import Finding, finding, name_list
 from ._table import Table, finite, lit, q, sql_labels
 
@@ -259,7 +260,9 @@ def pairwise_corr(table: Table, exprs: list[str], chunk_rows: int = 250_000,
     cc_n, cc_s, cc_ss = 0, np.zeros(complete), np.zeros((complete, complete))
     reader = table.con.sql("SELECT " + ", ".join(exprs) + " FROM t").to_arrow_reader(chunk_rows)
     for batch in reader:
-        x = np.column_stack([np.asarray(col.to_numpy(zero_copy_only=False), dtype=float) for col in batch.columns])
+        # the float rule of the models (magnitudes past float32's are missing), and no overflow in x'x
+        x = finite_float(np.column_stack([np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+                                          for col in batch.columns]))
         m = np.isfinite(x).astype(float)
         x0 = np.where(m > 0, x, 0.0)
         n += m.T @ m

@@ -109,8 +109,8 @@ def _findings(c: str, d: dict[str, Any]) -> list[Finding]:
         side = "right" if skew > 0 else "left"
         fix = ("log-transform it (np.log1p; values are >= 0)" if d["min"] >= 0 and skew > 0
                else "apply a Yeo-Johnson power transform (PowerTransformer)")
-        out.append(finding("skewed", "info", f"'{c}' is {side}-skewed (skewness {skew:.2f}, excess kurtosis "
-                           f"{d['kurtosis']:.2f})", f"{fix} for linear and distance-based models; trees do not need it",
+        kurtosis = "" if d["kurtosis"] is None else f", excess kurtosis {d['kurtosis']:.2f}"  # needs 4 values
+        out.append(finding("skewed", "info", f"'{c}' is {side}-skewed (skewness {skew:.2f}{kurtosis})", f"{fix} for linear and distance-based models; trees do not need it",
                            c, {"skew": skew, "kurtosis": d["kurtosis"]}))
     if d["n_outliers"] and d["n_outliers"] / d["n"] >= OUTLIER_SHARE:
         out.append(finding("outliers", "info", f"'{c}' has {d['n_outliers']} values ({d['outlier_pct']}%) outside "

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .._columns import finite_float
 from .._reading import TRUE_FALSE, file_kind, lit, sniff_csv
 from ..exceptions import DataError
 
@@ -229,8 +230,9 @@ def _as_pandas_types(con: duckdb.DuckDBPyConnection, relation: str, types: dict[
 
 
 def finite(values: pd.Series) -> np.ndarray:
-    """The finite values of a numeric sample column, as floats."""
-    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    """The finite values of a numeric sample column, as floats, by the models' float rule
+    (:func:`mlsmith._columns.finite_float`: magnitudes past float32's count as infinite)."""
+    arr = finite_float(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
     return arr[np.isfinite(arr)]
 
 

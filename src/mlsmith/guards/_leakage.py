@@ -9,6 +9,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from .._columns import finite_float
 from ..exceptions import DataError
 from ._finding import Finding
 from ._frame import as_time, encode, roles_of, sample
@@ -163,8 +164,8 @@ def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
     t = target.loc[frame.index].to_numpy()
     roles = roles_of(frame, roles)
     numeric = [c for c in frame.columns if roles[c] == "numeric" and pd.api.types.is_numeric_dtype(frame[c])]
-    values = frame[numeric].to_numpy(dtype=float, na_value=np.nan, copy=True)
-    values[~np.isfinite(values)] = np.nan  # an infinity is no more known than a missing value
+    # an infinity (or a float32 overflow) is no more known than a missing value
+    values = finite_float(frame[numeric].to_numpy(dtype=float, na_value=np.nan, copy=True))
     best = None
     for scale in ("values", "logs"):
         cols, X = numeric, values

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._columns import unusable_targets
 from ..data import check_columns, load_data
 from ..deploy import ModelBundle
 from ..exceptions import BundleError
@@ -120,7 +121,7 @@ def retrain(
     # The same rows the challenger was evaluated on: the split is a function of the data and the seed.
     frame = load_data(resolved.data, resolved.base_dir)
     check_columns(frame, resolved)
-    frame = frame[frame[resolved.target].notna()].reset_index(drop=True)
+    frame = frame[~unusable_targets(frame[resolved.target])].reset_index(drop=True)  # as run() drops them
     _, held_out, info = split_train_test(frame, resolved)
     test = held_out.read()
     challenger = ModelBundle.load(result.run_dir / "model")
