@@ -111,3 +111,13 @@ def test_threshold_within_range_and_of_the_default_metric():
     with pytest.raises(ProblemSpecError, match=r"roc_auc is between 0 and 1; got 75, a percentage\? .* 0.75 "
                                                r"\(roc_auc is the default metric here"):
         problem.resolve(pd.Series([0, 1] * 20))
+
+
+def test_a_count_target_is_a_quantity_not_eleven_classes():
+    # wooldridge crime1's narr86 (arrests in 1986): 0-12 with 11 distinct values, most men 0
+    from mlsmith.problem import infer_task
+
+    arrests = pd.Series([0] * 2000 + [1] * 400 + [2] * 150 + [3] * 80 + [4] * 40 + [5] * 20 + [6] * 15
+                        + [7] * 8 + [8] * 5 + [9] * 4 + [12] * 1)
+    assert infer_task(arrests) == "regression"
+    assert infer_task(pd.Series([3, 4, 5, 6, 7, 8] * 200)) == "multiclass_classification"  # wine quality

@@ -482,6 +482,8 @@ def infer_task(y: pd.Series) -> TaskType:
     'binary_classification'
     >>> infer_task(pd.Series([0.5, 1.25, 3.0, 2.2]))
     'regression'
+    >>> infer_task(pd.Series(list(range(12)) * 30))  # a count of 0 to 11: a quantity
+    'regression'
     """
     y = y.dropna()
     n_unique = y.nunique()
@@ -489,8 +491,12 @@ def infer_task(y: pd.Series) -> TaskType:
         return "binary_classification"
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         return "multiclass_classification"
-    is_integer = bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
-    if is_integer and n_unique <= 20 and n_unique <= max(2, 0.05 * len(y)):
+    values = y.to_numpy(dtype=float)
+    is_integer = bool(np.all(np.mod(values, 1) == 0))
+    # a count (0, 1, 2, ... past ten levels, the rare high ones missing: arrests, visits, children)
+    # is a quantity, not eleven classes; class codes and ratings have few levels
+    is_count = is_integer and n_unique > 10 and values.min() >= 0 and n_unique >= 0.75 * (values.max() + 1)
+    if is_integer and not is_count and n_unique <= 20 and n_unique <= max(2, 0.05 * len(y)):
         return "multiclass_classification"
     return "regression"
 

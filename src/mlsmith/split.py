@@ -137,9 +137,12 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
         stratify = y if problem.is_classification else None
         if stratify is not None and y.value_counts().min() < 2:
             rare = y.value_counts().idxmin()
+            rare = rare.item() if isinstance(rare, np.generic) else rare  # 12, not np.int64(12)
+            quantity = (" or, if it is a quantity, set 'type: regression'"
+                        if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y) else "")
             raise DataError(
                 f"class {rare!r} of target '{problem.target}' has a single row; a stratified split needs at "
-                "least two per class: drop that class or gather more data."
+                f"least two per class: drop that class or gather more data{quantity}."
             )
         sets = duplicate_groups(df, problem)
         n_duplicates = len(df) - len(np.unique(sets))
