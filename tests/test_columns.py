@@ -78,7 +78,8 @@ def test_huge_values_and_an_infinite_target_do_not_stop_a_run(tmp_path):
                          tuning={"method": "none", "learning_curve": False}, split={"cv_folds": 3}, seed=1)
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
     n_dropped = int(np.isnan(salary).sum()) + 2
-    assert any(f"{n_dropped} rows with a missing or infinite target were dropped" in n for n in result.notes)
+    assert f"{n_dropped - 2} rows with a missing target and 2 rows with an infinite target were dropped " \
+           "before the split" in result.notes
     assert result.split.n_train + result.split.n_test == len(frame) - n_dropped
     assert np.isfinite(result.evaluation.test_metrics["rmse"])
     report = mlsmith.assess_quality(tmp_path / "data.csv", target="Salary")

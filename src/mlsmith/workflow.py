@@ -182,8 +182,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     notes: list[str] = []
     unusable = unusable_targets(df[problem.target])
     if unusable.any():
+        n_missing = int(df[problem.target].isna().sum())
+        n_infinite = int(unusable.sum()) - n_missing
+        said = [f"{n_missing} rows with a missing target"] if n_missing else []
+        said += [f"{n_infinite} rows with an infinite target"] if n_infinite else []
+        notes.append(f"{' and '.join(said)} were dropped before the split")
         df = df[~unusable].reset_index(drop=True)
-        notes.append(f"{int(unusable.sum())} rows with a missing or infinite target were dropped before the split")
     problem = problem.resolve(df[problem.target])
     spec = problem.data
     train, held_out, split_info = split_train_test(df, problem)
