@@ -304,7 +304,11 @@ def run_cli(args: list[str], cwd: Path, timeout_s: float) -> dict[str, Any]:
     stderr_reader = threading.Thread(target=lambda: stderr_buf.append(proc.stderr.read()), daemon=True)
     stdout_reader.start()
     stderr_reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:  # the harness stopped (Ctrl-C, SIGTERM): its run must not go on without it
+        kill()
+        raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     timer.cancel()
     done.set()
@@ -481,7 +485,10 @@ def run_table(table: Table, work: Path, fast: bool, timeout_s: float, data_file:
         if not rec.split_ok:
             rec.notes.append(f"split rebuilt as {len(train)}/{len(test)} rows, run had "
                              f"{split['n_train']}/{split['n_test']}")
-        scores = reference_scores(train, test, problem)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # one core, like the one run at a time: OpenMP spinning on a shared machine costs more
+            scores = reference_scores(train, test, problem)
         rec.ref_hgb, rec.ref_linear = scores["hgb"], scores["linear"]
     except Exception as exc:  # a reference that cannot be fit is recorded, not fatal to the corpus
         rec.ref_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
@@ -509,7 +516,7 @@ def _fmt(value: float | None) -> str:
 
 def report(records: list[Record]) -> str:
     """The markdown table of the records, worst first, with a summary line."""
-    head = ("| table | source | task | rows×cols | traits | run exit | traceback | wall s | peak MB (proc / tree) "
+    head = ("| table | spec | source | task | rows×cols | traits | run exit | traceback | wall s | peak MB (proc / tree) "
             "| family | metric | mlsmith test (95% CI) | HGB ref | linear ref | gap | flag | predict |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in records:
@@ -530,7 +537,7 @@ def report(records: list[Record]) -> str:
         else:
             pred = f"exit {r.predict_exit}: " + r.predict_last_stderr.replace("|", "\\|")[:100]
         lines.append(
-            f"| {r.table} | {r.source} | {r.task.split('_')[0]} | {r.rows}×{r.columns} | {', '.join(r.traits)} "
+            f"| {r.table} | {'fast' if r.fast else 'bare'} | {r.source} | {r.task.split('_')[0]} | {r.rows}×{r.columns} | {', '.join(r.traits)} "
             f"| {r.run_exit} | {tb} | {r.run_wall_s:.0f} | {r.peak_rss_mb:.0f} / {r.peak_tree_mb:.0f} "
             f"| {r.family or ''} | {r.metric or ''} | {_fmt(r.score)}{ci} | {_fmt(r.ref_hgb)} | {_fmt(r.ref_linear)} "
             f"| {_fmt(r.gap)} | {flag} | {pred} |"
@@ -567,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=None, help="print the markdown table of a records file")
     parser.add_argument("--list", action="store_true", help="list the tables and exit")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds run_cli, which kills its run
     if args.list:
         for t in TABLES:
             print(f"{t.name:24} {t.source:15} {t.task:26} target={t.target} {', '.join(t.traits)}")
@@ -580,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown tables {unknown}; see --list")
     args.work.mkdir(parents=True, exist_ok=True)
     jsonl = args.jsonl or args.work / "corpus.jsonl"
-    for table in [t for t in TABLES if t.name in names]:
+    by_name = {t.name: t for t in TABLES}
+    for table in [by_name[name] for name in names]:  # in the order given: big tables can go last
         rec = run_table(table, args.work, args.fast, args.timeout)
         with jsonl.open("a") as f:
             f.write(json.dumps(asdict(rec)) + "\n")
