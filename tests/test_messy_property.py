@@ -143,6 +143,11 @@ def last_line(stderr: str) -> str:
     return (raised or lines or [""])[-1][:300]
 
 
+def _outcome(result: subprocess.CompletedProcess) -> str:
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    return f"{result.returncode}" + (f" {errors[0][:200]}" if errors else "")
+
+
 def problems_of(result: subprocess.CompletedProcess, command: str) -> list[str]:
     """What is wrong with one command's outcome (empty when it exited 0, or 2 with one Error: line)."""
     found = []
@@ -169,17 +174,24 @@ def leftovers(folder: Path) -> list[str]:
     return found
 
 
-def check_case(case: Case, folder: Path) -> list[str]:
-    """Drive run, quality, eda and predict on the case; return every problem found (empty: all good)."""
+def check_case(case: Case, folder: Path, outcomes: dict[str, str] | None = None) -> list[str]:
+    """Drive run, quality, eda and predict on the case; return every problem found (empty: all good).
+
+    ``outcomes``, when given, receives each command's exit code and its ``Error:`` line (for the
+    local exploration's tally of what the frames exercised).
+    """
+    outcomes = {} if outcomes is None else outcomes
     data = write_case(case, folder)
     spec = {"target": case.target, "data": {"path": data.name}, **SPEC}
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     found: list[str] = []
     run = cli(["run", "problem.yaml", "--runs-dir", "runs"], folder)
     found += problems_of(run, "run")
+    outcomes["run"] = _outcome(run)
     for command in ("quality", "eda"):
         result = cli([command, data.name, "--target", case.target, "--json", f"{command}.json"], folder)
         found += problems_of(result, command)
+        outcomes[command] = _outcome(result)
         if result.returncode == 0 and not (folder / f"{command}.json").is_file():
             found.append(f"{command}: exit 0 but no {command}.json")
     if run.returncode == 0:
@@ -190,6 +202,7 @@ def check_case(case: Case, folder: Path) -> list[str]:
             out = f"scores.{case.fmt}"
             pred = cli(["predict", str(bundles[0]), data.name, "-o", out], folder)
             found += problems_of(pred, "predict")
+            outcomes["predict"] = _outcome(pred)
             if pred.returncode == 0:
                 scored = pd.read_csv(folder / out) if case.fmt == "csv" else pd.read_parquet(folder / out)
                 if len(scored) != len(case.frame):
