@@ -95,7 +95,7 @@ def _islp(name: str) -> Callable[[], pd.DataFrame]:
             x = pd.concat([parts["xtrain"], parts["xtest"]], ignore_index=True)
             x.columns = [f"gene{i}" for i in range(1, x.shape[1] + 1)]
             y = pd.concat([parts["ytrain"], parts["ytest"]], ignore_index=True)
-            return x.assign(cancer_type=np.asarray(y).ravel())
+            return pd.concat([x, pd.Series(np.asarray(y).ravel(), name="cancer_type")], axis=1)
         return load_data(name)
 
     return load
@@ -523,7 +523,7 @@ def report(records: list[Record]) -> str:
         ci = f" ({_fmt(r.interval[0])}–{_fmt(r.interval[1])})" if r.interval else ""
         tb = "yes" if (r.run_traceback or r.predict_traceback) else "no"
         if r.run_exit != 0:
-            flag = "FAILED: " + r.run_last_stderr.replace("|", "\\|")[:120]
+            flag = "FAILED: " + (r.run_last_stderr or "; ".join(r.notes)).replace("|", "\\|")[:120]
         elif r.ref_error:
             flag = "ref error: " + r.ref_error.replace("|", "\\|")
         else:
