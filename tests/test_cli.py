@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -157,3 +158,18 @@ def test_a_script_without_a_main_guard_can_call_the_cli(tmp_path, churn_small):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 1  # one run folder, one run
+
+
+def test_a_table_without_a_usable_feature_is_one_error_line(tmp_path, capsys):
+    # found by the messy-frame exploration: a constant flag, a distinct timestamp per row and two
+    # columns empty in all but one row leave the models nothing to learn from
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        'say "q"': True, "1st": pd.to_datetime(rng.integers(9e8, 1.2e9, 31), unit="s", utc=True),
+        "Σ σ": ["x"] + [None] * 30, "col,comma": pd.array([3] + [None] * 30, dtype="Int64"),
+        "target": ["yes", "Ünï"] * 15 + ["yes"]})
+    spec = _spec(tmp_path, frame, target="target", tuning={"method": "none", "learning_curve": False})
+    code, _, err = cli(capsys, "run", str(spec), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("Error: no model family produced a cross-validated score (linear: failed")
+    assert not (tmp_path / "runs").exists() or [p.name for p in (tmp_path / "runs").iterdir()] == ["index.db"]

@@ -20,6 +20,7 @@ from sklearn.model_selection import TimeSeriesSplit
 
 from .catalog import CATALOG, Family, build_pipeline
 from .data import Schema
+from .exceptions import DataError
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
 from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
@@ -93,7 +94,9 @@ class Leaderboard:
                        [r for r in scored if r.status == "over latency"], scored):
             if usable:
                 return usable[0]
-        raise ValueError("no family produced a cross-validated score")
+        why = "; ".join(f"{r.model}: {r.status}" + (f" ({r.note})" if r.note else "") for r in self.rows)
+        raise DataError(f"no model family produced a cross-validated score ({why or 'none was tried'}); "
+                        "check that the features carry values (quality's findings) or widen 'models'.")
 
     def to_frame(self) -> pd.DataFrame:
         records = []
