@@ -112,12 +112,12 @@ def finite_float(values: np.ndarray) -> np.ndarray:
 
 
 def unusable_targets(target: pd.Series) -> pd.Series:
-    """Rows whose target cannot be learned from: missing, or an infinity in a numeric target.
+    """Rows whose target cannot be learned from: missing, or infinite by the float rule in a numeric target.
 
-    >>> unusable_targets(pd.Series([1.0, None, float("inf"), -float("inf"), 2.0])).tolist()
-    [False, True, True, True, False]
+    >>> unusable_targets(pd.Series([1.0, None, float("inf"), -float("inf"), 1e300, 2.0])).tolist()
+    [False, True, True, True, True, False]
     """
     unusable = target.isna()
     if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
-        unusable |= np.isinf(target.to_numpy(dtype=float, na_value=np.nan))
+        unusable |= np.isnan(finite_float(target.to_numpy(dtype=float, na_value=np.nan)))
     return unusable

@@ -62,6 +62,8 @@ def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, 
     """
     [values] = _on_resamples([score], n, n_boot, seed, strata)
     values = values[np.isfinite(values)]
+    if not len(values):  # no resample gave a finite score: no interval, rather than a crash
+        return float("nan"), float("nan")
     alpha = (1 - confidence) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import warnings
 from html import unescape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +39,11 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 
     fig.set_dpi(dpi)
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
+    with warnings.catch_warnings():
+        # a column or class name in a script DejaVu Sans lacks (CJK) draws as boxes; the report's
+        # tables, not the figures, carry the names, so this is no reason to write to stderr
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     if image.getextrema()[3] == (255, 255):
         image = image.convert("RGB")
