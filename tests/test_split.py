@@ -101,3 +101,17 @@ def test_every_row_twice_no_copy_straddles_the_split_or_a_fold(task):
     [found] = check_contamination(naive_train, naive_test, features)
     assert found.severity == "error" and found.evidence["n_exact_by_chance"] < 0.01
     assert found.evidence["n_exact"] == len(key(naive_train) & key(naive_test))
+
+
+def test_a_class_of_few_distinct_rows_copied_many_times_is_one_error():
+    # palmerpenguins: Chinstrap cut to 3 distinct birds, each copied 4 times (12 rows, >= 5 folds'
+    # worth): copies share a fold, so stratified 5-fold CV cannot place the class in every fold
+    from pathlib import Path
+
+    penguins = pd.read_csv(Path(__file__).parent / "data" / "penguins.csv").dropna()
+    few = penguins[penguins["species"] == "Chinstrap"].head(3)
+    frame = pd.concat([penguins[penguins["species"] != "Chinstrap"]] + [few] * 4, ignore_index=True)
+    p = Problem(target="species", data={"path": "x.csv"}, split={"test_size": 0.2}, seed=0).resolve(frame["species"])
+    with pytest.raises(DataError, match=r"class 'Chinstrap' has \d distinct training rows \(\d+ rows, the rest "
+                                        r"exact copies\), fewer than the 5 cross-validation folds"):
+        split_train_test(frame, p)

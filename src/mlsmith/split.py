@@ -173,11 +173,17 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
             f"group_column '{spec.group_column}' has {train[spec.group_column].nunique()} groups in the training "
             f"rows, fewer than the {n_folds} cross-validation folds; lower 'split.cv_folds' or use a finer group."
         )
-    if problem.is_classification:
-        smallest = train[problem.target].value_counts()
-        if smallest.min() < n_folds and not spec.time_column:
+    if problem.is_classification and not spec.time_column:
+        rows = train[problem.target].value_counts()
+        # copies share a fold, so a class offers as many fold members as it has distinct rows
+        distinct = rows if spec.group_column else (
+            pd.Series(duplicate_groups(train, problem), index=train.index).groupby(train[problem.target]).nunique())
+        if distinct.min() < n_folds:
+            label = distinct.idxmin()
+            label = label.item() if isinstance(label, np.generic) else label
+            copies = f" ({rows[label]} rows, the rest exact copies)" if rows[label] > distinct[label] else ""
             raise DataError(
-                f"class {smallest.idxmin()!r} has {smallest.min()} training rows, fewer than the "
+                f"class {label!r} has {distinct[label]} distinct training rows{copies}, fewer than the "
                 f"{n_folds} cross-validation folds; lower 'split.cv_folds' or gather more rows of that class."
             )
     cv_name = type(cv_splitter(problem, train)[0]).__name__
