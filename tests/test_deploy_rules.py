@@ -72,7 +72,8 @@ def test_an_infinity_is_scored_as_missing_on_both_runtimes(churn_bundle, churn_f
     rows = churn_frame.drop(columns=["churned"]).iloc[600:640].astype(object)
     recs = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in rows.to_dict("records")]
-    infinite = [dict(r, monthly_charges=float("inf") if i % 2 else float("-inf")) for i, r in enumerate(recs)]
+    # +-inf and a magnitude past float32's (infinite to the trees and to the ONNX graph's float32 input)
+    infinite = [dict(r, monthly_charges=(float("inf"), float("-inf"), 1e300)[i % 3]) for i, r in enumerate(recs)]
     missing = [dict(r, monthly_charges=None) for r in recs]
     want = bundle.pipeline.predict_proba(pd.DataFrame(missing)[bundle.schema.features()])[:, 1]
     for runtime in ("sklearn", "onnx"):
@@ -177,3 +178,18 @@ def test_integer_codes_are_read_as_training_read_them_in_every_chunk(tmp_path):
     want = ModelBundle.load(bundle).predict(read_table(tmp_path / "in.csv"))
     assert result.n_scored == 93 and result.rules == {}
     np.testing.assert_array_equal(got["probability"].to_numpy(), want["probability"].to_numpy())
+
+
+def test_a_magnitude_past_float32_is_counted_as_the_pipeline_treats_it(churn_bundle, churn_frame):
+    # to_float reads 1e300 as missing (the float rule); the input rules count it as changed, and a
+    # served record holds it as missing, so neither runtime scores a clipped 3.4e38
+    from mlsmith.deploy._rules import InputRules
+
+    bundle = ModelBundle.load(churn_bundle)
+    rows = churn_frame.drop(columns=["churned"]).iloc[:3].copy()
+    rows["monthly_charges"] = [1e300, -1e300, 50.0]
+    check = InputRules(bundle.schema).check(rows[bundle.schema.features()])
+    assert check.counts == {"infinite_as_missing": 2}
+    record = {k: v for k, v in rows.iloc[0].items() if not (isinstance(v, float) and np.isnan(v))}
+    assert Scorer(bundle, "onnx").score([record])[0]["probability"] == pytest.approx(
+        Scorer(bundle, "sklearn").score([record])[0]["probability"], abs=1e-5)

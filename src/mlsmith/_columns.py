@@ -15,10 +15,13 @@ and a user's infinity is nearly always a division by zero upstream, which qualit
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["TIME_ZONE_POLICY", "as_time", "finite_float", "looks_like_dates", "parse_dates", "unusable_targets"]
+__all__ = ["TIME_ZONE_POLICY", "as_time", "finite_float", "looks_like_dates", "naive_utc", "numbers_from_text",
+           "parse_dates", "unusable_targets"]
 
 #: Recorded in the bundle's schema, so a reader of the bundle knows how its dates were read.
 TIME_ZONE_POLICY = "utc-naive"
@@ -51,6 +54,19 @@ def parse_dates(s: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(None)
 
 
+def naive_utc(value: datetime) -> datetime:
+    """One datetime by the time-zone policy: a zoned one in UTC without its zone; a naive one as it is.
+
+    The scalar form of :func:`parse_dates`, for the serving path's one record at a time.
+
+    >>> naive_utc(datetime.fromisoformat("2024-01-01T12:00:00+02:00"))
+    datetime.datetime(2024, 1, 1, 10, 0)
+    """
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _one(value: object) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value) if value is not None else pd.NaT
@@ -58,7 +74,7 @@ def _one(value: object) -> pd.Timestamp:
         return pd.NaT
     if stamp is pd.NaT:
         return pd.NaT
-    return stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp.tz_localize("UTC")
+    return pd.Timestamp(naive_utc(stamp)).tz_localize("UTC")
 
 
 def looks_like_dates(sample: pd.Series) -> bool:
@@ -109,6 +125,19 @@ def finite_float(values: np.ndarray) -> np.ndarray:
         infinite = np.abs(values) > FLOAT32_MAX
     # never in place: ``to_numpy`` can return a view of the caller's frame
     return np.where(infinite, np.nan, values) if infinite.any() else values
+
+
+def numbers_from_text(s: pd.Series) -> pd.Series:
+    """Text as the numbers it spells: stripped, thousands separators dropped, true/false and yes/no as
+    1/0; NaN where it is not a number. The one reading of numbers stored as text (training's
+    ``to_float`` and the input rules of serving and batch scoring).
+
+    >>> numbers_from_text(pd.Series([" 1,200 ", "Yes", "old", None])).tolist()
+    [1200.0, 1.0, nan, nan]
+    """
+    text = s.astype(str).str.strip().str.lower().str.replace(",", "", regex=False)
+    text = text.replace({"true": "1", "false": "0", "yes": "1", "no": "0"})
+    return pd.to_numeric(text, errors="coerce").astype(float)
 
 
 def unusable_targets(target: pd.Series) -> pd.Series:

@@ -15,7 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 
-from ._columns import finite_float
+from ._columns import finite_float, numbers_from_text
 from .data import Schema
 from .features import DateFeatures, FeaturePlan
 
@@ -40,9 +40,7 @@ def to_float(X):
     out = np.empty(frame.shape, dtype=float)
     for i, (is_text, (_, s)) in enumerate(zip(text_like, frame.items())):
         if is_text:
-            text = s.astype(str).str.strip().str.lower().str.replace(",", "", regex=False)
-            text = text.replace({"true": "1", "false": "0", "yes": "1", "no": "0"})
-            s = pd.to_numeric(text, errors="coerce")
+            s = numbers_from_text(s)
         out[:, i] = s.to_numpy(dtype=float, na_value=np.nan)
     return finite_float(out)
 

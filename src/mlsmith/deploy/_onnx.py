@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -26,6 +26,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
+from .._columns import finite_float, naive_utc
 from ..features import DateFeatures, ElapsedDays, GroupAggregate, LogTransform, Ratios
 from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
@@ -230,18 +231,14 @@ class _Block:
 
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
 def _float32(values: np.ndarray) -> np.ndarray:
-    """The graph's float32 inputs; values beyond float32's range are clipped to it, not made infinite."""
-    return np.minimum(np.maximum(values, -_FLOAT32_MAX), _FLOAT32_MAX).astype(np.float32)
+    """The graph's float32 inputs, by the float rule the pipeline's ``to_float`` applies: an infinity
+    or a magnitude past float32's is missing (NaN, which the graph imputes), never clipped."""
+    return finite_float(values).astype(np.float32)
 
 
 def _naive(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
+    return naive_utc(value) if isinstance(value, datetime) else value
 
 
 def _date_parts(value: datetime | None) -> list[float]:

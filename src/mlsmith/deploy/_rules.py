@@ -14,7 +14,7 @@ missing_required       refuse  a missing value in a column that was never missin
 not_a_number           refuse  a numeric column's value that is not a number
 unseen_category        refuse  a category the training data did not hold (listed categories only)
 invalid_date           refuse  a date column's value that is not a date (numbers are not dates)
-infinite_as_missing    change  ``inf``/``-inf`` in a numeric column: missing, imputed as in training
+infinite_as_missing    change  ``inf``/``-inf`` (or past float32) in a numeric column: missing, imputed
 timezone_converted     change  a timestamp with a time zone: converted to UTC, the zone dropped
 =====================  ======  =============================================================
 
@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._columns import parse_dates
+from .._columns import FLOAT32_MAX, numbers_from_text, parse_dates
 from ..data import Schema
 
 __all__ = ["RULES", "ColumnRule", "InputRules", "RuleCheck", "column_rules"]
@@ -133,10 +133,7 @@ def _as_numbers(s: pd.Series) -> pd.Series:
     text, thousands separators, true/false and yes/no; what is not a number becomes NaN."""
     if s.dtype.kind in "iufb":
         return s.astype(float)
-    text = s.astype("object").where(s.notna(), None).astype(str).str.strip().str.lower()
-    text = text.str.replace(",", "", regex=False).replace({"true": "1", "false": "0", "yes": "1", "no": "0"})
-    out = pd.to_numeric(text, errors="coerce").astype(float)
-    return out.where(s.notna(), np.nan)
+    return numbers_from_text(s.astype("object")).where(s.notna(), np.nan)
 
 
 class InputRules:
@@ -168,7 +165,9 @@ class InputRules:
             if rule.kind == "numeric":
                 numbers = _as_numbers(s)
                 flags["not_a_number"].append((rule.name, numbers.isna().to_numpy() & ~missing, s))
-                flags["infinite_as_missing"].append((rule.name, np.isinf(numbers.to_numpy()), s))
+                with np.errstate(invalid="ignore"):  # the float rule: past float32's range is infinite
+                    infinite = np.abs(numbers.to_numpy(dtype=float, na_value=np.nan)) > FLOAT32_MAX
+                flags["infinite_as_missing"].append((rule.name, infinite, s))
             elif rule.kind in ("categorical", "boolean") and rule.name in self._categories:
                 flags["unseen_category"].append((rule.name, ~_known(s, self._categories[rule.name]), s))
             elif rule.kind == "datetime":

@@ -9,10 +9,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._columns import naive_utc
 from ..exceptions import BundleError
 from ._bundle import ModelBundle
 from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
-from ._schema import naive_utc
 
 __all__ = ["Runtime", "Scorer", "UnscorableRecords"]
 

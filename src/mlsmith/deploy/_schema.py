@@ -13,7 +13,7 @@ refused, so a misspelt field is never silently imputed.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
@@ -32,7 +32,7 @@ from typing_extensions import NotRequired, Required, TypedDict
 
 import pandas as pd
 
-from .._columns import parse_dates
+from .._columns import FLOAT32_MAX, naive_utc, parse_dates
 from ..data import Schema
 from ..runs import to_jsonable
 from ._rules import ColumnRule, column_rules
@@ -47,9 +47,9 @@ def _number_as_text(value: Any) -> Any:
 
 
 def _finite_or_none(value: float | None) -> float | None:
-    """Rule ``infinite_as_missing``: an infinity is missing, imputed as training imputed it (JSON's
-    non-standard ``NaN`` is missing too)."""
-    return None if value is not None and not math.isfinite(value) else value
+    """Rule ``infinite_as_missing``: an infinity (by the float rule, a magnitude past float32's too) is
+    missing, imputed as training imputed it (JSON's non-standard ``NaN`` is missing too)."""
+    return None if value is not None and not abs(value) <= FLOAT32_MAX else value
 
 
 def _present_number(value: float) -> float | None:
@@ -57,14 +57,6 @@ def _present_number(value: float) -> float | None:
     if math.isnan(value):
         raise PydanticCustomError("missing", "Field required: missing, and never missing in training")
     return _finite_or_none(value)
-
-
-def naive_utc(value: datetime) -> datetime:
-    """Rule ``timezone_converted``: a zoned datetime in UTC without its zone (the time-zone policy
-    of :func:`mlsmith._columns.parse_dates`); a naive one is UTC already."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _date(value: Any, handler: Any) -> datetime:
