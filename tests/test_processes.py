@@ -87,9 +87,15 @@ def test_a_killed_run_leaves_no_worker_server_or_tracker_behind(tmp_path):
         tree = _children()
         return any(tree.get(child) for child in tree.get(run.pid, ()))
 
-    _wait_for(workers_forked, 120, "the CV workers")
-    assert len(seen) >= 4  # resource trackers, the fork server, its workers
-    assert _gone_after_kill(run, seen) == set()
+    try:
+        # resource trackers, the fork server and its workers: they start one after another, so keep looking
+        # until all kinds have been seen (the count at the first forked worker can still be short of one)
+        _wait_for(lambda: workers_forked() and len(seen) >= 4, 120, "the trackers, the fork server and workers")
+        assert _gone_after_kill(run, seen) == set()
+    finally:
+        if run.poll() is None:  # a failed wait must not leave the run to warn in a later test
+            run.kill()
+            run.communicate()
 
 
 def _free_port() -> int:
