@@ -67,9 +67,10 @@ def runs(tmp_path_factory):
 # cars93 is left out: its header's first name is empty, which pandas calls 'Unnamed: 0' and Polars ''.
 @pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.csv") if p.name != "cars93.csv"))
 def test_a_polars_frame_has_the_csv_readers_types_and_fingerprint(name):
-    from_polars, from_csv = as_pandas(polars_csv(DATA / name)), read_table(DATA / name)
+    polars, from_csv = polars_csv(DATA / name), read_table(DATA / name)
+    from_polars = as_pandas(polars)
     assert dict(from_polars.dtypes.astype(str)) == dict(from_csv.dtypes.astype(str))
-    assert fingerprint(from_polars) == fingerprint(from_csv)
+    assert fingerprint(polars) == fingerprint(from_polars) == fingerprint(from_csv)
     pd.testing.assert_frame_equal(from_polars, from_csv)
 
 
@@ -121,6 +122,12 @@ def test_a_nested_column_is_refused_by_name():
 
 
 # --- mlsmith.run(problem, data=frame) ------------------------------------------------------------
+
+def test_schema_inference_takes_a_polars_frame():
+    target = "sex"
+    assert (mlsmith.infer_schema(polars_csv(PENGUINS), target).to_dict()
+            == mlsmith.infer_schema(read_table(PENGUINS), target).to_dict())
+
 
 def test_a_polars_run_gives_the_csv_runs_results(runs):
     folder, from_csv, from_polars = runs

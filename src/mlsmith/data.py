@@ -333,7 +333,7 @@ class Schema:
 
 
 def infer_schema(
-    df: pd.DataFrame,
+    df: Any,
     target: str,
     id_columns: list[str] | tuple[str, ...] = (),
     drop: list[str] | tuple[str, ...] = (),
@@ -341,8 +341,10 @@ def infer_schema(
 ) -> Schema:
     """Infer each column's role: numeric, categorical, boolean, datetime, text or id.
 
-    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns.
+    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns. ``df`` may
+    be a pandas or Polars frame or a pyarrow Table (:func:`mlsmith._reading.as_pandas`).
     """
+    df = as_pandas(df)
     roles = dict(roles or {})
     for name in [*id_columns, *drop, *roles]:
         if name not in df.columns:
@@ -473,14 +475,18 @@ def _check_time_column(s: pd.Series, name: str) -> None:
         )
 
 
-def fingerprint(df: pd.DataFrame) -> str:
+def fingerprint(df: Any) -> str:
     """A SHA-256 of the table's contents and column names (row order matters).
+
+    A Polars frame or an Arrow table is read as :func:`mlsmith._reading.as_pandas` reads it, so it
+    has the fingerprint of the CSV file holding the same rows.
 
     Examples
     --------
     >>> fingerprint(pd.DataFrame({"a": [1, 2]})) == fingerprint(pd.DataFrame({"a": [1, 2]}))
     True
     """
+    df = as_pandas(df)
     digest = hashlib.sha256("\x1f".join(map(str, df.columns)).encode())
     digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return digest.hexdigest()
