@@ -309,6 +309,13 @@ def test_a_parquet_glob_runs_profiles_and_scores(parquet_set, runs, tmp_path, ca
     np.testing.assert_allclose(scored["probability"], of_file["probability"])
 
 
+def test_a_parquet_file_polars_wrote_reads_as_its_csv(tmp_path):
+    typed = polars_csv(PENGUINS).with_columns(pl.col("species", "island").cast(pl.Categorical),
+                                              pl.col("year").cast(pl.Int16))
+    typed.write_parquet(tmp_path / "penguins.parquet")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "penguins.parquet"), read_table(PENGUINS))
+
+
 def test_a_file_named_like_a_pattern_is_that_file(tmp_path):
     path = tmp_path / "penguins[2007].csv"
     path.write_bytes(PENGUINS.read_bytes())

@@ -53,7 +53,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv, .parquet or .xlsx.")
     try:
         if kind == "parquet":
-            df = pd.read_parquet(path, columns=columns)
+            df = _read_parquet(path, columns)
         elif kind == "excel":
             df = _read_excel(path, columns)
         else:
@@ -66,6 +66,15 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         raise DataError(f"data file '{path}' has a header ({', '.join(map(str, df.columns[:6]))}) but no rows; "
                         "check that the export finished.")
     return df
+
+
+def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """A Parquet file pandas wrote comes back with its pandas types; one another tool wrote (Polars,
+    Spark, DuckDB) is typed as the CSV reader types the same rows, as a frame is (``as_pandas``)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=columns)
+    return table.to_pandas() if table.schema.pandas_metadata else as_pandas(table)
 
 
 def _read_excel(path: Path, columns: list[str] | None) -> pd.DataFrame:
