@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
@@ -22,8 +23,6 @@ from mlsmith.data import fingerprint, load_data, read_table
 from mlsmith.exceptions import DataError
 from mlsmith.monitor import list_runs, monitor
 from mlsmith.problem import DataSpec
-
-pl = pytest.importorskip("polars")
 
 DATA = Path(__file__).parent / "data"
 PENGUINS = DATA / "penguins.csv"
