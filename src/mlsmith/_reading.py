@@ -249,6 +249,8 @@ def _as_arrow(data: Any) -> pa.Table:
         data = data.collect()  # a Polars LazyFrame: its query runs once, here
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
+    if kind.startswith("polars.") and hasattr(data, "to_arrow"):  # a Polars older than the C stream (1.2)
+        return data.to_arrow()
     raise DataError(f"data must be a table (a pandas or Polars DataFrame, a pyarrow Table) or a file path; got {kind}.")
 
 
