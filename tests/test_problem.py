@@ -25,7 +25,7 @@ def test_defaults_only_target_and_data_required():
     "raw, message",
     [
         ({"data": {"path": "d.csv"}}, r"required key 'target' is missing; add e.g. 'target: churned'"),
-        ({"target": "y"}, r"required key 'data' is missing"),
+        ({"target": "y", "data": {"table": "customers"}}, r"'query' and 'table' read from a database: add its 'url'"),
         ({"target": "y", "data": {"path": "d.csv"}, "success_metric": "recal"},
          r"'success_metric': unknown metric 'recal'.*Did you mean 'recall'\?"),
         ({"target": "y", "data": {"path": "d.csv"}, "treshold": 0.8}, r"unknown key 'treshold'. Did you mean 'threshold'\?"),

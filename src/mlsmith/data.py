@@ -12,22 +12,25 @@ import numpy as np
 import pandas as pd
 
 from ._columns import as_time, looks_like_dates
-from ._reading import NA_VALUES, file_kind, sniff_csv
+from ._reading import NA_VALUES, as_pandas, file_kind, parquet_files, read_parquet_set, sniff_csv, source_name
 from .exceptions import DataError
 from .problem import DataSpec, Problem
 
-__all__ = ["ColumnInfo", "Schema", "fingerprint", "infer_schema", "load_data", "read_table"]
+__all__ = ["ColumnInfo", "Schema", "describe_frame", "fingerprint", "infer_schema", "load_data", "read_table"]
 
 ROLES = ("numeric", "categorical", "boolean", "datetime", "text", "id")
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|(?<![a-z])key$)", re.IGNORECASE)
 
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a CSV, Parquet or Excel file into a DataFrame, with a clear error when it cannot be read.
+    """Read a CSV, Parquet or Excel file, or a set of Parquet files, into a DataFrame, with a clear
+    error when it cannot be read.
 
     A CSV file's delimiter and decimal mark are sniffed, and its missing-value markers are pandas'
     defaults (``NA``, ``NaN``, empty, ...), exactly as the profiling engine reads it (see
     :mod:`mlsmith._reading`). An Excel file's first sheet is read (``pip install 'mlsmith[excel]'``).
+    A folder of Parquet files, or a glob such as ``data/year=*/part-*.parquet``, is read as one table
+    (hive partition folders become columns; :func:`mlsmith._reading.parquet_files`).
 
     Examples
     --------
@@ -36,6 +39,10 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     ...
     mlsmith.exceptions.DataError: data file 'missing.csv' does not exist; check the path (relative paths are read from the problem file's folder).
     """
+    files = parquet_files(path)
+    if files is not None:
+        df = read_parquet_set(files)
+        return df if columns is None else df[[c for c in df.columns if c in columns]]
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -46,7 +53,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         raise DataError(f"data file '{path}' has an unsupported type '{path.suffix}'; use .csv, .parquet or .xlsx.")
     try:
         if kind == "parquet":
-            df = pd.read_parquet(path, columns=columns)
+            df = _read_parquet(path, columns)
         elif kind == "excel":
             df = _read_excel(path, columns)
         else:
@@ -59,6 +66,15 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
         raise DataError(f"data file '{path}' has a header ({', '.join(map(str, df.columns[:6]))}) but no rows; "
                         "check that the export finished.")
     return df
+
+
+def _read_parquet(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """A Parquet file pandas wrote comes back with its pandas types; one another tool wrote (Polars,
+    Spark, DuckDB) is typed as the CSV reader types the same rows, as a frame is (``as_pandas``)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=columns)
+    return table.to_pandas() if table.schema.pandas_metadata else as_pandas(table)
 
 
 def _read_excel(path: Path, columns: list[str] | None) -> pd.DataFrame:
@@ -76,37 +92,70 @@ def _read_excel(path: Path, columns: list[str] | None) -> pd.DataFrame:
                         "open it in a spreadsheet program and save it again, or save it as .csv.") from None
 
 
-def load_data(spec: DataSpec, base_dir: str | Path = ".") -> pd.DataFrame:
-    """Load the data named by a problem's ``data:`` section.
+def load_data(spec: DataSpec, base_dir: str | Path = ".", data: Any = None) -> pd.DataFrame:
+    """Load the data named by a problem's ``data:`` section, or the table given instead.
 
     Parameters
     ----------
     spec : DataSpec
-        ``path`` (CSV, Parquet or Excel) or ``url`` + ``query`` (SQLite works with nothing extra; other
-        databases through SQLAlchemy).
+        ``path`` (CSV, Parquet or Excel, a folder or glob of Parquet files) or ``url`` + ``query`` or
+        ``table`` (SQLite and DuckDB files work with nothing extra; other databases through SQLAlchemy).
     base_dir : path
         The folder relative paths are read from (the problem file's).
+    data : DataFrame, optional
+        A table held in memory (pandas, Polars, pyarrow; :func:`mlsmith._reading.as_pandas`). Given,
+        it is the data, and the spec's source, if any, is not read.
+
+    Examples
+    --------
+    >>> from mlsmith.problem import DataSpec
+    >>> load_data(DataSpec())
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.DataError: the problem gives no data source; add one to its data section (e.g. 'data: {path: churn.csv}'), or pass the table: mlsmith.run(problem, data=df).
     """
+    if data is not None:
+        return as_pandas(data)
     if spec.path:
         path = Path(spec.path)
         return read_table(path if path.is_absolute() else Path(base_dir) / path)
-    return _read_sql(spec.url, spec.query, Path(base_dir))
+    if spec.url:
+        return _read_sql(spec.url, spec.query, Path(base_dir), spec.table)
+    if spec.frame:
+        raise DataError(f"the problem's data was a table held in memory ({spec.frame}), which a run does not "
+                        "store; pass the table again: mlsmith.run(problem, data=df), or give 'data.path'.")
+    raise DataError("the problem gives no data source; add one to its data section (e.g. 'data: {path: churn.csv}'), "
+                    "or pass the table: mlsmith.run(problem, data=df).")
 
 
-def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
-    """Run the one SELECT of ``data.query`` in a read-only transaction, rolled back after the read.
+def describe_frame(data: Any, df: pd.DataFrame) -> str:
+    """How a run records a table it was given in memory: its type, shape and fingerprint.
+
+    >>> describe_frame(pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1, 2]}))
+    '<pandas.DataFrame 2 x 1, fingerprint 856f5981aaf1b54c>'
+    """
+    return f"{source_name(data)[:-1]} {len(df):,} x {df.shape[1]}, fingerprint {fingerprint(df)[:16]}>"
+
+
+def _read_sql(url: str, query: str | None, base_dir: Path, table: str | None = None) -> pd.DataFrame:
+    """Run the one SELECT of ``data.query`` (or of ``data.table``'s rows) read-only, rolled back after.
 
     The source is never changed: the query must be one SELECT (or WITH ... SELECT) statement with no
     writing keyword (:func:`read_only_query`), SQLite files are opened read-only (``mode=ro`` and
-    ``PRAGMA query_only``), PostgreSQL and MySQL get ``SET TRANSACTION READ ONLY``, and every
-    connection ends in a rollback. ``${VARIABLE}`` in the URL is read from the environment here,
-    and the URL is shown with its password masked.
+    ``PRAGMA query_only``), DuckDB files read-only with no access to other files, PostgreSQL and
+    MySQL get ``SET TRANSACTION READ ONLY``, and every connection ends in a rollback.
+    ``${VARIABLE}`` in the URL is read from the environment here, and the URL is shown with its
+    password masked.
     """
     from .problem import mask_url, resolve_url
 
+    if table is not None:  # each dotted part an identifier: 'main.customers', never SQL text
+        query = "SELECT * FROM " + ".".join('"' + part.replace('"', '""') + '"' for part in table.split("."))
     statement = read_only_query(query)
     shown = mask_url(url)
     url = resolve_url(url)
+    if url.startswith("duckdb:///"):
+        return _read_duckdb(Path(url.removeprefix("duckdb:///")), statement, base_dir)
     if url.startswith("sqlite:///"):
         import sqlite3
 
@@ -147,6 +196,26 @@ def _read_sql(url: str, query: str, base_dir: Path) -> pd.DataFrame:
             engine.dispose()
     except Exception as exc:
         raise DataError(f"the query in 'data.query' failed on '{shown}': {_first_line(exc, url, shown)}.") from None
+
+
+def _read_duckdb(db: Path, statement: str, base_dir: Path) -> pd.DataFrame:
+    """One SELECT on a DuckDB file opened read-only, with file access off (no read_csv('/etc/...'))."""
+    import duckdb
+    import pyarrow as pa
+
+    db = db if db.is_absolute() else base_dir / db
+    if not db.is_file():
+        raise DataError(f"DuckDB database '{db}' does not exist; check 'data.url' in the problem file.")
+    try:
+        conn = duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+    except duckdb.Error as exc:
+        raise DataError(f"could not open '{db}' as a DuckDB database: {_first_line(exc)}.") from None
+    try:
+        return as_pandas(pa.table(conn.sql(statement)))
+    except duckdb.Error as exc:
+        raise DataError(f"the query in 'data.query' failed on {db.name}: {_first_line(exc)}.") from None
+    finally:
+        conn.close()
 
 
 def _first_line(exc: Exception, url: str | None = None, shown: str | None = None) -> str:
@@ -273,7 +342,7 @@ class Schema:
 
 
 def infer_schema(
-    df: pd.DataFrame,
+    df: Any,
     target: str,
     id_columns: list[str] | tuple[str, ...] = (),
     drop: list[str] | tuple[str, ...] = (),
@@ -281,8 +350,10 @@ def infer_schema(
 ) -> Schema:
     """Infer each column's role: numeric, categorical, boolean, datetime, text or id.
 
-    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns.
+    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns. ``df`` may
+    be a pandas or Polars frame or a pyarrow Table (:func:`mlsmith._reading.as_pandas`).
     """
+    df = as_pandas(df)
     roles = dict(roles or {})
     for name in [*id_columns, *drop, *roles]:
         if name not in df.columns:
@@ -413,14 +484,18 @@ def _check_time_column(s: pd.Series, name: str) -> None:
         )
 
 
-def fingerprint(df: pd.DataFrame) -> str:
+def fingerprint(df: Any) -> str:
     """A SHA-256 of the table's contents and column names (row order matters).
+
+    A Polars frame or an Arrow table is read as :func:`mlsmith._reading.as_pandas` reads it, so it
+    has the fingerprint of the CSV file holding the same rows.
 
     Examples
     --------
     >>> fingerprint(pd.DataFrame({"a": [1, 2]})) == fingerprint(pd.DataFrame({"a": [1, 2]}))
     True
     """
+    df = as_pandas(df)
     digest = hashlib.sha256("\x1f".join(map(str, df.columns)).encode())
     digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return digest.hexdigest()

@@ -2,7 +2,8 @@
 
 A :class:`Problem` answers the five questions of a problem definition — the decision, the target,
 the success metric and its threshold, the baseline, the constraints — and says where the data is,
-how to split it and which seed to use. Only ``target`` and ``data`` are required.
+how to split it and which seed to use. Only ``target`` and ``data`` are required (``data`` may be
+left out when the table is passed to the call: ``mlsmith.run(problem, data=df)``).
 
 Some answers depend on the data (the task type, the positive class, a default metric);
 :meth:`Problem.resolve` fills them in once the target column is known, and the run records the
@@ -206,10 +207,15 @@ def resolve_url(url: str) -> str:
 class DataSpec(_Spec):
     """Where the data is and what its columns are.
 
-    Exactly one source: ``path`` (CSV or Parquet, relative to problem.yaml) or ``url`` with
-    ``query`` (any SQLAlchemy URL; ``sqlite:///file.db`` needs nothing extra). The URL may hold
-    ``${VARIABLE}`` references, replaced from the environment when the data is read; a password
+    One source: ``path`` (a CSV, Parquet or Excel file, a folder of Parquet files or a glob such as
+    ``data/year=*/*.parquet``, relative to problem.yaml) or ``url`` with ``query`` or ``table`` (any
+    SQLAlchemy URL; ``sqlite:///file.db`` and ``duckdb:///file.db`` need nothing extra). The URL may
+    hold ``${VARIABLE}`` references, replaced from the environment when the data is read; a password
     written in it is masked (``***``) wherever the spec is stored or printed.
+
+    A spec may give no source when the table is passed to the call instead
+    (``mlsmith.run(problem, data=df)``); the run then records the table it was given in ``frame``
+    (``<polars.DataFrame 344 x 8, fingerprint ...>``), which describes the data and is never read.
 
     ``event_time`` names the column holding when the outcome happened; ``prediction_time`` names
     the column holding when each prediction is made, or gives one date for all rows. With either,
@@ -219,6 +225,8 @@ class DataSpec(_Spec):
     path: str | None = None
     url: str | None = Field(default=None, repr=False)
     query: str | None = None
+    table: str | None = None
+    frame: str | None = None
     id_columns: list[str] = []
     drop: list[str] = []
     time_column: str | None = None
@@ -233,13 +241,16 @@ class DataSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSpec":
-        if bool(self.path) == bool(self.url):
+        if self.path and self.url:
             raise ValueError(
                 "give exactly one data source: 'path: data.csv' (CSV or Parquet) or "
                 "'url: sqlite:///data.db' with 'query: SELECT ...'"
             )
-        if self.url and not self.query:
-            raise ValueError("'url' needs a 'query', e.g. 'query: SELECT * FROM customers'")
+        if self.url and bool(self.query) == bool(self.table):
+            raise ValueError("'url' needs a 'query' or a 'table' (one of them), e.g. 'query: SELECT * FROM customers' "
+                             "or 'table: customers'")
+        if (self.query or self.table) and not self.url:
+            raise ValueError("'query' and 'table' read from a database: add its 'url', e.g. 'url: duckdb:///churn.db'")
         return self
 
 
@@ -347,7 +358,7 @@ class Problem(_Spec):
     fairness: Fairness = Fairness()
     stakeholders: list[str] = []
     data_sources: list[str] = []
-    data: DataSpec
+    data: DataSpec = DataSpec()
     split: SplitSpec = SplitSpec()
     models: list[str] | None = None
     features: FeaturesSpec = FeaturesSpec()

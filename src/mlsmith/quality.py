@@ -12,7 +12,6 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Iterator
 
 import duckdb
@@ -66,7 +65,7 @@ class QualityReport(FindingsReport):
 
 
 @contextmanager
-def as_table(data: pd.DataFrame | str | Path | Table) -> Iterator[Table]:
+def as_table(data: Any) -> Iterator[Table]:
     """Open ``data`` for the duration of a block (a Table passed in is left open)."""
     if isinstance(data, Table):
         yield data
@@ -78,13 +77,14 @@ def as_table(data: pd.DataFrame | str | Path | Table) -> Iterator[Table]:
         table.close()
 
 
-def assess_quality(data: pd.DataFrame | str | Path | Table, target: str | None = None,
+def assess_quality(data: Any, target: str | None = None,
                    task: str | None = None) -> QualityReport:
     """Compute the data quality report of a table.
 
     Parameters
     ----------
-    data : DataFrame, or path to a CSV / Parquet / Excel file (a CSV or Parquet file is profiled out of core)
+    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
+        a folder of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
     target : the target column, if any (distribution and imbalance).
     task : binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target

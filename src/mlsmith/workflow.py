@@ -18,7 +18,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from ._columns import unusable_targets
-from .data import Schema, check_columns, fingerprint, infer_schema, load_data
+from .data import Schema, check_columns, describe_frame, fingerprint, infer_schema, load_data
 from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._explain import reference_row
 from .eda import EDAReport, explore
@@ -40,7 +40,7 @@ from .exceptions import BundleError, StrictModeStop
 from .guards import GuardReport, check_data, check_training
 from .features import FeatureResult, measure_gain, plan_features
 from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
-from .problem import Problem, load_problem
+from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import run_folder, to_jsonable, write_json
@@ -132,12 +132,15 @@ def run(
     n_jobs: int = -1,
     progress: Progress | None = None,
     cluster: str | None = None,
+    *,
+    data: Any = None,
 ) -> RunResult:
     """Run all stages for a problem and write the run folder.
 
     Parameters
     ----------
-    problem : path to problem.yaml, or a :class:`~mlsmith.problem.Problem`.
+    problem : path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
+        may give no source when ``data`` is passed).
     runs_dir : where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
     strict : stop before training on an error-level finding (exit code 3 from the CLI).
     n_jobs : parallel workers for cross-validation (-1: all cores).
@@ -145,6 +148,13 @@ def run(
     cluster : run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
         or a scheduler address such as ``"tcp://host:8786"``; None runs them on local processes.
         The results are the same for the same seed.
+    data : DataFrame, optional
+        The table to run on, held in memory: a pandas or Polars frame, a pyarrow Table (converted
+        through Arrow to the types the CSV reader gives the same rows; see
+        :func:`mlsmith._reading.as_pandas`). It replaces the spec's ``data.path`` / ``data.url``,
+        which is then not read (a note says so); the other ``data:`` keys (``id_columns``,
+        ``time_column``, ...) apply. The run folder's problem.yaml records the table as
+        ``data.frame: <polars.DataFrame 344 x 8, fingerprint ...>``.
 
     Returns
     -------
@@ -153,7 +163,7 @@ def run(
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
-        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started)
+        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started, data)
     except BaseException:
         for job in started:
             job.cancel()
@@ -161,7 +171,7 @@ def run(
 
 
 def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
-         started: list[Background]) -> RunResult:
+         started: list[Background], data: Any = None) -> RunResult:
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -177,9 +187,16 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         problem = load_problem(problem)
     budget.seconds = problem.constraints.time_budget_s
     say("1/7 problem definition: loading data")
-    df = load_data(problem.data, problem.base_dir)
-    check_columns(df, problem)
+    df = load_data(problem.data, problem.base_dir, data)
     notes: list[str] = []
+    if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
+        source = problem.data.path or (problem.data.url and mask_url(problem.data.url))
+        if source:
+            notes.append(f"the table passed as data= was used; the spec's data source '{source}' was not read")
+        given = problem.data.model_copy(update={"path": None, "url": None, "query": None, "table": None,
+                                                "frame": describe_frame(data, df)})
+        problem = problem.model_copy(update={"data": given})
+    check_columns(df, problem)
     unusable = unusable_targets(df[problem.target])
     if unusable.any():
         n_missing = int(df[problem.target].isna().sum())

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .._reading import sniff_csv
+from .._reading import as_pandas, parquet_batches, parquet_files, sniff_csv, source_name
 from ..data import Schema
 from ..exceptions import DataError
 from ._bundle import ModelBundle
@@ -100,10 +100,43 @@ def _as_trained(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return frame
 
 
+def _counted(frames: Iterator[pd.DataFrame], schema: Schema,
+             n_rows: int) -> tuple[Iterator[pd.DataFrame], int, Callable[[], int]]:
+    """Frames typed as training read its data, their total rows, and the rows given so far."""
+    done = [0]
+
+    def typed() -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            done[0] += len(frame)
+            yield _as_trained(frame, schema)
+
+    return typed(), n_rows, lambda: done[0]
+
+
+def _open_input(data: Any, schema: Schema, chunk_rows: int) -> tuple[Iterator[pd.DataFrame], int, Callable[[], int], str]:
+    """The input's chunks, progress total and position, and its name for messages: a file, a folder or
+    glob of Parquet files, or a table held in memory (pandas, Polars, pyarrow; ``as_pandas``)."""
+    if not isinstance(data, (str, os.PathLike)):
+        frame = as_pandas(data)
+        slices = (frame.iloc[i:i + chunk_rows].copy() for i in range(0, len(frame), chunk_rows))
+        return (*_counted(slices, schema, len(frame)), source_name(data))
+    path = Path(data)
+    if not path.is_file() and parquet_files(path) is None:
+        raise DataError(f"input file '{path}' does not exist; check the path.")
+    try:
+        return (*_chunks(path, schema, chunk_rows), str(path))
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
+
+
 def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pd.DataFrame], int, Callable[[], int]]:
     """Chunks of the file as frames, the total progress units, and the units done so far."""
     suffix = "".join(path.suffixes[-2:]).lower()
     wanted = {c.name for c in schema.columns}
+    files = parquet_files(path)
+    if files is not None:  # a folder or glob of Parquet files, streamed as one table
+        _, n_rows, parts = parquet_batches(files, sorted(wanted), chunk_rows)
+        return _counted(parts, schema, n_rows)
     if suffix.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
@@ -162,7 +195,7 @@ def _id_fields(schema: Schema) -> list[pa.Field]:
     return [pa.field(c.name, kinds.get(c.dtype, pa.string())) for c in schema.columns if c.role == "id"]
 
 
-def _id_array(s: pd.Series, field_: pa.Field, path: Path) -> pa.Array:
+def _id_array(s: pd.Series, field_: pa.Field, path: str) -> pa.Array:
     try:
         return pa.array(s.to_numpy(), from_pandas=True).cast(field_.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -185,13 +218,14 @@ def _spread(column: pd.Series | None, scored: np.ndarray, type_: pa.DataType) ->
 
 def predict_file(
     bundle: str | Path | ModelBundle,
-    input_path: str | Path,
+    input_path: Any,
     output_path: str | Path,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
     explain: bool = False,
 ) -> BatchResult:
-    """Score a CSV or Parquet file with a bundle, in chunks; write the id columns and the predictions.
+    """Score a CSV or Parquet file (or a folder or glob of Parquet files, or a table held in memory)
+    with a bundle, in chunks; write the id columns and the predictions.
 
     The file is read ``chunk_rows`` rows at a time, as training read its data; each chunk passes the
     input rules serving applies (:mod:`mlsmith.deploy._rules`): a row a rule refuses keeps its
@@ -203,7 +237,9 @@ def predict_file(
     Parameters
     ----------
     bundle : a bundle folder or a loaded :class:`ModelBundle`.
-    input_path, output_path : .csv or .parquet files.
+    input_path : a .csv or .parquet file, a folder or glob of Parquet files (``data/*.parquet``), or a
+        pandas or Polars frame or pyarrow Table.
+    output_path : a .csv or .parquet file.
     chunk_rows : rows scored at a time.
     progress : called after each chunk with (done, total) — bytes for CSV, rows for Parquet.
     explain : also write one ``contribution_<column>`` per input column and ``top_reasons`` per
@@ -227,16 +263,11 @@ def predict_file(
     mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
     """
     model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
-    input_path, output_path = Path(input_path), Path(output_path)
+    output_path = Path(output_path)
     out_kind = output_path.suffix.lower()
     if out_kind not in (".csv", ".parquet"):
         raise DataError(f"output '{output_path}' must end in .csv or .parquet.")
-    if not input_path.is_file():
-        raise DataError(f"input file '{input_path}' does not exist; check the path.")
-    try:
-        frames, total, position = _chunks(input_path, model.schema, chunk_rows)
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"could not read '{input_path}': {str(exc).splitlines()[0]}") from None
+    frames, total, position, input_path = _open_input(input_path, model.schema, chunk_rows)
     rules = InputRules(model.schema)
     features = model.schema.features()
     ids, outputs = _id_fields(model.schema), _output_schema(model, explain)
@@ -294,7 +325,7 @@ def predict_file(
     return result
 
 
-def _iterate(frames: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
+def _iterate(frames: Iterator[pd.DataFrame], path: str) -> Iterator[pd.DataFrame]:
     try:
         yield from frames
     except pa.ArrowInvalid as exc:

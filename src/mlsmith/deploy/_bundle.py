@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .._reading import as_pandas
 from ..data import Schema
 from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
@@ -347,6 +348,7 @@ class ModelBundle:
                 f"model bundle '{self.path}' holds no explanation reference (it predates explanations); "
                 "re-create it with 'mlsmith run' to use --explain."
             )
+        frame = as_pandas(frame)
         self.check_columns(frame)
         out = explain_rows(self.pipeline, frame[self.schema.features()], reference, self.task)
         out.index = frame.index
@@ -355,8 +357,10 @@ class ModelBundle:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score rows: the prediction, and class probabilities for a classifier.
 
-        Binary predictions use the decision threshold saved in the bundle.
+        Binary predictions use the decision threshold saved in the bundle. ``frame`` may be a pandas
+        or Polars frame or a pyarrow Table (typed as training typed its data: ``as_pandas``).
         """
+        frame = as_pandas(frame)
         self.check_columns(frame)
         X = frame[self.schema.features()]
         out = pd.DataFrame(index=frame.index)

@@ -58,7 +58,7 @@ def _infer_task(stats: dict[str, Any]) -> str:
 
 
 def explore(
-    data: pd.DataFrame | str | Path | Table,
+    data: Any,
     target: str,
     *,
     task: str | None = None,
@@ -72,7 +72,8 @@ def explore(
 
     Parameters
     ----------
-    data : DataFrame, or path to a CSV / Parquet file (profiled out of core)
+    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
+        of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
     target : the target column.
     task : binary_classification, multiclass_classification or regression (inferred when None).
     positive_class : the class whose rate the binary statistics follow (default: 1/true, else the minority).

@@ -1,4 +1,4 @@
-"""A table DuckDB can read: a DataFrame (registered, no copy) or a CSV/Parquet file read out of core.
+"""A table DuckDB can read: a DataFrame (registered, no copy) or CSV/Parquet files read out of core.
 
 Both stages 2 and 3 compute their statistics with SQL aggregates over this table, so a file larger
 than memory streams through DuckDB; only a row sample (whose size the reports state) reaches pandas.
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._columns import finite_float
-from .._reading import TRUE_FALSE, file_kind, lit, sniff_csv
+from .._reading import TRUE_FALSE, as_pandas, file_kind, lit, parquet_files, parquet_relation, sniff_csv
 from ..exceptions import DataError
 
 __all__ = ["Table", "finite", "lit", "open_table", "q", "sql_labels"]
@@ -113,8 +113,11 @@ def _connect(memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, str]:
     return con, tmpdir
 
 
-def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Table:
-    """Open a DataFrame, or a CSV / Parquet / Excel file, as a DuckDB view named ``t``.
+def open_table(data: Any, memory_limit: str = "1GB") -> Table:
+    """Open a table, or a CSV / Parquet / Excel file, as a DuckDB view named ``t``.
+
+    A table held in memory (pandas, Polars, pyarrow) is typed by :func:`mlsmith._reading.as_pandas`,
+    as a run reads it. A folder or glob of Parquet files is one table, read out of core.
 
     A CSV file is converted once to a temporary Parquet file (streamed, within ``memory_limit``), so
     later queries scan columns instead of re-parsing text; DuckDB spills to disk beyond the limit.
@@ -125,8 +128,12 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
     con, tmpdir = _connect(memory_limit)
     frame, file_mb, kind = None, None, None
     try:
-        if isinstance(data, pd.DataFrame):
-            frame = data
+        files = parquet_files(data) if isinstance(data, (str, os.PathLike)) else None
+        if files is not None:
+            file_mb = sum(f.stat().st_size for f in files) / 2**20
+            source, kind, relation = str(data), "parquet", parquet_relation(files)
+        elif not isinstance(data, (str, os.PathLike)):
+            frame = as_pandas(data)
             if not all(isinstance(c, str) for c in frame.columns):
                 frame = frame.rename(columns=str)
             con.register("source_frame", frame)
@@ -163,7 +170,7 @@ def open_table(data: pd.DataFrame | str | Path, memory_limit: str = "1GB") -> Ta
         con.execute(f"CREATE VIEW t AS SELECT {select} FROM {relation}")
         n_rows = int(con.execute("SELECT count(*) FROM t").fetchone()[0])
         if n_rows == 0 and frame is None:
-            raise DataError(f"data file '{path}' has a header ({', '.join(list(types)[:6])}) but no rows; "
+            raise DataError(f"data file '{source}' has a header ({', '.join(list(types)[:6])}) but no rows; "
                             "check that the export finished.")
     except BaseException:
         con.close()

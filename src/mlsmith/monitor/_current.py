@@ -1,7 +1,8 @@
 """The current data, read in chunks, and the per-column counts accumulated from it.
 
 Nothing here holds more than one chunk of rows: a file larger than memory can be monitored.
-Sources are CSV and Parquet files, and the serving prediction log (SQLite table ``predictions``).
+Sources are CSV and Parquet files (one, or a folder or glob of them), tables held in memory (pandas,
+Polars, pyarrow), and the serving prediction log (SQLite table ``predictions``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .._columns import parse_dates
-from .._reading import sniff_csv
+from .._reading import as_pandas, parquet_batches, parquet_files, sniff_csv
 from ..exceptions import DataError
 from ._reference import category_strings, numeric_values
 
@@ -30,8 +31,20 @@ __all__ = ["CategoricalCounts", "DateCounts", "NumericCounts", "PresenceCounts",
 CHUNK_ROWS = 250_000
 
 
-def file_chunks(path: str | Path, wanted: list[str], chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    """The file's column names, and an iterator over chunks holding the ``wanted`` columns it has."""
+def file_chunks(path: Any, wanted: list[str], chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """The data's column names, and an iterator over chunks holding the ``wanted`` columns it has.
+
+    ``path`` is a CSV or Parquet file, a folder or glob of Parquet files (streamed as one table), or a
+    table held in memory (pandas, Polars, pyarrow; typed by :func:`mlsmith._reading.as_pandas`).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        frame = as_pandas(path)
+        keep = [c for c in frame.columns if c in wanted]
+        return list(frame.columns), (frame.iloc[i:i + chunk_rows][keep] for i in range(0, len(frame), chunk_rows))
+    files = parquet_files(path)
+    if files is not None:
+        columns, _, chunks = parquet_batches(files, wanted, chunk_rows)
+        return columns, chunks
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist; pass the CSV or Parquet file to monitor.")

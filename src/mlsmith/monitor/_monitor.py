@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._reading import source_name
 from ..deploy import ModelBundle
 from ..evaluation import metric_on_resamples, scores_for
 from ..exceptions import DataError, MlsmithError
@@ -133,7 +134,7 @@ def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
 
 def monitor(
     bundle: str | Path | ModelBundle,
-    current: str | Path | None = None,
+    current: Any = None,
     *,
     labels: str | None = None,
     log: str | Path | None = None,
@@ -149,7 +150,8 @@ def monitor(
     Parameters
     ----------
     bundle : a model bundle folder (the ``model`` folder of a run) or a loaded bundle.
-    current : a CSV or Parquet file of current rows (read in chunks); or give ``log``.
+    current : a CSV or Parquet file of current rows (read in chunks), a folder or glob of Parquet
+        files, or a table held in memory (pandas, Polars, pyarrow); or give ``log``.
     labels : the column holding the true target, to measure performance decay.
     log : the serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
     since, until : unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
@@ -178,14 +180,15 @@ def monitor(
     schema: dict[str, Any] = {"missing_columns": [], "extra_columns": []}
     if current is not None:
         columns, chunks = file_chunks(current, [*features, *([labels] if labels else [])], chunk_rows)
+        name = source_name(current)
         missing = [c for c in features if c not in columns]
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise DataError(f"'{current}' lacks {len(missing)} column(s) the model needs: {shown}; monitor data "
+            raise DataError(f"'{name}' lacks {len(missing)} column(s) the model needs: {shown}; monitor data "
                             "with the training data's columns.")
         known = {c.name for c in model.schema.columns} | {model.schema.target, labels}
         schema["extra_columns"] = [c for c in columns if c not in known]
-        source = {"kind": "file", "path": str(current)}
+        source = {"kind": "file", "path": name}
     else:
         t0, t1 = parse_time(since, "--since"), parse_time(until, "--until")
         n_log, chunks = log_chunks(log, t0, t1, role, chunk_rows)
@@ -194,7 +197,7 @@ def monitor(
                             f"{until or 'now'}; widen --since/--until.")
         source = {"kind": "log", "path": str(log), "since": t0, "until": t1, "role": role}
     if labels and current is not None and labels not in columns:
-        raise DataError(f"labels column '{labels}' is not in '{current}'; pass the column holding the true target.")
+        raise DataError(f"labels column '{labels}' is not in '{name}'; pass the column holding the true target.")
 
     counts = {name: counts_for(reference["features"][name]) for name in reference["features"]}
     pred_counts = counts_for(reference["prediction"])
@@ -290,7 +293,7 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
         columns, chunks = file_chunks(current, list(reference), chunk_rows)
         missing = [c for c in reference if c not in columns]
         if missing:
-            raise DataError(f"'{current}' lacks column(s) {', '.join(missing[:5])} of the reference; pass a file "
+            raise DataError(f"'{source_name(current)}' lacks column(s) {', '.join(missing[:5])} of the reference; pass a file "
                             "with the same columns.")
     for _ in count_chunks(chunks, counts):
         pass
