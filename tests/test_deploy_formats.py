@@ -58,7 +58,7 @@ def test_an_injected_untrusted_type_is_refused_even_with_matching_hashes(churn_f
     with pytest.raises(BundleError, match=r"holds type 'test_deploy_formats.Smuggled', which mlsmith's pipelines are "
                                           "not made of; refusing to load it"):
         ModelBundle.load(bundle)
-    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline[0], Smuggled)
+    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline.estimator_[0], Smuggled)
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
@@ -241,7 +241,7 @@ def test_the_record_path_feeds_what_the_pipeline_path_feeds(churn_bundle, churn_
     recs[2]["signup_date"] = "1174-11-14"  # outside pandas' nanosecond range
     validated, _ = RecordValidator(bundle.schema).validate(json.dumps(recs).encode())
     assert validated[0]["signup_date"] == datetime(2024, 2, 29, 21, 30)  # converted to UTC at validation
-    _, blocks = _plan(bundle.pipeline)
+    _, blocks = _plan(bundle.pipeline.estimator_)
     frame = Scorer(bundle).frame(validated)  # what the sklearn runtime scores
     assert frame.loc[0, "signup_date"] == pd.Timestamp("2024-02-29 21:30")
     for block in blocks:

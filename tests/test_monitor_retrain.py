@@ -25,7 +25,7 @@ def retrained(tmp_path_factory):
             "models": ["naive_bayes"], "seed": 5}
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
     champion = make_bundle(folder / "champion", old, family="dummy")
-    assert isinstance(ModelBundle.load(champion).pipeline.named_steps["model"], DummyClassifier)
+    assert isinstance(ModelBundle.load(champion).pipeline.estimator_.named_steps["model"], DummyClassifier)
     result = retrain(folder / "problem.yaml", champion, folder / "new.csv", runs_dir=folder / "runs", promote=True,
                      n_boot=300, n_jobs=1)
     return folder, champion, result

@@ -30,6 +30,7 @@ from .._reading import as_pandas
 from ..data import Schema
 from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
+from ..target import whole_model
 
 __all__ = ["KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
 
@@ -62,6 +63,7 @@ TRUSTED_TYPES = frozenset({
     "mlsmith.preprocess.to_category_text",
     "mlsmith.preprocess.to_float",
     "mlsmith.preprocess.to_text",
+    "mlsmith.target.LabelledClassifier",
     "numpy.dtype",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -162,7 +164,8 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(path.parent, path.name)
     try:
-        (tmp / PIPELINE_FILE).write_bytes(pipeline_bytes(pipeline))
+        model = whole_model(pipeline, metadata["task"], metadata.get("classes") or (), metadata.get("decision_threshold"))
+        (tmp / PIPELINE_FILE).write_bytes(pipeline_bytes(model))
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
         for name, content in (extra_files or {}).items():
             if isinstance(content, bytes):
@@ -272,7 +275,11 @@ class ModelBundle:
     def __init__(self, path: Path | None, pipeline, schema: Schema, metadata: dict[str, Any]):
         """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it."""
         self.path = path
-        self.pipeline = pipeline
+        #: The whole model, as scikit-learn sees it: a classifier's ``classes_`` are the original labels
+        #: and its ``predict`` applies the bundle's decision threshold (bundles saved before it was
+        #: wrapped get the same wrapper from their metadata).
+        self.pipeline = whole_model(pipeline, metadata["task"], metadata.get("classes") or (),
+                                    metadata.get("decision_threshold"))
         self.schema = schema
         self.metadata = metadata
 
