@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from .tuning import TuningResult, learning_curves, parse_space, tune
 __all__ = ["RunResult", "run"]
 
 Progress = Callable[[str], Any]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,15 +174,20 @@ def run(
 
 def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
          started: list[Background], data: Any = None) -> RunResult:
-    say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     budget = RunBudget(None)  # the spec's time budget, from here, once the spec is read
+
+    def say(message: str) -> None:  # the stage starting: logged (a plain line off a terminal) and shown
+        logger.info(message)
+        if progress is not None:
+            progress(message)
 
     def lap(name: str) -> None:
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
+        logger.debug("%s took %.2f s", name, timings[name])
         clock = now
 
     if not isinstance(problem, Problem):

@@ -8,11 +8,13 @@ from typer.exceptions import TyperException
 from rich.console import Console
 
 from ..exceptions import MlsmithError
+from ._logging import configure, reset
 
 app = typer.Typer(
     name="mlsmith",
     help="From problem.yaml to a monitored model in production: the seven stages of the ML lifecycle.",
     no_args_is_help=True,
+    invoke_without_command=True,  # so that --version needs no command
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -32,8 +34,41 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(code)
 
 
+@app.callback()
+def _options(
+    context: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, help="Print mlsmith's version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors (no progress)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug lines too: what each stage did and took."),
+) -> None:
+    """Options for every command; progress goes to stderr (one plain line per step when not on a terminal)."""
+    if version:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            number = installed("mlsmith")
+        except PackageNotFoundError:  # run from a source tree
+            from .. import __version__ as number
+        console.print(f"mlsmith {number}", markup=False, highlight=False)
+        raise typer.Exit(0)
+    if quiet and verbose:
+        raise typer.BadParameter("give --quiet or --verbose, not both")
+    configure(quiet, verbose)
+    if context.invoked_subcommand is None:  # options alone, no command: the help, as with no arguments
+        console.print(context.get_help(), markup=False, highlight=False)
+        raise typer.Exit(2)
+
+
 def _dispatch(argv: Sequence[str] | None) -> int:
     """Run one command; the exit code."""
+    try:
+        return _command(argv)
+    finally:
+        reset()
+
+
+def _command(argv: Sequence[str] | None) -> int:
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="mlsmith", standalone_mode=False)
         return code if isinstance(code, int) else 0  # typer.Exit(n) is returned, not raised, outside standalone mode

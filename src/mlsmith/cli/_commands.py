@@ -8,9 +8,19 @@ from ._app import app, console
 
 
 def _progress():
-    """A spinner that names the stage being run."""
+    """A spinner that names the stage being run, on a terminal; elsewhere the library's INFO lines say it."""
+    from contextlib import nullcontext
+
+    from ._logging import spinner_wanted
+
+    if not spinner_wanted():
+        return nullcontext(), None
     status = console.status("starting", spinner="dots")
     return status, lambda message: status.update(message)
+
+
+#: The CV workers of `run` and `demo`: -1 for every core.
+_JOBS = typer.Option(-1, "--jobs", "-j", envvar="MLSMITH_JOBS", help="Parallel workers for cross-validation (-1: all cores).")
 
 
 def _running_as_mlsmith() -> bool:
@@ -28,10 +38,11 @@ def _running_as_mlsmith() -> bool:
 @app.command()
 def run(
     problem: Path = typer.Argument(..., help="The problem.yaml to run."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the run folder is created."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="Where the run folder is created."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
     cluster: str = typer.Option(None, "--cluster",
                                 help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
+    jobs: int = _JOBS,
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
     from ..parallel import fork_workers_from_server, warm_up
@@ -48,7 +59,7 @@ def run(
     status, say = _progress()
     try:
         with status:
-            result = run_workflow(problem, runs_dir=runs_dir, strict=strict, progress=say, cluster=cluster)
+            result = run_workflow(problem, runs_dir=runs_dir, strict=strict, n_jobs=jobs, progress=say, cluster=cluster)
     finally:
         # A run that stopped before its CV waits for them here: cancelling queued work races
         # loky's manager thread, which then prints a traceback.
@@ -77,7 +88,8 @@ def init(
 
 @app.command()
 def demo(
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the run folder is created."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="Where the run folder is created."),
+    jobs: int = _JOBS,
 ) -> None:
     """Run the shipped customer-churn example through all seven stages."""
     from ..datasets import CHURN_PROBLEM, make_churn
@@ -86,4 +98,4 @@ def demo(
     folder.mkdir(parents=True, exist_ok=True)
     make_churn().to_csv(folder / "churn.csv", index=False)
     (folder / "problem.yaml").write_text(CHURN_PROBLEM)
-    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None)
+    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None, jobs=jobs)

@@ -13,7 +13,7 @@ runs_app = typer.Typer(help="The run history: list, show and compare runs (index
                        no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
-_RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="The folder holding the run folders.")
+_RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="The folder holding the run folders.")
 
 
 @app.command()

@@ -50,18 +50,31 @@ def print_retrain(data: dict[str, Any], console: Console) -> None:
 
 def print_runs(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title=f"{len(rows)} run(s)")
-    for col in ("id", "task", "model", "metric", "value", "met", "data"):
+    for col in ("id", "task", "model", "metric", "value", "verdict", "data"):
         table.add_column(col, justify="right" if col == "value" else "left")
     for r in rows:
-        met = "—" if r["met"] is None else ("yes" if r["met"] else "no")
-        met = "INVALID" if r.get("status") == "invalid" else met
         table.add_row(r["id"], (r["task"] or "").replace("_classification", ""), r["model"] or "—", r["metric"] or "—",
-                      _f(r["value"]), met, (r["data_fingerprint"] or "")[:12])
+                      _f(r["value"]), verdict_status(r), (r["data_fingerprint"] or "")[:12])
     console.print(table)
 
 
+def verdict_status(row: dict[str, Any]) -> str:
+    """The verdict as the report's headline gives it (MET, NOT MET, INCONCLUSIVE, INVALID).
+
+    The point estimate's ``met`` says only which side of the threshold the score fell; an interval
+    across the threshold is INCONCLUSIVE. An index row from before the status was stored falls back
+    to ``met``, marked with ``?``.
+    """
+    if row.get("status"):
+        return str(row["status"]).upper()
+    if row.get("met") is None:
+        return "—"
+    return ("MET" if row["met"] else "NOT MET") + " ?"
+
+
 def print_run_detail(row: dict[str, Any], console: Console) -> None:
-    for key in ("id", "name", "task", "model", "metric", "value", "threshold", "met", "status", "data_fingerprint",
+    console.print(f"{'verdict':>16}: {verdict_status(row)}", markup=False, highlight=False)
+    for key in ("id", "name", "task", "model", "metric", "value", "threshold", "data_fingerprint",
                 "n_train", "n_test", "seed", "path"):
         console.print(f"{key:>16}: {_f(row[key])}", markup=False, highlight=False)
     table = Table(title="test metrics")
