@@ -152,7 +152,7 @@ def _copies_within_train(keys: pd.Series, within: float, chance_share: float, n_
         f"digits), where chance collisions of distinct records give about {chance_share:.1%}: records entered twice "
         "weigh double in training. The split and the folds keep copies on one side, so scores are not inflated.",
         {"n_train_copies": n_copies, "train_duplicate_share": round(within, 4),
-         "share_by_chance": round(chance_share, 4), "digits": NEAR_DIGITS},
+         "share_by_chance": round(max(chance_share, 0.0), 4) + 0.0, "digits": NEAR_DIGITS},
         "Drop the repeated rows before the split if they are one record entered twice.",
     )]
 
