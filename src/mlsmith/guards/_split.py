@@ -97,7 +97,7 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                 "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
                 "each one on one side.",
             ))
-    findings += _copies_within_train(keys, within, expected / max(len(test), 1), len(train))
+    findings += _copies_within_train(rounded_train, y, expected / max(len(test), 1))
     for column, severity in [(group_column, "error"), *((c, "warning") for c in id_columns)]:
         if not column:
             continue
@@ -137,20 +137,35 @@ def rounded(frame: pd.DataFrame, digits: int = NEAR_DIGITS) -> pd.DataFrame:
     return out
 
 
-def _copies_within_train(keys: pd.Series, within: float, chance_share: float, n_train: int) -> list[Finding]:
+def _copies_within_train(rounded_train: pd.DataFrame, y: np.ndarray | pd.Series | None,
+                         chance_share: float) -> list[Finding]:
     """A warning when many training rows are copies of others, beyond what chance collisions give.
 
-    The split and the folds keep copies together, so they do not inflate the scores; but a table in which
-    every record is entered twice (or copied with a rounding error) weighs those records double.
+    With the target, a copy is a row equal to another in its features *and* its target, and chance is the
+    share of rows that collide on the features (``chance_share``) times the chance that two records share
+    the target; distinct records with equal features but different targets are not copies. The split and
+    the folds keep copies together, so they do not inflate the scores; but a table in which every record
+    is entered twice (or copied with a rounding error) weighs those records double.
     """
+    n_train = len(rounded_train)
+    if not n_train:
+        return []
+    frame = rounded_train
+    if y is not None:
+        labels = pd.Series(np.asarray(y), index=rounded_train.index)
+        frame = rounded_train.assign(**{"\x00target": labels})
+        p = labels.astype(str).value_counts(normalize=True).to_numpy()
+        chance_share = chance_share * float((p ** 2).sum())
+    within = float(row_keys(frame).duplicated().mean())
     if within < TRAIN_COPIES_SHARE or within < 3 * chance_share:
         return []
     n_copies = int(round(within * n_train))
     return [Finding(
         "contamination", "warning",
         f"{n_copies} training rows ({within:.1%}) are copies of other rows (equal to {NEAR_DIGITS} significant "
-        f"digits), where chance collisions of distinct records give about {chance_share:.1%}: records entered twice "
-        "weigh double in training. The split and the folds keep copies on one side, so scores are not inflated.",
+        f"digits{', target included' if y is not None else ''}), where chance collisions of distinct records give "
+        f"about {chance_share:.1%}: records entered twice weigh double in training. The split and the folds keep "
+        "copies on one side, so scores are not inflated.",
         {"n_train_copies": n_copies, "train_duplicate_share": round(within, 4),
          "share_by_chance": round(max(chance_share, 0.0), 4) + 0.0, "digits": NEAR_DIGITS},
         "Drop the repeated rows before the split if they are one record entered twice.",
@@ -457,18 +472,30 @@ def check_date_trend(train: pd.DataFrame, y: np.ndarray | pd.Series, task: str, 
     return findings
 
 
+#: A trend must also stand this many standard errors from none (a small table or class trends by chance).
+TREND_Z = 4.0
+
+
 def _trend(days: np.ndarray, y: np.ndarray, task: str) -> float:
-    """|Spearman ρ| of the dates with the target; for classes, 2·(the largest folded one-vs-rest AUC − 0.5)."""
+    """|Spearman ρ| of the dates with the target; for classes, 2·(the largest folded one-vs-rest AUC − 0.5).
+
+    A trend within :data:`TREND_Z` standard errors of none counts as none (0).
+    """
     if len(np.unique(days)) < 2:
         return 0.0
     if task == "regression":
         rho = spearmanr(days, y.astype(float)).statistic
-        return float(abs(rho)) if np.isfinite(rho) else 0.0
+        if not np.isfinite(rho) or abs(rho) * np.sqrt(len(y) - 1) < TREND_Z:
+            return 0.0
+        return float(abs(rho))
     best = 0.0
     for c in np.unique(y):
         hit = y == c
-        if 0 < hit.sum() < len(y):
-            best = max(best, abs(float(roc_auc_score(hit, days)) - 0.5) * 2)
+        n1, n0 = int(hit.sum()), int((~hit).sum())
+        if n1 and n0:
+            shift = abs(float(roc_auc_score(hit, days)) - 0.5)
+            if shift >= TREND_Z * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0)):  # the AUC's standard error under no trend
+                best = max(best, shift * 2)
     return best
 
 
