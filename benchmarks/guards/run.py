@@ -134,6 +134,12 @@ def report(work: Path, jsonl: Path) -> str:
         label = kind if kind in EXPECTED else f"{kind} (false alarms)"
         lines.append(f"| {label} | {ours}/{n} | {dc}/{sum(o is not None for o in theirs)} | "
                      f"{cl}/{len(cl_rows)} |")
+    lines += ["", "mlsmith's misses and its warnings or errors on the controls:", ""]
+    for r in records:
+        alarms = [f for f in r["findings"] if f["severity"] != "info"]
+        if (r["kind"] in EXPECTED) != caught(r["kind"], r["findings"]):
+            said = "; ".join(f"{f['check']} ({f['severity']}): {f['message'][:160]}" for f in alarms) or "nothing"
+            lines.append(f"- {r['table']} / {r['kind']}: {said}")
     return "\n".join(lines)
 
 
