@@ -21,6 +21,7 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
+from .._columns import finite_float
 from ._finding import Finding
 from ._frame import encode, roles_of, sample
 from ._leakage import folds_for, single_feature_oof, tree_oof
@@ -123,8 +124,8 @@ def _best_pair(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, s
     if len(numeric) < 2:
         return None
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), min(PAIR_ROWS, len(frame)), replace=False))
-    values = frame[numeric].iloc[rows].to_numpy(dtype=float, na_value=np.nan, copy=True)
-    values[~np.isfinite(values)] = np.nan
+    # beyond float32's range a value is no more known than a missing one (the trees compute in float32)
+    values = finite_float(frame[numeric].iloc[rows].to_numpy(dtype=float, na_value=np.nan, copy=True))
     t = y[rows]
     if task == "regression":  # a target determined by the pair is determined on any monotone scale: ranks
         t = pd.Series(t).rank().to_numpy() / len(t)
