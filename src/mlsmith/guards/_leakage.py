@@ -16,8 +16,6 @@ from ._frame import as_time, encode, roles_of, sample
 
 __all__ = ["check_derived_target", "check_id_order", "check_target_leakage", "check_timestamps", "single_feature_score"]
 
-#: A single feature scoring at least this (cross-validated ROC-AUC, or R² for regression) is a leak.
-LEAK_SCORE = 0.98
 #: A regression target that one linear formula of at most DERIVED_MAX numeric features rebuilds with at
 #: least this out-of-fold R² (on the values, or on their logs: products and ratios) is computed from them.
 DERIVED_R2 = 0.999
@@ -43,38 +41,66 @@ def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "nu
     1.0
     """
     y = np.asarray(y)
-    classify = task != "regression"
-    classes = np.unique(y) if classify else None
-    folds = (StratifiedKFold if classify else KFold)(n_splits=3, shuffle=True, random_state=seed)
-    if classify and np.unique(y, return_counts=True)[1].min() < 3:
-        folds = KFold(n_splits=3, shuffle=True, random_state=seed)  # a class too rare to stratify
-    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
-    if role in ("numeric", "boolean", "datetime"):
-        values = encode([x.to_frame(name="x")], {"x": role})[0]
-        model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(
-            max_leaf_nodes=16, min_samples_leaf=max(10, len(y) // 200), random_state=seed)
-        for fit_idx, pred_idx in folds.split(values, y):
-            model.fit(values[fit_idx], y[fit_idx])
-            if classify:  # a fold may lack a rare class: place each probability under its own class
-                oof[np.ix_(pred_idx, np.searchsorted(classes, model.classes_))] = model.predict_proba(values[pred_idx])
-            else:
-                oof[pred_idx] = model.predict(values[pred_idx])
-    else:
-        text = x.astype(str).where(x.notna(), "(missing)").to_numpy()
-        target = (y[:, None] == classes[None, :]).astype(float) if classify else y.astype(float)
-        for fit_idx, pred_idx in folds.split(text, y):
-            means = pd.DataFrame(target[fit_idx]).groupby(text[fit_idx]).mean()
-            prior = target[fit_idx].mean(axis=0)
-            oof[pred_idx] = means.reindex(text[pred_idx]).fillna(pd.Series(np.atleast_1d(prior))).to_numpy().squeeze()
-    if not classify:
+    oof, classes = single_feature_oof(x, y, task, role, seed)
+    return _auc_or_r2(oof, y, classes)
+
+
+def _auc_or_r2(oof: np.ndarray, y: np.ndarray, classes: np.ndarray | None) -> float:
+    if classes is None:
         return float(r2_score(y, oof))
     if len(classes) == 2:
         return float(roc_auc_score(y, oof[:, 1]))
     return float(roc_auc_score(y, oof, multi_class="ovr", average="macro", labels=classes))
 
 
+def folds_for(y: np.ndarray, task: str, seed: int):
+    """3 shuffled folds, stratified for classes unless a class is too rare to stratify."""
+    classify = task != "regression"
+    if classify and np.unique(y, return_counts=True)[1].min() >= 3:
+        return StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    return KFold(n_splits=3, shuffle=True, random_state=seed)
+
+
+def tree_oof(values: np.ndarray, y: np.ndarray, task: str, seed: int, leaves: int = 16,
+             min_leaf: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold predictions (class probabilities, or values) of a small tree on ``values`` (2-D)."""
+    classify = task != "regression"
+    classes = np.unique(y) if classify else None
+    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
+    model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(
+        max_leaf_nodes=leaves, min_samples_leaf=min_leaf or max(10, len(y) // 200), random_state=seed)
+    for fit_idx, pred_idx in folds_for(y, task, seed).split(values, y):
+        model.fit(values[fit_idx], y[fit_idx])
+        if classify:  # a fold may lack a rare class: place each probability under its own class
+            oof[np.ix_(pred_idx, np.searchsorted(classes, model.classes_))] = model.predict_proba(values[pred_idx])
+        else:
+            oof[pred_idx] = model.predict(values[pred_idx])
+    return oof, classes
+
+
+def single_feature_oof(x: pd.Series, y: np.ndarray, task: str, role: str = "numeric",
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold predictions of one feature alone, and the classes (None for regression).
+
+    Numbers and dates go through a small decision tree; categories through their out-of-fold mean target.
+    """
+    y = np.asarray(y)
+    if role in ("numeric", "boolean", "datetime"):
+        return tree_oof(encode([x.to_frame(name="x")], {"x": role})[0], y, task, seed)
+    classify = task != "regression"
+    classes = np.unique(y) if classify else None
+    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
+    text = x.astype(str).where(x.notna(), "(missing)").to_numpy()
+    target = (y[:, None] == classes[None, :]).astype(float) if classify else y.astype(float)
+    for fit_idx, pred_idx in folds_for(y, task, seed).split(text, y):
+        means = pd.DataFrame(target[fit_idx]).groupby(text[fit_idx]).mean()
+        prior = target[fit_idx].mean(axis=0)
+        oof[pred_idx] = means.reindex(text[pred_idx]).fillna(pd.Series(np.atleast_1d(prior))).to_numpy().squeeze()
+    return oof, classes
+
+
 def _is_function_of_target(x: pd.Series, y: pd.Series, task: str) -> str | None:
-    """'copy' or 'function' when the feature is the target or a deterministic function of it."""
+    """'copy', 'function' or 'near copy' when the feature is the target, a function of it, or the class in most rows."""
     both = pd.DataFrame({"x": x.to_numpy(), "y": y.to_numpy()}).dropna()
     if len(both) < 10 or both["x"].nunique() < 2:
         return None
@@ -86,12 +112,39 @@ def _is_function_of_target(x: pd.Series, y: pd.Series, task: str) -> str | None:
         rho = spearmanr(both["x"], both["y"]).statistic
         return "function" if abs(rho) >= 0.999 else None
     # Classification: one feature value per class makes the feature a relabelling of the target.
-    return "function" if both.groupby("y")["x"].nunique().max() == 1 else None
+    if both.groupby("y")["x"].nunique().max() == 1:
+        return "function"
+    return "near copy" if _near_relabelling(both["x"].astype(str), both["y"]) else None
+
+
+#: A column of few values that names the class in this share of each class's rows (on average) is a copy.
+NEAR_COPY_RECALL = 0.9
+
+
+def _near_relabelling(x: pd.Series, y: pd.Series) -> bool:
+    """Whether a column of at most twice as many values as classes maps its values to the classes in most rows.
+
+    Each value is read as the class most of its rows hold; the column is a near copy when that reading
+    recognises :data:`NEAR_COPY_RECALL` of each class's rows on average (a balanced accuracy, so a
+    majority class alone does not make it) — a column equal to the class in 97 % of rows, say.
+    """
+    n_classes = y.nunique()
+    if n_classes < 2 or x.nunique() > 2 * n_classes:
+        return False
+    reading = pd.crosstab(x, y).idxmax(axis=1)
+    recalls = (x.map(reading) == y).groupby(y).mean()
+    return bool(recalls.mean() >= NEAR_COPY_RECALL)
 
 
 def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,
                          roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
-    """Flag features that are the target, a function of it, or alone predict it almost perfectly.
+    """Flag features that are the target, a function of it, or predict it near-certainly beyond the rest.
+
+    Exact copies and functions of the target are found directly; a regression target rebuilt by one
+    formula of a few features by :func:`check_derived_target`; a column, or a pair of numeric columns,
+    that predicts the target near-certainly and far beyond all other columns together by
+    :func:`~mlsmith.guards._relative.check_relative_leaks` (judged against the rest of the table,
+    not one fixed score).
 
     Parameters
     ----------
@@ -111,27 +164,21 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
             continue
         kind = _is_function_of_target(frame[column], y, task)
         if kind:
-            what = "a copy of the target" if kind == "copy" else "a deterministic function of the target"
+            what = {"copy": "a copy of the target", "function": "a deterministic function of the target",
+                    "near copy": "the class itself in most rows (each of its values names one class)"}[kind]
             findings.append(Finding(
                 "target_leakage", "error",
                 f"Feature '{column}' is {what}: it carries the answer, not a signal available before it.",
                 {"column": column, "relation": kind, "n_rows_checked": len(frame)},
                 f"Remove '{column}' (add it to data.drop) unless it is truly known when the prediction is made.",
             ))
-            continue
-        score = single_feature_score(frame[column], y.to_numpy(), task, roles[column], seed)
-        if score >= LEAK_SCORE:
-            name = "R²" if task == "regression" else "ROC-AUC"
-            findings.append(Finding(
-                "target_leakage", "error",
-                f"Feature '{column}' alone predicts the target almost perfectly (cross-validated {name} "
-                f"{score:.3f} >= {LEAK_SCORE}): a near-certain leak.",
-                {"column": column, "metric": name, "score": round(score, 4), "limit": LEAK_SCORE,
-                 "n_rows_checked": len(frame)},
-                f"Check how '{column}' is recorded; if it is set from or after the outcome, add it to data.drop.",
-            ))
     flagged = {f.evidence["column"] for f in findings}
-    return findings + check_derived_target(frame[[c for c in frame.columns if c not in flagged]], y, task, roles, seed)
+    rest = frame[[c for c in frame.columns if c not in flagged]]
+    findings += check_derived_target(rest, y, task, roles, seed)
+    flagged |= {c for f in findings for c in f.evidence.get("columns", [])}
+    from ._relative import check_relative_leaks  # it builds on this module's single-feature models
+
+    return findings + check_relative_leaks(frame[[c for c in frame.columns if c not in flagged]], y, task, roles, seed)
 
 
 def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,

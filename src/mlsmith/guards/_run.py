@@ -14,7 +14,8 @@ from ..split import HeldOutTest
 from ._finding import Finding, GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
-from ._split import check_adversarial, check_contamination, check_time_order
+from ._text import check_text_leakage
+from ._split import check_adversarial, check_contamination, check_date_trend, check_entities, check_time_order
 from ._training import check_cv_test_gap, check_overfitting, check_seeds, check_tuning_range
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     findings: list[Finding] = []
     findings += check_missing_target(n_missing_target, len(train) + held_out.n_rows + n_missing_target, problem.target)
     findings += check_target_leakage(train[features], y, task, roles, seed)
+    findings += check_text_leakage(train[features], train[problem.target], task, roles, seed)
     if spec.event_time and spec.event_time in features:
         findings.append(Finding(
             "timestamp_after_outcome", "error", f"The outcome's own timestamp '{spec.event_time}' is a feature.",
@@ -60,9 +62,17 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     extra = [c for c in dict.fromkeys([*ids, spec.group_column]) if c and c not in features]
     test = held_out.features_for_guards(features + extra)
     findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed, y=y)
+    if not spec.group_column:
+        entities = check_entities(train, test, features, y, task, roles)
+        # An entity key predicts the target by recognising the entity; the fix is a group split, not a drop.
+        named = {f.evidence["column"] for f in entities}
+        findings = [f for f in findings if not (f.check == "target_leakage" and named & {
+            f.evidence.get("column"), *f.evidence.get("columns", [])})]
+        findings += entities
     findings += check_adversarial(train, test, features, roles, seed, exclude_dates=split_strategy == "time",
                                   time_ordered=split_strategy == "time")
     findings += check_time_order(train[features], split_strategy, roles)
+    findings += check_date_trend(train[features], y, task, split_strategy, roles, seed)
     findings += check_conflicting_labels(train[features], y, task)
     findings += check_imbalanced_accuracy(y, task, problem.success_metric)
     findings += _seeds(problem, schema, train)

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from ._finding import Finding
 from ._frame import as_time, encode, roles_of, row_keys, sample
 
-__all__ = ["check_adversarial", "check_contamination", "check_time_order"]
+__all__ = ["check_adversarial", "check_contamination", "check_date_trend", "check_entities", "check_time_order"]
 
 #: Test rows within this root-mean-square distance (in training standard deviations, all categories
 #: equal) of a training row are near-duplicates.
@@ -22,6 +22,14 @@ NEAR_RMS = 0.01
 #: Exact test rows beyond what chance makes plausible (a Poisson upper tail of this probability at the
 #: chance-collision estimate) are contamination; fewer are reported as expected.
 CHANCE_P = 1e-3
+#: Continuous values are rounded to this many significant digits before rows are compared, so a copy
+#: saved with a rounding error (or a relative noise of 1e-6) is still a copy.
+NEAR_DIGITS = 5
+#: Shared rows under this share of the test split are reported (info), not warned about: one copy in
+#: thousands of rows cannot move a test score.
+WARN_SHARE = 0.01
+#: Duplicated rows within the training split beyond this share (and beyond chance) are a warning.
+TRAIN_COPIES_SHARE = 0.05
 #: Adversarial validation: train vs test separable with at least this ROC-AUC is a shift.
 SHIFT_AUC = 0.70
 #: A datetime column whose rank correlation with the row position is at least this orders the rows.
@@ -46,12 +54,13 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
     rate at which held-back training rows find such a neighbour among the same 20,000.
     """
     findings = []
-    keys = row_keys(train[features])
+    rounded_train, rounded_test = rounded(train[features]), rounded(test[features])
+    keys = row_keys(rounded_train)
     within = float(keys.duplicated().mean()) if len(keys) else 0.0
-    exact = row_keys(test[features]).isin(set(keys)).to_numpy()
+    exact = row_keys(rounded_test).isin(set(keys)).to_numpy()
     n_exact = int(exact.sum())
-    independent = chance_matches(train[features], test[features]) if n_exact else 0.0
-    distinct = distinct_record_matches(keys, y, len(test)) if n_exact and y is not None else 0.0
+    independent = chance_matches(rounded_train, rounded_test) if n_exact or within else 0.0
+    distinct = distinct_record_matches(keys, y, len(test)) if (n_exact or within) and y is not None else 0.0
     expected = max(independent, distinct)
     plausible_exact = int(poisson.isf(CHANCE_P, expected)) if n_exact else 0
     k, checked, k_chance, n_probe = _near_duplicates(train[features], test[features][~exact], roles, seed)
@@ -82,12 +91,13 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
             ))
         else:
             findings.append(Finding(
-                "contamination", "error" if share >= 0.05 else "warning",
+                "contamination", "error" if share >= 0.05 else "warning" if share >= WARN_SHARE else "info",
                 f"{shared}, where chance allows about {expected:.1f} exact matches (up to {plausible_exact}): the "
                 "test score rewards memorising them.", evidence,
                 "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
                 "each one on one side.",
             ))
+    findings += _copies_within_train(rounded_train, y, expected / max(len(test), 1))
     for column, severity in [(group_column, "error"), *((c, "warning") for c in id_columns)]:
         if not column:
             continue
@@ -104,6 +114,134 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                 "Use a group split (data.group_column without data.time_column), or drop the repeated entities from test.",
             ))
     return findings
+
+
+def rounded(frame: pd.DataFrame, digits: int = NEAR_DIGITS) -> pd.DataFrame:
+    """``frame`` with its float columns rounded to ``digits`` significant digits (others unchanged).
+
+    Examples
+    --------
+    >>> rounded(pd.DataFrame({"x": [1234.5678, 0.000123456], "s": ["a", "b"]}), 4)["x"].tolist()
+    [1235.0, 0.0001235]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            x = out[column].to_numpy(dtype=float, copy=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                magnitude = np.floor(np.log10(np.abs(x)))
+            unit = 10.0 ** (magnitude - (digits - 1))
+            ok = np.isfinite(unit) & (unit > 0)
+            x[ok] = np.round(x[ok] / unit[ok]) * unit[ok]
+            out[column] = np.round(x, 12)  # one float for one rounded value (10**k is not exact)
+    return out
+
+
+def _copies_within_train(rounded_train: pd.DataFrame, y: np.ndarray | pd.Series | None,
+                         chance_share: float) -> list[Finding]:
+    """A warning when many training rows are copies of others, beyond what chance collisions give.
+
+    With the target, a copy is a row equal to another in its features *and* its target, and chance is the
+    share of rows that collide on the features (``chance_share``) times the chance that two records share
+    the target; distinct records with equal features but different targets are not copies. The split and
+    the folds keep copies together, so they do not inflate the scores; but a table in which every record
+    is entered twice (or copied with a rounding error) weighs those records double.
+    """
+    n_train = len(rounded_train)
+    if not n_train:
+        return []
+    frame = rounded_train
+    if y is not None:
+        labels = pd.Series(np.asarray(y), index=rounded_train.index)
+        frame = rounded_train.assign(**{"\x00target": labels})
+        p = labels.astype(str).value_counts(normalize=True).to_numpy()
+        chance_share = chance_share * float((p ** 2).sum())
+    within = float(row_keys(frame).duplicated().mean())
+    if within < TRAIN_COPIES_SHARE or within < 3 * chance_share:
+        return []
+    n_copies = int(round(within * n_train))
+    return [Finding(
+        "contamination", "warning",
+        f"{n_copies} training rows ({within:.1%}) are copies of other rows (equal to {NEAR_DIGITS} significant "
+        f"digits{', target included' if y is not None else ''}), where chance collisions of distinct records give "
+        f"about {chance_share:.1%}: records entered twice weigh double in training. The split and the folds keep "
+        "copies on one side, so scores are not inflated.",
+        {"n_train_copies": n_copies, "train_duplicate_share": round(within, 4),
+         "share_by_chance": round(max(chance_share, 0.0), 4) + 0.0, "digits": NEAR_DIGITS},
+        "Drop the repeated rows before the split if they are one record entered twice.",
+    )]
+
+
+#: An entity column: at least this many distinct values, half the training rows in a repeated value, and
+#: repeated values holding the same target (classes: this share of pairs within a value agree beyond
+#: chance; regression: this share of the target's variance lies between the values).
+ENTITY_MIN_VALUES = 20
+ENTITY_AGREEMENT = 0.9
+
+
+def check_entities(train: pd.DataFrame, test: pd.DataFrame, features: list[str], y: np.ndarray | pd.Series,
+                   task: str, roles: dict[str, str] | None = None) -> list[Finding]:
+    """Flag a column naming entities whose rows share the target and straddle the split.
+
+    Repeated measurements of one patient, customer or machine carry its outcome: a random split puts
+    some of its rows in training and some in test, and the model scores by recognising the entity.
+    A column is such an entity key when its values repeat over rows (at least half the training rows
+    share their value with another row, over at least :data:`ENTITY_MIN_VALUES` values), the rows of
+    a value hold the same target far beyond chance (:data:`ENTITY_AGREEMENT` of the target's spread
+    lies between values, with each value fitted on its other rows only), and test rows hold values
+    seen in training. Only categorical, id and integer columns are looked at: a repeated measurement
+    is named, not measured.
+    """
+    roles = roles_of(train[features], roles)
+    y = pd.Series(np.asarray(y), index=train.index)
+    findings = []
+    for column in features:
+        x = train[column]
+        if roles[column] not in ("categorical", "id", "text") and not pd.api.types.is_integer_dtype(x):
+            continue
+        key = x.astype(str).where(x.notna())
+        counts = key.value_counts()
+        repeated = key.map(counts).fillna(1) > 1
+        if len(counts) < ENTITY_MIN_VALUES or repeated.mean() < 0.5 or len(counts) > 0.7 * len(key):
+            continue
+        agreement = _within_agreement(key[repeated], y[repeated], task)
+        straddle = test[column].astype(str).where(test[column].notna()).isin(set(counts.index))
+        share = float(straddle.mean()) if len(test) else 0.0
+        if agreement < ENTITY_AGREEMENT or share < WARN_SHARE:
+            continue
+        findings.append(Finding(
+            "contamination", "error" if share >= 0.05 else "warning",
+            f"Column '{column}' names entities: {repeated.mean():.0%} of training rows share their value with other "
+            f"rows, those rows hold the same target ({agreement:.0%} agreement, each row scored by its entity's other "
+            f"rows), and {int(straddle.sum())} test rows ({share:.1%}) belong to entities seen in training: the test "
+            "score rewards recognising the entity, not predicting a new one.",
+            {"column": column, "n_values": int(len(counts)), "share_train_repeated": round(float(repeated.mean()), 4),
+             "target_agreement": round(agreement, 4), "n_test_rows_seen": int(straddle.sum()),
+             "share_test_seen": round(share, 4), "limit": ENTITY_AGREEMENT},
+            f"Split by entity: set data.group_column: {column} (whole entities go to one side, and to one CV fold).",
+        ))
+    return findings
+
+
+def _within_agreement(key: pd.Series, y: pd.Series, task: str) -> float:
+    """How well an entity's other rows predict a row's target, beyond the overall rate (1 = perfectly, 0 = chance).
+
+    Classes: the leave-one-out share of a row's entity-mates with its class, against the share two random
+    rows give (a kappa). Regression: 1 - the leave-one-out error of the entity-mates' mean over the variance.
+    """
+    frame = pd.DataFrame({"k": key.to_numpy(), "y": y.to_numpy()})
+    n = frame.groupby("k")["k"].transform("size").to_numpy(dtype=float)
+    if task == "regression":
+        t = frame["y"].astype(float)
+        total = frame.groupby("k")["y"].transform("sum").to_numpy(dtype=float)
+        loo = (total - t.to_numpy()) / (n - 1)
+        var = float(t.var())
+        return 1.0 - float(np.mean((t.to_numpy() - loo) ** 2)) / var if var > 0 else 0.0
+    same = frame.groupby(["k", "y"])["y"].transform("size").to_numpy(dtype=float)
+    observed = float(np.mean((same - 1) / (n - 1)))
+    p = frame["y"].value_counts(normalize=True).to_numpy()
+    chance = float((p ** 2).sum())
+    return (observed - chance) / (1.0 - chance) if chance < 1 else 0.0
 
 
 def _chance_basis(independent: float, distinct: float) -> str:
@@ -245,6 +383,8 @@ def _adversarial(a_frame: pd.DataFrame, b_frame: pd.DataFrame, roles: dict[str, 
                  seed: int) -> tuple[float, dict[str, float], int, int]:
     """Cross-validated ROC-AUC of a classifier telling ``b_frame`` rows from ``a_frame`` rows (2,000 of
     each at most), each column's own AUC (folded about 0.5), and the row counts used."""
+    # Copies of one row on both sides of a fold would be told apart by memory, not by a shift.
+    a_frame, b_frame = (f[~row_keys(f).duplicated().to_numpy()] for f in (a_frame, b_frame))
     a, b = encode([sample(a_frame, 2000, seed), sample(b_frame, 2000, seed)], roles)
     X = np.vstack([a, b])
     is_test = np.r_[np.zeros(len(a)), np.ones(len(b))]
@@ -290,6 +430,73 @@ def _time_shift(train: pd.DataFrame, n_test: int, roles: dict[str, str], seed: i
                    f"training periods differ from each other: {within_text}{jump}", evidence,
                    f"Keep the time-ordered split, and look at what changed at the cut in {quoted}: "
                    "a new definition, unit or source? Train on the recent rows (or weight them) if the change is real.")
+
+
+#: A date whose rank trend with the target reaches this (|Spearman ρ| for regression; for classes, the
+#: largest one-vs-rest ROC-AUC of the date, folded about 0.5, minus 0.5, doubled) makes a random split
+#: test on the past. It is a trend, not a leak: the single-feature leak checks look for near-certainty.
+TREND_LIMIT = 0.3
+
+
+def check_date_trend(train: pd.DataFrame, y: np.ndarray | pd.Series, task: str, strategy: str,
+                     roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+    """Warn when the target trends with a date column but the split ignores time, whatever the file order.
+
+    :func:`check_time_order` sees rows stored in date order; a shuffled file hides that, yet a target that
+    drifts over the dates still makes a random split mix the future into training.
+    """
+    if strategy == "time":
+        return []
+    roles = roles_of(train, roles)
+    part = sample(train, seed=seed)
+    target = pd.Series(np.asarray(y), index=train.index).loc[part.index].to_numpy()
+    findings = []
+    for column in train.columns:
+        if roles[column] not in ("datetime", "categorical", "text"):
+            continue
+        times = as_time(part[column])
+        if times is None or times.notna().sum() < 30:
+            continue
+        ok = times.notna().to_numpy()
+        days = times[ok].astype("int64").to_numpy(dtype=float)
+        strength = _trend(days, target[ok], task)
+        if strength >= TREND_LIMIT:
+            findings.append(Finding(
+                "time_order", "warning",
+                f"The target trends with date column '{column}' (trend strength {strength:.2f} >= {TREND_LIMIT}) but "
+                f"the split is {strategy}: training rows from after the test rows let the model see the future.",
+                {"column": column, "trend": round(strength, 4), "limit": TREND_LIMIT, "split": strategy},
+                f"If the model will predict the future, set data.time_column: {column} for a time-ordered split "
+                "and TimeSeriesSplit folds.",
+            ))
+    return findings
+
+
+#: A trend must also stand this many standard errors from none (a small table or class trends by chance).
+TREND_Z = 4.0
+
+
+def _trend(days: np.ndarray, y: np.ndarray, task: str) -> float:
+    """|Spearman ρ| of the dates with the target; for classes, 2·(the largest folded one-vs-rest AUC − 0.5).
+
+    A trend within :data:`TREND_Z` standard errors of none counts as none (0).
+    """
+    if len(np.unique(days)) < 2:
+        return 0.0
+    if task == "regression":
+        rho = spearmanr(days, y.astype(float)).statistic
+        if not np.isfinite(rho) or abs(rho) * np.sqrt(len(y) - 1) < TREND_Z:
+            return 0.0
+        return float(abs(rho))
+    best = 0.0
+    for c in np.unique(y):
+        hit = y == c
+        n1, n0 = int(hit.sum()), int((~hit).sum())
+        if n1 and n0:
+            shift = abs(float(roc_auc_score(hit, days)) - 0.5)
+            if shift >= TREND_Z * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0)):  # the AUC's standard error under no trend
+                best = max(best, shift * 2)
+    return best
 
 
 def check_time_order(train: pd.DataFrame, strategy: str, roles: dict[str, str] | None = None) -> list[Finding]:
