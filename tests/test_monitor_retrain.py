@@ -76,3 +76,11 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert "2 run(s)" in capsys.readouterr().out
     main(["runs", "show", first, "--runs-dir", str(runs)])
     assert "retrain decision: challenger promoted" in capsys.readouterr().out
+    main(["runs", "list", "--runs-dir", str(runs), "--json", "-"])
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in listed] == [copy.name, first] and listed[1]["status"] == shown["status"]
+    main(["runs", "show", first, "--runs-dir", str(runs), "--json", str(folder / "show.json")])
+    assert json.loads((folder / "show.json").read_text())["params"]["model"] == "naive_bayes"
+    assert capsys.readouterr().out == f"wrote {folder / 'show.json'}\n"
+    main(["runs", "compare", first, copy.name, "--runs-dir", str(runs), "--json", "-"])
+    assert json.loads(capsys.readouterr().out)["same_data"] is False

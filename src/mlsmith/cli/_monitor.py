@@ -14,6 +14,22 @@ runs_app = typer.Typer(help="The run history: list, show and compare runs (index
 app.add_typer(runs_app, name="runs")
 
 _RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="The folder holding the run folders.")
+_JSON = typer.Option(None, "--json", help="Write what is shown as JSON to this file ('-': stdout, instead of the table).")
+
+
+def _shown(data, json_out: Path | None, show) -> None:
+    """The table on the terminal, or the same data as JSON (to stdout alone for '-', so it can be piped)."""
+    import json
+
+    from ..runs import to_jsonable, write_json
+
+    if json_out is None:
+        show(to_jsonable(data), console)
+    elif str(json_out) == "-":
+        print(json.dumps(to_jsonable(data), indent=2, allow_nan=False))
+    else:
+        write_json(json_out, data)
+        console.print(f"wrote {json_out}", markup=False, highlight=False)
 
 
 @app.command()
@@ -72,21 +88,22 @@ def retrain(
 
 
 @runs_app.command("list")
-def runs_list(runs_dir: Path = _RUNS_DIR) -> None:
+def runs_list(runs_dir: Path = _RUNS_DIR, json_out: Path | None = _JSON) -> None:
     """List the runs, newest first."""
     from ..monitor import list_runs
     from ..report._monitor_terminal import print_runs
 
-    print_runs(list_runs(runs_dir), console)
+    _shown(list_runs(runs_dir), json_out, print_runs)
 
 
 @runs_app.command("show")
-def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."), runs_dir: Path = _RUNS_DIR) -> None:
-    """Show one run: metrics, parameters, data fingerprint."""
+def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."), runs_dir: Path = _RUNS_DIR,
+              json_out: Path | None = _JSON) -> None:
+    """Show one run: verdict, metrics, parameters, data fingerprint."""
     from ..monitor import show_run
     from ..report._monitor_terminal import print_run_detail
 
-    print_run_detail(show_run(runs_dir, run_id), console)
+    _shown(show_run(runs_dir, run_id), json_out, print_run_detail)
 
 
 @runs_app.command("compare")
@@ -94,10 +111,10 @@ def runs_compare(
     id_a: str = typer.Argument(..., help="Run A."),
     id_b: str = typer.Argument(..., help="Run B."),
     runs_dir: Path = _RUNS_DIR,
+    json_out: Path | None = _JSON,
 ) -> None:
     """Compare two runs: metrics (B - A), parameters, data fingerprints."""
     from ..monitor import compare_runs
     from ..report._monitor_terminal import print_comparison
-    from ..runs import to_jsonable
 
-    print_comparison(to_jsonable(compare_runs(runs_dir, id_a, id_b)), console)
+    _shown(compare_runs(runs_dir, id_a, id_b), json_out, print_comparison)
