@@ -451,13 +451,7 @@ def check_date_trend(train: pd.DataFrame, y: np.ndarray | pd.Series, task: str, 
     part = sample(train, seed=seed)
     target = pd.Series(np.asarray(y), index=train.index).loc[part.index].to_numpy()
     findings = []
-    for column in train.columns:
-        if roles[column] not in ("datetime", "categorical", "text"):
-            continue
-        times = as_time(part[column])
-        if times is None or times.notna().sum() < 30:
-            continue
-        ok = times.notna().to_numpy()
+    for column, times, ok in _date_columns(part, roles, at_least=30):
         days = times[ok].astype("int64").to_numpy(dtype=float)
         strength = _trend(days, target[ok], task)
         if strength >= TREND_LIMIT:
@@ -509,13 +503,7 @@ def check_time_order(train: pd.DataFrame, strategy: str, roles: dict[str, str] |
     roles = roles_of(train, roles)
     findings = []
     part = train if len(train) <= 20_000 else train.iloc[np.linspace(0, len(train) - 1, 20_000).astype(int)]
-    for column in train.columns:
-        if roles[column] not in ("datetime", "categorical", "text"):
-            continue
-        times = as_time(part[column])
-        if times is None or times.notna().sum() < 20:
-            continue
-        ok = times.notna().to_numpy()
+    for column, times, ok in _date_columns(part, roles, at_least=20):
         rho = float(spearmanr(np.arange(len(part))[ok], times[ok].astype("int64")).statistic)
         if abs(rho) >= ORDERED_RHO:
             findings.append(Finding(
@@ -527,3 +515,14 @@ def check_time_order(train: pd.DataFrame, strategy: str, roles: dict[str, str] |
                 "split and TimeSeriesSplit folds.",
             ))
     return findings
+
+
+def _date_columns(frame: pd.DataFrame, roles: dict[str, str], at_least: int):
+    """Each column that reads as dates (a datetime, or text holding dates) with at least ``at_least``
+    of them: its name, the dates, and where they are present."""
+    for column in frame.columns:
+        if roles[column] not in ("datetime", "categorical", "text"):
+            continue
+        times = as_time(frame[column])
+        if times is not None and times.notna().sum() >= at_least:
+            yield column, times, times.notna().to_numpy()
