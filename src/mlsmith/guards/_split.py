@@ -133,7 +133,11 @@ def rounded(frame: pd.DataFrame, digits: int = NEAR_DIGITS) -> pd.DataFrame:
             unit = 10.0 ** (magnitude - (digits - 1))
             ok = np.isfinite(unit) & (unit > 0)
             x[ok] = np.round(x[ok] / unit[ok]) * unit[ok]
-            out[column] = np.round(x, 12)  # one float for one rounded value (10**k is not exact)
+            # one float for one rounded value (10**k is not exact); past 1e290 the x * 1e12 inside
+            # np.round overflows to inf, and there the product above is already the one float
+            small = np.abs(x) < 1e290
+            x[small] = np.round(x[small], 12)
+            out[column] = x
     return out
 
 
