@@ -43,6 +43,9 @@ def run(
     cluster: str = typer.Option(None, "--cluster",
                                 help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
     jobs: int = _JOBS,
+    mlflow: bool = typer.Option(False, "--mlflow", help="Then log the run to MLflow (MLFLOW_TRACKING_URI, or "
+                                "--mlflow-uri); needs the mlflow extra."),
+    mlflow_uri: str = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI to log to (implies --mlflow)."),
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
     from ..parallel import fork_workers_from_server, warm_up
@@ -65,6 +68,11 @@ def run(
         # loky's manager thread, which then prints a traceback.
         workers_ready()
     print_run(result, console)
+    if mlflow or mlflow_uri:  # after the run folder is complete: MLflow reads it
+        from ..tracking import log_to_mlflow
+
+        console.print(f"logged to MLflow as run {log_to_mlflow(result.run_dir, mlflow_uri)}", markup=False,
+                      highlight=False)
     console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -98,4 +106,5 @@ def demo(
     folder.mkdir(parents=True, exist_ok=True)
     make_churn().to_csv(folder / "churn.csv", index=False)
     (folder / "problem.yaml").write_text(CHURN_PROBLEM)
-    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None, jobs=jobs)
+    run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None, jobs=jobs, mlflow=False,
+        mlflow_uri=None)

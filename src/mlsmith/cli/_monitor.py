@@ -118,3 +118,19 @@ def runs_compare(
     from ..report._monitor_terminal import print_comparison
 
     _shown(compare_runs(runs_dir, id_a, id_b), json_out, print_comparison)
+
+
+@runs_app.command("export")
+def runs_export(
+    run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
+    runs_dir: Path = _RUNS_DIR,
+    mlflow_uri: str = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI (default: MLFLOW_TRACKING_URI)."),
+    experiment: str = typer.Option(None, "--experiment", help="The MLflow experiment (default: the problem's name)."),
+) -> None:
+    """Log a past run to MLflow: spec, metrics, verdict, report, figures, and the bundle as a pyfunc model."""
+    from ..monitor import show_run
+    from ..tracking import log_to_mlflow
+
+    run_dir = Path(show_run(runs_dir, run_id)["path"])
+    console.print(f"logged {run_dir.name} to MLflow as run {log_to_mlflow(run_dir, mlflow_uri, experiment)}",
+                  markup=False, highlight=False)
