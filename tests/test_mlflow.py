@@ -36,10 +36,15 @@ def logged(tmp_path_factory):
     spec["data"]["path"] = str(EXAMPLES / "breast_cancer" / "breast_cancer.csv")
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    assert _exit(["run", str(folder / "problem.yaml"), "--runs-dir", str(folder / "runs"), "--jobs", "1",
-                  "--mlflow-uri", uri]) == 0
-    run_dir = next(p for p in (folder / "runs").iterdir() if p.is_dir() and p.name[0].isdigit())
-    return folder, uri, run_dir
+    here = os.getcwd()
+    os.chdir(folder)  # a database store keeps artifacts in ./mlruns: the test's folder, not the repository
+    try:
+        assert _exit(["run", str(folder / "problem.yaml"), "--runs-dir", str(folder / "runs"), "--jobs", "1",
+                      "--mlflow-uri", uri]) == 0
+        run_dir = next(p for p in (folder / "runs").iterdir() if p.is_dir() and p.name[0].isdigit())
+        yield folder, uri, run_dir
+    finally:
+        os.chdir(here)
 
 
 def test_a_run_logs_its_spec_metrics_verdict_artifacts_and_model(logged):
@@ -69,13 +74,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_past_run_is_exported_to_a_real_mlflow_server(logged, tmp_path, capsys):
+def test_a_past_run_is_exported_to_a_real_mlflow_server(logged, tmp_path, capsys, monkeypatch):
     folder, _, run_dir = logged
+    monkeypatch.chdir(tmp_path)  # whatever MLflow writes relative to the working folder stays in the test's
     port = _free_port()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
                "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path) as server:
         try:
             url, end = f"http://127.0.0.1:{port}", time.time() + 120
             import httpx
