@@ -315,6 +315,17 @@ class ModelBundle:
         pipeline = load_pipeline(path / PIPELINE_FILE, trusted)
         return cls(path, pipeline, schema, metadata)
 
+    def _repr_html_(self) -> str:
+        import json
+
+        from ..report._html import render_section
+
+        data = {"path": str(self.path), "model": self.metadata.get("model"),
+                "data_fingerprint": self.metadata.get("data_fingerprint"), "model_card": None, "onnx": None}
+        if self.path is not None and (self.path / "onnx.json").is_file():  # its hash was checked at load
+            data["onnx"] = json.loads((self.path / "onnx.json").read_text())
+        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})
+
     @property
     def task(self) -> str:
         return self.metadata["task"]

@@ -61,6 +61,12 @@ class LearningCurve:
     fix: str
     explanation: str
 
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("tuning", {"learning_curve": to_jsonable(self)})  # the tuning section's figure
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 

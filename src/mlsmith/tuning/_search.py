@@ -78,6 +78,12 @@ class TuningResult:
     seed: int | None = None
     learning_curve: Any = None
 
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("tuning", to_jsonable(self))
+
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["learning_curve"] = self.learning_curve.to_dict() if self.learning_curve is not None else None
