@@ -64,7 +64,7 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert shown["params"]["model"] == "naive_bayes"
     comparison = compare_runs(runs, first, copy.name)
     roc = next(m for m in comparison.metrics if m["metric"] == "roc_auc")
-    assert roc["b_minus_a"] == pytest.approx(0.5 - result.challenger_value)
+    assert roc["minus_first"][1] == pytest.approx(0.5 - result.challenger_value)
     assert not comparison.same_data
     with pytest.raises(MlsmithError, match="run id '2099' matches no run|run id '1999' matches no run"):
         show_run(runs, "1999")
@@ -84,3 +84,12 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert capsys.readouterr().out == f"wrote {folder / 'show.json'}\n"
     main(["runs", "compare", first, copy.name, "--runs-dir", str(runs), "--json", "-"])
     assert json.loads(capsys.readouterr().out)["same_data"] is False
+    # any number of runs, and a page: three here (a run may be compared with itself)
+    main(["runs", "compare", first, copy.name, first, "--runs-dir", str(runs), "--html", str(folder / "cmp.html")])
+    out = capsys.readouterr().out
+    assert f"C = {first}" in out and "different data" in out
+    page = (folder / "cmp.html").read_text()
+    assert page.count(f"<code>{first}</code>") == 2 and "3 runs compared" in page
+    assert f"{0.5 - result.challenger_value:+.4f}" in page
+    with pytest.raises(MlsmithError, match=r"comparing needs two runs or more; got 1"):
+        compare_runs(runs, first)

@@ -108,16 +108,24 @@ def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique pref
 
 @runs_app.command("compare")
 def runs_compare(
-    id_a: str = typer.Argument(..., help="Run A."),
-    id_b: str = typer.Argument(..., help="Run B."),
+    run_ids: list[str] = typer.Argument(..., help="Two or more run ids (or unique prefixes); the first is the reference."),
     runs_dir: Path = _RUNS_DIR,
     json_out: Path | None = _JSON,
+    html_out: Path | None = typer.Option(None, "--html", help="Also write the comparison as one HTML page."),
 ) -> None:
-    """Compare two runs: metrics (B - A), parameters, data fingerprints."""
+    """Compare runs: verdicts, test metrics (difference from the first), parameters, data fingerprints."""
     from ..monitor import compare_runs
     from ..report._monitor_terminal import print_comparison
 
-    _shown(compare_runs(runs_dir, id_a, id_b), json_out, print_comparison)
+    comparison = compare_runs(runs_dir, *run_ids)
+    _shown(comparison, json_out, print_comparison)
+    if html_out is not None:
+        from ..report._compare import comparison_page
+        from ..runs import to_jsonable
+
+        html_out.write_text(comparison_page(to_jsonable(comparison)), encoding="utf-8")
+        if str(json_out) != "-":
+            console.print(f"wrote {html_out}", markup=False, highlight=False)
 
 
 @runs_app.command("export")

@@ -120,11 +120,12 @@ def show_run(runs_dir: str | Path, run_id: str) -> dict[str, Any]:
 
 @dataclass
 class RunComparison:
-    """Two runs side by side: metrics, parameters and data fingerprints."""
+    """Runs side by side: verdicts, test metrics, parameters and data fingerprints; the first is the reference."""
 
-    a: dict[str, Any]
-    b: dict[str, Any]
+    runs: list[dict[str, Any]]
+    #: one row per test metric: each run's value and its difference from the first run's
     metrics: list[dict[str, Any]]
+    #: one row per parameter: each run's value, and whether all runs agree
     params: list[dict[str, Any]]
     same_data: bool
 
@@ -132,17 +133,32 @@ class RunComparison:
         return dict(self.__dict__)
 
 
-def compare_runs(runs_dir: str | Path, id_a: str, id_b: str) -> RunComparison:
-    """Compare two runs: every test metric (with B - A), every parameter that differs, the data."""
-    a, b = show_run(runs_dir, id_a), show_run(runs_dir, id_b)
+def compare_runs(runs_dir: str | Path, *run_ids: str) -> RunComparison:
+    """Compare two or more runs: every test metric (with its difference from the first run), every
+    parameter, the verdicts and the data.
+
+    Raises
+    ------
+    MlsmithError
+        For fewer than two ids, or an id (a unique prefix is enough) that matches no run or several.
+    """
+    if len(run_ids) < 2:
+        raise MlsmithError(f"comparing needs two runs or more; got {len(run_ids)} ({', '.join(run_ids) or 'none'}): "
+                           "give the ids from 'mlsmith runs list'.")
+    shown = [show_run(runs_dir, run_id) for run_id in run_ids]
+    first = shown[0]
     metrics = []
-    for name in sorted(set(a["metrics"]) | set(b["metrics"])):
-        va, vb = a["metrics"].get(name), b["metrics"].get(name)
-        diff = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
-        metrics.append({"metric": name, "a": va, "b": vb, "b_minus_a": diff})
-    keys = sorted(set(a["params"]) | set(b["params"]))
-    params = [{"param": k, "a": a["params"].get(k), "b": b["params"].get(k),
-               "same": a["params"].get(k) == b["params"].get(k)} for k in keys]
-    fields = ["task", "model", "metric", "value", "data_fingerprint", "n_train", "n_test", "seed"]
-    return RunComparison({k: a[k] for k in ["id", *fields]}, {k: b[k] for k in ["id", *fields]}, metrics, params,
-                         a["data_fingerprint"] == b["data_fingerprint"])
+    for name in sorted(set().union(*(r["metrics"] for r in shown))):
+        values = [r["metrics"].get(name) for r in shown]
+        ref = values[0]
+        metrics.append({"metric": name, "values": values,
+                        "minus_first": [v - ref if isinstance(v, (int, float)) and isinstance(ref, (int, float))
+                                        else None for v in values]})
+    params = []
+    for key in sorted(set().union(*(r["params"] for r in shown))):
+        values = [r["params"].get(key) for r in shown]
+        params.append({"param": key, "values": values, "same": all(v == values[0] for v in values)})
+    fields = ["id", "name", "task", "model", "metric", "value", "threshold", "status", "met", "data_fingerprint",
+              "n_train", "n_test", "seed"]
+    return RunComparison([{k: r.get(k) for k in fields} for r in shown], metrics, params,
+                         len({r["data_fingerprint"] for r in shown}) == 1 and first["data_fingerprint"] is not None)

@@ -89,19 +89,32 @@ def print_run_detail(row: dict[str, Any], console: Console) -> None:
 
 
 def print_comparison(data: dict[str, Any], console: Console) -> None:
-    a, b = data["a"], data["b"]
-    table = Table(title=f"A = {a['id']}   B = {b['id']}")
-    for col in ("", "A", "B", "B - A"):
-        table.add_column(col, justify="left" if not col else "right")
+    runs = data["runs"]
+    names = run_names(len(runs))
+    for name, run in zip(names, runs):
+        console.print(f"{name} = {run['id']}: {verdict_status(run)}, data {(run['data_fingerprint'] or '')[:16]}",
+                      markup=False, highlight=False)
+    table = Table(title="test metrics (difference from A)")
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right")
     for m in data["metrics"]:
-        table.add_row(m["metric"], _f(m["a"]), _f(m["b"]), _f(m["b_minus_a"]))
+        cells = [_f(m["values"][0])] + [f"{_f(v)} ({_signed(d)})" for v, d in zip(m["values"][1:], m["minus_first"][1:])]
+        table.add_row(m["metric"], *cells)
     console.print(table)
     params = Table(title="parameters")
-    for col in ("parameter", "A", "B", ""):
+    for col in ("parameter", *names, ""):
         params.add_column(col)
     for p in data["params"]:
-        params.add_row(p["param"], _f(p["a"]), _f(p["b"]), "" if p["same"] else "differs")
+        params.add_row(p["param"], *(_f(v) for v in p["values"]), "" if p["same"] else "differs")
     console.print(params)
-    same = "the same data" if data["same_data"] else "different data"
-    console.print(f"data fingerprints: A {(a['data_fingerprint'] or '')[:16]}, B {(b['data_fingerprint'] or '')[:16]}"
-                  f" — {same}", markup=False, highlight=False)
+    console.print("the same data" if data["same_data"] else "different data", markup=False, highlight=False)
+
+
+def run_names(n: int) -> list[str]:
+    """A, B, C, ... for the compared runs (numbers past Z)."""
+    return [chr(ord("A") + i) if i < 26 else str(i + 1) for i in range(n)]
+
+
+def _signed(value: Any) -> str:
+    return "—" if value is None else f"{value:+.4f}"
