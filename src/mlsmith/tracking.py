@@ -8,8 +8,9 @@ What is logged: the spec as parameters (the run folder's problem.yaml, whose dat
 masked), the test, cross-validated and baseline metrics, the verdict's status and the data
 fingerprint as tags, report.html, results.json, leaderboard.csv, problem.yaml and the figures as
 artifacts, and the bundle as a pyfunc model (``model``) whose signature is the bundle's input
-schema. The pyfunc model loads the bundle through :meth:`mlsmith.ModelBundle.load` (its manifest and
-trusted types are checked) and predicts what ``ModelBundle.predict`` predicts.
+schema. The pyfunc model holds no pickle: MLflow imports this module (its ``loader_module``), which
+loads the bundle through :meth:`mlsmith.ModelBundle.load` (its manifest and trusted types are
+checked) and predicts what ``ModelBundle.predict`` predicts.
 """
 
 from __future__ import annotations
@@ -106,10 +107,6 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
 
     from .deploy import ModelBundle
 
-    with warnings.catch_warnings():  # defining a PythonModel without type hints on predict: see below
-        warnings.filterwarnings("ignore", message=".*type hints to the `predict`")
-        from ._mlflow_model import BundleModel
-
     results = json.loads((run_dir / "results.json").read_text())
     spec = yaml.safe_load((run_dir / "problem.yaml").read_text())
     evaluation = results.get("evaluation", {})
@@ -133,15 +130,33 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
             if (run_dir / "figures").is_dir():
                 mlflow.log_artifacts(str(run_dir / "figures"), "figures")
             with warnings.catch_warnings():
-                # MLflow asks for type hints on predict and for an input example: the signature, built
-                # from the bundle's input schema, states the columns and types (the bundle checks its
-                # input itself), and an example would be a training row, which a bundle never carries.
-                warnings.filterwarnings("ignore", message=".*(type hints to the `predict`|input example was not)")
-                mlflow.pyfunc.log_model(name="model", python_model=BundleModel(),
-                                        artifacts={"bundle": str(run_dir / "model")}, signature=_signature(bundle),
-                                        pip_requirements=["mlsmith"])
+                # MLflow asks for an input example: the signature, built from the bundle's input schema,
+                # states the columns and types, and an example would be a training row, which a bundle
+                # never carries.
+                warnings.filterwarnings("ignore", message=".*input example was not")
+                # A loader module, not a pickled PythonModel: loading the MLflow model imports this
+                # module and loads the bundle through ModelBundle.load; nothing is unpickled.
+                mlflow.pyfunc.log_model(name="model", loader_module=__name__, data_path=str(run_dir / "model"),
+                                        signature=_signature(bundle), pip_requirements=["mlsmith"])
             return active.info.run_id
     except (MlflowException, OSError) as exc:
         where = uri or "MLflow's default store"
         raise MlsmithError(f"could not log to MLflow at '{where}' ({str(exc).splitlines()[0][:200]}); the run "
                            f"is saved at {run_dir}: log it later with 'mlsmith runs export {run_dir.name}'.") from None
+
+
+class _PyfuncBundle:
+    """What MLflow's pyfunc flavor calls ``predict`` on: the bundle's own prediction."""
+
+    def __init__(self, bundle) -> None:
+        self.bundle = bundle
+
+    def predict(self, model_input, params=None) -> Any:
+        return self.bundle.predict(model_input)
+
+
+def _load_pyfunc(path: str) -> _PyfuncBundle:
+    """MLflow's entry point for a ``loader_module`` model: the bundle in the model's data folder, verified."""
+    from .deploy import ModelBundle
+
+    return _PyfuncBundle(ModelBundle.load(path))
