@@ -26,3 +26,20 @@ def write_problem(folder: Path, frame: pd.DataFrame, **spec) -> Path:
     path = folder / "problem.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def run_cli(*args) -> int:
+    """The exit code of ``mlsmith ARGS`` run in this process (``main`` exits only on failure)."""
+    from mlsmith.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+        raise SystemExit(0)
+    return exit_info.value.code
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """:func:`run_cli` with what it printed: (exit code, stdout, stderr)."""
+    code = run_cli(*args)
+    out = capsys.readouterr()
+    return code, out.out, out.err

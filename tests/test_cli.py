@@ -12,16 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import write_problem
-from mlsmith.cli import main
-
-
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
+from conftest import cli, write_problem
 
 
 def test_run_then_predict_end_to_end(tmp_path, capsys, churn_small):

@@ -6,34 +6,26 @@ import pytest
 from rich.console import Console
 
 import mlsmith
-from mlsmith.cli import main
+from conftest import run_cli
 from mlsmith.exceptions import MlsmithError
 from mlsmith.report._monitor_terminal import print_runs, verdict_status
 
 
-def _exit(argv) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code
-    return 0
-
-
 def test_version_prints_the_package_version(capsys):
-    assert _exit(["--version"]) == 0
+    assert run_cli("--version") == 0
     assert capsys.readouterr().out.strip() == f"mlsmith {mlsmith.__version__}"
 
 
 def test_options_without_a_command_show_the_help_and_exit_2(capsys):
-    assert _exit(["-q"]) == 2
+    assert run_cli("-q") == 2
     assert "Commands" in capsys.readouterr().out
 
 
 def test_the_runs_folder_comes_from_the_environment_and_a_flag_wins(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLSMITH_RUNS_DIR", str(tmp_path / "from-env"))
-    assert _exit(["runs", "list"]) == 2
+    assert run_cli("runs", "list") == 2
     assert f"runs folder '{tmp_path / 'from-env'}' does not exist" in capsys.readouterr().err
-    assert _exit(["runs", "list", "--runs-dir", str(tmp_path / "from-flag")]) == 2
+    assert run_cli("runs", "list", "--runs-dir", str(tmp_path / "from-flag")) == 2
     assert f"'{tmp_path / 'from-flag'}'" in capsys.readouterr().err
 
 
@@ -51,19 +43,19 @@ def test_jobs_come_from_the_environment_and_the_flag_wins(tmp_path, monkeypatch,
     monkeypatch.setattr("mlsmith.workflow.run", _fake_run(seen))
     monkeypatch.setenv("MLSMITH_JOBS", "3")
     monkeypatch.setenv("MLSMITH_RUNS_DIR", str(tmp_path / "r"))
-    assert _exit(["run", str(tmp_path / "problem.yaml")]) == 2
+    assert run_cli("run", str(tmp_path / "problem.yaml")) == 2
     assert seen == {"n_jobs": 3, "runs_dir": str(tmp_path / "r")}
-    assert _exit(["run", str(tmp_path / "problem.yaml"), "--jobs", "1"]) == 2
+    assert run_cli("run", str(tmp_path / "problem.yaml"), "--jobs", "1") == 2
     assert seen["n_jobs"] == 1
     monkeypatch.setenv("MLSMITH_JOBS", "many")
-    assert _exit(["run", str(tmp_path / "problem.yaml")]) == 2
+    assert run_cli("run", str(tmp_path / "problem.yaml")) == 2
     assert "MLSMITH_JOBS" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags, info, debug", [([], True, False), (["-q"], False, False), (["-v"], True, True)])
 def test_quiet_and_verbose_set_what_the_library_logs(tmp_path, monkeypatch, capsys, flags, info, debug):
     monkeypatch.setattr("mlsmith.workflow.run", _fake_run({}))
-    assert _exit([*flags, "run", str(tmp_path / "problem.yaml")]) == 2
+    assert run_cli(*flags, "run", str(tmp_path / "problem.yaml")) == 2
     out, err = capsys.readouterr()
     # off a terminal, each progress step is a plain line on stdout with the time since the start
     assert ("s] 1/7 problem definition: loading data" in out) is info

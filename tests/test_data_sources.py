@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import mlsmith
+from conftest import cli
 from mlsmith._reading import NA_VALUES, as_pandas
-from mlsmith.cli import main
 from mlsmith.data import fingerprint, load_data, read_table
 from mlsmith.exceptions import DataError
 from mlsmith.monitor import list_runs, monitor
@@ -34,14 +34,6 @@ SPEC = {"target": "sex", "models": ["linear"], "split": {"cv_folds": 3}, "tuning
 def polars_csv(path: Path) -> pl.DataFrame:
     """The CSV as Polars reads it, told the same missing-value markers as mlsmith's reader."""
     return pl.read_csv(path, null_values=list(NA_VALUES), infer_schema_length=None)
-
-
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def _write(folder: Path, name: str, spec: dict) -> Path:

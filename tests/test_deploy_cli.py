@@ -2,18 +2,10 @@ import json
 import sqlite3
 
 import pandas as pd
-import pytest
 
 from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
-from mlsmith.cli import main
+from conftest import run_cli
 from mlsmith.deploy import ModelBundle
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(map(str, args)))
-        raise SystemExit(0)
-    return exit_info.value.code
 
 
 def test_predict_command_scores_a_file_in_chunks(churn_bundle, churn_frame, tmp_path, capsys):

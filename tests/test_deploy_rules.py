@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from _bundles import make_bundle as make_monitored_bundle
 from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
-from mlsmith.cli import main
+from conftest import run_cli
 from mlsmith.data import infer_schema, read_table
 from mlsmith.deploy import ModelBundle, create_app, predict_file, save_bundle
 from mlsmith.deploy._rules import RULES
@@ -20,13 +20,6 @@ from mlsmith.monitor import monitor
 from mlsmith.selection import build_pipeline
 
 CARS = Path(__file__).parent / "data" / "cars93.csv"
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(map(str, args)))
-        raise SystemExit(0)
-    return exit_info.value.code
 
 
 @pytest.fixture(scope="module")

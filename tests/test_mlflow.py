@@ -11,20 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, run_cli
 from mlsmith import ModelBundle, log_to_mlflow
-from mlsmith.cli import main
 from mlsmith.exceptions import MlsmithError
 
 mlflow = pytest.importorskip("mlflow")  # the `test` extra installs it: CI always runs these
-
-
-def _exit(argv) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +30,8 @@ def logged(tmp_path_factory):
     here = os.getcwd()
     os.chdir(folder)  # a database store keeps artifacts in ./mlruns: the test's folder, not the repository
     try:
-        assert _exit(["run", str(folder / "problem.yaml"), "--runs-dir", str(folder / "runs"), "--jobs", "1",
-                      "--mlflow-uri", uri]) == 0
+        assert run_cli("run", str(folder / "problem.yaml"), "--runs-dir", str(folder / "runs"), "--jobs", "1",
+                      "--mlflow-uri", uri) == 0
         run_dir = next(p for p in (folder / "runs").iterdir() if p.is_dir() and p.name[0].isdigit())
         yield folder, uri, run_dir
     finally:
@@ -96,8 +87,8 @@ def test_a_past_run_is_exported_to_a_real_mlflow_server(logged, tmp_path, capsys
                 assert time.time() < end, "mlflow server did not start"
                 time.sleep(0.5)
             capsys.readouterr()
-            assert _exit(["runs", "export", run_dir.name, "--runs-dir", str(folder / "runs"), "--mlflow-uri", url,
-                          "--experiment", "exported"]) == 0
+            assert run_cli("runs", "export", run_dir.name, "--runs-dir", str(folder / "runs"), "--mlflow-uri", url,
+                          "--experiment", "exported") == 0
             mlflow_id = capsys.readouterr().out.split()[-1]
             client = mlflow.MlflowClient(url)
             assert client.get_run(mlflow_id).data.tags["mlsmith.run_id"] == run_dir.name
@@ -119,7 +110,7 @@ def test_an_unreachable_server_is_one_error_line_and_the_run_stays(logged, monke
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     capsys.readouterr()
     url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    assert _exit(["runs", "export", run_dir.name, "--runs-dir", str(folder / "runs"), "--mlflow-uri", url]) == 2
+    assert run_cli("runs", "export", run_dir.name, "--runs-dir", str(folder / "runs"), "--mlflow-uri", url) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"Error: could not log to MLflow at '{url}'") and err.count("\n") == 1
     assert f"the run is saved at {run_dir}" in err and (run_dir / "results.json").is_file()
