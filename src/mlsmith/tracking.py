@@ -16,6 +16,7 @@ checked) and predicts what ``ModelBundle.predict`` predicts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -52,7 +53,7 @@ def _metrics(evaluation: dict[str, Any]) -> dict[str, float]:
     out = {}
     for prefix, key in (("test", "test_metrics"), ("cv", "cv_metrics"), ("baseline", "baseline_metrics")):
         for name, value in (evaluation.get(key) or {}).items():
-            if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
+            if isinstance(value, (int, float)) and math.isfinite(value):
                 out[f"{prefix}_{name}"] = float(value)
     return out
 
