@@ -13,6 +13,9 @@ from ._logging import configure, reset
 app = typer.Typer(
     name="mlsmith",
     help="From problem.yaml to a monitored model in production: the seven stages of the ML lifecycle.",
+    epilog="Environment: MLSMITH_RUNS_DIR is the default of every --runs-dir, MLSMITH_JOBS of --jobs; a flag "
+           "given on the command line wins. --json FILE writes a command's result as JSON; --json - prints it on "
+           "stdout alone.",
     no_args_is_help=True,
     invoke_without_command=True,  # so that --version needs no command
     add_completion=False,
