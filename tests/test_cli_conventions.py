@@ -242,6 +242,20 @@ def test_runs_compare_any_number_of_runs_as_json_and_one_escaped_page(two_runs):
 
 
 @pytest.mark.slow
+def test_a_run_whose_folder_is_gone_still_compares_from_the_index(two_runs, tmp_path):
+    _folder, runs, a, _b = two_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    run_a = json.loads(a.stdout)["run_id"]
+    run_b = next(p.name for p in copy.iterdir() if p.is_dir() and p.name != run_a)
+    (copy / run_b / "results.json").unlink()  # the index still holds B's row
+    code, out, err = _in_process(["runs", "compare", run_a, run_b, "--runs-dir", str(copy), "--json", "-"])
+    data = json.loads(out)
+    assert code == 0 and data["leaderboards"][1] is None and data["leaderboards"][0]["rows"]
+    assert data["spec"] == [] and data["runs"][1]["status"] is not None  # B's spec is unknown, not different
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, message", [
     (["runs", "compare", "2026"], r"^Error: comparing needs two runs or more; got 1 \(2026\)"),
     (["runs", "compare", "1999", "2026"], r"^Error: run id '1999' matches no run in "),

@@ -172,12 +172,13 @@ def compare_runs(runs_dir: str | Path, *run_ids: str) -> RunComparison:
         params.append({"param": key, "values": values, "same": all(v == values[0] for v in values)})
     fields = ["id", "name", "task", "model", "metric", "value", "threshold", "status", "met", "data_fingerprint",
               "n_train", "n_test", "seed", "path"]
-    results = [_results(Path(r["path"])) for r in shown]
-    specs = [_flat(r.get("problem") or {}) if r is not None else {} for r in results]
+    results = [_results(Path(runs_dir) / r["id"]) for r in shown]  # beside the index, even if the folder moved
+    specs = [_flat(r.get("problem") or {}) if r is not None else None for r in results]
     spec = []
-    for key in sorted(set().union(*specs)):
-        values = [s.get(key) for s in specs]
-        if any(v != values[0] for v in values):
+    for key in sorted(set().union(*(s for s in specs if s is not None))):
+        values = [None if s is None else s.get(key) for s in specs]
+        known = [v for v, s in zip(values, specs) if s is not None]  # a run without its folder differs in nothing
+        if any(v != known[0] for v in known):
             spec.append({"key": key, "values": values})
     return RunComparison([{k: r.get(k) for k in fields} for r in shown], metrics, params,
                          len({r["data_fingerprint"] for r in shown}) == 1 and first["data_fingerprint"] is not None,
