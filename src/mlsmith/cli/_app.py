@@ -99,9 +99,10 @@ def _end_process(code: int) -> None:
     import atexit
     import os
 
-    from ..parallel import stop_workers
+    if "joblib.externals.loky.reusable_executor" in sys.modules:  # else no worker was started (and importing
+        from ..parallel import stop_workers                       # joblib to find none cost --version 0.25 s)
 
-    stop_workers()
+        stop_workers()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
