@@ -8,6 +8,11 @@ and per-key aggregate features, and the model — into the graph: the graph's in
 columns (a date column enters as its expanded parts, a pair of dates as the days between them, an
 aggregate's key as text). A pipeline with a step that does not convert (stage 4's bins and
 polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of a graph.
+
+The graph is the whole model, as the bundle's pipeline is (:func:`mlsmith.target.whole_model`): its
+``label`` output is the original class, the positive one when its probability reaches the decision
+threshold (the most probable one for a multiclass model), and its ``probabilities`` output has one
+column per class, in the order of the bundle's ``classes``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..features import DateFeatures, ElapsedDays, GroupAggregate, LogTransform, 
 from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
+from ..target import code_model
 
 __all__ = ["ONNX_FILE", "ONNX_INFO", "OnnxExport", "OnnxModel", "export_onnx"]
 
@@ -269,7 +275,9 @@ def _date_parts_array(values: list[datetime | None]) -> np.ndarray:
 
 
 def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
-    """A copy of the pipeline whose steps all have an ONNX form, and the Python coercion per block."""
+    """A copy of the pipeline (on class codes) whose steps all have an ONNX form, and the Python
+    coercion per block."""
+    pipeline = code_model(pipeline)[0]
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2 or not hasattr(pipeline.steps[0][1], "transformers_"):
         raise _NotConvertible("the pipeline is not mlsmith's preprocessing followed by one model")
     graph = copy.deepcopy(pipeline)
@@ -493,11 +501,14 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
     """
     if len(X_check) == 0:
         return OnnxExport(False, "no held-out rows to verify the ONNX graph on")
+    _, classes, threshold = code_model(pipeline)
     try:
         graph, blocks = _plan(pipeline)
         feeds = _feeds(blocks, X_check)
-        model = _convert(graph, feeds, task)
-        got = _run(model, feeds, task)
+        model = _convert(graph, feeds, task, classes, threshold)
+        session = _session(model)
+        got = _run(session, feeds, task)
+        labels = _labels(session, feeds) if classes is not None and task != "regression" else None
     except _NotConvertible as exc:
         return OnnxExport(False, str(exc))
     except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, KeyError, ... on unsupported parts
@@ -513,7 +524,77 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
     if not diff <= tolerance:
         return OnnxExport(False, f"the ONNX graph differs from the pipeline by up to {diff:.2g} on {len(X_check)} "
                           f"held-out rows, above the tolerance {tolerance:g}", diff, len(X_check), tolerance, inputs)
+    if labels is not None:
+        wrong = _label_differences(labels, pipeline.predict(X_check), want, classes, threshold, diff)
+        if wrong:
+            return OnnxExport(False, f"the ONNX graph's label differs from the pipeline's on {wrong} of {len(X_check)} "
+                              "held-out rows whose probabilities are not at the decision point", diff, len(X_check),
+                              tolerance, inputs)
     return OnnxExport(True, "", diff, len(X_check), tolerance, inputs, model)
+
+
+def _label_tensor(classes: list[Any]) -> np.ndarray:
+    """The classes as the graph's label output holds them: int64 for integers, double for other
+    numbers, text for anything else (booleans included)."""
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) for c in classes):
+        return np.array(classes, dtype=np.int64)
+    if all(isinstance(c, (int, float, np.number)) and not isinstance(c, (bool, np.bool_)) for c in classes):
+        return np.array(classes, dtype=np.float64)
+    return np.array([str(c) for c in classes], dtype=object)
+
+
+def _label_output(onx, classes: list[Any], threshold: float | None) -> None:
+    """Make the graph's ``label`` output the bundle's prediction: the class (as :func:`_label_tensor`
+    holds it) whose probability is largest, or for a binary model the positive class when its
+    probability reaches ``threshold`` (as scikit-learn's ``FixedThresholdClassifier`` decides)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = onx.graph
+    label, proba = graph.output[0].name, graph.output[1].name
+    for node in graph.node:  # the converter's own label (a class code) stays inside the graph
+        node.output[:] = [f"{label}_code" if name == label else name for name in node.output]
+
+    def constant(name: str, values: np.ndarray) -> str:
+        graph.initializer.append(numpy_helper.from_array(values, f"mlsmith_{name}"))
+        return f"mlsmith_{name}"
+
+    if threshold is None:
+        nodes = [helper.make_node("ArgMax", [proba], ["mlsmith_index"], name="mlsmith_argmax", axis=1, keepdims=0)]
+    else:
+        nodes = [
+            helper.make_node("Gather", [proba, constant("positive", np.array(1, dtype=np.int64))],
+                             ["mlsmith_positive_probability"], name="mlsmith_positive", axis=1),
+            helper.make_node("GreaterOrEqual", ["mlsmith_positive_probability",
+                                                constant("threshold", np.array(threshold, dtype=np.float32))],
+                             ["mlsmith_reached"], name="mlsmith_threshold"),
+            helper.make_node("Cast", ["mlsmith_reached"], ["mlsmith_index"], name="mlsmith_index",
+                             to=TensorProto.INT64),
+        ]
+    values = _label_tensor(classes)
+    nodes.append(helper.make_node("Gather", [constant("classes", values), "mlsmith_index"], [label],
+                                  name="mlsmith_label", axis=0))
+    graph.node.extend(nodes)
+    graph.output[0].type.tensor_type.elem_type = (TensorProto.STRING if values.dtype == object
+                                                  else helper.np_dtype_to_tensor_dtype(values.dtype))
+
+
+def _labels(session, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    names = [i.name for i in session.get_inputs()]
+    return session.run([session.get_outputs()[0].name], dict(zip(names, feeds.values())))[0]
+
+
+def _label_differences(got: np.ndarray, want: np.ndarray, proba: np.ndarray, classes: list[Any],
+                       threshold: float | None, diff: float) -> int:
+    """Rows whose graph label is not the pipeline's, leaving out those the probabilities' float32
+    difference may decide otherwise (within ``diff`` of the threshold, or of a tie)."""
+    as_graph = dict(zip(map(str, classes), _label_tensor(classes)))
+    want = np.array([as_graph[str(v)] for v in want], dtype=_label_tensor(classes).dtype)
+    if threshold is not None:
+        close = np.abs(proba[:, 1] - threshold) <= diff
+    else:
+        top = np.sort(proba, axis=1)[:, -2:]
+        close = top[:, 1] - top[:, 0] <= 2 * diff
+    return int(((np.asarray(got) != want) & ~close).sum())
 
 
 def _feeds(blocks: list[_Block], frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -523,7 +604,8 @@ def _feeds(blocks: list[_Block], frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
+def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str, classes: list[Any] | None = None,
+             threshold: float | None = None) -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
@@ -536,6 +618,8 @@ def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
         # A fixed graph name (skl2onnx draws a random one): the same model gives the same bytes.
         onx = convert_sklearn(graph, name="mlsmith", initial_types=types, options=options,
                               target_opset={"": 17, "ai.onnx.ml": 3})
+    if classes is not None and task != "regression":
+        _label_output(onx, classes, threshold)
     return onx.SerializeToString()
 
 
@@ -588,6 +672,7 @@ class OnnxModel:
         return _run(self._session, feeds, self._task, self._io)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The graph's predictions: a classifier's ``label`` output (see :func:`_label_output`)."""
         if self._task == "regression":
             return _run(self._session, _feeds(self._blocks, X), self._task, self._io)
-        return self.predict_proba(X).argmax(axis=1)
+        return _labels(self._session, _feeds(self._blocks, X))
