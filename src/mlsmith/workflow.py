@@ -300,6 +300,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         reference = build_reference(train, schema, on_test)
         extras, extras_info = bundle_extras(model, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(),
                                             notes)
+        metadata["onnx"] = {key: extras_info["onnx"][key] for key in ("converted", "reason")}  # why, when it did not
         save_bundle(tmp / "model", model, schema, metadata,
                     extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
         _check_saved(tmp / "model", model, X_test)
