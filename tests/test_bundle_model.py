@@ -205,6 +205,8 @@ def test_a_runs_bundle_pipeline_predicts_what_the_bundle_predicts(tmp_path):
     np.testing.assert_array_equal(bundle.pipeline.predict(X), bundle.predict(X)["prediction"])
     card = (result.run_dir / "model" / "MODEL_CARD.md").read_text()
     assert f"probability is >= {bundle.threshold:.4f}" in card
+    assert "its own `predict` gives the classes by the decision threshold above" in card
+    assert bundle.metadata["onnx"] == {"converted": True, "reason": ""}
     onnx = OnnxModel((result.run_dir / "model" / "model.onnx").read_bytes(), bundle.pipeline, bundle.task)
     np.testing.assert_array_equal(onnx.predict(X), bundle.pipeline.predict(X))
 

@@ -95,8 +95,10 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
         lines.append(f"- {note}.")
     if onnx is not None:
         lines += ["", "## Formats", ""]
+        gives = {"binary_classification": "the classes by the decision threshold above",
+                 "multiclass_classification": "the most probable class"}.get(problem.get("type"), "the predictions")
         lines.append("- `pipeline.skops`: the whole model as one scikit-learn estimator, loaded without running untrusted "
-                     "code; its own `predict` gives the classes by the decision threshold above.")
+                     f"code; its own `predict` gives {gives}.")
         if onnx.get("converted"):
             lines.append(f"- `model.onnx`: matches the pipeline within {onnx['max_abs_diff']:.1e} on "
                          f"{onnx['n_rows_checked']} held-out rows (`mlsmith serve --runtime onnx`).")
