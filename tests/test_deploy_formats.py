@@ -15,6 +15,7 @@ from mlsmith.deploy import ModelBundle, export_onnx, model_card, save_bundle
 from mlsmith.deploy._onnx import OnnxModel, _plan
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
+from mlsmith.target import code_model
 from mlsmith.selection import build_pipeline
 
 
@@ -58,7 +59,7 @@ def test_an_injected_untrusted_type_is_refused_even_with_matching_hashes(churn_f
     with pytest.raises(BundleError, match=r"holds type 'test_deploy_formats.Smuggled', which mlsmith's pipelines are "
                                           "not made of; refusing to load it"):
         ModelBundle.load(bundle)
-    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline.estimator_[0], Smuggled)
+    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline[0], Smuggled)
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
@@ -241,7 +242,7 @@ def test_the_record_path_feeds_what_the_pipeline_path_feeds(churn_bundle, churn_
     recs[2]["signup_date"] = "1174-11-14"  # outside pandas' nanosecond range
     validated, _ = RecordValidator(bundle.schema).validate(json.dumps(recs).encode())
     assert validated[0]["signup_date"] == datetime(2024, 2, 29, 21, 30)  # converted to UTC at validation
-    _, blocks = _plan(bundle.pipeline.estimator_)
+    _, blocks = _plan(code_model(bundle.pipeline)[0])
     frame = Scorer(bundle).frame(validated)  # what the sklearn runtime scores
     assert frame.loc[0, "signup_date"] == pd.Timestamp("2024-02-29 21:30")
     for block in blocks:

@@ -11,6 +11,7 @@ from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
 from mlsmith.monitor import compare_runs, list_runs, retrain, show_run
+from mlsmith.target import code_model
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def retrained(tmp_path_factory):
             "models": ["naive_bayes"], "seed": 5}
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
     champion = make_bundle(folder / "champion", old, family="dummy")
-    assert isinstance(ModelBundle.load(champion).pipeline.estimator_.named_steps["model"], DummyClassifier)
+    assert isinstance(code_model(ModelBundle.load(champion).pipeline)[0].named_steps["model"], DummyClassifier)
     result = retrain(folder / "problem.yaml", champion, folder / "new.csv", runs_dir=folder / "runs", promote=True,
                      n_boot=300, n_jobs=1)
     return folder, champion, result

@@ -47,7 +47,7 @@ from .report._html import render_sections
 from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
-from .target import TargetCodec
+from .target import TargetCodec, whole_model
 from .parallel import Background, RunBudget, compute_backend, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
@@ -298,11 +298,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
+    # The bundle ships the whole model: scikit-learn's own predict gives the original classes, with the threshold.
+    model = whole_model(final, problem.type, codec.classes, evaluation.decision_threshold)
     say("7/7 evaluation: timing single-row predictions of the model bundle")
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
     rows = X.sample(min(len(X), 50), random_state=problem.seed)
-    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, final, schema, metadata).predict, rows,
+    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows,
                                                         target_ms=latency_ms,
                                                         max_seconds=2.0 if latency_ms is not None else 0.5)
     if early is None:
@@ -320,10 +322,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
-        extras, extras_info = bundle_extras(final, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(), notes)
-        save_bundle(tmp / "model", final, schema, metadata,
+        extras, extras_info = bundle_extras(model, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(),
+                                            notes)
+        metadata["onnx"] = {key: extras_info["onnx"][key] for key in ("converted", "reason")}  # why, when it did not
+        save_bundle(tmp / "model", model, schema, metadata,
                     extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
-        _check_saved(tmp / "model", final, X_test)
+        _check_saved(tmp / "model", model, X_test)
         bundle_info.update(extras_info)
         lap("bundle")
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
@@ -387,12 +391,17 @@ _DRAWN_LATE = ["problem", "guards", "evaluation"]
 
 
 def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:
-    """Load the saved bundle back and check it predicts what the fitted pipeline predicts."""
+    """Load the saved bundle back and check it predicts what the fitted model predicts: the same
+    probabilities (a regressor: values), and a classifier the same labels."""
     saved = ModelBundle.load(path)
     rows = X_test.head(50)
     method = "predict_proba" if hasattr(fitted, "predict_proba") else "predict"
     expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
-    if not np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True):
+    same = np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True)
+    if method == "predict_proba":
+        labels = (np.asarray(model.predict(rows), dtype=object) for model in (fitted, saved.pipeline))
+        same &= np.array_equal(*labels)
+    if not same:
         raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
                           "report this with the run's problem.yaml.")
 

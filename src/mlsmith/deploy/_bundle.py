@@ -6,6 +6,8 @@ What loading a bundle guarantees (see SECURITY.md):
   file, a missing one or one not listed refuses the bundle;
 - with ``MLSMITH_BUNDLE_KEY`` set, the manifest carries an HMAC-SHA256 signature made with that key
   (``manifest.sig``), and a bundle without a valid one is refused;
+- the pipeline is the whole model (see :func:`mlsmith.target.whole_model`): its own ``predict``
+  gives the original labels with the decision threshold applied, as :meth:`ModelBundle.predict` does;
 - the pipeline file (skops format) may only hold the types in :data:`TRUSTED_TYPES` (the classes and
   functions mlsmith's own pipelines are made of) besides those skops trusts itself; any other type
   refuses the bundle before anything in it is built, unless the caller names it in ``trusted``.
@@ -32,13 +34,17 @@ from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
 from ..target import whole_model
 
-__all__ = ["KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
+#: The layout of the bundles this version writes, recorded in their metadata as ``bundle_format``.
+#: 1 (no ``bundle_format``): the pipeline answers in class codes, the threshold is in the metadata
+#: only; such a bundle still loads, its pipeline made whole in memory. 2: the pipeline is the whole model.
+BUNDLE_FORMAT = 2
 #: The environment variable holding the key that signs bundles at save and is required at load.
 KEY_ENV = "MLSMITH_BUNDLE_KEY"
 
@@ -157,6 +163,8 @@ def save_bundle(
     schema, metadata, and ``manifest.json``: the SHA-256 of every other file, checked on load.
     With ``MLSMITH_BUNDLE_KEY`` set, ``manifest.sig`` holds the manifest's HMAC-SHA256 with that key.
     ``extra_files`` maps file names to their text or bytes (the model card, the ONNX export).
+    A classifier fitted on class codes is saved whole (:func:`~mlsmith.target.whole_model`, from the
+    metadata's ``task``, ``classes`` and ``decision_threshold``).
     The bundle's ``version`` is the first 12 hex digits of the pipeline file's SHA-256: the same
     fitted pipeline gives the same version, and the same metadata the same bundle, byte for byte.
     """
@@ -164,7 +172,7 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(path.parent, path.name)
     try:
-        model = whole_model(pipeline, metadata["task"], metadata.get("classes") or (), metadata.get("decision_threshold"))
+        model = whole_model(pipeline, metadata.get("task"), metadata.get("classes"), metadata.get("decision_threshold"))
         (tmp / PIPELINE_FILE).write_bytes(pipeline_bytes(model))
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
         for name, content in (extra_files or {}).items():
@@ -173,7 +181,7 @@ def save_bundle(
             else:
                 (tmp / name).write_text(content)
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
-        meta = {**metadata, "version": files[PIPELINE_FILE][:12], "files": files}
+        meta = {**metadata, "bundle_format": BUNDLE_FORMAT, "version": files[PIPELINE_FILE][:12], "files": files}
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         manifest = json.dumps({"algorithm": "sha256", "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())}},
                               indent=2).encode()
@@ -273,12 +281,15 @@ class ModelBundle:
     """
 
     def __init__(self, path: Path | None, pipeline, schema: Schema, metadata: dict[str, Any]):
-        """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it."""
+        """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it.
+
+        ``pipeline`` is made whole (:func:`~mlsmith.target.whole_model`) if it answers in class codes.
+        """
         self.path = path
         #: The whole model, as scikit-learn sees it: a classifier's ``classes_`` are the original labels
         #: and its ``predict`` applies the bundle's decision threshold (bundles saved before it was
         #: wrapped get the same wrapper from their metadata).
-        self.pipeline = whole_model(pipeline, metadata["task"], metadata.get("classes") or (),
+        self.pipeline = whole_model(pipeline, metadata.get("task"), metadata.get("classes"),
                                     metadata.get("decision_threshold"))
         self.schema = schema
         self.metadata = metadata
@@ -312,6 +323,11 @@ class ModelBundle:
                 "binary_classification", "multiclass_classification", "regression"):
             raise BundleError(f"model bundle '{path}': {METADATA_FILE} names no task; re-create the bundle with "
                               "'mlsmith run'.")
+        layout = metadata.get("bundle_format", 1)
+        if not isinstance(layout, int) or isinstance(layout, bool) or not 1 <= layout <= BUNDLE_FORMAT:
+            raise BundleError(f"model bundle '{path}' has bundle format {layout!r}, which this mlsmith does not read "
+                              f"(it reads formats 1 to {BUNDLE_FORMAT}); upgrade mlsmith, or re-create the bundle "
+                              "with this version's 'mlsmith run'.")
         pipeline = load_pipeline(path / PIPELINE_FILE, trusted)
         return cls(path, pipeline, schema, metadata)
 
@@ -372,11 +388,27 @@ class ModelBundle:
         out.index = frame.index
         return out
 
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities, one column per class, named by the class (the original labels).
+
+        Raises
+        ------
+        BundleError
+            For a regressor, which gives no probabilities.
+        """
+        if self.task == "regression":
+            raise BundleError(f"model bundle '{self.path}' is a regressor and gives no probabilities; use predict.")
+        frame = as_pandas(frame)
+        self.check_columns(frame)
+        proba = self.pipeline.predict_proba(frame[self.schema.features()])
+        return pd.DataFrame(proba, index=frame.index, columns=pd.Index(self.classes, dtype=object))
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score rows: the prediction, and class probabilities for a classifier.
 
-        Binary predictions use the decision threshold saved in the bundle. ``frame`` may be a pandas
-        or Polars frame or a pyarrow Table (typed as training typed its data: ``as_pandas``).
+        Binary predictions use the decision threshold saved in the bundle: the same labels as
+        ``self.pipeline.predict``, computed from the one ``predict_proba`` call. ``frame`` may be a
+        pandas or Polars frame or a pyarrow Table (typed as training typed its data: ``as_pandas``).
         """
         frame = as_pandas(frame)
         self.check_columns(frame)

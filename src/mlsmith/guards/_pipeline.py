@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 from ..exceptions import DataError
+from ..target import code_model
 from ._finding import Finding, GuardReport
 
 __all__ = ["check_pipeline", "check_pipeline_file"]
@@ -95,6 +96,7 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
     X_train = pd.DataFrame(X_train)
     findings: list[Finding] = []
     fitted = estimator.best_estimator_ if isinstance(estimator, BaseSearchCV) and hasattr(estimator, "best_estimator_") else estimator
+    fitted = code_model(fitted)[0]  # a bundle's whole model: the pipeline inside its threshold and labels
     for path, step, cols in _first_steps(fitted, None, ""):
         found = _compare(path, step, cols, X_train, X_full)
         if found:
