@@ -44,6 +44,7 @@ from .problem import Problem, load_problem
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import run_folder, to_jsonable, write_json
+from .catalog import CATALOG, family
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
@@ -299,8 +300,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         extras, extras_info = bundle_extras(final, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(), notes)
         save_bundle(tmp / "model", final, schema, metadata,
                     extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
-        _check_saved(tmp / "model", final, X_test)
-        bundle_info.update(extras_info)
+        trust = _check_saved(tmp / "model", final, X_test, user_family=best.model not in CATALOG)
+        bundle_info.update(extras_info, **({"trust": trust} if trust else {}))
         lap("bundle")
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
@@ -362,15 +363,25 @@ _DRAWN_EARLY = ["quality", "eda", "features", "leaderboard", "tuning"]
 _DRAWN_LATE = ["problem", "guards", "evaluation"]
 
 
-def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:
-    """Load the saved bundle back and check it predicts what the fitted pipeline predicts."""
-    saved = ModelBundle.load(path)
+def _check_saved(path: Path, fitted, X_test: pd.DataFrame, user_family: bool = False) -> list[str]:
+    """Load the saved bundle back and check it predicts what the fitted pipeline predicts.
+
+    Returns the types that loading the bundle must be told to trust (``--trust``): none for the
+    catalog's families, whose types mlsmith trusts. A family of the user's own is loaded trusting
+    them (its class and what the class stores), since the spec named that class and this process
+    wrote the file; elsewhere, loading it is refused until they are named.
+    """
+    from .deploy._bundle import PIPELINE_FILE, refused_types
+
+    trust = refused_types(path / PIPELINE_FILE)
+    saved = ModelBundle.load(path, trusted=trust if user_family else ())
     rows = X_test.head(50)
     method = "predict_proba" if hasattr(fitted, "predict_proba") else "predict"
     expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
     if not np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True):
         raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
                           "report this with the run's problem.yaml.")
+    return trust
 
 
 def _strict_message(guards: GuardReport) -> str:
@@ -416,6 +427,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     )
     lap("selection")
     best = leaderboard.best
+    best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
     reserve = 2 * cv_s + TAIL_S + (EXPLAIN_S if constraints.interpretability == "high" else 0.0)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
@@ -427,7 +439,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     say(f"4/7 feature gain, measured with {best.label}")
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
+        feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
                                       seed=problem.seed, n_jobs=n_jobs, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
@@ -446,10 +458,11 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         else:
             method = "none"
     say(f"6/7 tuning {best.label}")
-    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
+    base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
-                          n_trials=spec.n_trials, timeout_s=timeout_s, space=spaces.get(best.model),
+                          n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
                           progress=lambda msg: say(f"6/7 tuning {best.label}: {msg}"))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
