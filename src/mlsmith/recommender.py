@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import CATALOG
+from .catalog import CATALOG, families, model_names, task_kind
 from .data import Schema
 from .exceptions import ProblemSpecError
 
@@ -25,8 +25,8 @@ WIDE = 100
 #: The order to try families in: a readable baseline first, then what usually wins on tables.
 TRY_ORDER = ["linear", "lightgbm", "hist_gradient_boosting", "xgboost", "random_forest", "decision_tree",
              "naive_bayes", "svm", "knn", "dummy"]
-#: Families a person can read and check, kept when interpretability is high.
-READABLE = ("linear", "decision_tree", "naive_bayes", "dummy")
+#: Families a person can read and check (rated high or very high), kept when interpretability is high.
+READABLE = tuple(name for name, family in CATALOG.items() if family.readable)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def recommend(
     task: str,
     interpretability: str = "medium",
     latency_ms: float | None = None,
-    models: list[str] | None = None,
+    models: list | None = None,
 ) -> Recommendation:
     """Shortlist the catalog's families for this data and these constraints, each with its reason.
 
@@ -86,7 +86,8 @@ def recommend(
     task : the problem's task type.
     interpretability : ``high`` keeps the readable families only (linear, decision tree, naive Bayes).
     latency_ms : a per-request budget; recorded here, checked on measured predict times later.
-    models : families named in problem.yaml; the others are skipped as not requested.
+    models : families named in problem.yaml (names, or :class:`~mlsmith.problem.ModelSpec` entries of the
+        user's own families); the others are skipped as not requested.
 
     Examples
     --------
@@ -99,10 +100,18 @@ def recommend(
     >>> rec.skipped["lightgbm"]
     'interpretability: high asks for a model a person can read; LightGBM is rated low'
     """
-    unknown = [m for m in models or [] if m not in CATALOG]
+    catalog = families(models)
+    names = model_names(models)
+    unknown = [m for m in names if m not in catalog]
     if unknown:
         raise ProblemSpecError(
-            f"problem.yaml: 'models' names unknown families {unknown}; choose from {', '.join(CATALOG)}."
+            f"problem.yaml: 'models' names unknown families {unknown}; choose from {', '.join(catalog)}."
+        )
+    wrong_task = [n for n in names if n not in CATALOG and not catalog[n].supports(task)]
+    if wrong_task:
+        raise ProblemSpecError(
+            f"problem.yaml: 'models' entry '{wrong_task[0]}' ({', '.join(catalog[wrong_task[0]].estimator.values())}) "
+            f"does not apply to {task.replace('_', ' ')}; give 'estimator: {{{task_kind(task)}: module.Class}}' for it."
         )
     features = schema.features()
     n_cols = len(features)
@@ -113,16 +122,18 @@ def recommend(
                "columns_with_missing": len(missing), "missing_cell_frac": round(missing_frac, 4),
                "interpretability": interpretability, "latency_ms": latency_ms}
     advice = []
-    for name in sorted(CATALOG, key=lambda n: TRY_ORDER.index(n) if n in TRY_ORDER else len(TRY_ORDER)):
-        family = CATALOG[name]
+    # The user's own families go just before the dummy: after the catalog's readable baseline, and
+    # still tried when a comparison's time budget runs short.
+    for name in sorted(catalog, key=lambda n: TRY_ORDER.index(n) if n in TRY_ORDER else len(TRY_ORDER) - 1.5):
+        family = catalog[name]
         decision, reason = "keep", _why_keep(name, family, profile)
         if not family.supports(task):
             decision, reason = "skip", f"does not apply to {task.replace('_', ' ')}"
-        elif models and name not in models and name != "dummy":
+        elif names and name not in names and name != "dummy":
             decision, reason = "skip", "not listed in problem.yaml 'models'"
         elif name == "dummy":
             reason = "the floor every model must clear (prior / mean)"
-        elif interpretability == "high" and name not in READABLE:
+        elif interpretability == "high" and not family.readable:
             decision = "skip"
             reason = (f"interpretability: high asks for a model a person can read; {family.label} is rated "
                       f"{family.interpretability}")
@@ -148,7 +159,7 @@ def _why_keep(name: str, family, profile: dict[str, Any]) -> str:
         "svm": "strong on small, clean, scaled data",
         "knn": "no training; a local, instance-based view",
     }
-    reason = parts.get(name, family.label)
+    reason = parts.get(name) or f"your own estimator, {' / '.join(family.estimator.values())}"
     if profile["columns_with_missing"] and family.handles_missing == "no":
         reason += f"; the {profile['columns_with_missing']} columns with missing values are imputed for it"
     if name == "naive_bayes" and profile["categorical"] > profile["columns"] / 2:

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from .catalog import CATALOG, Family, build_pipeline
+from .catalog import CATALOG, Family, build_pipeline, families
 from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan
@@ -132,7 +132,7 @@ def compare_models(
     cv: Any,
     groups: np.ndarray | None = None,
     secondary: list[str] | tuple[str, ...] = (),
-    models: list[str] | None = None,
+    models: list | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     time_budget_s: float | None = None,
@@ -151,7 +151,8 @@ def compare_models(
     schema : the column roles that drive preprocessing.
     task, metric : the problem's task and success metric; ``secondary`` metrics are reported too.
     cv, groups : the splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
-    models : the families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps).
+    models : the families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
+        names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
     seed : reaches every estimator; the splitter carries it already.
     n_jobs : folds run in parallel (all cores by default, or the Dask cluster in use); each model
         uses one thread.
@@ -183,7 +184,8 @@ def compare_models(
     budgeted = time_budget_s is not None or family_budget_s is not None
     if budgeted:
         warm_up(n_jobs)
-    pipes = {name: build_pipeline(name, schema, task, seed, plan=plan) for name in rec.order}
+    catalog = families(models)
+    pipes = {name: build_pipeline(catalog[name], schema, task, seed, plan=plan) for name in rec.order}
     fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
@@ -196,7 +198,7 @@ def compare_models(
         return values, train_values, None
 
     def add_row(name: str, res: list, values, train_values, selection_score, wall_time_s: float) -> None:
-        family = CATALOG[name]
+        family = catalog[name]
         row = LeaderboardRow(
             model=name,
             label=family.label,
@@ -221,7 +223,7 @@ def compare_models(
         rows.append(row)
 
     def add_failed(name: str, exc: Exception) -> None:
-        rows.append(LeaderboardRow(name, CATALOG[name].label, None, None, None, 0.0, 0.0,
+        rows.append(LeaderboardRow(name, catalog[name].label, None, None, None, 0.0, 0.0,
                                    status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
 
     start = time.perf_counter()
@@ -232,7 +234,8 @@ def compare_models(
         def greater_is_better(res: list) -> np.ndarray:  # the race's per-fold scores
             return sign[metric] * fold_scores(res)[0][metric]
 
-        race = _race(pipes, X, y, folds, scoring, fit_args, cv, greater_is_better, latency_ms, progress)
+        labels = {name: catalog[name].label for name in pipes}
+        race = _race(pipes, labels, X, y, folds, scoring, fit_args, cv, greater_is_better, latency_ms, progress)
         for name, res, behind in race:
             if isinstance(res, Exception):  # a family that cannot fit this data is reported, not fatal
                 add_failed(name, res)
@@ -242,7 +245,7 @@ def compare_models(
                 rows[-1].status, rows[-1].note = "stopped early", behind
     else:
         for name in rec.order:
-            family = CATALOG[name]
+            family = catalog[name]
             now = time.perf_counter()
             if total_deadline is not None and now > total_deadline and name != "dummy":
                 rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
@@ -281,6 +284,7 @@ def compare_models(
 
 def _race(
     pipes: dict[str, Any],
+    labels: dict[str, str],
     X: pd.DataFrame,
     y: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
@@ -291,7 +295,8 @@ def _race(
     latency_ms: float | None,
     progress: Callable[[str], None] | None,
 ) -> list[tuple[str, list[FoldResult] | Exception, str | None]]:
-    """Each family's fold results (or its exception) and, if it stopped early, why; in ``pipes``' order.
+    """Each family's fold results (or its exception) and, if it stopped early, why; in ``pipes``' order
+    (``labels`` names the families in progress and reasons).
 
     The comparison races (Maron & Moore's Hoeffding races; caret's adaptive resampling, Kuhn 2014):
     every family is fitted on the first :data:`RACE_FOLDS` folds, and one whose scores there are
@@ -307,7 +312,7 @@ def _race(
     out: dict[str, list[FoldResult] | Exception] = {}
     for name, res in zip(pipes, fit_many(list(pipes.values()), X, y, first, scoring, **fit_args)):
         if progress:
-            progress(CATALOG[name].label)
+            progress(labels[name])
         out[name] = res
     if len(first) == len(folds):
         return [(name, res, None) for name, res in out.items()]
@@ -320,7 +325,7 @@ def _race(
         for name, values in racing.items():
             p = _behind_p(racing[leader] - values, test_over_train) if name != leader else 1.0
             if p < RACE_ALPHA:
-                behind[name] = (f"behind {CATALOG[leader].label} on the first {len(first)} of {len(folds)} folds "
+                behind[name] = (f"behind {labels[leader]} on the first {len(first)} of {len(folds)} folds "
                                 f"(corrected paired t-test, one-sided p = {p:.2g}): its other folds were not fitted")
     rest = [name for name, res in out.items() if not isinstance(res, Exception) and name not in behind]
     later = fit_many([pipes[name] for name in rest], X, y, folds[len(first):], scoring, **fit_args)

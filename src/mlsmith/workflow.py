@@ -21,6 +21,7 @@ from sklearn.base import clone
 from ._columns import unusable_targets
 from .data import Schema, check_columns, describe_frame, fingerprint, infer_schema, load_data
 from .deploy import ModelBundle, bundle_extras, save_bundle
+from .deploy._bundle import PIPELINE_FILE, refused_types
 from .deploy._explain import reference_row
 from .eda import EDAReport, explore
 from .eda._table import open_table
@@ -45,6 +46,7 @@ from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import run_folder, to_jsonable, write_json
+from .catalog import CATALOG, family
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec, whole_model
@@ -327,8 +329,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         metadata["onnx"] = {key: extras_info["onnx"][key] for key in ("converted", "reason")}  # why, when it did not
         save_bundle(tmp / "model", model, schema, metadata,
                     extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
-        _check_saved(tmp / "model", model, X_test)
-        bundle_info.update(extras_info)
+        trust = _check_saved(tmp / "model", model, X_test, user_family=best.model not in CATALOG)
+        bundle_info.update(extras_info, **({"trust": trust} if trust else {}))
         lap("bundle")
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
@@ -390,10 +392,17 @@ _DRAWN_EARLY = ["quality", "eda", "features", "leaderboard", "tuning"]
 _DRAWN_LATE = ["problem", "guards", "evaluation"]
 
 
-def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:
+def _check_saved(path: Path, fitted, X_test: pd.DataFrame, user_family: bool = False) -> list[str]:
     """Load the saved bundle back and check it predicts what the fitted model predicts: the same
-    probabilities (a regressor: values), and a classifier the same labels."""
-    saved = ModelBundle.load(path)
+    probabilities (a regressor: values), and a classifier the same labels.
+
+    Returns the types that loading the bundle must be told to trust (``--trust``): none for the
+    catalog's families, whose types mlsmith trusts. A family of the user's own is loaded trusting
+    them (its class and what the class stores), since the spec named that class and this process
+    wrote the file; elsewhere, loading it is refused until they are named.
+    """
+    trust = refused_types(path / PIPELINE_FILE)
+    saved = ModelBundle.load(path, trusted=trust if user_family else ())
     rows = X_test.head(50)
     method = "predict_proba" if hasattr(fitted, "predict_proba") else "predict"
     expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
@@ -404,6 +413,7 @@ def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:
     if not same:
         raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
                           "report this with the run's problem.yaml.")
+    return trust
 
 
 def _strict_message(guards: GuardReport) -> str:
@@ -449,6 +459,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     )
     lap("selection")
     best = leaderboard.best
+    best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
     reserve = 2 * cv_s + TAIL_S + (EXPLAIN_S if constraints.interpretability == "high" else 0.0)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
@@ -460,7 +471,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     say(f"4/7 feature gain, measured with {best.label}")
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
+        feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
                                       seed=problem.seed, n_jobs=n_jobs, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
@@ -479,10 +490,11 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         else:
             method = "none"
     say(f"6/7 tuning {best.label}")
-    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
+    base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
-                          n_trials=spec.n_trials, timeout_s=timeout_s, space=spaces.get(best.model),
+                          n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
                           progress=lambda msg: say(f"6/7 tuning {best.label}: {msg}"))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"

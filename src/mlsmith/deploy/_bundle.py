@@ -34,7 +34,7 @@ from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
 from ..target import whole_model
 
-__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "refused_types", "save_bundle"]
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
@@ -248,8 +248,9 @@ def verify_bundle(path: Path) -> None:
             )
 
 
-def load_pipeline(file: Path, trusted: Iterable[str] = ()):
-    """Load a skops pipeline file holding only trusted types (:data:`TRUSTED_TYPES` and ``trusted``)."""
+def refused_types(file: Path, trusted: Iterable[str] = ()) -> list[str]:
+    """The types of a skops pipeline file that loading refuses: not in :data:`TRUSTED_TYPES`, ``trusted``
+    or what skops trusts itself."""
     import skops.io as sio
 
     try:
@@ -258,15 +259,22 @@ def load_pipeline(file: Path, trusted: Iterable[str] = ()):
         raise BundleError(f"model bundle '{file.parent}': {file.name} is not a skops file ({str(exc)[:200]}); "
                           "re-create the bundle with 'mlsmith run'.") from None
     allowed = TRUSTED_TYPES | set(trusted)
-    refused = [t for t in untrusted if t not in allowed]
+    return [t for t in untrusted if t not in allowed]
+
+
+def load_pipeline(file: Path, trusted: Iterable[str] = ()):
+    """Load a skops pipeline file holding only trusted types (:data:`TRUSTED_TYPES` and ``trusted``)."""
+    import skops.io as sio
+
+    refused = refused_types(file, trusted)
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         raise BundleError(
             f"model bundle '{file.parent}' holds type '{refused[0]}'{more}, which mlsmith's pipelines are not made of; "
             f"refusing to load it, since loading could run its code. If you wrote that type, trust it "
-            f"explicitly: --trust {refused[0]}."
+            f"explicitly: {' '.join(f'--trust {t}' for t in refused[:10])}{' ...' if len(refused) > 10 else ''}."
         )
-    return sio.load(file, trusted=untrusted)
+    return sio.load(file, trusted=sio.get_untrusted_types(file=file))
 
 
 class ModelBundle:

@@ -58,7 +58,7 @@ class FeatureResult:
 
 def measure_gain(
     plan: FeaturePlan,
-    family: str,
+    family: Any,
     X: pd.DataFrame,
     y: np.ndarray,
     schema: Schema,
@@ -80,7 +80,8 @@ def measure_gain(
     Parameters
     ----------
     plan : the proposed plan.
-    family : the model family to measure with (the leaderboard's best).
+    family : the model family to measure with (the leaderboard's best): a catalog name or a
+        :class:`~mlsmith.catalog.Family` (a user's own).
     X, y, schema, task : the training features, encoded target, column roles and task.
     metric : a metric name; scores are reported in its natural direction.
     cv, groups : the run's splitter and its groups (the same folds as the comparison).
@@ -108,9 +109,10 @@ def measure_gain(
     """
     from ..selection import build_pipeline
 
+    name = family if isinstance(family, str) else family.name
     if not plan.transforms:
         note = "no transforms in the plan: nothing to measure" if plan.mode != "none" else "features: none"
-        return FeatureResult(plan, plan, family, metric, get_metric(metric).greater_is_better, notes=[note])
+        return FeatureResult(plan, plan, name, metric, get_metric(metric).greater_is_better, notes=[note])
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     score = scorer(metric, task, n_classes)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
@@ -149,5 +151,5 @@ def measure_gain(
         rows.append({"group": group, "columns": columns, "pinned": pinned, "score_without": sign * without,
                      "gain": full - without, "decision": decision})
     final = plan.without(*dropped)
-    return FeatureResult(plan, final, family, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
+    return FeatureResult(plan, final, name, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
                          rows, notes)

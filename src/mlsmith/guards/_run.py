@@ -80,6 +80,7 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
 
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
+    from ..catalog import families
     from ..recommender import recommend
     from ..selection import build_pipeline
     from ..split import cv_splitter
@@ -87,7 +88,9 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
     constraints = problem.constraints
     names = recommend(schema, len(train), problem.type, constraints.interpretability, constraints.latency_ms,
                       problem.models).order
-    objects: dict[str, Any] = {name: build_pipeline(name, schema, problem.type, problem.seed) for name in names}
+    catalog = families(problem.models)
+    objects: dict[str, Any] = {name: build_pipeline(catalog[name], schema, problem.type, problem.seed)
+                               for name in names}
     objects["cv"] = cv_splitter(problem, train)[0]
     return check_seeds(objects)
 
@@ -95,7 +98,7 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
 def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningResult,
                    evaluation: Evaluation) -> list[Finding]:
     """Run the guards that need the training results: overfitting, CV against test, the tuning ranges."""
-    from ..selection import CATALOG
+    from ..catalog import family
 
     best = leaderboard.best
     metric = problem.success_metric
@@ -107,7 +110,8 @@ def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningRes
         from ..tuning import parse_space
 
         override = problem.tuning.spaces.get(tuning.model)
-        space = parse_space(tuning.model, override) if override else CATALOG[tuning.model].space(problem.type)
+        space = (parse_space(tuning.model, override) if override
+                 else family(tuning.model, problem.models).space(problem.type))
         findings += check_tuning_range(space, tuning.best_params, best.label, tuning.trials,
                                        get_metric(tuning.metric).greater_is_better)
     return findings
