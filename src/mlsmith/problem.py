@@ -449,6 +449,11 @@ class Problem(_Spec):
         """The spec as plain data, with the defaults filled in (as written to the run folder)."""
         return self.model_dump(mode="json", exclude_none=False)
 
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+
+        return render_section("problem", self.to_yaml_dict())
+
 
 #: The values each metric can take: fractions, r2 (at most 1), or errors (at least 0).
 _FRACTION_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")

@@ -68,6 +68,12 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "order": self.order, "advice": [a.to_dict() for a in self.advice]}
 
+    def _repr_html_(self) -> str:
+        from .report._selection import recommendation_html
+        from .runs import to_jsonable
+
+        return recommendation_html(to_jsonable(self.to_dict()))
+
 
 def recommend(
     schema: Schema,

@@ -115,6 +115,14 @@ class Leaderboard:
                 "recommendation": self.recommendation.to_dict() if self.recommendation else None,
                 "budget": self.budget}
 
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+        from .runs import to_jsonable
+
+        board = to_jsonable(self.to_dict())
+        meta = {k: v for k, v in board.items() if k != "rows"}
+        return render_section("leaderboard", board["rows"], {"leaderboard_meta": meta})
+
 
 def compare_models(
     X: pd.DataFrame,

@@ -375,3 +375,16 @@ class ModelBundle:
                 out[f"probability_{label}"] = proba[:, i]
         return out
 
+
+    def _repr_html_(self) -> str:
+        """The bundle in a notebook: the run report's bundle section, with the test metrics saved in it."""
+        from ..report._html import render_section
+        from ._card import CARD_FILE
+        from ._onnx import ONNX_INFO
+
+        data = {**self.metadata, "path": str(self.path) if self.path is not None else None}
+        if self.path is not None and (self.path / ONNX_INFO).is_file():  # verified with the manifest at load
+            data["onnx"] = _read_json(self.path, ONNX_INFO)
+        if self.path is not None and (self.path / CARD_FILE).is_file():
+            data["model_card"] = CARD_FILE
+        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})

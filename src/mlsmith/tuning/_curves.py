@@ -64,6 +64,12 @@ class LearningCurve:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def _repr_html_(self) -> str:
+        from ..report._tuning import learning_curve_html
+        from ..runs import to_jsonable
+
+        return learning_curve_html(to_jsonable(self.to_dict()))
+
 
 def learning_curves(pipeline, X, y, task: str, metric: str, folds: list, reference: float | None = None,
                     n_sizes: int = 5, n_jobs: int = -1, seed: int = 0) -> LearningCurve | None:

@@ -83,6 +83,12 @@ class TuningResult:
         out["learning_curve"] = self.learning_curve.to_dict() if self.learning_curve is not None else None
         return out
 
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("tuning", to_jsonable(self.to_dict()))
+
 
 def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, default_score: float | None = None,
          n_trials: int | None = 15, seed: int = 42, n_jobs: int = -1, method: str = "bayes",
