@@ -49,3 +49,42 @@ def test_the_probe_sees_a_lazy_import():
     loaded = loaded_after("import mlsmith.deploy._onnx as o, mlsmith.deploy._bundle as b\n"
                           "o._register_converters()\nimport skops.io")
     assert {"skl2onnx", "onnxmltools", "onnx", "skops"} <= set(loaded)
+
+
+@pytest.fixture
+def without_xgboost(monkeypatch):
+    """XGBoost as in an install without the `xgboost` or `gpu` extra: not found, not importable."""
+    monkeypatch.setitem(sys.modules, "xgboost", None)
+
+
+def test_without_xgboost_the_comparison_skips_it_and_says_how_to_install_it(without_xgboost):
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.data import infer_schema
+    from mlsmith.exceptions import ProblemSpecError
+    from mlsmith.recommender import recommend
+
+    frame = load_breast_cancer(as_frame=True).frame
+    rec = recommend(infer_schema(frame, "target"), len(frame), "binary_classification")
+    assert "xgboost" not in rec.order and {"lightgbm", "hist_gradient_boosting"} <= set(rec.order)
+    assert rec.skipped["xgboost"] == ("not installed: pip install 'mlsmith[xgboost]' (CPU build) or "
+                                      "'mlsmith[gpu]' (CUDA build)")
+    with pytest.raises(ProblemSpecError, match=r"'models' lists xgboost, which is not installed; "
+                                               r"pip install 'mlsmith\[xgboost\]'"):
+        recommend(infer_schema(frame, "target"), len(frame), "binary_classification", models=["linear", "xgboost"])
+
+
+def test_without_xgboost_other_pipelines_still_export_to_onnx(without_xgboost):
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.data import infer_schema
+    from mlsmith.deploy import export_onnx
+    from mlsmith.selection import build_pipeline
+
+    frame = load_breast_cancer(as_frame=True).frame
+    schema = infer_schema(frame, "target")
+    X, y = frame[schema.features()], frame["target"].to_numpy()
+    pipe = build_pipeline("lightgbm", schema, "binary_classification", 0).fit(X[::2], y[::2])
+    export = export_onnx(pipe, X[1::2], "binary_classification")
+    assert export.converted, export.reason
+    assert export.max_abs_diff < 1e-4 and export.n_rows_checked == len(X[1::2])

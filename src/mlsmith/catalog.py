@@ -9,6 +9,7 @@ can override it, see :func:`mlsmith.tuning.parse_space`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any, Callable
 
 from scipy.stats import loguniform, randint, uniform
@@ -31,7 +32,22 @@ from .data import Schema
 from .features import FeaturePlan
 from .preprocess import build_preprocessor
 
-__all__ = ["CATALOG", "Family", "build_pipeline"]
+__all__ = ["CATALOG", "EXTRAS", "Family", "build_pipeline", "installed"]
+
+#: Families whose library comes with an extra, not with mlsmith itself: how to install it. XGBoost's CPU
+#: and CUDA builds are two distributions of the same ``xgboost`` package, so neither is a dependency.
+EXTRAS = {"xgboost": "pip install 'mlsmith[xgboost]' (CPU build) or 'mlsmith[gpu]' (CUDA build)"}
+
+
+def installed(family: str) -> bool:
+    """Whether the library of ``family`` can be imported (looked up, not imported).
+
+    Examples
+    --------
+    >>> installed("linear"), installed("lightgbm")
+    (True, True)
+    """
+    return family not in EXTRAS or find_spec(family) is not None
 
 @dataclass(frozen=True)
 class Family:

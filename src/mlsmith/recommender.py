@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import CATALOG
+from .catalog import CATALOG, EXTRAS, installed
 from .data import Schema
 from .exceptions import ProblemSpecError
 
@@ -110,6 +110,10 @@ def recommend(
         raise ProblemSpecError(
             f"problem.yaml: 'models' names unknown families {unknown}; choose from {', '.join(CATALOG)}."
         )
+    absent = [m for m in models or [] if not installed(m)]
+    if absent:
+        raise ProblemSpecError(f"problem.yaml: 'models' lists {absent[0]}, which is not installed; "
+                               f"{EXTRAS[absent[0]]}, or remove it from 'models'.")
     features = schema.features()
     n_cols = len(features)
     categorical = schema.features("categorical")
@@ -126,6 +130,8 @@ def recommend(
             decision, reason = "skip", f"does not apply to {task.replace('_', ' ')}"
         elif models and name not in models and name != "dummy":
             decision, reason = "skip", "not listed in problem.yaml 'models'"
+        elif not installed(name):
+            decision, reason = "skip", f"not installed: {EXTRAS[name]}"
         elif name == "dummy":
             reason = "the floor every model must clear (prior / mean)"
         elif interpretability == "high" and name not in READABLE:
