@@ -17,6 +17,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from scipy.stats import loguniform, randint, uniform
@@ -43,8 +44,23 @@ from .problem import _cut
 if TYPE_CHECKING:
     from .problem import ModelSpec
 
-__all__ = ["CATALOG", "Family", "build_pipeline", "families", "family", "import_estimator", "model_names",
-           "task_kind", "user_family"]
+__all__ = ["CATALOG", "EXTRAS", "Family", "build_pipeline", "families", "family", "import_estimator", "installed",
+           "model_names", "task_kind", "user_family"]
+
+#: Families whose library comes with an extra, not with mlsmith itself: how to install it. XGBoost's CPU
+#: and CUDA builds are two distributions of the same ``xgboost`` package, so neither is a dependency.
+EXTRAS = {"xgboost": "pip install 'mlsmith[xgboost]' (or any xgboost build you already use)"}
+
+
+def installed(family: str) -> bool:
+    """Whether the library of ``family`` can be imported (looked up, not imported).
+
+    Examples
+    --------
+    >>> installed("linear"), installed("lightgbm")
+    (True, True)
+    """
+    return family not in EXTRAS or find_spec(family) is not None
 
 @dataclass(frozen=True)
 class Family:

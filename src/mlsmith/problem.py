@@ -565,6 +565,11 @@ class Problem(_Spec):
         """The spec as plain data, with the defaults filled in (as written to the run folder)."""
         return self.model_dump(mode="json", exclude_none=False)
 
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+
+        return render_section("problem", self.to_yaml_dict())
+
 
 def _entry_error(index: int, raw: Any, error: dict[str, Any]) -> str:
     """One line for the first error in the ``index``-th ``models:`` entry."""

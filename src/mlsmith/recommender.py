@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import CATALOG, families, model_names, task_kind
+from .catalog import CATALOG, EXTRAS, families, installed, model_names, task_kind
 from .data import Schema
 from .exceptions import ProblemSpecError
 
@@ -68,6 +68,12 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "order": self.order, "advice": [a.to_dict() for a in self.advice]}
 
+    def _repr_html_(self) -> str:
+        from .report._selection import recommendation_html
+        from .runs import to_jsonable
+
+        return recommendation_html(to_jsonable(self.to_dict()))
+
 
 def recommend(
     schema: Schema,
@@ -113,6 +119,10 @@ def recommend(
             f"problem.yaml: 'models' entry '{wrong_task[0]}' ({', '.join(catalog[wrong_task[0]].estimator.values())}) "
             f"does not apply to {task.replace('_', ' ')}; give 'estimator: {{{task_kind(task)}: module.Class}}' for it."
         )
+    absent = [n for n in names if not installed(n)]
+    if absent:
+        raise ProblemSpecError(f"problem.yaml: 'models' lists {absent[0]}, which is not installed; "
+                               f"{EXTRAS[absent[0]]}, or remove it from 'models'.")
     features = schema.features()
     n_cols = len(features)
     categorical = schema.features("categorical")
@@ -131,6 +141,8 @@ def recommend(
             decision, reason = "skip", f"does not apply to {task.replace('_', ' ')}"
         elif names and name not in names and name != "dummy":
             decision, reason = "skip", "not listed in problem.yaml 'models'"
+        elif not installed(name):
+            decision, reason = "skip", f"not installed: {EXTRAS[name]}"
         elif name == "dummy":
             reason = "the floor every model must clear (prior / mean)"
         elif interpretability == "high" and not family.readable:

@@ -109,18 +109,19 @@ class Leaderboard:
             records.append(record)
         return pd.DataFrame.from_records(records)
 
-    def _repr_html_(self) -> str:
-        from .report._html import render_section
-        from .runs import to_jsonable
-
-        board = to_jsonable(self.to_dict())
-        return render_section("leaderboard", board.pop("rows"), {"leaderboard_meta": board})
-
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "greater_is_better": self.greater_is_better, "cv": self.cv,
                 "selection": self.selection, "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped,
                 "recommendation": self.recommendation.to_dict() if self.recommendation else None,
                 "budget": self.budget}
+
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+        from .runs import to_jsonable
+
+        board = to_jsonable(self.to_dict())
+        meta = {k: v for k, v in board.items() if k != "rows"}
+        return render_section("leaderboard", board["rows"], {"leaderboard_meta": meta})
 
 
 def compare_models(

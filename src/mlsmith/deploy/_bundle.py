@@ -339,17 +339,6 @@ class ModelBundle:
         pipeline = load_pipeline(path / PIPELINE_FILE, trusted)
         return cls(path, pipeline, schema, metadata)
 
-    def _repr_html_(self) -> str:
-        import json
-
-        from ..report._html import render_section
-
-        data = {"path": str(self.path), "model": self.metadata.get("model"),
-                "data_fingerprint": self.metadata.get("data_fingerprint"), "model_card": None, "onnx": None}
-        if self.path is not None and (self.path / "onnx.json").is_file():  # its hash was checked at load
-            data["onnx"] = json.loads((self.path / "onnx.json").read_text())
-        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})
-
     @property
     def task(self) -> str:
         return self.metadata["task"]
@@ -437,3 +426,15 @@ class ModelBundle:
                 out[f"probability_{label}"] = proba[:, i]
         return out
 
+    def _repr_html_(self) -> str:
+        """The bundle in a notebook: the run report's bundle section, with the test metrics saved in it."""
+        from ..report._html import render_section
+        from ._card import CARD_FILE
+        from ._onnx import ONNX_INFO
+
+        data = {**self.metadata, "path": str(self.path) if self.path is not None else None}
+        if self.path is not None and (self.path / ONNX_INFO).is_file():  # verified with the manifest at load
+            data["onnx"] = _read_json(self.path, ONNX_INFO)
+        if self.path is not None and (self.path / CARD_FILE).is_file():
+            data["model_card"] = CARD_FILE
+        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})

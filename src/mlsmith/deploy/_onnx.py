@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from .._columns import finite_float, naive_utc
+from ..catalog import installed
 from ..features import DateFeatures, ElapsedDays, GroupAggregate, LogTransform, Ratios
 from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
@@ -345,9 +346,7 @@ def _splits_in_double(model) -> bool:
 
 def _register_converters() -> None:
     import lightgbm
-    import xgboost
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes,
@@ -361,10 +360,14 @@ def _register_converters() -> None:
                                 calculate_linear_classifier_output_shapes, convert_lightgbm, options=options)
     update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
                                 calculate_linear_regressor_output_shapes, convert_lightgbm)
-    update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
-                                calculate_linear_classifier_output_shapes, convert_xgboost, options=options)
-    update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
-                                calculate_linear_regressor_output_shapes, convert_xgboost)
+    if installed("xgboost"):  # an extra (mlsmith[xgboost] or [gpu]): without it no pipeline holds its models
+        import xgboost
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+
+        update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
+                                    calculate_linear_classifier_output_shapes, convert_xgboost, options=options)
+        update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
+                                    calculate_linear_regressor_output_shapes, convert_xgboost)
     update_registered_converter(_ImputeWithIndicator, "MlsmithImputeWithIndicator", _impute_shape, _impute_convert)
     update_registered_converter(LogTransform, "MlsmithLogTransform", _log_shape, _log_convert)
     update_registered_converter(Ratios, "MlsmithRatios", _ratios_shape, _ratios_convert)

@@ -186,3 +186,9 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "summary": self.sentence()}
+
+    def _repr_html_(self) -> str:
+        from ..report._evaluation import verdict_html
+        from ..runs import to_jsonable
+
+        return verdict_html(to_jsonable(self.to_dict()))

@@ -43,6 +43,12 @@ class Finding:
             out["column"] = self.column
         return out
 
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("guards", [to_jsonable(self.to_dict())])
+
 
 @dataclass
 class GuardReport:

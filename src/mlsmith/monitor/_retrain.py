@@ -62,6 +62,12 @@ class RetrainResult:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def _repr_html_(self) -> str:
+        from ..report._monitor import retrain_html
+        from ..runs import to_jsonable
+
+        return retrain_html(to_jsonable(self.to_dict()))
+
 
 def _replace_bundle(champion: Path, challenger: Path, stamp: str) -> Path:
     """Put the challenger's bundle in the champion's place; the old champion is kept beside it."""

@@ -8,7 +8,7 @@ import numpy as np
 from markupsafe import Markup
 
 from ._figures import PALETTE, figure, img_tag
-from ._html import _env, render_template
+from ._html import _env, render_fragment, render_template
 
 #: Reference-vs-current distributions shown: the drifted features first, then the largest PSI.
 SHOWN_DISTRIBUTIONS = 6
@@ -85,3 +85,8 @@ def page(data: dict[str, Any]) -> str:
     title = {"name": f"Monitoring — {about.get('problem') or data['bundle']}", "decision": data["verdict"]["summary"],
              "type": about["task"], "target": about["target"], "seed": about.get("seed")}
     return _env.get_template("report.html").render(r={"problem": title}, sections=[Markup(html(data))], standalone=True)
+
+
+def retrain_html(data: dict[str, Any]) -> str:
+    """A retraining decision (``RetrainResult.to_dict()``) for a notebook: the figures ``mlsmith retrain`` prints."""
+    return render_fragment(render_template("sections/retrain.html", d=data))

@@ -78,16 +78,16 @@ class TuningResult:
     seed: int | None = None
     learning_curve: Any = None
 
-    def _repr_html_(self) -> str:
-        from ..report._html import render_section
-        from ..runs import to_jsonable
-
-        return render_section("tuning", to_jsonable(self))
-
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["learning_curve"] = self.learning_curve.to_dict() if self.learning_curve is not None else None
         return out
+
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("tuning", to_jsonable(self.to_dict()))
 
 
 def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, default_score: float | None = None,
