@@ -20,7 +20,7 @@ from mlsmith.monitor import monitor
 from mlsmith.monitor._current import counts_for
 from mlsmith.monitor._drift import compare_categorical, feature_drift
 from mlsmith.monitor._reference import category_strings, categorical_reference, column_reference
-from mlsmith.monitor._stats import JS_BANDS, jensen_shannon, js_noise
+from mlsmith.monitor._stats import JS_BANDS, MIN_EXPECTED, chi_square, jensen_shannon, js_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1)
@@ -115,3 +115,33 @@ def test_a_50_level_column_halved_in_a_quarter_of_its_rows_is_flagged_and_its_no
         counts["c"].add(current)
         [row] = feature_drift(reference, counts)
         assert row["drifted"] is expected, row
+
+
+def test_rare_categories_are_pooled_so_the_test_keeps_its_false_alarm_rate():
+    """Default's income cut into 10 common levels (90% of rows) and 100 rare ones (0.1% each), 150 current rows."""
+    income = pd.read_csv(ROOT / "tests" / "data" / "Default.csv")["income"]
+    edges = np.quantile(income, np.r_[np.linspace(0, 0.9, 11), np.linspace(0.9, 1, 101)[1:]])
+    column = pd.cut(income, np.unique(edges), include_lowest=True).astype(str)
+    rng = np.random.default_rng(0)
+    raw, pooled = [], []
+    for _ in range(300):
+        rows = rng.permutation(len(column))
+        ref = column.iloc[rows[:5000]].value_counts()
+        cur = column.iloc[rows[5000:5150]].value_counts().reindex(ref.index, fill_value=0)
+        raw.append(chi_square(ref, cur)[1] < 0.05)
+        pooled.append(chi_square(ref, cur, MIN_EXPECTED)[1] < 0.05)
+    assert np.mean(raw) > 0.15  # the plain test, on mostly empty cells, cries wolf
+    assert np.mean(pooled) < 0.08  # pooled: about its 5%
+
+
+def test_a_column_of_more_categories_than_the_reference_keeps_is_not_flagged_without_drift():
+    """Default's income cut into 1,500 levels of ~7 rows: 4,000 training rows keep their 1,000 most frequent."""
+    income = pd.read_csv(ROOT / "tests" / "data" / "Default.csv")["income"]
+    column = pd.qcut(income, 1500, labels=False).astype(str)
+    for seed in range(3):
+        rows = np.random.default_rng(seed).permutation(len(column))
+        reference = {"c": column_reference(column.iloc[rows[:4000]], "categorical")}
+        counts = {"c": counts_for(reference["c"])}
+        counts["c"].add(column.iloc[rows[4000:5000]])
+        [row] = feature_drift(reference, counts)
+        assert reference["c"]["other"] > 600 and not row["drifted"], row
