@@ -93,15 +93,17 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
 
 def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
     reasons: list[str] = []
-    strong = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "significant"]
-    moderate = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "moderate"]
+    strong = [r["name"] for r in features if r["drifted"] and r["band"] == "significant"]
+    moderate = [r["name"] for r in features if r["drifted"] and r["band"] == "moderate"]
     drift_words = []
     if strong:
-        drift_words.append(f"{len(strong)} feature(s) drifted with PSI >= 0.2 ({', '.join(strong[:5])})")
+        drift_words.append(f"{len(strong)} feature(s) drifted strongly ({', '.join(strong[:5])})")
     if moderate:
         drift_words.append(f"{len(moderate)} feature(s) drifted moderately ({', '.join(moderate[:5])})")
     if prediction["drifted"]:
-        drift_words.append(f"the predictions drifted (PSI {prediction['psi']:.3f})")
+        size = (f"Jensen-Shannon distance {prediction['js']:.3f}, {prediction['js_net']:.3f} net of noise"
+                if prediction.get("js_net") is not None else f"PSI {prediction['psi']:.3f}")
+        drift_words.append(f"the predictions drifted ({size})")
     status = "ok"
     if performance is not None:
         level = f"{performance['level']:.0%}"
@@ -117,7 +119,7 @@ def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
                 status = "watch"
                 reasons.extend(drift_words)
     else:
-        if strong or (prediction["drifted"] and prediction["psi_band"] == "significant"):
+        if strong or (prediction["drifted"] and prediction["band"] == "significant"):
             status = "retrain"
         elif drift_words:
             status = "watch"
@@ -272,7 +274,8 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
     Returns
     -------
     list of dict
-        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI and band, drifted.
+        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI, for a categorical
+        column its Jensen-Shannon distance (``js``, ``js_noise``, ``js_net``), the size ``band``, drifted.
 
     Examples
     --------

@@ -24,7 +24,8 @@ def psi_figure(rows: list[dict[str, Any]]):
     ax.axvline(0.1, color=PALETTE[1], linestyle="--", linewidth=1, label="0.1: moderate")
     ax.axvline(0.2, color=PALETTE[3], linestyle="--", linewidth=1, label="0.2: significant")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlabel("PSI (red: flagged — significant after Holm correction and PSI >= 0.1)")
+    ax.set_xlabel("PSI (red: flagged — significant after Holm correction and PSI >= 0.1, or for a category\n"
+                  "a Jensen-Shannon distance net of sampling noise >= 0.07)")
     ax.tick_params(axis="y", labelsize=8)
     return fig
 
@@ -40,7 +41,9 @@ def distribution_figure(row: dict[str, Any]):
     ax.set_xticks(x, bins["labels"], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")
     psi_text = "—" if row["psi"] is None else f"{row['psi']:.3f}"
-    ax.set_title(f"{row['name']}: PSI {psi_text}", fontsize=10)
+    net = row.get("js_net")
+    js_text = "" if net is None else f", Jensen-Shannon {row['js']:.3f} ({net:.3f} net of noise)"
+    ax.set_title(f"{row['name']}: PSI {psi_text}{js_text}", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 

@@ -16,12 +16,14 @@ _STYLE = {"ok": "bold green", "watch": "bold yellow", "retrain": "bold red"}
 
 def print_monitor(data: dict[str, Any], console: Console) -> None:
     """Drift table, prediction drift, performance and the verdict."""
-    table = Table(title=f"Data drift — {data['n_rows']} current rows (flag: Holm p < {data['alpha']} and PSI >= 0.1)")
-    for col in ("feature", "test", "statistic", "p (Holm)", "PSI", "band", "missing now", "flag"):
+    table = Table(title=f"Data drift — {data['n_rows']} current rows (flag: Holm p < {data['alpha']} and PSI >= 0.1; "
+                        "a category: Jensen-Shannon distance net of noise >= 0.07)")
+    for col in ("feature", "test", "statistic", "p (Holm)", "PSI", "JS net", "band", "missing now", "flag"):
         table.add_column(col, justify="left" if col in ("feature", "test", "band", "flag") else "right")
     for r in data["features"]:
         table.add_row(r["name"], r["test"] or "—", _f(r["statistic"]), _f(r["p_adjusted"]), _f(r["psi"]),
-                      r["psi_band"] or "—", f"{r['missing']['current']:.1%}", "DRIFT" if r["drifted"] else "")
+                      _f(r.get("js_net")), r.get("band", r["psi_band"]) or "—", f"{r['missing']['current']:.1%}",
+                      "DRIFT" if r["drifted"] else "")
     console.print(table)
     q = data["prediction"]
     console.print(f"Prediction drift ({q['what']}): PSI {_f(q['psi'])}, p {_f(q['p_value'])}"
