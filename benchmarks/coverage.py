@@ -9,8 +9,8 @@ For each setting (a large real table, a task, a sample size) the script repeats 
    its preprocessing, then logistic regression or ridge; binary decision threshold 0.5);
 3. compute the interval exactly as :func:`mlsmith.evaluation.evaluate` does for the success metric:
    :func:`~mlsmith.evaluation.bootstrap_interval` over the test rows' predictions
-   (:func:`~mlsmith.evaluation.metric_on_resamples`, 1,000 resamples, seeded, stratified by class
-   for a classifier) — the interval only ever sees the test predictions, so calling it on them is
+   (:func:`~mlsmith.evaluation.metric_on_resamples`, 1,000 resamples, seeded, drawn from all test
+   rows) — the interval only ever sees the test predictions, so calling it on them is
    the run's interval without the rest of the run (tuning, reports) that does not change it;
 4. score the same fitted model on all the other rows of the table: the metric it really has.
 
@@ -106,8 +106,7 @@ def one_repetition(setting: Setting, population: pd.DataFrame, n: int, rep: int)
     out: dict[str, Any] = {"rep": rep, "n_test": len(test)}
     for metric in setting.metrics:
         score = metric_on_resamples(metric, setting.task, y_test, pred, proba, k)
-        lo, hi = bootstrap_interval(score, len(y_test), N_BOOT, rep, LEVEL,
-                                    strata=y_test if setting.task != R else None)
+        lo, hi = bootstrap_interval(score, len(y_test), N_BOOT, rep, LEVEL)
         truth = compute(metric, setting.task, y_rest, y_pred=pred_rest, y_proba=proba_rest, n_classes=k)
         estimate = compute(metric, setting.task, y_test, y_pred=pred, y_proba=proba, n_classes=k)
         out[metric] = {"low": lo, "high": hi, "estimate": estimate, "population": truth,

@@ -117,7 +117,7 @@ def test_a_large_test_split_is_resampled_in_blocks_of_the_same_draws(monkeypatch
 
     assert bootstrap_interval(accuracy, 500, n_boot=50, seed=2) == whole
     assert blocks == [(7, 500)] * 7 + [(1, 500)]
-    lo, hi = paired_bootstrap(accuracy, lambda idx: np.zeros(len(idx)), 500, n_boot=50, seed=2, strata=y)
+    lo, hi = paired_bootstrap(accuracy, lambda idx: np.zeros(len(idx)), 500, n_boot=50, seed=2)
     assert 0 < lo < hi < 1
 
 
@@ -126,7 +126,7 @@ def test_paired_bootstrap_of_identical_scores_is_zero_and_of_a_better_model_posi
     good = metric_on_resamples("recall", "binary_classification", y, (proba >= 0.4).astype(int))
     worse = metric_on_resamples("recall", "binary_classification", y, (proba >= 0.7).astype(int))
     assert paired_bootstrap(good, good, len(y), seed=1) == (0.0, 0.0)
-    lo, hi = paired_bootstrap(good, worse, len(y), seed=1, strata=y)
+    lo, hi = paired_bootstrap(good, worse, len(y), seed=1)
     assert 0 < lo < hi
 
 

@@ -198,8 +198,7 @@ def evaluate(
     """Score the final pipeline on the test rows, score the baselines on the same rows, judge with intervals.
 
     The first baseline is the one the verdict compares against (the spec's). The interval of the
-    success metric is a seeded percentile bootstrap over the test rows (stratified by class for a
-    classifier); "beats the baseline" is judged on a paired bootstrap of the difference.
+    success metric is a seeded percentile bootstrap over the test rows; "beats the baseline" is judged on a paired bootstrap of the difference.
     """
     task, metric_name = problem.type, problem.success_metric
     metric = get_metric(metric_name)
@@ -219,9 +218,8 @@ def evaluate(
     def score(p, pr):
         return score_named(metric_name, p, pr)
 
-    strata = y_test if task != "regression" else None
     value = test_metrics[metric_name]
-    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, strata=strata)
+    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed)
     met = margin = status = None
     if problem.threshold is not None:
         margin = value - problem.threshold if metric.greater_is_better else problem.threshold - value
@@ -234,8 +232,7 @@ def evaluate(
         b_proba = b.proba
         if b_proba is None and task == "binary_classification":
             b_proba = b.pred.astype(float)
-        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed,
-                             strata=strata)
+        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed)
         if not metric.greater_is_better:
             d = (-d[1], -d[0])
         s = judge(d, 0.0, True)
@@ -257,8 +254,7 @@ def evaluate(
     if task == "binary_classification" and metric_name in ("recall", "precision"):
         other = "precision" if metric_name == "recall" else "recall"
         tradeoff = {other: test_metrics[other]}
-        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed,
-                                               strata=strata)
+        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed)
     verdict = Verdict(metric_name, value, problem.threshold, problem.direction, met, margin, base_value, beats,
                       main.improvement if main else None, interval, status, diff, base_status,
                       main.description if main else "", 0.95, n_boot, tradeoff, tradeoff_interval,

@@ -19,39 +19,33 @@ Status = Literal["met", "not met", "inconclusive", "invalid"]
 BLOCK_CELLS = 10_000_000
 
 
-def _indices(n: int, n_boot: int, rng: np.random.Generator, strata: np.ndarray | None) -> np.ndarray:
-    """Resampled row positions, ``n_boot`` x ``n``; within each stratum when given (class balance kept)."""
-    if strata is None:
-        return rng.integers(0, n, size=(n_boot, n))
-    out = np.empty((n_boot, n), dtype=int)
-    start = 0
-    for value in np.unique(strata):
-        rows = np.flatnonzero(strata == value)
-        out[:, start:start + len(rows)] = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
-        start += len(rows)
-    return out
+def _on_resamples(scores: list[Score], n: int, n_boot: int, seed: int) -> list[np.ndarray]:
+    """Each score on the same ``n_boot`` seeded resamples, drawn :data:`BLOCK_CELLS` cells at a time.
 
-
-def _on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> list[np.ndarray]:
-    """Each score on the same ``n_boot`` seeded resamples, drawn :data:`BLOCK_CELLS` cells at a time."""
+    Rows are drawn from all rows, not within each class: the test split's class counts vary from one
+    draw of the data to the next, and resampling within classes hid that share of the variance. Over
+    200 repeated draws from real tables (``benchmarks/coverage.py``) the class-stratified 95% interval
+    covered the population metric 80.5% of the time (balanced accuracy, 100 test rows, 5 classes) where
+    this one covers 94.0%. A resample in which a metric is undefined (one class left) is dropped.
+    """
     rng = np.random.default_rng(seed)
     per_block = max(1, BLOCK_CELLS // max(n, 1))
     values: list[list[np.ndarray]] = [[] for _ in scores]
     for start in range(0, n_boot, per_block):
-        idx = _indices(n, min(per_block, n_boot - start), rng, strata)
+        idx = rng.integers(0, n, size=(min(per_block, n_boot - start), n))
         for out, score in zip(values, scores):
             out.append(np.asarray(score(idx), dtype=float))
     return [np.concatenate(out) for out in values]
 
 
-def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
-                       strata: np.ndarray | None = None) -> tuple[float, float]:
+def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0,
+                       confidence: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
 
     ``score`` receives an index matrix (one resample of row positions per row) and returns the
     metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`); a large test
-    split gets the resamples in blocks. With ``strata`` (e.g. the true classes) each stratum is
-    resampled on its own, so a rare class never vanishes from a resample.
+    split gets the resamples in blocks. Resamples on which the score is not finite (an AUC with one
+    class drawn) are left out.
 
     Examples
     --------
@@ -60,7 +54,7 @@ def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, 
     >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
     True
     """
-    [values] = _on_resamples([score], n, n_boot, seed, strata)
+    [values] = _on_resamples([score], n, n_boot, seed)
     values = values[np.isfinite(values)]
     if not len(values):  # no resample gave a finite score: no interval, rather than a crash
         return float("nan"), float("nan")
@@ -69,13 +63,13 @@ def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, 
 
 
 def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,
-                     confidence: float = 0.95, strata: np.ndarray | None = None) -> tuple[float, float]:
+                     confidence: float = 0.95) -> tuple[float, float]:
     """Interval of ``score_a - score_b`` where both are scored on the same resampled rows each time.
 
     Pairing removes the row-to-row noise the two share, so the interval of the difference is
     narrower than the two separate intervals suggest.
     """
-    a, b = _on_resamples([score_a, score_b], n, n_boot, seed, strata)
+    a, b = _on_resamples([score_a, score_b], n, n_boot, seed)
     diffs = a - b
     diffs = diffs[np.isfinite(diffs)]
     alpha = (1 - confidence) / 2
