@@ -21,7 +21,7 @@ from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, save_bundle
 from mlsmith.evaluation import scores_for
 from mlsmith.guards import Finding
-from mlsmith.monitor import RetrainResult
+from mlsmith.retraining import RetrainResult
 from mlsmith.problem import parse_problem
 from mlsmith.recommender import recommend
 from mlsmith.report._html import fmt

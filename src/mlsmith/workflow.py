@@ -24,7 +24,7 @@ from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._bundle import PIPELINE_FILE, refused_types
 from .deploy._explain import reference_row
 from .eda import EDAReport, explore
-from .eda._table import open_table
+from ._table import open_table
 from .evaluation import (
     Evaluation,
     baselines_for,
@@ -78,6 +78,10 @@ class RunResult:
     features: FeatureResult | None = None
     eda: EDAReport | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    #: With ``run(..., champion=bundle)``: the test rows' encoded target and both models' outputs
+    #: (``{"y": codes, "challenger": (pred, proba), "champion": (pred, proba)}``), computed in the one
+    #: read of the sealed test split; what :func:`mlsmith.retrain` compares. Not part of results.json.
+    held_out_outputs: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
@@ -138,6 +142,7 @@ def run(
     cluster: str | None = None,
     *,
     data: Any = None,
+    champion: ModelBundle | None = None,
 ) -> RunResult:
     """Run all stages for a problem and write the run folder.
 
@@ -159,6 +164,11 @@ def run(
         which is then not read (a note says so); the other ``data:`` keys (``id_columns``,
         ``time_column``, ...) apply. The run folder's problem.yaml records the table as
         ``data.frame: <polars.DataFrame 344 x 8, fingerprint ...>``.
+    champion : ModelBundle, optional
+        A model in production, scored on the test rows in the same single read of the sealed test
+        split as the run's own model (which is the one fitted on the training rows, before any
+        ``split.refit: all``); both outputs are in ``RunResult.held_out_outputs``. Its task and
+        classes must be the run's, and the data must hold its features.
 
     Returns
     -------
@@ -167,7 +177,7 @@ def run(
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
-        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started, data)
+        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started, data, champion)
     except BaseException:
         for job in started:
             job.cancel()
@@ -175,7 +185,7 @@ def run(
 
 
 def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
-         started: list[Background], data: Any = None) -> RunResult:
+         started: list[Background], data: Any = None, champion: ModelBundle | None = None) -> RunResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     budget = RunBudget(None)  # the spec's time budget, from here, once the spec is read
@@ -220,6 +230,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # Roles, categories and ranges are learned from the training rows only, like everything else.
     schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
+    if champion is not None:  # before any model is fitted: a champion of another problem is a user error
+        _check_champion(champion, train, problem, codec)
     lap("problem")
 
     # The CV workers start now, importing the model libraries while this process checks the data.
@@ -274,8 +286,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
-    evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
-                                                         codec, n_jobs)
+    evaluation, final, on_test, X_test, held_out_outputs = _evaluate_final(
+        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     n_fit = len(train) + (held_out.n_rows if problem.split.refit == "all" else 0)
@@ -319,7 +331,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                        "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
-                           environment={"compute": where, "versions": metadata["versions"]})
+                           environment={"compute": where, "versions": metadata["versions"]},
+                           held_out_outputs=held_out_outputs)
         # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
@@ -347,7 +360,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
 
 
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame]:
+                    n_jobs, champion: ModelBundle | None = None,
+                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
@@ -356,6 +370,7 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     The test rows are read before the fits only so that ``split.refit: all`` can fit its model on
     every row in the same dispatch as the others: nothing computed from them is seen before the
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
+    A ``champion`` bundle is scored on the same rows in the same read (see :func:`mlsmith.retrain`).
     """
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
@@ -379,9 +394,24 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
+    outputs = None
+    if champion is not None:  # the verdict's model (fit on the training rows), as the champion meets it
+        outputs = {"y": y_test, "challenger": model_outputs(final, X_test, problem.type, threshold),
+                   "champion": model_outputs(champion.pipeline, test[champion.schema.features()], champion.task,
+                                             champion.threshold)}
     if problem.split.refit == "all":  # after the verdict, the bundle gets the model fit on every row
         final = fitted[0]
-    return evaluation, final, on_test, X_test
+    return evaluation, final, on_test, X_test, outputs
+
+
+def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:
+    """A champion is compared only with a model of the same problem: same task, classes and features."""
+    if champion.task != problem.type or [str(c) for c in champion.classes] != [str(c) for c in codec.classes]:
+        raise BundleError(
+            f"champion '{champion.path}' predicts {champion.task} with classes {champion.classes}, but the new data "
+            f"gives {problem.type} with classes {list(codec.classes)}; retrain against a champion of the same problem."
+        )
+    champion.check_columns(test)
 
 
 #: The report sections drawn by a worker from the start of the evaluation (after the latency timing

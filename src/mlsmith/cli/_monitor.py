@@ -61,7 +61,7 @@ def retrain(
     json_out: Path | None = json_option("the decision"),
 ) -> None:
     """Retrain on new DATA; promote the challenger only when it beats the champion beyond noise."""
-    from ..monitor import retrain as run_retrain
+    from ..retraining import retrain as run_retrain
     from ..report._monitor_terminal import print_retrain
     on_stdout = json_mode(json_out)
     status, say = _progress()
