@@ -12,7 +12,7 @@ import pytest
 from mlsmith._reading import CsvFormat, sniff_csv
 from mlsmith.cli import main
 from mlsmith.data import check_columns, infer_schema, load_data, read_table
-from mlsmith.eda._table import open_table
+from mlsmith._table import open_table
 from mlsmith.exceptions import DataError
 from mlsmith.problem import Problem
 from mlsmith.quality import assess_quality

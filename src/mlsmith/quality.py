@@ -18,8 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .eda._finding import Finding, FindingsReport, finding
-from .eda._table import SAMPLE_ROWS, Table, lit, open_table, q
+from ._findings import Finding, FindingsReport, finding
+from ._table import SAMPLE_ROWS, Table, lit, open_table, q
 from .exceptions import DataError
 
 __all__ = ["QualityReport", "assess_quality"]

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ..quality import approximations, as_table, column_stats
 from ._associations import Target, collinearity, leakage, missingness, target_association
 from ._distributions import distributions
-from ._finding import Finding, FindingsReport, finding, name_list
-from ._table import SAMPLE_ROWS, Table, lit, q, sql_labels
+from .._findings import Finding, FindingsReport, by_severity, finding, name_list
+from .._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ._temporal import temporal
 
 __all__ = ["EDAReport", "explore"]
@@ -88,8 +89,6 @@ def explore(
     >>> r.task, r.sample_rows, r.associations[0]["measure"]
     ('regression', 442, 'pearson/spearman')
     """
-    from ..quality import approximations, as_table, column_stats
-
     with as_table(data) as table:
         if target not in table.types:
             raise DataError(f"target '{target}' is not a column of the data; columns: "
@@ -177,10 +176,8 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         temporal_data, more = temporal(table, time_column, y_expr, y_name, span)
         findings += more
     figures = _figure_data(table, sample, target, stats, dist, assoc, class_counts)
-    order = {"error": 0, "warning": 1, "info": 2}
-    findings.sort(key=lambda f: order[f.severity])
     return EDAReport(table.n_rows, len(sample), task, target_name, positive, balance, dist, miss, assoc, corr,
-                     temporal_data, figures, findings, table.source)
+                     temporal_data, figures, by_severity(findings), table.source)
 
 
 def _figure_data(table: Table, sample: pd.DataFrame, target: Target, stats, dist, assoc, class_counts) -> dict[str, Any]:

@@ -33,7 +33,8 @@ unfair_comparison        tuned models compared with untuned ones (:func:`check_c
 =======================  ===================================================================
 """
 
-from ._finding import Finding, GuardReport, Severity
+from .._findings import Finding, Severity
+from ._finding import GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_derived_target, check_id_order, check_target_leakage, check_timestamps, single_feature_score
 from ._pipeline import check_pipeline, check_pipeline_file

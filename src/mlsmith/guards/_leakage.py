@@ -11,7 +11,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .._columns import finite_float
 from ..exceptions import DataError
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import as_time, encode, roles_of, sample
 
 __all__ = ["check_derived_target", "check_id_order", "check_target_leakage", "check_timestamps", "single_feature_score"]

@@ -15,7 +15,8 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, Stan
 
 from ..exceptions import DataError
 from ..target import code_model
-from ._finding import Finding, GuardReport
+from .._findings import Finding
+from ._finding import GuardReport
 
 __all__ = ["check_pipeline", "check_pipeline_file"]
 

@@ -22,7 +22,7 @@ from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from .._columns import finite_float
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import encode, roles_of, sample
 from ._leakage import folds_for, single_feature_oof, tree_oof
 

@@ -11,7 +11,8 @@ from ..data import Schema
 from ..metrics import get_metric
 from ..problem import Problem
 from ..split import HeldOutTest
-from ._finding import Finding, GuardReport
+from .._findings import Finding
+from ._finding import GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
 from ._text import check_text_leakage

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import as_time, encode, roles_of, row_keys, sample
 
 __all__ = ["check_adversarial", "check_contamination", "check_date_trend", "check_entities", "check_time_order"]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import roles_of, sample
 
 __all__ = ["check_text_leakage"]

@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 from sklearn.model_selection._search import BaseSearchCV
 
 from ..metrics import get_metric
-from ._finding import Finding
+from .._findings import Finding
 
 __all__ = ["check_comparison", "check_cv_test_gap", "check_overfitting", "check_seeds", "check_tuning_range"]
 
