@@ -88,3 +88,14 @@ def test_without_xgboost_other_pipelines_still_export_to_onnx(without_xgboost):
     export = export_onnx(pipe, X[1::2], "binary_classification")
     assert export.converted, export.reason
     assert export.max_abs_diff < 1e-4 and export.n_rows_checked == len(X[1::2])
+
+
+def test_every_public_name_resolves_to_the_module_the_lazy_table_names():
+    import importlib
+
+    import mlsmith
+
+    assert mlsmith.__all__ == sorted(mlsmith._WHERE) and len(mlsmith.__all__) > 30
+    for name, where in mlsmith._WHERE.items():
+        module = importlib.import_module(f"mlsmith.{where}")
+        assert getattr(mlsmith, name) is getattr(module, name), name
