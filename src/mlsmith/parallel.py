@@ -87,6 +87,31 @@ class RunBudget:
         return share
 
 
+#: A table of at least this many cells (rows x columns) gets a time budget when the spec sets none:
+#: below it a whole run takes minutes at most on two cores, and a budget would only make the
+#: comparison go family by family instead of queueing every fold at once.
+DEFAULT_BUDGET_CELLS = 2_000_000
+#: The default budget: a floor, one second per this many cells, and a cap (two hours), so that a
+#: 10M-row table does not run for a day without saying so.
+DEFAULT_BUDGET_FLOOR_S, DEFAULT_BUDGET_CAP_S, CELLS_PER_SECOND = 600.0, 7200.0, 20_000
+
+
+def default_time_budget(n_rows: int, n_columns: int) -> float | None:
+    """The time budget a run gets from its table's size when ``constraints.time_budget_s`` is not set.
+
+    None (no budget) below :data:`DEFAULT_BUDGET_CELLS` cells.
+
+    Examples
+    --------
+    >>> default_time_budget(569, 31) is None, default_time_budget(327_346, 14), default_time_budget(10_000_000, 20)
+    (True, 829.1, 7200.0)
+    """
+    cells = n_rows * max(n_columns, 1)
+    if cells < DEFAULT_BUDGET_CELLS:
+        return None
+    return round(min(DEFAULT_BUDGET_CAP_S, DEFAULT_BUDGET_FLOOR_S + cells / CELLS_PER_SECOND), 1)
+
+
 @contextmanager
 def compute_backend(cluster: str | None = None) -> Iterator[str]:
     """Run the joblib work inside on ``cluster`` (None: local processes, both cores by default).

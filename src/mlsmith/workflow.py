@@ -50,7 +50,7 @@ from .catalog import CATALOG, family
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec, whole_model
-from .parallel import Background, RunBudget, compute_backend, in_background, warm_up
+from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
@@ -216,6 +216,14 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                                                 "frame": describe_frame(data, df)})
         problem = problem.model_copy(update={"data": given})
     check_columns(df, problem)
+    if budget.seconds is None:
+        budget.seconds = default_time_budget(*df.shape)
+    if budget.seconds is not None and problem.constraints.time_budget_s is None:
+        chosen = (f"time budget: {budget.seconds:g} s for the whole run, chosen from the table's size "
+                  f"({len(df):,} rows x {df.shape[1]} columns) as problem.yaml sets none; set "
+                  "constraints.time_budget_s to change it")
+        say(chosen)
+        notes.append(chosen)
     unusable = unusable_targets(df[problem.target])
     if unusable.any():
         n_missing = int(df[problem.target].isna().sum())
