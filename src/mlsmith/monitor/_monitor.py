@@ -16,7 +16,8 @@ from ..deploy import ModelBundle
 from ..evaluation import metric_on_resamples, scores_for
 from ..exceptions import DataError, MlsmithError
 from ..target import TargetCodec
-from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, log_chunks, parse_time
+from ..deploy._log import log_chunks
+from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
 from ._reference import column_reference, load_reference, model_outputs, numeric_values, prediction_summary
 from ._stats import bootstrap_se
