@@ -147,7 +147,7 @@ def test_onnx_export_of_days_between_two_dates():
 def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
     from sklearn.preprocessing import OneHotEncoder
 
-    from mlsmith.deploy._onnx import _OneHotInfrequent
+    from mlsmith.deploy._onnx_ops import _OneHotInfrequent
 
     rng = np.random.default_rng(1)
     n = 400
@@ -178,7 +178,7 @@ def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
 
 
 def test_onnx_export_of_per_key_aggregates(tmp_path):
-    from mlsmith.deploy._onnx import _Lookup
+    from mlsmith.deploy._onnx_ops import _Lookup
     from mlsmith.features import FeaturePlan, GroupAggregate
     from mlsmith.problem import FeatureSpec
 

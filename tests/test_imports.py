@@ -46,8 +46,8 @@ def test_start_imports_no_export_serving_or_cluster_library(code):
 
 def test_the_probe_sees_a_lazy_import():
     """The check itself works: the ONNX export and the bundle's writer do import their libraries."""
-    loaded = loaded_after("import mlsmith.deploy._onnx as o, mlsmith.deploy._bundle as b\n"
-                          "o._register_converters()\nimport skops.io")
+    loaded = loaded_after("import mlsmith.deploy._onnx_ops as o, mlsmith.deploy._bundle as b\n"
+                          "o.register_converters()\nimport skops.io")
     assert {"skl2onnx", "onnxmltools", "onnx", "skops"} <= set(loaded)
 
 
