@@ -132,7 +132,8 @@ def test_problem_finding_verdict_and_retrain_render(tmp_path):
 
     from mlsmith.evaluation._uncertainty import Verdict
 
-    verdict = Verdict("recall", 0.9123, 0.9, "higher", True, 0.0123, 0.8, True, 0.14, interval=(0.85, 0.96),
+    verdict = Verdict(metric="recall", value=0.9123, threshold=0.9, direction="higher", met=True, margin=0.0123,
+                      baseline_value=0.8, beats_baseline=True, improvement=0.14, interval=(0.85, 0.96),
                       status="inconclusive", baseline=HOSTILE, baseline_status="met")
     page = verdict._repr_html_()
     assert "0.912" in page and "95% CI 0.850–0.960" in page and "inconclusive" in page and escaped(page)

@@ -255,10 +255,14 @@ def evaluate(
         other = "precision" if metric_name == "recall" else "recall"
         tradeoff = {other: test_metrics[other]}
         tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed)
-    verdict = Verdict(metric_name, value, problem.threshold, problem.direction, met, margin, base_value, beats,
-                      main.improvement if main else None, interval, status, diff, base_status,
-                      main.description if main else "", 0.95, n_boot, tradeoff, tradeoff_interval,
-                      dummy_value, dummy_diff, dummy_status)
+    verdict = Verdict(
+        metric=metric_name, value=value, threshold=problem.threshold, direction=problem.direction, met=met,
+        margin=margin, baseline_value=base_value, beats_baseline=beats,
+        improvement=main.improvement if main else None, interval=interval, status=status,
+        difference_interval=diff, baseline_status=base_status, baseline=main.description if main else "",
+        confidence=0.95, n_boot=n_boot, tradeoff=tradeoff, tradeoff_interval=tradeoff_interval,
+        dummy_value=dummy_value, dummy_difference_interval=dummy_diff, dummy_status=dummy_status,
+    )
     cm = report = None
     if task == "regression":
         curves = regression_diagnostics(y_test, pred, seed=problem.seed)

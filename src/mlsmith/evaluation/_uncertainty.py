@@ -95,7 +95,7 @@ def judge(interval: tuple[float, float], threshold: float, greater_is_better: bo
     return "inconclusive"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
     """Does the model meet the success criterion, and does it beat the baseline — with 95% intervals?
 
