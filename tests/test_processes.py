@@ -15,7 +15,7 @@ import yaml
 
 from conftest import EXAMPLES
 from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401 (fixtures)
-from mlsmith.deploy._serve import _died, _worker
+from mlsmith.deploy._supervise import _died, _worker
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC)}

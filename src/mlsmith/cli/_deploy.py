@@ -83,7 +83,7 @@ def serve(
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
     from ..deploy._guard import exposure_warning
-    from ..deploy._serve import default_workers
+    from ..deploy._supervise import default_workers
 
     workers = workers or default_workers()
     docs_on = api_key is None if docs is None else docs
