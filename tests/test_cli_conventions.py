@@ -314,3 +314,39 @@ def test_a_json_file_is_written_beside_the_usual_output(tmp_path):
     code, out, _ = _in_process(["quality", str(data), "--target", "target", "--json", str(tmp_path / "q.json")])
     assert code == 0 and json.loads((tmp_path / "q.json").read_text())["n_rows"] == 442
     assert out.endswith(f"wrote {tmp_path / 'q.json'}\n") and len(out.splitlines()) > 5  # the report printed too
+
+
+def test_a_counted_step_shows_a_bar_and_its_count_and_a_stage_its_text_alone():
+    from mlsmith._progress import Step
+    from mlsmith.cli._commands import progress_bar
+
+    console = Console(record=True, force_terminal=True, width=120)
+    bar = progress_bar(console)
+    task = bar.add_task("starting", total=None)
+    shown = []
+    for step in ("5/7 model comparison", Step("6/7 tuning LightGBM: trials 4-6 of 15", done=3, total=15)):
+        bar.update(task, description=str(step), total=getattr(step, "total", None),
+                   completed=getattr(step, "done", None) or 0)
+        console.print(bar.get_renderable())
+        shown.append(console.export_text().strip())
+    assert shown[0].endswith("5/7 model comparison") and "/" not in shown[0].split("comparison")[1]
+    assert "trials 4-6 of 15" in shown[1] and "━" in shown[1] and " 3/15 " in shown[1]
+
+
+def test_tuning_reports_its_trials_as_counted_steps():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import StratifiedKFold
+
+    from mlsmith.data import infer_schema
+    from mlsmith.selection import build_pipeline
+    from mlsmith.tuning import tune
+
+    frame = load_breast_cancer(as_frame=True).frame
+    schema = infer_schema(frame, "target")
+    X, y = frame[schema.features()], frame["target"].to_numpy()
+    steps = []
+    tune(build_pipeline("linear", schema, "binary_classification", 0), "linear", X, y, "binary_classification",
+         "roc_auc", StratifiedKFold(3, shuffle=True, random_state=0), n_trials=4, method="random", n_jobs=1,
+         progress=steps.append)
+    assert steps and all(s.total == 4 and s.endswith(" of 4") for s in steps)
+    assert [s.done for s in steps] == sorted(s.done for s in steps) and steps[0].done == 0

@@ -533,7 +533,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
-                          progress=lambda msg: say(f"6/7 tuning {best.label}: {msg}"))
+                          progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
     lap("tuning")

@@ -8,17 +8,52 @@ from ._app import app, console, err
 from ._output import emit, json_mode, json_option, note
 
 
+def progress_bar(console):
+    """A one-line rich progress display: spinner, the step's text, and for a counted step its bar,
+    ``done/total``, the time left and the time spent (a step without a count shows the text alone)."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Counted(ProgressColumn):
+        def __init__(self, column: ProgressColumn):
+            super().__init__()
+            self.column = column
+
+        def render(self, task):
+            return self.column.render(task) if task.total else Text("")
+
+    class Count(ProgressColumn):
+        def render(self, task):
+            return Text(f"{int(task.completed)}/{int(task.total)}" if task.total else "", style="progress.download")
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), Counted(BarColumn()), Count(),
+                    Counted(TimeRemainingColumn()), console=console, transient=True)
+
+
 def _progress():
-    """A spinner on stderr that names the stage being run, on a terminal; elsewhere the library's INFO
-    lines say it."""
+    """What a run shows while it works, on stderr on a terminal: the stage being run, with a bar, its
+    count and the time left when the stage reports a count (tuning trials); elsewhere the library's
+    INFO lines say it, one per stage."""
     from contextlib import nullcontext
 
     from ._logging import spinner_wanted
 
     if not spinner_wanted():
         return nullcontext(), None
-    status = err.status("starting", spinner="dots")
-    return status, lambda message: status.update(message)
+    bar = progress_bar(err)
+    task = bar.add_task("starting", total=None)
+
+    counting = [None]  # the total of the count shown, so that a new count restarts the time-left estimate
+
+    def show(message: str) -> None:
+        total, done = getattr(message, "total", None), getattr(message, "done", None) or 0
+        if total != counting[0]:
+            counting[0] = total
+            bar.reset(task, total=total, completed=done, description=str(message))
+        else:
+            bar.update(task, completed=done, description=str(message))
+
+    return bar, show
 
 
 #: The CV workers of `run`, `demo` and `retrain`: -1 for every core.

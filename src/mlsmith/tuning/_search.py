@@ -35,6 +35,7 @@ from sklearn.model_selection import ParameterSampler
 
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
+from .._progress import Step
 from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
 from ._space import describe_space, grid_points, suggest
 
@@ -165,7 +166,8 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
             break
         first = len(result.trials) + 1
         if progress:
-            progress(f"trial {first}" if len(batch) == 1 else f"trials {first}-{first + len(batch) - 1}")
+            text = f"trial {first}" if len(batch) == 1 else f"trials {first}-{first + len(batch) - 1}"
+            progress(Step(f"{text} of {limit}", done=first - 1, total=limit))
         candidates = [clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()}) for params in batch]
         # Several trials (none the pruner could stop, unless folds are cheap) or a cheap one: all folds at once.
         if batches and (cheap or len(batch) > 1):
