@@ -41,17 +41,15 @@ def _progress():
     if not spinner_wanted():
         return nullcontext(), None
     bar = progress_bar(err)
-    task = bar.add_task("starting", total=None)
-
-    counting = [None]  # the total of the count shown, so that a new count restarts the time-left estimate
+    shown = {"task": bar.add_task("starting", total=None), "total": None}
 
     def show(message: str) -> None:
         total, done = getattr(message, "total", None), getattr(message, "done", None) or 0
-        if total != counting[0]:
-            counting[0] = total
-            bar.reset(task, total=total, completed=done, description=str(message))
+        if total != shown["total"]:  # another count, or none: a fresh task (rich keeps a total once set)
+            bar.remove_task(shown["task"])
+            shown.update(task=bar.add_task(str(message), total=total, completed=done), total=total)
         else:
-            bar.update(task, completed=done, description=str(message))
+            bar.update(shown["task"], completed=done, description=str(message))
 
     return bar, show
 
