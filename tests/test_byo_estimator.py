@@ -8,6 +8,7 @@ bundle of a class mlsmith does not trust is refused at load until the user names
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +133,8 @@ def _spec_with(tmp_path: Path, entry) -> Path:
     ("collections.OrderedDict", r"estimator 'collections.OrderedDict' is a class but not a scikit-learn estimator "
                                 r"\(no fit, predict, get_params, set_params\)"),
     ("sklearn.ensemble.ExtraTreeClassifier", r".*; did you mean 'sklearn.ensemble.ExtraTreesClassifier'\?"),
-    ("no_such_package.Model", r".*: no module named 'no_such_package' is installed; correct the path or install"),
+    ("no_such_package.Model", r".*: 'no_such_package' is not an installed package; mlsmith imports estimator "
+                              r"classes only from installed packages"),
     ("os.__builtins__.eval", r"estimator must be an import path .*dunder names"),
     ("sklearn.cluster.KMeans", r"sklearn.cluster.KMeans is neither a classifier nor a regressor by scikit-learn's tags "
                                r"\(estimator_type 'clusterer'\)"),
@@ -213,3 +215,20 @@ def test_traits_decide_the_shortlist_and_default_from_the_estimators_tags(cancer
     assert rec.order == ["linear", "my_tree", "dummy"]  # the user's own before the dummy
     assert rec.skipped["my_knn"] == ("interpretability: high asks for a model a person can read; "
                                      "KNeighborsClassifier is rated low")
+
+
+def test_a_module_beside_the_spec_is_never_imported_even_on_the_path(tmp_path, monkeypatch, capsys):
+    # 'python -m mlsmith' puts the current folder first on sys.path: a model.py shipped with a spec
+    # would run on import. Only installed packages (and the standard library) are imported.
+    (tmp_path / "evil_model.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('ran').write_text('yes')\n"
+        "class Model:\n    def fit(self, X, y): return self\n    def predict(self, X): return X\n"
+        "    def get_params(self, deep=True): return {}\n    def set_params(self, **p): return self\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    spec = _spec_with(tmp_path, {"name": "mine", "estimator": "evil_model.Model"})
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "'evil_model' is not an installed package" in err and err.count("\n") == 1
+    assert not (tmp_path / "ran").exists() and "evil_model" not in sys.modules

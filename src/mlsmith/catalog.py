@@ -13,8 +13,11 @@ code the spec makes run, and the class is checked before anything is fitted (:fu
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import re
+import sys
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from importlib.util import find_spec
@@ -240,8 +243,10 @@ def import_estimator(path: Any, where: str = "estimator") -> type:
     """The scikit-learn estimator class at ``path`` (``module.Class``), imported and checked.
 
     Importing the module is the only code that runs: the path is identifiers joined by dots (no
-    calls, no subscripts, no dunder names), and the object found must be a class with ``fit``,
-    ``predict``, ``get_params`` and ``set_params``.
+    calls, no subscripts, no dunder names), its top-level package must be an installed distribution
+    or the standard library (a ``module.py`` shipped beside a spec is never imported, even where the
+    current folder is on ``sys.path``, as under ``python -m``), and the object found must be a class
+    with ``fit``, ``predict``, ``get_params`` and ``set_params``.
 
     Raises
     ------
@@ -262,6 +267,11 @@ def import_estimator(path: Any, where: str = "estimator") -> type:
         raise ValueError(f"{where} must be an import path 'module.Class' (identifiers joined by dots; no calls, "
                          f"arguments or dunder names: arguments go in 'params'); got {_cut(path)}, {_EXAMPLE}.")
     module_name, _, class_name = path.rpartition(".")
+    top = module_name.split(".")[0]
+    if top not in sys.stdlib_module_names and top not in _installed_packages():
+        raise ValueError(f"{where} '{path}': '{top}' is not an installed package; mlsmith imports estimator classes "
+                         "only from installed packages (pip install it, or 'pip install -e' your own), never from a "
+                         "file beside the spec or in the current folder.")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -283,6 +293,12 @@ def import_estimator(path: Any, where: str = "estimator") -> type:
         raise ValueError(f"{where} '{path}' is a class but not a scikit-learn estimator (no {', '.join(missing)}); "
                          f"name a class with fit, predict, get_params and set_params, {_EXAMPLE}.")
     return obj
+
+
+@functools.cache
+def _installed_packages() -> frozenset[str]:
+    """The top-level import names of the installed distributions (read once; it scans their metadata)."""
+    return frozenset(importlib.metadata.packages_distributions())
 
 
 class _Imported:
