@@ -117,3 +117,14 @@ def test_a_class_of_few_distinct_rows_copied_many_times_is_one_error():
     with pytest.raises(DataError, match=r"class 'Chinstrap' has \d distinct training rows \(\d+ rows, the rest "
                                         r"exact copies\), fewer than the 5 cross-validation folds"):
         split_train_test(frame, p)
+
+
+def test_the_split_description_names_its_kind_once():
+    from mlsmith.problem import parse_problem
+    from mlsmith.split import split_train_test
+
+    frame = pd.DataFrame({"x": np.arange(200.0), "y": np.r_[np.zeros(100), np.ones(100)]})
+    for task, kind in (("regression", "random split"), ("binary_classification", "stratified random split")):
+        problem = parse_problem({"target": "y", "type": task, "data": {"path": "x.csv"}})
+        _, _, info = split_train_test(frame, problem)
+        assert info.description == f"{kind}, seed 42"

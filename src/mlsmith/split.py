@@ -156,7 +156,7 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
         except ValueError as exc:
             raise DataError(f"cannot split {len(df)} rows with test_size={size}: {exc}.") from None
         strategy = "stratified" if stratify is not None else "random"
-        desc = f"{strategy} random split, seed {seed}"
+        desc = f"{'stratified random' if strategy == 'stratified' else 'random'} split, seed {seed}"
         if n_duplicates:
             desc += (f"; {n_duplicates} rows are exact copies of others, each set of copies kept on one side of "
                      "the split and of every CV fold")
