@@ -151,7 +151,7 @@ def test_choose_threshold_gives_the_highest_precision_that_keeps_recall():
 
 
 def test_choose_threshold_says_when_the_target_is_out_of_reach():
-    y = np.array([0, 1, 0, 1]); p = np.array([0.9, 0.1, 0.8, 0.2])
+    y, p = np.array([0, 1, 0, 1]), np.array([0.9, 0.1, 0.8, 0.2])
     assert "no threshold reaches precision >= 0.99" in choose_threshold(y, p, "precision", 0.99)[1]
 
 

@@ -147,7 +147,10 @@ class LogComparison:
 def _summary(rows: pd.DataFrame) -> dict[str, Any]:
     p = rows["probability"].dropna().to_numpy(dtype=float)
     lat = rows["latency_ms"].to_numpy(dtype=float)
-    q = (lambda a, k: float(np.percentile(a, k)) if len(a) else None)
+
+    def q(a: np.ndarray, k: float) -> float | None:
+        return float(np.percentile(a, k)) if len(a) else None
+
     return {
         "n": int(len(rows)),
         "versions": sorted(rows["model_version"].unique().tolist()),
