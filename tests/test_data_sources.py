@@ -21,7 +21,8 @@ from conftest import cli
 from mlsmith._reading import NA_VALUES, as_pandas
 from mlsmith.data import fingerprint, load_data, read_table
 from mlsmith.exceptions import DataError
-from mlsmith.monitor import list_runs, monitor
+from mlsmith.monitor import monitor
+from mlsmith.runs import list_runs
 from mlsmith.problem import DataSpec
 
 DATA = Path(__file__).parent / "data"

@@ -376,7 +376,7 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
 def test_without_strict_a_leak_makes_the_verdict_invalid_everywhere_it_is_shown(cancer, tmp_path):
     from rich.console import Console
 
-    from mlsmith.monitor import list_runs
+    from mlsmith.runs import list_runs
     from mlsmith.report._monitor_terminal import print_runs
     from mlsmith.report._terminal import print_run
 

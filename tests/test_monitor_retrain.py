@@ -10,7 +10,7 @@ from mlsmith.cli import main
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
-from mlsmith.monitor import compare_runs, list_runs, show_run
+from mlsmith.runs import compare_runs, list_runs, show_run
 from mlsmith.retraining import retrain
 from mlsmith.target import code_model
 

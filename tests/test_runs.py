@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES
-from mlsmith.monitor import list_runs
+from mlsmith.runs import list_runs
 from mlsmith import runs
 from mlsmith.runs import new_run_id, run_folder
 

@@ -41,11 +41,11 @@ from .metrics import get_metric
 from .exceptions import BundleError, StrictModeStop
 from .guards import GuardReport, check_data, check_training
 from .features import FeatureResult, measure_gain, plan_features
-from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
+from .monitor import REFERENCE_FILE, build_reference, test_reference
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
-from .runs import run_folder, to_jsonable, write_json
+from .runs import register_run, run_folder, to_jsonable, write_json
 from .catalog import CATALOG, family
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test

@@ -76,7 +76,7 @@ def retrain(
 @runs_app.command("list")
 def runs_list(runs_dir: Path = _RUNS_DIR, json_out: Path | None = json_option("the runs")) -> None:
     """List the runs, newest first."""
-    from ..monitor import list_runs
+    from ..runs import list_runs
     from ..report._monitor_terminal import print_runs
 
     show(list_runs(runs_dir), json_out, print_runs)
@@ -86,7 +86,7 @@ def runs_list(runs_dir: Path = _RUNS_DIR, json_out: Path | None = json_option("t
 def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."), runs_dir: Path = _RUNS_DIR,
               json_out: Path | None = json_option("the run")) -> None:
     """Show one run: verdict, metrics, parameters, data fingerprint."""
-    from ..monitor import show_run
+    from ..runs import show_run
     from ..report._monitor_terminal import print_run_detail
 
     show(show_run(runs_dir, run_id), json_out, print_run_detail)
@@ -100,7 +100,7 @@ def runs_compare(
     html_out: Path | None = typer.Option(None, "--html", help="Also write the comparison as one HTML page."),
 ) -> None:
     """Compare runs: verdicts, test metrics (difference from the first), parameters, data fingerprints."""
-    from ..monitor import compare_runs
+    from ..runs import compare_runs
     from ..report._monitor_terminal import print_comparison
 
     comparison = compare_runs(runs_dir, *run_ids)
@@ -121,7 +121,7 @@ def runs_export(
     experiment: str = typer.Option(None, "--experiment", help="The MLflow experiment (default: the problem's name)."),
 ) -> None:
     """Log a past run to MLflow: spec, metrics, verdict, report, figures, and the bundle as a pyfunc model."""
-    from ..monitor import show_run
+    from ..runs import show_run
     from ..tracking import log_to_mlflow
 
     run_dir = Path(show_run(runs_dir, run_id)["path"])
