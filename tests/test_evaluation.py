@@ -103,12 +103,12 @@ def test_bootstrap_interval_matches_normal_theory_for_a_proportion():
 
 def test_a_large_test_split_is_resampled_in_blocks_of_the_same_draws(monkeypatch):
     """Memory does not grow with n_boot x rows: resamples come in blocks, drawn from one seeded stream."""
-    from mlsmith.evaluation import _uncertainty
+    from mlsmith import _bootstrap
 
     y, proba = _binary(500)
     hits = ((proba >= 0.5) == y).astype(float)
     whole = bootstrap_interval(lambda idx: hits[idx].mean(axis=1), 500, n_boot=50, seed=2)
-    monkeypatch.setattr(_uncertainty, "BLOCK_CELLS", 7 * 500)
+    monkeypatch.setattr(_bootstrap, "BLOCK_CELLS", 7 * 500)
     blocks = []
 
     def accuracy(idx):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .deploy import ModelBundle
 from .metrics import get_metric
-from .monitor._stats import paired_bootstrap
+from ._bootstrap import paired_gain
 from .problem import Problem, load_problem
 from .evaluation import metric_on_resamples
 from .runs import staging_dir, write_json
@@ -131,7 +131,7 @@ def retrain(
         pred, proba = outputs[name]
         scores.append(metric_on_resamples(metric, champ.task, y, pred, proba, n_classes))
     greater = get_metric(metric).greater_is_better
-    boot = paired_bootstrap(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
+    boot = paired_gain(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
     full = np.arange(len(y))[None]
     promoted = bool(boot["ci_low"] > 0)
     level = f"{boot['level']:.0%}"

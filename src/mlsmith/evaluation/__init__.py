@@ -23,7 +23,8 @@ from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
 from ._folds import choose_threshold, fold_scores, out_of_fold
 from ._resample import metric_on_resamples
-from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+from .._bootstrap import bootstrap_interval, paired_bootstrap
+from ._uncertainty import Verdict, judge
 
 __all__ = [
     "BaselineScores",

@@ -21,7 +21,8 @@ from ..problem import Baseline, Problem
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
 from ._resample import metric_on_resamples
-from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+from .._bootstrap import bootstrap_interval, paired_bootstrap
+from ._uncertainty import Verdict, judge
 
 __all__ = ["BaselineScores", "Evaluation", "baseline_predictions", "baselines_for", "dummy_predictions", "evaluate",
            "scores_for", "task_metrics"]

@@ -1,79 +1,15 @@
-"""Uncertainty of a test score: seeded bootstrap intervals, and the verdict they support."""
+"""The verdict a test score supports, judged on its bootstrap intervals (:mod:`mlsmith._bootstrap`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Verdict", "bootstrap_interval", "judge", "paired_bootstrap"]
+__all__ = ["Verdict", "judge"]
 
-#: A score on many resamples: an index matrix (resamples x rows) in, one value per resample out.
-Score = Callable[[np.ndarray], np.ndarray]
 Status = Literal["met", "not met", "inconclusive", "invalid"]
-
-
-#: Resampled row positions held at once (resamples x rows; 80 MB): more are drawn and scored in blocks,
-#: so that a test split of millions of rows does not need n_boot times its size in memory.
-BLOCK_CELLS = 10_000_000
-
-
-def _on_resamples(scores: list[Score], n: int, n_boot: int, seed: int) -> list[np.ndarray]:
-    """Each score on the same ``n_boot`` seeded resamples, drawn :data:`BLOCK_CELLS` cells at a time.
-
-    Rows are drawn from all rows, not within each class: the test split's class counts vary from one
-    draw of the data to the next, and resampling within classes hid that share of the variance. Over
-    200 repeated draws from real tables (``benchmarks/coverage.py``) the class-stratified 95% interval
-    covered the population metric 80.5% of the time (balanced accuracy, 100 test rows, 5 classes) where
-    this one covers 94.0%. A resample in which a metric is undefined (one class left) is dropped.
-    """
-    rng = np.random.default_rng(seed)
-    per_block = max(1, BLOCK_CELLS // max(n, 1))
-    values: list[list[np.ndarray]] = [[] for _ in scores]
-    for start in range(0, n_boot, per_block):
-        idx = rng.integers(0, n, size=(min(per_block, n_boot - start), n))
-        for out, score in zip(values, scores):
-            out.append(np.asarray(score(idx), dtype=float))
-    return [np.concatenate(out) for out in values]
-
-
-def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0,
-                       confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
-
-    ``score`` receives an index matrix (one resample of row positions per row) and returns the
-    metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`); a large test
-    split gets the resamples in blocks. Resamples on which the score is not finite (an AUC with one
-    class drawn) are left out.
-
-    Examples
-    --------
-    >>> y = np.array([1, 1, 0, 1, 0, 1, 1, 0]); hit = np.array([1, 1, 0, 0, 0, 1, 1, 1])
-    >>> lo, hi = bootstrap_interval(lambda idx: np.mean(y[idx] == hit[idx], axis=1), len(y), seed=1)
-    >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
-    True
-    """
-    [values] = _on_resamples([score], n, n_boot, seed)
-    values = values[np.isfinite(values)]
-    if not len(values):  # no resample gave a finite score: no interval, rather than a crash
-        return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
-
-
-def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,
-                     confidence: float = 0.95) -> tuple[float, float]:
-    """Interval of ``score_a - score_b`` where both are scored on the same resampled rows each time.
-
-    Pairing removes the row-to-row noise the two share, so the interval of the difference is
-    narrower than the two separate intervals suggest.
-    """
-    a, b = _on_resamples([score_a, score_b], n, n_boot, seed)
-    diffs = a - b
-    diffs = diffs[np.isfinite(diffs)]
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
 
 
 def judge(interval: tuple[float, float], threshold: float, greater_is_better: bool) -> Status:

@@ -20,7 +20,7 @@ from ..deploy._log import log_chunks
 from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
 from ._reference import column_reference, load_reference, model_outputs, numeric_values, prediction_summary
-from ._stats import bootstrap_se
+from .._bootstrap import bootstrap_se
 
 __all__ = ["DriftReport", "data_drift", "monitor"]
 

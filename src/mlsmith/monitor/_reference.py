@@ -19,7 +19,8 @@ import pandas as pd
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import get_metric
-from ._stats import GRID_SIZE, bootstrap_se
+from .._bootstrap import bootstrap_se
+from ._stats import GRID_SIZE
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
 

@@ -10,7 +10,6 @@ and otherwise off by at most the reference mass between two grid points (1/GRID_
 
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 from scipy import special, stats
@@ -18,14 +17,12 @@ from scipy import special, stats
 __all__ = [
     "JS_BANDS",
     "PSI_BANDS",
-    "bootstrap_se",
     "chi_square",
     "holm",
     "jensen_shannon",
     "js_band",
     "js_noise",
     "ks_from_counts",
-    "paired_bootstrap",
     "psi",
     "psi_band",
 ]
@@ -234,66 +231,3 @@ def holm(p_values) -> np.ndarray:
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     out[order] = adjusted
     return out
-
-
-def _resample_indices(n: int, n_boot: int, seed: int, cap: int) -> tuple[np.ndarray, float]:
-    """Bootstrap index sets; above ``cap`` rows, resample ``cap`` rows and return the width scale."""
-    rng = np.random.default_rng(seed)
-    size = min(n, cap)
-    scale = float(np.sqrt(size / n))  # the spread of a mean-like statistic shrinks as 1/sqrt(n)
-    return rng.integers(0, n, size=(n_boot, size)), scale
-
-
-def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: int = 300, seed: int = 0,
-                 cap: int = 20_000) -> float:
-    """Bootstrap standard error of a statistic over ``n`` rows.
-
-    ``statistic`` takes an index matrix (one resample of row positions per row) and returns its
-    value on each resample, in one vectorised call (see
-    :func:`mlsmith.evaluation.metric_on_resamples`). Above ``cap`` rows each resample draws ``cap``
-    rows and the spread is rescaled by ``sqrt(cap / n)``, which keeps the cost bounded on a million rows.
-
-    Examples
-    --------
-    >>> y = np.arange(1000) % 2
-    >>> se = bootstrap_se(lambda idx: np.mean(y[idx], axis=1), 1000)
-    >>> 0.013 < se < 0.019  # sqrt(0.25 / 1000) = 0.0158
-    True
-    """
-    if n < 2:
-        return float("nan")
-    indices, scale = _resample_indices(n, n_boot, seed, cap)
-    values = np.asarray(statistic(indices), dtype=float)
-    values = values[np.isfinite(values)]
-    return float(np.std(values, ddof=1) * scale) if len(values) > 1 else float("nan")
-
-
-def paired_bootstrap(statistic_a: Callable[[np.ndarray], np.ndarray], statistic_b: Callable[[np.ndarray], np.ndarray],
-                     n: int, greater_is_better: bool = True, n_boot: int = 1000, alpha: float = 0.05,
-                     seed: int = 0, cap: int = 20_000) -> dict[str, float]:
-    """Paired bootstrap of the gain of B over A, both scored on the same resampled rows.
-
-    The statistics take an index matrix and return one value per resample (as in
-    :func:`bootstrap_se`). The gain is oriented so that positive means B is better. Returns the
-    gain on all rows, its percentile interval at level ``1 - alpha`` and the one-sided share of
-    resamples where B is not better (a bootstrap p-value).
-
-    Examples
-    --------
-    >>> y = np.arange(100) % 2
-    >>> a = lambda i: np.mean(y[i] == 0, axis=1); b = lambda i: np.mean(y[i] == y[i], axis=1)
-    >>> paired_bootstrap(a, b, 100, n_boot=200)["ci_low"] > 0
-    True
-    """
-    sign = 1.0 if greater_is_better else -1.0
-    full = np.arange(n)[None, :]
-    gain = float(sign * (statistic_b(full)[0] - statistic_a(full)[0]))
-    indices, scale = _resample_indices(n, n_boot, seed, cap)
-    gains = sign * (np.asarray(statistic_b(indices), dtype=float) - np.asarray(statistic_a(indices), dtype=float))
-    gains = gains[np.isfinite(gains)]
-    lo, hi = np.quantile(gains, [alpha / 2, 1 - alpha / 2])
-    if scale < 1:  # resampled a capped subset: shrink the spread around the full-data gain
-        centre = np.median(gains)
-        lo, hi = gain + (lo - centre) * scale, gain + (hi - centre) * scale
-    return {"gain": float(gain), "ci_low": float(lo), "ci_high": float(hi),
-            "p_value": float(np.mean(gains <= 0)), "n_boot": int(len(gains)), "level": 1 - alpha}
