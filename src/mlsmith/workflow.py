@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,10 +15,9 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from ._columns import unusable_targets
-from .data import Schema, check_columns, describe_frame, fingerprint, infer_schema, load_data
-from .deploy import ModelBundle, bundle_extras, save_bundle
-from .deploy._bundle import PIPELINE_FILE, refused_types
-from .deploy._explain import reference_row
+from .data import Schema, check_columns, describe_frame, infer_schema, load_data
+from .deploy import ModelBundle
+from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
 from ._table import open_table
 from .evaluation import (
@@ -41,7 +36,7 @@ from .metrics import get_metric
 from .exceptions import BundleError, StrictModeStop
 from .guards import GuardReport, check_data, check_training
 from .features import FeatureResult, measure_gain, plan_features
-from .monitor import REFERENCE_FILE, build_reference, test_reference
+from .monitor import build_reference, test_reference
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
@@ -119,18 +114,6 @@ def _stage_results(problem: Problem, quality: QualityReport, eda: EDAReport | No
         "leaderboard_meta": {k: v for k, v in board.items() if k != "rows"},
         "tuning": tuning.to_dict(),
     }
-
-
-def library_versions() -> dict[str, str]:
-    names = ["mlsmith", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "xgboost-cpu", "xgboost", "skops",
-             "optuna", "joblib", "dask", "distributed"]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def run(
@@ -302,24 +285,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
-    metadata = {
-        "problem": problem.name,
-        "task": problem.type,
-        "target": problem.target,
-        "classes": list(codec.classes),
-        "positive_class": problem.positive_class,
-        "decision_threshold": evaluation.decision_threshold,
-        "model": best.model,
-        "success_metric": problem.success_metric,
-        "test_metrics": evaluation.test_metrics,
-        "seed": problem.seed,
-        "data_fingerprint": fingerprint(train),
-        "explanation_reference": reference_row(X),
-        "n_train": n_fit,
-        "fit_on": problem.split.refit,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": library_versions(),
-    }
+    metadata = bundle_metadata(problem, list(codec.classes), evaluation, best.model, train, X, n_fit)
     # The bundle ships the whole model: scikit-learn's own predict gives the original classes, with the threshold.
     model = whole_model(final, problem.type, codec.classes, evaluation.decision_threshold)
     say("7/7 evaluation: timing single-row predictions of the model bundle")
@@ -345,13 +311,9 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
-        extras, extras_info = bundle_extras(model, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(),
-                                            notes)
-        metadata["onnx"] = {key: extras_info["onnx"][key] for key in ("converted", "reason")}  # why, when it did not
-        save_bundle(tmp / "model", model, schema, metadata,
-                    extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
-        trust = _check_saved(tmp / "model", model, X_test, user_family=best.model not in CATALOG)
-        bundle_info.update(extras_info, **({"trust": trust} if trust else {}))
+        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, X_test,
+                                        problem.to_yaml_dict(), evaluation.to_dict(), notes,
+                                        user_family=best.model not in CATALOG))
         lap("bundle")
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
@@ -428,30 +390,6 @@ def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem,
 #: saved; the bundle's own section is drawn last, by this process.
 _DRAWN_EARLY = ["quality", "eda", "features", "leaderboard", "tuning"]
 _DRAWN_LATE = ["problem", "guards", "evaluation"]
-
-
-def _check_saved(path: Path, fitted, X_test: pd.DataFrame, user_family: bool = False) -> list[str]:
-    """Load the saved bundle back and check it predicts what the fitted model predicts: the same
-    probabilities (a regressor: values), and a classifier the same labels.
-
-    Returns the types that loading the bundle must be told to trust (``--trust``): none for the
-    catalog's families, whose types mlsmith trusts. A family of the user's own is loaded trusting
-    them (its class and what the class stores), since the spec named that class and this process
-    wrote the file; elsewhere, loading it is refused until they are named.
-    """
-    trust = refused_types(path / PIPELINE_FILE)
-    saved = ModelBundle.load(path, trusted=trust if user_family else ())
-    rows = X_test.head(50)
-    method = "predict_proba" if hasattr(fitted, "predict_proba") else "predict"
-    expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
-    same = np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True)
-    if method == "predict_proba":
-        labels = (np.asarray(model.predict(rows), dtype=object) for model in (fitted, saved.pipeline))
-        same &= np.array_equal(*labels)
-    if not same:
-        raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
-                          "report this with the run's problem.yaml.")
-    return trust
 
 
 def _strict_message(guards: GuardReport) -> str:

@@ -34,13 +34,15 @@ from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
 from ..target import whole_model
 
-__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "refused_types", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "REFERENCE_FILE", "ModelBundle", "TRUSTED_TYPES", "refused_types", "save_bundle"]
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
+#: The monitoring reference (training distributions, test-set performance: ``monitor.build_reference``).
+REFERENCE_FILE = "reference.json"
 #: The layout of the bundles this version writes, recorded in their metadata as ``bundle_format``.
 #: 1 (no ``bundle_format``): the pipeline answers in class codes, the threshold is in the metadata
 #: only; such a bundle still loads, its pipeline made whole in memory. 2: the pipeline is the whole model.

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..deploy._bundle import REFERENCE_FILE
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import get_metric
@@ -24,7 +25,6 @@ from ._stats import GRID_SIZE
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
 
-REFERENCE_FILE = "reference.json"
 REFERENCE_VERSION = 1
 #: Categories kept per column; the rest are counted together as 'other'.
 MAX_CATEGORIES = 1000
