@@ -444,7 +444,7 @@ def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarra
 
 def _latency_samples(est, X) -> dict[str, list[float]]:
     """Milliseconds of repeated one-row predictions (what a single online request costs)."""
-    from .evaluation._constraints import one_row_latency
+    from ._latency import one_row_latency  # not at the top: the CV workers start before pandas is imported
 
     return one_row_latency(est.predict, X.iloc[:1])
 

@@ -22,7 +22,8 @@ from .catalog import CATALOG, Family, build_pipeline, families
 from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan
-from .metrics import get_metric, scorer
+from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from .metrics import choose_threshold, get_metric, scorer
 from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
 from .recommender import Recommendation, recommend
 
@@ -56,7 +57,7 @@ class LeaderboardRow:
     note: str = ""
     #: The median CPU ms of the family's timed one-row predictions (every fold model's repeats pooled).
     latency_ms: float | None = None
-    #: How the latency budget judged it (``mlsmith.evaluation._constraints.latency_decision``): median,
+    #: How the latency budget judged it (``mlsmith._latency.latency_decision``): median,
     #: p90, timings, budget, tolerance, the limit it was held to and whether it was excluded.
     latency: dict[str, Any] | None = None
     #: Seconds the family took: elapsed under a budget; otherwise (its folds queued with the others')
@@ -162,7 +163,7 @@ def compare_models(
     family_budget_s : for each family: one that runs over is stopped and marked ``over budget``.
     interpretability, latency_ms : the problem's constraints. A family whose median one-row
         predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
-        :mod:`mlsmith.evaluation._constraints`) exceeds ``latency_ms`` by more than
+        :mod:`mlsmith._latency`) exceeds ``latency_ms`` by more than
         ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
         records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
         families it excluded.
@@ -170,7 +171,7 @@ def compare_models(
     target : the success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
-        :func:`~mlsmith.evaluation.choose_threshold`), the metric is reported at that threshold, and
+        :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
     """
     n_classes = int(len(np.unique(y))) if task != "regression" else None
@@ -337,7 +338,6 @@ def _race(
 
 def _latency(res: list[FoldResult], latency_ms: float) -> dict[str, Any]:
     """The latency decision of a family from its folds' timings (see ``latency_decision``)."""
-    from .evaluation._constraints import latency_decision
 
     timed = [r.latency_samples for r in res if r.latency_samples]
     return latency_decision([t for s in timed for t in s["cpu_ms"]], latency_ms,
@@ -346,7 +346,6 @@ def _latency(res: list[FoldResult], latency_ms: float) -> dict[str, Any]:
 
 def _latency_record(rows: list[LeaderboardRow], latency_ms: float) -> dict[str, Any]:
     """The latency rule as applied, for results.json: enough to check a rerun's shortlist against."""
-    from .evaluation._constraints import LATENCY_REPEATS, LATENCY_TOLERANCE
 
     judged = [r for r in rows if r.latency is not None]
     return {"budget_ms": latency_ms, "tolerance": LATENCY_TOLERANCE, "limit_ms": latency_ms * (1 + LATENCY_TOLERANCE),
@@ -389,7 +388,6 @@ def _at_operating_point(
     res: list, y: np.ndarray, metric: str, target: float | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Per-fold validation and training metric at the out-of-fold threshold, and the ranking score."""
-    from .evaluation import choose_threshold
     from .metrics import compute
 
     def at_threshold(rows, proba):

@@ -1,7 +1,7 @@
 """Stage 7a: the honest evaluation — the test split read once, against the threshold and the baselines.
 
 The decision threshold of a binary classifier is chosen on out-of-fold predictions of the
-training rows (:func:`~mlsmith.evaluation.choose_threshold`), never on the test split, then
+training rows (:func:`~mlsmith.metrics.choose_threshold`), never on the test split, then
 applied to it once. Every figure of the report is drawn from numbers kept here.
 """
 
