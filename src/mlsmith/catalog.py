@@ -3,7 +3,7 @@
 Each :class:`Family` says how fast it trains and predicts, whether it copes with missing values,
 whether it needs scaled features and how interpretable it is, and carries the search space that
 stage 6 tunes (scipy distributions and lists, the form ``RandomizedSearchCV`` takes; problem.yaml
-can override it, see :func:`mlsmith.tuning.parse_space`).
+can override it, see :func:`mlsmith._space.parse_space`).
 
 A user adds a family of their own in problem.yaml's ``models`` (:class:`mlsmith.problem.ModelSpec`):
 the import path of a scikit-learn estimator class, its parameters, search space and traits.
@@ -40,9 +40,10 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .data import Schema
+from ._space import parse_space
+from .exceptions import echo_value
 from .features import FeaturePlan
 from .preprocess import build_preprocessor
-from .problem import _cut
 
 if TYPE_CHECKING:
     from .problem import ModelSpec
@@ -64,6 +65,7 @@ def installed(family: str) -> bool:
     (True, True)
     """
     return family not in EXTRAS or find_spec(family) is not None
+
 
 @dataclass(frozen=True)
 class Family:
@@ -265,7 +267,7 @@ def import_estimator(path: Any, where: str = "estimator") -> type:
     if (not isinstance(path, str) or not _IMPORT_PATH.fullmatch(path)
             or any(part.startswith("__") for part in path.split("."))):
         raise ValueError(f"{where} must be an import path 'module.Class' (identifiers joined by dots; no calls, "
-                         f"arguments or dunder names: arguments go in 'params'); got {_cut(path)}, {_EXAMPLE}.")
+                         f"arguments or dunder names: arguments go in 'params'); got {echo_value(path)}, {_EXAMPLE}.")
     module_name, _, class_name = path.rpartition(".")
     top = module_name.split(".")[0]
     if top not in sys.stdlib_module_names and top not in _installed_packages():
@@ -337,7 +339,7 @@ def _check_class(cls: type, path: str, kind: str, params: dict[str, Any], space:
     try:
         instance = clone(cls(**params))
     except Exception as exc:
-        raise ValueError(f"{where}: {cls.__name__} does not take params {_cut(params)} ({type(exc).__name__}: "
+        raise ValueError(f"{where}: {cls.__name__} does not take params {echo_value(params)} ({type(exc).__name__}: "
                          f"{str(exc)[:200]}).") from None
     noun = {"classification": "classifier", "regression": "regressor"}
     found = "classification" if is_classifier(instance) else "regression" if is_regressor(instance) else None
@@ -372,8 +374,6 @@ def user_family(spec: ModelSpec) -> Family:
     """
     from sklearn.base import is_regressor
     from sklearn.utils import get_tags
-
-    from .tuning import parse_space
 
     def kind_of(cls: type) -> str:  # a class that cannot be built is reported by _check_class
         try:

@@ -24,7 +24,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer, field_validator,
                       model_validator)
 
-from .exceptions import ProblemSpecError
+from .exceptions import ECHO_LIMIT, ProblemSpecError, echo_value
 from .metrics import METRICS, default_metric, get_metric
 
 __all__ = [
@@ -78,7 +78,7 @@ class Baseline(_Spec):
             try:
                 parse_rule(value)
             except RuleError as exc:
-                raise ValueError(f"the rule {_cut(value)} is refused: {exc}") from None
+                raise ValueError(f"the rule {echo_value(value)} is refused: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -389,7 +389,7 @@ class ModelSpec(_Spec):
             items = item if isinstance(item, list) else [item]
             if not all(isinstance(i, _PLAIN) for i in items):
                 raise ValueError(f"params.{key} must be a number, text, true/false, null or a list of those; got "
-                                 f"{_cut(item)} (an object cannot be built from problem.yaml)")
+                                 f"{echo_value(item)} (an object cannot be built from problem.yaml)")
         return value
 
 
@@ -585,7 +585,7 @@ def _entry_error(index: int, raw: Any, error: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error":  # our own sentence, which names the value
         return f"{what}: {message}"
-    return f"{what}: '{loc}' {message[0].lower()}{message[1:]}; got {_cut(error.get('input'))}"
+    return f"{what}: '{loc}' {message[0].lower()}{message[1:]}; got {echo_value(error.get('input'))}"
 
 
 #: The values each metric can take: fractions, r2 (at most 1), or errors (at least 0).
@@ -717,20 +717,6 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-#: Values echoed in an error line are cut to this many characters.
-ECHO_LIMIT = 200
-
-
-def _cut(value: Any, limit: int = ECHO_LIMIT) -> str:
-    """``value``'s repr cut to ``limit`` characters, saying how long it was.
-
-    >>> _cut("x" * 1000, 10)
-    "'xxxxxxxx... (1,002 characters)"
-    """
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 1]}... ({len(text):,} characters)"
-
-
 def parse_problem(raw: dict[str, Any], base_dir: str | Path = ".", source: str = "problem.yaml") -> Problem:
     """Validate a problem given as a mapping; errors read like those of :func:`load_problem`."""
     try:
@@ -782,7 +768,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
         return f"{source}: '{field_path}': {message}"
     example = _EXAMPLES.get(loc[-1] if loc else "", "")
     example = f" Example: '{example}'." if example else ""
-    return f"{source}: '{field_path}' {message.lower()}; got {_cut(error.get('input'))}.{example}"
+    return f"{source}: '{field_path}' {message.lower()}; got {echo_value(error.get('input'))}.{example}"
 
 
 def _allowed_keys(loc: list[str]) -> list[str]:

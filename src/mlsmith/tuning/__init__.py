@@ -8,7 +8,7 @@ diagnoses the fit (overfitting, underfitting, good fit, validation plateau) with
 
 from ._curves import LearningCurve, learning_curves
 from ._search import METHODS, TuningResult, tune
-from ._space import describe_space, grid_points, parse_space
+from .._space import describe_space, grid_points, parse_space
 
 __all__ = ["METHODS", "LearningCurve", "TuningResult", "describe_space", "grid_points", "learning_curves",
            "parse_space", "tune"]

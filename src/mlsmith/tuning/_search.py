@@ -37,7 +37,7 @@ from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
 from .._progress import Step
 from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
-from ._space import describe_space, grid_points, suggest
+from .._space import describe_space, grid_points, suggest
 
 __all__ = ["METHODS", "TuningResult", "tune"]
 

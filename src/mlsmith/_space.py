@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import loguniform, randint, uniform
 
-from ..exceptions import ProblemSpecError
+from .exceptions import ProblemSpecError
 
 __all__ = ["describe_space", "grid_points", "parse_space", "suggest"]
 
