@@ -110,7 +110,7 @@ def make_bundle(table: Table, train: pd.DataFrame, test: pd.DataFrame, path: Pat
     from mlsmith.monitor import REFERENCE_FILE, build_reference, test_reference
     from mlsmith.problem import _positive_class
     from mlsmith.runs import to_jsonable
-    from mlsmith.selection import build_pipeline
+    from mlsmith.pipeline import build_pipeline
     from mlsmith.target import TargetCodec
 
     schema = infer_schema(train, table.target)

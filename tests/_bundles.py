@@ -14,7 +14,7 @@ from mlsmith.deploy import save_bundle
 from mlsmith.evaluation import scores_for
 from mlsmith.monitor import REFERENCE_FILE, build_reference, test_reference
 from mlsmith.runs import to_jsonable
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
 
 
 def make_bundle(path: Path, frame: pd.DataFrame, target: str = "churned", family: str = "linear",

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlsmith
 from conftest import write_problem
-from mlsmith.catalog import build_pipeline
+from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, bundle_extras, predict_file, save_bundle

@@ -20,7 +20,8 @@ from sklearn.ensemble import ExtraTreesClassifier
 
 import mlsmith
 from conftest import write_problem
-from mlsmith.catalog import build_pipeline, families, user_family
+from mlsmith.catalog import families, user_family
+from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle

@@ -338,7 +338,7 @@ def test_tuning_reports_its_trials_as_counted_steps():
     from sklearn.model_selection import StratifiedKFold
 
     from mlsmith.data import infer_schema
-    from mlsmith.selection import build_pipeline
+    from mlsmith.pipeline import build_pipeline
     from mlsmith.tuning import tune
 
     frame = load_breast_cancer(as_frame=True).frame

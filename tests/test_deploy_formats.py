@@ -16,7 +16,7 @@ from mlsmith.deploy._onnx import OnnxModel, _plan
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
 from mlsmith.target import code_model
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
 
 
 class Smuggled(TransformerMixin, BaseEstimator):

@@ -17,7 +17,7 @@ from mlsmith.deploy import ModelBundle, create_app, predict_file, save_bundle
 from mlsmith.deploy._rules import RULES
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.monitor import monitor
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
 
 CARS = Path(__file__).parent / "data" / "cars93.csv"
 

@@ -43,7 +43,8 @@ from mlsmith.guards import (
     check_tuning_range,
     single_feature_score,
 )
-from mlsmith.selection import CATALOG, build_pipeline, compare_models
+from mlsmith.selection import CATALOG, compare_models
+from mlsmith.pipeline import build_pipeline
 from mlsmith.split import HeldOutTest
 
 BIN, MULTI, REG = "binary_classification", "multiclass_classification", "regression"

@@ -79,7 +79,7 @@ def test_without_xgboost_other_pipelines_still_export_to_onnx(without_xgboost):
 
     from mlsmith.data import infer_schema
     from mlsmith.deploy import export_onnx
-    from mlsmith.selection import build_pipeline
+    from mlsmith.pipeline import build_pipeline
 
     frame = load_breast_cancer(as_frame=True).frame
     schema = infer_schema(frame, "target")

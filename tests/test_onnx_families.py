@@ -14,7 +14,8 @@ import pytest
 import mlsmith
 from conftest import write_problem
 from deploy_fixtures import churn_frame, make_bundle  # noqa: F401  (fixtures)
-from mlsmith.catalog import CATALOG, build_pipeline
+from mlsmith.catalog import CATALOG
+from mlsmith.pipeline import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, export_onnx
 from mlsmith.deploy._onnx import TOLERANCE, OnnxModel

@@ -25,7 +25,8 @@ from mlsmith.retraining import RetrainResult
 from mlsmith.problem import parse_problem
 from mlsmith.recommender import recommend
 from mlsmith.report._html import fmt
-from mlsmith.selection import build_pipeline, compare_models
+from mlsmith.selection import compare_models
+from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import learning_curves, tune
 
 TASK = "binary_classification"

@@ -14,7 +14,9 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from mlsmith.catalog import CATALOG, build_pipeline
+from mlsmith.catalog import CATALOG
+
+from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, save_bundle

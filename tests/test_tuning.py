@@ -8,7 +8,7 @@ from scipy.stats import loguniform, randint
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
-from mlsmith.catalog import build_pipeline
+from mlsmith.pipeline import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
 from mlsmith.parallel import compute_backend

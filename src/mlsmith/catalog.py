@@ -35,20 +35,16 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from .data import Schema
 from ._space import parse_space
 from .exceptions import echo_value
-from .features import FeaturePlan
-from .preprocess import build_preprocessor
 
 if TYPE_CHECKING:
     from .problem import ModelSpec
 
-__all__ = ["CATALOG", "EXTRAS", "Family", "build_pipeline", "families", "family", "import_estimator", "installed",
+__all__ = ["CATALOG", "EXTRAS", "Family", "families", "family", "import_estimator", "installed",
            "model_names", "task_kind", "user_family"]
 
 #: Families whose library comes with an extra, not with mlsmith itself: how to install it. XGBoost's CPU
@@ -211,25 +207,6 @@ CATALOG: dict[str, Family] = {
         ),
     ]
 }
-
-
-def build_pipeline(family: str | Family, schema: Schema, task: str, seed: int,
-                   plan: FeaturePlan | None = None) -> Pipeline:
-    """Preprocessing (scaled if the family needs it, with the feature ``plan``) followed by the family's model.
-
-    ``family`` is a catalog name or a :class:`Family` (a user's own, see :func:`family`).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from mlsmith.data import infer_schema
-    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
-    >>> build_pipeline("linear", infer_schema(df, "y"), "binary_classification", 0).steps[-1][0]
-    'model'
-    """
-    spec = CATALOG[family] if isinstance(family, str) else family
-    prep = build_preprocessor(schema, scale=spec.needs_scaling, seed=seed, plan=plan)
-    return Pipeline([("prep", prep), ("model", spec.make(task, seed))])
 
 
 # --- the user's own families ------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from .catalog import CATALOG, Family, build_pipeline, families
+from .catalog import CATALOG, Family, families
+
+from .pipeline import build_pipeline
 from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan

@@ -35,14 +35,16 @@ from .evaluation import (
 from .metrics import get_metric
 from .exceptions import BundleError, StrictModeStop
 from .guards import GuardReport, check_data, check_training
-from .features import FeatureResult, measure_gain, plan_features
+from .ablation import FeatureResult, measure_gain
+from .features import plan_features
 from .monitor import build_reference, test_reference
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import register_run, run_folder, to_jsonable, write_json
 from .catalog import CATALOG, family
-from .selection import Leaderboard, build_pipeline, compare_models
+from .selection import Leaderboard, compare_models
+from .pipeline import build_pipeline
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec, whole_model
 from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up

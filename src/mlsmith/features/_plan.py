@@ -14,6 +14,7 @@ from scipy.stats import skew
 
 from ..data import Schema
 from ..exceptions import DataError
+from ..preprocess import HIGH_CARDINALITY
 from ..problem import FeatureSpec, FeaturesSpec
 
 __all__ = ["FeaturePlan", "plan_features", "suggest_plan"]
@@ -155,8 +156,6 @@ def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None,
     ``flagged`` columns (by the leakage guards) are neither an aggregate's key nor its values.
     """
     flagged = set(flagged)
-    from ..preprocess import HIGH_CARDINALITY
-
     out: list[FeatureSpec] = []
     dates = schema.features("datetime")
     for name in dates:

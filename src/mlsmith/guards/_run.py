@@ -83,7 +83,7 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
     from ..catalog import families
     from ..recommender import recommend
-    from ..selection import build_pipeline
+    from ..pipeline import build_pipeline
     from ..split import cv_splitter
 
     constraints = problem.constraints

@@ -116,7 +116,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     >>> import pandas as pd
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.model_selection import KFold
-    >>> from mlsmith.catalog import build_pipeline
+    >>> from mlsmith.pipeline import build_pipeline
     >>> from mlsmith.data import infer_schema
     >>> df = load_diabetes(as_frame=True).frame
     >>> pipe = build_pipeline("linear", infer_schema(df, "target"), "regression", 0)

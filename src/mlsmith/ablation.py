@@ -1,4 +1,9 @@
-"""The measured gain of the plan: the best family cross-validated with and without each transform group."""
+"""Stage 4's plan, measured: the comparison's best family cross-validated with and without each
+transform group (an ablation), and the plan kept.
+
+It runs after the model comparison (it needs the family that won) and builds pipelines, so it sits
+above the feature package and the pipeline builder rather than inside stage 4.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import Schema
-from ..metrics import get_metric, scorer
-from ..parallel import fit_many
-from ._plan import FeaturePlan
+from .data import Schema
+from .features import FeaturePlan
+from .metrics import get_metric, scorer
+from .parallel import fit_many
+from .pipeline import build_pipeline
 
 __all__ = ["FeatureResult", "measure_gain"]
 
@@ -51,7 +57,7 @@ class FeatureResult:
         }
 
     def _repr_html_(self) -> str:
-        from ..report._features import html
+        from .report._features import html
 
         return html(self.to_dict(), {})
 
@@ -107,8 +113,6 @@ def measure_gain(
     >>> res.groups[0]["group"], res.groups[0]["decision"], res.final_score < res.raw_score
     ('log', 'kept', True)
     """
-    from ..selection import build_pipeline
-
     name = family if isinstance(family, str) else family.name
     if not plan.transforms:
         note = "no transforms in the plan: nothing to measure" if plan.mode != "none" else "features: none"
