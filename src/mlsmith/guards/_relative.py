@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from .._columns import finite_float
 from .._findings import Finding
 from ._frame import encode, roles_of, sample
-from ._leakage import folds_for, single_feature_oof, tree_oof
+from ._oof import folds_for, single_feature_oof, tree_oof
 
 __all__ = ["check_relative_leaks", "oof_error"]
 
