@@ -8,7 +8,6 @@ stage 4's transformers and plan blocks (:mod:`mlsmith.features`) and the catalog
 from __future__ import annotations
 
 from sklearn.compose import ColumnTransformer
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -18,7 +17,7 @@ from .catalog import CATALOG, Family
 from .data import Schema
 from .features import DateFeatures, FeaturePlan
 from .features._build import plan_blocks, replaced_columns
-from .preprocess import HIGH_CARDINALITY, numeric_imputer, target_encoder, to_category_text, to_text
+from .preprocess import HIGH_CARDINALITY, TextSVD, numeric_imputer, target_encoder, to_category_text, to_text
 
 __all__ = ["build_pipeline", "build_preprocessor"]
 
@@ -78,7 +77,7 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int = 0, plan: Feature
         text = make_pipeline(
             FunctionTransformer(to_text),
             TfidfVectorizer(max_features=2000, min_df=2, sublinear_tf=True),
-            TruncatedSVD(n_components=16, random_state=seed),
+            TextSVD(n_components=16, random_state=seed),
         )
         parts.append((f"text_{column}", text, [column]))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEncoder
 
 from ._columns import finite_float, numbers_from_text
 
-__all__ = ["HIGH_CARDINALITY", "numeric_imputer", "target_encoder", "to_category_text", "to_float", "to_text"]
+__all__ = ["HIGH_CARDINALITY", "TextSVD", "numeric_imputer", "target_encoder", "to_category_text", "to_float", "to_text"]
 
 #: Categorical columns with more distinct values than this are target-encoded (cross-fitted)
 #: instead of one-hot encoded.
@@ -92,3 +93,38 @@ def target_encoder(scale: bool, seed: int) -> Pipeline:
         TargetEncoder(**_shuffled_cross_fitting(seed)),
         *([StandardScaler()] if scale else []),
     )
+
+
+class TextSVD(TruncatedSVD):
+    """scikit-learn's ``TruncatedSVD``, keeping at most as many components as the TF-IDF has terms.
+
+    A free-text column with a short vocabulary (a handful of words) gives fewer TF-IDF terms than
+    the 16 components a text block asks for, and ``TruncatedSVD`` then refuses to fit: every family
+    of the run failed on it. The fitted object is a ``TruncatedSVD`` in all but name (its
+    ``components_``, ``transform`` and feature names), so the ONNX export converts it with
+    skl2onnx's own converter.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).random((30, 5))
+    >>> TextSVD(n_components=16, random_state=0).fit_transform(X).shape
+    (30, 5)
+    """
+
+    def fit_transform(self, X, y=None):
+        k = min(self.n_components, X.shape[1])
+        if k == self.n_components:
+            return super().fit_transform(X, y)
+        inner = TruncatedSVD(k, algorithm=self.algorithm, n_iter=self.n_iter, n_oversamples=self.n_oversamples,
+                             power_iteration_normalizer=self.power_iteration_normalizer,
+                             random_state=self.random_state, tol=self.tol)
+        out = inner.fit_transform(X, y)
+        for attribute in ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_",
+                          "n_features_in_", "feature_names_in_"):
+            if hasattr(inner, attribute):
+                setattr(self, attribute, getattr(inner, attribute))
+        return out
+
+    def fit(self, X, y=None):
+        self.fit_transform(X, y)
+        return self

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..catalog import installed
 from ..features import LogTransform, Ratios
 from ..features._aggregate import _key as group_key
+from ..preprocess import TextSVD
 
 __all__ = ["register_converters"]
 
@@ -143,6 +144,11 @@ def register_converters() -> None:
                                 _dummy_convert, options=options)
     update_registered_converter(DummyRegressor, "MlsmithDummyRegressor", calculate_linear_regressor_output_shapes,
                                 _dummy_convert)
+    from skl2onnx.operator_converters.decomposition import convert_truncated_svd
+    from skl2onnx.shape_calculators.svd import calculate_sklearn_truncated_svd_output_shapes
+
+    update_registered_converter(TextSVD, "MlsmithTextSVD", calculate_sklearn_truncated_svd_output_shapes,
+                                convert_truncated_svd)
     # skl2onnx's own converter splits in float32 and, with onnx 1.23, fails on its boolean
     # missing-value flags ("Unable to create node 'TreeEnsembleClassifier'"): see _hgb_convert.
     update_registered_converter(HistGradientBoostingClassifier, "MlsmithHistGradientBoostingClassifier", _hgb_shape,
