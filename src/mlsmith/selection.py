@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from .catalog import CATALOG, Family, families
+from .catalog import CATALOG, Family, families, model_names
 
 from .pipeline import build_pipeline
 from .data import Schema
@@ -26,6 +26,7 @@ from .exceptions import DataError
 from .features import FeaturePlan
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
 from .metrics import choose_threshold, get_metric, scorer
+from .split import sample_rows
 from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
 from .recommender import Recommendation, recommend
 
@@ -67,6 +68,9 @@ class LeaderboardRow:
     wall_time_s: float = 0.0
     #: Folds fitted: fewer than the splitter's when the family ``stopped early``, behind the leader.
     folds: int = 0
+    #: Training rows it was cross-validated on: fewer than all of them when successive halving
+    #: (:func:`compare_models`) stopped it on a sample.
+    rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -146,6 +150,7 @@ def compare_models(
     interpretability: str = "medium",
     latency_ms: float | None = None,
     plan: FeaturePlan | None = None,
+    first_rung_rows: int | None = None,
 ) -> Leaderboard:
     """Cross-validate every shortlisted family on the same folds.
 
@@ -170,12 +175,149 @@ def compare_models(
         records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
         families it excluded.
     plan : the feature plan of stage 4, applied inside every family's pipeline.
+    first_rung_rows : successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
+        ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
+        that many rows (stratified by class; the most recent rows for time-ordered folds; whole
+        groups for grouped folds), the best third (at least two) on :data:`RUNG_FACTOR` times as
+        many, and so on; the last rung uses every row. A family stopped on a sample keeps that
+        rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
+        recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
+        The time budget holds across the rungs; ``budget["rungs"]`` records each one.
     target : the success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
     """
+    first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
+    sizes = _rung_sizes(len(X), first)
+    args = dict(schema=schema, task=task, metric=metric, secondary=secondary, seed=seed, n_jobs=n_jobs,
+                target=target, family_budget_s=family_budget_s, interpretability=interpretability,
+                latency_ms=latency_ms, plan=plan)
+    if len(sizes) == 1:
+        return _compare(X, y, cv=cv, groups=groups, models=models, time_budget_s=time_budget_s, progress=progress,
+                        **args)
+    start = time.perf_counter()
+    by_name = dict(zip(model_names(models), models)) if models else {}
+    alive: list[str] | None = None  # None: every family the recommender keeps
+    previous: dict[str, LeaderboardRow] = {}
+    stopped: list[LeaderboardRow] = []
+    rungs: list[dict[str, Any]] = []
+    first_board: Leaderboard | None = None
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+        left = None if time_budget_s is None else max(0.0, time_budget_s - (time.perf_counter() - start))
+        asked = models if alive is None else [by_name.get(name, name) for name in alive]
+        began = time.perf_counter()
+        if last:
+            board = _compare(X, y, cv=cv, groups=groups, models=asked, time_budget_s=left, progress=progress, **args)
+        else:
+            idx = sample_rows(len(X), size, y, task, cv, groups, seed + i)
+            on_rung = None if progress is None else (lambda label, size=size: progress(f"{size:,} rows: {label}"))
+            board = _compare(X.iloc[idx], y[idx], cv=cv, groups=None if groups is None else groups[idx],
+                             models=asked, time_budget_s=left, progress=on_rung, **args)
+        first_board = first_board or board
+        for name in alive or []:  # promoted, then left out by the recommender at this size: capped
+            if name in board.skipped and name in previous:
+                row = previous[name]
+                row.status, row.note = "capped", f"not fitted on more than {row.rows:,} rows: {board.skipped[name]}"
+                stopped.append(row)
+        rungs.append({"rows": len(X) if last else size, "families": [r.model for r in board.rows],
+                      "seconds": round(time.perf_counter() - began, 2)})
+        if last:
+            break
+        ranked = [r for r in board.rows if r.status in ("ok", "stopped early") and r.model != "dummy"]
+        keep = [r.model for r in ranked[:max(2, -(-len(ranked) // 3))]]
+        for r in board.rows:
+            if r.model in keep or r.model == "dummy":
+                continue
+            if r in ranked:
+                r.status, r.note = "stopped early", (f"behind at {size:,} rows (rank {ranked.index(r) + 1} of "
+                                                     f"{len(ranked)} on {board.metric}): not fitted on more rows")
+            stopped.append(r)
+        rungs[-1]["kept"] = keep
+        previous = {r.model: r for r in board.rows}
+        alive = keep
+    greater = board.greater_is_better
+    stopped.sort(key=lambda r: (-r.rows, r.selection_score is None,
+                                -(r.selection_score or 0) if greater else (r.selection_score or 0)))
+    budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
+              "rungs": rungs}
+    return Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
+                       first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
+                       budget=budget)
+
+
+#: Successive halving over rows (Jamieson & Talwalkar 2016, as Hyperband and FLAML's growing samples
+#: do): the first rung's sample size, and how much each rung grows. Below FIRST_RUNG_ROWS * RUNG_FACTOR
+#: training rows there is one rung, every row, as before.
+FIRST_RUNG_ROWS = 20_000
+RUNG_FACTOR = 4
+
+
+def cv_score(pipeline, X: pd.DataFrame, y: np.ndarray, cv: Any, groups: np.ndarray | None, task: str, metric: str,
+             n_jobs: int = -1) -> float:
+    """The mean cross-validated ``metric`` of one pipeline, in the metric's natural direction.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.model_selection import KFold
+    >>> X = pd.DataFrame({"x": np.arange(30.0)})
+    >>> round(cv_score(LinearRegression(), X, 2 * X["x"].to_numpy(), KFold(3), None, "regression", "rmse", 1), 6)
+    0.0
+    """
+    n_classes = int(len(np.unique(y))) if task != "regression" else None
+    res = fit_folds(pipeline, X, y, list(cv.split(X, y, groups)), {metric: scorer(metric, task, n_classes)},
+                    n_jobs=n_jobs)
+    sign = 1.0 if get_metric(metric).greater_is_better else -1.0
+    return float(sign * np.mean(fold_arrays(res)[metric]))
+
+
+def search_rows(n: int, first: int | None = None) -> int:
+    """How many training rows the searches after the comparison use (the feature ablation, tuning,
+    learning curves): every row up to two rungs, else the last rung below all rows.
+
+    >>> search_rows(262_346), search_rows(54_000)
+    (80000, 54000)
+    """
+    sizes = _rung_sizes(n, FIRST_RUNG_ROWS if first is None else first)
+    return sizes[-2] if len(sizes) > 1 else n
+
+
+def _rung_sizes(n: int, first: int) -> list[int]:
+    """The rows of each rung: ``first``, ``first * RUNG_FACTOR``, ... below ``n``, then ``n``.
+
+    >>> _rung_sizes(262_000, 20_000), _rung_sizes(54_000, 20_000)
+    ([20000, 80000, 262000], [54000])
+    """
+    if n <= first * RUNG_FACTOR:
+        return [n]
+    sizes = [first]
+    while sizes[-1] * RUNG_FACTOR < n:
+        sizes.append(sizes[-1] * RUNG_FACTOR)
+    return [*sizes, n]
+
+
+def _compare(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    schema: Schema,
+    task: str,
+    metric: str,
+    cv: Any,
+    groups: np.ndarray | None = None,
+    secondary: list[str] | tuple[str, ...] = (),
+    models: list | None = None,
+    seed: int = 42,
+    n_jobs: int = -1,
+    time_budget_s: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    target: float | None = None,
+    family_budget_s: float | None = None,
+    interpretability: str = "medium",
+    latency_ms: float | None = None,
+    plan: FeaturePlan | None = None,
+) -> Leaderboard:
+    """One comparison, on the rows given (see :func:`compare_models`)."""
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
     rec = recommend(schema, len(X), task, interpretability, latency_ms, models)
@@ -274,6 +416,8 @@ def compare_models(
                 add_failed(name, exc)
                 continue
             add_row(name, res, *scores, time.perf_counter() - now)
+    for row in rows:
+        row.rows = len(X)
     greater = get_metric(metric).greater_is_better or operating_point
     rows.sort(key=lambda r: (r.status not in ("ok", "stopped early"), r.selection_score is None,
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))

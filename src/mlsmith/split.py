@@ -27,7 +27,8 @@ from ._columns import parse_dates
 from .exceptions import DataError
 from .problem import Problem
 
-__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "cv_splitter", "duplicate_groups", "split_train_test"]
+__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "cv_splitter", "duplicate_groups", "sample_rows",
+           "split_train_test"]
 
 
 class HeldOutTest:
@@ -299,3 +300,25 @@ def _as_time(s: pd.Series, name: str) -> pd.Series:
     if parsed.isna().mean() > 0.05:
         raise DataError(f"time_column '{name}' does not parse as dates (e.g. {s.iloc[0]!r}); use ISO dates like 2024-01-31.")
     return parsed
+
+
+def sample_rows(n: int, size: int, y: np.ndarray, task: str, cv: Any, groups: np.ndarray | None,
+                seed: int) -> np.ndarray:
+    """``size`` of ``n`` training rows for work that is bounded on a large table (a comparison rung,
+    a search), as the folds see rows: the most recent ``size`` for time-ordered folds, whole groups
+    for grouped folds, a class-stratified sample otherwise; positions in their original order.
+
+    >>> sample_rows(10, 4, np.zeros(10), "regression", TimeSeriesSplit(2), None, 0).tolist()
+    [6, 7, 8, 9]
+    """
+    if isinstance(cv, TimeSeriesSplit):
+        return np.arange(n - size, n)
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        order = rng.permutation(pd.unique(groups))
+        counts = pd.Series(groups).value_counts()
+        chosen = order[:int(np.searchsorted(np.cumsum(counts[order].to_numpy()), size)) + 1]
+        return np.flatnonzero(np.isin(groups, chosen))
+    stratify = y if task != "regression" else None
+    picked, _ = train_test_split(np.arange(n), train_size=size, stratify=stratify, random_state=int(rng.integers(2**31)))
+    return np.sort(picked)

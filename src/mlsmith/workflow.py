@@ -43,9 +43,9 @@ from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import register_run, run_folder, to_jsonable, write_json
 from .catalog import CATALOG, family
-from .selection import Leaderboard, compare_models
+from .selection import Leaderboard, compare_models, cv_score, search_rows
 from .pipeline import build_pipeline
-from .split import SplitInfo, cv_splitter, split_train_test
+from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
 from .target import TargetCodec, whole_model
 from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
@@ -446,14 +446,26 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
         tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
 
-    say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}")  # after the comparison that picks it
-    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
+    # On a large table the searches after the comparison (ablation, tuning, learning curves) run on a
+    # bounded sample, as the comparison's last rung below every row; the chosen pipeline is then
+    # fitted on every training row by the evaluation.
+    n_search = search_rows(len(X))
+    sample = "" if n_search == len(X) else f"on a sample of {n_search:,} of the {len(X):,} training rows"
+    if sample:
+        idx = sample_rows(len(X), n_search, y, problem.type, cv, groups, problem.seed)
+        X, y, groups = X.iloc[idx], y[idx], None if groups is None else groups[idx]
+    say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
+        + (f" {sample}" if sample else ""))
+    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
+        and not sample else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
         feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
                                       seed=problem.seed, n_jobs=n_jobs, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
+    if sample:
+        feature_result.notes.append(f"measured {sample}")
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
     lap("features")
@@ -467,8 +479,10 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
             timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_s))
         else:
             method = "none"
-    say(f"6/7 tuning {best.label}")
+    say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
     base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
+        tune_default = cv_score(base_pipe, X, y, cv, groups, problem.type, tune_metric, n_jobs)
     space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
@@ -476,6 +490,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
                           progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
+    tuning.rows = len(X)
     lap("tuning")
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")

@@ -78,6 +78,9 @@ class TuningResult:
     space: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     learning_curve: Any = None
+    #: Training rows the search cross-validated on: a sample on a large table (see
+    #: :func:`mlsmith.selection.search_rows`); the chosen parameters are then fitted on every row.
+    rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
