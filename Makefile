@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mlsmith demo --runs-dir runs
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q -n 2
 
 # --strict: a warning (a docstring griffe cannot read, a broken link) fails the build, as in CI.

@@ -81,8 +81,8 @@ def one_repetition(setting: Setting, population: pd.DataFrame, n: int, rep: int)
     from mlsmith.data import infer_schema
     from mlsmith.evaluation import bootstrap_interval, metric_on_resamples, model_outputs
     from mlsmith.metrics import compute
-    from mlsmith.problem import _positive_class
     from mlsmith.pipeline import build_pipeline
+    from mlsmith.problem import _positive_class
     from mlsmith.target import TargetCodec
 
     rng = np.random.default_rng(rep)

@@ -108,9 +108,9 @@ def make_bundle(table: Table, train: pd.DataFrame, test: pd.DataFrame, path: Pat
     from mlsmith.evaluation import model_outputs, scores_for
     from mlsmith.metrics import default_metric
     from mlsmith.monitor import REFERENCE_FILE, build_reference, test_reference
+    from mlsmith.pipeline import build_pipeline
     from mlsmith.problem import _positive_class
     from mlsmith.runs import to_jsonable
-    from mlsmith.pipeline import build_pipeline
     from mlsmith.target import TargetCodec
 
     schema = infer_schema(train, table.target)
@@ -266,8 +266,7 @@ def prepare(table: Table, work: Path, seeds: int) -> tuple[list[dict[str, Any]],
 
 def evidently_batch(job: dict[str, Any]) -> dict[str, Any]:
     """Evidently's verdict on one batch: per-column drift, and for labelled batches the metric's test."""
-    from evidently import (BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Regression,
-                           Report)
+    from evidently import BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Regression, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset, RegressionPreset
 
     columns = job["numerical"] + job["categorical"]

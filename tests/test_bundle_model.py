@@ -18,8 +18,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlsmith
-from conftest import write_problem
-from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, bundle_extras, predict_file, save_bundle
@@ -28,7 +26,10 @@ from mlsmith.deploy._onnx import OnnxModel
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
 from mlsmith.guards import check_pipeline_file
+from mlsmith.pipeline import build_pipeline
 from mlsmith.target import LabelledClassifier, code_model, whole_model
+
+from conftest import write_problem
 
 CANCER = Path(__file__).parents[1] / "examples" / "breast_cancer" / "breast_cancer.csv"
 

@@ -19,16 +19,17 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.ensemble import ExtraTreesClassifier
 
 import mlsmith
-from conftest import write_problem
 from mlsmith.catalog import families, user_family
-from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import BundleError, ProblemSpecError
+from mlsmith.pipeline import build_pipeline
 from mlsmith.problem import ModelSpec, load_problem, parse_problem
 from mlsmith.recommender import recommend
 from mlsmith.target import code_model
+
+from conftest import write_problem
 
 EXTRA_TREES = {"name": "extra_trees", "estimator": "sklearn.ensemble.ExtraTreesClassifier",
                "params": {"n_estimators": 40},

@@ -22,9 +22,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mlsmith
-from conftest import EXAMPLES, run_cli
 from mlsmith.exceptions import MlsmithError
 from mlsmith.report._monitor_terminal import print_runs, verdict_status
+
+from conftest import EXAMPLES, run_cli
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

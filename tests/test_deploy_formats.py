@@ -9,14 +9,15 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from deploy_fixtures import churn_bundle, churn_frame, make_bundle  # noqa: F401  (fixtures)
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, export_onnx, model_card, save_bundle
 from mlsmith.deploy._onnx import OnnxModel, _plan
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
-from mlsmith.target import code_model
 from mlsmith.pipeline import build_pipeline
+from mlsmith.target import code_model
+
+from deploy_fixtures import churn_bundle, churn_frame, make_bundle  # noqa: F401  (fixtures)
 
 
 class Smuggled(TransformerMixin, BaseEstimator):

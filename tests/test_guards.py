@@ -12,14 +12,19 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import (GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, cross_val_score,
-                                     train_test_split)
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import mlsmith
-from conftest import EXAMPLES, write_problem
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import StrictModeStop
 from mlsmith.guards import (
@@ -43,9 +48,11 @@ from mlsmith.guards import (
     check_tuning_range,
     single_feature_score,
 )
-from mlsmith.selection import CATALOG, compare_models
 from mlsmith.pipeline import build_pipeline
+from mlsmith.selection import CATALOG, compare_models
 from mlsmith.split import HeldOutTest
+
+from conftest import EXAMPLES, write_problem
 
 BIN, MULTI, REG = "binary_classification", "multiclass_classification", "regression"
 DATA = Path(__file__).parent / "data"
@@ -377,9 +384,9 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
 def test_without_strict_a_leak_makes_the_verdict_invalid_everywhere_it_is_shown(cancer, tmp_path):
     from rich.console import Console
 
-    from mlsmith.runs import list_runs
     from mlsmith.report._monitor_terminal import print_runs
     from mlsmith.report._terminal import print_run
+    from mlsmith.runs import list_runs
 
     X, y = cancer
     frame = X.assign(diagnosis=y, diagnosis_code=np.where(y == 1, "B", "M"))  # planted: the label, re-spelled

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 
 from mlsmith.data import infer_schema
-from mlsmith.selection import _rung_sizes, compare_models, search_rows
+from mlsmith.selection import _rung_sizes, compare_models
 from mlsmith.split import sample_rows
 
 FAMILIES = ["linear", "decision_tree", "naive_bayes", "knn", "random_forest"]
@@ -84,8 +84,9 @@ def test_a_run_on_a_large_table_searches_on_a_sample_and_fits_the_choice_on_ever
     import json
 
     import mlsmith
-    from conftest import write_problem
     from mlsmith import selection
+
+    from conftest import write_problem
 
     monkeypatch.setattr(selection, "FIRST_RUNG_ROWS", 300)  # 3,000 rows count as large: rungs 300, 1,200, all
     rng = np.random.default_rng(3)

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import EXAMPLES, run_cli, write_problem
 from mlsmith import ModelBundle, log_to_mlflow
 from mlsmith import run as mlsmith_run
 from mlsmith.exceptions import MlsmithError
+
+from conftest import EXAMPLES, run_cli, write_problem
 
 mlflow = pytest.importorskip("mlflow")  # the `test` extra installs it: CI always runs these
 

@@ -19,7 +19,7 @@ import pytest
 from mlsmith.monitor import monitor
 from mlsmith.monitor._current import counts_for
 from mlsmith.monitor._drift import compare_categorical, feature_drift
-from mlsmith.monitor._reference import category_strings, categorical_reference, column_reference
+from mlsmith.monitor._reference import categorical_reference, category_strings, column_reference
 from mlsmith.monitor._stats import JS_BANDS, MIN_EXPECTED, chi_square, jensen_shannon, js_noise
 
 ROOT = Path(__file__).resolve().parents[1]

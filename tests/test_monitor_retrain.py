@@ -5,14 +5,15 @@ import pytest
 import yaml
 from sklearn.dummy import DummyClassifier
 
-from _bundles import make_bundle
 from mlsmith.cli import main
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
-from mlsmith.runs import compare_runs, list_runs, show_run
 from mlsmith.retraining import retrain
+from mlsmith.runs import compare_runs, list_runs, show_run
 from mlsmith.target import code_model
+
+from _bundles import make_bundle
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from mlsmith._bootstrap import paired_gain
 from mlsmith.monitor._current import CategoricalCounts, NumericCounts
 from mlsmith.monitor._drift import compare_categorical, compare_numeric
 from mlsmith.monitor._reference import categorical_reference, category_strings, numeric_reference
-from mlsmith._bootstrap import paired_gain
 from mlsmith.monitor._stats import GRID_SIZE, chi_square, holm, ks_from_counts, psi
 
 

@@ -12,16 +12,17 @@ import pandas as pd
 import pytest
 
 import mlsmith
-from conftest import write_problem
-from deploy_fixtures import churn_frame, make_bundle  # noqa: F401  (fixtures)
 from mlsmith.catalog import CATALOG
-from mlsmith.pipeline import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, export_onnx
 from mlsmith.deploy._onnx import TOLERANCE, OnnxModel
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
+from mlsmith.pipeline import build_pipeline
 from mlsmith.target import TargetCodec, whole_model
+
+from conftest import write_problem
+from deploy_fixtures import churn_frame, make_bundle  # noqa: F401  (fixtures)
 
 DATA = Path(__file__).parent / "data"
 TASKS = ("binary_classification", "multiclass_classification", "regression")

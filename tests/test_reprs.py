@@ -9,25 +9,26 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import yaml
 import pytest
+import yaml
 from markupsafe import escape
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import StratifiedKFold
 
-from conftest import EXAMPLES
 from mlsmith import run
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, save_bundle
 from mlsmith.evaluation import scores_for
 from mlsmith.guards import Finding
-from mlsmith.retraining import RetrainResult
+from mlsmith.pipeline import build_pipeline
 from mlsmith.problem import parse_problem
 from mlsmith.recommender import recommend
 from mlsmith.report._html import fmt
+from mlsmith.retraining import RetrainResult
 from mlsmith.selection import compare_models
-from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import learning_curves, tune
+
+from conftest import EXAMPLES
 
 TASK = "binary_classification"
 #: A name as a user could give it (a column, a model, a problem), that must reach the page as text.

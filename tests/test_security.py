@@ -15,14 +15,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mlsmith.catalog import CATALOG
-
-from mlsmith.pipeline import build_pipeline
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, save_bundle
 from mlsmith.deploy._bundle import KEY_ENV, TRUSTED_TYPES, pipeline_bytes
 from mlsmith.exceptions import BundleError
 from mlsmith.features import FeaturePlan
+from mlsmith.pipeline import build_pipeline
 from mlsmith.problem import FeatureSpec
 from mlsmith.target import whole_model
 

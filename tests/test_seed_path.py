@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 
 import mlsmith
-from conftest import write_problem
 from mlsmith.deploy import ModelBundle
 from mlsmith.target import code_model
+
+from conftest import write_problem
 
 
 def test_seed_7_reaches_every_random_step_of_the_run(tmp_path):

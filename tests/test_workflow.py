@@ -7,8 +7,9 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
 
 import mlsmith
-from conftest import write_problem
 from mlsmith.deploy import ModelBundle
+
+from conftest import write_problem
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +236,9 @@ def test_a_large_table_without_a_budget_gets_one_from_its_size_and_says_so(tmp_p
 
     import yaml
 
-    from conftest import EXAMPLES
     from mlsmith import parallel
+
+    from conftest import EXAMPLES
 
     monkeypatch.setattr(parallel, "DEFAULT_BUDGET_CELLS", 1_000)
     monkeypatch.setattr(parallel, "DEFAULT_BUDGET_FLOOR_S", 5.0)

@@ -33,8 +33,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import TABLES as CORPUS  # noqa: E402
 from mlsmith.exceptions import MlsmithError  # noqa: E402
+
+from corpus import TABLES as CORPUS  # noqa: E402
 from plant import CONTROLS, KINDS, plant  # noqa: E402
 
 #: The corpus tables the benchmark plants into: binary, multiclass and regression, none shipping a leak.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import TruncatedSVD
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEncoder
 
 from ._columns import finite_float, numbers_from_text

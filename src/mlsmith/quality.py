@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from ._findings import Finding, FindingsReport, finding
 from ._table import SAMPLE_ROWS, Table, lit, open_table, q

@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .deploy import ModelBundle
-from .metrics import get_metric
 from ._bootstrap import paired_gain
-from .problem import Problem, load_problem
+from .deploy import ModelBundle
 from .evaluation import metric_on_resamples
+from .metrics import get_metric
+from .problem import Problem, load_problem
 from .runs import staging_dir, write_json
 from .workflow import run
 

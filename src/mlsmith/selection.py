@@ -18,17 +18,16 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
+from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
 from .catalog import CATALOG, Family, families, model_names
-
-from .pipeline import build_pipeline
 from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan
-from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
 from .metrics import choose_threshold, get_metric, scorer
-from .split import sample_rows
 from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
+from .pipeline import build_pipeline
 from .recommender import Recommendation, recommend
+from .split import sample_rows
 
 #: The comparison races (see :func:`_race`): after this many folds, a family significantly behind stops.
 RACE_FOLDS = 3

@@ -15,11 +15,13 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from ._columns import unusable_targets
+from ._table import open_table
+from .ablation import FeatureResult, measure_gain
+from .catalog import CATALOG, family
 from .data import Schema, check_columns, describe_frame, infer_schema, load_data
 from .deploy import ModelBundle
 from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
-from ._table import open_table
 from .evaluation import (
     Evaluation,
     baselines_for,
@@ -32,22 +34,20 @@ from .evaluation import (
     out_of_fold,
     scores_for,
 )
-from .metrics import get_metric
 from .exceptions import BundleError, StrictModeStop
-from .guards import GuardReport, check_data, check_training
-from .ablation import FeatureResult, measure_gain
 from .features import plan_features
+from .guards import GuardReport, check_data, check_training
+from .metrics import get_metric
 from .monitor import build_reference, test_reference
+from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up
+from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import register_run, run_folder, to_jsonable, write_json
-from .catalog import CATALOG, family
 from .selection import Leaderboard, compare_models, cv_score, search_rows
-from .pipeline import build_pipeline
 from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
 from .target import TargetCodec, whole_model
-from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]

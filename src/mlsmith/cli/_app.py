@@ -4,8 +4,8 @@ import sys
 from typing import Sequence
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from ..exceptions import MlsmithError
 from ._logging import configure, reset
@@ -100,7 +100,7 @@ def _end_process(code: int) -> None:
     import os
 
     if "joblib.externals.loky.reusable_executor" in sys.modules:  # else no worker was started (and importing
-        from ..parallel import stop_workers                       # joblib to find none cost --version 0.25 s)
+        from ..parallel import stop_workers  # joblib to find none cost --version 0.25 s)
 
         stop_workers()
     atexit._run_exitfuncs()

@@ -61,8 +61,8 @@ def retrain(
     json_out: Path | None = json_option("the decision"),
 ) -> None:
     """Retrain on new DATA; promote the challenger only when it beats the champion beyond noise."""
-    from ..retraining import retrain as run_retrain
     from ..report._monitor_terminal import print_retrain
+    from ..retraining import retrain as run_retrain
     on_stdout = json_mode(json_out)
     status, say = _progress()
     with status:
@@ -76,8 +76,8 @@ def retrain(
 @runs_app.command("list")
 def runs_list(runs_dir: Path = _RUNS_DIR, json_out: Path | None = json_option("the runs")) -> None:
     """List the runs, newest first."""
-    from ..runs import list_runs
     from ..report._monitor_terminal import print_runs
+    from ..runs import list_runs
 
     show(list_runs(runs_dir), json_out, print_runs)
 
@@ -86,8 +86,8 @@ def runs_list(runs_dir: Path = _RUNS_DIR, json_out: Path | None = json_option("t
 def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."), runs_dir: Path = _RUNS_DIR,
               json_out: Path | None = json_option("the run")) -> None:
     """Show one run: verdict, metrics, parameters, data fingerprint."""
-    from ..runs import show_run
     from ..report._monitor_terminal import print_run_detail
+    from ..runs import show_run
 
     show(show_run(runs_dir, run_id), json_out, print_run_detail)
 
@@ -100,8 +100,8 @@ def runs_compare(
     html_out: Path | None = typer.Option(None, "--html", help="Also write the comparison as one HTML page."),
 ) -> None:
     """Compare runs: verdicts, test metrics (difference from the first), parameters, data fingerprints."""
-    from ..runs import compare_runs
     from ..report._monitor_terminal import print_comparison
+    from ..runs import compare_runs
 
     comparison = compare_runs(runs_dir, *run_ids)
     show(comparison, json_out, print_comparison)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np

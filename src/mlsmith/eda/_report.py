@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._findings import Finding, FindingsReport, by_severity, finding, name_list
+from .._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ..exceptions import DataError
 from ..quality import approximations, as_table, column_stats
 from ._associations import Target, collinearity, leakage, missingness, target_association
 from ._distributions import distributions
-from .._findings import Finding, FindingsReport, by_severity, finding, name_list
-from .._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ._temporal import temporal
 
 __all__ = ["EDAReport", "explore"]

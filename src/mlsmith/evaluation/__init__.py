@@ -7,7 +7,9 @@
 - :func:`measure_latency`, :func:`global_explanations`: constraints checked by measurement.
 """
 
+from .._bootstrap import bootstrap_interval, paired_bootstrap
 from .._latency import measure_latency
+from ..metrics import choose_threshold
 from ._constraints import global_explanations
 from ._core import (
     BaselineScores,
@@ -22,10 +24,8 @@ from ._core import (
 )
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
-from ..metrics import choose_threshold
 from ._folds import fold_scores, out_of_fold
 from ._resample import metric_on_resamples
-from .._bootstrap import bootstrap_interval, paired_bootstrap
 from ._uncertainty import Verdict, judge
 
 __all__ = [

@@ -15,13 +15,13 @@ import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.metrics import classification_report, confusion_matrix
 
+from .._bootstrap import bootstrap_interval, paired_bootstrap
 from ..exceptions import ProblemSpecError
 from ..metrics import METRICS, compute, get_metric
 from ..problem import Baseline, Problem
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
 from ._resample import metric_on_resamples
-from .._bootstrap import bootstrap_interval, paired_bootstrap
 from ._uncertainty import Verdict, judge
 
 __all__ = ["BaselineScores", "Evaluation", "baseline_predictions", "baselines_for", "dummy_predictions", "evaluate",

@@ -8,8 +8,8 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
 
 from .._columns import finite_float
-from ..exceptions import DataError
 from .._findings import Finding
+from ..exceptions import DataError
 from ._frame import as_time, roles_of, sample
 from ._oof import single_feature_score
 from ._relative import check_relative_leaks

@@ -13,9 +13,9 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
+from .._findings import Finding
 from ..exceptions import DataError
 from ..target import code_model
-from .._findings import Finding
 from ._finding import GuardReport
 
 __all__ = ["check_pipeline", "check_pipeline_file"]

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._findings import Finding
 from ..data import Schema
 from ..metrics import get_metric
 from ..problem import Problem
 from ..split import HeldOutTest
-from .._findings import Finding
 from ._finding import GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
-from ._text import check_text_leakage
 from ._split import check_adversarial, check_contamination, check_date_trend, check_entities, check_time_order
+from ._text import check_text_leakage
 from ._training import check_cv_test_gap, check_overfitting, check_seeds, check_tuning_range
 
 if TYPE_CHECKING:
@@ -82,8 +82,8 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
     from ..catalog import families
-    from ..recommender import recommend
     from ..pipeline import build_pipeline
+    from ..recommender import recommend
     from ..split import cv_splitter
 
     constraints = problem.constraints

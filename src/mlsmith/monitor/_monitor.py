@@ -11,16 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._bootstrap import bootstrap_se
 from .._reading import source_name
 from ..deploy import ModelBundle
+from ..deploy._log import log_chunks
 from ..evaluation import metric_on_resamples, scores_for
 from ..exceptions import DataError, MlsmithError
 from ..target import TargetCodec
-from ..deploy._log import log_chunks
 from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
 from ._reference import column_reference, load_reference, model_outputs, numeric_values, prediction_summary
-from .._bootstrap import bootstrap_se
 
 __all__ = ["DriftReport", "data_drift", "monitor"]
 

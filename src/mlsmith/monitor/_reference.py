@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._bootstrap import bootstrap_se
 from ..deploy._bundle import REFERENCE_FILE
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import get_metric
-from .._bootstrap import bootstrap_se
 from ._stats import GRID_SIZE
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]

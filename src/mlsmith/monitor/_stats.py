@@ -10,7 +10,6 @@ and otherwise off by at most the reference mass between two grid points (1/GRID_
 
 from __future__ import annotations
 
-
 import numpy as np
 from scipy import special, stats
 

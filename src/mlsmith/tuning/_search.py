@@ -33,11 +33,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterSampler
 
+from .._progress import Step
+from .._space import describe_space, grid_points, suggest
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
-from .._progress import Step
 from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
-from .._space import describe_space, grid_points, suggest
 
 __all__ = ["METHODS", "TuningResult", "tune"]
 
