@@ -85,13 +85,19 @@ def measure_gain(
 
     Parameters
     ----------
-    plan : the proposed plan.
-    family : the model family to measure with (the leaderboard's best): a catalog name or a
+    plan
+        The proposed plan.
+    family
+        The model family to measure with (the leaderboard's best): a catalog name or a
         :class:`~mlsmith.catalog.Family` (a user's own).
-    X, y, schema, task : the training features, encoded target, column roles and task.
-    metric : a metric name; scores are reported in its natural direction.
-    cv, groups : the run's splitter and its groups (the same folds as the comparison).
-    full_score : the whole plan's score when already known (the leaderboard's, same metric and
+    X, y, schema, task
+        The training features, encoded target, column roles and task.
+    metric
+        A metric name; scores are reported in its natural direction.
+    cv, groups
+        The run's splitter and its groups (the same folds as the comparison).
+    full_score
+        The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
 
     Returns

@@ -466,15 +466,20 @@ def fit_folds(
 
     Parameters
     ----------
-    scorers : metric name -> ``scorer(model, X, y)`` (see :func:`mlsmith.metrics.scorer`). The model
+    scorers
+        Metric name -> ``scorer(model, X, y)`` (see :func:`mlsmith.metrics.scorer`). The model
         they get answers ``predict`` and ``predict_proba``, each computed once per split.
-    deadline : a ``time.perf_counter()`` value; work still running then is stopped and
+    deadline
+        A ``time.perf_counter()`` value; work still running then is stopped and
         :class:`BudgetExceeded` raised.
-    train_metric : also score this metric on the training rows of each fold (past
+    train_metric
+        Also score this metric on the training rows of each fold (past
         ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
-    want_proba, want_latency : also return the positive-class probabilities of the test and train
+    want_proba, want_latency
+        Also return the positive-class probabilities of the test and train
         rows, and the times of repeated one-row predictions (and their median).
-    after_fold : called with (fold number, result) in fold order; returning True stops early
+    after_fold
+        Called with (fold number, result) in fold order; returning True stops early
         (a pruned trial). The folds it sees do not depend on how many workers ran them.
 
     Examples

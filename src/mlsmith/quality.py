@@ -82,10 +82,13 @@ def assess_quality(data: Any, target: str | None = None,
 
     Parameters
     ----------
-    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
+    data
+        A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
         a folder of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target : the target column, if any (distribution and imbalance).
-    task : binary_classification, multiclass_classification or regression; inferred from the target
+    target
+        The target column, if any (distribution and imbalance).
+    task
+        Binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
         has no classes, so no imbalance finding.
 

@@ -90,12 +90,18 @@ def recommend(
 
     Parameters
     ----------
-    schema : the training data's column roles (with missing fractions).
-    n_rows : training rows.
-    task : the problem's task type.
-    interpretability : ``high`` keeps the readable families only (linear, decision tree, naive Bayes).
-    latency_ms : a per-request budget; recorded here, checked on measured predict times later.
-    models : families named in problem.yaml (names, or :class:`~mlsmith.problem.ModelSpec` entries of the
+    schema
+        The training data's column roles (with missing fractions).
+    n_rows
+        Training rows.
+    task
+        The problem's task type.
+    interpretability
+        ``high`` keeps the readable families only (linear, decision tree, naive Bayes).
+    latency_ms
+        A per-request budget; recorded here, checked on measured predict times later.
+    models
+        Families named in problem.yaml (names, or :class:`~mlsmith.problem.ModelSpec` entries of the
         user's own families); the others are skipped as not requested.
 
     Examples

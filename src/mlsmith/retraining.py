@@ -94,15 +94,22 @@ def retrain(
 
     Parameters
     ----------
-    problem : problem.yaml (or a Problem); its ``data`` source is replaced by ``data``.
-    champion : the bundle in production.
-    data : the new data: a file (CSV, Parquet, ...) or a table held in memory (pandas, Polars,
+    problem
+        Problem.yaml (or a Problem); its ``data`` source is replaced by ``data``.
+    champion
+        The bundle in production.
+    data
+        The new data: a file (CSV, Parquet, ...) or a table held in memory (pandas, Polars,
         pyarrow; as :func:`mlsmith.run`'s ``data``).
-    runs_dir : where the challenger's run folder is written.
-    promote : when the challenger wins, also put its bundle in the champion's folder (the old one is
+    runs_dir
+        Where the challenger's run folder is written.
+    promote
+        When the challenger wins, also put its bundle in the champion's folder (the old one is
         kept as ``<champion>.replaced-<time>``).
-    alpha : one minus the level of the paired-bootstrap interval.
-    n_boot : bootstrap resamples.
+    alpha
+        One minus the level of the paired-bootstrap interval.
+    n_boot
+        Bootstrap resamples.
 
     Returns
     -------

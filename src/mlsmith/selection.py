@@ -155,26 +155,38 @@ def compare_models(
 
     Parameters
     ----------
-    X, y : training features and the encoded target (see :class:`~mlsmith.target.TargetCodec`).
-    schema : the column roles that drive preprocessing.
-    task, metric : the problem's task and success metric; ``secondary`` metrics are reported too.
-    cv, groups : the splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
-    models : the families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
+    X, y
+        Training features and the encoded target (see :class:`~mlsmith.target.TargetCodec`).
+    schema
+        The column roles that drive preprocessing.
+    task, metric
+        The problem's task and success metric; ``secondary`` metrics are reported too.
+    cv, groups
+        The splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
+    models
+        The families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
         names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
-    seed : reaches every estimator; the splitter carries it already.
-    n_jobs : folds run in parallel (all cores by default, or the Dask cluster in use); each model
+    seed
+        Reaches every estimator; the splitter carries it already.
+    n_jobs
+        Folds run in parallel (all cores by default, or the Dask cluster in use); each model
         uses one thread.
-    time_budget_s : for the whole comparison: a family still running when it is spent is stopped,
+    time_budget_s
+        For the whole comparison: a family still running when it is spent is stopped,
         the families not started are skipped; both are marked.
-    family_budget_s : for each family: one that runs over is stopped and marked ``over budget``.
-    interpretability, latency_ms : the problem's constraints. A family whose median one-row
+    family_budget_s
+        For each family: one that runs over is stopped and marked ``over budget``.
+    interpretability, latency_ms
+        The problem's constraints. A family whose median one-row
         predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
         :mod:`mlsmith._latency`) exceeds ``latency_ms`` by more than
         ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
         records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
         families it excluded.
-    plan : the feature plan of stage 4, applied inside every family's pipeline.
-    first_rung_rows : successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
+    plan
+        The feature plan of stage 4, applied inside every family's pipeline.
+    first_rung_rows
+        Successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
         ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
         that many rows (stratified by class; the most recent rows for time-ordered folds; whole
         groups for grouped folds), the best third (at least two) on :data:`RUNG_FACTOR` times as
@@ -182,7 +194,8 @@ def compare_models(
         rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
         recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
         The time budget holds across the rungs; ``budget["rungs"]`` records each one.
-    target : the success threshold. For a binary task whose metric depends on the decision threshold
+    target
+        The success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and

@@ -81,7 +81,8 @@ class LabelledClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : classifier
+    estimator
+        Classifier
         Fitted, or to be fitted, on the codes 0..k-1.
     classes : list, default=None
         The labels the codes stand for, in code order; None takes the sorted labels of ``y`` in ``fit``.
@@ -172,10 +173,14 @@ def whole_model(model, task: str, classes=(), threshold: float | None = None):
 
     Parameters
     ----------
-    model : the fitted pipeline (or estimator) whose ``predict_proba`` columns are the codes 0..k-1.
-    task : the problem's task type.
-    classes : the labels, in code order (binary: negative, positive).
-    threshold : the decision threshold on the positive class's probability (binary only).
+    model
+        The fitted pipeline (or estimator) whose ``predict_proba`` columns are the codes 0..k-1.
+    task
+        The problem's task type.
+    classes
+        The labels, in code order (binary: negative, positive).
+    threshold
+        The decision threshold on the positive class's probability (binary only).
 
     Examples
     --------

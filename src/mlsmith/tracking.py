@@ -107,10 +107,13 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
 
     Parameters
     ----------
-    run_dir : a run folder written by :func:`mlsmith.run` (``runs/<id>``).
-    tracking_uri : the tracking server or store (``http://host:5000``, ``file:/path``, ``sqlite:///...``);
+    run_dir
+        A run folder written by :func:`mlsmith.run` (``runs/<id>``).
+    tracking_uri
+        The tracking server or store (``http://host:5000``, ``file:/path``, ``sqlite:///...``);
         None: ``MLFLOW_TRACKING_URI``, else MLflow's default (``./mlruns``).
-    experiment : the MLflow experiment; None: the problem's name.
+    experiment
+        The MLflow experiment; None: the problem's name.
 
     Raises
     ------

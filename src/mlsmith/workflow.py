@@ -133,13 +133,19 @@ def run(
 
     Parameters
     ----------
-    problem : path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
+    problem
+        Path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
         may give no source when ``data`` is passed).
-    runs_dir : where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
-    strict : stop before training on an error-level finding (exit code 3 from the CLI).
-    n_jobs : parallel workers for cross-validation (-1: all cores).
-    progress : called with each stage's name as it starts (the CLI shows a spinner).
-    cluster : run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
+    runs_dir
+        Where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
+    strict
+        Stop before training on an error-level finding (exit code 3 from the CLI).
+    n_jobs
+        Parallel workers for cross-validation (-1: all cores).
+    progress
+        Called with each stage's name as it starts (the CLI shows a spinner).
+    cluster
+        Run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
         or a scheduler address such as ``"tcp://host:8786"``; None runs them on local processes.
         The results are the same for the same seed.
     data : DataFrame, optional

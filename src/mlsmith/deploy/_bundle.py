@@ -311,8 +311,10 @@ class ModelBundle:
 
         Parameters
         ----------
-        path : the bundle folder (the ``model`` folder of a run).
-        trusted : full type names (``package.module.Class``) to trust beyond :data:`TRUSTED_TYPES`,
+        path
+            The bundle folder (the ``model`` folder of a run).
+        trusted
+            Full type names (``package.module.Class``) to trust beyond :data:`TRUSTED_TYPES`,
             e.g. a transformer of your own that the pipeline holds. Trust only code you wrote.
 
         Raises

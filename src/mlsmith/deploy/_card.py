@@ -27,11 +27,16 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
 
     Parameters
     ----------
-    problem : ``Problem.to_yaml_dict()``.
-    metadata : the bundle's metadata (model family, classes, decision threshold, training rows, versions).
-    evaluation : ``Evaluation.to_dict()`` (test metrics, baseline, verdict).
-    onnx : ``OnnxExport.to_dict()``, when an export was attempted.
-    notes : the run's notes (rows dropped, samples taken).
+    problem
+        ``Problem.to_yaml_dict()``.
+    metadata
+        The bundle's metadata (model family, classes, decision threshold, training rows, versions).
+    evaluation
+        ``Evaluation.to_dict()`` (test metrics, baseline, verdict).
+    onnx
+        ``OnnxExport.to_dict()``, when an export was attempted.
+    notes
+        The run's notes (rows dropped, samples taken).
 
     Examples
     --------

@@ -264,10 +264,14 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
 
     Parameters
     ----------
-    pipeline : the fitted Pipeline (preprocessing, model).
-    X_check : held-out rows (the test split) on which the graph must match the pipeline.
-    task : the problem's task type.
-    tolerance : the largest absolute difference allowed between probabilities (classification)
+    pipeline
+        The fitted Pipeline (preprocessing, model).
+    X_check
+        Held-out rows (the test split) on which the graph must match the pipeline.
+    task
+        The problem's task type.
+    tolerance
+        The largest absolute difference allowed between probabilities (classification)
         or between predictions relative to their scale (regression).
 
     Returns

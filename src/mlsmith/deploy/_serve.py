@@ -357,19 +357,28 @@ def create_app(
 
     Parameters
     ----------
-    bundle : the champion: a bundle folder or a loaded :class:`ModelBundle`.
-    runtime : ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
-    challenger : a second bundle, scored in ``mode``: ``"shadow"`` (scored and logged after the
+    bundle
+        The champion: a bundle folder or a loaded :class:`ModelBundle`.
+    runtime
+        ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
+    challenger
+        A second bundle, scored in ``mode``: ``"shadow"`` (scored and logged after the
         response, never returned) or ``"canary"`` (answers ``canary_share`` of the requests).
-    log : a SQLite file to log every prediction to (WAL mode); none by default.
-    max_body_bytes : larger request bodies get 413.
-    api_key : when set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
+    log
+        A SQLite file to log every prediction to (WAL mode); none by default.
+    max_body_bytes
+        Larger request bodies get 413.
+    api_key
+        When set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
         (401 otherwise); ``/health`` and ``/metrics`` stay open.
-    host : the address the server listens on. On a loopback address, requests whose Host header
+    host
+        The address the server listens on. On a loopback address, requests whose Host header
         names another host than a loopback one or one of ``allowed_hosts`` get 421 (DNS
         rebinding). None: no Host check.
-    docs : serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
-    max_inflight_bytes : request body bytes held at once; a request past it gets 503 with Retry-After.
+    docs
+        Serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
+    max_inflight_bytes
+        Request body bytes held at once; a request past it gets 503 with Retry-After.
 
     Examples
     --------

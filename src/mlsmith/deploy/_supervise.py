@@ -101,12 +101,16 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
 
     Parameters
     ----------
-    bundle : the bundle folder.
-    host, port : where to listen.
-    workers : server processes, each with its own copy of the model and its own socket on the
+    bundle
+        The bundle folder.
+    host, port
+        Where to listen.
+    workers
+        Server processes, each with its own copy of the model and its own socket on the
         port (SO_REUSEPORT; more than one needs Linux); they log predictions to the same SQLite
         file and ``/metrics`` sums over all of them. Default: one per CPU (:func:`default_workers`).
-    **options : as in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
+    **options
+        As in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
     """
     workers = default_workers() if workers is None else workers
     options = {**options, "host": host}  # the app checks Host headers against the address it listens on

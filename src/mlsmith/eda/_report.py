@@ -72,14 +72,21 @@ def explore(
 
     Parameters
     ----------
-    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
+    data
+        A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
         of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target : the target column.
-    task : binary_classification, multiclass_classification or regression (inferred when None).
-    positive_class : the class whose rate the binary statistics follow (default: 1/true, else the minority).
-    time_column : the column for temporal patterns (default: the first date column, if any).
-    exclude : columns to leave out (ids).
-    sample_rows : rows drawn for figures and sample-based measures.
+    target
+        The target column.
+    task
+        Binary_classification, multiclass_classification or regression (inferred when None).
+    positive_class
+        The class whose rate the binary statistics follow (default: 1/true, else the minority).
+    time_column
+        The column for temporal patterns (default: the first date column, if any).
+    exclude
+        Columns to leave out (ids).
+    sample_rows
+        Rows drawn for figures and sample-based measures.
 
     Examples
     --------

@@ -95,10 +95,14 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
 
     Parameters
     ----------
-    train : the training split (never the test rows).
-    schema : the column roles.
-    spec : the problem's ``features:`` section (default: ``auto``).
-    flagged : columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
+    train
+        The training split (never the test rows).
+    schema
+        The column roles.
+    spec
+        The problem's ``features:`` section (default: ``auto``).
+    flagged
+        Columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
         them (a per-entity mean of a leak spreads it over every row of the entity).
 
     Returns

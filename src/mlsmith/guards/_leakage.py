@@ -77,10 +77,14 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
 
     Parameters
     ----------
-    frame : the training features (a sample of :data:`~mlsmith.guards._frame.MAX_ROWS` rows is used).
-    y : the training target, aligned with ``frame``; for classification, the encoded classes.
-    task : the problem's task type.
-    roles : column roles (the schema's); inferred when not given.
+    frame
+        The training features (a sample of :data:`~mlsmith.guards._frame.MAX_ROWS` rows is used).
+    y
+        The training target, aligned with ``frame``; for classification, the encoded classes.
+    task
+        The problem's task type.
+    roles
+        Column roles (the schema's); inferred when not given.
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna()

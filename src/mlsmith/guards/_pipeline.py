@@ -78,9 +78,12 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
 
     Parameters
     ----------
-    estimator : a fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
-    X_train : the feature rows the estimator was meant to be fitted on (the training split).
-    X_full : all rows, before the split (train and test), when available.
+    estimator
+        A fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
+    X_train
+        The feature rows the estimator was meant to be fitted on (the training split).
+    X_full
+        All rows, before the split (train and test), when available.
 
     Returns
     -------

@@ -75,10 +75,14 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
 
     Parameters
     ----------
-    frame : the training features (a sample of 2,000 rows is used); columns already flagged left out.
-    y : the training target aligned with ``frame`` (encoded classes, or values).
-    task : the problem's task type.
-    roles : column roles (the schema's); inferred when not given.
+    frame
+        The training features (a sample of 2,000 rows is used); columns already flagged left out.
+    y
+        The training target aligned with ``frame`` (encoded classes, or values).
+    task
+        The problem's task type.
+    roles
+        Column roles (the schema's); inferred when not given.
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna().to_numpy()

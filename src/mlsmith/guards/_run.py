@@ -33,12 +33,18 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
     Parameters
     ----------
-    problem : the resolved problem.
-    schema : column roles; id columns are checked for order, features for everything else.
-    train, y : the training rows (file order) and their encoded target.
-    held_out : the sealed test split; only its feature, id and group columns are looked at.
-    split_strategy : ``SplitInfo.strategy`` (random, stratified, group or time).
-    n_missing_target : rows dropped before the split for a missing target.
+    problem
+        The resolved problem.
+    schema
+        Column roles; id columns are checked for order, features for everything else.
+    train, y
+        The training rows (file order) and their encoded target.
+    held_out
+        The sealed test split; only its feature, id and group columns are looked at.
+    split_strategy
+        ``SplitInfo.strategy`` (random, stratified, group or time).
+    n_missing_target
+        Rows dropped before the split for a missing target.
 
     Returns
     -------

@@ -152,15 +152,23 @@ def monitor(
 
     Parameters
     ----------
-    bundle : a model bundle folder (the ``model`` folder of a run) or a loaded bundle.
-    current : a CSV or Parquet file of current rows (read in chunks), a folder or glob of Parquet
+    bundle
+        A model bundle folder (the ``model`` folder of a run) or a loaded bundle.
+    current
+        A CSV or Parquet file of current rows (read in chunks), a folder or glob of Parquet
         files, or a table held in memory (pandas, Polars, pyarrow); or give ``log``.
-    labels : the column holding the true target, to measure performance decay.
-    log : the serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
-    since, until : unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
-    alpha : the false-alarm rate of the tests (family-wise over the features).
-    chunk_rows : rows read at a time.
-    n_boot : bootstrap resamples for the performance interval.
+    labels
+        The column holding the true target, to measure performance decay.
+    log
+        The serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
+    since, until
+        Unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
+    alpha
+        The false-alarm rate of the tests (family-wise over the features).
+    chunk_rows
+        Rows read at a time.
+    n_boot
+        Bootstrap resamples for the performance interval.
 
     Returns
     -------
@@ -266,11 +274,15 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
 
     Parameters
     ----------
-    reference : a reference table, or reference statistics (``reference.json``'s ``features``).
-    current : a current table, or a CSV/Parquet file read in chunks.
-    roles : column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
+    reference
+        A reference table, or reference statistics (``reference.json``'s ``features``).
+    current
+        A current table, or a CSV/Parquet file read in chunks.
+    roles
+        Column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
         needed only when ``reference`` is a table.
-    alpha : family-wise false-alarm rate.
+    alpha
+        Family-wise false-alarm rate.
 
     Returns
     -------

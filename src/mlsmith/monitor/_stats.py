@@ -149,8 +149,10 @@ def ks_from_counts(ref_cum, n_ref: int, cur_le, cur_lt, n_cur: int) -> tuple[flo
 
     Parameters
     ----------
-    ref_cum : reference count of values ``<=`` each grid point (the last equals ``n_ref``).
-    cur_le, cur_lt : current counts of values ``<=`` and ``<`` each grid point.
+    ref_cum
+        Reference count of values ``<=`` each grid point (the last equals ``n_ref``).
+    cur_le, cur_lt
+        Current counts of values ``<=`` and ``<`` each grid point.
 
     Returns
     -------

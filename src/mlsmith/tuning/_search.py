@@ -102,12 +102,17 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
 
     Parameters
     ----------
-    pipeline : the family's default pipeline (preprocessing + model), unfitted.
-    family : its name in the catalog; its search space is used unless ``space`` is given.
-    metric : the metric to optimise; ``default_score`` is the default pipeline's CV score on it.
-    method : ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
+    pipeline
+        The family's default pipeline (preprocessing + model), unfitted.
+    family
+        Its name in the catalog; its search space is used unless ``space`` is given.
+    metric
+        The metric to optimise; ``default_score`` is the default pipeline's CV score on it.
+    method
+        ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
         or ``none``.
-    n_trials, timeout_s : the budget; either or both (whichever ends first).
+    n_trials, timeout_s
+        The budget; either or both (whichever ends first).
 
     Returns
     -------
