@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import duckdb
 import numpy as np
+import pandas as pd  # noqa: F401 (the examples use it)
 
 from ._findings import Finding, FindingsReport, finding
 from ._table import SAMPLE_ROWS, Table, lit, open_table, q
@@ -88,7 +89,7 @@ def assess_quality(data: Any, target: str | None = None,
     target
         The target column, if any (distribution and imbalance).
     task
-        Binary_classification, multiclass_classification or regression; inferred from the target
+        binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
         has no classes, so no imbalance finding.
 

@@ -78,7 +78,7 @@ def explore(
     target
         The target column.
     task
-        Binary_classification, multiclass_classification or regression (inferred when None).
+        binary_classification, multiclass_classification or regression (inferred when None).
     positive_class
         The class whose rate the binary statistics follow (default: 1/true, else the minority).
     time_column
