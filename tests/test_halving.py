@@ -101,6 +101,10 @@ def test_a_run_on_a_large_table_searches_on_a_sample_and_fits_the_choice_on_ever
     n_train = saved["split"]["n_train"]
     assert [r["rows"] for r in saved["leaderboard_meta"]["budget"]["rungs"]] == [300, 1200, n_train]
     assert saved["tuning"]["rows"] == 1200 and result.tuning.learning_curve.train_sizes[-1] < 1200
+    used = saved["rows_used"]
+    assert used["selection"] == [300, 1200, n_train] and used["tuning"] == used["features"] == 1200
+    assert used["evaluation"] == {"train": n_train, "test": saved["split"]["n_test"]} and used["quality"] == n_train
+    assert set(used) >= set(saved["timings_s"]) - {"report"}
     assert any("on a sample of 1,200 of the" in note for note in saved["features"]["notes"])
     assert result.bundle["model"] == result.leaderboard.best.model and result.leaderboard.best.rows == n_train
     page = (result.run_dir / "report.html").read_text()

@@ -46,9 +46,11 @@ def on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, size: int 
     return [np.concatenate(out) for out in values]
 
 
-def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0,
-                       confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
+def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
+                       method: str = "percentile") -> tuple[float, float]:
+    """Bootstrap interval of a score over ``n`` rows resampled with replacement: the percentile
+    interval, or with ``method="bca"`` Efron's bias-corrected and accelerated one (its acceleration
+    from a jackknife over at most :data:`JACKKNIFE_GROUPS` groups of rows).
 
     ``score`` receives an index matrix (one resample of row positions per row) and returns the
     metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`); a large test
@@ -67,7 +69,31 @@ def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0,
     if not len(values):  # no resample gave a finite score: no interval, rather than a crash
         return float("nan"), float("nan")
     alpha = (1 - confidence) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    levels = _bca_levels(score, n, values, alpha, seed) if method == "bca" else (alpha, 1 - alpha)
+    return float(np.quantile(values, levels[0])), float(np.quantile(values, levels[1]))
+
+
+#: The BCa interval's jackknife leaves out one of at most this many groups of rows at a time.
+JACKKNIFE_GROUPS = 200
+
+
+def _bca_levels(score: Score, n: int, values: np.ndarray, alpha: float, seed: int) -> tuple[float, float]:
+    """The quantile levels of the BCa interval (Efron 1987), or the percentile levels where its bias
+    correction is undefined (every resample on one side of the estimate)."""
+    from scipy.stats import norm
+
+    theta = float(score(np.arange(n)[None, :])[0])
+    below = (np.sum(values < theta) + 0.5 * np.sum(values == theta)) / len(values)
+    if not 0 < below < 1 or not np.isfinite(theta):
+        return alpha, 1 - alpha
+    z0 = norm.ppf(below)
+    groups = np.random.default_rng(seed).permutation(n) % min(n, JACKKNIFE_GROUPS)
+    jack = np.array([score(np.flatnonzero(groups != g)[None, :])[0] for g in range(groups.max() + 1)], dtype=float)
+    d = np.nanmean(jack) - jack
+    spread = np.nansum(d ** 2)
+    accel = np.nansum(d ** 3) / (6 * spread ** 1.5) if spread > 0 else 0.0
+    z = norm.ppf([alpha, 1 - alpha])
+    return tuple(float(v) for v in norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z))))
 
 
 def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,

@@ -79,6 +79,9 @@ class RunResult:
     #: (``{"y": codes, "challenger": (pred, proba), "champion": (pred, proba)}``), computed in the one
     #: read of the sealed test split; what :func:`mlsmith.retrain` compares. Not part of results.json.
     held_out_outputs: dict[str, Any] | None = None
+    #: The rows each stage used, beside its seconds in ``timings``: all the training rows, or the
+    #: comparison's samples (a list), the searches' sample, a figure sample (``{"rows", "sample"}``).
+    rows_used: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
@@ -94,6 +97,7 @@ class RunResult:
             "bundle": self.bundle,
             "notes": self.notes,
             "timings_s": self.timings,
+            "rows_used": self.rows_used,
             "environment": self.environment,
         }
 
@@ -178,6 +182,7 @@ def run(
 def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
          started: list[Background], data: Any = None, champion: ModelBundle | None = None) -> RunResult:
     timings: dict[str, float] = {}
+    rows_used: dict[str, Any] = {}
     clock = time.perf_counter()
     budget = RunBudget(None)  # the spec's time budget, from here, once the spec is read
 
@@ -186,10 +191,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         if progress is not None:
             progress(message)
 
-    def lap(name: str) -> None:
+    def lap(name: str, rows: Any = None) -> None:  # a stage is done: its seconds, and the rows it used
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
+        if rows is not None:
+            rows_used[name] = rows
         logger.debug("%s took %.2f s", name, timings[name])
         clock = now
 
@@ -231,7 +238,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
     if champion is not None:  # before any model is fitted: a champion of another problem is a user error
         _check_champion(champion, train, problem, codec)
-    lap("problem")
+    lap("problem", len(df))
 
     # The CV workers start now, importing the model libraries while this process checks the data.
     workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
@@ -252,22 +259,22 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
         quality = assess_quality(table, problem.target, task=problem.type)
-        lap("quality")
+        lap("quality", len(train))
         say("3/7 exploratory analysis")
         eda = explore(table, problem.target, task=problem.type, positive_class=problem.positive_class,
                       time_column=spec.time_column, exclude=[*spec.id_columns, *spec.drop], seed=problem.seed)
-    lap("eda")
+    lap("eda", {"rows": len(train), "sample": eda.sample_rows})
 
     say("guards: leakage, contamination, split and label checks")
     guards = guarded()[0]
-    lap("guards")
+    lap("guards", len(train))
     if strict and guards.errors:
         raise StrictModeStop(_strict_message(guards))
 
     cv, groups = cv_splitter(problem, train)
     say("4/7 feature plan")
     plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
-    lap("features_plan")
+    lap("features_plan", len(train))
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
     workers_ready()
     with compute_backend(cluster) as where:
@@ -305,7 +312,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                                                         max_seconds=2.0 if latency_ms is not None else 0.5)
     if early is None:
         early = in_a_worker(render_sections, early_args)
-    lap("evaluation")
+    lap("evaluation", {"train": len(train), "test": held_out.n_rows})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
@@ -314,7 +321,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]},
-                           held_out_outputs=held_out_outputs)
+                           held_out_outputs=held_out_outputs, rows_used=rows_used)
         # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
@@ -322,7 +329,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, X_test,
                                         problem.to_yaml_dict(), evaluation.to_dict(), notes,
                                         user_family=best.model not in CATALOG))
-        lap("bundle")
+        lap("bundle", n_fit)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         from .report import render_html
@@ -441,7 +448,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
         progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
     )
-    lap("selection")
+    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(X))
     best = leaderboard.best
     best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
@@ -474,7 +481,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         feature_result.notes.append(f"measured {sample}")
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
-    lap("features")
+    lap("features", len(X))
 
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
@@ -497,7 +504,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
     tuning.rows = len(X)
-    lap("tuning")
+    lap("tuning", len(X))
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")
         dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
@@ -507,7 +514,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         folds = list(cv.split(X, y, groups))[:3]
         tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
                                                 reference=reference, n_jobs=n_jobs, seed=problem.seed)
-        lap("learning_curves")
+        lap("learning_curves", len(X))
     return leaderboard, feature_result, chosen, tuning
 
 

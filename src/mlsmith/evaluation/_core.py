@@ -220,7 +220,12 @@ def evaluate(
         return score_named(metric_name, p, pr)
 
     value = test_metrics[metric_name]
-    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed)
+    # The root of a mean of squared errors is skewed on small test splits: the percentile interval held
+    # the population RMSE 91.5% of the time (100 test rows, 200 draws: benchmarks/coverage.py), BCa 93.0%.
+    # For the other metrics the percentile interval covers as it should, and BCa did worse on a
+    # 5-class balanced accuracy (90.0%, its jackknife unstable with rare classes).
+    method = "bca" if metric_name == "rmse" else "percentile"
+    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, method=method)
     met = margin = status = None
     if problem.threshold is not None:
         margin = value - problem.threshold if metric.greater_is_better else problem.threshold - value
