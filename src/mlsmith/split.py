@@ -27,8 +27,8 @@ from ._columns import parse_dates
 from .exceptions import DataError
 from .problem import Problem
 
-__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "cv_splitter", "duplicate_groups", "sample_rows",
-           "split_train_test"]
+__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "copies_kept_together", "cv_splitter", "duplicate_groups",
+           "sample_rows", "split_train_test"]
 
 
 class HeldOutTest:
@@ -146,7 +146,8 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
                 f"least two per class: drop that class or gather more data{quantity}."
             )
         sets = duplicate_groups(df, problem)
-        n_duplicates = len(df) - len(np.unique(sets))
+        n_copies = len(df) - len(np.unique(sets))
+        n_duplicates = n_copies if copies_kept_together(df, problem, sets, 2 * n_folds) else 0
         try:
             if n_duplicates:
                 train_idx, test_idx = _split_sets(sets, stratify, size, seed)
@@ -161,6 +162,9 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
         if n_duplicates:
             desc += (f"; {n_duplicates} rows are exact copies of others, each set of copies kept on one side of "
                      "the split and of every CV fold")
+        elif n_copies:
+            desc += (f"; {n_copies} rows are exact copies of others, split as rows: a class has too few distinct "
+                     "rows to keep copies together (the contamination guard says whether chance explains them)")
     if strategy != "time":  # keep time order for TimeSeriesSplit; file order otherwise
         train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     train, test = df.iloc[train_idx], df.iloc[test_idx]
@@ -177,8 +181,9 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
     if problem.is_classification and not spec.time_column:
         rows = train[problem.target].value_counts()
         # copies share a fold, so a class offers as many fold members as it has distinct rows
-        distinct = rows if spec.group_column else (
-            pd.Series(duplicate_groups(train, problem), index=train.index).groupby(train[problem.target]).nunique())
+        train_sets = duplicate_groups(train, problem)
+        distinct = rows if spec.group_column or not copies_kept_together(train, problem, train_sets, 2 * n_folds) else (
+            pd.Series(train_sets, index=train.index).groupby(train[problem.target]).nunique())
         if distinct.min() < n_folds:
             label = distinct.idxmin()
             label = label.item() if isinstance(label, np.generic) else label
@@ -203,11 +208,35 @@ def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray 
             return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed), groups
         return GroupKFold(n_splits=k), groups
     sets = duplicate_groups(train, problem)
-    if len(np.unique(sets)) < len(train):
+    if copies_kept_together(train, problem, sets, 2 * k):  # two distinct rows per class and fold, as the split asks
         return DuplicateGroupKFold(k, stratify=problem.is_classification, random_state=seed), sets
     if problem.is_classification:
         return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), None
     return KFold(n_splits=k, shuffle=True, random_state=seed), None
+
+
+def copies_kept_together(df: pd.DataFrame, problem: Problem, sets: np.ndarray, minimum: int) -> bool:
+    """Whether exact copies can be kept on one side of a split: every class (or, for regression, the
+    table) has at least ``minimum`` distinct rows.
+
+    A table of a few categorical columns (Titanic's class, age and sex: 16 combinations for 2,201
+    passengers) repeats rows because distinct records coincide, not because a record was entered twice;
+    grouping them would leave a class with fewer distinct rows than folds. Such copies are split as
+    rows, and the contamination guard judges whether their number is what chance gives.
+
+    Examples
+    --------
+    >>> p = Problem(target="y", type="binary_classification", data={"path": "x.csv"})
+    >>> df = pd.DataFrame({"x": [1, 1, 2, 2, 1, 2], "y": [0, 0, 0, 0, 1, 1]})
+    >>> sets = duplicate_groups(df, p)
+    >>> copies_kept_together(df, p, sets, 2), copies_kept_together(df, p, sets, 3)
+    (True, False)
+    """
+    if len(np.unique(sets)) == len(sets):
+        return False
+    if not problem.is_classification:
+        return len(np.unique(sets)) >= minimum
+    return bool(pd.Series(sets, index=df.index).groupby(df[problem.target].to_numpy()).nunique().min() >= minimum)
 
 
 def duplicate_groups(df: pd.DataFrame, problem: Problem) -> np.ndarray:
