@@ -310,26 +310,13 @@ def _rung_sizes(n: int, first: int) -> list[int]:
 
 
 def _compare(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    schema: Schema,
-    task: str,
-    metric: str,
-    cv: Any,
-    groups: np.ndarray | None = None,
-    secondary: list[str] | tuple[str, ...] = (),
-    models: list | None = None,
-    seed: int = 42,
-    n_jobs: int = -1,
-    time_budget_s: float | None = None,
-    progress: Callable[[str], None] | None = None,
-    target: float | None = None,
-    family_budget_s: float | None = None,
-    interpretability: str = "medium",
-    latency_ms: float | None = None,
-    plan: FeaturePlan | None = None,
+    X: pd.DataFrame, y: np.ndarray, *, schema: Schema, task: str, metric: str, cv: Any, groups: np.ndarray | None,
+    secondary: list[str] | tuple[str, ...], models: list | None, seed: int, n_jobs: int, time_budget_s: float | None,
+    progress: Callable[[str], None] | None, target: float | None, family_budget_s: float | None,
+    interpretability: str, latency_ms: float | None, plan: FeaturePlan | None,
 ) -> Leaderboard:
-    """One comparison, on the rows given (see :func:`compare_models`)."""
+    """One comparison, on the rows given: :func:`compare_models`' parameters, every one passed by it
+    (no defaults here, so that the two cannot disagree)."""
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
     rec = recommend(schema, len(X), task, interpretability, latency_ms, models)
