@@ -19,6 +19,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from ._columns import unusable_targets
+from ._dask import PartitionedTable, fit_final, read_partitioned
 from .data import Schema, check_columns, describe_frame, fingerprint, infer_schema, load_data
 from .deploy import ModelBundle, bundle_extras, save_bundle
 from .deploy._explain import reference_row
@@ -48,7 +49,7 @@ from .runs import run_folder, to_jsonable, write_json
 from .selection import Leaderboard, build_pipeline, compare_models
 from .split import SplitInfo, cv_splitter, split_train_test
 from .target import TargetCodec
-from .parallel import Background, RunBudget, compute_backend, in_background, warm_up
+from .parallel import Background, RunBudget, compute_backend, dask_client, in_background, warm_up
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
@@ -147,9 +148,12 @@ def run(
     strict : stop before training on an error-level finding (exit code 3 from the CLI).
     n_jobs : parallel workers for cross-validation (-1: all cores).
     progress : called with each stage's name as it starts (the CLI shows a spinner).
-    cluster : run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
-        or a scheduler address such as ``"tcp://host:8786"``; None runs them on local processes.
-        The results are the same for the same seed.
+    cluster : run the cross-validation fits and tuning trials on Dask worker processes: ``"local"``
+        (a LocalCluster, one worker per core), ``"local:N"`` (N workers) or a scheduler address such
+        as ``"tcp://host:8786"``; None runs them on local processes. The results are the same for the
+        same seed. With a cluster and ``data.path`` a Parquet folder or glob, the table stays on the
+        workers: stages 2-7 use bounded samples and a LightGBM model trains on every row through
+        ``lightgbm.dask`` (see :mod:`mlsmith._dask`).
     data : DataFrame, optional
         The table to run on, held in memory: a pandas or Polars frame, a pyarrow Table (converted
         through Arrow to the types the CSV reader gives the same rows; see
@@ -165,14 +169,17 @@ def run(
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
-        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started, data)
+        if not cluster:
+            return _run(problem, runs_dir, strict, n_jobs, progress, None, started, data)
+        with dask_client(cluster) as client:  # one cluster for the whole run: it holds the data
+            return _run(problem, runs_dir, strict, n_jobs, progress, client, started, data)
     except BaseException:
         for job in started:
             job.cancel()
         raise
 
 
-def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
+def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: Any,
          started: list[Background], data: Any = None) -> RunResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -194,27 +201,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         problem = load_problem(problem)
     budget.seconds = problem.constraints.time_budget_s
     say("1/7 problem definition: loading data")
-    df = load_data(problem.data, problem.base_dir, data)
-    notes: list[str] = []
-    if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
-        source = problem.data.path or (problem.data.url and mask_url(problem.data.url))
-        if source:
-            notes.append(f"the table passed as data= was used; the spec's data source '{source}' was not read")
-        given = problem.data.model_copy(update={"path": None, "url": None, "query": None, "table": None,
-                                                "frame": describe_frame(data, df)})
-        problem = problem.model_copy(update={"data": given})
-    check_columns(df, problem)
-    unusable = unusable_targets(df[problem.target])
-    if unusable.any():
-        n_missing = int(df[problem.target].isna().sum())
-        n_infinite = int(unusable.sum()) - n_missing
-        said = [f"{n_missing} rows with a missing target"] if n_missing else []
-        said += [f"{n_infinite} rows with an infinite target"] if n_infinite else []
-        notes.append(f"{' and '.join(said)} were dropped before the split")
-        df = df[~unusable].reset_index(drop=True)
-    problem = problem.resolve(df[problem.target])
+    partitioned = read_partitioned(problem, cluster) if data is None else None
+    if partitioned is None:
+        train, held_out, split_info, problem, notes, n_dropped = _load_and_split(problem, data)
+    else:  # the table stays on the cluster's workers; this process gets samples
+        train, held_out, split_info, problem = partitioned.split(problem)
+        notes, n_dropped = partitioned.notes(len(train)), partitioned.n_dropped
     spec = problem.data
-    train, held_out, split_info = split_train_test(df, problem)
     # Roles, categories and ranges are learned from the training rows only, like everything else.
     schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
@@ -234,7 +227,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     X = train[features]
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
-    guard_args = (problem, schema, train, y, held_out, split_info.strategy, int(unusable.sum()))
+    guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
     guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
@@ -272,11 +265,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
-    evaluation, final, on_test, X_test = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem,
-                                                         codec, n_jobs)
+    evaluation, final, on_test, X_test, trained = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features,
+                                                                  problem, codec, n_jobs, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
-    n_fit = len(train) + (held_out.n_rows if problem.split.refit == "all" else 0)
+    notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
+    n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
@@ -295,6 +289,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         "explanation_reference": reference_row(X),
         "n_train": n_fit,
         "fit_on": problem.split.refit,
+        **trained,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
@@ -312,7 +307,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
                        "decision_threshold": evaluation.decision_threshold,
-                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
+                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"], **trained}
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]})
@@ -340,8 +335,35 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     return result
 
 
+def _load_and_split(problem: Problem, data: Any) -> tuple[pd.DataFrame, Any, SplitInfo, Problem, list[str], int]:
+    """The table read into this process and split: training rows, sealed test rows, the split, the
+    problem resolved on the target, the notes so far and how many rows had no usable target."""
+    df = load_data(problem.data, problem.base_dir, data)
+    notes: list[str] = []
+    if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
+        source = problem.data.path or (problem.data.url and mask_url(problem.data.url))
+        if source:
+            notes.append(f"the table passed as data= was used; the spec's data source '{source}' was not read")
+        given = problem.data.model_copy(update={"path": None, "url": None, "query": None, "table": None,
+                                                "frame": describe_frame(data, df)})
+        problem = problem.model_copy(update={"data": given})
+    check_columns(df, problem)
+    unusable = unusable_targets(df[problem.target])
+    if unusable.any():
+        n_missing = int(df[problem.target].isna().sum())
+        n_infinite = int(unusable.sum()) - n_missing
+        said = [f"{n_missing} rows with a missing target"] if n_missing else []
+        said += [f"{n_infinite} rows with an infinite target"] if n_infinite else []
+        notes.append(f"{' and '.join(said)} were dropped before the split")
+        df = df[~unusable].reset_index(drop=True)
+    problem = problem.resolve(df[problem.target])
+    train, held_out, split_info = split_train_test(df, problem)
+    return train, held_out, split_info, problem, notes, int(unusable.sum())
+
+
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame]:
+                    n_jobs, table: PartitionedTable | None = None
+                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
@@ -350,14 +372,17 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     The test rows are read before the fits only so that ``split.refit: all`` can fit its model on
     every row in the same dispatch as the others: nothing computed from them is seen before the
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
+    On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
+    records of them is returned last; empty otherwise).
     """
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
-    fits = [(X, y)]
-    if problem.split.refit == "all":  # the bundle's model: the same pipeline, fit on every row
+    fits = [(X, y)] if table is None else []
+    if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
     folds, fitted = out_of_fold(chosen, X, y, cv, groups, problem.type, n_jobs, fits)
-    final = fitted[-1]
+    final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
+                                                                         X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
         idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
@@ -374,8 +399,9 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
     if problem.split.refit == "all":  # after the verdict, the bundle gets the model fit on every row
-        final = fitted[0]
-    return evaluation, final, on_test, X_test
+        final, trained = (fitted[0], trained) if table is None else fit_final(
+            chosen, table, features, problem.target, codec, X, y, everything=(X_test, y_test))
+    return evaluation, final, on_test, X_test, trained
 
 
 #: The report sections drawn by a worker from the start of the evaluation (after the latency timing

@@ -41,7 +41,9 @@ def run(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="Where the run folder is created."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
     cluster: str = typer.Option(None, "--cluster",
-                                help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
+                                help="Run on Dask worker processes: 'local' (one per core), 'local:N' or "
+                                "tcp://host:8786. With a Parquet folder or glob as data.path, the table stays on "
+                                "the workers and LightGBM trains on every row through lightgbm.dask."),
     jobs: int = _JOBS,
     mlflow: bool = typer.Option(False, "--mlflow", help="Then log the run to MLflow (MLFLOW_TRACKING_URI, or "
                                 "--mlflow-uri); needs the mlflow extra."),
