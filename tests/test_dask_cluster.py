@@ -1,7 +1,7 @@
 """Runs on a Dask cluster of worker processes: ``--cluster local[:N]`` and a partitioned Parquet table.
 
-The end-to-end test starts a LocalCluster of 3 worker processes whose memory limit (800 MB) is
-smaller than the table (1.1 GB as pandas holds it, 1.4M rows in 28 Parquet files), and checks the
+The end-to-end test starts a LocalCluster of 3 worker processes whose memory limit (900 MB) is
+smaller than the table (1.0 GB as pandas holds it, 1M rows in 25 Parquet files), and checks the
 final LightGBM model was trained through ``lightgbm.dask`` over the partitions, predicts as well as
 the data allow, and that no worker was restarted by its nanny (which kills a worker past 95 % of
 its limit) nor outlives the cluster.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,8 @@ from mlsmith.problem import load_problem
 from mlsmith.workflow import run
 
 #: Per-worker memory limit; its nanny restarts a worker past 95 % of it.
-LIMIT_MB = 800
-N_ROWS, N_PARTS = 1_400_000, 28
+LIMIT_MB = 900
+N_ROWS, N_PARTS = 1_000_000, 25
 
 
 def _pid() -> int:
@@ -67,7 +68,8 @@ def _alive(pid: int) -> bool:
 
 #: The tracking parameters an ad platform appends to every URL it links.
 _TRACKING = ("&gclid=EAIaIQobChMI8ZqL2Yv3_QIVGJ3VCh3k7wXKEAAYASAAEgJ3_fD_BwE&fbclid=IwAR2xQ7n5Jm0sY1Lk9PqRtVwZ"
-             "&msclkid=4f1c2e9a7b3d4e5f8a6b1c2d3e4f5a6b&_ga=2.123456789.987654321.1712345678-1234567890.1712345678")
+             "&msclkid=4f1c2e9a7b3d4e5f8a6b1c2d3e4f5a6b&_ga=2.123456789.987654321.1712345678-1234567890.1712345678"
+             "&_gl=1*1x2y3z4*_ga*MTIzNDU2Nzg5LjE3MTIzNDU2Nzg.*_ga_ABCDEF1234*MTcxMjM0NTY3OC4xLjEuMTcxMjM0NTY5MC4wLjAuMA..")
 
 
 class _Sessions:
@@ -136,7 +138,7 @@ def test_partitioned_table_trains_through_lightgbm_dask_on_workers_too_small_for
         workers = dict(client.run(_pid))
         result = run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", cluster=cluster.scheduler_address)
         assert dict(client.run(_pid)) == workers  # no worker was restarted for its memory
-    # Not one worker could hold the table (1.1 GB in memory): its limit is lower, and what the limit
+    # Not one worker could hold the table (1.0 GB in memory): its limit is lower, and what the limit
     # leaves beside the worker's own libraries (~265 MB) lower still.
     assert table_mb > LIMIT_MB and table_mb > 0.95 * LIMIT_MB - footprint, (table_mb, footprint)
     assert not [pid for pid in workers.values() if _alive(pid)]  # the workers ended with the cluster
@@ -149,7 +151,10 @@ def test_partitioned_table_trains_through_lightgbm_dask_on_workers_too_small_for
     bundle = ModelBundle.load(result.run_dir / "model")
     assert bundle.metadata["trained_by"] == "lightgbm.dask.DaskLGBMClassifier"
     assert bundle.metadata["n_train"] == n_train  # every training row, not the sample
-    assert any("random sample of 8000" in note for note in results["notes"])
+    notes = " ".join(results["notes"])
+    for side, rows in (("training", n_train), ("test", N_ROWS - n_train)):  # a draw of about 8000 of each side's rows
+        seen = re.search(rf"a random sample of (\d+) of the {rows} {side} rows", notes)
+        assert seen and abs(int(seen[1]) - 8000) < 300, notes
 
     # Fresh rows of the same sessions: the bundle ranks them nearly as well as the true probability does.
     fresh, proba = sessions.rows(20_000, np.random.default_rng(99))
@@ -175,3 +180,23 @@ def test_local_cluster_runs_worker_processes_and_ends_them():
 def test_cluster_values_that_name_no_cluster_are_refused(cluster, message):
     with pytest.raises(MlsmithError, match=message), dask_client(cluster):
         pass
+
+
+def test_time_ordered_split_on_partitions_is_the_split_made_on_one_machine(tmp_path):
+    from mlsmith.data import read_table
+    from mlsmith.split import split_train_test
+
+    bikes = pd.read_csv(Path(__file__).parent / "data" / "bikeshare_2011.csv")
+    (tmp_path / "parts").mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(bikes)), 4)):
+        bikes.iloc[rows].to_parquet(tmp_path / "parts" / f"part-{i}.parquet", index=False)
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump({
+        "target": "bikers", "type": "regression", "data": {"path": "parts", "time_column": "datetime"}}))
+    problem = load_problem(tmp_path / "problem.yaml")
+    with dask_client("local:2") as client:
+        train, held_out, info, _ = mlsmith._dask.read_partitioned(problem, client).split(problem)
+    one_train, one_held_out, one_info = split_train_test(read_table(tmp_path / "parts"), problem.resolve(bikes["bikers"]))
+    assert (info.n_train, info.n_test) == (one_info.n_train, one_info.n_test) == (2400, 600)
+    assert train["datetime"].tolist() == one_train["datetime"].tolist()  # the same rows, in time order
+    assert sorted(held_out.read()["datetime"]) == sorted(one_held_out.read()["datetime"])
+    assert info.description.startswith(one_info.description)

@@ -100,9 +100,10 @@ class PartitionedTable:
             check_columns(self.frame._meta, problem)  # raises the single-machine error, with a suggestion
         usable = self.frame.map_partitions(_usable_target, target, meta=self.frame._meta)
         cut = None
-        if spec.time_column:
+        if spec.time_column:  # the latest test_size share of rows, as on one machine (Dask's quantile is approximate)
             times = usable[spec.time_column].map_partitions(_as_time, meta=(spec.time_column, "datetime64[ns]"))
-            cut = times.quantile(1 - size).compute()
+            n_test = max(1, round(size * len(usable)))
+            cut = times.nlargest(n_test).min().compute()
         rule = (spec.time_column, cut, spec.group_column, size, problem.seed)
         train = usable.map_partitions(_side, rule, False, meta=usable._meta)
         test = usable.map_partitions(_side, rule, True, meta=usable._meta)
@@ -135,14 +136,16 @@ class PartitionedTable:
         info = SplitInfo(strategy, n_train, n_test, size, desc, f"{cv_name}(n_splits={problem.split.cv_folds})")
         return train_rows, HeldOutTest(test_rows, target=target), info, problem
 
-    def notes(self, n_sample: int) -> list[str]:
+    def notes(self, n_train_sample: int, n_test_sample: int) -> list[str]:
         """What the run's notes say of the table's rows that this process did not see."""
-        n_train = sum(self.train_lengths)
+        n_train, n_test = sum(self.train_lengths), sum(self.test_lengths)
         out = [f"{self.n_dropped} rows with no usable target were dropped on the cluster"] if self.n_dropped else []
-        if n_sample < n_train:
+        if n_train_sample < n_train:
             out.append(f"data quality, EDA, guards, features, model comparison and tuning used a random sample of "
-                       f"{n_sample} of the {n_train} training rows, read from {self.frame.npartitions} Parquet "
-                       "partitions on the cluster; the test scores one of at most as many test rows")
+                       f"{n_train_sample} of the {n_train} training rows, read from {self.frame.npartitions} "
+                       "Parquet partitions on the cluster")
+        if n_test_sample < n_test:
+            out.append(f"the test metrics are those of a random sample of {n_test_sample} of the {n_test} test rows")
         return out
 
     def final_fit_note(self, label: str, trained: dict[str, Any]) -> list[str]:

@@ -206,7 +206,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         train, held_out, split_info, problem, notes, n_dropped = _load_and_split(problem, data)
     else:  # the table stays on the cluster's workers; this process gets samples
         train, held_out, split_info, problem = partitioned.split(problem)
-        notes, n_dropped = partitioned.notes(len(train)), partitioned.n_dropped
+        notes, n_dropped = partitioned.notes(len(train), held_out.n_rows), partitioned.n_dropped
     spec = problem.data
     # Roles, categories and ranges are learned from the training rows only, like everything else.
     schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
