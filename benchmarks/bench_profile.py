@@ -61,8 +61,8 @@ def ensure_data() -> tuple[Path, Path]:
 
 def run_mlsmith(path: str, memory_limit: str) -> dict:
     """Quality + EDA over one DuckDB view of the file, as `mlsmith run` does on the train split."""
+    from mlsmith._table import open_table
     from mlsmith.eda import explore
-    from mlsmith.eda._table import open_table
     from mlsmith.quality import assess_quality
     from mlsmith.report._profile import profile_page
     from mlsmith.runs import to_jsonable

@@ -43,7 +43,7 @@ def build_bundle(folder: Path) -> Path:
     from mlsmith.data import infer_schema
     from mlsmith.datasets import make_churn
     from mlsmith.deploy import bundle_extras, save_bundle
-    from mlsmith.selection import build_pipeline
+    from mlsmith.pipeline import build_pipeline
 
     frame = make_churn(5000, seed=0)
     schema = infer_schema(frame, "churned", ["customer_id"])

@@ -23,8 +23,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from mlsmith import parallel
-from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
+from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import _search, tune
 
 parser = argparse.ArgumentParser()

@@ -13,8 +13,8 @@ from mlsmith.data import infer_schema
 from mlsmith.deploy import save_bundle
 from mlsmith.evaluation import scores_for
 from mlsmith.monitor import REFERENCE_FILE, build_reference, test_reference
+from mlsmith.pipeline import build_pipeline
 from mlsmith.runs import to_jsonable
-from mlsmith.selection import build_pipeline
 
 
 def make_bundle(path: Path, frame: pd.DataFrame, target: str = "churned", family: str = "linear",

@@ -11,7 +11,7 @@ from mlsmith.data import infer_schema
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import bundle_extras, save_bundle
 from mlsmith.deploy._explain import reference_row
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
 
 
 def make_bundle(folder: Path, frame: pd.DataFrame, family: str = "linear", n_train: int = 500) -> Path:

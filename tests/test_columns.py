@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 
 import mlsmith
-from conftest import write_problem
 from mlsmith._columns import as_time, parse_dates
 from mlsmith.features import DateFeatures, ElapsedDays
 from mlsmith.preprocess import to_float
+
+from conftest import write_problem
 
 DATA = Path(__file__).parent / "data"
 

@@ -17,12 +17,14 @@ import pytest
 import yaml
 
 import mlsmith
-from conftest import cli
 from mlsmith._reading import NA_VALUES, as_pandas
 from mlsmith.data import fingerprint, load_data, read_table
 from mlsmith.exceptions import DataError
-from mlsmith.monitor import list_runs, monitor
+from mlsmith.monitor import monitor
 from mlsmith.problem import DataSpec
+from mlsmith.runs import list_runs
+
+from conftest import cli
 
 DATA = Path(__file__).parent / "data"
 PENGUINS = DATA / "penguins.csv"

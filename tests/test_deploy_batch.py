@@ -4,10 +4,11 @@ import tracemalloc
 import pandas as pd
 import pytest
 
-from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle, predict_file
 from mlsmith.exceptions import DataError
+
+from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 
 CHUNK = 400
 

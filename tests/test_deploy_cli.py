@@ -3,9 +3,10 @@ import sqlite3
 
 import pandas as pd
 
-from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
-from conftest import run_cli
 from mlsmith.deploy import ModelBundle
+
+from conftest import run_cli
+from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 
 
 def test_predict_command_scores_a_file_in_chunks(churn_bundle, churn_frame, tmp_path, capsys):

@@ -9,13 +9,15 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from deploy_fixtures import churn_bundle, churn_frame, make_bundle  # noqa: F401  (fixtures)
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, export_onnx, model_card, save_bundle
 from mlsmith.deploy._onnx import OnnxModel, _plan
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.exceptions import BundleError
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
+from mlsmith.target import code_model
+
+from deploy_fixtures import churn_bundle, churn_frame, make_bundle  # noqa: F401  (fixtures)
 
 
 class Smuggled(TransformerMixin, BaseEstimator):
@@ -58,7 +60,7 @@ def test_an_injected_untrusted_type_is_refused_even_with_matching_hashes(churn_f
     with pytest.raises(BundleError, match=r"holds type 'test_deploy_formats.Smuggled', which mlsmith's pipelines are "
                                           "not made of; refusing to load it"):
         ModelBundle.load(bundle)
-    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline.estimator_[0], Smuggled)
+    assert isinstance(ModelBundle.load(bundle, trusted=["test_deploy_formats.Smuggled"]).pipeline[0], Smuggled)
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest"])
@@ -146,7 +148,7 @@ def test_onnx_export_of_days_between_two_dates():
 def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
     from sklearn.preprocessing import OneHotEncoder
 
-    from mlsmith.deploy._onnx import _OneHotInfrequent
+    from mlsmith.deploy._onnx_ops import _OneHotInfrequent
 
     rng = np.random.default_rng(1)
     n = 400
@@ -177,7 +179,7 @@ def test_onnx_export_of_one_hot_categories_with_rare_levels_pooled():
 
 
 def test_onnx_export_of_per_key_aggregates(tmp_path):
-    from mlsmith.deploy._onnx import _Lookup
+    from mlsmith.deploy._onnx_ops import _Lookup
     from mlsmith.features import FeaturePlan, GroupAggregate
     from mlsmith.problem import FeatureSpec
 
@@ -241,7 +243,7 @@ def test_the_record_path_feeds_what_the_pipeline_path_feeds(churn_bundle, churn_
     recs[2]["signup_date"] = "1174-11-14"  # outside pandas' nanosecond range
     validated, _ = RecordValidator(bundle.schema).validate(json.dumps(recs).encode())
     assert validated[0]["signup_date"] == datetime(2024, 2, 29, 21, 30)  # converted to UTC at validation
-    _, blocks = _plan(bundle.pipeline.estimator_)
+    _, blocks = _plan(code_model(bundle.pipeline)[0])
     frame = Scorer(bundle).frame(validated)  # what the sklearn runtime scores
     assert frame.loc[0, "signup_date"] == pd.Timestamp("2024-02-29 21:30")
     for block in blocks:

@@ -9,15 +9,16 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from _bundles import make_bundle as make_monitored_bundle
-from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
-from conftest import run_cli
 from mlsmith.data import infer_schema, read_table
 from mlsmith.deploy import ModelBundle, create_app, predict_file, save_bundle
 from mlsmith.deploy._rules import RULES
 from mlsmith.deploy._runtime import Scorer
 from mlsmith.monitor import monitor
-from mlsmith.selection import build_pipeline
+from mlsmith.pipeline import build_pipeline
+
+from _bundles import make_bundle as make_monitored_bundle
+from conftest import run_cli
+from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 
 CARS = Path(__file__).parent / "data" / "cars93.csv"
 

@@ -5,8 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 from mlsmith.deploy import create_app
+
+from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401  (fixtures)
 
 EXAMPLES = 25
 

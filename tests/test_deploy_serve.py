@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from deploy_fixtures import challenger_bundle, churn_bundle, churn_frame  # noqa: F401  (fixtures)
 from mlsmith.deploy import ModelBundle, compare_log, create_app
 from mlsmith.exceptions import BundleError, MlsmithError
+
+from deploy_fixtures import challenger_bundle, churn_bundle, churn_frame  # noqa: F401  (fixtures)
 
 HEX = re.compile(r"^[0-9a-f]{32}$")
 JSON = {"Content-Type": "application/json"}
@@ -420,9 +421,10 @@ def test_a_422_lists_a_bounded_number_of_errors_each_with_an_excerpt(churn_bundl
 
 
 def test_large_bodies_validated_in_pieces_match_validating_at_once(churn_bundle, churn_frame):
+    from pydantic import ValidationError
+
     from mlsmith.deploy._guard import ClientError, validate_large
     from mlsmith.deploy._schema import RecordValidator, error_details
-    from pydantic import ValidationError
 
     validator = RecordValidator(ModelBundle.load(churn_bundle).schema)
     recs = records(churn_frame, 200) * 20  # 4,000 records, ~1.2 MB: about 20 pieces

@@ -57,3 +57,37 @@ def test_init_proposes_the_positive_class_run_picks(tmp_path):
 def load_problem_text(folder: Path, spec: dict):
     (folder / "drafted.yaml").write_text(yaml.safe_dump(spec))
     return load_problem(folder / "drafted.yaml")
+
+
+def _european_or_american(path: Path) -> int:
+    """vega_datasets' cars built in Europe (73) or the USA (254): a real imbalanced yes/no-free label."""
+    cars = pd.read_csv(DATA / "corpus" / "vega_cars.csv")
+    cars = cars[cars["Origin"].isin(["Europe", "USA"])]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cars.to_csv(path, index=False)
+    return len(cars)
+
+
+def test_the_drafted_spec_keeps_finding_its_data_when_its_folder_moves(tmp_path, monkeypatch):
+    n = _european_or_american(tmp_path / "project" / "data" / "cars.csv")
+    (tmp_path / "project" / "specs").mkdir()
+    monkeypatch.chdir(tmp_path)  # init run from outside the project
+    main(["init", "project/data/cars.csv", "--target", "Origin", "-o", "project/specs/cars.yaml"])
+    moved = tmp_path / "elsewhere" / "project"
+    moved.parent.mkdir()
+    (tmp_path / "project").rename(moved)
+    monkeypatch.chdir(moved / "data")  # and read from yet another folder
+    problem = load_problem(moved / "specs" / "cars.yaml")
+    assert problem.data.path == "../data/cars.csv"
+    assert len(load_data(problem.data, problem.base_dir)) == n
+
+
+def test_init_proposes_the_rarer_class_of_a_real_imbalanced_table(tmp_path):
+    path = tmp_path / "cars.csv"
+    _european_or_american(path)
+    text = draft_problem(path, "Origin", tmp_path / "problem.yaml")
+    spec = yaml.safe_load(text)
+    assert spec["positive_class"] == "Europe"  # 73 of 327; 'USA' sorts last, which init used to propose
+    assert "one of ['Europe', 'USA']" in text
+    run_picks = load_problem_text(tmp_path, {**spec, "positive_class": None}).resolve(pd.read_csv(path)["Origin"])
+    assert run_picks.positive_class == "Europe"

@@ -11,12 +11,13 @@ import pytest
 import yaml
 from sklearn.model_selection import KFold, cross_val_score
 
+from mlsmith.ablation import measure_gain
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
-from mlsmith.features import FeaturePlan, measure_gain, plan_features
+from mlsmith.features import FeaturePlan, plan_features
+from mlsmith.pipeline import build_pipeline
 from mlsmith.problem import FeaturesSpec
-from mlsmith.selection import build_pipeline
 from mlsmith.workflow import run
 
 BIKESHARE = Path(__file__).parent / "data" / "bikeshare_2011.csv"

@@ -11,7 +11,7 @@ from scipy.stats import skew
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import DataError, ProblemSpecError
 from mlsmith.features import FeaturePlan, plan_features
-from mlsmith.preprocess import build_preprocessor
+from mlsmith.pipeline import build_preprocessor
 from mlsmith.problem import FeaturesSpec, parse_problem
 
 

@@ -12,14 +12,19 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import (GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, cross_val_score,
-                                     train_test_split)
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import mlsmith
-from conftest import EXAMPLES, write_problem
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import StrictModeStop
 from mlsmith.guards import (
@@ -43,8 +48,11 @@ from mlsmith.guards import (
     check_tuning_range,
     single_feature_score,
 )
-from mlsmith.selection import CATALOG, build_pipeline, compare_models
+from mlsmith.pipeline import build_pipeline
+from mlsmith.selection import CATALOG, compare_models
 from mlsmith.split import HeldOutTest
+
+from conftest import EXAMPLES, write_problem
 
 BIN, MULTI, REG = "binary_classification", "multiclass_classification", "regression"
 DATA = Path(__file__).parent / "data"
@@ -276,8 +284,7 @@ def test_cv_test_gap_fires_when_the_test_labels_differ_from_the_training_ones(ca
     flipped = np.where(np.random.default_rng(0).random(len(y_test)) < 0.3, 1 - y_test, y_test)  # planted
     for labels, expected in ((y_test, []), (flipped, ["warning"])):
         test = roc_auc_score(labels, proba)
-        interval = bootstrap_interval(metric_on_resamples("roc_auc", BIN, labels, None, proba), len(labels), seed=0,
-                                      strata=labels)
+        interval = bootstrap_interval(metric_on_resamples("roc_auc", BIN, labels, None, proba), len(labels), seed=0)
         found = check_cv_test_gap("roc_auc", cv, test, interval, len(labels), "Logistic regression")
         assert [f.severity for f in found] == expected
     assert found[0].evidence["cv"] == round(cv, 4) > found[0].evidence["interval"][1]
@@ -377,9 +384,9 @@ def test_strict_stops_before_training_on_a_leak_and_leaves_no_run_folder(cancer,
 def test_without_strict_a_leak_makes_the_verdict_invalid_everywhere_it_is_shown(cancer, tmp_path):
     from rich.console import Console
 
-    from mlsmith.monitor import list_runs
     from mlsmith.report._monitor_terminal import print_runs
     from mlsmith.report._terminal import print_run
+    from mlsmith.runs import list_runs
 
     X, y = cancer
     frame = X.assign(diagnosis=y, diagnosis_code=np.where(y == 1, "B", "M"))  # planted: the label, re-spelled

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import EXAMPLES, run_cli
 from mlsmith import ModelBundle, log_to_mlflow
+from mlsmith import run as mlsmith_run
 from mlsmith.exceptions import MlsmithError
+
+from conftest import EXAMPLES, run_cli, write_problem
 
 mlflow = pytest.importorskip("mlflow")  # the `test` extra installs it: CI always runs these
 
@@ -120,3 +122,29 @@ def test_without_the_extra_the_error_names_it(logged, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed: `import mlflow` raises ImportError
     with pytest.raises(MlsmithError, match=r"needs the mlflow extra: pip install 'mlsmith\[mlflow\]'"):
         log_to_mlflow(logged[2])
+
+
+def test_the_model_takes_text_categories_dates_and_a_column_that_may_be_missing(tmp_path, churn_small):
+    # From the h/mlflow slice: the signature types each column as training stored it (churn's integer
+    # tenure is 'long'), and a column that had missing values is optional, imputed when left out.
+    spec = write_problem(tmp_path, churn_small, target="churned", data={"id_columns": ["customer_id"]},
+                         models=["linear"], tuning={"method": "none", "learning_curve": False}, features="none",
+                         split={"test_size": 0.25, "cv_folds": 3})
+    run_dir = mlsmith_run(spec, runs_dir=tmp_path / "runs", n_jobs=1).run_dir
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        run_id = log_to_mlflow(run_dir, tracking_uri=uri)
+        mlflow.set_tracking_uri(uri)
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    finally:
+        os.chdir(here)
+    columns = {c.name: (c.type.name, c.required) for c in model.metadata.signature.inputs.inputs}
+    assert columns["contract"] == ("string", True) and columns["signup_date"] == ("string", True)
+    assert columns["tenure_months"] == ("long", True) and columns["income"] == ("double", False)
+    assert "customer_id" not in columns  # an id is never a feature
+    bundle = ModelBundle.load(run_dir / "model")
+    rows = churn_small.drop(columns="churned").head(200)
+    pd.testing.assert_frame_equal(model.predict(rows), bundle.predict(rows))
+    pd.testing.assert_frame_equal(model.predict(rows.drop(columns="income")), bundle.predict(rows.assign(income=None)))

@@ -7,7 +7,6 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import roc_auc_score
 
-from _bundles import make_bundle, noisy_labels, shifted
 from mlsmith.cli import main
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle
@@ -16,6 +15,8 @@ from mlsmith.monitor import load_reference, monitor
 from mlsmith.monitor._current import counts_for
 from mlsmith.monitor._drift import feature_drift
 from mlsmith.monitor._reference import column_reference
+
+from _bundles import make_bundle, noisy_labels, shifted
 
 
 @pytest.fixture(scope="module")

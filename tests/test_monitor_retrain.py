@@ -5,12 +5,15 @@ import pytest
 import yaml
 from sklearn.dummy import DummyClassifier
 
-from _bundles import make_bundle
 from mlsmith.cli import main
 from mlsmith.datasets import make_churn
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
-from mlsmith.monitor import compare_runs, list_runs, retrain, show_run
+from mlsmith.retraining import retrain
+from mlsmith.runs import compare_runs, list_runs, show_run
+from mlsmith.target import code_model
+
+from _bundles import make_bundle
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def retrained(tmp_path_factory):
             "models": ["naive_bayes"], "seed": 5}
     (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
     champion = make_bundle(folder / "champion", old, family="dummy")
-    assert isinstance(ModelBundle.load(champion).pipeline.estimator_.named_steps["model"], DummyClassifier)
+    assert isinstance(code_model(ModelBundle.load(champion).pipeline)[0].named_steps["model"], DummyClassifier)
     result = retrain(folder / "problem.yaml", champion, folder / "new.csv", runs_dir=folder / "runs", promote=True,
                      n_boot=300, n_jobs=1)
     return folder, champion, result
@@ -81,7 +84,8 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert [r["id"] for r in listed] == [copy.name, first] and listed[1]["status"] == shown["status"]
     main(["runs", "show", first, "--runs-dir", str(runs), "--json", str(folder / "show.json")])
     assert json.loads((folder / "show.json").read_text())["params"]["model"] == "naive_bayes"
-    assert capsys.readouterr().out == f"wrote {folder / 'show.json'}\n"
+    out = capsys.readouterr().out  # the run as without --json, then where the JSON went (as quality and eda do)
+    assert "naive_bayes" in out and out.endswith(f"wrote {folder / 'show.json'}\n")
     main(["runs", "compare", first, copy.name, "--runs-dir", str(runs), "--json", "-"])
     assert json.loads(capsys.readouterr().out)["same_data"] is False
     # any number of runs, and a page: three here (a run may be compared with itself)
@@ -93,3 +97,43 @@ def test_every_run_is_indexed_and_runs_can_be_shown_and_compared(retrained, caps
     assert f"{0.5 - result.challenger_value:+.4f}" in page
     with pytest.raises(MlsmithError, match=r"comparing needs two runs or more; got 1"):
         compare_runs(runs, first)
+
+
+def test_the_challenger_is_judged_on_the_rows_and_model_of_its_own_verdict(retrained):
+    # The run scores the champion in its one read of the sealed test split: the challenger's value in
+    # the decision is the verdict's test score (the model fit on the training rows), not a second read.
+    folder, _, result = retrained
+    run = json.loads((folder / "runs" / result.challenger_run.split("/")[-1] / "results.json").read_text())
+    assert result.challenger_value == pytest.approx(run["evaluation"]["test_metrics"]["roc_auc"])
+    assert "held_out_outputs" not in run
+
+
+def test_retrain_takes_a_polars_frame_and_decides_as_on_the_file(retrained, tmp_path):
+    pl = pytest.importorskip("polars")
+    folder, _, on_file = retrained
+    champion = make_bundle(tmp_path / "champion", make_churn(n_rows=600, seed=3), family="dummy")
+    new = pl.read_csv(folder / "new.csv")
+    result = retrain(folder / "problem.yaml", champion, new, runs_dir=tmp_path / "runs", n_boot=300, n_jobs=1)
+    assert (result.n_holdout, result.champion_value) == (on_file.n_holdout, pytest.approx(0.5))
+    assert result.challenger_value == pytest.approx(on_file.challenger_value)
+    assert result.ci == pytest.approx(on_file.ci) and result.promoted and not result.applied
+    assert ModelBundle.load(champion).metadata["model"] == "dummy"  # no --promote: the champion stays
+
+
+def test_a_champion_of_another_problem_is_refused_before_any_model_is_fitted(retrained, tmp_path, capsys):
+    folder, _, _ = retrained
+    old = make_churn(n_rows=600, seed=3)
+    champion = make_bundle(tmp_path / "champion", old, family="dummy")
+    new = make_churn(n_rows=600, seed=4)
+    new["churned"] = new["churned"].map({0: "stayed", 1: "left"})  # the same table, labelled as text
+    new.to_csv(tmp_path / "new.csv", index=False)
+    spec = {**yaml.safe_load((folder / "problem.yaml").read_text()), "positive_class": "left"}
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    shutil.copy(folder / "new.csv", tmp_path / "old.csv")
+    with pytest.raises(SystemExit) as stop:
+        main(["retrain", str(tmp_path / "problem.yaml"), "--champion", str(champion), "--data", str(tmp_path / "new.csv"),
+              "--runs-dir", str(tmp_path / "runs"), "--jobs", "1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "predicts binary_classification with classes [0, 1]" in err and "['stayed', 'left']" in err
+    assert "Traceback" not in err and not any((tmp_path / "runs").glob("*/results.json"))

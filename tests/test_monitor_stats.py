@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from mlsmith._bootstrap import paired_gain
 from mlsmith.monitor._current import CategoricalCounts, NumericCounts
 from mlsmith.monitor._drift import compare_categorical, compare_numeric
 from mlsmith.monitor._reference import categorical_reference, category_strings, numeric_reference
-from mlsmith.monitor._stats import GRID_SIZE, chi_square, holm, ks_from_counts, paired_bootstrap, psi
+from mlsmith.monitor._stats import GRID_SIZE, chi_square, holm, ks_from_counts, psi
 
 
 def _counts(values: np.ndarray, points, chunk: int = 333) -> NumericCounts:
@@ -99,18 +100,18 @@ def test_holm_rejects_exactly_what_the_step_down_procedure_rejects():
         assert np.array_equal(holm(p) < alpha, rejected)
 
 
-def test_paired_bootstrap_separates_a_real_gain_from_noise():
+def test_paired_gain_separates_a_real_gain_from_noise():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 400)
     good = np.where(rng.random(400) < 0.85, y, 1 - y)
     also = np.where(rng.random(400) < 0.85, y, 1 - y)
     bad = np.where(rng.random(400) < 0.6, y, 1 - y)
     acc = lambda pred: (lambda idx: np.mean(pred[idx] == y[idx], axis=1))  # noqa: E731
-    clear = paired_bootstrap(acc(bad), acc(good), 400, n_boot=400)
+    clear = paired_gain(acc(bad), acc(good), 400, n_boot=400)
     assert clear["ci_low"] > 0 and clear["gain"] == pytest.approx(np.mean(good == y) - np.mean(bad == y))
-    tie = paired_bootstrap(acc(good), acc(also), 400, n_boot=400)
+    tie = paired_gain(acc(good), acc(also), 400, n_boot=400)
     assert tie["ci_low"] < 0 < tie["ci_high"]
-    lower_is_better = paired_bootstrap(acc(good), acc(bad), 400, greater_is_better=False, n_boot=200)
+    lower_is_better = paired_gain(acc(good), acc(bad), 400, greater_is_better=False, n_boot=200)
     assert lower_is_better["ci_low"] > 0  # read as an error rate, B's lower value is the gain
 
 

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+
+from mlsmith.deploy._supervise import _died, _worker
 
 from conftest import EXAMPLES
 from deploy_fixtures import churn_bundle, churn_frame  # noqa: F401 (fixtures)
-from mlsmith.deploy._serve import _died, _worker
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC)}

@@ -129,7 +129,7 @@ def test_repr_html_renders_the_section(hitters):
 
 
 def test_quartiles_are_estimated_when_exact_ones_would_not_fit(hitters):
-    from mlsmith.eda._table import open_table
+    from mlsmith._table import open_table
 
     with open_table(hitters) as table:
         table.memory_limit_bytes = 1000  # as if the table were far larger than the memory limit

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mlsmith._reading import CsvFormat, sniff_csv
+from mlsmith._table import open_table
 from mlsmith.cli import main
 from mlsmith.data import check_columns, infer_schema, load_data, read_table
-from mlsmith.eda._table import open_table
 from mlsmith.exceptions import DataError
 from mlsmith.problem import Problem
 from mlsmith.quality import assess_quality
@@ -124,10 +124,10 @@ def test_header_without_rows_is_one_error_on_both_paths(tmp_path):
 
 
 def test_monitor_reads_a_european_export_like_the_comma_file(tmp_path):
-    from _bundles import make_bundle
-
     from mlsmith.datasets import make_churn
     from mlsmith.monitor import monitor
+
+    from _bundles import make_bundle
 
     churn = make_churn(n_rows=1600, seed=11)
     bundle = make_bundle(tmp_path / "model", churn.iloc[:800])

@@ -45,3 +45,17 @@ def test_models_named_in_the_spec(schema):
     assert rec.skipped["linear"] == "not listed in problem.yaml 'models'"
     with pytest.raises(ProblemSpecError, match=r"'models' names unknown families \['forest'\]; choose from linear"):
         recommend(schema, 40, "binary_classification", models=["forest"])
+
+
+def test_a_random_forest_is_left_out_above_a_hundred_thousand_rows_and_says_why():
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.data import infer_schema
+    from mlsmith.recommender import recommend
+
+    frame = load_breast_cancer(as_frame=True).frame
+    schema = infer_schema(frame, "target")
+    assert "random_forest" in recommend(schema, 100_000, "binary_classification").order
+    rec = recommend(schema, 262_346, "binary_classification")
+    assert "random_forest" not in rec.order
+    assert rec.skipped["random_forest"].startswith("262,346 training rows > 100,000: full-depth trees")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES
-from mlsmith.monitor import list_runs
 from mlsmith import runs
-from mlsmith.runs import new_run_id, run_folder
+from mlsmith.runs import list_runs, new_run_id, run_folder
+
+from conftest import EXAMPLES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SAME_SECOND = datetime(2026, 12, 4, 22, 30, 5, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
-from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
 from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
+from mlsmith.pipeline import build_pipeline
 from mlsmith.selection import compare_models
 
 

@@ -6,9 +6,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import StratifiedKFold
 
-import mlsmith.evaluation._constraints as constraints
+import mlsmith._latency as constraints
+from mlsmith._latency import LATENCY_REPEATS, latency_decision, one_row_latency
 from mlsmith.data import infer_schema
-from mlsmith.evaluation._constraints import LATENCY_REPEATS, latency_decision, one_row_latency
 from mlsmith.selection import compare_models
 
 BUDGET_MS = 10.0

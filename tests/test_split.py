@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,15 +107,44 @@ def test_every_row_twice_no_copy_straddles_the_split_or_a_fold(task):
     assert found.evidence["n_exact"] == len(key(naive_train) & key(naive_test))
 
 
-def test_a_class_of_few_distinct_rows_copied_many_times_is_one_error():
-    # palmerpenguins: Chinstrap cut to 3 distinct birds, each copied 4 times (12 rows, >= 5 folds'
-    # worth): copies share a fold, so stratified 5-fold CV cannot place the class in every fold
-    from pathlib import Path
-
+def test_a_class_of_few_distinct_rows_copied_many_times_is_split_as_rows_and_said():
+    # palmerpenguins: Chinstrap cut to 3 distinct birds, each copied 4 times (12 rows): keeping copies
+    # together cannot place the class in 5 folds. The run was refused; the rows are now split as rows,
+    # the split says so, and the copies across it are left to the contamination guard.
     penguins = pd.read_csv(Path(__file__).parent / "data" / "penguins.csv").dropna()
     few = penguins[penguins["species"] == "Chinstrap"].head(3)
     frame = pd.concat([penguins[penguins["species"] != "Chinstrap"]] + [few] * 4, ignore_index=True)
     p = Problem(target="species", data={"path": "x.csv"}, split={"test_size": 0.2}, seed=0).resolve(frame["species"])
-    with pytest.raises(DataError, match=r"class 'Chinstrap' has \d distinct training rows \(\d+ rows, the rest "
-                                        r"exact copies\), fewer than the 5 cross-validation folds"):
-        split_train_test(frame, p)
+    train, held_out, info = split_train_test(frame, p)
+    assert info.n_duplicate_rows == 0 and "9 rows are exact copies of others, split as rows" in info.description
+    test = held_out.read()
+    assert (test["species"] == "Chinstrap").any() and (train["species"] == "Chinstrap").sum() >= 5
+
+
+def test_the_split_description_names_its_kind_once():
+    from mlsmith.problem import parse_problem
+    from mlsmith.split import split_train_test
+
+    frame = pd.DataFrame({"x": np.arange(200.0), "y": np.r_[np.zeros(100), np.ones(100)]})
+    for task, kind in (("regression", "random split"), ("binary_classification", "stratified random split")):
+        problem = parse_problem({"target": "y", "type": task, "data": {"path": "x.csv"}})
+        _, _, info = split_train_test(frame, problem)
+        assert info.description == f"{kind}, seed 42"
+
+
+def test_a_table_whose_rows_coincide_by_construction_is_split_as_rows_not_refused(tmp_path, capsys):
+    # Titanic's 1,316 passengers fall in 16 combinations of class, age and sex: keeping every set of
+    # copies on one side left class 'no' with 3 distinct training rows for 5 folds, and the run was
+    # refused. The copies are distinct people who coincide; they are split as rows, and said so.
+    from conftest import run_cli
+
+    data = Path(__file__).parent / "data" / "titanic.csv"
+    frame = pd.read_csv(data)
+    problem = Problem(target="survived", data={"path": str(data)}).resolve(frame["survived"])
+    train, held_out, info = split_train_test(frame, problem)
+    assert info.n_duplicate_rows == 0 and "split as rows: a class has too few distinct rows" in info.description
+    assert info.cv.startswith("StratifiedKFold") and held_out.n_rows == int(np.ceil(0.2 * len(frame)))
+    spec = tmp_path / "problem.yaml"
+    spec.write_text(f"target: survived\ndata: {{path: {data}}}\nmodels: [linear]\n"
+                    "tuning: {method: none, learning_curve: false}\n")
+    assert run_cli("run", spec, "--runs-dir", tmp_path / "runs", "--jobs", "1") == 0

@@ -8,12 +8,11 @@ from scipy.stats import loguniform, randint
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
-from mlsmith.catalog import build_pipeline
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
 from mlsmith.parallel import compute_backend
-from mlsmith.tuning import LearningCurve, grid_points, learning_curves, parse_space, tune
-from mlsmith.tuning import _search
+from mlsmith.pipeline import build_pipeline
+from mlsmith.tuning import LearningCurve, _search, grid_points, learning_curves, parse_space, tune
 from mlsmith.tuning._curves import diagnose
 
 CV = StratifiedKFold(3, shuffle=True, random_state=0)

@@ -7,8 +7,9 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
 
 import mlsmith
-from conftest import write_problem
 from mlsmith.deploy import ModelBundle
+
+from conftest import write_problem
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +227,31 @@ def test_the_time_budget_bounds_the_whole_run_and_the_report_says_what_was_cut(t
         assert any(note.startswith("time budget: tuning: bounded to ") for note in cuts)
     else:
         assert tuning["kept"].startswith("default: tuning: not run, about ")
+
+
+def test_a_large_table_without_a_budget_gets_one_from_its_size_and_says_so(tmp_path, monkeypatch, capsys):
+    # The threshold and floor lowered so that breast cancer's 569 x 31 counts as large: the run gets
+    # a budget of 5 s + 569 x 31 / 20,000 s, prints it, notes it, and the stages are cut to fit it.
+    import shutil
+
+    import yaml
+
+    from mlsmith import parallel
+
+    from conftest import EXAMPLES
+
+    monkeypatch.setattr(parallel, "DEFAULT_BUDGET_CELLS", 1_000)
+    monkeypatch.setattr(parallel, "DEFAULT_BUDGET_FLOOR_S", 5.0)
+    shutil.copy(EXAMPLES / "breast_cancer" / "breast_cancer.csv", tmp_path)
+    spec = yaml.safe_load((EXAMPLES / "breast_cancer" / "problem.yaml").read_text())
+    spec["constraints"].pop("time_budget_s", None)
+    spec.update(models=["linear", "random_forest"], tuning={"method": "random", "n_trials": 30})
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    said = []
+    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1, progress=said.append)
+    chosen = ("time budget: 5.9 s for the whole run, chosen from the table's size (569 rows x 31 columns) as "
+              "problem.yaml sets none; set constraints.time_budget_s to change it")
+    assert chosen in said and chosen in result.notes
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert any(n.startswith("time budget: ") and n != chosen for n in saved["notes"])  # something was cut
+    assert saved["tuning"]["trials_done"] < 30

@@ -22,7 +22,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 #: The deepchecks checks that answer each planted kind.
@@ -44,7 +43,7 @@ CLEANLAB = {"twice": "near_duplicate", "near_copies": "near_duplicate", "entity"
 
 def deepchecks_failures(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> set[str]:
     """The names of the checks (of :data:`DEEPCHECKS`) whose default conditions fail on these rows."""
-    from deepchecks.tabular import Dataset, checks
+    from deepchecks.tabular import Dataset
 
     label_type = "regression" if task == "regression" else ("binary" if task.startswith("binary") else "multiclass")
     date = "recorded_on" if "recorded_on" in train.columns else None

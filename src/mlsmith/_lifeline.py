@@ -3,7 +3,7 @@
 A ``kill -9`` of ``mlsmith run`` or ``mlsmith serve`` gives the process no chance to stop what it
 started: the CV workers' fork server, its workers and the server's workers would live on (holding
 memory, and the port). Each child we start asks the kernel for a signal when its parent ends
-(the fork server and its workers: :mod:`mlsmith._forkserver`; the server's: ``deploy._serve``).
+(the fork server and its workers: :mod:`mlsmith._forkserver`; the server's: ``deploy._supervise``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Anything else that escapes is a bug in mlsmith, not a user error.
 
 from __future__ import annotations
 
-__all__ = ["BundleError", "DataError", "MlsmithError", "ProblemSpecError", "StrictModeStop"]
+from typing import Any
+
+__all__ = ["ECHO_LIMIT", "BundleError", "DataError", "MlsmithError", "ProblemSpecError", "StrictModeStop", "echo_value"]
 
 
 class MlsmithError(Exception):
@@ -38,3 +40,17 @@ class StrictModeStop(MlsmithError):
     """``--strict`` stopped the run before training because of an error-level finding."""
 
     exit_code = 3
+
+
+#: Values echoed in an error line are cut to this many characters.
+ECHO_LIMIT = 200
+
+
+def echo_value(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``value``'s repr cut to ``limit`` characters, saying how long it was.
+
+    >>> echo_value("x" * 1000, 10)
+    "'xxxxxxxx... (1,002 characters)"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}... ({len(text):,} characters)"

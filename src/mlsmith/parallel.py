@@ -88,6 +88,31 @@ class RunBudget:
         return share
 
 
+#: A table of at least this many cells (rows x columns) gets a time budget when the spec sets none:
+#: below it a whole run takes minutes at most on two cores, and a budget would only make the
+#: comparison go family by family instead of queueing every fold at once.
+DEFAULT_BUDGET_CELLS = 2_000_000
+#: The default budget: a floor, one second per this many cells, and a cap (two hours), so that a
+#: 10M-row table does not run for a day without saying so.
+DEFAULT_BUDGET_FLOOR_S, DEFAULT_BUDGET_CAP_S, CELLS_PER_SECOND = 600.0, 7200.0, 20_000
+
+
+def default_time_budget(n_rows: int, n_columns: int) -> float | None:
+    """The time budget a run gets from its table's size when ``constraints.time_budget_s`` is not set.
+
+    None (no budget) below :data:`DEFAULT_BUDGET_CELLS` cells.
+
+    Examples
+    --------
+    >>> default_time_budget(569, 31) is None, default_time_budget(327_346, 14), default_time_budget(10_000_000, 20)
+    (True, 829.1, 7200.0)
+    """
+    cells = n_rows * max(n_columns, 1)
+    if cells < DEFAULT_BUDGET_CELLS:
+        return None
+    return round(min(DEFAULT_BUDGET_CAP_S, DEFAULT_BUDGET_FLOOR_S + cells / CELLS_PER_SECOND), 1)
+
+
 #: The environment of the worker processes of a LocalCluster that :func:`dask_client` starts.
 WORKER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
@@ -454,7 +479,7 @@ def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarra
 
 def _latency_samples(est, X) -> dict[str, list[float]]:
     """Milliseconds of repeated one-row predictions (what a single online request costs)."""
-    from .evaluation._constraints import one_row_latency
+    from ._latency import one_row_latency  # not at the top: the CV workers start before pandas is imported
 
     return one_row_latency(est.predict, X.iloc[:1])
 
@@ -476,15 +501,20 @@ def fit_folds(
 
     Parameters
     ----------
-    scorers : metric name -> ``scorer(model, X, y)`` (see :func:`mlsmith.metrics.scorer`). The model
+    scorers
+        Metric name -> ``scorer(model, X, y)`` (see :func:`mlsmith.metrics.scorer`). The model
         they get answers ``predict`` and ``predict_proba``, each computed once per split.
-    deadline : a ``time.perf_counter()`` value; work still running then is stopped and
+    deadline
+        A ``time.perf_counter()`` value; work still running then is stopped and
         :class:`BudgetExceeded` raised.
-    train_metric : also score this metric on the training rows of each fold (past
+    train_metric
+        Also score this metric on the training rows of each fold (past
         ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
-    want_proba, want_latency : also return the positive-class probabilities of the test and train
+    want_proba, want_latency
+        Also return the positive-class probabilities of the test and train
         rows, and the times of repeated one-row predictions (and their median).
-    after_fold : called with (fold number, result) in fold order; returning True stops early
+    after_fold
+        Called with (fold number, result) in fold order; returning True stops early
         (a pruned trial). The folds it sees do not depend on how many workers ran them.
 
     Examples

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEncoder
 
 from ._columns import finite_float, numbers_from_text
-from .data import Schema
-from .features import DateFeatures, FeaturePlan
 
-__all__ = ["HIGH_CARDINALITY", "build_preprocessor"]
+__all__ = ["HIGH_CARDINALITY", "TextSVD", "numeric_imputer", "target_encoder", "to_category_text", "to_float", "to_text"]
 
 #: Categorical columns with more distinct values than this are target-encoded (cross-fitted)
 #: instead of one-hot encoded.
@@ -71,7 +67,7 @@ def to_text(X):
     return pd.Series(np.asarray(X, dtype=object).ravel()).fillna("").astype(str).to_numpy()
 
 
-def _numeric(scale: bool) -> Pipeline:
+def numeric_imputer(scale: bool) -> Pipeline:
     steps = [FunctionTransformer(to_float, feature_names_out="one-to-one"),
              SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
     return make_pipeline(*steps, *([StandardScaler()] if scale else []))
@@ -99,63 +95,36 @@ def target_encoder(scale: bool, seed: int) -> Pipeline:
     )
 
 
-def build_preprocessor(schema: Schema, scale: bool, seed: int = 0, plan: FeaturePlan | None = None) -> ColumnTransformer:
-    """The preprocessing for a schema, scaled for models that need it.
+class TextSVD(TruncatedSVD):
+    """scikit-learn's ``TruncatedSVD``, keeping at most as many components as the TF-IDF has terms.
 
-    - numeric and boolean: coerced to float, median-imputed with missing indicators, scaled;
-    - categorical: one-hot (rare levels pooled) or, above :data:`HIGH_CARDINALITY` levels,
-      scikit-learn's cross-fitted ``TargetEncoder``;
-    - datetime: :class:`~mlsmith.features.DateFeatures`, then imputed and scaled;
-    - free text: TF-IDF reduced to 16 components.
-
-    With a feature ``plan`` (stage 4), the plan decides instead: its transforms run as blocks of
-    their own (see :func:`mlsmith.features.plan_features`); categoricals it does not target-encode
-    are one-hot encoded, and date columns it does not expand enter as a plain day count — the raw
-    columns, so that an empty plan measures what the engineered features add.
+    A free-text column with a short vocabulary (a handful of words) gives fewer TF-IDF terms than
+    the 16 components a text block asks for, and ``TruncatedSVD`` then refuses to fit: every family
+    of the run failed on it. The fitted object is a ``TruncatedSVD`` in all but name (its
+    ``components_``, ``transform`` and feature names), so the ONNX export converts it with
+    skl2onnx's own converter.
 
     Examples
     --------
-    >>> from mlsmith.data import infer_schema
-    >>> df = pd.DataFrame({"x": [1.0, None, 3.0, 4.0], "c": ["a", "b", "a", None], "y": [0, 1, 0, 1]})
-    >>> prep = build_preprocessor(infer_schema(df, "y"), scale=True)
-    >>> prep.fit_transform(df[["x", "c"]], df["y"]).shape  # x, its missing flag, one pooled level
-    (4, 3)
+    >>> X = np.random.default_rng(0).random((30, 5))
+    >>> TextSVD(n_components=16, random_state=0).fit_transform(X).shape
+    (30, 5)
     """
-    from .features._build import plan_blocks, replaced_columns
 
-    taken = replaced_columns(plan) if plan is not None else set()
-    parts = []
-    numeric = [c for c in schema.features("numeric") + schema.features("boolean") if c not in taken]
-    if numeric:
-        parts.append(("num", _numeric(scale), numeric))
-    categorical = [c for c in schema.features("categorical") if c not in taken]
-    high = [c for c in categorical if schema[c].n_unique > HIGH_CARDINALITY] if plan is None else []
-    low = [c for c in categorical if c not in high]
-    if low:
-        onehot = make_pipeline(
-            FunctionTransformer(to_category_text, feature_names_out="one-to-one"),
-            SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=50,
-                          sparse_output=False),
-        )
-        parts.append(("cat", onehot, low))
-    if high:
-        parts.append(("target_enc", target_encoder(scale, seed), high))
-    dates = [c for c in schema.features("datetime") if c not in taken]
-    if dates:
-        expand = make_pipeline(
-            DateFeatures(parts=None if plan is None else ("days",)),
-            SimpleImputer(strategy="median", keep_empty_features=True),
-            *([StandardScaler()] if scale else []),
-        )
-        parts.append(("date", expand, dates))
-    if plan is not None:
-        parts += plan_blocks(plan, scale, seed)
-    for column in schema.features("text"):
-        text = make_pipeline(
-            FunctionTransformer(to_text),
-            TfidfVectorizer(max_features=2000, min_df=2, sublinear_tf=True),
-            TruncatedSVD(n_components=16, random_state=seed),
-        )
-        parts.append((f"text_{column}", text, [column]))
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+    def fit_transform(self, X, y=None):
+        k = min(self.n_components, X.shape[1])
+        if k == self.n_components:
+            return super().fit_transform(X, y)
+        inner = TruncatedSVD(k, algorithm=self.algorithm, n_iter=self.n_iter, n_oversamples=self.n_oversamples,
+                             power_iteration_normalizer=self.power_iteration_normalizer,
+                             random_state=self.random_state, tol=self.tol)
+        out = inner.fit_transform(X, y)
+        for attribute in ("components_", "explained_variance_", "explained_variance_ratio_", "singular_values_",
+                          "n_features_in_", "feature_names_in_"):
+            if hasattr(inner, attribute):
+                setattr(self, attribute, getattr(inner, attribute))
+        return out
+
+    def fit(self, X, y=None):
+        self.fit_transform(X, y)
+        return self

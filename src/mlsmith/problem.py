@@ -21,10 +21,18 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from .exceptions import ProblemSpecError
+from .exceptions import ECHO_LIMIT, ProblemSpecError, echo_value
 from .metrics import METRICS, default_metric, get_metric
 
 __all__ = [
@@ -34,6 +42,8 @@ __all__ = [
     "Fairness",
     "FeatureSpec",
     "FeaturesSpec",
+    "ModelSpec",
+    "ModelTraits",
     "Problem",
     "SplitSpec",
     "TuningSpec",
@@ -76,7 +86,7 @@ class Baseline(_Spec):
             try:
                 parse_rule(value)
             except RuleError as exc:
-                raise ValueError(f"the rule {_cut(value)} is refused: {exc}") from None
+                raise ValueError(f"the rule {echo_value(value)} is refused: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -131,13 +141,6 @@ class TuningSpec(_Spec):
     def _budget(self) -> "TuningSpec":
         if self.n_trials is None and self.timeout_s is None:
             raise ValueError("give a budget: 'n_trials: 20', 'timeout_s: 120', or both")
-        if not self.spaces:
-            return self
-        from .catalog import CATALOG  # imported late: the catalog imports the problem's modules
-
-        for family in self.spaces:
-            if family not in CATALOG:
-                raise ValueError(f"'spaces' names unknown family '{family}'; choose from {', '.join(CATALOG)}")
         return self
 
 
@@ -335,6 +338,69 @@ class FeaturesSpec(_Spec):
         return data
 
 
+#: A parameter of a user's estimator: what YAML writes plainly (never an object built from text).
+_PLAIN = (str, int, float, bool, type(None))
+_SPEED = Literal["instant", "very fast", "fast", "medium", "slow", "unknown"]
+
+
+class ModelTraits(_Spec):
+    """What the comparison table says of a user's family (see :class:`mlsmith.catalog.Family`).
+
+    ``needs_scaling`` (default true: scaling never changes a tree's splits and is what linear and
+    distance models need) decides whether its numeric features are standardised;
+    ``handles_missing`` defaults to the class's ``allow_nan`` tag; ``interpretability`` (default
+    low: ``high`` or ``very high`` keeps the family under ``constraints.interpretability: high``)
+    and the speeds feed the shortlist's reasons.
+    """
+
+    needs_scaling: bool = True
+    handles_missing: Literal["yes", "yes (some)", "no", "depends"] | None = None
+    interpretability: Literal["very high", "high", "medium", "low"] = "low"
+    training_speed: _SPEED = "unknown"
+    prediction_speed: _SPEED = "unknown"
+
+
+class ModelSpec(_Spec):
+    """A family of the user's own in ``models:``: a scikit-learn estimator class by import path.
+
+    ``estimator`` is ``module.Class`` (the class's kind, classifier or regressor, decides the task
+    it serves) or ``{classification: module.Class, regression: module.Class}``. ``params`` are
+    plain values (numbers, text, true/false, null, lists of those); ``space`` is a search space in
+    the form of ``tuning.spaces``; ``label`` names it in reports (default: the class name).
+
+    Examples
+    --------
+    >>> spec = ModelSpec(name="extra_trees", estimator="sklearn.ensemble.ExtraTreesClassifier",
+    ...                  params={"n_estimators": 50}, space={"max_depth": {"int": [2, 12]}})
+    >>> spec.traits.needs_scaling
+    True
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)
+    estimator: str | dict[Literal["classification", "regression"], str]
+    params: dict[str, Any] = {}
+    space: dict[str, Any] = {}
+    traits: ModelTraits = ModelTraits()
+    label: str | None = Field(default=None, max_length=80)
+
+    @field_validator("estimator")
+    @classmethod
+    def _one_class_per_kind(cls, value):
+        if isinstance(value, dict) and not value:
+            raise ValueError("give an import path, or {classification: module.Class, regression: module.Class}")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _plain_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            items = item if isinstance(item, list) else [item]
+            if not all(isinstance(i, _PLAIN) for i in items):
+                raise ValueError(f"params.{key} must be a number, text, true/false, null or a list of those; got "
+                                 f"{echo_value(item)} (an object cannot be built from problem.yaml)")
+        return value
+
+
 class Problem(_Spec):
     """A validated, immutable problem definition.
 
@@ -360,11 +426,58 @@ class Problem(_Spec):
     data_sources: list[str] = []
     data: DataSpec = DataSpec()
     split: SplitSpec = SplitSpec()
-    models: list[str] | None = None
+    models: list[str | ModelSpec] | None = None
     features: FeaturesSpec = FeaturesSpec()
     tuning: TuningSpec = TuningSpec()
     seed: int = Field(default=42, ge=0, lt=2**32)
     base_dir: str = Field(default=".", exclude=True)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _known_models(cls, value: Any, info: ValidationInfo) -> Any:
+        """Each entry is a catalog family, or a user's own whose class is imported and checked here,
+        before any data is read (see :func:`mlsmith.catalog.user_family`)."""
+        if not isinstance(value, list):
+            return value
+        from .catalog import CATALOG, task_kind, user_family  # imported late: the catalog imports this module
+
+        out, names = [], set()
+        for i, entry in enumerate(value):
+            if isinstance(entry, dict):
+                try:
+                    entry = ModelSpec.model_validate(entry)
+                except ValidationError as exc:
+                    raise ValueError(_entry_error(i, value[i], exc.errors()[0])) from None
+            if isinstance(entry, ModelSpec):
+                if entry.name in CATALOG:
+                    raise ValueError(f"entry '{entry.name}' has the name of a built-in family; give your own "
+                                     f"family another name, e.g. 'name: my_{entry.name}'")
+                family = user_family(entry)
+                task = info.data.get("type")
+                if task and not family.supports(task):
+                    paths = ", ".join(family.estimator.values())
+                    raise ValueError(f"entry '{entry.name}' ({paths}) does not apply to {task.replace('_', ' ')}; "
+                                     f"give 'estimator: {{{task_kind(task)}: module.Class}}'")
+            elif isinstance(entry, str) and entry not in CATALOG:
+                raise ValueError(f"unknown family {entry!r}; choose from {', '.join(CATALOG)}, or add your own with "
+                                 f"{{name: {entry}, estimator: module.Class}}")
+            name = entry if isinstance(entry, str) else getattr(entry, "name", None)
+            if name in names:
+                raise ValueError(f"family {name!r} is listed twice; list each family once")
+            names.add(name)
+            out.append(entry)
+        return out
+
+    @field_validator("tuning")
+    @classmethod
+    def _spaces_of_known_families(cls, value: TuningSpec, info: ValidationInfo) -> TuningSpec:
+        from .catalog import CATALOG, model_names
+
+        known = [*CATALOG, *(n for n in model_names(info.data.get("models")) if n not in CATALOG)]
+        for family in value.spaces:
+            if family not in known:
+                raise ValueError(f"'spaces' names unknown family '{family}'; choose from {', '.join(known)}")
+        return value
 
     @field_validator("success_metric")
     @classmethod
@@ -459,6 +572,28 @@ class Problem(_Spec):
     def to_yaml_dict(self) -> dict[str, Any]:
         """The spec as plain data, with the defaults filled in (as written to the run folder)."""
         return self.model_dump(mode="json", exclude_none=False)
+
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+
+        return render_section("problem", self.to_yaml_dict())
+
+
+def _entry_error(index: int, raw: Any, error: dict[str, Any]) -> str:
+    """One line for the first error in the ``index``-th ``models:`` entry."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    what = f"entry {name!r}" if isinstance(name, str) else f"entry {index + 1}"
+    loc = ".".join(str(p) for p in error["loc"] if not isinstance(p, int) and p not in ("str", "dict[...]"))
+    if error["type"] == "missing":
+        return f"{what} needs '{loc}', e.g. '{_EXAMPLES.get(loc, loc + ': ...')}'"
+    if error["type"] == "extra_forbidden":
+        close = get_close_matches(loc.rsplit(".", 1)[-1], list(ModelSpec.model_fields), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(ModelSpec.model_fields)}"
+        return f"{what}: unknown key '{loc}'{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":  # our own sentence, which names the value
+        return f"{what}: {message}"
+    return f"{what}: '{loc}' {message[0].lower()}{message[1:]}; got {echo_value(error.get('input'))}"
 
 
 #: The values each metric can take: fractions, r2 (at most 1), or errors (at least 0).
@@ -590,20 +725,6 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-#: Values echoed in an error line are cut to this many characters.
-ECHO_LIMIT = 200
-
-
-def _cut(value: Any, limit: int = ECHO_LIMIT) -> str:
-    """``value``'s repr cut to ``limit`` characters, saying how long it was.
-
-    >>> _cut("x" * 1000, 10)
-    "'xxxxxxxx... (1,002 characters)"
-    """
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 1]}... ({len(text):,} characters)"
-
-
 def parse_problem(raw: dict[str, Any], base_dir: str | Path = ".", source: str = "problem.yaml") -> Problem:
     """Validate a problem given as a mapping; errors read like those of :func:`load_problem`."""
     try:
@@ -629,6 +750,8 @@ _EXAMPLES = {
     "method": "tuning: {method: bayes}",
     "n_trials": "tuning: {n_trials: 20}",
     "timeout_s": "tuning: {timeout_s: 120}",
+    "name": "name: extra_trees",
+    "estimator": "estimator: sklearn.ensemble.ExtraTreesClassifier",
 }
 
 
@@ -653,7 +776,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
         return f"{source}: '{field_path}': {message}"
     example = _EXAMPLES.get(loc[-1] if loc else "", "")
     example = f" Example: '{example}'." if example else ""
-    return f"{source}: '{field_path}' {message.lower()}; got {_cut(error.get('input'))}.{example}"
+    return f"{source}: '{field_path}' {message.lower()}; got {echo_value(error.get('input'))}.{example}"
 
 
 def _allowed_keys(loc: list[str]) -> list[str]:

@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 import duckdb
 import numpy as np
-import pandas as pd
+import pandas as pd  # noqa: F401 (the examples use it)
 
-from .eda._finding import Finding, FindingsReport, finding
-from .eda._table import SAMPLE_ROWS, Table, lit, open_table, q
+from ._findings import Finding, FindingsReport, finding
+from ._table import SAMPLE_ROWS, Table, lit, open_table, q
 from .exceptions import DataError
 
 __all__ = ["QualityReport", "assess_quality"]
@@ -83,10 +83,13 @@ def assess_quality(data: Any, target: str | None = None,
 
     Parameters
     ----------
-    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
+    data
+        A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
         a folder of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target : the target column, if any (distribution and imbalance).
-    task : binary_classification, multiclass_classification or regression; inferred from the target
+    target
+        The target column, if any (distribution and imbalance).
+    task
+        binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
         has no classes, so no imbalance finding.
 

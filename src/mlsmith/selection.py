@@ -18,13 +18,16 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from .catalog import CATALOG, Family, build_pipeline
+from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from .catalog import CATALOG, Family, families, model_names
 from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan
-from .metrics import get_metric, scorer
+from .metrics import choose_threshold, get_metric, scorer
 from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
+from .pipeline import build_pipeline
 from .recommender import Recommendation, recommend
+from .split import sample_rows
 
 #: The comparison races (see :func:`_race`): after this many folds, a family significantly behind stops.
 RACE_FOLDS = 3
@@ -56,7 +59,7 @@ class LeaderboardRow:
     note: str = ""
     #: The median CPU ms of the family's timed one-row predictions (every fold model's repeats pooled).
     latency_ms: float | None = None
-    #: How the latency budget judged it (``mlsmith.evaluation._constraints.latency_decision``): median,
+    #: How the latency budget judged it (``mlsmith._latency.latency_decision``): median,
     #: p90, timings, budget, tolerance, the limit it was held to and whether it was excluded.
     latency: dict[str, Any] | None = None
     #: Seconds the family took: elapsed under a budget; otherwise (its folds queued with the others')
@@ -64,6 +67,9 @@ class LeaderboardRow:
     wall_time_s: float = 0.0
     #: Folds fitted: fewer than the splitter's when the family ``stopped early``, behind the leader.
     folds: int = 0
+    #: Training rows it was cross-validated on: fewer than all of them when successive halving
+    #: (:func:`compare_models`) stopped it on a sample.
+    rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -109,18 +115,19 @@ class Leaderboard:
             records.append(record)
         return pd.DataFrame.from_records(records)
 
-    def _repr_html_(self) -> str:
-        from .report._html import render_section
-        from .runs import to_jsonable
-
-        board = to_jsonable(self.to_dict())
-        return render_section("leaderboard", board.pop("rows"), {"leaderboard_meta": board})
-
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "greater_is_better": self.greater_is_better, "cv": self.cv,
                 "selection": self.selection, "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped,
                 "recommendation": self.recommendation.to_dict() if self.recommendation else None,
                 "budget": self.budget}
+
+    def _repr_html_(self) -> str:
+        from .report._html import render_section
+        from .runs import to_jsonable
+
+        board = to_jsonable(self.to_dict())
+        meta = {k: v for k, v in board.items() if k != "rows"}
+        return render_section("leaderboard", board["rows"], {"leaderboard_meta": meta})
 
 
 def compare_models(
@@ -132,7 +139,186 @@ def compare_models(
     cv: Any,
     groups: np.ndarray | None = None,
     secondary: list[str] | tuple[str, ...] = (),
-    models: list[str] | None = None,
+    models: list | None = None,
+    seed: int = 42,
+    n_jobs: int = -1,
+    time_budget_s: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    target: float | None = None,
+    family_budget_s: float | None = None,
+    interpretability: str = "medium",
+    latency_ms: float | None = None,
+    plan: FeaturePlan | None = None,
+    first_rung_rows: int | None = None,
+) -> Leaderboard:
+    """Cross-validate every shortlisted family on the same folds.
+
+    Parameters
+    ----------
+    X, y
+        Training features and the encoded target (see :class:`~mlsmith.target.TargetCodec`).
+    schema
+        The column roles that drive preprocessing.
+    task, metric
+        The problem's task and success metric; ``secondary`` metrics are reported too.
+    cv, groups
+        The splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
+    models
+        The families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
+        names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
+    seed
+        Reaches every estimator; the splitter carries it already.
+    n_jobs
+        Folds run in parallel (all cores by default, or the Dask cluster in use); each model
+        uses one thread.
+    time_budget_s
+        For the whole comparison: a family still running when it is spent is stopped,
+        the families not started are skipped; both are marked.
+    family_budget_s
+        For each family: one that runs over is stopped and marked ``over budget``.
+    interpretability, latency_ms
+        The problem's constraints. A family whose median one-row
+        predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
+        :mod:`mlsmith._latency`) exceeds ``latency_ms`` by more than
+        ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
+        records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
+        families it excluded.
+    plan
+        The feature plan of stage 4, applied inside every family's pipeline.
+    first_rung_rows
+        Successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
+        ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
+        that many rows (stratified by class; the most recent rows for time-ordered folds; whole
+        groups for grouped folds), the best third (at least two) on :data:`RUNG_FACTOR` times as
+        many, and so on; the last rung uses every row. A family stopped on a sample keeps that
+        rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
+        recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
+        The time budget holds across the rungs; ``budget["rungs"]`` records each one.
+    target
+        The success threshold. For a binary task whose metric depends on the decision threshold
+        (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
+        the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
+        :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
+        ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
+    """
+    first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
+    sizes = _rung_sizes(len(X), first)
+    args = dict(schema=schema, task=task, metric=metric, secondary=secondary, seed=seed, n_jobs=n_jobs,
+                target=target, family_budget_s=family_budget_s, interpretability=interpretability,
+                latency_ms=latency_ms, plan=plan)
+    if len(sizes) == 1:
+        return _compare(X, y, cv=cv, groups=groups, models=models, time_budget_s=time_budget_s, progress=progress,
+                        **args)
+    start = time.perf_counter()
+    by_name = dict(zip(model_names(models), models)) if models else {}
+    alive: list[str] | None = None  # None: every family the recommender keeps
+    previous: dict[str, LeaderboardRow] = {}
+    stopped: list[LeaderboardRow] = []
+    rungs: list[dict[str, Any]] = []
+    first_board: Leaderboard | None = None
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+        left = None if time_budget_s is None else max(0.0, time_budget_s - (time.perf_counter() - start))
+        asked = models if alive is None else [by_name.get(name, name) for name in alive]
+        began = time.perf_counter()
+        if last:
+            board = _compare(X, y, cv=cv, groups=groups, models=asked, time_budget_s=left, progress=progress, **args)
+        else:
+            idx = sample_rows(len(X), size, y, task, cv, groups, seed + i)
+            on_rung = None if progress is None else (lambda label, size=size: progress(f"{size:,} rows: {label}"))
+            board = _compare(X.iloc[idx], y[idx], cv=cv, groups=None if groups is None else groups[idx],
+                             models=asked, time_budget_s=left, progress=on_rung, **args)
+        first_board = first_board or board
+        for name in alive or []:  # promoted, then left out by the recommender at this size: capped
+            if name in board.skipped and name in previous:
+                row = previous[name]
+                row.status, row.note = "capped", f"not fitted on more than {row.rows:,} rows: {board.skipped[name]}"
+                stopped.append(row)
+        rungs.append({"rows": len(X) if last else size, "families": [r.model for r in board.rows],
+                      "seconds": round(time.perf_counter() - began, 2)})
+        if last:
+            break
+        ranked = [r for r in board.rows if r.status in ("ok", "stopped early") and r.model != "dummy"]
+        keep = [r.model for r in ranked[:max(2, -(-len(ranked) // 3))]]
+        for r in board.rows:
+            if r.model in keep or r.model == "dummy":
+                continue
+            if r in ranked:
+                r.status, r.note = "stopped early", (f"behind at {size:,} rows (rank {ranked.index(r) + 1} of "
+                                                     f"{len(ranked)} on {board.metric}): not fitted on more rows")
+            stopped.append(r)
+        rungs[-1]["kept"] = keep
+        previous = {r.model: r for r in board.rows}
+        alive = keep
+    greater = board.greater_is_better
+    stopped.sort(key=lambda r: (-r.rows, r.selection_score is None,
+                                -(r.selection_score or 0) if greater else (r.selection_score or 0)))
+    budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
+              "rungs": rungs}
+    return Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
+                       first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
+                       budget=budget)
+
+
+#: Successive halving over rows (Jamieson & Talwalkar 2016, as Hyperband and FLAML's growing samples
+#: do): the first rung's sample size, and how much each rung grows. Below FIRST_RUNG_ROWS * RUNG_FACTOR
+#: training rows there is one rung, every row, as before.
+FIRST_RUNG_ROWS = 20_000
+RUNG_FACTOR = 4
+
+
+def cv_score(pipeline, X: pd.DataFrame, y: np.ndarray, cv: Any, groups: np.ndarray | None, task: str, metric: str,
+             n_jobs: int = -1) -> float:
+    """The mean cross-validated ``metric`` of one pipeline, in the metric's natural direction.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.model_selection import KFold
+    >>> X = pd.DataFrame({"x": np.arange(30.0)})
+    >>> round(cv_score(LinearRegression(), X, 2 * X["x"].to_numpy(), KFold(3), None, "regression", "rmse", 1), 6)
+    0.0
+    """
+    n_classes = int(len(np.unique(y))) if task != "regression" else None
+    res = fit_folds(pipeline, X, y, list(cv.split(X, y, groups)), {metric: scorer(metric, task, n_classes)},
+                    n_jobs=n_jobs)
+    sign = 1.0 if get_metric(metric).greater_is_better else -1.0
+    return float(sign * np.mean(fold_arrays(res)[metric]))
+
+
+def search_rows(n: int, first: int | None = None) -> int:
+    """How many training rows the searches after the comparison use (the feature ablation, tuning,
+    learning curves): every row up to two rungs, else the last rung below all rows.
+
+    >>> search_rows(262_346), search_rows(54_000)
+    (80000, 54000)
+    """
+    sizes = _rung_sizes(n, FIRST_RUNG_ROWS if first is None else first)
+    return sizes[-2] if len(sizes) > 1 else n
+
+
+def _rung_sizes(n: int, first: int) -> list[int]:
+    """The rows of each rung: ``first``, ``first * RUNG_FACTOR``, ... below ``n``, then ``n``.
+
+    >>> _rung_sizes(262_000, 20_000), _rung_sizes(54_000, 20_000)
+    ([20000, 80000, 262000], [54000])
+    """
+    if n <= first * RUNG_FACTOR:
+        return [n]
+    sizes = [first]
+    while sizes[-1] * RUNG_FACTOR < n:
+        sizes.append(sizes[-1] * RUNG_FACTOR)
+    return [*sizes, n]
+
+
+def _compare(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    schema: Schema,
+    task: str,
+    metric: str,
+    cv: Any,
+    groups: np.ndarray | None = None,
+    secondary: list[str] | tuple[str, ...] = (),
+    models: list | None = None,
     seed: int = 42,
     n_jobs: int = -1,
     time_budget_s: float | None = None,
@@ -143,34 +329,7 @@ def compare_models(
     latency_ms: float | None = None,
     plan: FeaturePlan | None = None,
 ) -> Leaderboard:
-    """Cross-validate every shortlisted family on the same folds.
-
-    Parameters
-    ----------
-    X, y : training features and the encoded target (see :class:`~mlsmith.target.TargetCodec`).
-    schema : the column roles that drive preprocessing.
-    task, metric : the problem's task and success metric; ``secondary`` metrics are reported too.
-    cv, groups : the splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
-    models : the families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps).
-    seed : reaches every estimator; the splitter carries it already.
-    n_jobs : folds run in parallel (all cores by default, or the Dask cluster in use); each model
-        uses one thread.
-    time_budget_s : for the whole comparison: a family still running when it is spent is stopped,
-        the families not started are skipped; both are marked.
-    family_budget_s : for each family: one that runs over is stopped and marked ``over budget``.
-    interpretability, latency_ms : the problem's constraints. A family whose median one-row
-        predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
-        :mod:`mlsmith.evaluation._constraints`) exceeds ``latency_ms`` by more than
-        ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
-        records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
-        families it excluded.
-    plan : the feature plan of stage 4, applied inside every family's pipeline.
-    target : the success threshold. For a binary task whose metric depends on the decision threshold
-        (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
-        the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
-        :func:`~mlsmith.evaluation.choose_threshold`), the metric is reported at that threshold, and
-        ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
-    """
+    """One comparison, on the rows given (see :func:`compare_models`)."""
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
     rec = recommend(schema, len(X), task, interpretability, latency_ms, models)
@@ -183,7 +342,8 @@ def compare_models(
     budgeted = time_budget_s is not None or family_budget_s is not None
     if budgeted:
         warm_up(n_jobs)
-    pipes = {name: build_pipeline(name, schema, task, seed, plan=plan) for name in rec.order}
+    catalog = families(models)
+    pipes = {name: build_pipeline(catalog[name], schema, task, seed, plan=plan) for name in rec.order}
     fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
@@ -196,7 +356,7 @@ def compare_models(
         return values, train_values, None
 
     def add_row(name: str, res: list, values, train_values, selection_score, wall_time_s: float) -> None:
-        family = CATALOG[name]
+        family = catalog[name]
         row = LeaderboardRow(
             model=name,
             label=family.label,
@@ -221,7 +381,7 @@ def compare_models(
         rows.append(row)
 
     def add_failed(name: str, exc: Exception) -> None:
-        rows.append(LeaderboardRow(name, CATALOG[name].label, None, None, None, 0.0, 0.0,
+        rows.append(LeaderboardRow(name, catalog[name].label, None, None, None, 0.0, 0.0,
                                    status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
 
     start = time.perf_counter()
@@ -232,7 +392,8 @@ def compare_models(
         def greater_is_better(res: list) -> np.ndarray:  # the race's per-fold scores
             return sign[metric] * fold_scores(res)[0][metric]
 
-        race = _race(pipes, X, y, folds, scoring, fit_args, cv, greater_is_better, latency_ms, progress)
+        labels = {name: catalog[name].label for name in pipes}
+        race = _race(pipes, labels, X, y, folds, scoring, fit_args, cv, greater_is_better, latency_ms, progress)
         for name, res, behind in race:
             if isinstance(res, Exception):  # a family that cannot fit this data is reported, not fatal
                 add_failed(name, res)
@@ -242,7 +403,7 @@ def compare_models(
                 rows[-1].status, rows[-1].note = "stopped early", behind
     else:
         for name in rec.order:
-            family = CATALOG[name]
+            family = catalog[name]
             now = time.perf_counter()
             if total_deadline is not None and now > total_deadline and name != "dummy":
                 rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
@@ -267,6 +428,8 @@ def compare_models(
                 add_failed(name, exc)
                 continue
             add_row(name, res, *scores, time.perf_counter() - now)
+    for row in rows:
+        row.rows = len(X)
     greater = get_metric(metric).greater_is_better or operating_point
     rows.sort(key=lambda r: (r.status not in ("ok", "stopped early"), r.selection_score is None,
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
@@ -281,6 +444,7 @@ def compare_models(
 
 def _race(
     pipes: dict[str, Any],
+    labels: dict[str, str],
     X: pd.DataFrame,
     y: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
@@ -291,7 +455,8 @@ def _race(
     latency_ms: float | None,
     progress: Callable[[str], None] | None,
 ) -> list[tuple[str, list[FoldResult] | Exception, str | None]]:
-    """Each family's fold results (or its exception) and, if it stopped early, why; in ``pipes``' order.
+    """Each family's fold results (or its exception) and, if it stopped early, why; in ``pipes``' order
+    (``labels`` names the families in progress and reasons).
 
     The comparison races (Maron & Moore's Hoeffding races; caret's adaptive resampling, Kuhn 2014):
     every family is fitted on the first :data:`RACE_FOLDS` folds, and one whose scores there are
@@ -307,7 +472,7 @@ def _race(
     out: dict[str, list[FoldResult] | Exception] = {}
     for name, res in zip(pipes, fit_many(list(pipes.values()), X, y, first, scoring, **fit_args)):
         if progress:
-            progress(CATALOG[name].label)
+            progress(labels[name])
         out[name] = res
     if len(first) == len(folds):
         return [(name, res, None) for name, res in out.items()]
@@ -320,7 +485,7 @@ def _race(
         for name, values in racing.items():
             p = _behind_p(racing[leader] - values, test_over_train) if name != leader else 1.0
             if p < RACE_ALPHA:
-                behind[name] = (f"behind {CATALOG[leader].label} on the first {len(first)} of {len(folds)} folds "
+                behind[name] = (f"behind {labels[leader]} on the first {len(first)} of {len(folds)} folds "
                                 f"(corrected paired t-test, one-sided p = {p:.2g}): its other folds were not fitted")
     rest = [name for name, res in out.items() if not isinstance(res, Exception) and name not in behind]
     later = fit_many([pipes[name] for name in rest], X, y, folds[len(first):], scoring, **fit_args)
@@ -331,7 +496,6 @@ def _race(
 
 def _latency(res: list[FoldResult], latency_ms: float) -> dict[str, Any]:
     """The latency decision of a family from its folds' timings (see ``latency_decision``)."""
-    from .evaluation._constraints import latency_decision
 
     timed = [r.latency_samples for r in res if r.latency_samples]
     return latency_decision([t for s in timed for t in s["cpu_ms"]], latency_ms,
@@ -340,7 +504,6 @@ def _latency(res: list[FoldResult], latency_ms: float) -> dict[str, Any]:
 
 def _latency_record(rows: list[LeaderboardRow], latency_ms: float) -> dict[str, Any]:
     """The latency rule as applied, for results.json: enough to check a rerun's shortlist against."""
-    from .evaluation._constraints import LATENCY_REPEATS, LATENCY_TOLERANCE
 
     judged = [r for r in rows if r.latency is not None]
     return {"budget_ms": latency_ms, "tolerance": LATENCY_TOLERANCE, "limit_ms": latency_ms * (1 + LATENCY_TOLERANCE),
@@ -383,7 +546,6 @@ def _at_operating_point(
     res: list, y: np.ndarray, metric: str, target: float | None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Per-fold validation and training metric at the out-of-fold threshold, and the ranking score."""
-    from .evaluation import choose_threshold
     from .metrics import compute
 
     def at_threshold(rows, proba):

@@ -27,7 +27,8 @@ from ._columns import parse_dates
 from .exceptions import DataError
 from .problem import Problem
 
-__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "cv_splitter", "duplicate_groups", "split_train_test"]
+__all__ = ["DuplicateGroupKFold", "HeldOutTest", "SplitInfo", "copies_kept_together", "cv_splitter", "duplicate_groups",
+           "sample_rows", "split_train_test"]
 
 
 class HeldOutTest:
@@ -145,7 +146,8 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
                 f"least two per class: drop that class or gather more data{quantity}."
             )
         sets = duplicate_groups(df, problem)
-        n_duplicates = len(df) - len(np.unique(sets))
+        n_copies = len(df) - len(np.unique(sets))
+        n_duplicates = n_copies if copies_kept_together(df, problem, sets, 2 * n_folds) else 0
         try:
             if n_duplicates:
                 train_idx, test_idx = _split_sets(sets, stratify, size, seed)
@@ -156,10 +158,13 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
         except ValueError as exc:
             raise DataError(f"cannot split {len(df)} rows with test_size={size}: {exc}.") from None
         strategy = "stratified" if stratify is not None else "random"
-        desc = f"{strategy} random split, seed {seed}"
+        desc = f"{'stratified random' if strategy == 'stratified' else 'random'} split, seed {seed}"
         if n_duplicates:
             desc += (f"; {n_duplicates} rows are exact copies of others, each set of copies kept on one side of "
                      "the split and of every CV fold")
+        elif n_copies:
+            desc += (f"; {n_copies} rows are exact copies of others, split as rows: a class has too few distinct "
+                     "rows to keep copies together (the contamination guard says whether chance explains them)")
     if strategy != "time":  # keep time order for TimeSeriesSplit; file order otherwise
         train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     train, test = df.iloc[train_idx], df.iloc[test_idx]
@@ -176,8 +181,9 @@ def split_train_test(df: pd.DataFrame, problem: Problem) -> tuple[pd.DataFrame, 
     if problem.is_classification and not spec.time_column:
         rows = train[problem.target].value_counts()
         # copies share a fold, so a class offers as many fold members as it has distinct rows
-        distinct = rows if spec.group_column else (
-            pd.Series(duplicate_groups(train, problem), index=train.index).groupby(train[problem.target]).nunique())
+        train_sets = duplicate_groups(train, problem)
+        distinct = rows if spec.group_column or not copies_kept_together(train, problem, train_sets, 2 * n_folds) else (
+            pd.Series(train_sets, index=train.index).groupby(train[problem.target]).nunique())
         if distinct.min() < n_folds:
             label = distinct.idxmin()
             label = label.item() if isinstance(label, np.generic) else label
@@ -202,11 +208,35 @@ def cv_splitter(problem: Problem, train: pd.DataFrame) -> tuple[Any, np.ndarray 
             return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed), groups
         return GroupKFold(n_splits=k), groups
     sets = duplicate_groups(train, problem)
-    if len(np.unique(sets)) < len(train):
+    if copies_kept_together(train, problem, sets, 2 * k):  # two distinct rows per class and fold, as the split asks
         return DuplicateGroupKFold(k, stratify=problem.is_classification, random_state=seed), sets
     if problem.is_classification:
         return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), None
     return KFold(n_splits=k, shuffle=True, random_state=seed), None
+
+
+def copies_kept_together(df: pd.DataFrame, problem: Problem, sets: np.ndarray, minimum: int) -> bool:
+    """Whether exact copies can be kept on one side of a split: every class (or, for regression, the
+    table) has at least ``minimum`` distinct rows.
+
+    A table of a few categorical columns (Titanic's class, age and sex: 16 combinations for 2,201
+    passengers) repeats rows because distinct records coincide, not because a record was entered twice;
+    grouping them would leave a class with fewer distinct rows than folds. Such copies are split as
+    rows, and the contamination guard judges whether their number is what chance gives.
+
+    Examples
+    --------
+    >>> p = Problem(target="y", type="binary_classification", data={"path": "x.csv"})
+    >>> df = pd.DataFrame({"x": [1, 1, 2, 2, 1, 2], "y": [0, 0, 0, 0, 1, 1]})
+    >>> sets = duplicate_groups(df, p)
+    >>> copies_kept_together(df, p, sets, 2), copies_kept_together(df, p, sets, 3)
+    (True, False)
+    """
+    if len(np.unique(sets)) == len(sets):
+        return False
+    if not problem.is_classification:
+        return len(np.unique(sets)) >= minimum
+    return bool(pd.Series(sets, index=df.index).groupby(df[problem.target].to_numpy()).nunique().min() >= minimum)
 
 
 def duplicate_groups(df: pd.DataFrame, problem: Problem) -> np.ndarray:
@@ -299,3 +329,25 @@ def _as_time(s: pd.Series, name: str) -> pd.Series:
     if parsed.isna().mean() > 0.05:
         raise DataError(f"time_column '{name}' does not parse as dates (e.g. {s.iloc[0]!r}); use ISO dates like 2024-01-31.")
     return parsed
+
+
+def sample_rows(n: int, size: int, y: np.ndarray, task: str, cv: Any, groups: np.ndarray | None,
+                seed: int) -> np.ndarray:
+    """``size`` of ``n`` training rows for work that is bounded on a large table (a comparison rung,
+    a search), as the folds see rows: the most recent ``size`` for time-ordered folds, whole groups
+    for grouped folds, a class-stratified sample otherwise; positions in their original order.
+
+    >>> sample_rows(10, 4, np.zeros(10), "regression", TimeSeriesSplit(2), None, 0).tolist()
+    [6, 7, 8, 9]
+    """
+    if isinstance(cv, TimeSeriesSplit):
+        return np.arange(n - size, n)
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        order = rng.permutation(pd.unique(groups))
+        counts = pd.Series(groups).value_counts()
+        chosen = order[:int(np.searchsorted(np.cumsum(counts[order].to_numpy()), size)) + 1]
+        return np.flatnonzero(np.isin(groups, chosen))
+    stratify = y if task != "regression" else None
+    picked, _ = train_test_split(np.arange(n), train_size=size, stratify=stratify, random_state=int(rng.integers(2**31)))
+    return np.sort(picked)

@@ -1,17 +1,23 @@
-"""Encoding of the target: classes become 0..k-1 before anything learns (binary: positive = 1)."""
+"""Encoding of the target: classes become 0..k-1 before anything learns (binary: positive = 1), and the
+model a bundle ships, which answers in the original classes again."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-__all__ = ["LabelledClassifier", "TargetCodec", "coded_model", "whole_model"]
+__all__ = ["LabelledClassifier", "TargetCodec", "code_model", "is_whole", "whole_model"]
 
 
 @dataclass(frozen=True)
@@ -62,80 +68,165 @@ class TargetCodec:
 
 
 class LabelledClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """A classifier fitted on target codes, seen from outside with the original labels and threshold.
+    """A classifier that learns on class codes 0..k-1 and answers in the labels they stand for.
 
-    Every estimator of a run learns the codes of :class:`TargetCodec` (binary: positive = 1), so the
-    fitted pipeline alone predicts ``0``/``1`` at 0.5. This wrapper is what a model bundle saves:
-    ``classes_`` are the original labels in code order, ``predict_proba``'s columns follow them and
-    ``predict`` applies the decision threshold the run chose (binary) or the most probable class.
-    scikit-learn's ``FixedThresholdClassifier`` applies a threshold but keeps the inner model's
-    ``classes_``, which are the codes here; fitting the inner model on the original labels instead
-    would reorder the columns (sorted labels need not put the positive class second), so the codes
-    stay inside and the labels are put on at the edge.
+    mlsmith's models learn on the codes of :class:`TargetCodec` (XGBoost accepts nothing else, and
+    every metric then reads ``pos_label=1``); this wrapper gives the fitted model its labels back:
+    ``classes_`` are the original labels in code order, ``predict_proba``'s columns follow them, and
+    ``predict`` gives the most probable one — the rule mlsmith evaluates a multiclass model by.
+
+    As for :class:`~sklearn.model_selection.FixedThresholdClassifier`, ``estimator`` may be fitted
+    already (on the codes of ``classes``): it is then used as it is. ``fit`` fits a clone of it on
+    the codes of the labels it is given, so ``clone(model).fit(X, labels)`` retrains the whole model.
 
     Parameters
     ----------
-    estimator : a classifier with ``predict_proba``, fitted (or to be fitted by :meth:`fit`) on codes.
-    classes : the original labels, in code order (``TargetCodec.classes``).
-    threshold : the positive class's probability from which a binary prediction is positive;
-        None for multiclass (the most probable class).
+    estimator
+        Classifier
+        Fitted, or to be fitted, on the codes 0..k-1.
+    classes : list, default=None
+        The labels the codes stand for, in code order; None takes the sorted labels of ``y`` in ``fit``.
 
     Examples
     --------
-    >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.linear_model import LogisticRegression
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> labels = np.where(y == 1, "benign", "malignant")
-    >>> model = LabelledClassifier(LogisticRegression(max_iter=5000), ["malignant", "benign"], 0.3).fit(X, labels)
-    >>> model.classes_.tolist(), model.predict(X[:2]).tolist()
-    (['malignant', 'benign'], ['malignant', 'malignant'])
+    >>> X, codes = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    >>> model = LabelledClassifier(LogisticRegression().fit(X, codes), classes=["No", "O'Yes"])
+    >>> model.predict([[0.2], [2.9]]).tolist(), model.classes_.tolist()
+    (['No', "O'Yes"], ['No', "O'Yes"])
     """
 
-    def __init__(self, estimator=None, classes=(), threshold: float | None = None):
+    def __init__(self, estimator, classes=None):
         self.estimator = estimator
         self.classes = classes
-        self.threshold = threshold
 
-    @classmethod
-    def of_fitted(cls, estimator, classes, threshold: float | None = None) -> "LabelledClassifier":
-        """Wrap an estimator already fitted on the codes, without fitting it again."""
-        model = cls(estimator, list(classes), threshold)
-        model.estimator_ = estimator
-        return model
-
-    def fit(self, X, y) -> "LabelledClassifier":
-        """Fit a clone of ``estimator`` on the codes of ``y`` (original labels, in ``classes``)."""
-        codes = TargetCodec("classification", tuple(self.classes)).encode(pd.Series(np.asarray(y, dtype=object)))
-        self.estimator_ = clone(self.estimator).fit(X, codes)
+    def fit(self, X, y, **fit_params) -> "LabelledClassifier":
+        """Fit a clone of ``estimator`` on the codes of ``y``'s labels (in the order of ``classes``)."""
+        if y is None:
+            raise ValueError("LabelledClassifier requires y to be passed, but the target y is None")
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
+        check_classification_targets(y)
+        y = pd.Series(np.asarray(y, dtype=object))
+        labels = sorted(y.dropna().unique().tolist(), key=str) if self.classes is None else list(self.classes)
+        codes = TargetCodec("multiclass_classification", tuple(labels)).encode(y)
+        self.labels_ = _label_array(labels)
+        self.estimator_ = clone(self.estimator).fit(X, codes, **fit_params)
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
+        return tags
 
     @property
     def classes_(self) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return np.asarray(list(self.classes))
+        """The labels, in the order of ``predict_proba``'s columns."""
+        labels = getattr(self, "labels_", None)
+        if labels is None:
+            if self.classes is None:
+                raise AttributeError("LabelledClassifier has no classes_ before fit when given no classes")
+            labels = _label_array(self.classes)
+        return labels
+
+    def __sklearn_is_fitted__(self) -> bool:
+        if hasattr(self, "estimator_"):
+            return True
+        try:
+            check_is_fitted(self.estimator)
+        except NotFittedError:
+            return False
+        return self.classes is not None
+
+    def _model(self):
+        check_is_fitted(self)
+        return getattr(self, "estimator_", self.estimator)
+
+    @property
+    def n_features_in_(self) -> int:
+        """The number of features the estimator was fitted on."""
+        return self._model().n_features_in_
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, one column per label of ``classes_``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
+        """The estimator's probabilities: one column per label of ``classes_``."""
+        return self._model().predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
-        """The original label of each row: at ``threshold`` for binary, the most probable otherwise."""
+        """The most probable label of each row."""
         proba = self.predict_proba(X)
-        if self.threshold is not None and proba.shape[1] == 2:
-            codes = (proba[:, 1] >= self.threshold).astype(int)
-        else:
-            codes = proba.argmax(axis=1)
-        return self.classes_[codes]
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
-def whole_model(pipeline, task: str, classes, threshold: float | None):
-    """The model as users take it out: a classifier with its labels and threshold, a regressor as is."""
-    if task == "regression" or isinstance(pipeline, LabelledClassifier):
-        return pipeline
-    return LabelledClassifier.of_fitted(pipeline, classes, threshold)
+def _label_array(labels) -> np.ndarray:
+    """Labels as scikit-learn holds classes: int, float or bool arrays for numbers, object arrays for text."""
+    return pd.Series(list(labels)).to_numpy()
 
 
-def coded_model(model):
-    """The pipeline inside :func:`whole_model` (what predicts codes), for code that reads its steps."""
-    return model.estimator_ if isinstance(model, LabelledClassifier) else model
+def whole_model(model, task: str, classes=(), threshold: float | None = None):
+    """The model a bundle ships: ``model`` (fitted on class codes) answering in the original labels,
+    with scikit-learn's own ``predict`` applying the decision threshold.
+
+    A classifier's last step becomes a :class:`LabelledClassifier`; a binary one is then wrapped in
+    :class:`~sklearn.model_selection.FixedThresholdClassifier` at ``threshold`` on the positive
+    class (``classes[1]``) — used as it is fitted, as its documentation allows; not frozen, so
+    ``clone(model).fit(X, labels)`` retrains the whole model (threshold included). A regressor, a
+    model without ``classes`` and a model already whole are returned unchanged.
+
+    Parameters
+    ----------
+    model
+        The fitted pipeline (or estimator) whose ``predict_proba`` columns are the codes 0..k-1.
+    task
+        The problem's task type.
+    classes
+        The labels, in code order (binary: negative, positive).
+    threshold
+        The decision threshold on the positive class's probability (binary only).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> fitted = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    >>> whole = whole_model(fitted, "binary_classification", ["benign", "malignant"], 0.2)
+    >>> whole.predict([[0.5]]).tolist(), fitted.predict([[0.5]]).tolist()
+    (['malignant'], [0])
+    """
+    if task == "regression" or not classes or is_whole(model):
+        return model
+    classes = list(classes)
+    if isinstance(model, Pipeline):
+        name, last = model.steps[-1]
+        labelled = copy.copy(model)  # the same fitted steps; the last one answers in labels
+        labelled.steps = [*model.steps[:-1], (name, LabelledClassifier(last, classes))]
+    else:
+        labelled = LabelledClassifier(model, classes)
+    if task != "binary_classification" or threshold is None:
+        return labelled
+    return FixedThresholdClassifier(labelled, threshold=float(threshold), pos_label=classes[1],
+                                    response_method="predict_proba")
+
+
+def is_whole(model) -> bool:
+    """Whether ``model`` is already a :func:`whole_model` (answers in labels, threshold applied)."""
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    return isinstance(model, FixedThresholdClassifier) or isinstance(last, LabelledClassifier)
+
+
+def code_model(model) -> tuple[Any, list[Any] | None, float | None]:
+    """The inverse of :func:`whole_model`: the model on class codes, its labels and its threshold.
+
+    A model that is not whole gives itself, None and None.
+    """
+    threshold = None
+    if isinstance(model, FixedThresholdClassifier):
+        threshold = None if isinstance(model.threshold, str) else float(model.threshold)
+        model = getattr(model, "estimator_", model.estimator)
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if not isinstance(last, LabelledClassifier):
+        return model, None, threshold
+    inner = getattr(last, "estimator_", last.estimator)
+    if isinstance(model, Pipeline):
+        coded = copy.copy(model)
+        coded.steps = [*model.steps[:-1], (model.steps[-1][0], inner)]
+    else:
+        coded = inner
+    return coded, last.classes_.tolist(), threshold

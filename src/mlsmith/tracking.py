@@ -22,8 +22,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
+from ._reading import as_pandas
 from .exceptions import MlsmithError
 
 __all__ = ["log_to_mlflow"]
@@ -59,11 +61,35 @@ def _metrics(evaluation: dict[str, Any]) -> dict[str, float]:
 
 
 def _signature(bundle):
+    """The pyfunc model's signature: the bundle's features as training stored them, and its outputs.
+
+    A column that had no missing values in training is required; the others may be left out of a
+    request (they are then imputed, as ``mlsmith serve`` does).
+    """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    return ModelSignature(inputs=Schema([ColSpec(_mlflow_type(c), c.name) for c in bundle.schema.columns
-                                         if c.role != "id"]))
+    features = set(bundle.schema.features())
+    inputs = [ColSpec(_mlflow_type(c), c.name, required=not c.missing_frac)
+              for c in bundle.schema.columns if c.name in features]
+    if bundle.task == "regression":
+        outputs = [ColSpec("double", "prediction")]
+    else:
+        probabilities = ["probability"] if bundle.task == "binary_classification" else \
+            [f"probability_{c}" for c in bundle.classes]
+        outputs = [ColSpec(_label_type(bundle.classes), "prediction"), *(ColSpec("double", p) for p in probabilities)]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def _label_type(classes: list[Any]) -> str:
+    """MLflow's type for the predicted labels: the narrowest that holds every class."""
+    if classes and all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return "long"
+    if classes and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes):
+        return "double"
+    return "string"
 
 
 def _mlflow_type(column) -> str:
@@ -81,10 +107,13 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
 
     Parameters
     ----------
-    run_dir : a run folder written by :func:`mlsmith.run` (``runs/<id>``).
-    tracking_uri : the tracking server or store (``http://host:5000``, ``file:/path``, ``sqlite:///...``);
+    run_dir
+        A run folder written by :func:`mlsmith.run` (``runs/<id>``).
+    tracking_uri
+        The tracking server or store (``http://host:5000``, ``file:/path``, ``sqlite:///...``);
         None: ``MLFLOW_TRACKING_URI``, else MLflow's default (``./mlruns``).
-    experiment : the MLflow experiment; None: the problem's name.
+    experiment
+        The MLflow experiment; None: the problem's name.
 
     Raises
     ------
@@ -153,7 +182,12 @@ class _PyfuncBundle:
         self.bundle = bundle
 
     def predict(self, model_input, params=None) -> Any:
-        return self.bundle.predict(model_input)
+        frame = model_input if isinstance(model_input, pd.DataFrame) else as_pandas(model_input)
+        # A column that may be missing (the signature's optional ones) may be left out, as in a request
+        # to 'mlsmith serve': it is then imputed.
+        absent = [c for c in self.bundle.schema.features() if c not in frame.columns
+                  and self.bundle.schema[c].missing_frac]
+        return self.bundle.predict(frame.assign(**{c: None for c in absent}) if absent else frame)
 
 
 def _load_pyfunc(path: str) -> _PyfuncBundle:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,11 +16,13 @@ from sklearn.base import clone
 
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
-from .data import Schema, check_columns, describe_frame, fingerprint, infer_schema, load_data
-from .deploy import ModelBundle, bundle_extras, save_bundle
-from .deploy._explain import reference_row
+from ._table import open_table
+from .ablation import FeatureResult, measure_gain
+from .catalog import CATALOG, family
+from .data import Schema, check_columns, describe_frame, infer_schema, load_data
+from .deploy import ModelBundle
+from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
-from .eda._table import open_table
 from .evaluation import (
     Evaluation,
     baselines_for,
@@ -37,19 +35,28 @@ from .evaluation import (
     out_of_fold,
     scores_for,
 )
-from .metrics import get_metric
 from .exceptions import BundleError, StrictModeStop
+from .features import plan_features
 from .guards import GuardReport, check_data, check_training
-from .features import FeatureResult, measure_gain, plan_features
-from .monitor import REFERENCE_FILE, build_reference, register_run, test_reference
+from .metrics import get_metric
+from .monitor import build_reference, test_reference
+from .parallel import (
+    Background,
+    RunBudget,
+    compute_backend,
+    dask_client,
+    default_time_budget,
+    in_background,
+    warm_up,
+)
+from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
-from .runs import run_folder, to_jsonable, write_json
-from .selection import Leaderboard, build_pipeline, compare_models
-from .split import SplitInfo, cv_splitter, split_train_test
-from .target import TargetCodec
-from .parallel import Background, RunBudget, compute_backend, dask_client, in_background, warm_up
+from .runs import register_run, run_folder, to_jsonable, write_json
+from .selection import Leaderboard, compare_models, cv_score, search_rows
+from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
+from .target import TargetCodec, whole_model
 from .tuning import TuningResult, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
@@ -77,6 +84,13 @@ class RunResult:
     features: FeatureResult | None = None
     eda: EDAReport | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    #: With ``run(..., champion=bundle)``: the test rows' encoded target and both models' outputs
+    #: (``{"y": codes, "challenger": (pred, proba), "champion": (pred, proba)}``), computed in the one
+    #: read of the sealed test split; what :func:`mlsmith.retrain` compares. Not part of results.json.
+    held_out_outputs: dict[str, Any] | None = None
+    #: The rows each stage used, beside its seconds in ``timings``: all the training rows, or the
+    #: comparison's samples (a list), the searches' sample, a figure sample (``{"rows", "sample"}``).
+    rows_used: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
@@ -92,6 +106,7 @@ class RunResult:
             "bundle": self.bundle,
             "notes": self.notes,
             "timings_s": self.timings,
+            "rows_used": self.rows_used,
             "environment": self.environment,
         }
 
@@ -116,18 +131,6 @@ def _stage_results(problem: Problem, quality: QualityReport, eda: EDAReport | No
     }
 
 
-def library_versions() -> dict[str, str]:
-    names = ["mlsmith", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "xgboost-cpu", "xgboost", "skops",
-             "optuna", "joblib", "dask", "distributed"]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def run(
     problem: str | Path | Problem,
     runs_dir: str | Path = "runs",
@@ -137,20 +140,27 @@ def run(
     cluster: str | None = None,
     *,
     data: Any = None,
+    champion: ModelBundle | None = None,
 ) -> RunResult:
     """Run all stages for a problem and write the run folder.
 
     Parameters
     ----------
-    problem : path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
+    problem
+        Path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
         may give no source when ``data`` is passed).
-    runs_dir : where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
-    strict : stop before training on an error-level finding (exit code 3 from the CLI).
-    n_jobs : parallel workers for cross-validation (-1: all cores).
-    progress : called with each stage's name as it starts (the CLI shows a spinner).
-    cluster : run the cross-validation fits and tuning trials on Dask worker processes: ``"local"``
-        (a LocalCluster, one worker per core), ``"local:N"`` (N workers) or a scheduler address such
-        as ``"tcp://host:8786"``; None runs them on local processes. The results are the same for the
+    runs_dir
+        Where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
+    strict
+        Stop before training on an error-level finding (exit code 3 from the CLI).
+    n_jobs
+        Parallel workers for cross-validation (-1: all cores).
+    progress
+        Called with each stage's name as it starts (the CLI shows a spinner).
+    cluster
+        Run the cross-validation fits and tuning trials on Dask worker processes: ``"local"`` (a
+        LocalCluster, one worker per core), ``"local:N"`` (N workers) or a scheduler address such as
+        ``"tcp://host:8786"``; None runs them on local processes. The results are the same for the
         same seed. With a cluster and ``data.path`` a Parquet folder or glob, the table stays on the
         workers: stages 2-7 use bounded samples and a LightGBM model trains on every row through
         ``lightgbm.dask`` (see :mod:`mlsmith._dask`).
@@ -161,6 +171,11 @@ def run(
         which is then not read (a note says so); the other ``data:`` keys (``id_columns``,
         ``time_column``, ...) apply. The run folder's problem.yaml records the table as
         ``data.frame: <polars.DataFrame 344 x 8, fingerprint ...>``.
+    champion : ModelBundle, optional
+        A model in production, scored on the test rows in the same single read of the sealed test
+        split as the run's own model (which is the one fitted on the training rows, before any
+        ``split.refit: all``); both outputs are in ``RunResult.held_out_outputs``. Its task and
+        classes must be the run's, and the data must hold its features.
 
     Returns
     -------
@@ -170,9 +185,9 @@ def run(
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
         if not cluster:
-            return _run(problem, runs_dir, strict, n_jobs, progress, None, started, data)
+            return _run(problem, runs_dir, strict, n_jobs, progress, None, started, data, champion)
         with dask_client(cluster) as client:  # one cluster for the whole run: it holds the data
-            return _run(problem, runs_dir, strict, n_jobs, progress, client, started, data)
+            return _run(problem, runs_dir, strict, n_jobs, progress, client, started, data, champion)
     except BaseException:
         for job in started:
             job.cancel()
@@ -180,8 +195,9 @@ def run(
 
 
 def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: Any,
-         started: list[Background], data: Any = None) -> RunResult:
+         started: list[Background], data: Any = None, champion: ModelBundle | None = None) -> RunResult:
     timings: dict[str, float] = {}
+    rows_used: dict[str, Any] = {}
     clock = time.perf_counter()
     budget = RunBudget(None)  # the spec's time budget, from here, once the spec is read
 
@@ -190,10 +206,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         if progress is not None:
             progress(message)
 
-    def lap(name: str) -> None:
+    def lap(name: str, rows: Any = None) -> None:  # a stage is done: its seconds, and the rows it used
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
+        if rows is not None:
+            rows_used[name] = rows
         logger.debug("%s took %.2f s", name, timings[name])
         clock = now
 
@@ -203,15 +221,26 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("1/7 problem definition: loading data")
     partitioned = read_partitioned(problem, cluster) if data is None else None
     if partitioned is None:
-        train, held_out, split_info, problem, notes, n_dropped = _load_and_split(problem, data)
+        train, held_out, split_info, problem, notes, n_dropped, shape = _load_and_split(problem, data)
     else:  # the table stays on the cluster's workers; this process gets samples
         train, held_out, split_info, problem = partitioned.split(problem)
         notes, n_dropped = partitioned.notes(len(train), held_out.n_rows), partitioned.n_dropped
+        shape = (split_info.n_train + split_info.n_test + n_dropped, len(partitioned.frame.columns))
+    if budget.seconds is None:
+        budget.seconds = default_time_budget(*shape)
+    if budget.seconds is not None and problem.constraints.time_budget_s is None:
+        chosen = (f"time budget: {budget.seconds:g} s for the whole run, chosen from the table's size "
+                  f"({shape[0]:,} rows x {shape[1]} columns) as problem.yaml sets none; set "
+                  "constraints.time_budget_s to change it")
+        say(chosen)
+        notes.append(chosen)
     spec = problem.data
     # Roles, categories and ranges are learned from the training rows only, like everything else.
     schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
-    lap("problem")
+    if champion is not None:  # before any model is fitted: a champion of another problem is a user error
+        _check_champion(champion, train, problem, codec)
+    lap("problem", shape[0])
 
     # The CV workers start now, importing the model libraries while this process checks the data.
     workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
@@ -232,22 +261,22 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
         quality = assess_quality(table, problem.target, task=problem.type)
-        lap("quality")
+        lap("quality", len(train))
         say("3/7 exploratory analysis")
         eda = explore(table, problem.target, task=problem.type, positive_class=problem.positive_class,
                       time_column=spec.time_column, exclude=[*spec.id_columns, *spec.drop], seed=problem.seed)
-    lap("eda")
+    lap("eda", {"rows": len(train), "sample": eda.sample_rows})
 
     say("guards: leakage, contamination, split and label checks")
     guards = guarded()[0]
-    lap("guards")
+    lap("guards", len(train))
     if strict and guards.errors:
         raise StrictModeStop(_strict_message(guards))
 
     cv, groups = cv_splitter(problem, train)
     say("4/7 feature plan")
     plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
-    lap("features_plan")
+    lap("features_plan", len(train))
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
     workers_ready()
     with compute_backend(cluster) as where:
@@ -265,8 +294,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
-    evaluation, final, on_test, X_test, trained = _evaluate_final(chosen, X, y, cv, groups, train, held_out, features,
-                                                                  problem, codec, n_jobs, partitioned)
+    evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
+        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
@@ -274,35 +303,19 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
-    metadata = {
-        "problem": problem.name,
-        "task": problem.type,
-        "target": problem.target,
-        "classes": list(codec.classes),
-        "positive_class": problem.positive_class,
-        "decision_threshold": evaluation.decision_threshold,
-        "model": best.model,
-        "success_metric": problem.success_metric,
-        "test_metrics": evaluation.test_metrics,
-        "seed": problem.seed,
-        "data_fingerprint": fingerprint(train),
-        "explanation_reference": reference_row(X),
-        "n_train": n_fit,
-        "fit_on": problem.split.refit,
-        **trained,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": library_versions(),
-    }
+    metadata = {**bundle_metadata(problem, list(codec.classes), evaluation, best.model, train, X, n_fit), **trained}
+    # The bundle ships the whole model: scikit-learn's own predict gives the original classes, with the threshold.
+    model = whole_model(final, problem.type, codec.classes, evaluation.decision_threshold)
     say("7/7 evaluation: timing single-row predictions of the model bundle")
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
     rows = X.sample(min(len(X), 50), random_state=problem.seed)
-    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, final, schema, metadata).predict, rows,
+    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows,
                                                         target_ms=latency_ms,
                                                         max_seconds=2.0 if latency_ms is not None else 0.5)
     if early is None:
         early = in_a_worker(render_sections, early_args)
-    lap("evaluation")
+    lap("evaluation", {"train": len(train), "test": held_out.n_rows})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
@@ -310,17 +323,16 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                        "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"], **trained}
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
-                           environment={"compute": where, "versions": metadata["versions"]})
+                           environment={"compute": where, "versions": metadata["versions"]},
+                           held_out_outputs=held_out_outputs, rows_used=rows_used)
         # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
-        extras, extras_info = bundle_extras(final, X_test, problem.to_yaml_dict(), metadata, evaluation.to_dict(), notes)
-        save_bundle(tmp / "model", final, schema, metadata,
-                    extra_files={REFERENCE_FILE: json.dumps(to_jsonable(reference), allow_nan=False), **extras})
-        _check_saved(tmp / "model", final, X_test)
-        bundle_info.update(extras_info)
-        lap("bundle")
+        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, X_test,
+                                        problem.to_yaml_dict(), evaluation.to_dict(), notes,
+                                        user_family=best.model not in CATALOG))
+        lap("bundle", n_fit)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
         from .report import render_html
@@ -335,9 +347,11 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     return result
 
 
-def _load_and_split(problem: Problem, data: Any) -> tuple[pd.DataFrame, Any, SplitInfo, Problem, list[str], int]:
+def _load_and_split(problem: Problem, data: Any
+                    ) -> tuple[pd.DataFrame, Any, SplitInfo, Problem, list[str], int, tuple[int, int]]:
     """The table read into this process and split: training rows, sealed test rows, the split, the
-    problem resolved on the target, the notes so far and how many rows had no usable target."""
+    problem resolved on the target, the notes so far, how many rows had no usable target, and the
+    table's shape as read."""
     df = load_data(problem.data, problem.base_dir, data)
     notes: list[str] = []
     if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
@@ -348,6 +362,7 @@ def _load_and_split(problem: Problem, data: Any) -> tuple[pd.DataFrame, Any, Spl
                                                 "frame": describe_frame(data, df)})
         problem = problem.model_copy(update={"data": given})
     check_columns(df, problem)
+    shape = df.shape
     unusable = unusable_targets(df[problem.target])
     if unusable.any():
         n_missing = int(df[problem.target].isna().sum())
@@ -358,12 +373,12 @@ def _load_and_split(problem: Problem, data: Any) -> tuple[pd.DataFrame, Any, Spl
         df = df[~unusable].reset_index(drop=True)
     problem = problem.resolve(df[problem.target])
     train, held_out, split_info = split_train_test(df, problem)
-    return train, held_out, split_info, problem, notes, int(unusable.sum())
+    return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
 
 
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs, table: PartitionedTable | None = None
-                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any]]:
+                    n_jobs, champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
@@ -372,6 +387,7 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     The test rows are read before the fits only so that ``split.refit: all`` can fit its model on
     every row in the same dispatch as the others: nothing computed from them is seen before the
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
+    A ``champion`` bundle is scored on the same rows in the same read (see :func:`mlsmith.retrain`).
     On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
     records of them is returned last; empty otherwise).
     """
@@ -398,10 +414,25 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
+    outputs = None
+    if champion is not None:  # the verdict's model (fit on the training rows), as the champion meets it
+        outputs = {"y": y_test, "challenger": model_outputs(final, X_test, problem.type, threshold),
+                   "champion": model_outputs(champion.pipeline, test[champion.schema.features()], champion.task,
+                                             champion.threshold)}
     if problem.split.refit == "all":  # after the verdict, the bundle gets the model fit on every row
         final, trained = (fitted[0], trained) if table is None else fit_final(
             chosen, table, features, problem.target, codec, X, y, everything=(X_test, y_test))
-    return evaluation, final, on_test, X_test, trained
+    return evaluation, final, on_test, X_test, outputs, trained
+
+
+def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:
+    """A champion is compared only with a model of the same problem: same task, classes and features."""
+    if champion.task != problem.type or [str(c) for c in champion.classes] != [str(c) for c in codec.classes]:
+        raise BundleError(
+            f"champion '{champion.path}' predicts {champion.task} with classes {champion.classes}, but the new data "
+            f"gives {problem.type} with classes {list(codec.classes)}; retrain against a champion of the same problem."
+        )
+    champion.check_columns(test)
 
 
 #: The report sections drawn by a worker from the start of the evaluation (after the latency timing
@@ -410,17 +441,6 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
 #: saved; the bundle's own section is drawn last, by this process.
 _DRAWN_EARLY = ["quality", "eda", "features", "leaderboard", "tuning"]
 _DRAWN_LATE = ["problem", "guards", "evaluation"]
-
-
-def _check_saved(path: Path, fitted, X_test: pd.DataFrame) -> None:
-    """Load the saved bundle back and check it predicts what the fitted pipeline predicts."""
-    saved = ModelBundle.load(path)
-    rows = X_test.head(50)
-    method = "predict_proba" if hasattr(fitted, "predict_proba") else "predict"
-    expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
-    if not np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True):
-        raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
-                          "report this with the run's problem.yaml.")
 
 
 def _strict_message(guards: GuardReport) -> str:
@@ -464,8 +484,9 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
         progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
     )
-    lap("selection")
+    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(X))
     best = leaderboard.best
+    best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
     reserve = 2 * cv_s + TAIL_S + (EXPLAIN_S if constraints.interpretability == "high" else 0.0)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
@@ -474,17 +495,29 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     if problem.type == "binary_classification" and get_metric(tune_metric).threshold_dependent:
         tune_metric, tune_default = "average_precision", best.secondary["average_precision"]
 
-    say(f"4/7 feature gain, measured with {best.label}")
-    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean else None
+    # On a large table the searches after the comparison (ablation, tuning, learning curves) run on a
+    # bounded sample, as the comparison's last rung below every row; the chosen pipeline is then
+    # fitted on every training row by the evaluation.
+    n_search = search_rows(len(X))
+    sample = "" if n_search == len(X) else f"on a sample of {n_search:,} of the {len(X):,} training rows"
+    if sample:
+        idx = sample_rows(len(X), n_search, y, problem.type, cv, groups, problem.seed)
+        X, y, groups = X.iloc[idx], y[idx], None if groups is None else groups[idx]
+    say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
+        + (f" {sample}" if sample else ""))
+    known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
+        and not sample else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best.model, X, y, schema, problem.type, tune_metric, cv, groups,
+        feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
                                       seed=problem.seed, n_jobs=n_jobs, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
+    if sample:
+        feature_result.notes.append(f"measured {sample}")
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
-    lap("features")
+    lap("features", len(X))
 
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
@@ -495,15 +528,19 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
             timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_s))
         else:
             method = "none"
-    say(f"6/7 tuning {best.label}")
-    base_pipe = build_pipeline(best.model, schema, problem.type, problem.seed, plan=feature_result.final)
+    say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
+    base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
+        tune_default = cv_score(base_pipe, X, y, cv, groups, problem.type, tune_metric, n_jobs)
+    space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
                           default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
-                          n_trials=spec.n_trials, timeout_s=timeout_s, space=spaces.get(best.model),
-                          progress=lambda msg: say(f"6/7 tuning {best.label}: {msg}"))
+                          n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
+                          progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
-    lap("tuning")
+    tuning.rows = len(X)
+    lap("tuning", len(X))
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")
         dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
@@ -513,7 +550,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         folds = list(cv.split(X, y, groups))[:3]
         tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
                                                 reference=reference, n_jobs=n_jobs, seed=problem.seed)
-        lap("learning_curves")
+        lap("learning_curves", len(X))
     return leaderboard, feature_result, chosen, tuning
 
 

@@ -4,8 +4,8 @@ import sys
 from typing import Sequence
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from ..exceptions import MlsmithError
 from ._logging import configure, reset
@@ -13,6 +13,9 @@ from ._logging import configure, reset
 app = typer.Typer(
     name="mlsmith",
     help="From problem.yaml to a monitored model in production: the seven stages of the ML lifecycle.",
+    epilog="Environment: MLSMITH_RUNS_DIR is the default of every --runs-dir, MLSMITH_JOBS of --jobs; a flag "
+           "given on the command line wins. --json FILE writes a command's result as JSON; --json - prints it on "
+           "stdout alone.",
     no_args_is_help=True,
     invoke_without_command=True,  # so that --version needs no command
     add_completion=False,
@@ -96,9 +99,10 @@ def _end_process(code: int) -> None:
     import atexit
     import os
 
-    from ..parallel import stop_workers
+    if "joblib.externals.loky.reusable_executor" in sys.modules:  # else no worker was started (and importing
+        from ..parallel import stop_workers  # joblib to find none cost --version 0.25 s)
 
-    stop_workers()
+        stop_workers()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

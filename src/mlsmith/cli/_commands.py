@@ -4,23 +4,58 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console
+from ._app import app, console, err
+from ._output import emit, json_mode, json_option, note
+
+
+def progress_bar(console):
+    """A one-line rich progress display: spinner, the step's text, and for a counted step its bar,
+    ``done/total``, the time left and the time spent (a step without a count shows the text alone)."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Counted(ProgressColumn):
+        def __init__(self, column: ProgressColumn):
+            super().__init__()
+            self.column = column
+
+        def render(self, task):
+            return self.column.render(task) if task.total else Text("")
+
+    class Count(ProgressColumn):
+        def render(self, task):
+            return Text(f"{int(task.completed)}/{int(task.total)}" if task.total else "", style="progress.download")
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), Counted(BarColumn()), Count(),
+                    Counted(TimeRemainingColumn()), console=console, transient=True)
 
 
 def _progress():
-    """A spinner that names the stage being run, on a terminal; elsewhere the library's INFO lines say it."""
+    """What a run shows while it works, on stderr on a terminal: the stage being run, with a bar, its
+    count and the time left when the stage reports a count (tuning trials); elsewhere the library's
+    INFO lines say it, one per stage."""
     from contextlib import nullcontext
 
     from ._logging import spinner_wanted
 
     if not spinner_wanted():
         return nullcontext(), None
-    status = console.status("starting", spinner="dots")
-    return status, lambda message: status.update(message)
+    bar = progress_bar(err)
+    shown = {"task": bar.add_task("starting", total=None), "total": None}
+
+    def show(message: str) -> None:
+        total, done = getattr(message, "total", None), getattr(message, "done", None) or 0
+        if total != shown["total"]:  # another count, or none: a fresh task (rich keeps a total once set)
+            bar.remove_task(shown["task"])
+            shown.update(task=bar.add_task(str(message), total=total, completed=done), total=total)
+        else:
+            bar.update(shown["task"], completed=done, description=str(message))
+
+    return bar, show
 
 
-#: The CV workers of `run` and `demo`: -1 for every core.
-_JOBS = typer.Option(-1, "--jobs", "-j", envvar="MLSMITH_JOBS", help="Parallel workers for cross-validation (-1: all cores).")
+#: The CV workers of `run`, `demo` and `retrain`: -1 for every core.
+_JOBS = typer.Option(-1, "--jobs", "-j", envvar="MLSMITH_JOBS", help="Parallel workers for cross-validation (-1: all cores; the flag wins over the variable).")
 
 
 def _running_as_mlsmith() -> bool:
@@ -38,7 +73,8 @@ def _running_as_mlsmith() -> bool:
 @app.command()
 def run(
     problem: Path = typer.Argument(..., help="The problem.yaml to run."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="Where the run folder is created."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR",
+                                 help="Where the run folder is created (the flag wins over the variable)."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
     cluster: str = typer.Option(None, "--cluster",
                                 help="Run on Dask worker processes: 'local' (one per core), 'local:N' or "
@@ -48,10 +84,15 @@ def run(
     mlflow: bool = typer.Option(False, "--mlflow", help="Then log the run to MLflow (MLFLOW_TRACKING_URI, or "
                                 "--mlflow-uri); needs the mlflow extra."),
     mlflow_uri: str = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI to log to (implies --mlflow)."),
+    json_out: Path = json_option("a summary (run folder, verdict, test and baseline metrics, leaderboard, guards)"),
 ) -> None:
-    """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle)."""
+    """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle).
+
+    The run folder's path is the last line printed (with --json -, the JSON object's "path").
+    """
     from ..parallel import fork_workers_from_server, warm_up
 
+    on_stdout = json_mode(json_out)
     workers_ready = lambda: None  # noqa: E731
     if cluster is None and problem.is_file():
         # The model libraries are imported for the CV workers while this process imports the rest.
@@ -69,13 +110,37 @@ def run(
         # A run that stopped before its CV waits for them here: cancelling queued work races
         # loky's manager thread, which then prints a traceback.
         workers_ready()
-    print_run(result, console)
+    if not on_stdout:
+        print_run(result, console)
+    mlflow_run = None
     if mlflow or mlflow_uri:  # after the run folder is complete: MLflow reads it
         from ..tracking import log_to_mlflow
 
-        console.print(f"logged to MLflow as run {log_to_mlflow(result.run_dir, mlflow_uri)}", markup=False,
-                      highlight=False)
-    console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
+        mlflow_run = log_to_mlflow(result.run_dir, mlflow_uri)
+        note(f"logged to MLflow as run {mlflow_run}")
+    emit(run_summary(result, mlflow_run), json_out)
+    if not on_stdout:
+        console.print(str(result.run_dir), markup=False, highlight=False, soft_wrap=True)
+
+
+def run_summary(result, mlflow_run: str | None = None) -> dict:
+    """What ``run --json`` gives: where the run is, its verdict, test and baseline metrics, the
+    leaderboard and the guards' findings (every number is in the run folder's results.json)."""
+    from ..runs import to_jsonable
+
+    evaluation, run_dir = result.evaluation, result.run_dir
+    return to_jsonable({
+        "run_id": run_dir.name, "path": run_dir, "results": run_dir / "results.json",
+        "report": run_dir / "report.html", "bundle": result.bundle.get("path"),
+        "name": result.problem.name, "task": result.problem.type, "model": result.bundle.get("model"),
+        "data_fingerprint": result.bundle.get("data_fingerprint"),
+        "verdict": evaluation.verdict, "test_metrics": evaluation.test_metrics,
+        "baseline_metrics": evaluation.baseline_metrics,
+        "leaderboard": [{"model": row.model, "cv_mean": row.cv_mean, "cv_std": row.cv_std, "status": row.status}
+                        for row in result.leaderboard.rows],
+        "guards": [{"check": f.check, "severity": f.severity, "message": f.message} for f in result.guards],
+        "notes": result.notes, "mlflow_run": mlflow_run,
+    })
 
 
 @app.command()
@@ -98,8 +163,10 @@ def init(
 
 @app.command()
 def demo(
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR", help="Where the run folder is created."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR",
+                                 help="Where the run folder is created (the flag wins over the variable)."),
     jobs: int = _JOBS,
+    json_out: Path = json_option("the run's summary, as 'run --json' does"),
 ) -> None:
     """Run the shipped customer-churn example through all seven stages."""
     from ..datasets import CHURN_PROBLEM, make_churn
@@ -109,4 +176,4 @@ def demo(
     make_churn().to_csv(folder / "churn.csv", index=False)
     (folder / "problem.yaml").write_text(CHURN_PROBLEM)
     run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None, jobs=jobs, mlflow=False,
-        mlflow_uri=None)
+        mlflow_uri=None, json_out=json_out)

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._app import app, console, err
+from ._output import json_mode, json_option, show
 
 _TRUST = typer.Option([], "--trust", metavar="TYPE",
                       help="A type the bundle may hold beyond mlsmith's own (package.module.Class); repeatable. "
@@ -31,6 +32,7 @@ def predict(
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", min=1, help="Rows scored at a time (memory follows it)."),
     explain: bool = typer.Option(False, "--explain", help="Add each column's contribution to each row's score."),
     trust: list[str] = _TRUST,
+    json_out: Path = json_option("the summary (rows scored, refused and changed by each rule, the output path)"),
 ) -> None:
     """Score DATA with BUNDLE in chunks and write predictions (and probabilities) to OUTPUT.
 
@@ -38,14 +40,20 @@ def predict(
     prediction and a 'reason'; one summary line counts the rows each rule refused or changed.
     """
     from ..deploy import predict_file
+    from ._logging import spinner_wanted
 
+    json_mode(json_out)
     columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=err, transient=True, disable=not spinner_wanted()) as bar:
         task = bar.add_task("scoring", total=None)
         result = predict_file(bundle_arg(bundle, trust), data, output, chunk_rows=chunk_rows, explain=explain,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {result.path}", markup=False, highlight=False, soft_wrap=True)
+
+    def render(summary, console) -> None:
+        console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"wrote {summary['path']}", markup=False, highlight=False, soft_wrap=True)
+
+    show(result, json_out, render)
 
 
 @app.command()
@@ -75,7 +83,7 @@ def serve(
     """Serve BUNDLE over HTTP: POST /predict, GET /health, /metadata, /metrics."""
     from ..deploy import serve as serve_bundle
     from ..deploy._guard import exposure_warning
-    from ..deploy._serve import default_workers
+    from ..deploy._supervise import default_workers
 
     workers = workers or default_workers()
     docs_on = api_key is None if docs is None else docs
@@ -95,14 +103,10 @@ def serve(
 @app.command("compare-log")
 def compare_log(
     log: Path = typer.Argument(..., help="The prediction log written by 'mlsmith serve --log'."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the comparison as JSON."),
+    json_out: Path = json_option("the comparison"),
 ) -> None:
     """Compare champion and challenger from a prediction log: agreement, scores, latency."""
     from ..deploy import compare_log as compare
     from ..report import print_log_comparison
-    from ..runs import write_json
 
-    result = compare(log)
-    if json_out is not None:
-        write_json(json_out, result)
-    print_log_comparison(result.to_dict(), console)
+    show(compare(log), json_out, print_log_comparison)

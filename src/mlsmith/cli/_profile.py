@@ -6,19 +6,17 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console
+from ._app import app
+from ._output import json_mode, json_option, note, show
 
 
-def _write(result, title: str, key: str, json_out: Path | None, html_out: Path | None) -> None:
+def _write(result, render, title: str, key: str, json_out: Path | None, html_out: Path | None) -> None:
     from ..report._profile import profile_page
-    from ..runs import to_jsonable, write_json
 
-    if json_out:
-        write_json(json_out, result)
-        console.print(f"wrote {json_out}", markup=False, highlight=False)
+    plain = show(result, json_out, render)
     if html_out:
-        html_out.write_text(profile_page(title, {key: to_jsonable(result)}))
-        console.print(f"wrote {html_out}", markup=False, highlight=False)
+        html_out.write_text(profile_page(title, {key: plain}))
+        note(f"wrote {html_out}")
 
 
 @app.command()
@@ -27,17 +25,16 @@ def quality(
     target: str = typer.Option(None, "--target", "-t", help="The target column (distribution, imbalance)."),
     task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred from the target when omitted)."),
-    json_out: Path = typer.Option(None, "--json", help="Write the report as JSON."),
+    json_out: Path = json_option("the report"),
     html_out: Path = typer.Option(None, "--html", help="Write the report as a self-contained HTML page."),
 ) -> None:
     """Data quality report of DATA: missing values, duplicates, types, summaries, and what to fix."""
     from ..quality import assess_quality
     from ..report._profile import print_quality
-    from ..runs import to_jsonable
 
+    json_mode(json_out)
     report = assess_quality(data, target, task=task)
-    print_quality(to_jsonable(report), console)
-    _write(report, f"Data quality: {data.name}", "quality", json_out, html_out)
+    _write(report, print_quality, f"Data quality: {data.name}", "quality", json_out, html_out)
 
 
 @app.command()
@@ -47,14 +44,13 @@ def eda(
     task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred when omitted)."),
     time_column: str = typer.Option(None, "--time-column", help="The date column for temporal patterns."),
-    json_out: Path = typer.Option(None, "--json", help="Write the report (and every figure's numbers) as JSON."),
+    json_out: Path = json_option("the report (and every figure's numbers)"),
     html_out: Path = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
 ) -> None:
     """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time."""
     from ..eda import explore
     from ..report._profile import print_eda
-    from ..runs import to_jsonable
 
+    json_mode(json_out)
     report = explore(data, target, task=task, time_column=time_column)
-    print_eda(to_jsonable(report), console)
-    _write(report, f"Exploratory analysis: {data.name}", "eda", json_out, html_out)
+    _write(report, print_eda, f"Exploratory analysis: {data.name}", "eda", json_out, html_out)

@@ -236,13 +236,19 @@ def predict_file(
 
     Parameters
     ----------
-    bundle : a bundle folder or a loaded :class:`ModelBundle`.
-    input_path : a .csv or .parquet file, a folder or glob of Parquet files (``data/*.parquet``), or a
+    bundle
+        A bundle folder or a loaded :class:`ModelBundle`.
+    input_path
+        A .csv or .parquet file, a folder or glob of Parquet files (``data/*.parquet``), or a
         pandas or Polars frame or pyarrow Table.
-    output_path : a .csv or .parquet file.
-    chunk_rows : rows scored at a time.
-    progress : called after each chunk with (done, total) — bytes for CSV, rows for Parquet.
-    explain : also write one ``contribution_<column>`` per input column and ``top_reasons`` per
+    output_path
+        A .csv or .parquet file.
+    chunk_rows
+        Rows scored at a time.
+    progress
+        Called after each chunk with (done, total) — bytes for CSV, rows for Parquet.
+    explain
+        Also write one ``contribution_<column>`` per input column and ``top_reasons`` per
         row (see :meth:`ModelBundle.explain`).
 
     Returns

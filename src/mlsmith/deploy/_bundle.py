@@ -6,6 +6,8 @@ What loading a bundle guarantees (see SECURITY.md):
   file, a missing one or one not listed refuses the bundle;
 - with ``MLSMITH_BUNDLE_KEY`` set, the manifest carries an HMAC-SHA256 signature made with that key
   (``manifest.sig``), and a bundle without a valid one is refused;
+- the pipeline is the whole model (see :func:`mlsmith.target.whole_model`): its own ``predict``
+  gives the original labels with the decision threshold applied, as :meth:`ModelBundle.predict` does;
 - the pipeline file (skops format) may only hold the types in :data:`TRUSTED_TYPES` (the classes and
   functions mlsmith's own pipelines are made of) besides those skops trusts itself; any other type
   refuses the bundle before anything in it is built, unless the caller names it in ``trusted``.
@@ -32,13 +34,19 @@ from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
 from ..target import whole_model
 
-__all__ = ["KEY_ENV", "ModelBundle", "TRUSTED_TYPES", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "KEY_ENV", "REFERENCE_FILE", "ModelBundle", "TRUSTED_TYPES", "refused_types", "save_bundle"]
 
 PIPELINE_FILE = "pipeline.skops"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
+#: The monitoring reference (training distributions, test-set performance: ``monitor.build_reference``).
+REFERENCE_FILE = "reference.json"
+#: The layout of the bundles this version writes, recorded in their metadata as ``bundle_format``.
+#: 1 (no ``bundle_format``): the pipeline answers in class codes, the threshold is in the metadata
+#: only; such a bundle still loads, its pipeline made whole in memory. 2: the pipeline is the whole model.
+BUNDLE_FORMAT = 2
 #: The environment variable holding the key that signs bundles at save and is required at load.
 KEY_ENV = "MLSMITH_BUNDLE_KEY"
 
@@ -60,6 +68,7 @@ TRUSTED_TYPES = frozenset({
     "mlsmith.features._dates.ElapsedDays",
     "mlsmith.features._log.LogTransform",
     "mlsmith.features._ratios.Ratios",
+    "mlsmith.preprocess.TextSVD",
     "mlsmith.preprocess.to_category_text",
     "mlsmith.preprocess.to_float",
     "mlsmith.preprocess.to_text",
@@ -157,6 +166,8 @@ def save_bundle(
     schema, metadata, and ``manifest.json``: the SHA-256 of every other file, checked on load.
     With ``MLSMITH_BUNDLE_KEY`` set, ``manifest.sig`` holds the manifest's HMAC-SHA256 with that key.
     ``extra_files`` maps file names to their text or bytes (the model card, the ONNX export).
+    A classifier fitted on class codes is saved whole (:func:`~mlsmith.target.whole_model`, from the
+    metadata's ``task``, ``classes`` and ``decision_threshold``).
     The bundle's ``version`` is the first 12 hex digits of the pipeline file's SHA-256: the same
     fitted pipeline gives the same version, and the same metadata the same bundle, byte for byte.
     """
@@ -164,7 +175,7 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = staging_dir(path.parent, path.name)
     try:
-        model = whole_model(pipeline, metadata["task"], metadata.get("classes") or (), metadata.get("decision_threshold"))
+        model = whole_model(pipeline, metadata.get("task"), metadata.get("classes"), metadata.get("decision_threshold"))
         (tmp / PIPELINE_FILE).write_bytes(pipeline_bytes(model))
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2, default=str))
         for name, content in (extra_files or {}).items():
@@ -173,7 +184,7 @@ def save_bundle(
             else:
                 (tmp / name).write_text(content)
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
-        meta = {**metadata, "version": files[PIPELINE_FILE][:12], "files": files}
+        meta = {**metadata, "bundle_format": BUNDLE_FORMAT, "version": files[PIPELINE_FILE][:12], "files": files}
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         manifest = json.dumps({"algorithm": "sha256", "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())}},
                               indent=2).encode()
@@ -240,8 +251,9 @@ def verify_bundle(path: Path) -> None:
             )
 
 
-def load_pipeline(file: Path, trusted: Iterable[str] = ()):
-    """Load a skops pipeline file holding only trusted types (:data:`TRUSTED_TYPES` and ``trusted``)."""
+def refused_types(file: Path, trusted: Iterable[str] = ()) -> list[str]:
+    """The types of a skops pipeline file that loading refuses: not in :data:`TRUSTED_TYPES`, ``trusted``
+    or what skops trusts itself."""
     import skops.io as sio
 
     try:
@@ -250,15 +262,22 @@ def load_pipeline(file: Path, trusted: Iterable[str] = ()):
         raise BundleError(f"model bundle '{file.parent}': {file.name} is not a skops file ({str(exc)[:200]}); "
                           "re-create the bundle with 'mlsmith run'.") from None
     allowed = TRUSTED_TYPES | set(trusted)
-    refused = [t for t in untrusted if t not in allowed]
+    return [t for t in untrusted if t not in allowed]
+
+
+def load_pipeline(file: Path, trusted: Iterable[str] = ()):
+    """Load a skops pipeline file holding only trusted types (:data:`TRUSTED_TYPES` and ``trusted``)."""
+    import skops.io as sio
+
+    refused = refused_types(file, trusted)
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         raise BundleError(
             f"model bundle '{file.parent}' holds type '{refused[0]}'{more}, which mlsmith's pipelines are not made of; "
             f"refusing to load it, since loading could run its code. If you wrote that type, trust it "
-            f"explicitly: --trust {refused[0]}."
+            f"explicitly: {' '.join(f'--trust {t}' for t in refused[:10])}{' ...' if len(refused) > 10 else ''}."
         )
-    return sio.load(file, trusted=untrusted)
+    return sio.load(file, trusted=sio.get_untrusted_types(file=file))
 
 
 class ModelBundle:
@@ -273,12 +292,15 @@ class ModelBundle:
     """
 
     def __init__(self, path: Path | None, pipeline, schema: Schema, metadata: dict[str, Any]):
-        """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it."""
+        """A bundle loaded from ``path``, or (path None) one not saved yet, as the run times it.
+
+        ``pipeline`` is made whole (:func:`~mlsmith.target.whole_model`) if it answers in class codes.
+        """
         self.path = path
         #: The whole model, as scikit-learn sees it: a classifier's ``classes_`` are the original labels
         #: and its ``predict`` applies the bundle's decision threshold (bundles saved before it was
         #: wrapped get the same wrapper from their metadata).
-        self.pipeline = whole_model(pipeline, metadata["task"], metadata.get("classes") or (),
+        self.pipeline = whole_model(pipeline, metadata.get("task"), metadata.get("classes"),
                                     metadata.get("decision_threshold"))
         self.schema = schema
         self.metadata = metadata
@@ -289,8 +311,10 @@ class ModelBundle:
 
         Parameters
         ----------
-        path : the bundle folder (the ``model`` folder of a run).
-        trusted : full type names (``package.module.Class``) to trust beyond :data:`TRUSTED_TYPES`,
+        path
+            The bundle folder (the ``model`` folder of a run).
+        trusted
+            Full type names (``package.module.Class``) to trust beyond :data:`TRUSTED_TYPES`,
             e.g. a transformer of your own that the pipeline holds. Trust only code you wrote.
 
         Raises
@@ -312,19 +336,13 @@ class ModelBundle:
                 "binary_classification", "multiclass_classification", "regression"):
             raise BundleError(f"model bundle '{path}': {METADATA_FILE} names no task; re-create the bundle with "
                               "'mlsmith run'.")
+        layout = metadata.get("bundle_format", 1)
+        if not isinstance(layout, int) or isinstance(layout, bool) or not 1 <= layout <= BUNDLE_FORMAT:
+            raise BundleError(f"model bundle '{path}' has bundle format {layout!r}, which this mlsmith does not read "
+                              f"(it reads formats 1 to {BUNDLE_FORMAT}); upgrade mlsmith, or re-create the bundle "
+                              "with this version's 'mlsmith run'.")
         pipeline = load_pipeline(path / PIPELINE_FILE, trusted)
         return cls(path, pipeline, schema, metadata)
-
-    def _repr_html_(self) -> str:
-        import json
-
-        from ..report._html import render_section
-
-        data = {"path": str(self.path), "model": self.metadata.get("model"),
-                "data_fingerprint": self.metadata.get("data_fingerprint"), "model_card": None, "onnx": None}
-        if self.path is not None and (self.path / "onnx.json").is_file():  # its hash was checked at load
-            data["onnx"] = json.loads((self.path / "onnx.json").read_text())
-        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})
 
     @property
     def task(self) -> str:
@@ -372,11 +390,27 @@ class ModelBundle:
         out.index = frame.index
         return out
 
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities, one column per class, named by the class (the original labels).
+
+        Raises
+        ------
+        BundleError
+            For a regressor, which gives no probabilities.
+        """
+        if self.task == "regression":
+            raise BundleError(f"model bundle '{self.path}' is a regressor and gives no probabilities; use predict.")
+        frame = as_pandas(frame)
+        self.check_columns(frame)
+        proba = self.pipeline.predict_proba(frame[self.schema.features()])
+        return pd.DataFrame(proba, index=frame.index, columns=pd.Index(self.classes, dtype=object))
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score rows: the prediction, and class probabilities for a classifier.
 
-        Binary predictions use the decision threshold saved in the bundle. ``frame`` may be a pandas
-        or Polars frame or a pyarrow Table (typed as training typed its data: ``as_pandas``).
+        Binary predictions use the decision threshold saved in the bundle: the same labels as
+        ``self.pipeline.predict``, computed from the one ``predict_proba`` call. ``frame`` may be a
+        pandas or Polars frame or a pyarrow Table (typed as training typed its data: ``as_pandas``).
         """
         frame = as_pandas(frame)
         self.check_columns(frame)
@@ -397,3 +431,15 @@ class ModelBundle:
                 out[f"probability_{label}"] = proba[:, i]
         return out
 
+    def _repr_html_(self) -> str:
+        """The bundle in a notebook: the run report's bundle section, with the test metrics saved in it."""
+        from ..report._html import render_section
+        from ._card import CARD_FILE
+        from ._onnx import ONNX_INFO
+
+        data = {**self.metadata, "path": str(self.path) if self.path is not None else None}
+        if self.path is not None and (self.path / ONNX_INFO).is_file():  # verified with the manifest at load
+            data["onnx"] = _read_json(self.path, ONNX_INFO)
+        if self.path is not None and (self.path / CARD_FILE).is_file():
+            data["model_card"] = CARD_FILE
+        return render_section("bundle", data, {"problem": {"seed": self.metadata.get("seed")}})

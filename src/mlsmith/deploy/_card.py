@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..target import whole_model
+
 __all__ = ["CARD_FILE", "model_card"]
 
 CARD_FILE = "MODEL_CARD.md"
@@ -25,11 +27,16 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
 
     Parameters
     ----------
-    problem : ``Problem.to_yaml_dict()``.
-    metadata : the bundle's metadata (model family, classes, decision threshold, training rows, versions).
-    evaluation : ``Evaluation.to_dict()`` (test metrics, baseline, verdict).
-    onnx : ``OnnxExport.to_dict()``, when an export was attempted.
-    notes : the run's notes (rows dropped, samples taken).
+    problem
+        ``Problem.to_yaml_dict()``.
+    metadata
+        The bundle's metadata (model family, classes, decision threshold, training rows, versions).
+    evaluation
+        ``Evaluation.to_dict()`` (test metrics, baseline, verdict).
+    onnx
+        ``OnnxExport.to_dict()``, when an export was attempted.
+    notes
+        The run's notes (rows dropped, samples taken).
 
     Examples
     --------
@@ -93,7 +100,10 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
         lines.append(f"- {note}.")
     if onnx is not None:
         lines += ["", "## Formats", ""]
-        lines.append("- `pipeline.skops`: the scikit-learn pipeline, loaded without running untrusted code.")
+        gives = {"binary_classification": "the classes by the decision threshold above",
+                 "multiclass_classification": "the most probable class"}.get(problem.get("type"), "the predictions")
+        lines.append("- `pipeline.skops`: the whole model as one scikit-learn estimator, loaded without running untrusted "
+                     f"code; its own `predict` gives {gives}.")
         if onnx.get("converted"):
             lines.append(f"- `model.onnx`: matches the pipeline within {onnx['max_abs_diff']:.1e} on "
                          f"{onnx['n_rows_checked']} held-out rows (`mlsmith serve --runtime onnx`).")
@@ -107,11 +117,14 @@ def bundle_extras(pipeline, X_test, problem: dict[str, Any], metadata: dict[str,
     """The files the workflow adds to a bundle (ONNX export, model card) and their summary for results.json.
 
     The ONNX graph is verified on the test split's rows ``X_test``: it only compares two
-    implementations of the same fitted model, so no decision is taken on the test data.
+    implementations of the same fitted model, so no decision is taken on the test data. A
+    classifier fitted on class codes is exported whole (:func:`~mlsmith.target.whole_model`), as
+    :func:`~mlsmith.deploy.save_bundle` saves it.
     """
     from ._onnx import export_onnx
 
-    export = export_onnx(pipeline, X_test, metadata["task"])
+    model = whole_model(pipeline, metadata["task"], metadata.get("classes"), metadata.get("decision_threshold"))
+    export = export_onnx(model, X_test, metadata["task"])
     files = export.files()
     files[CARD_FILE] = model_card(problem, metadata, evaluation, export.to_dict(), notes)
     return files, {"onnx": export.to_dict(), "model_card": CARD_FILE}

@@ -125,10 +125,14 @@ class Gate:
 
     Parameters
     ----------
-    api_key : the bearer token ``/predict`` and ``/metadata`` require; None for none.
-    host : the address the server listens on; on loopback, the Host header is checked. None: no check.
-    max_inflight_bytes : the budget of request body bytes held at once in this process.
-    allowed_hosts : more names the Host header may give on loopback (e.g. the public name a reverse
+    api_key
+        The bearer token ``/predict`` and ``/metadata`` require; None for none.
+    host
+        The address the server listens on; on loopback, the Host header is checked. None: no check.
+    max_inflight_bytes
+        The budget of request body bytes held at once in this process.
+    allowed_hosts
+        More names the Host header may give on loopback (e.g. the public name a reverse
         proxy on this machine forwards).
     """
 

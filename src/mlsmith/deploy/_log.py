@@ -1,6 +1,6 @@
-"""The prediction log (SQLite, WAL mode) and the champion/challenger comparison read from it.
-
-The table is a contract with the monitoring stage, which reads it::
+"""The prediction log (SQLite, WAL mode): written by the server, read back here for the champion/challenger
+comparison and, through :func:`log_chunks`, by the monitoring stage. This module is the one that knows
+the table::
 
     predictions(request_id TEXT, ts REAL /* unix seconds */, model_version TEXT,
                 role TEXT /* champion | challenger */, inputs TEXT /* JSON object of one record */,
@@ -12,13 +12,14 @@ record, so a champion row and its shadow challenger row share their id.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from pydantic_core import to_json
 
 from ..exceptions import DataError
 
-__all__ = ["LogComparison", "PredictionLog", "compare_log"]
+__all__ = ["LogComparison", "PredictionLog", "compare_log", "log_chunks"]
 
 logger = logging.getLogger("mlsmith.serve")
 #: Seconds a writer waits for another process's transaction (``serve --workers``: one writer each).
@@ -146,7 +147,10 @@ class LogComparison:
 def _summary(rows: pd.DataFrame) -> dict[str, Any]:
     p = rows["probability"].dropna().to_numpy(dtype=float)
     lat = rows["latency_ms"].to_numpy(dtype=float)
-    q = (lambda a, k: float(np.percentile(a, k)) if len(a) else None)
+
+    def q(a: np.ndarray, k: float) -> float | None:
+        return float(np.percentile(a, k)) if len(a) else None
+
     return {
         "n": int(len(rows)),
         "versions": sorted(rows["model_version"].unique().tolist()),
@@ -194,3 +198,36 @@ def compare_log(path: str | Path) -> LogComparison:
     if not len(challenger):
         notes.append("the log has no challenger rows: serve with --challenger to compare")
     return LogComparison(str(path), roles, int(len(pairs)), agreement, diff, notes)
+
+
+def log_chunks(db: str | Path, since: float | None, until: float | None, role: str = "champion",
+               chunk_rows: int = 50_000) -> tuple[int, Iterator[pd.DataFrame]]:
+    """Rows of the serving log in ``[since, until)`` for one role: their count and their inputs, in chunks."""
+    db = Path(db)
+    if not db.is_file():
+        raise DataError(f"prediction log '{db}' does not exist; pass the SQLite file the server writes with --log.")
+    where = "role = ?"
+    params: list[Any] = [role]
+    if since is not None:
+        where += " AND ts >= ?"
+        params.append(since)
+    if until is not None:
+        where += " AND ts < ?"
+        params.append(until)
+    # read by one thread at a time, but not the one that opened it (chunks are read ahead)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        n = conn.execute(f"SELECT COUNT(*) FROM predictions WHERE {where}", params).fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DataError(f"'{db}' is not a prediction log with a 'predictions' table: {exc}.") from None
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        try:
+            cursor = conn.execute(f"SELECT inputs FROM predictions WHERE {where} ORDER BY ts", params)
+            while rows := cursor.fetchmany(chunk_rows):
+                yield pd.DataFrame.from_records([json.loads(r[0]) for r in rows])
+        finally:
+            conn.close()
+
+    return int(n), chunks()

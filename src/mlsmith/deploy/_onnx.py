@@ -7,7 +7,14 @@ those coercions in Python and converts everything that learned from data — imp
 and per-key aggregate features, and the model — into the graph: the graph's inputs are the coerced
 columns (a date column enters as its expanded parts, a pair of dates as the days between them, an
 aggregate's key as text). A pipeline with a step that does not convert (stage 4's bins and
-polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of a graph.
+polynomial terms) gets a one-sentence reason in ``onnx.json`` instead of a graph. The graph computes
+in float32, but for scikit-learn's histogram gradient boosting, which splits float64 inputs as
+scikit-learn does (see :func:`_splits_in_double`).
+
+The graph is the whole model, as the bundle's pipeline is (:func:`mlsmith.target.whole_model`): its
+``label`` output is the original class, the positive one when its probability reaches the decision
+threshold (the most probable one for a multiclass model), and its ``probabilities`` output has one
+column per class, in the order of the bundle's ``classes``.
 """
 
 from __future__ import annotations
@@ -15,22 +22,23 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from datetime import datetime
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from .._columns import finite_float, naive_utc
-from ..features import DateFeatures, ElapsedDays, GroupAggregate, LogTransform, Ratios
+from ..features import DateFeatures, ElapsedDays, GroupAggregate
 from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
 from ..preprocess import to_category_text, to_float, to_text
+from ..target import code_model
+from ._onnx_ops import _ImputeWithIndicator, _Lookup, _NotConvertible, _OneHotInfrequent, register_converters
 
 __all__ = ["ONNX_FILE", "ONNX_INFO", "OnnxExport", "OnnxModel", "export_onnx"]
 
@@ -39,10 +47,6 @@ ONNX_INFO = "onnx.json"
 #: Largest absolute difference allowed between the graph's probabilities and the pipeline's.
 TOLERANCE = 1e-4
 _MISSING_CATEGORY = "(missing)"
-
-
-class _NotConvertible(Exception):
-    """The pipeline has a part without an ONNX form; the message says which."""
 
 
 @dataclass
@@ -68,85 +72,6 @@ class OnnxExport:
         return out
 
 
-class _ImputeWithIndicator(TransformerMixin, BaseEstimator):
-    """The graph form of ``SimpleImputer(add_indicator=True)``: fill values, then missing flags."""
-
-    def __init__(self, statistics=None, features=None):
-        self.statistics = statistics
-        self.features = features
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, dtype=float)
-        missing = np.isnan(X)
-        filled = np.where(missing, np.asarray(self.statistics, dtype=float), X)
-        return np.hstack([filled, missing[:, list(self.features)].astype(float)])
-
-
-class _OneHotInfrequent(TransformerMixin, BaseEstimator):
-    """The graph form of a fitted ``OneHotEncoder`` that pooled infrequent categories (skl2onnx has none).
-
-    ``columns[i]`` maps feature i's categories to their output column within its ``widths[i]``
-    columns: the frequent ones in order, then the pooled column; ``unknown[i]`` is where a category
-    not seen in fit goes (the pooled column, or -1: no column, as ``handle_unknown`` says).
-    """
-
-    def __init__(self, columns=None, widths=None, unknown=None):
-        self.columns = columns
-        self.widths = widths
-        self.unknown = unknown
-
-    @classmethod
-    def of(cls, encoder) -> "_OneHotInfrequent":
-        columns, widths, unknown = [], [], []
-        for cats, rare in zip(encoder.categories_, encoder.infrequent_categories_):
-            rare = set() if rare is None else {str(c) for c in rare}
-            frequent = [str(c) for c in cats if str(c) not in rare]
-            pooled = len(frequent) if rare else -1
-            columns.append({**{c: i for i, c in enumerate(frequent)}, **{c: pooled for c in rare}})
-            widths.append(len(frequent) + bool(rare))
-            unknown.append(pooled if encoder.handle_unknown == "infrequent_if_exist" else -1)
-        return cls(columns, widths, unknown)
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, dtype=object)
-        blocks = []
-        for i, (columns, width, unknown) in enumerate(zip(self.columns, self.widths, self.unknown)):
-            index = np.array([columns.get(str(v), unknown) for v in X[:, i]])
-            blocks.append((index[:, None] == np.arange(width)).astype(float))
-        return np.hstack(blocks)
-
-
-class _Lookup(TransformerMixin, BaseEstimator):
-    """The graph form of a fitted ``GroupAggregate``: each output column looks the row's key up.
-
-    ``tables[j]`` maps a key (as ``GroupAggregate`` spells it, a missing one included) to output
-    column j; a key not seen in fit gets ``defaults[j]`` (0 for sums and counts,
-    missing for means and last values, as ``GroupAggregate`` gives).
-    """
-
-    def __init__(self, tables=None, defaults=None):
-        self.tables = tables
-        self.defaults = defaults
-
-    @classmethod
-    def of(cls, aggregate) -> "_Lookup":
-        tables = [{k: float(v) for k, v in zip(aggregate.keys_, row)} for row in aggregate.values_]
-        return cls(tables, aggregate.defaults())
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        keys = group_key(pd.DataFrame(X).iloc[:, 0])
-        return np.array([[table.get(k, d) for table, d in zip(self.tables, self.defaults)] for k in keys], dtype=float)
-
-
 @dataclass
 class _Block:
     """One ColumnTransformer block: how its columns are coerced in Python and fed to the graph."""
@@ -157,6 +82,8 @@ class _Block:
     #: (DateFeatures' parts, ElapsedDays' day counts).
     expand: DateFeatures | ElapsedDays | None = None
     names: list[str] = field(default_factory=list)
+    #: The graph's float inputs: float64 when the model splits in double (:func:`_splits_in_double`).
+    dtype: type = np.float32
 
     def __post_init__(self):
         # The graph's inputs for this block: one per column, one per expanded output for dates, the
@@ -174,10 +101,10 @@ class _Block:
     def feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         sub = frame[self.columns]
         if self.kind == "numeric":
-            values = _float32(to_float(sub))
+            values = _floats(to_float(sub), self.dtype)
             return {c: values[:, [i]] for i, c in enumerate(self.columns)}
         if self.expand is not None:
-            parts = _float32(self.expand.transform(sub))
+            parts = _floats(self.expand.transform(sub), self.dtype)
             return {name: parts[:, [i]] for i, name in enumerate(self.input_names())}
         if self.kind == "text":
             return {self.columns[0]: to_text(sub).astype(object).reshape(-1, 1)}
@@ -198,7 +125,7 @@ class _Block:
         if self.kind == "numeric":
             # one (columns, rows) array: each column's (rows, 1) feed is then a contiguous view
             try:
-                block = _float32(np.array([[r.get(c) for r in records] for c in self.columns], dtype=float))
+                block = _floats(np.array([[r.get(c) for r in records] for c in self.columns], dtype=float), self.dtype)
             except (TypeError, ValueError):
                 return None
             for i, c in enumerate(self.columns):
@@ -218,9 +145,9 @@ class _Block:
                 if any(v is not None and not isinstance(v, datetime) for v in values):
                     return None  # dates as text: pandas parses them
                 if len(values) <= 8:  # a few rows: Python's datetime beats numpy's per-call costs
-                    parts = np.array([_date_parts(v) for v in values], dtype=np.float32).T[wanted].copy()
+                    parts = np.array([_date_parts(v) for v in values], dtype=self.dtype).T[wanted].copy()
                 else:
-                    parts = _date_parts_array(values)[wanted].astype(np.float32)
+                    parts = _date_parts_array(values)[wanted].astype(self.dtype)
                 for row in parts:
                     out[next(names)] = row.reshape(-1, 1)
         else:
@@ -231,10 +158,12 @@ class _Block:
 
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
-def _float32(values: np.ndarray) -> np.ndarray:
-    """The graph's float32 inputs, by the float rule the pipeline's ``to_float`` applies: an infinity
+
+
+def _floats(values: np.ndarray, dtype: type) -> np.ndarray:
+    """The graph's float inputs, by the float rule the pipeline's ``to_float`` applies: an infinity
     or a magnitude past float32's is missing (NaN, which the graph imputes), never clipped."""
-    return finite_float(values).astype(np.float32)
+    return finite_float(values).astype(dtype)
 
 
 def _naive(value: Any) -> Any:
@@ -269,7 +198,9 @@ def _date_parts_array(values: list[datetime | None]) -> np.ndarray:
 
 
 def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
-    """A copy of the pipeline whose steps all have an ONNX form, and the Python coercion per block."""
+    """A copy of the pipeline (on class codes) whose steps all have an ONNX form, and the Python
+    coercion per block."""
+    pipeline = code_model(pipeline)[0]
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2 or not hasattr(pipeline.steps[0][1], "transformers_"):
         raise _NotConvertible("the pipeline is not mlsmith's preprocessing followed by one model")
     graph = copy.deepcopy(pipeline)
@@ -294,9 +225,9 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
         if blocks[-1].kind == "categorical" and rest and isinstance(rest[0][1], SimpleImputer):
             rest = rest[1:]  # the constant fill happens in the Python coercion
         for i, (step_name, step) in enumerate(rest):
-            if isinstance(step, SimpleImputer) and step.add_indicator:
-                replacement = _ImputeWithIndicator(step.statistics_, step.indicator_.features_)
-                rest[i] = (step_name, replacement)
+            if isinstance(step, SimpleImputer) and _numeric_fill(step):
+                flags = step.indicator_.features_ if step.add_indicator else []
+                rest[i] = (step_name, _ImputeWithIndicator(step.statistics_, flags))
             elif (isinstance(step, OneHotEncoder) and step.drop is None
                   and any(r is not None for r in step.infrequent_categories_)):
                 rest[i] = (step_name, _OneHotInfrequent.of(step))
@@ -305,166 +236,27 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
         sub.steps = rest
         if blocks[-1].names != blocks[-1].columns:  # the graph's inputs are the expanded outputs, or the key
             prep.transformers_[position] = (name, sub, blocks[-1].input_names())
+    if _splits_in_double(graph.steps[-1][1]):
+        for block in blocks:
+            block.dtype = np.float64
     return graph, blocks
 
 
-def _register_converters() -> None:
-    import lightgbm
-    import xgboost
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-    update_registered_converter(lightgbm.LGBMClassifier, "LightGbmLGBMClassifier",
-                                calculate_linear_classifier_output_shapes, convert_lightgbm, options=options)
-    update_registered_converter(lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
-                                calculate_linear_regressor_output_shapes, convert_lightgbm)
-    update_registered_converter(xgboost.XGBClassifier, "XGBoostXGBClassifier",
-                                calculate_linear_classifier_output_shapes, convert_xgboost, options=options)
-    update_registered_converter(xgboost.XGBRegressor, "XGBoostXGBRegressor",
-                                calculate_linear_regressor_output_shapes, convert_xgboost)
-    update_registered_converter(_ImputeWithIndicator, "MlsmithImputeWithIndicator", _impute_shape, _impute_convert)
-    update_registered_converter(LogTransform, "MlsmithLogTransform", _log_shape, _log_convert)
-    update_registered_converter(Ratios, "MlsmithRatios", _ratios_shape, _ratios_convert)
-    update_registered_converter(_OneHotInfrequent, "MlsmithOneHotInfrequent", _onehot_shape, _onehot_convert)
-    update_registered_converter(_Lookup, "MlsmithLookup", _lookup_shape, _lookup_convert)
+def _numeric_fill(imputer: SimpleImputer) -> bool:
+    """Whether a fitted imputer fills numbers into every column it was given (it drops none)."""
+    stats = np.asarray(imputer.statistics_)
+    return stats.dtype.kind == "f" and (imputer.keep_empty_features or not np.isnan(stats).any())
 
 
-def _float_outputs(operator, width: int) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
+def _splits_in_double(model) -> bool:
+    """Whether the model is scikit-learn's histogram gradient boosting, which compares float64 inputs
+    with float64 thresholds: its graph takes float64 inputs, or a value lying on a threshold takes the
+    other branch. scikit-learn's other trees and XGBoost cast to float32 themselves; LightGBM splits
+    in double too, but onnxmltools' converter is float32 only (the check on held-out rows then
+    refuses a graph that differs)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
-
-
-def _log_shape(operator) -> None:
-    _float_outputs(operator, operator.raw_operator.n_features_in_)
-
-
-def _ratios_shape(operator) -> None:
-    _float_outputs(operator, len(operator.raw_operator.pairs_))
-
-
-def _onehot_shape(operator) -> None:
-    _float_outputs(operator, sum(operator.raw_operator.widths))
-
-
-def _lookup_shape(operator) -> None:
-    _float_outputs(operator, len(operator.raw_operator.tables))
-
-
-def _impute_shape(operator) -> None:
-    op = operator.raw_operator
-    _float_outputs(operator, len(op.statistics) + len(op.features))
-
-
-def _graph(scope, container) -> tuple[Callable[..., str], Callable[..., str]]:
-    """``node(op_type, inputs, output=None, domain=None, **attrs)`` and ``constant(values, dtype, shape)``
-    for one converter: each adds to the graph under a unique name and returns that name."""
-    from onnx import TensorProto
-
-    def node(op_type: str, inputs: list[str], output: str | None = None, domain: str | None = None, **attrs) -> str:
-        output = output or scope.get_unique_variable_name(op_type.lower())
-        version = {"op_domain": domain, "op_version": 2} if domain else {}  # ai.onnx.ml's LabelEncoder-2
-        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **version, **attrs)
-        return output
-
-    def constant(values: list, dtype: int = TensorProto.DOUBLE, shape: list[int] | None = None) -> str:
-        name = scope.get_unique_variable_name("const")
-        container.add_initializer(name, dtype, shape or [len(values)], values)
-        return name
-
-    return node, constant
-
-
-def _in_double(scope, operator, container, node: Callable[..., str]) -> str:
-    """The operator's inputs as one double tensor: mlsmith's transformers compute in float64, and so
-    does their graph, cast back to float32 at the end."""
-    from onnx import TensorProto
-    from skl2onnx.operator_converters.common import concatenate_variables
-
-    return node("Cast", [concatenate_variables(scope, operator.inputs, container)], to=TensorProto.DOUBLE)
-
-
-def _log_convert(scope, operator, container) -> None:
-    """``sign(x) * log(1 + |x|)``, or ``log(1 + x)`` with negatives set to 0 (``negative='clip'``); NaN stays NaN."""
-    from onnx import TensorProto
-
-    node, constant = _graph(scope, container)
-    x = _in_double(scope, operator, container, node)
-    one = constant([1.0])
-    if operator.raw_operator.negative == "clip":  # Where, not Max: a missing value must stay missing
-        zero = constant([0.0])
-        logged = node("Log", [node("Add", [node("Where", [node("Less", [x, zero]), zero, x]), one])])
-    else:
-        logged = node("Mul", [node("Sign", [x]), node("Log", [node("Add", [node("Abs", [x]), one])])])
-    node("Cast", [logged], operator.outputs[0].full_name, to=TensorProto.FLOAT)
-
-
-def _ratios_convert(scope, operator, container) -> None:
-    """Each pair's numerator over its denominator; missing where the denominator is (nearly) zero."""
-    from onnx import TensorProto
-
-    op = operator.raw_operator
-    node, constant = _graph(scope, container)
-    x = _in_double(scope, operator, container, node)
-    num, den = ([int(pair[k]) for pair in op.pairs_] for k in (0, 1))
-    top = node("Gather", [x, constant(num, TensorProto.INT64)], axis=1)
-    bottom = node("Gather", [x, constant(den, TensorProto.INT64)], axis=1)
-    safe = node("Greater", [node("Abs", [bottom]), constant([float(op.min_denominator)])])
-    ratio = node("Where", [safe, node("Div", [top, bottom]), constant([float("nan")])])
-    node("Cast", [ratio], operator.outputs[0].full_name, to=TensorProto.FLOAT)
-
-
-def _onehot_convert(scope, operator, container) -> None:
-    """Per feature: its category's column number (a LabelEncoder), compared with 0..width-1."""
-    from onnx import TensorProto
-
-    op = operator.raw_operator
-    node, constant = _graph(scope, container)
-    inputs = [v.full_name for v in operator.inputs]
-    if len(inputs) != len(op.columns):  # one input holding every feature: take them apart
-        inputs = [node("Gather", [inputs[0], constant([i], TensorProto.INT64)], axis=1) for i in range(len(op.columns))]
-    blocks = []
-    for x, columns, width, unknown in zip(inputs, op.columns, op.widths, op.unknown):
-        index = node("LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=list(columns),
-                     values_int64s=[int(v) for v in columns.values()], default_int64=int(unknown))
-        span = constant(list(range(width)), TensorProto.INT64, [1, width])
-        blocks.append(node("Cast", [node("Equal", [index, span])], to=TensorProto.FLOAT))
-    node("Concat", blocks, operator.outputs[0].full_name, axis=1)
-
-
-def _lookup_convert(scope, operator, container) -> None:
-    """One LabelEncoder per output column: key -> value, with the column's default for unseen keys."""
-    op = operator.raw_operator
-    node, _ = _graph(scope, container)
-    key = operator.inputs[0].full_name
-    outputs = [node("LabelEncoder", [key], domain="ai.onnx.ml", keys_strings=list(table),
-                    values_floats=[float(v) for v in table.values()], default_float=float(default))
-               for table, default in zip(op.tables, op.defaults)]
-    node("Concat", outputs, operator.outputs[0].full_name, axis=1)
-
-
-def _impute_convert(scope, operator, container) -> None:
-    from onnx import TensorProto
-    from skl2onnx.operator_converters.common import concatenate_variables
-
-    op = operator.raw_operator
-    node, constant = _graph(scope, container)
-    x = concatenate_variables(scope, operator.inputs, container)
-    stats = constant([float(v) for v in op.statistics], TensorProto.FLOAT, [1, len(op.statistics)])
-    isnan = node("IsNaN", [x])
-    filled = node("Where", [isnan, stats, x])
-    out = operator.outputs[0].full_name
-    if len(op.features) == 0:
-        node("Identity", [filled], out)
-        return
-    flags = node("Gather", [isnan, constant([int(v) for v in op.features], TensorProto.INT64)], axis=1)
-    node("Concat", [filled, node("Cast", [flags], to=TensorProto.FLOAT)], out, axis=1)
+    return isinstance(model, (HistGradientBoostingClassifier, HistGradientBoostingRegressor))
 
 
 def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = TOLERANCE) -> OnnxExport:
@@ -472,10 +264,14 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
 
     Parameters
     ----------
-    pipeline : the fitted Pipeline (preprocessing, model).
-    X_check : held-out rows (the test split) on which the graph must match the pipeline.
-    task : the problem's task type.
-    tolerance : the largest absolute difference allowed between probabilities (classification)
+    pipeline
+        The fitted Pipeline (preprocessing, model).
+    X_check
+        Held-out rows (the test split) on which the graph must match the pipeline.
+    task
+        The problem's task type.
+    tolerance
+        The largest absolute difference allowed between probabilities (classification)
         or between predictions relative to their scale (regression).
 
     Returns
@@ -493,11 +289,14 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
     """
     if len(X_check) == 0:
         return OnnxExport(False, "no held-out rows to verify the ONNX graph on")
+    _, classes, threshold = code_model(pipeline)
     try:
         graph, blocks = _plan(pipeline)
         feeds = _feeds(blocks, X_check)
-        model = _convert(graph, feeds, task)
-        got = _run(model, feeds, task)
+        model = _convert(graph, feeds, task, classes, threshold)
+        session = _session(model)
+        got = _run(session, feeds, task)
+        labels = _labels(session, feeds) if classes is not None and task != "regression" else None
     except _NotConvertible as exc:
         return OnnxExport(False, str(exc))
     except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, KeyError, ... on unsupported parts
@@ -508,12 +307,82 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
     else:
         want = pipeline.predict_proba(X_check)
         diff = float(np.max(np.abs(got - want)))
-    inputs = [{"name": k, "dtype": "string" if v.dtype == object else "float32", "width": int(v.shape[1])}
+    inputs = [{"name": k, "dtype": "string" if v.dtype == object else str(v.dtype), "width": int(v.shape[1])}
               for k, v in feeds.items()]
     if not diff <= tolerance:
         return OnnxExport(False, f"the ONNX graph differs from the pipeline by up to {diff:.2g} on {len(X_check)} "
                           f"held-out rows, above the tolerance {tolerance:g}", diff, len(X_check), tolerance, inputs)
+    if labels is not None:
+        wrong = _label_differences(labels, pipeline.predict(X_check), want, classes, threshold, diff)
+        if wrong:
+            return OnnxExport(False, f"the ONNX graph's label differs from the pipeline's on {wrong} of {len(X_check)} "
+                              "held-out rows whose probabilities are not at the decision point", diff, len(X_check),
+                              tolerance, inputs)
     return OnnxExport(True, "", diff, len(X_check), tolerance, inputs, model)
+
+
+def _label_tensor(classes: list[Any]) -> np.ndarray:
+    """The classes as the graph's label output holds them: int64 for integers, double for other
+    numbers, text for anything else (booleans included)."""
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) for c in classes):
+        return np.array(classes, dtype=np.int64)
+    if all(isinstance(c, (int, float, np.number)) and not isinstance(c, (bool, np.bool_)) for c in classes):
+        return np.array(classes, dtype=np.float64)
+    return np.array([str(c) for c in classes], dtype=object)
+
+
+def _label_output(onx, classes: list[Any], threshold: float | None) -> None:
+    """Make the graph's ``label`` output the bundle's prediction: the class (as :func:`_label_tensor`
+    holds it) whose probability is largest, or for a binary model the positive class when its
+    probability reaches ``threshold`` (as scikit-learn's ``FixedThresholdClassifier`` decides)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = onx.graph
+    label, proba = graph.output[0].name, graph.output[1].name
+    for node in graph.node:  # the converter's own label (a class code) stays inside the graph
+        node.output[:] = [f"{label}_code" if name == label else name for name in node.output]
+
+    def constant(name: str, values: np.ndarray) -> str:
+        graph.initializer.append(numpy_helper.from_array(values, f"mlsmith_{name}"))
+        return f"mlsmith_{name}"
+
+    if threshold is None:
+        nodes = [helper.make_node("ArgMax", [proba], ["mlsmith_index"], name="mlsmith_argmax", axis=1, keepdims=0)]
+    else:
+        nodes = [
+            helper.make_node("Gather", [proba, constant("positive", np.array(1, dtype=np.int64))],
+                             ["mlsmith_positive_probability"], name="mlsmith_positive", axis=1),
+            helper.make_node("GreaterOrEqual", ["mlsmith_positive_probability",
+                                                constant("threshold", np.array(threshold, dtype=np.float32))],
+                             ["mlsmith_reached"], name="mlsmith_threshold"),
+            helper.make_node("Cast", ["mlsmith_reached"], ["mlsmith_index"], name="mlsmith_index",
+                             to=TensorProto.INT64),
+        ]
+    values = _label_tensor(classes)
+    nodes.append(helper.make_node("Gather", [constant("classes", values), "mlsmith_index"], [label],
+                                  name="mlsmith_label", axis=0))
+    graph.node.extend(nodes)
+    graph.output[0].type.tensor_type.elem_type = (TensorProto.STRING if values.dtype == object
+                                                  else helper.np_dtype_to_tensor_dtype(values.dtype))
+
+
+def _labels(session, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    names = [i.name for i in session.get_inputs()]
+    return session.run([session.get_outputs()[0].name], dict(zip(names, feeds.values())))[0]
+
+
+def _label_differences(got: np.ndarray, want: np.ndarray, proba: np.ndarray, classes: list[Any],
+                       threshold: float | None, diff: float) -> int:
+    """Rows whose graph label is not the pipeline's, leaving out those the probabilities' float32
+    difference may decide otherwise (within ``diff`` of the threshold, or of a tie)."""
+    as_graph = dict(zip(map(str, classes), _label_tensor(classes)))
+    want = np.array([as_graph[str(v)] for v in want], dtype=_label_tensor(classes).dtype)
+    if threshold is not None:
+        close = np.abs(proba[:, 1] - threshold) <= diff
+    else:
+        top = np.sort(proba, axis=1)[:, -2:]
+        close = top[:, 1] - top[:, 0] <= 2 * diff
+    return int(((np.asarray(got) != want) & ~close).sum())
 
 
 def _feeds(blocks: list[_Block], frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -523,19 +392,22 @@ def _feeds(blocks: list[_Block], frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str) -> bytes:
+def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str, classes: list[Any] | None = None,
+             threshold: float | None = None) -> bytes:
     from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    _register_converters()
-    types = [(name, StringTensorType([None, a.shape[1]]) if a.dtype == object else FloatTensorType([None, a.shape[1]]))
-             for name, a in feeds.items()]
+    register_converters()
+    kinds = {np.dtype(object): StringTensorType, np.dtype(np.float64): DoubleTensorType}
+    types = [(name, kinds.get(a.dtype, FloatTensorType)([None, a.shape[1]])) for name, a in feeds.items()]
     options = {} if task == "regression" else {id(graph.steps[-1][1]): {"zipmap": False}}
     with warnings.catch_warnings():  # skl2onnx reads attributes scikit-learn has deprecated (SVC's probA_)
         warnings.simplefilter("ignore", FutureWarning)
         # A fixed graph name (skl2onnx draws a random one): the same model gives the same bytes.
         onx = convert_sklearn(graph, name="mlsmith", initial_types=types, options=options,
                               target_opset={"": 17, "ai.onnx.ml": 3})
+    if classes is not None and task != "regression":
+        _label_output(onx, classes, threshold)
     return onx.SerializeToString()
 
 
@@ -588,6 +460,7 @@ class OnnxModel:
         return _run(self._session, feeds, self._task, self._io)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The graph's predictions: a classifier's ``label`` output (see :func:`_label_output`)."""
         if self._task == "regression":
             return _run(self._session, _feeds(self._blocks, X), self._task, self._io)
-        return self.predict_proba(X).argmax(axis=1)
+        return _labels(self._session, _feeds(self._blocks, X))

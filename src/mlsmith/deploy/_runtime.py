@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._columns import naive_utc
 from ..exceptions import BundleError
-from ..target import coded_model
+from ..target import code_model
 from ._bundle import ModelBundle
 from ._onnx import ONNX_FILE, ONNX_INFO, OnnxModel
 
@@ -51,7 +51,7 @@ class Scorer:
                 why = json.loads(info_path.read_text()).get("reason") if info_path.is_file() else "it was saved without one"
                 raise BundleError(f"model bundle '{bundle.path}' has no ONNX graph ({why}); serve it with --runtime sklearn.")
             # The file's hash was checked when the bundle was loaded.
-            self.model = OnnxModel(onnx_path.read_bytes(), coded_model(bundle.pipeline), bundle.task)
+            self.model = OnnxModel(onnx_path.read_bytes(), code_model(bundle.pipeline)[0], bundle.task)
         self.classes = np.asarray(bundle.classes, dtype=object)
 
     def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:

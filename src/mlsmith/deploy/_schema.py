@@ -16,6 +16,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
+import pandas as pd
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -29,8 +30,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import NotRequired, Required, TypedDict
-
-import pandas as pd
 
 from .._columns import FLOAT32_MAX, naive_utc, parse_dates
 from ..data import Schema

@@ -9,8 +9,8 @@ import numpy as np
 from scipy import stats as sps
 
 from .._columns import finite_float
-from ._finding import Finding, finding, name_list
-from ._table import Table, finite, lit, q, sql_labels
+from .._findings import Finding, finding, name_list
+from .._table import Table, finite, lit, q, sql_labels
 
 __all__ = ["Target", "collinearity", "correlation_ratio", "cramers_v", "missingness", "target_association", "vif"]
 

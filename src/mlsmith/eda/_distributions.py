@@ -8,8 +8,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from ._finding import Finding, finding
-from ._table import Table, finite, lit, q
+from .._findings import Finding, finding
+from .._table import Table, finite, lit, q
 
 __all__ = ["bimodality_coefficient", "count_modes", "distributions"]
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._findings import Finding, FindingsReport, by_severity, finding, name_list
+from .._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ..exceptions import DataError
+from ..quality import approximations, as_table, column_stats
 from ._associations import Target, collinearity, leakage, missingness, target_association
 from ._distributions import distributions
-from ._finding import Finding, FindingsReport, finding, name_list
-from ._table import SAMPLE_ROWS, Table, lit, q, sql_labels
 from ._temporal import temporal
 
 __all__ = ["EDAReport", "explore"]
@@ -72,14 +72,21 @@ def explore(
 
     Parameters
     ----------
-    data : a pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
+    data
+        A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
         of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target : the target column.
-    task : binary_classification, multiclass_classification or regression (inferred when None).
-    positive_class : the class whose rate the binary statistics follow (default: 1/true, else the minority).
-    time_column : the column for temporal patterns (default: the first date column, if any).
-    exclude : columns to leave out (ids).
-    sample_rows : rows drawn for figures and sample-based measures.
+    target
+        The target column.
+    task
+        binary_classification, multiclass_classification or regression (inferred when None).
+    positive_class
+        The class whose rate the binary statistics follow (default: 1/true, else the minority).
+    time_column
+        The column for temporal patterns (default: the first date column, if any).
+    exclude
+        Columns to leave out (ids).
+    sample_rows
+        Rows drawn for figures and sample-based measures.
 
     Examples
     --------
@@ -88,8 +95,6 @@ def explore(
     >>> r.task, r.sample_rows, r.associations[0]["measure"]
     ('regression', 442, 'pearson/spearman')
     """
-    from ..quality import approximations, as_table, column_stats
-
     with as_table(data) as table:
         if target not in table.types:
             raise DataError(f"target '{target}' is not a column of the data; columns: "
@@ -177,10 +182,8 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         temporal_data, more = temporal(table, time_column, y_expr, y_name, span)
         findings += more
     figures = _figure_data(table, sample, target, stats, dist, assoc, class_counts)
-    order = {"error": 0, "warning": 1, "info": 2}
-    findings.sort(key=lambda f: order[f.severity])
     return EDAReport(table.n_rows, len(sample), task, target_name, positive, balance, dist, miss, assoc, corr,
-                     temporal_data, figures, findings, table.source)
+                     temporal_data, figures, by_severity(findings), table.source)
 
 
 def _figure_data(table: Table, sample: pd.DataFrame, target: Target, stats, dist, assoc, class_counts) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from ._finding import Finding, finding
-from ._table import Table, lit, q
+from .._findings import Finding, finding
+from .._table import Table, lit, q
 
 __all__ = ["temporal"]
 

@@ -1,13 +1,16 @@
 """Stage 7a: the honest evaluation of the final model on the test split, read once.
 
-- :func:`out_of_fold`, :func:`choose_threshold`, :func:`fold_scores`: the decision threshold and the
+- :func:`out_of_fold`, :func:`~mlsmith.metrics.choose_threshold`, :func:`fold_scores`: the decision threshold and the
   cross-validated scores, from out-of-fold predictions of the training rows only;
 - :func:`evaluate`: test metrics, the baselines on the same rows, curves, fairness and the
   :class:`Verdict` with bootstrap intervals;
 - :func:`measure_latency`, :func:`global_explanations`: constraints checked by measurement.
 """
 
-from ._constraints import global_explanations, measure_latency
+from .._bootstrap import bootstrap_interval, paired_bootstrap
+from .._latency import measure_latency
+from ..metrics import choose_threshold
+from ._constraints import global_explanations
 from ._core import (
     BaselineScores,
     Evaluation,
@@ -21,9 +24,9 @@ from ._core import (
 )
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
-from ._folds import choose_threshold, fold_scores, out_of_fold
+from ._folds import fold_scores, out_of_fold
 from ._resample import metric_on_resamples
-from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+from ._uncertainty import Verdict, judge
 
 __all__ = [
     "BaselineScores",

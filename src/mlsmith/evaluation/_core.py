@@ -1,7 +1,7 @@
 """Stage 7a: the honest evaluation — the test split read once, against the threshold and the baselines.
 
 The decision threshold of a binary classifier is chosen on out-of-fold predictions of the
-training rows (:func:`~mlsmith.evaluation.choose_threshold`), never on the test split, then
+training rows (:func:`~mlsmith.metrics.choose_threshold`), never on the test split, then
 applied to it once. Every figure of the report is drawn from numbers kept here.
 """
 
@@ -15,13 +15,14 @@ import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.metrics import classification_report, confusion_matrix
 
+from .._bootstrap import bootstrap_interval, paired_bootstrap
 from ..exceptions import ProblemSpecError
 from ..metrics import METRICS, compute, get_metric
 from ..problem import Baseline, Problem
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
 from ._resample import metric_on_resamples
-from ._uncertainty import Verdict, bootstrap_interval, judge, paired_bootstrap
+from ._uncertainty import Verdict, judge
 
 __all__ = ["BaselineScores", "Evaluation", "baseline_predictions", "baselines_for", "dummy_predictions", "evaluate",
            "scores_for", "task_metrics"]
@@ -198,8 +199,7 @@ def evaluate(
     """Score the final pipeline on the test rows, score the baselines on the same rows, judge with intervals.
 
     The first baseline is the one the verdict compares against (the spec's). The interval of the
-    success metric is a seeded percentile bootstrap over the test rows (stratified by class for a
-    classifier); "beats the baseline" is judged on a paired bootstrap of the difference.
+    success metric is a seeded percentile bootstrap over the test rows; "beats the baseline" is judged on a paired bootstrap of the difference.
     """
     task, metric_name = problem.type, problem.success_metric
     metric = get_metric(metric_name)
@@ -219,9 +219,13 @@ def evaluate(
     def score(p, pr):
         return score_named(metric_name, p, pr)
 
-    strata = y_test if task != "regression" else None
     value = test_metrics[metric_name]
-    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, strata=strata)
+    # The root of a mean of squared errors is skewed on small test splits: the percentile interval held
+    # the population RMSE 91.5% of the time (100 test rows, 200 draws: benchmarks/coverage.py), BCa 93.0%.
+    # For the other metrics the percentile interval covers as it should, and BCa did worse on a
+    # 5-class balanced accuracy (90.0%, its jackknife unstable with rare classes).
+    method = "bca" if metric_name == "rmse" else "percentile"
+    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, method=method)
     met = margin = status = None
     if problem.threshold is not None:
         margin = value - problem.threshold if metric.greater_is_better else problem.threshold - value
@@ -234,8 +238,7 @@ def evaluate(
         b_proba = b.proba
         if b_proba is None and task == "binary_classification":
             b_proba = b.pred.astype(float)
-        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed,
-                             strata=strata)
+        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed)
         if not metric.greater_is_better:
             d = (-d[1], -d[0])
         s = judge(d, 0.0, True)
@@ -257,12 +260,15 @@ def evaluate(
     if task == "binary_classification" and metric_name in ("recall", "precision"):
         other = "precision" if metric_name == "recall" else "recall"
         tradeoff = {other: test_metrics[other]}
-        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed,
-                                               strata=strata)
-    verdict = Verdict(metric_name, value, problem.threshold, problem.direction, met, margin, base_value, beats,
-                      main.improvement if main else None, interval, status, diff, base_status,
-                      main.description if main else "", 0.95, n_boot, tradeoff, tradeoff_interval,
-                      dummy_value, dummy_diff, dummy_status)
+        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed)
+    verdict = Verdict(
+        metric=metric_name, value=value, threshold=problem.threshold, direction=problem.direction, met=met,
+        margin=margin, baseline_value=base_value, beats_baseline=beats,
+        improvement=main.improvement if main else None, interval=interval, status=status,
+        difference_interval=diff, baseline_status=base_status, baseline=main.description if main else "",
+        confidence=0.95, n_boot=n_boot, tradeoff=tradeoff, tradeoff_interval=tradeoff_interval,
+        dummy_value=dummy_value, dummy_difference_interval=dummy_diff, dummy_status=dummy_status,
+    )
     cm = report = None
     if task == "regression":
         curves = regression_diagnostics(y_test, pred, seed=problem.seed)

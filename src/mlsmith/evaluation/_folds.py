@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from ..metrics import get_metric
 from ._core import scores_for
 
-__all__ = ["choose_threshold", "fold_scores", "out_of_fold"]
+__all__ = ["fold_scores", "out_of_fold"]
 
 
 def out_of_fold(pipeline, X, y, cv, groups, task: str, n_jobs: int | None = None,
@@ -86,66 +85,3 @@ def fold_scores(folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task:
     mean = {k: float(np.nanmean(v)) for k, v in per_fold.items()}
     std = {k: float(np.nanstd(v)) for k, v in per_fold.items()}
     return mean, std
-
-
-def _threshold_sweep(y: np.ndarray, proba: np.ndarray, metric: str):
-    """The metric, recall and precision at every distinct probability used as the threshold.
-
-    One sort and cumulative counts instead of a metric call per candidate: predicting positive when
-    ``proba >= t`` makes the true and predicted positives at ``t`` suffix sums over the sorted values.
-    """
-    candidates, where = np.unique(proba, return_inverse=True)
-    pos = (np.asarray(y) == 1).astype(float)
-    n, n_pos = len(pos), pos.sum()
-    n_neg = n - n_pos
-    tp = np.cumsum(np.bincount(where, weights=pos, minlength=len(candidates))[::-1])[::-1]
-    pp = np.cumsum(np.bincount(where, minlength=len(candidates))[::-1])[::-1].astype(float)
-    fp, fn = pp - tp, n_pos - tp
-    tn = n_neg - fp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(n_pos > 0, tp / max(n_pos, 1), 0.0)
-        precision = np.where(pp > 0, tp / np.maximum(pp, 1), 0.0)
-        values = {
-            "recall": recall,
-            "precision": precision,
-            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0),
-            "accuracy": (tp + tn) / n,
-            "balanced_accuracy": (recall + np.where(n_neg > 0, tn / max(n_neg, 1), 0.0)) / 2,
-        }
-    return candidates, values[metric], recall, precision
-
-
-def choose_threshold(y: np.ndarray, proba: np.ndarray, metric: str, target: float | None) -> tuple[float, str]:
-    """Pick the decision threshold of a binary classifier from out-of-fold probabilities.
-
-    - ``recall >= target``: the highest precision among thresholds that reach the recall;
-    - ``precision >= target``: the highest recall among thresholds that reach the precision;
-    - another label metric (f1, accuracy, ...): the threshold that maximises it;
-    - a probability metric (roc_auc, ...): 0.5 — the metric does not depend on it.
-
-    Examples
-    --------
-    >>> y = np.array([0, 0, 1, 1, 1]); p = np.array([0.1, 0.6, 0.4, 0.7, 0.9])
-    >>> choose_threshold(y, p, "recall", 1.0)[0]
-    0.4
-    """
-    if get_metric(metric).response == "proba":
-        return 0.5, f"{metric} does not depend on the threshold; 0.5 is used"
-    constrained_metric = metric in ("recall", "precision") and target is not None
-    candidates, value, recall, precision = _threshold_sweep(y, proba, metric)
-    if constrained_metric:
-        constrained, other_value = (recall, precision) if metric == "recall" else (precision, recall)
-        reached = constrained >= target
-        key = np.where(reached, other_value, constrained)
-    else:
-        reached = np.ones(len(candidates), dtype=bool)
-        key = value
-    # the best (reached, key), ties to the highest threshold — as max() over (reached, key, t) would
-    best = np.lexsort((candidates, key, reached))[-1]
-    best_t = float(candidates[best])
-    if constrained_metric:
-        other = "precision" if metric == "recall" else "recall"
-        if reached[best]:
-            return best_t, f"highest out-of-fold {other} with {metric} >= {target:g}"
-        return best_t, f"no threshold reaches {metric} >= {target:g} out of fold; the closest was taken"
-    return best_t, f"maximises out-of-fold {metric}"

@@ -1,85 +1,15 @@
-"""Uncertainty of a test score: seeded bootstrap intervals, and the verdict they support."""
+"""The verdict a test score supports, judged on its bootstrap intervals (:mod:`mlsmith._bootstrap`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Verdict", "bootstrap_interval", "judge", "paired_bootstrap"]
+__all__ = ["Verdict", "judge"]
 
-#: A score on many resamples: an index matrix (resamples x rows) in, one value per resample out.
-Score = Callable[[np.ndarray], np.ndarray]
 Status = Literal["met", "not met", "inconclusive", "invalid"]
-
-
-#: Resampled row positions held at once (resamples x rows; 80 MB): more are drawn and scored in blocks,
-#: so that a test split of millions of rows does not need n_boot times its size in memory.
-BLOCK_CELLS = 10_000_000
-
-
-def _indices(n: int, n_boot: int, rng: np.random.Generator, strata: np.ndarray | None) -> np.ndarray:
-    """Resampled row positions, ``n_boot`` x ``n``; within each stratum when given (class balance kept)."""
-    if strata is None:
-        return rng.integers(0, n, size=(n_boot, n))
-    out = np.empty((n_boot, n), dtype=int)
-    start = 0
-    for value in np.unique(strata):
-        rows = np.flatnonzero(strata == value)
-        out[:, start:start + len(rows)] = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
-        start += len(rows)
-    return out
-
-
-def _on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, strata: np.ndarray | None) -> list[np.ndarray]:
-    """Each score on the same ``n_boot`` seeded resamples, drawn :data:`BLOCK_CELLS` cells at a time."""
-    rng = np.random.default_rng(seed)
-    per_block = max(1, BLOCK_CELLS // max(n, 1))
-    values: list[list[np.ndarray]] = [[] for _ in scores]
-    for start in range(0, n_boot, per_block):
-        idx = _indices(n, min(per_block, n_boot - start), rng, strata)
-        for out, score in zip(values, scores):
-            out.append(np.asarray(score(idx), dtype=float))
-    return [np.concatenate(out) for out in values]
-
-
-def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
-                       strata: np.ndarray | None = None) -> tuple[float, float]:
-    """Percentile bootstrap interval of a score over ``n`` rows resampled with replacement.
-
-    ``score`` receives an index matrix (one resample of row positions per row) and returns the
-    metric on each resample (see :func:`~mlsmith.evaluation.metric_on_resamples`); a large test
-    split gets the resamples in blocks. With ``strata`` (e.g. the true classes) each stratum is
-    resampled on its own, so a rare class never vanishes from a resample.
-
-    Examples
-    --------
-    >>> y = np.array([1, 1, 0, 1, 0, 1, 1, 0]); hit = np.array([1, 1, 0, 0, 0, 1, 1, 1])
-    >>> lo, hi = bootstrap_interval(lambda idx: np.mean(y[idx] == hit[idx], axis=1), len(y), seed=1)
-    >>> 0 <= lo <= np.mean(y == hit) <= hi <= 1
-    True
-    """
-    [values] = _on_resamples([score], n, n_boot, seed, strata)
-    values = values[np.isfinite(values)]
-    if not len(values):  # no resample gave a finite score: no interval, rather than a crash
-        return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
-
-
-def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,
-                     confidence: float = 0.95, strata: np.ndarray | None = None) -> tuple[float, float]:
-    """Interval of ``score_a - score_b`` where both are scored on the same resampled rows each time.
-
-    Pairing removes the row-to-row noise the two share, so the interval of the difference is
-    narrower than the two separate intervals suggest.
-    """
-    a, b = _on_resamples([score_a, score_b], n, n_boot, seed, strata)
-    diffs = a - b
-    diffs = diffs[np.isfinite(diffs)]
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
 
 
 def judge(interval: tuple[float, float], threshold: float, greater_is_better: bool) -> Status:
@@ -101,7 +31,7 @@ def judge(interval: tuple[float, float], threshold: float, greater_is_better: bo
     return "inconclusive"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
     """Does the model meet the success criterion, and does it beat the baseline — with 95% intervals?
 
@@ -186,3 +116,9 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "summary": self.sentence()}
+
+    def _repr_html_(self) -> str:
+        from ..report._evaluation import verdict_html
+        from ..runs import to_jsonable
+
+        return verdict_html(to_jsonable(self.to_dict()))

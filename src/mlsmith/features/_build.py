@@ -7,6 +7,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, PolynomialFeatures, StandardScaler
 
+from ..preprocess import target_encoder, to_float
 from ._aggregate import GroupAggregate
 from ._binning import Binning
 from ._dates import DateFeatures, ElapsedDays
@@ -35,8 +36,6 @@ def _beyond_linear_names(transformer, names):
 
 def plan_blocks(plan: FeaturePlan, scale: bool, seed: int) -> list[tuple[str, object, list[str]]]:
     """``(name, transformer, columns)`` for each transform of the plan, ready for a ColumnTransformer."""
-    from ..preprocess import target_encoder, to_float
-
     tail = [StandardScaler()] if scale else []
 
     def impute(indicator: bool = False):

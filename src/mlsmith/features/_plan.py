@@ -14,6 +14,7 @@ from scipy.stats import skew
 
 from ..data import Schema
 from ..exceptions import DataError
+from ..preprocess import HIGH_CARDINALITY
 from ..problem import FeatureSpec, FeaturesSpec
 
 __all__ = ["FeaturePlan", "plan_features", "suggest_plan"]
@@ -94,10 +95,14 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
 
     Parameters
     ----------
-    train : the training split (never the test rows).
-    schema : the column roles.
-    spec : the problem's ``features:`` section (default: ``auto``).
-    flagged : columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
+    train
+        The training split (never the test rows).
+    schema
+        The column roles.
+    spec
+        The problem's ``features:`` section (default: ``auto``).
+    flagged
+        Columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
         them (a per-entity mean of a leak spreads it over every row of the entity).
 
     Returns
@@ -155,8 +160,6 @@ def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None,
     ``flagged`` columns (by the leakage guards) are neither an aggregate's key nor its values.
     """
     flagged = set(flagged)
-    from ..preprocess import HIGH_CARDINALITY
-
     out: list[FeatureSpec] = []
     dates = schema.features("datetime")
     for name in dates:

@@ -33,9 +33,11 @@ unfair_comparison        tuned models compared with untuned ones (:func:`check_c
 =======================  ===================================================================
 """
 
-from ._finding import Finding, GuardReport, Severity
+from .._findings import Finding, Severity
+from ._finding import GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
-from ._leakage import check_derived_target, check_id_order, check_target_leakage, check_timestamps, single_feature_score
+from ._leakage import check_derived_target, check_id_order, check_target_leakage, check_timestamps
+from ._oof import single_feature_score
 from ._pipeline import check_pipeline, check_pipeline_file
 from ._run import check_data, check_training
 from ._split import check_adversarial, check_contamination, check_date_trend, check_entities, check_time_order

@@ -1,47 +1,16 @@
-"""A finding and the list of findings a guard run returns."""
+"""The list of findings a guard run returns (:class:`~mlsmith._findings.Finding` is shared with stages 2-3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
-__all__ = ["Finding", "GuardReport", "Severity"]
+from .._findings import Finding, Severity, by_severity
 
-Severity = Literal["info", "warning", "error"]
-_RANK = {"info": 0, "warning": 1, "error": 2}
+__all__ = ["GuardReport", "LEAK_CHECKS"]
+
 #: The checks whose columns carry (or were recorded after) the answer.
 LEAK_CHECKS = ("target_leakage", "timestamp_after_outcome", "not_available_at_prediction", "id_order")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One methodology problem: which check found it, how bad it is, the numbers, and the fix.
-
-    Examples
-    --------
-    >>> f = Finding("labels", "info", "3 rows with a missing target were dropped.", {"n_dropped": 3}, "none needed")
-    >>> f.to_dict()["severity"]
-    'info'
-    """
-
-    check: str
-    severity: Severity
-    message: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    fix: str = ""
-    #: The column the finding is about, when it is about one (the quality and EDA reports set it).
-    column: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.severity not in _RANK:
-            raise ValueError(f"severity must be one of info, warning, error; got {self.severity!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"check": self.check, "severity": self.severity, "message": self.message,
-               "evidence": dict(self.evidence), "fix": self.fix}
-        if self.column is not None:
-            out["column"] = self.column
-        return out
 
 
 @dataclass
@@ -58,7 +27,7 @@ class GuardReport:
     findings: list[Finding] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.findings = sorted(self.findings, key=lambda f: -_RANK[f.severity])
+        self.findings = by_severity(self.findings)
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
@@ -68,7 +37,7 @@ class GuardReport:
 
     def extend(self, findings) -> None:
         """Add findings (keeps the most-severe-first order)."""
-        self.findings = sorted([*self.findings, *findings], key=lambda f: -_RANK[f.severity])
+        self.findings = by_severity([*self.findings, *findings])
 
     @property
     def errors(self) -> list[Finding]:

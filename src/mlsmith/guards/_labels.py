@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import row_keys
 
 __all__ = ["check_conflicting_labels", "check_imbalanced_accuracy", "check_missing_target"]

@@ -13,8 +13,10 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
+from .._findings import Finding
 from ..exceptions import DataError
-from ._finding import Finding, GuardReport
+from ..target import code_model
+from ._finding import GuardReport
 
 __all__ = ["check_pipeline", "check_pipeline_file"]
 
@@ -76,9 +78,12 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
 
     Parameters
     ----------
-    estimator : a fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
-    X_train : the feature rows the estimator was meant to be fitted on (the training split).
-    X_full : all rows, before the split (train and test), when available.
+    estimator
+        A fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
+    X_train
+        The feature rows the estimator was meant to be fitted on (the training split).
+    X_full
+        All rows, before the split (train and test), when available.
 
     Returns
     -------
@@ -95,6 +100,7 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
     X_train = pd.DataFrame(X_train)
     findings: list[Finding] = []
     fitted = estimator.best_estimator_ if isinstance(estimator, BaseSearchCV) and hasattr(estimator, "best_estimator_") else estimator
+    fitted = code_model(fitted)[0]  # a bundle's whole model: the pipeline inside its threshold and labels
     for path, step, cols in _first_steps(fitted, None, ""):
         found = _compare(path, step, cols, X_train, X_full)
         if found:

@@ -22,9 +22,9 @@ from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from .._columns import finite_float
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import encode, roles_of, sample
-from ._leakage import folds_for, single_feature_oof, tree_oof
+from ._oof import folds_for, single_feature_oof, tree_oof
 
 __all__ = ["check_relative_leaks", "oof_error"]
 
@@ -75,10 +75,14 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
 
     Parameters
     ----------
-    frame : the training features (a sample of 2,000 rows is used); columns already flagged left out.
-    y : the training target aligned with ``frame`` (encoded classes, or values).
-    task : the problem's task type.
-    roles : column roles (the schema's); inferred when not given.
+    frame
+        The training features (a sample of 2,000 rows is used); columns already flagged left out.
+    y
+        The training target aligned with ``frame`` (encoded classes, or values).
+    task
+        The problem's task type.
+    roles
+        Column roles (the schema's); inferred when not given.
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna().to_numpy()

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._findings import Finding
 from ..data import Schema
 from ..metrics import get_metric
 from ..problem import Problem
 from ..split import HeldOutTest
-from ._finding import Finding, GuardReport
+from ._finding import GuardReport
 from ._labels import check_conflicting_labels, check_imbalanced_accuracy, check_missing_target
 from ._leakage import check_id_order, check_target_leakage, check_timestamps
-from ._text import check_text_leakage
 from ._split import check_adversarial, check_contamination, check_date_trend, check_entities, check_time_order
+from ._text import check_text_leakage
 from ._training import check_cv_test_gap, check_overfitting, check_seeds, check_tuning_range
 
 if TYPE_CHECKING:
@@ -32,12 +33,18 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
     Parameters
     ----------
-    problem : the resolved problem.
-    schema : column roles; id columns are checked for order, features for everything else.
-    train, y : the training rows (file order) and their encoded target.
-    held_out : the sealed test split; only its feature, id and group columns are looked at.
-    split_strategy : ``SplitInfo.strategy`` (random, stratified, group or time).
-    n_missing_target : rows dropped before the split for a missing target.
+    problem
+        The resolved problem.
+    schema
+        Column roles; id columns are checked for order, features for everything else.
+    train, y
+        The training rows (file order) and their encoded target.
+    held_out
+        The sealed test split; only its feature, id and group columns are looked at.
+    split_strategy
+        ``SplitInfo.strategy`` (random, stratified, group or time).
+    n_missing_target
+        Rows dropped before the split for a missing target.
 
     Returns
     -------
@@ -80,14 +87,17 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
 
 
 def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Finding]:
+    from ..catalog import families
+    from ..pipeline import build_pipeline
     from ..recommender import recommend
-    from ..selection import build_pipeline
     from ..split import cv_splitter
 
     constraints = problem.constraints
     names = recommend(schema, len(train), problem.type, constraints.interpretability, constraints.latency_ms,
                       problem.models).order
-    objects: dict[str, Any] = {name: build_pipeline(name, schema, problem.type, problem.seed) for name in names}
+    catalog = families(problem.models)
+    objects: dict[str, Any] = {name: build_pipeline(catalog[name], schema, problem.type, problem.seed)
+                               for name in names}
     objects["cv"] = cv_splitter(problem, train)[0]
     return check_seeds(objects)
 
@@ -95,7 +105,7 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
 def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningResult,
                    evaluation: Evaluation) -> list[Finding]:
     """Run the guards that need the training results: overfitting, CV against test, the tuning ranges."""
-    from ..selection import CATALOG
+    from ..catalog import family
 
     best = leaderboard.best
     metric = problem.success_metric
@@ -107,7 +117,8 @@ def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningRes
         from ..tuning import parse_space
 
         override = problem.tuning.spaces.get(tuning.model)
-        space = parse_space(tuning.model, override) if override else CATALOG[tuning.model].space(problem.type)
+        space = (parse_space(tuning.model, override) if override
+                 else family(tuning.model, problem.models).space(problem.type))
         findings += check_tuning_range(space, tuning.best_params, best.label, tuning.trials,
                                        get_metric(tuning.metric).greater_is_better)
     return findings

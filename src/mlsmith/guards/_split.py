@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import as_time, encode, roles_of, row_keys, sample
 
 __all__ = ["check_adversarial", "check_contamination", "check_date_trend", "check_entities", "check_time_order"]
@@ -85,14 +85,14 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
         if not n_near and n_exact <= plausible_exact:
             findings.append(Finding(
                 "contamination", "info",
-                f"{shared}, as chance allows: about {expected:.1f} test rows (at most) would match a training row "
+                f"{shared}, as chance allows: about {_about(expected)} test rows (at most) would match a training row "
                 f"by chance, {_chance_basis(independent, distinct)}, so up to {plausible_exact} is plausible.",
                 evidence, "Nothing to do unless repeated rows are the same record entered twice (then drop them).",
             ))
         else:
             findings.append(Finding(
                 "contamination", "error" if share >= 0.05 else "warning" if share >= WARN_SHARE else "info",
-                f"{shared}, where chance allows about {expected:.1f} exact matches (up to {plausible_exact}): the "
+                f"{shared}, where chance allows about {_about(expected)} exact matches (up to {plausible_exact}): the "
                 "test score rewards memorising them.", evidence,
                 "Remove duplicate rows before the split, or name the entity as data.group_column so the split keeps "
                 "each one on one side.",
@@ -530,3 +530,12 @@ def _date_columns(frame: pd.DataFrame, roles: dict[str, str], at_least: int):
         times = as_time(frame[column])
         if times is not None and times.notna().sum() >= at_least:
             yield column, times, times.notna().to_numpy()
+
+
+def _about(count: float) -> str:
+    """An expected count as a sentence says it: whole above ten, one decimal below.
+
+    >>> _about(659.0), _about(2.345)
+    ('659', '2.3')
+    """
+    return f"{count:,.0f}" if count >= 10 else f"{count:.1f}"

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ._finding import Finding
+from .._findings import Finding
 from ._frame import roles_of, sample
 
 __all__ = ["check_text_leakage"]
@@ -35,10 +35,14 @@ def check_text_leakage(frame: pd.DataFrame, labels: pd.Series, task: str, roles:
 
     Parameters
     ----------
-    frame : the training features.
-    labels : the training target as written in the data (class names, not codes), aligned with ``frame``.
-    task : the problem's task type.
-    roles : column roles; text, categorical and id columns holding spaces are looked at.
+    frame
+        The training features.
+    labels
+        The training target as written in the data (class names, not codes), aligned with ``frame``.
+    task
+        The problem's task type.
+    roles
+        Column roles; text, categorical and id columns holding spaces are looked at.
     """
     roles = roles_of(frame, roles)
     labels = labels.loc[frame.index]

@@ -8,8 +8,8 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.model_selection._search import BaseSearchCV
 
+from .._findings import Finding
 from ..metrics import get_metric
-from ._finding import Finding
 
 __all__ = ["check_comparison", "check_cv_test_gap", "check_overfitting", "check_seeds", "check_tuning_range"]
 

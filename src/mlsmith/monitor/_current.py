@@ -7,10 +7,8 @@ Polars, pyarrow), and the serving prediction log (SQLite table ``predictions``).
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,7 @@ from ..exceptions import DataError
 from ._reference import category_strings, numeric_values
 
 __all__ = ["CategoricalCounts", "DateCounts", "NumericCounts", "PresenceCounts", "count_chunks", "counts_for",
-           "file_chunks", "log_chunks", "parse_time"]
+           "file_chunks", "parse_time"]
 
 CHUNK_ROWS = 250_000
 
@@ -117,39 +115,6 @@ def parse_time(value: str | float | None, name: str, now: float | None = None) -
             "unix seconds, or an age such as 24h or 7d."
         )
     return float(stamp.timestamp())  # a naive Timestamp's seconds are UTC's
-
-
-def log_chunks(db: str | Path, since: float | None, until: float | None, role: str = "champion",
-               chunk_rows: int = 50_000) -> tuple[int, Iterator[pd.DataFrame]]:
-    """Rows of the serving log in ``[since, until)`` for one role: their count and their inputs, in chunks."""
-    db = Path(db)
-    if not db.is_file():
-        raise DataError(f"prediction log '{db}' does not exist; pass the SQLite file the server writes with --log.")
-    where = "role = ?"
-    params: list[Any] = [role]
-    if since is not None:
-        where += " AND ts >= ?"
-        params.append(since)
-    if until is not None:
-        where += " AND ts < ?"
-        params.append(until)
-    # read by one thread at a time, but not the one that opened it (chunks are read ahead)
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
-    try:
-        n = conn.execute(f"SELECT COUNT(*) FROM predictions WHERE {where}", params).fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise DataError(f"'{db}' is not a prediction log with a 'predictions' table: {exc}.") from None
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        try:
-            cursor = conn.execute(f"SELECT inputs FROM predictions WHERE {where} ORDER BY ts", params)
-            while rows := cursor.fetchmany(chunk_rows):
-                yield pd.DataFrame.from_records([json.loads(r[0]) for r in rows])
-        finally:
-            conn.close()
-
-    return int(n), chunks()
 
 
 class NumericCounts:

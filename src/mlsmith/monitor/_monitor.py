@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._bootstrap import bootstrap_se
 from .._reading import source_name
 from ..deploy import ModelBundle
+from ..deploy._log import log_chunks
 from ..evaluation import metric_on_resamples, scores_for
 from ..exceptions import DataError, MlsmithError
 from ..target import TargetCodec
-from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, log_chunks, parse_time
+from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
 from ._reference import column_reference, load_reference, model_outputs, numeric_values, prediction_summary
-from ._stats import bootstrap_se
 
 __all__ = ["DriftReport", "data_drift", "monitor"]
 
@@ -93,15 +94,17 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
 
 def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
     reasons: list[str] = []
-    strong = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "significant"]
-    moderate = [r["name"] for r in features if r["drifted"] and r["psi_band"] == "moderate"]
+    strong = [r["name"] for r in features if r["drifted"] and r["band"] == "significant"]
+    moderate = [r["name"] for r in features if r["drifted"] and r["band"] == "moderate"]
     drift_words = []
     if strong:
-        drift_words.append(f"{len(strong)} feature(s) drifted with PSI >= 0.2 ({', '.join(strong[:5])})")
+        drift_words.append(f"{len(strong)} feature(s) drifted strongly ({', '.join(strong[:5])})")
     if moderate:
         drift_words.append(f"{len(moderate)} feature(s) drifted moderately ({', '.join(moderate[:5])})")
     if prediction["drifted"]:
-        drift_words.append(f"the predictions drifted (PSI {prediction['psi']:.3f})")
+        size = (f"Jensen-Shannon distance {prediction['js']:.3f}, {prediction['js_net']:.3f} net of noise"
+                if prediction.get("js_net") is not None else f"PSI {prediction['psi']:.3f}")
+        drift_words.append(f"the predictions drifted ({size})")
     status = "ok"
     if performance is not None:
         level = f"{performance['level']:.0%}"
@@ -117,7 +120,7 @@ def _verdict(features, prediction, performance, findings) -> dict[str, Any]:
                 status = "watch"
                 reasons.extend(drift_words)
     else:
-        if strong or (prediction["drifted"] and prediction["psi_band"] == "significant"):
+        if strong or (prediction["drifted"] and prediction["band"] == "significant"):
             status = "retrain"
         elif drift_words:
             status = "watch"
@@ -149,15 +152,23 @@ def monitor(
 
     Parameters
     ----------
-    bundle : a model bundle folder (the ``model`` folder of a run) or a loaded bundle.
-    current : a CSV or Parquet file of current rows (read in chunks), a folder or glob of Parquet
+    bundle
+        A model bundle folder (the ``model`` folder of a run) or a loaded bundle.
+    current
+        A CSV or Parquet file of current rows (read in chunks), a folder or glob of Parquet
         files, or a table held in memory (pandas, Polars, pyarrow); or give ``log``.
-    labels : the column holding the true target, to measure performance decay.
-    log : the serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
-    since, until : unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
-    alpha : the false-alarm rate of the tests (family-wise over the features).
-    chunk_rows : rows read at a time.
-    n_boot : bootstrap resamples for the performance interval.
+    labels
+        The column holding the true target, to measure performance decay.
+    log
+        The serving prediction log (SQLite); its ``inputs`` for ``role`` in ``[since, until)``.
+    since, until
+        Unix seconds, ISO dates/times (UTC by default) or ages such as ``7d``.
+    alpha
+        The false-alarm rate of the tests (family-wise over the features).
+    chunk_rows
+        Rows read at a time.
+    n_boot
+        Bootstrap resamples for the performance interval.
 
     Returns
     -------
@@ -263,16 +274,21 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
 
     Parameters
     ----------
-    reference : a reference table, or reference statistics (``reference.json``'s ``features``).
-    current : a current table, or a CSV/Parquet file read in chunks.
-    roles : column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
+    reference
+        A reference table, or reference statistics (``reference.json``'s ``features``).
+    current
+        A current table, or a CSV/Parquet file read in chunks.
+    roles
+        Column -> numeric | categorical (default: numeric dtypes numeric, the rest categorical);
         needed only when ``reference`` is a table.
-    alpha : family-wise false-alarm rate.
+    alpha
+        Family-wise false-alarm rate.
 
     Returns
     -------
     list of dict
-        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI and band, drifted.
+        One row per column: test, statistic, p-value (raw and Holm-adjusted), PSI, for a categorical
+        column its Jensen-Shannon distance (``js``, ``js_noise``, ``js_net``), the size ``band``, drifted.
 
     Examples
     --------

@@ -16,14 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._bootstrap import bootstrap_se
+from ..deploy._bundle import REFERENCE_FILE
 from ..evaluation import metric_on_resamples, model_outputs
 from ..exceptions import BundleError
 from ..metrics import get_metric
-from ._stats import GRID_SIZE, bootstrap_se
+from ._stats import GRID_SIZE
 
 __all__ = ["REFERENCE_FILE", "build_reference", "load_reference", "test_reference"]
 
-REFERENCE_FILE = "reference.json"
 REFERENCE_VERSION = 1
 #: Categories kept per column; the rest are counted together as 'other'.
 MAX_CATEGORIES = 1000
@@ -121,13 +122,20 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
 
     Parameters
     ----------
-    pipeline : the fitted final pipeline.
-    X_test, y_test : the held-out test rows and their encoded target.
-    task, metric : the task type and the success metric.
-    decision_threshold : a binary classifier's decision threshold (None otherwise).
-    threshold : the success criterion on the metric, if any.
-    classes : the class values in code order (empty for regression).
-    seed : the bootstrap's seed (the standard error of the test metric).
+    pipeline
+        The fitted final pipeline.
+    X_test, y_test
+        The held-out test rows and their encoded target.
+    task, metric
+        The task type and the success metric.
+    decision_threshold
+        A binary classifier's decision threshold (None otherwise).
+    threshold
+        The success criterion on the metric, if any.
+    classes
+        The class values in code order (empty for regression).
+    seed
+        The bootstrap's seed (the standard error of the test metric).
     """
     pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
     summary = prediction_summary(task, pred, proba, classes)
@@ -147,9 +155,12 @@ def build_reference(train: pd.DataFrame, schema, on_test: dict[str, Any]) -> dic
 
     Parameters
     ----------
-    train : the training rows (each feature is summarised by its role in ``schema``).
-    schema : the input :class:`~mlsmith.data.Schema`.
-    on_test : :func:`test_reference` of the final model.
+    train
+        The training rows (each feature is summarised by its role in ``schema``).
+    schema
+        The input :class:`~mlsmith.data.Schema`.
+    on_test
+        :func:`test_reference` of the final model.
 
     Returns
     -------

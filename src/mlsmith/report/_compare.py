@@ -1,11 +1,13 @@
-"""The page of ``mlsmith runs compare --html``: runs side by side (verdicts, metrics, parameters, data)."""
+"""The page of ``mlsmith runs compare --html``: runs side by side (verdicts, metrics, leaderboards,
+the keys of problem.yaml that differ, parameters, data)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._evaluation import STATUS_CLASS
 from ._html import _env
-from ._monitor_terminal import run_names, verdict_status
+from ._monitor_terminal import leaderboard_cell, leaderboard_models, run_names, spec_value, verdict_status
 
 
 def comparison_page(data: dict[str, Any]) -> str:
@@ -19,5 +21,8 @@ def comparison_page(data: dict[str, Any]) -> str:
     >>> "&lt;b&gt;x&lt;/b&gt;" in page and "MET" in page
     True
     """
-    return _env.get_template("compare.html").render(d=data, names=run_names(len(data["runs"])),
-                                                     statuses=[verdict_status(r) for r in data["runs"]])
+    boards = data.get("leaderboards") or []
+    return _env.get_template("compare.html").render(
+        d=data, names=run_names(len(data["runs"])), statuses=[verdict_status(r) for r in data["runs"]],
+        status_class=STATUS_CLASS, boards=leaderboard_models(boards) if any(boards) else [],
+        cell=leaderboard_cell, spec_value=spec_value)

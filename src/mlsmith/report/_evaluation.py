@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._evaluation_figures import classification_figures, explanation_figures, regression_figures
-from ._html import render_template
+from ._html import render_fragment, render_template
 
 STATUS_CLASS = {"met": "met", "not met": "notmet", "inconclusive": "inconclusive", "invalid": "notmet", None: "neutral"}
 
@@ -20,3 +20,8 @@ def html(data: dict[str, Any], results: dict[str, Any]) -> str:
     return render_template("sections/evaluation.html", d=data, r=results, figures=figures,
                            explain_figures=explain_figures, class_rows=class_rows, avg_rows=avg_rows,
                            status_class=STATUS_CLASS, bundle=(results.get("bundle") or {}).get("path"))
+
+
+def verdict_html(verdict: dict[str, Any]) -> str:
+    """A verdict on its own (``Verdict._repr_html_``): the cards that head the run report."""
+    return render_fragment(render_template("verdict.html", r={"evaluation": {"verdict": verdict}}))

@@ -106,11 +106,23 @@ def render_results(results: dict[str, Any], standalone: bool = True, rendered: d
     return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
 
 
-def render_section(key: str, data: dict[str, Any], results: dict[str, Any] | None = None) -> str:
+def render_section(key: str, data: Any, results: dict[str, Any] | None = None) -> str:
     """One section of the report with the report's style, for a result's ``_repr_html_`` in a notebook."""
     module = dict(SECTIONS)[key]
-    body = Markup(importlib.import_module(module).html(data, results or {}))
-    return _env.get_template("fragment.html").render(body=body)
+    return render_fragment(importlib.import_module(module).html(data, results or {}))
+
+
+def render_fragment(body: str) -> str:
+    """HTML drawn by the report's templates, wrapped with the report's style for a notebook cell.
+
+    Examples
+    --------
+    >>> html = render_fragment(render_template("sections/_learning_curve.html", lc={"diagnosis": "good fit",
+    ...                        "fix": "deploy", "explanation": "<b>train = val</b>"}, figure=""))
+    >>> html.count('<div class="mls">'), "&lt;b&gt;train = val&lt;/b&gt;" in html
+    (1, True)
+    """
+    return _env.get_template("fragment.html").render(body=Markup(body))
 
 
 def render_html(result, standalone: bool = True, rendered: dict[str, str] | None = None) -> str:

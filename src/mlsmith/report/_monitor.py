@@ -8,7 +8,7 @@ import numpy as np
 from markupsafe import Markup
 
 from ._figures import PALETTE, figure, img_tag
-from ._html import _env, render_template
+from ._html import _env, render_fragment, render_template
 
 #: Reference-vs-current distributions shown: the drifted features first, then the largest PSI.
 SHOWN_DISTRIBUTIONS = 6
@@ -24,7 +24,8 @@ def psi_figure(rows: list[dict[str, Any]]):
     ax.axvline(0.1, color=PALETTE[1], linestyle="--", linewidth=1, label="0.1: moderate")
     ax.axvline(0.2, color=PALETTE[3], linestyle="--", linewidth=1, label="0.2: significant")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlabel("PSI (red: flagged — significant after Holm correction and PSI >= 0.1)")
+    ax.set_xlabel("PSI (red: flagged — significant after Holm correction and PSI >= 0.1, or for a category\n"
+                  "a Jensen-Shannon distance net of sampling noise >= 0.07)")
     ax.tick_params(axis="y", labelsize=8)
     return fig
 
@@ -40,7 +41,9 @@ def distribution_figure(row: dict[str, Any]):
     ax.set_xticks(x, bins["labels"], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")
     psi_text = "—" if row["psi"] is None else f"{row['psi']:.3f}"
-    ax.set_title(f"{row['name']}: PSI {psi_text}", fontsize=10)
+    net = row.get("js_net")
+    js_text = "" if net is None else f", Jensen-Shannon {row['js']:.3f} ({net:.3f} net of noise)"
+    ax.set_title(f"{row['name']}: PSI {psi_text}{js_text}", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
@@ -85,3 +88,8 @@ def page(data: dict[str, Any]) -> str:
     title = {"name": f"Monitoring — {about.get('problem') or data['bundle']}", "decision": data["verdict"]["summary"],
              "type": about["task"], "target": about["target"], "seed": about.get("seed")}
     return _env.get_template("report.html").render(r={"problem": title}, sections=[Markup(html(data))], standalone=True)
+
+
+def retrain_html(data: dict[str, Any]) -> str:
+    """A retraining decision (``RetrainResult.to_dict()``) for a notebook: the figures ``mlsmith retrain`` prints."""
+    return render_fragment(render_template("sections/retrain.html", d=data))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ._terminal import _f
 
@@ -14,12 +16,14 @@ _STYLE = {"ok": "bold green", "watch": "bold yellow", "retrain": "bold red"}
 
 def print_monitor(data: dict[str, Any], console: Console) -> None:
     """Drift table, prediction drift, performance and the verdict."""
-    table = Table(title=f"Data drift — {data['n_rows']} current rows (flag: Holm p < {data['alpha']} and PSI >= 0.1)")
-    for col in ("feature", "test", "statistic", "p (Holm)", "PSI", "band", "missing now", "flag"):
+    table = Table(title=f"Data drift — {data['n_rows']} current rows (flag: Holm p < {data['alpha']} and PSI >= 0.1; "
+                        "a category: Jensen-Shannon distance net of noise >= 0.07)")
+    for col in ("feature", "test", "statistic", "p (Holm)", "PSI", "JS net", "band", "missing now", "flag"):
         table.add_column(col, justify="left" if col in ("feature", "test", "band", "flag") else "right")
     for r in data["features"]:
         table.add_row(r["name"], r["test"] or "—", _f(r["statistic"]), _f(r["p_adjusted"]), _f(r["psi"]),
-                      r["psi_band"] or "—", f"{r['missing']['current']:.1%}", "DRIFT" if r["drifted"] else "")
+                      _f(r.get("js_net")), r.get("band", r["psi_band"]) or "—", f"{r['missing']['current']:.1%}",
+                      "DRIFT" if r["drifted"] else "")
     console.print(table)
     q = data["prediction"]
     console.print(f"Prediction drift ({q['what']}): PSI {_f(q['psi'])}, p {_f(q['p_value'])}"
@@ -51,7 +55,9 @@ def print_retrain(data: dict[str, Any], console: Console) -> None:
 def print_runs(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title=f"{len(rows)} run(s)")
     for col in ("id", "task", "model", "metric", "value", "verdict", "data"):
-        table.add_column(col, justify="right" if col == "value" else "left")
+        # on a narrow terminal an id wraps and the verdict stays whole; other cells may be cut
+        table.add_column(col, justify="right" if col == "value" else "left", overflow="fold" if col == "id" else "ellipsis",
+                         no_wrap=col == "verdict", min_width=len("INCONCLUSIVE") if col == "verdict" else None)
     for r in rows:
         table.add_row(r["id"], (r["task"] or "").replace("_classification", ""), r["model"] or "—", r["metric"] or "—",
                       _f(r["value"]), verdict_status(r), (r["data_fingerprint"] or "")[:12])
@@ -108,7 +114,45 @@ def print_comparison(data: dict[str, Any], console: Console) -> None:
     for p in data["params"]:
         params.add_row(p["param"], *(_f(v) for v in p["values"]), "" if p["same"] else "differs")
     console.print(params)
+    if data.get("spec"):
+        spec = Table(title="problem.yaml: the keys that differ")
+        for col in ("key", *names):
+            spec.add_column(col)
+        for row in data["spec"]:  # Text: a spec value such as [linear, knn] is not rich markup
+            spec.add_row(Text(row["key"]), *(Text(spec_value(v)) for v in row["values"]))
+        console.print(spec)
+    boards = data.get("leaderboards") or []
+    if any(boards):
+        table = Table(title="leaderboards: CV score ± std by model (* the model each run kept)")
+        table.add_column("model")
+        for name, board in zip(names, boards):
+            table.add_column(f"{name} ({board['metric']})" if board else name, justify="right")
+        for model in leaderboard_models(boards):
+            table.add_row(Text(model), *(Text(leaderboard_cell(board, model, run["model"]))
+                                         for board, run in zip(boards, runs)))
+        console.print(table)
     console.print("the same data" if data["same_data"] else "different data", markup=False, highlight=False)
+
+
+def spec_value(value: Any) -> str:
+    """A problem.yaml value as YAML's flow style would write it (lists and maps as JSON)."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return "—" if value is None else str(value)
+
+
+def leaderboard_models(boards: list[dict[str, Any] | None]) -> list[str]:
+    """Every model in the compared leaderboards, in the order the runs ranked them."""
+    return list(dict.fromkeys(row["model"] for board in boards if board for row in board["rows"]))
+
+
+def leaderboard_cell(board: dict[str, Any] | None, model: str, kept: str | None) -> str:
+    """``mean ± std`` of ``model`` in one run's leaderboard (its status when it has no score)."""
+    row = next((r for r in (board or {"rows": []})["rows"] if r["model"] == model), None)
+    if row is None:
+        return "—"
+    text = row["status"] if row["cv_mean"] is None else f"{_f(row['cv_mean'])} ± {_f(row['cv_std'])}"
+    return text + (" *" if model == kept else "")
 
 
 def run_names(n: int) -> list[str]:

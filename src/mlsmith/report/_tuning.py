@@ -5,7 +5,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ._figures import PALETTE, figure, img_tag
-from ._html import render_template
+from ._html import render_fragment, render_template
 
 
 def learning_curve_figure(lc: dict[str, Any]):
@@ -28,8 +28,16 @@ def learning_curve_figure(lc: dict[str, Any]):
     return fig
 
 
+def _figure_tag(lc: dict[str, Any]) -> Markup:
+    return Markup(img_tag(learning_curve_figure(lc), f"Learning curves, diagnosed as {lc['diagnosis']}"))
+
+
 def html(data: dict[str, Any], results: dict[str, Any]) -> str:
     """The tuning section of the run report: search, gain over the defaults, learning curves."""
     lc = data.get("learning_curve")
-    fig = Markup(img_tag(learning_curve_figure(lc), f"Learning curves, diagnosed as {lc['diagnosis']}")) if lc else ""
-    return render_template("sections/tuning.html", d=data, r=results, figure=fig)
+    return render_template("sections/tuning.html", d=data, r=results, figure=_figure_tag(lc) if lc else "")
+
+
+def learning_curve_html(lc: dict[str, Any]) -> str:
+    """A learning curve on its own (``LearningCurve._repr_html_``): the tuning section's figure and diagnosis."""
+    return render_fragment(render_template("sections/_learning_curve.html", lc=lc, figure=_figure_tag(lc)))

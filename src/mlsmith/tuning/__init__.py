@@ -6,9 +6,9 @@ trials or seconds and compares the tuned model with the defaults on the same fol
 diagnoses the fit (overfitting, underfitting, good fit, validation plateau) with its fix.
 """
 
+from .._space import describe_space, grid_points, parse_space
 from ._curves import LearningCurve, learning_curves
 from ._search import METHODS, TuningResult, tune
-from ._space import describe_space, grid_points, parse_space
 
 __all__ = ["METHODS", "LearningCurve", "TuningResult", "describe_space", "grid_points", "learning_curves",
            "parse_space", "tune"]

@@ -61,14 +61,14 @@ class LearningCurve:
     fix: str
     explanation: str
 
-    def _repr_html_(self) -> str:
-        from ..report._html import render_section
-        from ..runs import to_jsonable
-
-        return render_section("tuning", {"learning_curve": to_jsonable(self)})  # the tuning section's figure
-
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def _repr_html_(self) -> str:
+        from ..report._tuning import learning_curve_html
+        from ..runs import to_jsonable
+
+        return learning_curve_html(to_jsonable(self.to_dict()))
 
 
 def learning_curves(pipeline, X, y, task: str, metric: str, folds: list, reference: float | None = None,

@@ -11,7 +11,7 @@ How the trials are dispatched (:func:`mlsmith.parallel.fit_many`, one joblib cal
 folds of a batch of trials; :func:`mlsmith.parallel.fit_folds` for one trial in rounds):
 
 - grid and random search: every trial in one batch, their candidates do not depend on results;
-- Bayesian search: TPE's random start-up trials in batches (see :meth:`_Search.ahead`; the first
+- Bayesian search: TPE's random start-up trials in batches (see :meth:`_TpeSearch.ahead`; the first
   holds only trials the pruner cannot stop, as the folds' cost is not known yet), then one trial at
   a time, each TPE candidate following from the results so far. Once folds are known to be cheap
   (their mean fit time under :data:`CHEAP_FOLD_S`), a trial is sent whole: the median pruner still
@@ -27,16 +27,17 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterSampler
 
+from .._progress import Step
+from .._space import describe_space, grid_points, suggest
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
 from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
-from ._space import describe_space, grid_points, suggest
 
 __all__ = ["METHODS", "TuningResult", "tune"]
 
@@ -77,17 +78,20 @@ class TuningResult:
     space: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     learning_curve: Any = None
-
-    def _repr_html_(self) -> str:
-        from ..report._html import render_section
-        from ..runs import to_jsonable
-
-        return render_section("tuning", to_jsonable(self))
+    #: Training rows the search cross-validated on: a sample on a large table (see
+    #: :func:`mlsmith.selection.search_rows`); the chosen parameters are then fitted on every row.
+    rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["learning_curve"] = self.learning_curve.to_dict() if self.learning_curve is not None else None
         return out
+
+    def _repr_html_(self) -> str:
+        from ..report._html import render_section
+        from ..runs import to_jsonable
+
+        return render_section("tuning", to_jsonable(self.to_dict()))
 
 
 def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, default_score: float | None = None,
@@ -98,12 +102,17 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
 
     Parameters
     ----------
-    pipeline : the family's default pipeline (preprocessing + model), unfitted.
-    family : its name in the catalog; its search space is used unless ``space`` is given.
-    metric : the metric to optimise; ``default_score`` is the default pipeline's CV score on it.
-    method : ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
+    pipeline
+        The family's default pipeline (preprocessing + model), unfitted.
+    family
+        Its name in the catalog; its search space is used unless ``space`` is given.
+    metric
+        The metric to optimise; ``default_score`` is the default pipeline's CV score on it.
+    method
+        ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
         or ``none``.
-    n_trials, timeout_s : the budget; either or both (whichever ends first).
+    n_trials, timeout_s
+        The budget; either or both (whichever ends first).
 
     Returns
     -------
@@ -115,7 +124,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     >>> import pandas as pd
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.model_selection import KFold
-    >>> from mlsmith.catalog import build_pipeline
+    >>> from mlsmith.pipeline import build_pipeline
     >>> from mlsmith.data import infer_schema
     >>> df = load_diabetes(as_frame=True).frame
     >>> pipe = build_pipeline("linear", infer_schema(df, "target"), "regression", 0)
@@ -145,7 +154,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     start = time.perf_counter()
     deadline = None if timeout_s is None else start + timeout_s
     limit = n_trials if n_trials is not None else MAX_TRIALS
-    search = _Search(method, space, limit, seed, len(folds))
+    search = _search(method, space, limit, seed, len(folds))
     batches = _BATCHES and deadline is None
     fit_times: list[float] = []  # of the folds fitted so far, to tell cheap folds from expensive ones
 
@@ -165,7 +174,8 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
             break
         first = len(result.trials) + 1
         if progress:
-            progress(f"trial {first}" if len(batch) == 1 else f"trials {first}-{first + len(batch) - 1}")
+            text = f"trial {first}" if len(batch) == 1 else f"trials {first}-{first + len(batch) - 1}"
+            progress(Step(f"{text} of {limit}", done=first - 1, total=limit))
         candidates = [clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()}) for params in batch]
         # Several trials (none the pruner could stop, unless folds are cheap) or a cheap one: all folds at once.
         if batches and (cheap or len(batch) > 1):
@@ -206,7 +216,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     return pipeline, result
 
 
-def _record(result: TuningResult, search: "_Search", params: dict[str, Any], res: list[FoldResult] | Exception,
+def _record(result: TuningResult, search: "_PointSearch", params: dict[str, Any], res: list[FoldResult] | Exception,
             n_folds: int, metric: str, sign: float) -> None:
     """Tell the search how the oldest trial it is waiting for went, and add it to ``result``.
 
@@ -231,57 +241,23 @@ def _record(result: TuningResult, search: "_Search", params: dict[str, Any], res
         result.trials_done += 1
 
 
-class _Search:
-    """Which candidates come next: a grid, a seeded random sample, or Optuna's TPE with a median pruner.
+class _PointSearch:
+    """Candidates that do not depend on results: a grid, or a seeded random sample of the space.
 
-    Trials are asked, then reported on and told in the order they were asked: :meth:`report` and
-    :meth:`tell` are about the oldest trial not yet told.
+    Every method's search answers the same calls (see :class:`_TpeSearch`): ``ahead``, ``ask``,
+    ``ask_many``, ``report``, ``tell`` and ``abandon``; this one learns nothing from what it is told.
     """
 
-    def __init__(self, method: str, space: dict[str, Any], limit: int, seed: int, n_folds: int):
-        self.method, self.space, self.limit = method, space, limit
-        self._pending: list[Any] = []  # Optuna trials asked and not yet told, oldest first
-        self._scores: list[float] = []  # the oldest pending trial's fold scores so far
-        if method == "grid":
-            self._points = iter(grid_points(space, limit))
-        elif method == "random":
-            self._points = iter(ParameterSampler(space, n_iter=limit, random_state=seed))
-        else:
-            import optuna
-
-            self._optuna = optuna
-            self._startup = min(10, max(3, limit // 3))
-            with _quiet(optuna):
-                self.study = optuna.create_study(
-                    direction="maximize",
-                    sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=self._startup),
-                    pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP,
-                                                       n_warmup_steps=min(1, n_folds - 1)),
-                )
+    def __init__(self, points: Iterator[dict[str, Any]], limit: int):
+        self._points, self.limit = points, limit
 
     def ahead(self, cheap: bool) -> int:
-        """How many trials may be asked before any is told, with the candidates one at a time would get.
-
-        Grid and random candidates do not depend on results. TPE samples at random, from its own
-        seeded generator, while fewer than its ``n_startup_trials`` trials are complete or pruned
-        (failed ones do not count): the start-up trials still missing can be asked at once, and
-        after them each candidate follows from the results so far. Unless folds are known to be
-        ``cheap``, a batch also stops before the trials the pruner could stop (it waits for
-        :data:`PRUNER_STARTUP` complete trials), so that no fit it would save is spent.
-        """
-        if self.method != "bayes":
-            return self.limit
-        states = [t.state for t in self.study.get_trials(deepcopy=False)]
-        complete = states.count(self._optuna.trial.TrialState.COMPLETE)
-        n = self._startup - complete - states.count(self._optuna.trial.TrialState.PRUNED)
-        return max(1, n if cheap else min(n, PRUNER_STARTUP - complete))
+        """How many trials may be asked before any is told: all of them."""
+        return self.limit
 
     def ask(self) -> dict[str, Any] | None:
         """The next candidate, or None when the grid or sample is exhausted."""
-        if self.method != "bayes":
-            return next(self._points, None)
-        self._pending.append(self.study.ask())
-        return suggest(self._pending[-1], self.space)
+        return next(self._points, None)
 
     def ask_many(self, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` next candidates (fewer when the grid or sample is exhausted)."""
@@ -291,7 +267,62 @@ class _Search:
         return batch
 
     def report(self, fold: int, res: FoldResult) -> bool:
-        """After each fold of the oldest pending trial, in fold order: True prunes it (Bayesian search only)."""
+        """Never prunes."""
+        return False
+
+    def tell(self, value: float | None, failed: bool = False) -> None:
+        """Nothing to learn."""
+
+    def abandon(self) -> None:
+        """Nothing pending."""
+
+
+class _TpeSearch(_PointSearch):
+    """Optuna's TPE with a median pruner.
+
+    Trials are asked, then reported on and told in the order they were asked: :meth:`report` and
+    :meth:`tell` are about the oldest trial not yet told.
+    """
+
+    def __init__(self, space: dict[str, Any], limit: int, seed: int, n_folds: int):
+        import optuna
+
+        super().__init__(iter(()), limit)
+        self.space = space
+        self._optuna = optuna
+        self._pending: list[Any] = []  # trials asked and not yet told, oldest first
+        self._scores: list[float] = []  # the oldest pending trial's fold scores so far
+        self._startup = min(10, max(3, limit // 3))
+        with _quiet(optuna):
+            self.study = optuna.create_study(
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=self._startup),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP,
+                                                   n_warmup_steps=min(1, n_folds - 1)),
+            )
+
+    def ahead(self, cheap: bool) -> int:
+        """How many trials may be asked before any is told, with the candidates one at a time would get.
+
+        TPE samples at random, from its own seeded generator, while fewer than its
+        ``n_startup_trials`` trials are complete or pruned (failed ones do not count): the start-up
+        trials still missing can be asked at once, and after them each candidate follows from the
+        results so far. Unless folds are known to be ``cheap``, a batch also stops before the trials
+        the pruner could stop (it waits for :data:`PRUNER_STARTUP` complete trials), so that no fit
+        it would save is spent.
+        """
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        complete = states.count(self._optuna.trial.TrialState.COMPLETE)
+        n = self._startup - complete - states.count(self._optuna.trial.TrialState.PRUNED)
+        return max(1, n if cheap else min(n, PRUNER_STARTUP - complete))
+
+    def ask(self) -> dict[str, Any] | None:
+        """The next candidate (TPE never runs out)."""
+        self._pending.append(self.study.ask())
+        return suggest(self._pending[-1], self.space)
+
+    def report(self, fold: int, res: FoldResult) -> bool:
+        """After each fold of the oldest pending trial, in fold order: True prunes it."""
         self._scores.append(next(iter(res.test_scores.values())))
         if not self._pending:
             return False
@@ -316,6 +347,15 @@ class _Search:
         self._scores = []
         while self._pending:
             self.study.tell(self._pending.pop(0), state=self._optuna.trial.TrialState.FAIL)
+
+
+def _search(method: str, space: dict[str, Any], limit: int, seed: int, n_folds: int) -> _PointSearch:
+    """The search of a tuning method: one small class per kind, chosen here once."""
+    if method == "grid":
+        return _PointSearch(iter(grid_points(space, limit)), limit)
+    if method == "random":
+        return _PointSearch(iter(ParameterSampler(space, n_iter=limit, random_state=seed)), limit)
+    return _TpeSearch(space, limit, seed, n_folds)
 
 
 @contextmanager

@@ -1,9 +1,13 @@
 """``retrain``: a challenger trained on new data against the champion, on the same recent hold-out.
 
 The challenger is a full workflow run on the new data. Its held-out test split (the most recent
-rows when the problem names a ``time_column``) is the common ground: both models score those rows,
-and a paired bootstrap of the difference in the success metric decides. The challenger is promoted
-only when the whole interval of its gain lies above zero — better beyond noise.
+rows when the problem names a ``time_column``) is the common ground: the run scores both models on
+those rows in its one read of the sealed split, and a paired bootstrap of the difference in the
+success metric decides. The challenger is promoted only when the whole interval of its gain lies
+above zero — better beyond noise.
+
+This module sits above the workflow (it runs one), as the CLI does: the monitoring stage, which the
+workflow uses to build a bundle's reference, does not import it.
 """
 
 from __future__ import annotations
@@ -17,18 +21,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._columns import unusable_targets
-from ..data import check_columns, load_data
-from ..deploy import ModelBundle
-from ..exceptions import BundleError
-from ..metrics import get_metric
-from ..problem import Problem, load_problem
-from ..runs import staging_dir, write_json
-from ..split import split_train_test
-from ..target import TargetCodec
-from ..evaluation import metric_on_resamples
-from ._reference import model_outputs
-from ._stats import paired_bootstrap
+from ._bootstrap import paired_gain
+from .deploy import ModelBundle
+from .evaluation import metric_on_resamples
+from .metrics import get_metric
+from .problem import Problem, load_problem
+from .runs import staging_dir, write_json
+from .workflow import run
 
 __all__ = ["RetrainResult", "retrain"]
 
@@ -62,6 +61,12 @@ class RetrainResult:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def _repr_html_(self) -> str:
+        from .report._monitor import retrain_html
+        from .runs import to_jsonable
+
+        return retrain_html(to_jsonable(self.to_dict()))
+
 
 def _replace_bundle(champion: Path, challenger: Path, stamp: str) -> Path:
     """Put the challenger's bundle in the champion's place; the old champion is kept beside it."""
@@ -76,7 +81,7 @@ def _replace_bundle(champion: Path, challenger: Path, stamp: str) -> Path:
 def retrain(
     problem: str | Path | Problem,
     champion: str | Path,
-    data: str | Path,
+    data: Any,
     runs_dir: str | Path = "runs",
     *,
     promote: bool = False,
@@ -89,14 +94,22 @@ def retrain(
 
     Parameters
     ----------
-    problem : problem.yaml (or a Problem); its ``data`` source is replaced by ``data``.
-    champion : the bundle in production.
-    data : the new data (CSV or Parquet).
-    runs_dir : where the challenger's run folder is written.
-    promote : when the challenger wins, also put its bundle in the champion's folder (the old one is
+    problem
+        Problem.yaml (or a Problem); its ``data`` source is replaced by ``data``.
+    champion
+        The bundle in production.
+    data
+        The new data: a file (CSV, Parquet, ...) or a table held in memory (pandas, Polars,
+        pyarrow; as :func:`mlsmith.run`'s ``data``).
+    runs_dir
+        Where the challenger's run folder is written.
+    promote
+        When the challenger wins, also put its bundle in the champion's folder (the old one is
         kept as ``<champion>.replaced-<time>``).
-    alpha : one minus the level of the paired-bootstrap interval.
-    n_boot : bootstrap resamples.
+    alpha
+        One minus the level of the paired-bootstrap interval.
+    n_boot
+        Bootstrap resamples.
 
     Returns
     -------
@@ -109,37 +122,23 @@ def retrain(
     ...
     mlsmith.exceptions.ProblemSpecError: problem file 'no/problem.yaml' does not exist; ...
     """
-    from ..workflow import run
-
     spec = problem if isinstance(problem, Problem) else load_problem(problem)
     champ = ModelBundle.load(champion)
-    new_data = spec.data.model_copy(update={"path": str(Path(data).resolve()), "url": None, "query": None})
-    spec = spec.model_copy(update={"data": new_data})
-    result = run(spec, runs_dir=runs_dir, n_jobs=n_jobs, progress=progress)
-    resolved = result.problem
-
-    # The same rows the challenger was evaluated on: the split is a function of the data and the seed.
-    frame = load_data(resolved.data, resolved.base_dir)
-    check_columns(frame, resolved)
-    frame = frame[~unusable_targets(frame[resolved.target])].reset_index(drop=True)  # as run() drops them
-    _, held_out, info = split_train_test(frame, resolved)
-    test = held_out.read()
+    if isinstance(data, (str, Path)):  # a file replaces the spec's source; a frame is given to run() as is
+        new_data = spec.data.model_copy(update={"path": str(Path(data).resolve()), "url": None, "query": None})
+        spec, data = spec.model_copy(update={"data": new_data}), None
+    result = run(spec, runs_dir=runs_dir, n_jobs=n_jobs, progress=progress, data=data, champion=champ)
+    resolved, info, outputs = result.problem, result.split, result.held_out_outputs
     challenger = ModelBundle.load(result.run_dir / "model")
-    if champ.task != challenger.task or [str(c) for c in champ.classes] != [str(c) for c in challenger.classes]:
-        raise BundleError(
-            f"champion '{champion}' predicts {champ.task} with classes {champ.classes}, but the new data gives "
-            f"{challenger.task} with classes {challenger.classes}; retrain against a champion of the same problem."
-        )
-    champ.check_columns(test)
-    y = TargetCodec(challenger.task, tuple(challenger.classes)).encode(test[resolved.target])
+    y = outputs["y"]
     metric = resolved.success_metric
     n_classes = len(challenger.classes) or None
     scores = []
-    for bundle in (champ, challenger):
-        pred, proba = model_outputs(bundle.pipeline, test[bundle.schema.features()], bundle.task, bundle.threshold)
-        scores.append(metric_on_resamples(metric, bundle.task, y, pred, proba, n_classes))
+    for name in ("champion", "challenger"):
+        pred, proba = outputs[name]
+        scores.append(metric_on_resamples(metric, champ.task, y, pred, proba, n_classes))
     greater = get_metric(metric).greater_is_better
-    boot = paired_bootstrap(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
+    boot = paired_gain(scores[0], scores[1], len(y), greater, n_boot=n_boot, alpha=alpha, seed=resolved.seed)
     full = np.arange(len(y))[None]
     promoted = bool(boot["ci_low"] > 0)
     level = f"{boot['level']:.0%}"

@@ -1,4 +1,5 @@
-"""Run folders: ``runs/<timestamp>-<name>/``, created complete or not at all."""
+"""Run folders (``runs/<timestamp>-<name>/``, created complete or not at all) and their history (the
+SQLite index beside them, :mod:`mlsmith.runs._history`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["new_run_id", "run_folder", "staging_dir", "to_jsonable", "write_json"]
+__all__ = ["RunComparison", "compare_runs", "list_runs", "new_run_id", "register_run", "run_folder", "show_run",
+           "staging_dir", "to_jsonable", "write_json"]
 
 
 def staging_dir(parent: str | Path, name: str) -> Path:
@@ -111,3 +113,6 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False))
     os.replace(tmp, path)
+
+
+from ._history import RunComparison, compare_runs, list_runs, register_run, show_run  # noqa: E402

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,20 @@ def _check(runs_dir: str | Path) -> Path:
     return runs_dir
 
 
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    """An index row as the run gave it: SQLite keeps a boolean as 0/1."""
+    if row["met"] is not None:
+        row["met"] = bool(row["met"])
+    return row
+
+
 def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     """Every indexed run, newest first (without parameters and metrics)."""
     runs_dir = _check(runs_dir)
     _sync(runs_dir)
     with closing(_connect(runs_dir)) as conn:
         cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC")
-        return [dict(zip(_COLUMNS, r)) for r in cursor]
+        return [_typed(dict(zip(_COLUMNS, r))) for r in cursor]
 
 
 def show_run(runs_dir: str | Path, run_id: str) -> dict[str, Any]:
@@ -102,7 +109,7 @@ def show_run(runs_dir: str | Path, run_id: str) -> dict[str, Any]:
     with closing(_connect(runs_dir)) as conn:
         cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)}, params, metrics FROM runs WHERE id LIKE ? ORDER BY id",
                               [run_id.replace("%", "") + "%"])
-        rows = [dict(zip([*_COLUMNS, "params", "metrics"], r)) for r in cursor]
+        rows = [_typed(dict(zip([*_COLUMNS, "params", "metrics"], r))) for r in cursor]
     exact = [r for r in rows if r["id"] == run_id]
     if exact:
         rows = exact
@@ -128,6 +135,11 @@ class RunComparison:
     #: one row per parameter: each run's value, and whether all runs agree
     params: list[dict[str, Any]]
     same_data: bool
+    #: one row per key of problem.yaml (dotted: ``split.cv_folds``) whose value is not the same in every run
+    spec: list[dict[str, Any]] = field(default_factory=list)
+    #: each run's leaderboard (``{metric, rows: [{model, label, cv_mean, cv_std, fit_time_s, status}]}``),
+    #: None for a run whose folder no longer holds its results.json
+    leaderboards: list[dict[str, Any] | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -135,7 +147,7 @@ class RunComparison:
 
 def compare_runs(runs_dir: str | Path, *run_ids: str) -> RunComparison:
     """Compare two or more runs: every test metric (with its difference from the first run), every
-    parameter, the verdicts and the data.
+    parameter, the verdicts, the data, each run's leaderboard and the keys of problem.yaml that differ.
 
     Raises
     ------
@@ -159,6 +171,42 @@ def compare_runs(runs_dir: str | Path, *run_ids: str) -> RunComparison:
         values = [r["params"].get(key) for r in shown]
         params.append({"param": key, "values": values, "same": all(v == values[0] for v in values)})
     fields = ["id", "name", "task", "model", "metric", "value", "threshold", "status", "met", "data_fingerprint",
-              "n_train", "n_test", "seed"]
+              "n_train", "n_test", "seed", "path"]
+    results = [_results(Path(runs_dir) / r["id"]) for r in shown]  # beside the index, even if the folder moved
+    specs = [_flat(r.get("problem") or {}) if r is not None else None for r in results]
+    spec = []
+    for key in sorted(set().union(*(s for s in specs if s is not None))):
+        values = [None if s is None else s.get(key) for s in specs]
+        known = [v for v, s in zip(values, specs) if s is not None]  # a run without its folder differs in nothing
+        if any(v != known[0] for v in known):
+            spec.append({"key": key, "values": values})
     return RunComparison([{k: r.get(k) for k in fields} for r in shown], metrics, params,
-                         len({r["data_fingerprint"] for r in shown}) == 1 and first["data_fingerprint"] is not None)
+                         len({r["data_fingerprint"] for r in shown}) == 1 and first["data_fingerprint"] is not None,
+                         spec, [_leaderboard(r) for r in results])
+
+
+def _results(run_dir: Path) -> dict[str, Any] | None:
+    """A run folder's results.json; None when it is gone or unreadable (the index row still compares)."""
+    try:
+        return json.loads((run_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _flat(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """problem.yaml as dotted keys: ``{"split": {"cv_folds": 5}}`` -> ``{"split.cv_folds": 5}``."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _leaderboard(results: dict[str, Any] | None) -> dict[str, Any] | None:
+    if results is None or "leaderboard" not in results:
+        return None
+    keep = ("model", "label", "cv_mean", "cv_std", "fit_time_s", "status")
+    return {"metric": (results.get("leaderboard_meta") or {}).get("metric"),
+            "rows": [{k: row.get(k) for k in keep} for row in results["leaderboard"]]}

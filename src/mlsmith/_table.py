@@ -17,9 +17,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .._columns import finite_float
-from .._reading import TRUE_FALSE, as_pandas, file_kind, lit, parquet_files, parquet_relation, sniff_csv
-from ..exceptions import DataError
+from ._columns import finite_float
+from ._reading import TRUE_FALSE, as_pandas, file_kind, lit, parquet_files, parquet_relation, sniff_csv
+from .data import read_table
+from .exceptions import DataError
 
 __all__ = ["Table", "finite", "lit", "open_table", "q", "sql_labels"]
 
@@ -153,8 +154,6 @@ def open_table(data: Any, memory_limit: str = "1GB") -> Table:
                 relation = f"read_parquet({lit(str(parquet))})"
             elif kind == "excel":
                 # A sheet holds at most about a million rows: it is read whole, as `run` reads it.
-                from ..data import read_table
-
                 frame = read_table(path).rename(columns=str)
                 con.register("source_frame", frame)
                 relation = "source_frame"

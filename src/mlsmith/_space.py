@@ -10,6 +10,9 @@ In problem.yaml a space maps a model parameter to a list of choices or to a rang
           min_samples_leaf: [1, 5, 20]
         lightgbm:
           learning_rate: {float: [0.01, 0.3], log: true}
+
+A family of the user's own (a ``models:`` entry with an ``estimator``) writes its space in the same
+form, under its ``space:`` key.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from typing import Any
 import numpy as np
 from scipy.stats import loguniform, randint, uniform
 
-from ..exceptions import ProblemSpecError
+from .exceptions import ProblemSpecError
 
 __all__ = ["describe_space", "grid_points", "parse_space", "suggest"]
 
 
-def parse_space(family: str, spec: dict[str, Any]) -> dict[str, Any]:
+def parse_space(family: str, spec: dict[str, Any], where: str | None = None) -> dict[str, Any]:
     """The search space written in problem.yaml for ``family``, as distributions and lists.
+
+    ``where`` is the space's place in problem.yaml, named in errors (default ``tuning.spaces.<family>``).
 
     Examples
     --------
@@ -38,12 +43,16 @@ def parse_space(family: str, spec: dict[str, Any]) -> dict[str, Any]:
     ...
     mlsmith.exceptions.ProblemSpecError: problem.yaml: tuning.spaces.lightgbm.num_leaves must be a list ...; got {...}.
     """
+    where = f"problem.yaml: {where or f'tuning.spaces.{family}'}"
+    if not isinstance(spec, dict):
+        raise ProblemSpecError(f"{where} must map parameters to choices or "
+                               f"ranges, e.g. {{max_depth: {{int: [2, 12]}}}}; got {spec!r:.200}.")
     space: dict[str, Any] = {}
     for name, value in spec.items():
-        where = f"problem.yaml: tuning.spaces.{family}.{name}"
+        at = f"{where}.{name}"
         if isinstance(value, list):
             if not value:
-                raise ProblemSpecError(f"{where} is an empty list; give at least one choice, e.g. [1, 5, 20].")
+                raise ProblemSpecError(f"{at} is an empty list; give at least one choice, e.g. [1, 5, 20].")
             space[name] = value
             continue
         kinds = [k for k in ("int", "float") if isinstance(value, dict) and k in value]
@@ -51,12 +60,12 @@ def parse_space(family: str, spec: dict[str, Any]) -> dict[str, Any]:
         if (not isinstance(bounds, list) or len(bounds) != 2 or not all(isinstance(b, (int, float)) for b in bounds)
                 or bounds[0] >= bounds[1] or set(value) - {kinds[0], "log"}):
             raise ProblemSpecError(
-                f"{where} must be a list of choices or a range like {{int: [2, 20]}} or "
+                f"{at} must be a list of choices or a range like {{int: [2, 20]}} or "
                 f"{{float: [0.01, 0.3], log: true}} with low < high; got {value!r}."
             )
         lo, hi = bounds
         if value.get("log") and (kinds[0] == "int" or lo <= 0):
-            raise ProblemSpecError(f"{where}: a log scale needs a float range with low > 0; got {value!r}.")
+            raise ProblemSpecError(f"{at}: a log scale needs a float range with low > 0; got {value!r}.")
         if kinds[0] == "int":
             space[name] = randint(int(lo), int(hi) + 1)
         else:

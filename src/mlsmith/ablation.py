@@ -1,4 +1,9 @@
-"""The measured gain of the plan: the best family cross-validated with and without each transform group."""
+"""Stage 4's plan, measured: the comparison's best family cross-validated with and without each
+transform group (an ablation), and the plan kept.
+
+It runs after the model comparison (it needs the family that won) and builds pipelines, so it sits
+above the feature package and the pipeline builder rather than inside stage 4.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import Schema
-from ..metrics import get_metric, scorer
-from ..parallel import fit_many
-from ._plan import FeaturePlan
+from .data import Schema
+from .features import FeaturePlan
+from .metrics import get_metric, scorer
+from .parallel import fit_many
+from .pipeline import build_pipeline
 
 __all__ = ["FeatureResult", "measure_gain"]
 
@@ -51,14 +57,14 @@ class FeatureResult:
         }
 
     def _repr_html_(self) -> str:
-        from ..report._features import html
+        from .report._features import html
 
         return html(self.to_dict(), {})
 
 
 def measure_gain(
     plan: FeaturePlan,
-    family: str,
+    family: Any,
     X: pd.DataFrame,
     y: np.ndarray,
     schema: Schema,
@@ -79,12 +85,19 @@ def measure_gain(
 
     Parameters
     ----------
-    plan : the proposed plan.
-    family : the model family to measure with (the leaderboard's best).
-    X, y, schema, task : the training features, encoded target, column roles and task.
-    metric : a metric name; scores are reported in its natural direction.
-    cv, groups : the run's splitter and its groups (the same folds as the comparison).
-    full_score : the whole plan's score when already known (the leaderboard's, same metric and
+    plan
+        The proposed plan.
+    family
+        The model family to measure with (the leaderboard's best): a catalog name or a
+        :class:`~mlsmith.catalog.Family` (a user's own).
+    X, y, schema, task
+        The training features, encoded target, column roles and task.
+    metric
+        A metric name; scores are reported in its natural direction.
+    cv, groups
+        The run's splitter and its groups (the same folds as the comparison).
+    full_score
+        The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
 
     Returns
@@ -106,11 +119,10 @@ def measure_gain(
     >>> res.groups[0]["group"], res.groups[0]["decision"], res.final_score < res.raw_score
     ('log', 'kept', True)
     """
-    from ..selection import build_pipeline
-
+    name = family if isinstance(family, str) else family.name
     if not plan.transforms:
         note = "no transforms in the plan: nothing to measure" if plan.mode != "none" else "features: none"
-        return FeatureResult(plan, plan, family, metric, get_metric(metric).greater_is_better, notes=[note])
+        return FeatureResult(plan, plan, name, metric, get_metric(metric).greater_is_better, notes=[note])
     n_classes = int(len(np.unique(y))) if task != "regression" else None
     score = scorer(metric, task, n_classes)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
@@ -149,5 +161,5 @@ def measure_gain(
         rows.append({"group": group, "columns": columns, "pinned": pinned, "score_without": sign * without,
                      "gain": full - without, "decision": decision})
     final = plan.without(*dropped)
-    return FeatureResult(plan, final, family, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
+    return FeatureResult(plan, final, name, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
                          rows, notes)

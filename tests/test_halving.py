@@ -1,0 +1,111 @@
+"""Successive halving over rows in the model comparison (issue 19): on a large table every family is
+first compared on a sample, and only the best go on to more rows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+from mlsmith.data import infer_schema
+from mlsmith.selection import _rung_sizes, compare_models
+from mlsmith.split import sample_rows
+
+FAMILIES = ["linear", "decision_tree", "naive_bayes", "knn", "random_forest"]
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.uniform(size=n)})
+    y = (X["a"] + 0.5 * X["b"] ** 2 + rng.normal(scale=0.5, size=n) > 0.5).astype(int).to_numpy()
+    return X, y
+
+
+def test_the_rungs_grow_by_four_and_end_on_every_row():
+    assert _rung_sizes(262_346, 20_000) == [20_000, 80_000, 262_346]
+    assert _rung_sizes(80_000, 20_000) == [80_000] and _rung_sizes(500, 20_000) == [500]
+
+
+def test_only_the_best_third_of_the_families_reaches_every_row(table):
+    X, y = table
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    board = compare_models(X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc", cv,
+                           models=FAMILIES, n_jobs=1, first_rung_rows=180)
+    rungs = board.budget["rungs"]
+    assert [r["rows"] for r in rungs] == [180, 720, 2880, 3000]
+    assert len(rungs[0]["kept"]) == 2 and set(rungs[1]["families"]) == {*rungs[0]["kept"], "dummy"}
+    rows = {r.model: r for r in board.rows}
+    assert set(FAMILIES) | {"dummy"} == set(rows)
+    assert board.best.rows == 3000 and board.best.model in rungs[-2]["kept"]
+    dropped = [r for r in board.rows if r.rows < 3000]
+    assert dropped and all(r.status == "stopped early" and f"behind at {r.rows:,} rows" in r.note for r in dropped)
+    assert all(r.rows == 3000 for r in board.rows[:3])  # the families on every row rank first
+    assert rows["dummy"].rows == 3000
+
+
+def test_a_rung_of_time_ordered_rows_is_the_most_recent_and_of_groups_whole_groups(table):
+    X, y = table
+    assert sample_rows(3000, 500, y, "binary_classification", TimeSeriesSplit(3), None, 0).tolist() == \
+        list(range(2500, 3000))
+    groups = np.repeat(np.arange(300), 10)
+    picked = sample_rows(3000, 500, y, "binary_classification", KFold(3), groups, 0)
+    assert 500 <= len(picked) <= 510 and pd.Series(groups[picked]).value_counts().eq(10).all()
+    stratified = sample_rows(3000, 500, y, "binary_classification", KFold(3), None, 0)
+    assert len(stratified) == 500 and abs(y[stratified].mean() - y.mean()) < 0.01
+    assert np.all(np.diff(stratified) > 0)
+
+
+def test_a_table_below_two_rungs_is_compared_on_every_row_as_before(table):
+    X, y = table
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    args = (X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc", cv)
+    once = compare_models(*args, models=["linear", "decision_tree"], n_jobs=1)
+    assert "rungs" not in once.budget and {r.rows for r in once.rows} == {3000}
+    again = compare_models(*args, models=["linear", "decision_tree"], n_jobs=1, first_rung_rows=1000)
+    assert [(r.model, r.cv_mean) for r in again.rows] == [(r.model, r.cv_mean) for r in once.rows]
+
+
+def test_a_family_the_recommender_caps_at_a_rungs_size_stops_there_and_says_why(table, monkeypatch):
+    from mlsmith import recommender
+
+    monkeypatch.setattr(recommender, "LARGE_N", 500)  # k-NN scans every row per prediction: left out above it
+    X, y = table
+    board = compare_models(X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc",
+                           StratifiedKFold(3, shuffle=True, random_state=0), models=["knn", "linear"], n_jobs=1,
+                           first_rung_rows=180)
+    knn = next(r for r in board.rows if r.model == "knn")
+    assert (knn.status, knn.rows) == ("capped", 180) and knn.cv_mean is not None
+    assert knn.note.startswith("not fitted on more than 180 rows: 720 training rows > 500")
+    assert board.best.model == "linear" and board.best.rows == 3000
+
+
+def test_a_run_on_a_large_table_searches_on_a_sample_and_fits_the_choice_on_every_row(tmp_path, monkeypatch):
+    import json
+
+    import mlsmith
+    from mlsmith import selection
+
+    from conftest import write_problem
+
+    monkeypatch.setattr(selection, "FIRST_RUNG_ROWS", 300)  # 3,000 rows count as large: rungs 300, 1,200, all
+    rng = np.random.default_rng(3)
+    n = 3750
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["y"] = np.where(frame["a"] + rng.normal(scale=0.7, size=n) > 0, "yes", "no")
+    spec = write_problem(tmp_path, frame, target="y", positive_class="yes", split={"cv_folds": 3},
+                         models=["linear", "decision_tree", "naive_bayes"],
+                         tuning={"method": "random", "n_trials": 2, "learning_curve": True})
+    result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    n_train = saved["split"]["n_train"]
+    assert [r["rows"] for r in saved["leaderboard_meta"]["budget"]["rungs"]] == [300, 1200, n_train]
+    assert saved["tuning"]["rows"] == 1200 and result.tuning.learning_curve.train_sizes[-1] < 1200
+    used = saved["rows_used"]
+    assert used["selection"] == [300, 1200, n_train] and used["tuning"] == used["features"] == 1200
+    assert used["evaluation"] == {"train": n_train, "test": saved["split"]["n_test"]} and used["quality"] == n_train
+    assert set(used) >= set(saved["timings_s"]) - {"report"}
+    assert any("on a sample of 1,200 of the" in note for note in saved["features"]["notes"])
+    assert result.bundle["model"] == result.leaderboard.best.model and result.leaderboard.best.rows == n_train
+    page = (result.run_dir / "report.html").read_text()
+    assert "Successive halving over rows: 300 rows" in page and "a sample of 1,200 of the" in page
