@@ -252,7 +252,7 @@ def test_dask_cluster_gives_the_local_result(data):
 def test_bad_cluster_address_is_a_user_error():
     from mlsmith.exceptions import MlsmithError
 
-    with pytest.raises(MlsmithError, match="--cluster must be 'local' or a scheduler address like tcp://host:8786; got 'nowhere'"):
+    with pytest.raises(MlsmithError, match="--cluster must be 'local', 'local:N' or a scheduler address like tcp://host:8786; got 'nowhere'"):
         with compute_backend("nowhere"):
             pass
 

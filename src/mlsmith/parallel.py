@@ -3,8 +3,9 @@
 Every cross-validation fit of stages 5 and 6 goes through :func:`fit_folds`, which sends a
 pipeline's folds to joblib at once, or in rounds of as many folds as there are workers where it may
 have to stop between folds, or through :func:`fit_many`, which sends many pipelines' folds at once.
-Inside :func:`compute_backend` joblib's backend is Dask (``cluster="local"`` starts a LocalCluster,
-``"tcp://host:8786"`` joins a running scheduler), so the same code scales out.
+Inside :func:`compute_backend` joblib's backend is Dask (``cluster="local"`` or ``"local:N"`` starts a
+LocalCluster of worker processes, ``"tcp://host:8786"`` joins a running scheduler; :func:`dask_client`),
+so the same code scales out.
 Results do not depend on where a fold ran: each fold is a seeded fit on fixed rows, and results
 are read back in fold order.
 
@@ -29,8 +30,8 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 __all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget", "compute_backend",
-           "fit_folds", "fit_many", "fold_arrays", "fork_workers_from_server", "in_background", "stop_workers",
-           "warm_up"]
+           "dask_client", "fit_folds", "fit_many", "fold_arrays", "fork_workers_from_server", "in_background",
+           "stop_workers", "warm_up"]
 
 
 class BudgetExceeded(Exception):
@@ -112,11 +113,69 @@ def default_time_budget(n_rows: int, n_columns: int) -> float | None:
     return round(min(DEFAULT_BUDGET_CAP_S, DEFAULT_BUDGET_FLOOR_S + cells / CELLS_PER_SECOND), 1)
 
 
+#: The environment of the worker processes of a LocalCluster that :func:`dask_client` starts.
+WORKER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+
+
 @contextmanager
-def compute_backend(cluster: str | None = None) -> Iterator[str]:
+def dask_client(cluster: str) -> Iterator[Any]:
+    """A Dask client of ``cluster``, closed (with the cluster it started) on leaving.
+
+    ``"local"`` starts a LocalCluster of one worker *process* per core, ``"local:N"`` one of N;
+    each worker runs one task at a time (every fit is single-threaded) and may use an equal share of
+    this machine's memory. An address (``tcp://host:8786``) joins a running scheduler instead.
+
+    Raises
+    ------
+    MlsmithError
+        Dask is not installed, ``cluster`` is neither form, or the scheduler cannot be reached.
+    """
+    from .exceptions import MlsmithError
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is a test dependency
+        raise MlsmithError(
+            f"--cluster {cluster} needs Dask; install it with 'pip install \"mlsmith[dask]\"'."
+        ) from None
+    local = None
+    if cluster == "local" or cluster.startswith("local:"):
+        import os
+
+        count = cluster.partition(":")[2]
+        if count and not (count.isdigit() and int(count) > 0):
+            raise MlsmithError(f"--cluster local:N needs a positive number of worker processes; got '{cluster}'. "
+                               "Use e.g. local:3.")
+        # Arrow's default pool (mimalloc) keeps what a worker freed after reading Parquet: its memory
+        # would count against the worker's limit as if still held. The system allocator returns it.
+        local = LocalCluster(n_workers=int(count) if count else os.cpu_count() or 1, threads_per_worker=1,
+                             processes=True, memory_limit="auto", dashboard_address=None, env=WORKER_ENV)
+        address = local
+    elif cluster.startswith(("tcp://", "tls://", "inproc://")):
+        address = cluster
+    else:
+        raise MlsmithError(f"--cluster must be 'local', 'local:N' or a scheduler address like tcp://host:8786; "
+                           f"got '{cluster}'.")
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as exc:
+        if local is not None:
+            local.close()
+        raise MlsmithError(f"cannot reach the Dask scheduler at '{cluster}' ({exc}); start it or check the address.") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
+
+
+@contextmanager
+def compute_backend(cluster: Any = None) -> Iterator[str]:
     """Run the joblib work inside on ``cluster`` (None: local processes, both cores by default).
 
-    Yields a description of the backend (recorded in the run's results).
+    ``cluster`` is what :func:`dask_client` takes, or a Dask client already connected (used, not
+    closed). Yields a description of the backend (recorded in the run's results).
 
     Examples
     --------
@@ -129,39 +188,15 @@ def compute_backend(cluster: str | None = None) -> Iterator[str]:
 
         yield f"local ({os.cpu_count()} cores)"
         return
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - dask is a test dependency
-        from .exceptions import MlsmithError
+    from contextlib import nullcontext
 
-        raise MlsmithError(
-            f"--cluster {cluster} needs Dask; install it with 'pip install \"mlsmith[dask]\"'."
-        ) from None
     from joblib import parallel_config
 
-    local = None
-    if cluster == "local":
-        local = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
-        address = local
-    elif cluster.startswith(("tcp://", "tls://", "inproc://")):
-        address = cluster
-    else:
-        from .exceptions import MlsmithError
-
-        raise MlsmithError(f"--cluster must be 'local' or a scheduler address like tcp://host:8786; got '{cluster}'.")
-    try:
-        client = Client(address, timeout="20s")
-    except OSError as exc:
-        from .exceptions import MlsmithError
-
-        raise MlsmithError(f"cannot reach the Dask scheduler at '{cluster}' ({exc}); start it or check the address.") from None
-    try:
-        with parallel_config(backend="dask"):
-            yield f"dask ({cluster}, {sum(client.nthreads().values())} threads)"
-    finally:
-        client.close()
-        if local is not None:
-            local.close()
+    with dask_client(cluster) if isinstance(cluster, str) else nullcontext(cluster) as client:
+        threads = client.nthreads()
+        with parallel_config(backend="dask", client=client):
+            where = "local" if client.cluster is not None else client.scheduler.address
+            yield f"dask ({where}, {len(threads)} worker processes, {sum(threads.values())} threads)"
 
 
 #: What every CV worker needs: imported once by the server the CLI's workers are forked from (see

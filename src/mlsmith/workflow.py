@@ -15,6 +15,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 
 from ._columns import unusable_targets
+from ._dask import PartitionedTable, fit_final, read_partitioned
 from ._table import open_table
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
@@ -39,7 +40,15 @@ from .features import plan_features
 from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
-from .parallel import Background, RunBudget, compute_backend, default_time_budget, in_background, warm_up
+from .parallel import (
+    Background,
+    RunBudget,
+    compute_backend,
+    dask_client,
+    default_time_budget,
+    in_background,
+    warm_up,
+)
 from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
@@ -149,9 +158,12 @@ def run(
     progress
         Called with each stage's name as it starts (the CLI shows a spinner).
     cluster
-        Run the cross-validation fits and tuning trials on Dask: ``"local"`` (a LocalCluster)
-        or a scheduler address such as ``"tcp://host:8786"``; None runs them on local processes.
-        The results are the same for the same seed.
+        Run the cross-validation fits and tuning trials on Dask worker processes: ``"local"`` (a
+        LocalCluster, one worker per core), ``"local:N"`` (N workers) or a scheduler address such as
+        ``"tcp://host:8786"``; None runs them on local processes. The results are the same for the
+        same seed. With a cluster and ``data.path`` a Parquet folder or glob, the table stays on the
+        workers: stages 2-7 use bounded samples and a LightGBM model trains on every row through
+        ``lightgbm.dask`` (see :mod:`mlsmith._dask`).
     data : DataFrame, optional
         The table to run on, held in memory: a pandas or Polars frame, a pyarrow Table (converted
         through Arrow to the types the CSV reader gives the same rows; see
@@ -172,14 +184,17 @@ def run(
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
-        return _run(problem, runs_dir, strict, n_jobs, progress, cluster, started, data, champion)
+        if not cluster:
+            return _run(problem, runs_dir, strict, n_jobs, progress, None, started, data, champion)
+        with dask_client(cluster) as client:  # one cluster for the whole run: it holds the data
+            return _run(problem, runs_dir, strict, n_jobs, progress, client, started, data, champion)
     except BaseException:
         for job in started:
             job.cancel()
         raise
 
 
-def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: str | None,
+def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None, cluster: Any,
          started: list[Background], data: Any = None, champion: ModelBundle | None = None) -> RunResult:
     timings: dict[str, float] = {}
     rows_used: dict[str, Any] = {}
@@ -204,41 +219,28 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         problem = load_problem(problem)
     budget.seconds = problem.constraints.time_budget_s
     say("1/7 problem definition: loading data")
-    df = load_data(problem.data, problem.base_dir, data)
-    notes: list[str] = []
-    if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
-        source = problem.data.path or (problem.data.url and mask_url(problem.data.url))
-        if source:
-            notes.append(f"the table passed as data= was used; the spec's data source '{source}' was not read")
-        given = problem.data.model_copy(update={"path": None, "url": None, "query": None, "table": None,
-                                                "frame": describe_frame(data, df)})
-        problem = problem.model_copy(update={"data": given})
-    check_columns(df, problem)
+    partitioned = read_partitioned(problem, cluster) if data is None else None
+    if partitioned is None:
+        train, held_out, split_info, problem, notes, n_dropped, shape = _load_and_split(problem, data)
+    else:  # the table stays on the cluster's workers; this process gets samples
+        train, held_out, split_info, problem = partitioned.split(problem)
+        notes, n_dropped = partitioned.notes(len(train), held_out.n_rows), partitioned.n_dropped
+        shape = (split_info.n_train + split_info.n_test + n_dropped, len(partitioned.frame.columns))
     if budget.seconds is None:
-        budget.seconds = default_time_budget(*df.shape)
+        budget.seconds = default_time_budget(*shape)
     if budget.seconds is not None and problem.constraints.time_budget_s is None:
         chosen = (f"time budget: {budget.seconds:g} s for the whole run, chosen from the table's size "
-                  f"({len(df):,} rows x {df.shape[1]} columns) as problem.yaml sets none; set "
+                  f"({shape[0]:,} rows x {shape[1]} columns) as problem.yaml sets none; set "
                   "constraints.time_budget_s to change it")
         say(chosen)
         notes.append(chosen)
-    unusable = unusable_targets(df[problem.target])
-    if unusable.any():
-        n_missing = int(df[problem.target].isna().sum())
-        n_infinite = int(unusable.sum()) - n_missing
-        said = [f"{n_missing} rows with a missing target"] if n_missing else []
-        said += [f"{n_infinite} rows with an infinite target"] if n_infinite else []
-        notes.append(f"{' and '.join(said)} were dropped before the split")
-        df = df[~unusable].reset_index(drop=True)
-    problem = problem.resolve(df[problem.target])
     spec = problem.data
-    train, held_out, split_info = split_train_test(df, problem)
     # Roles, categories and ranges are learned from the training rows only, like everything else.
     schema = infer_schema(train, problem.target, spec.id_columns, spec.drop, spec.roles)
     codec = TargetCodec.fit(train[problem.target], problem.type, problem.positive_class)
     if champion is not None:  # before any model is fitted: a champion of another problem is a user error
         _check_champion(champion, train, problem, codec)
-    lap("problem", len(df))
+    lap("problem", shape[0])
 
     # The CV workers start now, importing the model libraries while this process checks the data.
     workers_ready = warm_up(n_jobs, wait=False) if cluster is None else (lambda: None)
@@ -254,7 +256,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     X = train[features]
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
-    guard_args = (problem, schema, train, y, held_out, split_info.strategy, int(unusable.sum()))
+    guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
     guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
@@ -292,15 +294,16 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
-    evaluation, final, on_test, X_test, held_out_outputs = _evaluate_final(
-        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion)
+    evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
+        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
-    n_fit = len(train) + (held_out.n_rows if problem.split.refit == "all" else 0)
+    notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
+    n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
-    metadata = bundle_metadata(problem, list(codec.classes), evaluation, best.model, train, X, n_fit)
+    metadata = {**bundle_metadata(problem, list(codec.classes), evaluation, best.model, train, X, n_fit), **trained}
     # The bundle ships the whole model: scikit-learn's own predict gives the original classes, with the threshold.
     model = whole_model(final, problem.type, codec.classes, evaluation.decision_threshold)
     say("7/7 evaluation: timing single-row predictions of the model bundle")
@@ -317,7 +320,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
                        "decision_threshold": evaluation.decision_threshold,
-                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"]}
+                       "data_fingerprint": metadata["data_fingerprint"], "versions": metadata["versions"], **trained}
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]},
@@ -344,9 +347,38 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     return result
 
 
+def _load_and_split(problem: Problem, data: Any
+                    ) -> tuple[pd.DataFrame, Any, SplitInfo, Problem, list[str], int, tuple[int, int]]:
+    """The table read into this process and split: training rows, sealed test rows, the split, the
+    problem resolved on the target, the notes so far, how many rows had no usable target, and the
+    table's shape as read."""
+    df = load_data(problem.data, problem.base_dir, data)
+    notes: list[str] = []
+    if data is not None:  # the run folder records the table it was given, and that the spec's source was not read
+        source = problem.data.path or (problem.data.url and mask_url(problem.data.url))
+        if source:
+            notes.append(f"the table passed as data= was used; the spec's data source '{source}' was not read")
+        given = problem.data.model_copy(update={"path": None, "url": None, "query": None, "table": None,
+                                                "frame": describe_frame(data, df)})
+        problem = problem.model_copy(update={"data": given})
+    check_columns(df, problem)
+    shape = df.shape
+    unusable = unusable_targets(df[problem.target])
+    if unusable.any():
+        n_missing = int(df[problem.target].isna().sum())
+        n_infinite = int(unusable.sum()) - n_missing
+        said = [f"{n_missing} rows with a missing target"] if n_missing else []
+        said += [f"{n_infinite} rows with an infinite target"] if n_infinite else []
+        notes.append(f"{' and '.join(said)} were dropped before the split")
+        df = df[~unusable].reset_index(drop=True)
+    problem = problem.resolve(df[problem.target])
+    train, held_out, split_info = split_train_test(df, problem)
+    return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
+
+
 def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs, champion: ModelBundle | None = None,
-                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None]:
+                    n_jobs, champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+                    ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
@@ -356,14 +388,17 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     every row in the same dispatch as the others: nothing computed from them is seen before the
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
     A ``champion`` bundle is scored on the same rows in the same read (see :func:`mlsmith.retrain`).
+    On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
+    records of them is returned last; empty otherwise).
     """
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
-    fits = [(X, y)]
-    if problem.split.refit == "all":  # the bundle's model: the same pipeline, fit on every row
+    fits = [(X, y)] if table is None else []
+    if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
     folds, fitted = out_of_fold(chosen, X, y, cv, groups, problem.type, n_jobs, fits)
-    final = fitted[-1]
+    final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
+                                                                         X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
         idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
@@ -385,8 +420,9 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
                    "champion": model_outputs(champion.pipeline, test[champion.schema.features()], champion.task,
                                              champion.threshold)}
     if problem.split.refit == "all":  # after the verdict, the bundle gets the model fit on every row
-        final = fitted[0]
-    return evaluation, final, on_test, X_test, outputs
+        final, trained = (fitted[0], trained) if table is None else fit_final(
+            chosen, table, features, problem.target, codec, X, y, everything=(X_test, y_test))
+    return evaluation, final, on_test, X_test, outputs, trained
 
 
 def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:

@@ -77,7 +77,9 @@ def run(
                                  help="Where the run folder is created (the flag wins over the variable)."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
     cluster: str = typer.Option(None, "--cluster",
-                                help="Run CV fits and tuning trials on Dask: 'local' or tcp://host:8786."),
+                                help="Run on Dask worker processes: 'local' (one per core), 'local:N' or "
+                                "tcp://host:8786. With a Parquet folder or glob as data.path, the table stays on "
+                                "the workers and LightGBM trains on every row through lightgbm.dask."),
     jobs: int = _JOBS,
     mlflow: bool = typer.Option(False, "--mlflow", help="Then log the run to MLflow (MLFLOW_TRACKING_URI, or "
                                 "--mlflow-uri); needs the mlflow extra."),
