@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
 #: rank 0: they import no stage. ``report`` renders results and is left out (results' notebook
 #: display imports it; it imports results' data only).
 RANK = {
-    "problem": 1, "data": 1, "split": 1, "_table": 1, "draft": 1,
+    "problem": 1, "data": 1, "split": 1, "_table": 1, "_dask": 1, "draft": 1,
     "quality": 2,
     "eda": 3,
     "features": 4, "pipeline": 4,

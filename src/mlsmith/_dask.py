@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._columns import as_time, unusable_targets
 from ._reading import as_pandas, parquet_files
+from .data import check_columns
 from .problem import Problem
-from .split import HeldOutTest, SplitInfo
+from .split import HeldOutTest, SplitInfo, cv_splitter
 from .target import TargetCodec
 
 __all__ = ["SAMPLE_ROWS", "PartitionedTable", "fit_final", "read_partitioned"]
@@ -95,8 +97,6 @@ class PartitionedTable:
         spec, target, size = problem.data, problem.target, problem.split.test_size
         missing = [c for c in [target, spec.time_column, spec.group_column] if c and c not in self.frame.columns]
         if missing:
-            from .data import check_columns
-
             check_columns(self.frame._meta, problem)  # raises the single-machine error, with a suggestion
         usable = self.frame.map_partitions(_usable_target, target, meta=self.frame._meta)
         cut = None
@@ -130,8 +130,6 @@ class PartitionedTable:
                 f"a random sample of {len(train_rows)} of the {n_train} training rows and {len(test_rows)} of the "
                 f"{n_test} test rows")
         desc += f"; {self.frame.npartitions} partitions of '{self.source}' on the cluster, stages 2-7 on {seen}"
-        from .split import cv_splitter
-
         cv_name = type(cv_splitter(problem, train_rows)[0]).__name__
         info = SplitInfo(strategy, n_train, n_test, size, desc, f"{cv_name}(n_splits={problem.split.cv_folds})")
         return train_rows, HeldOutTest(test_rows, target=target), info, problem
@@ -157,14 +155,10 @@ class PartitionedTable:
 
 
 def _usable_target(part: pd.DataFrame, target: str) -> pd.DataFrame:
-    from ._columns import unusable_targets
-
     return part[~unusable_targets(part[target])]
 
 
 def _as_time(s: pd.Series) -> pd.Series:
-    from ._columns import as_time
-
     times = as_time(s)
     return pd.to_datetime(s) if times is None else times
 
