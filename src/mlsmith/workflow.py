@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +16,7 @@ from sklearn.base import clone
 
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
+from ._experiment import CVSetup
 from ._table import open_table
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
@@ -278,10 +279,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
     lap("features_plan", len(train))
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
+    # The one set of cross-validation settings every stage after this uses: the spec's seed is its only source.
+    setup = CVSetup(X=X, y=y, schema=schema, task=problem.type, metric=problem.success_metric, cv=cv, groups=groups,
+                    seed=problem.seed, n_jobs=n_jobs)
     workers_ready()
     with compute_backend(cluster) as where:
-        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, schema, plan, X, y, cv, groups, spaces,
-                                                                       n_jobs, say, lap, budget)
+        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, setup, plan, spaces, say, lap, budget)
     best = leaderboard.best
     notes += [f"time budget: {cut}" for cut in budget.cuts]
     if best.status == "over latency":
@@ -461,8 +464,7 @@ COMPARE_SHARE, COMPARE_FLOOR = 0.4, 0.1
 TAIL_S, EXPLAIN_S = 15.0, 15.0
 
 
-def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, spaces, n_jobs: int, say, lap,
-                     budget: RunBudget):
+def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget):
     """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
     the best, tune it, read its learning curves.
 
@@ -478,13 +480,12 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     compare_s = constraints.time_budget_s if left is None else \
         budget.bound("model comparison", None, max(COMPARE_SHARE * left, COMPARE_FLOOR * budget.seconds))
     leaderboard = compare_models(
-        X, y, schema, problem.type, problem.success_metric, cv, groups,
-        secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
-        time_budget_s=compare_s, family_budget_s=constraints.family_time_budget_s,
+        setup, secondary=problem.secondary_metrics, models=problem.models, time_budget_s=compare_s,
+        family_budget_s=constraints.family_time_budget_s,
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
         progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
     )
-    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(X))
+    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(setup.X))
     best = leaderboard.best
     best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
@@ -498,18 +499,17 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     # On a large table the searches after the comparison (ablation, tuning, learning curves) run on a
     # bounded sample, as the comparison's last rung below every row; the chosen pipeline is then
     # fitted on every training row by the evaluation.
-    n_search = search_rows(len(X))
-    sample = "" if n_search == len(X) else f"on a sample of {n_search:,} of the {len(X):,} training rows"
+    n, n_search = len(setup.X), search_rows(len(setup.X))
+    sample = "" if n_search == n else f"on a sample of {n_search:,} of the {n:,} training rows"
+    searched = replace(setup, metric=tune_metric)
     if sample:
-        idx = sample_rows(len(X), n_search, y, problem.type, cv, groups, problem.seed)
-        X, y, groups = X.iloc[idx], y[idx], None if groups is None else groups[idx]
+        searched = searched.on_rows(sample_rows(n, n_search, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
     say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
         + (f" {sample}" if sample else ""))
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
         and not sample else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
-                                      seed=problem.seed, n_jobs=n_jobs, full_score=known)
+        feature_result = measure_gain(plan, best_family, searched, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
@@ -517,7 +517,7 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         feature_result.notes.append(f"measured {sample}")
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
-    lap("features", len(X))
+    lap("features", len(searched.X))
 
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
@@ -529,28 +529,25 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         else:
             method = "none"
     say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
-    base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    base_pipe = build_pipeline(best_family, setup.schema, setup.task, setup.seed, plan=feature_result.final)
     if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
-        tune_default = cv_score(base_pipe, X, y, cv, groups, problem.type, tune_metric, n_jobs)
+        tune_default = cv_score(base_pipe, searched)
     space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
-    chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
-                          default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
+    chosen, tuning = tune(base_pipe, best.model, searched, default_score=tune_default, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
                           progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
     if method != spec.method:
         tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
-    tuning.rows = len(X)
-    lap("tuning", len(X))
+    tuning.rows = len(searched.X)
+    lap("tuning", len(searched.X))
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")
         dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
         reference = None
         if dummy is not None:
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
-        folds = list(cv.split(X, y, groups))[:3]
-        tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
-                                                reference=reference, n_jobs=n_jobs, seed=problem.seed)
-        lap("learning_curves", len(X))
+        tuning.learning_curve = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
+        lap("learning_curves", len(searched.X))
     return leaderboard, feature_result, chosen, tuning
 
 
