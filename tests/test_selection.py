@@ -153,7 +153,7 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     X = pd.DataFrame(X)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
     for (train, test), r in zip(folds, res):
         seen = r.train_index
         assert len(seen) == len(test) > TRAIN_SCORE_ROWS and set(seen) <= set(train)
@@ -161,13 +161,13 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
         model = LogisticRegression().fit(X.iloc[train], y[train])
         proba = model.predict_proba(X.iloc[seen])[:, 1]
         assert r.train_scores["roc_auc"] == pytest.approx(roc_auc_score(y[seen], proba))
-        np.testing.assert_allclose(r.train_proba, proba)
+        np.testing.assert_allclose(r.train_predictions, proba)
     again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                      n_jobs=1, train_metric="roc_auc", want_proba=True)
+                      n_jobs=1, train_metric="roc_auc", want_predictions=True)
     assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
     small = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X[:2000], y[:2000]))  # 1,600 train rows
     res = fit_folds(LogisticRegression(), X[:2000], y[:2000], small, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
     assert [len(r.train_index) for r in res] == [TRAIN_SCORE_ROWS] * 5
 
 

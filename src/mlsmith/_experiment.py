@@ -6,7 +6,8 @@ take those as a dozen parameters each, with disagreeing seed defaults; a missed 
 changed the seed. :class:`CVSetup` carries them as one frozen value: a stage that works on other
 rows or another metric says so with :meth:`CVSetup.on_rows` or :func:`dataclasses.replace`.
 
-It imports no stage (the schema is an annotation only), so every stage can take it.
+It imports no stage (the schema is an annotation only), nor pandas: the CV engine
+(:mod:`mlsmith.parallel`) takes it and is imported before the workers start.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .data import Schema
 
 __all__ = ["CVSetup"]
@@ -50,6 +52,7 @@ class CVSetup:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from sklearn.model_selection import KFold
     >>> from mlsmith.data import infer_schema
     >>> df = pd.DataFrame({"x": np.arange(12.0), "y": np.arange(12.0) % 3})

@@ -317,7 +317,8 @@ def _compare(
         warm_up(n_jobs)
     catalog = families(models)
     pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
-    fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
+    fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
+                    want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""
@@ -525,11 +526,11 @@ def _at_operating_point(
         return compute(metric, "binary_classification", y[rows], y_pred=(proba >= threshold).astype(int))
 
     idx = np.concatenate([r.test_index for r in res])
-    proba = np.concatenate([r.proba for r in res])
+    proba = np.concatenate([r.predictions for r in res])
     threshold, _ = choose_threshold(y[idx], proba, metric, target)
-    per_fold = np.array([at_threshold(r.test_index, r.proba) for r in res])
+    per_fold = np.array([at_threshold(r.test_index, r.predictions) for r in res])
     # the training score at the same threshold, so that train and CV compare like with like
-    train = np.array([at_threshold(r.train_index, r.train_proba) for r in res])
+    train = np.array([at_threshold(r.train_index, r.train_predictions) for r in res])
     pred = (proba >= threshold).astype(int)
     if metric in ("recall", "precision") and target is not None:
         other = "precision" if metric == "recall" else "recall"

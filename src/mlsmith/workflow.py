@@ -33,7 +33,6 @@ from .evaluation import (
     global_explanations,
     measure_latency,
     model_outputs,
-    out_of_fold,
     scores_for,
 )
 from .exceptions import BundleError, StrictModeStop
@@ -48,6 +47,7 @@ from .parallel import (
     dask_client,
     default_time_budget,
     in_background,
+    out_of_fold,
     warm_up,
 )
 from .pipeline import build_pipeline
@@ -298,7 +298,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion, partitioned)
+        chosen, setup, train, held_out, problem, codec, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
@@ -379,8 +379,8 @@ def _load_and_split(problem: Problem, data: Any
     return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
 
 
-def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs, champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
+                    champion: ModelBundle | None = None, table: PartitionedTable | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
@@ -394,17 +394,18 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
     records of them is returned last; empty otherwise).
     """
+    X, y, features = setup.X, setup.y, setup.schema.features()
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
     fits = [(X, y)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
-    folds, fitted = out_of_fold(chosen, X, y, cv, groups, problem.type, n_jobs, fits)
+    folds, fitted = out_of_fold(chosen, setup, fit_also=fits)
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
                                                                          X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
-        idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
+        idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
         threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
     cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
