@@ -400,11 +400,11 @@ def test_an_error_level_finding_makes_the_verdict_invalid_and_says_which():
     ev = evaluate(model, Xt, yt, _problem(type="binary_classification", success_metric="roc_auc", threshold=0.9),
                   [BaselineScores("spec", desc, pred, proba)], 0.5, "", {}, {}, 2, [0, 1], n_boot=200)
     assert ev.verdict.status == "met"
-    ev.verdict.invalidate([Finding("imbalanced_accuracy", "warning", "only a warning")])
-    assert ev.verdict.status == "met"
-    ev.verdict.invalidate([Finding("target_leakage", "error", "Feature 'x' alone predicts the target."),
-                           Finding("contamination", "error", "5% of test rows are in train.")])
-    saved = ev.to_dict()["verdict"]
+    assert ev.verdict.invalidated([Finding("imbalanced_accuracy", "warning", "only a warning")]) is ev.verdict
+    invalid = ev.verdict.invalidated([Finding("target_leakage", "error", "Feature 'x' alone predicts the target."),
+                                      Finding("contamination", "error", "5% of test rows are in train.")])
+    assert (ev.verdict.status, ev.verdict.met) == ("met", True)  # the evaluation's own verdict is not rewritten
+    saved = invalid.to_dict()
     assert (saved["status"], saved["met"]) == ("invalid", False)
     assert [f["check"] for f in saved["invalid_by"]] == ["target_leakage", "contamination"]
     assert saved["summary"].startswith("INVALID: the test score cannot be trusted because of [target_leakage] "

@@ -7,6 +7,7 @@ HTML shows the computed figures, and that text which reaches the page (a name, a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -93,8 +94,7 @@ def test_tuning_result_and_learning_curve_show_their_scores(cancer):
     curve.explanation = HOSTILE
     assert escaped(curve._repr_html_())
 
-    result.learning_curve = curve  # as the workflow attaches it: the tuning section shows it too
-    result.model = HOSTILE
+    result = replace(result, learning_curve=curve, model=HOSTILE)  # as the run reports it, with the curves
     page = result._repr_html_()
     assert "Learning curves" in page and escaped(page)
 

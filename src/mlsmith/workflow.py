@@ -300,7 +300,6 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
         chosen, setup, train, held_out, problem, codec, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
-    evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
     n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
@@ -313,9 +312,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
     rows = X.sample(min(len(X), 50), random_state=problem.seed)
-    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows,
-                                                        target_ms=latency_ms,
-                                                        max_seconds=2.0 if latency_ms is not None else 0.5)
+    latency = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows, target_ms=latency_ms,
+                              max_seconds=2.0 if latency_ms is not None else 0.5)
+    # The evaluation as the run reports it: a leak or contamination voids the score, and the bundle's
+    # latency joins the constraints measured (a new result, the evaluation's own left as it computed it).
+    evaluation = replace(evaluation, verdict=evaluation.verdict.invalidated([*guards.errors, *eda.findings]),
+                         constraints={**evaluation.constraints, "latency": latency})
     if early is None:
         early = in_a_worker(render_sections, early_args)
     lap("evaluation", {"train": len(train), "test": held_out.n_rows})
@@ -410,12 +412,13 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
+    measured = {}
+    if problem.constraints.interpretability == "high":
+        measured["explanations"] = global_explanations(
+            final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     evaluation = evaluate(final, X_test, y_test, problem, baselines_for(problem, train, test, y, codec), threshold,
                           reason, train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None,
-                          cv_std=cv_std, sensitive=sensitive)
-    if problem.constraints.interpretability == "high":
-        evaluation.constraints["explanations"] = global_explanations(
-            final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
+                          cv_std=cv_std, sensitive=sensitive, constraints=measured)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
     outputs = None
@@ -515,7 +518,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
     if sample:
-        feature_result.notes.append(f"measured {sample}")
+        feature_result = replace(feature_result, notes=[*feature_result.notes, f"measured {sample}"])
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
     lap("features", len(searched.X))
@@ -537,19 +540,21 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     chosen, tuning = tune(base_pipe, best.model, searched, default_score=tune_default, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
                           progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
-    if method != spec.method:
-        tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
-    tuning.rows = len(searched.X)
     lap("tuning", len(searched.X))
+    # What the run reports of stage 6, besides the search's own result: the method the spec asked for
+    # when the budget left no time for it, and the learning curves.
+    reported: dict[str, Any] = {}
+    if method != spec.method:
+        reported.update(method=spec.method, kept=f"default: {budget.cuts[-1]}")
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")
         dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
         reference = None
         if dummy is not None:
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
-        tuning.learning_curve = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
+        reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
         lap("learning_curves", len(searched.X))
-    return leaderboard, feature_result, chosen, tuning
+    return leaderboard, feature_result, chosen, replace(tuning, **reported)
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

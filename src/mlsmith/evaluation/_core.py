@@ -195,11 +195,14 @@ def evaluate(
     cv_std: dict[str, float] | None = None,
     sensitive: pd.DataFrame | None = None,
     n_boot: int = 1000,
+    constraints: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Score the final pipeline on the test rows, score the baselines on the same rows, judge with intervals.
 
     The first baseline is the one the verdict compares against (the spec's). The interval of the
     success metric is a seeded percentile bootstrap over the test rows; "beats the baseline" is judged on a paired bootstrap of the difference.
+    ``constraints`` are the constraints' measurements made beside it (the explanations of
+    ``interpretability: high``), recorded as given.
     """
     task, metric_name = problem.type, problem.success_metric
     metric = get_metric(metric_name)
@@ -287,5 +290,5 @@ def evaluate(
         test_metrics=test_metrics, train_metrics=train_metrics, cv_metrics=cv_metrics, cv_std=cv_std or {},
         baseline=main.description if main else "", baseline_metrics=main.metrics if main else {},
         baselines=baselines, verdict=verdict, confusion_matrix=cm, classes=classes,
-        classification_report=report, curves=curves, fairness=fairness,
+        classification_report=report, curves=curves, fairness=fairness, constraints=dict(constraints or {}),
     )

@@ -150,7 +150,8 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
     greater = get_metric(metric).greater_is_better
     sign = 1.0 if greater else -1.0
     result = TuningResult(family, method, n_trials, metric, default_score, default_score, {}, 0.0,
-                          "default: no search", timeout_s=timeout_s, space=describe_space(space), seed=seed)
+                          "default: no search", timeout_s=timeout_s, space=describe_space(space), seed=seed,
+                          rows=len(X))
     if method == "none" or not space:
         result.kept = "default: no search space" if not space else "default: tuning.method is none"
         return pipeline, result
