@@ -189,8 +189,8 @@ def compare_models(
     """
     first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
     sizes = _rung_sizes(len(setup.X), first)
-    args = dict(secondary=secondary, target=target, family_budget_s=family_budget_s,
-                interpretability=interpretability, latency_ms=latency_ms, plan=plan)
+    args: dict[str, Any] = dict(secondary=secondary, target=target, family_budget_s=family_budget_s,
+                                interpretability=interpretability, latency_ms=latency_ms, plan=plan)
     if len(sizes) == 1:
         return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, **args)
     start = time.perf_counter()
@@ -317,8 +317,8 @@ def _compare(
         warm_up(n_jobs)
     catalog = families(models)
     pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
-    fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
-                    want_latency=latency_ms is not None)
+    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
+                                    want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""

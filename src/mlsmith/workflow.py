@@ -412,7 +412,7 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
-    measured = {}
+    measured: dict[str, Any] = {}
     if problem.constraints.interpretability == "high":
         measured["explanations"] = global_explanations(
             final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)

@@ -29,7 +29,7 @@ def fold_scores(folds: list[FoldResult], y: np.ndarray, task: str, threshold: fl
     """
     per_fold: dict[str, list[float]] = {}
     for fold in folds:
-        yt, out = y[fold.test_index], fold.predictions
+        yt, out = y[fold.test_index], np.asarray(fold.predictions)
         if task == "regression":
             pred, proba = out, None
         elif task == "binary_classification":
