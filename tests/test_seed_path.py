@@ -2,14 +2,18 @@
 splitter and search (issue 20: the seed was threaded by hand, with disagreeing defaults)."""
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.model_selection import KFold
 
 import mlsmith
 from mlsmith import CVSetup, workflow
+from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
 from mlsmith.target import code_model
 
@@ -56,10 +60,24 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     assert ModelBundle.load(result.run_dir / "model").metadata["seed"] == 7
 
 
+def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
+    frame = pd.DataFrame({"x": np.arange(20.0), "y": np.arange(20) % 2})
+    settings = dict(X=frame[["x"]], y=frame["y"].to_numpy(), schema=infer_schema(frame, "y"),
+                    task="binary_classification", metric="roc_auc", cv=KFold(4, shuffle=True, random_state=7))
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'seed'"):
+        CVSetup(**settings)
+    setup = CVSetup(**settings, seed=7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setup.seed = 0
+    sample = setup.on_rows(np.arange(8))
+    assert (sample.seed, len(sample.X), sample.n_classes, setup.n_classes) == (7, 8, 2, 2)
+    assert [test.tolist() for _, test in sample.folds()] == [test.tolist() for _, test in
+                                                             KFold(4, shuffle=True, random_state=7).split(range(8))]
+
+
 def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_as_terms():
     # 'note' has 8 distinct words: TF-IDF gives 8 terms, fewer than the 16 components asked for, and
     # scikit-learn's TruncatedSVD refused to fit, so every family of the run failed.
-    from mlsmith.data import infer_schema
     from mlsmith.pipeline import build_preprocessor
 
     rng = np.random.default_rng(1)
