@@ -127,10 +127,10 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
     >>> import pandas as pd
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.model_selection import KFold
-    >>> from mlsmith.pipeline import build_pipeline
-    >>> from mlsmith.data import infer_schema
-    >>> df = load_diabetes(as_frame=True).frame
     >>> from mlsmith import CVSetup
+    >>> from mlsmith.data import infer_schema
+    >>> from mlsmith.pipeline import build_pipeline
+    >>> df = load_diabetes(as_frame=True).frame
     >>> schema = infer_schema(df, "target")
     >>> setup = CVSetup(X=df.drop(columns="target"), y=df["target"].to_numpy(), schema=schema, task="regression",
     ...                 metric="rmse", cv=KFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
