@@ -175,7 +175,7 @@ def compare_models(
         Successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
         ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
         that many rows (stratified by class; the most recent rows for time-ordered folds; whole
-        groups for grouped folds), the best third (at least two) on :data:`RUNG_FACTOR` times as
+        groups for grouped folds; rung ``i``'s sample drawn with the seed ``setup.seed + i``), the best third (at least two) on :data:`RUNG_FACTOR` times as
         many, and so on; the last rung uses every row. A family stopped on a sample keeps that
         rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
         recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
