@@ -19,7 +19,7 @@ Timed side by side in one process run:
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/scale_generated.py --rows 1000000 [--work /tmp/memory/gen] [--jobs -1]
+    PYTHONPATH=src python benchmarks/scale_generated.py --rows 1000000 [--work DIR] [--jobs -1] [--time-budget S]
 
 It prints wall seconds, the peak RSS of the tree (and its PSS, which counts pages shared by forked
 workers once), test ROC AUC, the per-stage peaks and mlsmith's per-stage seconds.
@@ -107,9 +107,11 @@ def generate(n_rows: int, path: Path, seed: int = 0) -> Path:
 class TreeMemory:
     """Samples the RSS and PSS of a process and all its descendants every ``interval`` seconds."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
+    def __init__(self, pid: int, interval: float = 0.5, stop_above: float | None = None):
         import psutil
 
+        self.stop_above = stop_above  # bytes: past this the tree is killed (a shared machine must not swap)
+        self.stopped = False
         self.root = psutil.Process(pid)
         self.interval = interval
         self.stage = "start"
@@ -137,6 +139,13 @@ class TreeMemory:
                 if proc.pid == self.root.pid:
                     main = info.rss
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            if self.stop_above is not None and pss > self.stop_above:
+                self.stopped = True
+                for proc in reversed(procs):
+                    try:
+                        proc.kill()
+                    except psutil.Error:
+                        pass
             at = self.by_stage.setdefault(self.stage, {"rss": 0, "pss": 0, "main_rss": 0, "procs": 0})
             at["rss"], at["pss"] = max(at["rss"], rss), max(at["pss"], pss)
             at["main_rss"], at["procs"] = max(at["main_rss"], main), max(at["procs"], len(procs))
@@ -151,10 +160,14 @@ class TreeMemory:
         self._thread.join()
 
 
-def mlsmith_run(work: Path, jobs: int) -> dict:
-    """``mlsmith run`` on a bare spec, as a user runs it: wall seconds, memory, results.json."""
+def mlsmith_run(work: Path, jobs: int, budget_s: float | None = None, stop_gib: float | None = None) -> dict:
+    """``mlsmith run`` on a bare spec, as a user runs it: wall seconds, memory, results.json.
+
+    ``budget_s`` sets ``constraints.time_budget_s`` (else the run picks one from the table's size).
+    """
+    budget = f"constraints: {{time_budget_s: {budget_s:g}}}\n" if budget_s else ""
     (work / "problem.yaml").write_text(
-        f"name: generated {TARGET}\ntarget: {TARGET}\nsuccess_metric: roc_auc\n"
+        f"name: generated {TARGET}\ntarget: {TARGET}\nsuccess_metric: roc_auc\n{budget}"
         f"data:\n  path: table.parquet\n  time_column: {DATE}\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     start = time.perf_counter()
@@ -162,7 +175,7 @@ def mlsmith_run(work: Path, jobs: int) -> dict:
                              str(work / "runs"), "--jobs", str(jobs)], env=env, stdout=subprocess.PIPE,
                             stderr=open(work / "run.err", "w"), text=True)
     lines = []
-    with TreeMemory(proc.pid) as memory:
+    with TreeMemory(proc.pid, stop_above=stop_gib * 2**30 if stop_gib else None) as memory:
         for line in proc.stdout:  # "[   12.3s] 5/7 model comparison: ..." : the stage now running
             lines.append(line)
             if line.startswith("[") and "] " in line:
@@ -170,6 +183,9 @@ def mlsmith_run(work: Path, jobs: int) -> dict:
         proc.wait()
     seconds = time.perf_counter() - start
     (work / "run.out").write_text("".join(lines))
+    if memory.stopped:
+        raise SystemExit(f"stopped: the run's tree passed {stop_gib:g} GiB (PSS) in stage '{memory.stage}', "
+                         f"after {seconds:.0f} s")
     if proc.returncode != 0:
         raise SystemExit(f"mlsmith run failed (exit {proc.returncode}); see {work / 'run.err'}")
     run_dir = Path(lines[-1].strip())
@@ -205,6 +221,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="default: /tmp/mlsmith-scale-<rows>")
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="constraints.time_budget_s (default: none, the run picks one from the table's size)")
+    parser.add_argument("--stop-gib", type=float, default=None,
+                        help="kill the run when its process tree passes this many GiB (PSS)")
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/mlsmith-scale-{args.rows}")
     work.mkdir(parents=True, exist_ok=True)
@@ -214,7 +234,7 @@ def main() -> None:
         generate(args.rows, path, args.seed)
         print(f"generated {args.rows:,} x 20 in {time.perf_counter() - start:.0f} s: {path} "
               f"({path.stat().st_size / 2**20:.0f} MiB)")
-    run = mlsmith_run(work, args.jobs)
+    run = mlsmith_run(work, args.jobs, args.time_budget, args.stop_gib)
     fit = lightgbm_fit(path)
     res = run["results"]
     auc = res["evaluation"]["test_metrics"].get("roc_auc")

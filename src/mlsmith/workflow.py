@@ -16,10 +16,11 @@ from sklearn.base import clone
 
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
+from ._reading import release_arrow_memory
 from ._table import open_table
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
-from .data import Schema, check_columns, describe_frame, infer_schema, load_data
+from .data import Schema, check_columns, compact_categories, describe_frame, infer_schema, load_data
 from .deploy import ModelBundle
 from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
@@ -253,7 +254,9 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         return job
 
     features = schema.features()
-    X = train[features]
+    # The frame the fits get, in every worker: text categoricals as categories (same values, a fraction
+    # of the bytes to pickle for each task; numeric columns reach the workers as shared memory maps).
+    X = compact_categories(train[features], schema.features("categorical"))
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
     guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
@@ -309,7 +312,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("7/7 evaluation: timing single-row predictions of the model bundle")
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
-    rows = X.sample(min(len(X), 50), random_state=problem.seed)
+    rows = train[features].sample(min(len(X), 50), random_state=problem.seed)  # as the rows were read
     evaluation.constraints["latency"] = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows,
                                                         target_ms=latency_ms,
                                                         max_seconds=2.0 if latency_ms is not None else 0.5)
@@ -373,6 +376,8 @@ def _load_and_split(problem: Problem, data: Any
         df = df[~unusable].reset_index(drop=True)
     problem = problem.resolve(df[problem.target])
     train, held_out, split_info = split_train_test(df, problem)
+    del df  # the table as read is not needed again: its rows are in the two splits
+    release_arrow_memory()  # its text columns' pages, kept by Arrow's pool, go back to the system
     return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
 
 

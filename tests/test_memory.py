@@ -1,0 +1,105 @@
+"""Memory on one machine (issue 19): the table read once without a second copy, compact frames for the
+worker processes, predictions in bounded blocks; the values are those of the plain read and fit."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlsmith
+import mlsmith.workflow
+from mlsmith.data import compact_categories, infer_schema, read_table
+from mlsmith.evaluation import _core
+from mlsmith.pipeline import build_pipeline
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def default_table() -> pd.DataFrame:
+    """ISLP's Default (10,000 card holders: two text columns, two amounts), five times over: 50,000 rows."""
+    table = pd.read_csv(DATA / "Default.csv")
+    return pd.concat([table] * 5, ignore_index=True)
+
+
+def test_parquet_is_read_with_its_values_and_no_consolidated_copy(tmp_path, default_table):
+    # pyarrow's default conversion gathers same-typed columns into one 2-D block (a second copy of
+    # them while converting); read_table gives each column its own block, with the same values.
+    path = tmp_path / "default.parquet"
+    default_table.assign(balance_x2=default_table["balance"] * 2).to_parquet(path, index=False)
+    frame = read_table(path)
+    pd.testing.assert_frame_equal(frame, pd.read_parquet(path))
+    assert [len(block.mgr_locs) for block in frame._mgr.blocks] == [1] * frame.shape[1]
+
+
+def test_reading_parquet_gives_arrows_pool_back(tmp_path, default_table):
+    # Arrow's pool keeps the pages of a freed table: after read_table they go back to the system.
+    path = tmp_path / "default.parquet"
+    wide = pd.concat({f"{c}_{i}": default_table[c] for i in range(12) for c in ("balance", "income")}, axis=1)
+    pd.concat([wide] * 4, ignore_index=True).to_parquet(path, index=False)  # 200,000 x 24 floats: 37 MB
+    code = ("import psutil, pyarrow.parquet as pq; from mlsmith.data import read_table; p = psutil.Process(); "
+            f"pq.read_table({str(path)!r}); before = p.memory_info().rss; frame = read_table({str(path)!r}); "
+            "print((p.memory_info().rss - before) / frame.memory_usage(deep=True).sum())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # Resident growth over the frame's size: 1.55 when the Arrow table's pages stayed with the pool.
+    assert float(done.stdout) < 1.0
+
+
+def test_workers_get_text_categoricals_as_categories_with_the_same_values(default_table):
+    X = default_table.drop(columns="default").assign(note=[f"n{i}" for i in range(len(default_table))])  # a level a row
+    compact = compact_categories(X, ["student", "note", "balance"])
+    assert compact.dtypes.astype(str).to_dict() == {"student": "category", "balance": "float64", "income": "float64",
+                                                    "note": "str"}
+    assert compact["student"].astype(object).tolist() == X["student"].astype(object).tolist()
+    assert np.shares_memory(compact["balance"].to_numpy(), X["balance"].to_numpy())  # numbers are not copied
+    student = pickle.dumps(X[["student"]], protocol=5)
+    assert len(pickle.dumps(compact[["student"]], protocol=5)) < len(student) / 4
+
+
+def test_a_pipeline_fit_on_categories_predicts_what_it_does_on_text():
+    titanic = pd.read_csv(DATA / "titanic.csv")
+    schema = infer_schema(titanic, "survived")
+    X, y = titanic[schema.features()], (titanic["survived"] == "yes").to_numpy(dtype=int)
+    compact = compact_categories(X, schema.features("categorical"))
+    assert set(compact.dtypes.astype(str)) == {"category"}
+    for family in ("linear", "hist_gradient_boosting"):
+        on_text = build_pipeline(family, schema, "binary_classification", 0).fit(X, y).predict_proba(X)
+        on_categories = build_pipeline(family, schema, "binary_classification", 0).fit(compact, y).predict_proba(X)
+        np.testing.assert_array_equal(on_categories, on_text)
+
+
+def test_predictions_in_blocks_are_the_whole_tables(monkeypatch, default_table):
+    schema = infer_schema(default_table, "default")
+    X, y = default_table[schema.features()], (default_table["default"] == "Yes").to_numpy(dtype=int)
+    model = build_pipeline("linear", schema, "binary_classification", 0).fit(X, y)
+    whole = _core.model_outputs(model, X, "binary_classification", 0.3)
+    monkeypatch.setattr(_core, "PREDICT_ROWS", 7_000)  # 50,000 rows in 8 blocks, the last one short
+    blocks = _core.model_outputs(model, X, "binary_classification", 0.3)
+    np.testing.assert_array_equal(blocks[0], whole[0])
+    np.testing.assert_allclose(blocks[1], whole[1], rtol=0, atol=1e-15)
+
+
+class _Seen(Exception):
+    pass
+
+
+def test_the_run_hands_the_fits_a_compact_frame(monkeypatch, tmp_path):
+    # The frame stages 5-7 fit on (and pickle to every CV worker): text categoricals as categories.
+    seen = {}
+
+    def stop(problem, schema, plan, X, *args, **kwargs):
+        seen["dtypes"] = X.dtypes.astype(str).to_dict()
+        raise _Seen
+
+    monkeypatch.setattr(mlsmith.workflow, "_select_and_tune", stop)
+    (tmp_path / "problem.yaml").write_text(
+        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ndata: {{path: {DATA / 'Default.csv'}}}\n")
+    with pytest.raises(_Seen):
+        mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
+    assert seen["dtypes"] == {"student": "category", "balance": "float64", "income": "float64"}
