@@ -14,8 +14,9 @@ import pytest
 
 import mlsmith
 import mlsmith.workflow
+from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
 from mlsmith.data import compact_categories, infer_schema, read_table
-from mlsmith.evaluation import _core
+from mlsmith.evaluation import _core, metric_on_resamples
 from mlsmith.pipeline import build_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -103,3 +104,39 @@ def test_the_run_hands_the_fits_a_compact_frame(monkeypatch, tmp_path):
     with pytest.raises(_Seen):
         mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
     assert seen["dtypes"] == {"student": "category", "balance": "float64", "income": "float64"}
+
+
+def test_bootstrap_blocks_are_bounded_by_the_test_rows(monkeypatch):
+    # bootstrap_se draws 20,000 rows a resample from 50,000: the AUC's draw counts are resamples x
+    # 50,000, which must stay within BLOCK_CELLS (300 resamples at once held 15 million cells).
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 50_000)
+    proba = np.clip(y * 0.3 + rng.random(50_000) * 0.7, 0, 1)
+    auc = metric_on_resamples("roc_auc", "binary_classification", y, (proba >= 0.5).astype(int), proba)
+    cells = []
+
+    def counted(idx):
+        cells.append(idx.shape[0] * len(y))
+        return auc(idx)
+
+    se = bootstrap_se(counted, len(y), seed=0)
+    assert max(cells) <= BLOCK_CELLS and sum(cells) == 300 * len(y)
+    assert 0.001 < se < 0.004  # the AUC's spread on 50,000 rows: about sqrt(AUC (1 - AUC) / n) in scale
+
+
+def test_the_bundle_is_checked_on_a_bounded_sample_of_test_rows(monkeypatch, tmp_path):
+    seen = {}
+    write_bundle = mlsmith.workflow.write_bundle
+
+    def spy(path, model, schema, metadata, reference, X_test, *args, **kwargs):
+        seen["rows"] = len(X_test)
+        return write_bundle(path, model, schema, metadata, reference, X_test, *args, **kwargs)
+
+    monkeypatch.setattr(mlsmith.workflow, "write_bundle", spy)
+    monkeypatch.setattr(mlsmith.workflow, "CHECK_ROWS", 1_000)
+    (tmp_path / "problem.yaml").write_text(
+        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
+        f"data: {{path: {DATA / 'Default.csv'}}}\n")
+    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
+    onnx = result.bundle["onnx"]
+    assert (seen["rows"], result.split.n_test, onnx["converted"], onnx["n_rows_checked"]) == (1_000, 2_000, True, 1_000)
