@@ -17,6 +17,7 @@ import mlsmith.workflow
 from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
 from mlsmith.data import compact_categories, infer_schema, read_table
 from mlsmith.evaluation import _core, metric_on_resamples
+from mlsmith.parallel import workers_for_memory
 from mlsmith.pipeline import build_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -140,3 +141,40 @@ def test_the_bundle_is_checked_on_a_bounded_sample_of_test_rows(monkeypatch, tmp
     result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
     onnx = result.bundle["onnx"]
     assert (seen["rows"], result.split.n_test, onnx["converted"], onnx["n_rows_checked"]) == (1_000, 2_000, True, 1_000)
+
+
+def test_workers_for_memory_keeps_the_fits_within_a_share_of_what_is_available():
+    assert [workers_for_memory(2, fit_bytes=gb * 2**30, available=16 * 2**30) for gb in (2, 5, 9)] == [2, 1, 1]
+    assert workers_for_memory(1, fit_bytes=1.0, available=16 * 2**30) == 1
+
+
+def test_the_evaluation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch, tmp_path):
+    # 8,000 training rows, past a threshold lowered for the test, with 1 MB "available": one fit at a time.
+    jobs = []
+    out_of_fold = mlsmith.workflow.out_of_fold
+
+    def spy(pipeline, X, y, cv, groups, task, n_jobs=None, fit_also=()):
+        jobs.append(n_jobs)
+        return out_of_fold(pipeline, X, y, cv, groups, task, n_jobs, fit_also)
+
+    monkeypatch.setattr(mlsmith.workflow, "out_of_fold", spy)
+    monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)
+    monkeypatch.setattr(mlsmith.workflow, "available_memory", lambda: 2**20)
+    (tmp_path / "problem.yaml").write_text(
+        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
+        f"data: {{path: {DATA / 'Default.csv'}}}\n")
+    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=2)
+    assert jobs == [1]
+    assert [n for n in result.notes if n.startswith("evaluation:")] == [
+        "evaluation: 1 fit(s) at a time on all 8,000 training rows (about 0.0 GB each; 50% of the 0.0 GB available "
+        "is allowed)"]
+
+
+def test_a_fits_memory_is_estimated_from_its_preprocessings_width(default_table):
+    schema = infer_schema(default_table, "default")
+    X, y = default_table[schema.features()], (default_table["default"] == "Yes").to_numpy(dtype=int)
+    pipeline = build_pipeline("hist_gradient_boosting", schema, "binary_classification", 0)
+    width = pipeline[:-1].fit(X, y).transform(X).shape[1]  # on every row, not the sample of 2,000
+    row_bytes = X.memory_usage(index=False).sum() / len(X)
+    expected = len(X) * (mlsmith.workflow.FIT_PEAK_FACTOR * 8 * width + row_bytes)
+    assert mlsmith.workflow._fit_bytes(pipeline, X, y) == pytest.approx(expected, rel=1e-12)

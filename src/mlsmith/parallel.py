@@ -20,6 +20,7 @@ process (the data guards, the report's figures).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import warnings
 from contextlib import contextmanager
@@ -29,9 +30,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget", "compute_backend",
-           "dask_client", "fit_folds", "fit_many", "fold_arrays", "fork_workers_from_server", "in_background",
-           "stop_workers", "warm_up"]
+__all__ = ["MEMORY_SHARE", "TRAIN_SCORE_ROWS", "Background", "BudgetExceeded", "FoldResult", "RunBudget",
+           "available_memory", "compute_backend", "dask_client", "fit_folds", "fit_many", "fold_arrays",
+           "fork_workers_from_server", "in_background", "stop_workers", "warm_up", "workers_for_memory"]
 
 
 class BudgetExceeded(Exception):
@@ -111,6 +112,40 @@ def default_time_budget(n_rows: int, n_columns: int) -> float | None:
     if cells < DEFAULT_BUDGET_CELLS:
         return None
     return round(min(DEFAULT_BUDGET_CAP_S, DEFAULT_BUDGET_FLOOR_S + cells / CELLS_PER_SECOND), 1)
+
+
+#: Share of the memory available when the fits start that the fits running at once may hold together:
+#: the rest is for this process and for others on the machine.
+MEMORY_SHARE = 0.5
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new work now (Linux's ``MemAvailable``; else the free pages)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def workers_for_memory(n_jobs: int, fit_bytes: float, available: float | None = None) -> int:
+    """How many fits of ``fit_bytes`` each may run at once: as many as ``n_jobs`` gives, down to one, so
+    that together they hold at most :data:`MEMORY_SHARE` of the ``available`` memory (default: now's).
+
+    On two cores, two fits of a gradient-boosting model on millions of rows take twice the memory of
+    one for little gain in time: one worker's model uses both cores' threads when it runs alone.
+
+    Examples
+    --------
+    >>> workers_for_memory(2, fit_bytes=5e9, available=16e9), workers_for_memory(2, 1e9, 16e9)
+    (1, 2)
+    """
+    workers = max(1, effective_n_jobs(n_jobs))
+    available = available_memory() if available is None else available
+    return max(1, min(workers, int(MEMORY_SHARE * available // max(fit_bytes, 1.0))))
 
 
 #: The environment of the worker processes of a LocalCluster that :func:`dask_client` starts.
