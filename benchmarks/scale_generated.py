@@ -160,12 +160,15 @@ class TreeMemory:
         self._thread.join()
 
 
-def mlsmith_run(work: Path, jobs: int, budget_s: float | None = None, stop_gib: float | None = None) -> dict:
+def mlsmith_run(work: Path, jobs: int, budget_s: float | None = None, stop_gib: float | None = None,
+                models: list[str] | None = None) -> dict:
     """``mlsmith run`` on a bare spec, as a user runs it: wall seconds, memory, results.json.
 
-    ``budget_s`` sets ``constraints.time_budget_s`` (else the run picks one from the table's size).
+    ``budget_s`` sets ``constraints.time_budget_s`` (else the run picks one from the table's size),
+    ``models`` the spec's ``models`` (else every family).
     """
     budget = f"constraints: {{time_budget_s: {budget_s:g}}}\n" if budget_s else ""
+    budget += f"models: [{', '.join(models)}]\n" if models else ""
     (work / "problem.yaml").write_text(
         f"name: generated {TARGET}\ntarget: {TARGET}\nsuccess_metric: roc_auc\n{budget}"
         f"data:\n  path: table.parquet\n  time_column: {DATE}\n")
@@ -223,6 +226,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-budget", type=float, default=None,
                         help="constraints.time_budget_s (default: none, the run picks one from the table's size)")
+    parser.add_argument("--models", nargs="+", default=None, help="the spec's models (default: every family)")
     parser.add_argument("--stop-gib", type=float, default=None,
                         help="kill the run when its process tree passes this many GiB (PSS)")
     args = parser.parse_args()
@@ -234,7 +238,7 @@ def main() -> None:
         generate(args.rows, path, args.seed)
         print(f"generated {args.rows:,} x 20 in {time.perf_counter() - start:.0f} s: {path} "
               f"({path.stat().st_size / 2**20:.0f} MiB)")
-    run = mlsmith_run(work, args.jobs, args.time_budget, args.stop_gib)
+    run = mlsmith_run(work, args.jobs, args.time_budget, args.stop_gib, args.models)
     fit = lightgbm_fit(path)
     res = run["results"]
     auc = res["evaluation"]["test_metrics"].get("roc_auc")

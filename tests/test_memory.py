@@ -11,13 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import StratifiedKFold
 
 import mlsmith
 import mlsmith.workflow
 from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
 from mlsmith.data import compact_categories, infer_schema, read_table
 from mlsmith.evaluation import _core, metric_on_resamples
-from mlsmith.parallel import workers_for_memory
+from mlsmith import parallel
+from mlsmith.metrics import scorer
+from mlsmith.parallel import FIT_PEAK_FACTOR, fit_bytes, fit_folds, fit_many, workers_for_memory
 from mlsmith.pipeline import build_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -158,7 +161,7 @@ def test_the_evaluation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch, t
         return out_of_fold(pipeline, X, y, cv, groups, task, n_jobs, fit_also)
 
     monkeypatch.setattr(mlsmith.workflow, "out_of_fold", spy)
-    monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)
+    monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)  # the evaluation's; the folds' stay
     monkeypatch.setattr(mlsmith.workflow, "available_memory", lambda: 2**20)
     (tmp_path / "problem.yaml").write_text(
         f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
@@ -176,5 +179,30 @@ def test_a_fits_memory_is_estimated_from_its_preprocessings_width(default_table)
     pipeline = build_pipeline("hist_gradient_boosting", schema, "binary_classification", 0)
     width = pipeline[:-1].fit(X, y).transform(X).shape[1]  # on every row, not the sample of 2,000
     row_bytes = X.memory_usage(index=False).sum() / len(X)
-    expected = len(X) * (mlsmith.workflow.FIT_PEAK_FACTOR * 8 * width + row_bytes)
-    assert mlsmith.workflow._fit_bytes(pipeline, X, y) == pytest.approx(expected, rel=1e-12)
+    expected = len(X) * (FIT_PEAK_FACTOR * 8 * width + row_bytes)
+    assert fit_bytes(pipeline, X, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_validation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch, default_table):
+    # The comparison's and the searches' folds (fit_folds, fit_many) past MEMORY_CHECK_ROWS rows: the
+    # same scores on one worker as on two when "available" memory holds one fit and not two.
+    schema = infer_schema(default_table, "default")
+    X, y = default_table[schema.features()], (default_table["default"] == "Yes").to_numpy(dtype=int)
+    pipeline = build_pipeline("linear", schema, "binary_classification", 0)
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
+    scorers = {"roc_auc": scorer("roc_auc", "binary_classification")}
+    workers = []
+    real = parallel.Parallel
+
+    def counted(*args, n_jobs=None, **kwargs):
+        workers.append(n_jobs)
+        return real(*args, n_jobs=n_jobs, **kwargs)
+
+    monkeypatch.setattr(parallel, "Parallel", counted)
+    monkeypatch.setattr(parallel, "MEMORY_CHECK_ROWS", 10_000)
+    two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
+    monkeypatch.setattr(parallel, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
+    one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
+    [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2)
+    assert workers == [2, 1, 1]
+    assert [r.test_scores for r in one] == [r.test_scores for r in two] == [r.test_scores for r in many]

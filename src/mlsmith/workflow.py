@@ -42,6 +42,7 @@ from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
 from .parallel import (
+    MEMORY_CHECK_ROWS,
     MEMORY_SHARE,
     Background,
     RunBudget,
@@ -49,6 +50,7 @@ from .parallel import (
     compute_backend,
     dask_client,
     default_time_budget,
+    fit_bytes,
     in_background,
     warm_up,
     workers_for_memory,
@@ -302,11 +304,11 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
     fit_jobs = n_jobs
     if cluster is None and len(X) > MEMORY_CHECK_ROWS:  # the evaluation's fits on every row, as many at once as fit
-        fit_bytes, available = _fit_bytes(chosen, X, y), available_memory()
-        fit_jobs = workers_for_memory(n_jobs, fit_bytes, available)
+        fit_size, available = fit_bytes(chosen, X, y), available_memory()
+        fit_jobs = workers_for_memory(n_jobs, fit_size, available)
         if fit_jobs < effective_n_jobs(n_jobs):
             notes.append(f"evaluation: {fit_jobs} fit(s) at a time on all {len(X):,} training rows (about "
-                         f"{fit_bytes / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
+                         f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
         chosen, X, y, cv, groups, train, held_out, features, problem, codec, fit_jobs, champion, partitioned)
@@ -573,25 +575,6 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
                                                 reference=reference, n_jobs=n_jobs, seed=problem.seed)
         lap("learning_curves", len(X))
     return leaderboard, feature_result, chosen, tuning
-
-
-#: Past this many training rows the evaluation's fits are run as many at once as the memory allows
-#: (:func:`mlsmith.parallel.workers_for_memory`); below it, on every worker.
-MEMORY_CHECK_ROWS = 100_000
-#: A fit's peak memory over the float64 matrix its preprocessing outputs: 2.75 measured with histogram
-#: gradient boosting on 400,000 rows of the generated table (45 columns: 377 MB at peak for 137 MB).
-FIT_PEAK_FACTOR = 3.0
-
-
-def _fit_bytes(pipeline, X: pd.DataFrame, y: np.ndarray) -> float:
-    """The memory one fit of ``pipeline`` on every row of ``X`` holds at its peak, estimated: its own
-    copy of the rows, and :data:`FIT_PEAK_FACTOR` times the matrix its preprocessing gives them, whose
-    width is read from the preprocessing fitted on 2,000 rows spread over ``X``."""
-    step = max(1, len(X) // 2000)
-    sample = X.iloc[::step]
-    width = clone(pipeline[:-1]).fit(sample, y[::step]).transform(sample.iloc[:5]).shape[1]
-    row_bytes = X.memory_usage(index=False).sum() / max(len(X), 1)
-    return len(X) * (FIT_PEAK_FACTOR * 8 * width + row_bytes)
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:
