@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.model_selection import train_test_split
 
 from mlsmith.guards import (
@@ -57,6 +57,29 @@ def test_a_nonlinear_function_of_the_target_and_a_feature_is_found_on_diabetes()
     bmi = (X["bmi"] - X["bmi"].mean()) / X["bmi"].std()
     found = check_target_leakage(X.assign(score_adj=(bmi + 3) * (1 + rank) ** 2), y, REG)
     assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["bmi", "score_adj"])]
+
+
+def test_a_difference_pair_is_found_among_64_columns_where_neither_half_looks_useful_alone():
+    # digits: 64 pixel columns; each half of the difference predicts nothing, so a screen of the
+    # columns strongest alone (the first 40) never paired them. The pair screen's closed-form
+    # discriminant covers every pair.
+    X, y = load_digits(return_X_y=True, as_frame=True)
+    X, y = X.iloc[:900], y.iloc[:900]
+    assert check_target_leakage(X, y, MULTI) == []
+    start = np.round(np.random.default_rng(2).normal(100, 30, len(y)), 2)
+    found = check_target_leakage(X.assign(amount_start=start, amount_end=start + y), y, MULTI)
+    assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["amount_end", "amount_start"])]
+
+
+def test_a_column_computed_from_the_class_and_a_feature_is_found_on_a_small_table():
+    # 90 wine rows: x·(1 + class)² overlaps between classes alone, and no ratio of the two columns is
+    # exact (x + 3 is not x); reading the class back from the fitted f(x, class) is.
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X, y = X.iloc[::2].reset_index(drop=True), y.iloc[::2].reset_index(drop=True)
+    assert check_target_leakage(X, y, MULTI) == []
+    z = (X["magnesium"] - X["magnesium"].mean()) / X["magnesium"].std()
+    found = check_target_leakage(X.assign(score_adj=(z + 3) * (1 + y) ** 2), y, MULTI)
+    assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["magnesium", "score_adj"])]
 
 
 def test_a_note_holding_the_class_name_is_a_leak_and_penguins_own_columns_are_not():
@@ -132,6 +155,18 @@ def test_a_date_trending_with_the_target_in_shuffled_rows_asks_for_a_time_split(
     assert check_date_trend(frame, y.loc[frame.index], BIN, "time") == []
     random_dates = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 1500, len(y)), unit="D")
     assert check_date_trend(X.assign(recorded_on=random_dates), y, BIN, "stratified") == []
+
+
+def test_a_mild_date_trend_far_beyond_chance_is_a_trend_on_diabetes():
+    # Spearman 0.26 over 442 rows stands 5.4 standard errors from none: a trend a random split mixes.
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    rank = (y.rank() - 1) / (len(y) - 1)
+    days = rank * 1500 + np.random.default_rng(3).normal(scale=1400, size=len(y))
+    dates = pd.Timestamp("2019-01-01") + pd.to_timedelta(np.round(days), unit="D")
+    [found] = check_date_trend(X.assign(recorded_on=dates), y, REG, "random")
+    assert 0.25 <= found.evidence["trend"] < 0.3
+    shuffled = dates.sample(frac=1.0, random_state=0).to_numpy()
+    assert check_date_trend(X.assign(recorded_on=shuffled), y, REG, "random") == []
 
 
 def test_distinct_births_sharing_discrete_covariates_are_not_contamination():

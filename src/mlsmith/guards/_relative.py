@@ -28,6 +28,10 @@ from ._oof import folds_for, single_feature_oof, tree_oof
 
 __all__ = ["check_relative_leaks", "oof_error"]
 
+#: Fewer training rows than this say too little to call anything near-certain (3 folds of 10 rows).
+MIN_ROWS = 30
+#: Below this many rows the pairs' trees may end in leaves of 2 rows (else 5).
+SMALL_ROWS = 200
 #: A column (or pair) is near-certain when its out-of-fold error is at most this ...
 CERTAIN_ERROR = 0.06
 #: ... and at most this share of the error the rest of the table reaches.
@@ -44,6 +48,14 @@ PAIR_GAIN = 0.5
 PAIR_ROWS = 1500
 PAIR_LEADS = 3
 PAIR_MAX_NUMERIC = 40
+#: A column that one other column and the target rebuild leaving at most this share of its variance out of
+#: sample, and at most COMPUTED_GAIN of what either leaves alone, is a candidate ``a = f(b, y)``; only the
+#: COMPUTED_SUSPECTS columns strongest alone are tried as ``a``.
+COMPUTED_LEFT = 0.05
+COMPUTED_GAIN = 0.2
+COMPUTED_SUSPECTS = 10
+#: The columns whose linear combinations are screened (closed form: cheap for hundreds).
+PAIR_MAX_LINEAR = 400
 #: Pairs whose difference or ratio screens best, cross-validated.
 PAIR_SCREENED = 8
 
@@ -88,7 +100,7 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
     keep = y.notna().to_numpy()
     frame = sample(frame[keep], 2000, seed)
     target = y.loc[frame.index].to_numpy()
-    if len(frame) < 50 or (task != "regression" and len(np.unique(target)) < 2):
+    if len(frame) < MIN_ROWS or (task != "regression" and len(np.unique(target)) < 2):
         return []
     roles = roles_of(frame, roles)
     columns = [c for c in frame.columns if roles[c] != "id"]
@@ -104,7 +116,8 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
         if single[column] <= ERROR_RATIO * rest:
             findings.append(_finding([column], single[column], rest, task, len(frame)))
     flagged = {f.evidence["column"] for f in findings}
-    pair = _best_pair(frame, target, task, roles, [c for c in columns if c not in flagged], single, seed)
+    with threadpool_limits(1):  # hundreds of small products: BLAS threads only contend (10x slower on 2 cores)
+        pair = _best_pair(frame, target, task, roles, [c for c in columns if c not in flagged], single, seed)
     if pair is not None:
         (a, b), error = pair
         rest = _rest_error(frame[[c for c in columns if c not in (a, b)]], target, task, roles, seed)
@@ -118,15 +131,22 @@ def _best_pair(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, s
     """The numeric pair with the lowest out-of-fold error, when near-certain and well below the
     error of both its columns alone (:data:`PAIR_GAIN`).
 
-    Every pair is screened by in-sample binned fits (cheap): of its difference and ratios (32 bins), and of
-    the two columns jointly (8 x 8 cells: any function of two columns). The best few of each are then
-    cross-validated: a tree (16 leaves) on a difference or ratio, a gradient-boosted model on a joint pair.
+    Every pair is screened by cheap in-sample measures, and the best few of each screen are then
+    cross-validated (a tree of 16 leaves on one derived column; a gradient-boosted model on a joint pair):
+
+    - the best linear combination of the two columns, over *every* numeric column (closed form from
+      2 x 2 covariance matrices: no column has to look useful alone, as each half of a difference does not);
+    - of the :data:`PAIR_MAX_NUMERIC` columns strongest alone: their difference and ratios (32 bins);
+      the two jointly (8 x 8 cells: any function of two columns); and whether one is computed from the
+      other and the target (:func:`_computed_from`), cross-validated by reading the target back
+      (:func:`_inverse_error`).
+
     A regression target is taken as its ranks here (a pair that determines it determines them).
     """
     numeric = [c for c in columns if roles[c] == "numeric" and pd.api.types.is_numeric_dtype(frame[c])]
-    numeric = sorted(numeric, key=single.get)[:PAIR_MAX_NUMERIC]
     if len(numeric) < 2:
         return None
+    numeric = sorted(numeric, key=single.get)[:PAIR_MAX_LINEAR]
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), min(PAIR_ROWS, len(frame)), replace=False))
     # beyond float32's range a value is no more known than a missing one (the trees compute in float32)
     values = finite_float(frame[numeric].iloc[rows].to_numpy(dtype=float, na_value=np.nan, copy=True))
@@ -134,27 +154,208 @@ def _best_pair(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, s
     if task == "regression":  # a target determined by the pair is determined on any monotone scale: ranks
         t = pd.Series(t).rank().to_numpy() / len(t)
     codes = np.unique(t, return_inverse=True)[1] if task != "regression" else None
-    bins = [_bin(values[:, i], 8) for i in range(len(numeric))]
+    candidates = [((i, j), d[:, None], 16) for i, j, d in _linear_leads(values, t, codes)]
+    top = min(len(numeric), PAIR_MAX_NUMERIC)
+    bins = [_bin(values[:, i], 8) for i in range(top)]
     screened, joint = [], []
-    for i, j in combinations(range(len(numeric)), 2):
+    for i, j in combinations(range(top), 2):
         a, b = values[:, i], values[:, j]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for d in (a - b, a / b, b / a):
                 screened.append((_binned_error(_bin(d, 32), t, codes), i, j, d))
         joint.append((_binned_error(bins[i] * 9 + bins[j], t, codes), i, j))
-    screened.sort(key=lambda s: s[0])
-    joint.sort(key=lambda s: s[0])
-    candidates = [((i, j), np.where(np.abs(d) < 1e30, d, np.nan)[:, None], 16)  # trees take NaN, not inf
-                  for _, i, j, d in screened[:PAIR_SCREENED]]
+    for found in (screened, joint):
+        found.sort(key=lambda s: s[0])
+    candidates += [((i, j), np.where(np.abs(d) < 1e30, d, np.nan)[:, None], 16)  # trees take NaN, not inf
+                   for _, i, j, d in screened[:PAIR_SCREENED]]
     candidates += [((i, j), values[:, [i, j]], 64) for _, i, j in joint[:PAIR_LEADS]]
+    candidates += [((i, j), None, 0) for i, j, _ in _computed_from(values[:, :top], t, codes, PAIR_LEADS)]
     limit = PAIR_CERTAIN_RANK_ERROR if task == "regression" else PAIR_CERTAIN_ERROR
+    # a class of 8 rows has 5 in a training fold: a leaf of 5 rows could not hold it
+    min_leaf = 5 if len(t) >= SMALL_ROWS else 2
     best = None
     for (i, j), X, leaves in candidates:
-        error = _tree_error(X, t, task, seed, leaves, 5) if leaves <= 16 else _boosted_error(X, t, task, seed)
+        if X is None:
+            error = _inverse_error(values, i, j, t, codes, task, seed)
+        elif leaves <= 16:
+            error = _tree_error(X, t, task, seed, leaves, min_leaf)
+        else:
+            error = _boosted_error(X, t, task, seed)
         alone = min(single[numeric[i]], single[numeric[j]])
         if error <= limit and error <= PAIR_GAIN * alone and (best is None or error < best[1]):
             best = ((numeric[i], numeric[j]), error)
     return best
+
+
+def _linear_leads(values: np.ndarray, t: np.ndarray, codes: np.ndarray | None
+                  ) -> list[tuple[int, int, np.ndarray]]:
+    """The :data:`PAIR_LEADS` pairs whose best linear combination comes closest to determining the target.
+
+    For classes, the combination ``w·(a, b)`` with the least within-class share of its variance (the
+    smaller root of ``det(W - λT) = 0`` for the pair's within-class and total 2 x 2 covariances: Fisher's
+    discriminant of two columns); for a regression target (ranks), the least unexplained share of a
+    linear fit. Closed forms for every pair at once, so a table of hundreds of columns is screened in
+    milliseconds. Missing values count as the column's mean here; the returned combinations keep them missing.
+    """
+    filled = np.where(np.isnan(values), np.nanmean(values, axis=0), values)
+    filled = np.nan_to_num(filled)
+    centred = filled - filled.mean(axis=0)
+    n, p = centred.shape
+    total = centred.T @ centred / n
+    if codes is None:
+        ty = (t - t.mean()) / (t.std() or 1.0)
+        c = centred.T @ ty / n  # covariance of each column with the target
+        within = None
+    else:
+        means = np.zeros_like(filled)
+        for k in np.unique(codes):
+            means[codes == k] = filled[codes == k].mean(axis=0)
+        w_centred = filled - means
+        within = w_centred.T @ w_centred / n
+    i, j = np.triu_indices(p, 1)
+    t11, t22, t12 = total[i, i], total[j, j], total[i, j]
+    det_t = t11 * t22 - t12 ** 2
+    ok = det_t > 1e-12 * np.maximum(t11 * t22, 1e-300)  # collinear pairs (a copy, a constant) say nothing new
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if within is None:  # 1 - R² of the linear fit of the ranks on (a, b)
+            c1, c2 = c[i], c[j]
+            share = 1.0 - (c1 ** 2 * t22 - 2 * c1 * c2 * t12 + c2 ** 2 * t11) / det_t
+            w1, w2 = (c1 * t22 - c2 * t12) / det_t, (c2 * t11 - c1 * t12) / det_t
+        else:  # the smaller generalised eigenvalue of (W, T), and its eigenvector
+            w11, w22, w12 = within[i, i], within[j, j], within[i, j]
+            det_w = w11 * w22 - w12 ** 2
+            b = w11 * t22 + w22 * t11 - 2 * w12 * t12
+            share = (b - np.sqrt(np.maximum(b ** 2 - 4 * det_t * det_w, 0.0))) / (2 * det_t)
+            w1, w2 = -(w12 - share * t12), w11 - share * t11
+    share = np.where(ok & np.isfinite(share), share, np.inf)
+    leads = []
+    for k in np.argsort(share)[:PAIR_LEADS]:
+        if not np.isfinite(share[k]):
+            break
+        a, b = int(i[k]), int(j[k])
+        leads.append((a, b, w1[k] * values[:, a] + w2[k] * values[:, b]))
+    return leads
+
+
+def _computed_from(values: np.ndarray, t: np.ndarray, codes: np.ndarray | None, leads: int
+                   ) -> list[tuple[int, int, float]]:
+    """Columns ``a`` that one other column ``b`` and the target rebuild near-exactly: ``a = f(b, y)``.
+
+    ``a`` (and its log, when positive) is fitted by least squares on a cubic of ``b`` per class, or on
+    the bivariate cubic of ``b`` and the target's rank, which holds sums, products and ratios of the two
+    (``x · (1 + y)²``, ``x + y``) closely; the out-of-sample share of ``a``'s variance left unexplained
+    is read from the leave-one-out residuals (PRESS), and must be far below what ``b`` alone or the
+    target alone leave. Only the :data:`PAIR_MAX_NUMERIC` first columns are fitted (``a`` among the
+    :data:`COMPUTED_SUSPECTS` first: a column computed from the target predicts it fairly well alone).
+    Returns ``(a, b, unexplained share)`` of the ``leads`` best, best first.
+    """
+    target_basis = _target_basis(t, codes)
+    found = []
+    for i in range(min(COMPUTED_SUSPECTS, values.shape[1])):
+        for j in range(values.shape[1]):
+            if i == j:
+                continue
+            present = ~np.isnan(values[:, i]) & ~np.isnan(values[:, j])
+            if present.sum() < 20:
+                continue
+            z = _standardised(values[present, j])
+            if z is None:
+                continue
+            a = values[present, i]
+            scales = [a] + ([np.log(a)] if a.min() > 0 else [])
+            by_b = np.column_stack([z ** k for k in range(4)])
+            both = _joint_basis(z, target_basis[present], codes is not None)
+            for v in scales:
+                both_left = _loo_unexplained(both, v)
+                if both_left > COMPUTED_LEFT:
+                    continue
+                alone = min(_loo_unexplained(by_b, v), _loo_unexplained(target_basis[present], v))
+                if both_left <= COMPUTED_GAIN * alone:
+                    found.append((i, j, both_left))
+    found.sort(key=lambda f: f[2])
+    out: list[tuple[int, int, float]] = []
+    for i, j, left in found:
+        if (i, j) not in {(a, b) for a, b, _ in out}:
+            out.append((i, j, left))
+    return out[:leads]
+
+
+def _inverse_error(values: np.ndarray, i: int, j: int, t: np.ndarray, codes: np.ndarray | None, task: str,
+                   seed: int) -> float:
+    """Out-of-fold error of reading the target back from ``a = f(b, y)`` fitted on the other folds.
+
+    Each held-out row gets the class (or, for regression, the rank on a grid of 101) whose fitted
+    ``f(b, ·)`` comes nearest its ``a``: an inverse regression, the classifier a column computed from
+    the target and another column makes. Rows missing ``a`` or ``b`` get the training majority (mean).
+    """
+    a_all, b_all = values[:, i], values[:, j]
+    present = ~np.isnan(a_all) & ~np.isnan(b_all)
+    z_all = np.zeros(len(t))
+    z = _standardised(b_all[present])
+    if z is None:
+        return 1.0
+    z_all[present] = z
+    log = bool(present.any() and a_all[present].min() > 0)
+    a_fit = np.log(np.where(present, a_all, 1.0)) if log else np.where(present, a_all, 0.0)
+    basis = _target_basis(t, codes)
+    classify = codes is not None
+    classes = np.unique(t) if classify else None
+    oof = np.zeros((len(t), len(classes))) if classify else np.zeros(len(t))
+    grid = np.linspace(0.0, 1.0, 101)
+    for fit_idx, pred_idx in folds_for(t, task, seed).split(values, t):
+        fit_idx = fit_idx[present[fit_idx]]
+        design = _joint_basis(z_all[fit_idx], basis[fit_idx], classify)
+        coef = np.linalg.lstsq(design, a_fit[fit_idx], rcond=None)[0]
+        ok = pred_idx[present[pred_idx]]
+        if classify:
+            oof[pred_idx] = np.bincount(codes[fit_idx], minlength=len(classes)) / max(len(fit_idx), 1)
+            if len(ok):
+                options = [_joint_basis(z_all[ok], np.tile(np.eye(len(classes))[k], (len(ok), 1)), True) @ coef
+                           for k in range(len(classes))]
+                nearest = np.argmin(np.abs(np.column_stack(options) - a_fit[ok, None]), axis=1)
+                oof[ok] = np.eye(len(classes))[nearest]
+        else:
+            oof[pred_idx] = t[fit_idx].mean()
+            if len(ok):
+                options = [_joint_basis(z_all[ok], _target_basis(np.full(len(ok), g), None), False) @ coef
+                           for g in grid]
+                oof[ok] = grid[np.argmin(np.abs(np.column_stack(options) - a_fit[ok, None]), axis=1)]
+    return oof_error(oof, t, classes)
+
+
+def _standardised(x: np.ndarray) -> np.ndarray | None:
+    scale = x.std()
+    return None if not np.isfinite(scale) or scale <= 0 else (x - x.mean()) / scale
+
+
+def _target_basis(t: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
+    """One column per class (classification), or the cubic of the target's rank in [0, 1] mapped to [-1, 1]."""
+    if codes is not None:
+        return np.eye(codes.max() + 1)[codes]
+    u = 2.0 * t - 1.0
+    return np.column_stack([u ** k for k in range(4)])
+
+
+def _joint_basis(z: np.ndarray, target_basis: np.ndarray, classify: bool) -> np.ndarray:
+    """A cubic of ``b`` per class, or the bivariate cubic of ``b`` and the target's rank."""
+    powers = np.column_stack([z ** k for k in range(4)])
+    if classify:
+        return (target_basis[:, :, None] * powers[:, None, :]).reshape(len(z), -1)
+    return np.column_stack([powers[:, k] * target_basis[:, m] for k in range(4) for m in range(4) if k + m <= 3])
+
+
+def _loo_unexplained(design: np.ndarray, v: np.ndarray) -> float:
+    """The share of ``v``'s variance a least-squares fit on ``design`` leaves, out of sample (PRESS / SST).
+
+    From the normal equations: the design has at most 40 columns, so its k x k Gram matrix is solved in
+    microseconds where a QR of the n x k design costs milliseconds, and hundreds of pairs are fitted.
+    """
+    inverse = np.linalg.pinv(design.T @ design, hermitian=True)
+    projected = design @ inverse
+    residual = v - projected @ (design.T @ v)
+    leverage = np.minimum(np.einsum("ij,ij->i", projected, design), 1 - 1e-9)
+    total = float(((v - v.mean()) ** 2).sum())
+    return float((((residual / (1 - leverage)) ** 2).sum() / total)) if total > 0 else 1.0
 
 
 def _bin(d: np.ndarray, bins: int) -> np.ndarray:
