@@ -17,10 +17,11 @@ from sklearn.base import clone
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
 from ._experiment import CVSetup
+from ._reading import release_arrow_memory
 from ._table import open_table
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
-from .data import Schema, check_columns, describe_frame, infer_schema, load_data
+from .data import Schema, check_columns, compact_categories, describe_frame, infer_schema, load_data
 from .deploy import ModelBundle
 from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
@@ -41,14 +42,19 @@ from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
 from .parallel import (
+    MEMORY_CHECK_ROWS,
+    MEMORY_SHARE,
     Background,
     RunBudget,
+    available_memory,
     compute_backend,
     dask_client,
     default_time_budget,
+    fit_bytes,
     in_background,
     out_of_fold,
     warm_up,
+    workers_for_memory,
 )
 from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
@@ -254,7 +260,9 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         return job
 
     features = schema.features()
-    X = train[features]
+    # The frame the fits get, in every worker: text categoricals as categories (same values, a fraction
+    # of the bytes to pickle for each task; numeric columns reach the workers as shared memory maps).
+    X = compact_categories(train[features], schema.features("categorical"))
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
     guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
@@ -297,8 +305,16 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
+    fit_jobs = n_jobs
+    if cluster is None and len(X) > MEMORY_CHECK_ROWS:  # the evaluation's fits on every row, as many at once as fit
+        fit_size, available = fit_bytes(chosen, X, y), available_memory()
+        fit_jobs = workers_for_memory(n_jobs, fit_size, available)
+        if fit_jobs < effective_n_jobs(n_jobs):
+            notes.append(f"evaluation: {fit_jobs} fit(s) at a time on all {len(X):,} training rows (about "
+                         f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
+                         "available is allowed)")
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, setup, train, held_out, problem, codec, champion, partitioned)
+        chosen, replace(setup, n_jobs=fit_jobs), train, held_out, problem, codec, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
     n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
@@ -311,7 +327,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("7/7 evaluation: timing single-row predictions of the model bundle")
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
-    rows = X.sample(min(len(X), 50), random_state=problem.seed)
+    rows = train[features].sample(min(len(X), 50), random_state=problem.seed)  # as the rows were read
     latency = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows, target_ms=latency_ms,
                               max_seconds=2.0 if latency_ms is not None else 0.5)
     # The evaluation as the run reports it: a leak or contamination voids the score, and the bundle's
@@ -334,7 +350,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
-        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, X_test,
+        checked = X_test if len(X_test) <= CHECK_ROWS else X_test.sample(CHECK_ROWS, random_state=problem.seed)
+        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, checked,
                                         problem.to_yaml_dict(), evaluation.to_dict(), notes,
                                         user_family=best.model not in CATALOG))
         lap("bundle", n_fit)
@@ -378,6 +395,8 @@ def _load_and_split(problem: Problem, data: Any
         df = df[~unusable].reset_index(drop=True)
     problem = problem.resolve(df[problem.target])
     train, held_out, split_info = split_train_test(df, problem)
+    del df  # the table as read is not needed again: its rows are in the two splits
+    release_arrow_memory()  # its text columns' pages, kept by Arrow's pool, go back to the system
     return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
 
 
@@ -457,6 +476,10 @@ def _strict_message(guards: GuardReport) -> str:
     return (f"--strict stopped the run before training on an error-level finding{more}: [{first.check}] "
             f"{first.message} Fix: {first.fix}")
 
+
+#: Test rows the saved bundle and its ONNX graph are checked on against the fitted model: a sample past
+#: this many, as both are predicted at once (on 2 million test rows, gigabytes for a comparison).
+CHECK_ROWS = 100_000
 
 #: Under a run's time budget, the model comparison gets this share of what is left when it starts
 #: (at least ``COMPARE_FLOOR`` of the whole budget); the stages after it share the rest.

@@ -90,9 +90,20 @@ def task_metrics(task: str) -> list[str]:
     return [name for name, m in METRICS.items() if task in m.funcs]
 
 
+#: Rows a pipeline predicts at once: its intermediate matrices (text as Python strings, one-hot
+#: columns) are held for a block of rows, not for a whole table of millions.
+PREDICT_ROWS = 100_000
+
+
 def model_outputs(pipeline, X: pd.DataFrame, task: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Encoded predictions and probabilities (binary: positive class at ``threshold``; multiclass: the matrix;
-    regression: no probabilities)."""
+    regression: no probabilities), predicted :data:`PREDICT_ROWS` rows at a time (each row's outputs
+    depend on that row only)."""
+    if len(X) > PREDICT_ROWS:
+        blocks = [model_outputs(pipeline, X.iloc[i:i + PREDICT_ROWS], task, threshold)
+                  for i in range(0, len(X), PREDICT_ROWS)]
+        return (np.concatenate([pred for pred, _ in blocks]),
+                None if task == "regression" else np.concatenate([proba for _, proba in blocks]))
     if task == "regression":
         return np.asarray(pipeline.predict(X), dtype=float), None
     proba = pipeline.predict_proba(X)
