@@ -15,10 +15,10 @@ from sklearn.model_selection import StratifiedKFold
 
 import mlsmith
 import mlsmith.workflow
+from mlsmith import parallel
 from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
 from mlsmith.data import compact_categories, infer_schema, read_table
 from mlsmith.evaluation import _core, metric_on_resamples
-from mlsmith import parallel
 from mlsmith.metrics import scorer
 from mlsmith.parallel import FIT_PEAK_FACTOR, fit_bytes, fit_folds, fit_many, workers_for_memory
 from mlsmith.pipeline import build_pipeline
