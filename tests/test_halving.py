@@ -110,3 +110,26 @@ def test_a_run_on_a_large_table_searches_on_a_sample_and_fits_the_choice_on_ever
     assert result.bundle["model"] == result.leaderboard.best.model and result.leaderboard.best.rows == n_train
     page = (result.run_dir / "report.html").read_text()
     assert "Successive halving over rows: 300 rows" in page and "a sample of 1,200 of the" in page
+
+
+def test_a_budget_spent_on_the_last_rung_judges_the_families_on_the_rows_they_finished(table, monkeypatch):
+    # The fits on every row run out of time (as on a 10M-row table): the families promoted to that rung
+    # are judged on the largest sample they finished, never the dummy that alone finished every row.
+    from mlsmith import selection
+    from mlsmith.parallel import BudgetExceeded
+
+    X, y = table
+    real = selection.fit_folds
+
+    def slow_on_every_row(pipeline, X_, *args, **kwargs):
+        if len(X_) == len(X) and kwargs.get("deadline") is not None:
+            raise BudgetExceeded(0)
+        return real(pipeline, X_, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "fit_folds", slow_on_every_row)
+    board = compare_models(setup(X, y), models=FAMILIES, first_rung_rows=180, time_budget_s=600)
+    rungs = board.budget["rungs"]
+    assert board.best.model != "dummy" and board.best.model in rungs[-2]["kept"]
+    assert board.best.rows == 2880 and board.best.status == "ok"
+    assert "the comparison's time budget ran out on the 3,000-row rung" in board.best.note
+    assert [r.model for r in board.rows].count(board.best.model) == 1

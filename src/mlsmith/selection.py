@@ -177,7 +177,9 @@ def compare_models(
         that many rows (stratified by class; the most recent rows for time-ordered folds; whole
         groups for grouped folds; rung ``i``'s sample drawn with the seed ``setup.seed + i``), the best third (at least two) on :data:`RUNG_FACTOR` times as
         many, and so on; the last rung uses every row. A family stopped on a sample keeps that
-        rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
+        rung's scores, with ``rows`` and a note saying so, and cannot be chosen; one the time
+        budget stopped is judged on the last rung it finished (so a budget that runs out on the
+        last rung does not leave only the dummy to choose). A family the
         recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
         The time budget holds across the rungs; ``budget["rungs"]`` records each one.
     target
@@ -213,7 +215,17 @@ def compare_models(
             on_rung = None if progress is None else (lambda label, size=size: progress(f"{size:,} rows: {label}"))
             board = _compare(setup.on_rows(idx), models=asked, time_budget_s=left, progress=on_rung, **args)
         first_board = first_board or board
+        out_of_time = [name for name in alive or [] if previous.get(name) and previous[name].status == "ok"
+                       and _out_of_time(board, name)]
+        for name in out_of_time:  # promoted, then the budget ran out: its scores on the rows it finished stand
+            row = previous[name]
+            row.note = (f"cross-validated on {row.rows:,} of the {n:,} rows: the comparison's time budget ran out "
+                        f"on the {n if last else size:,}-row rung, so it is judged on these")
+            stopped.append(row)
+        board.rows = [r for r in board.rows if r.model not in out_of_time]
         for name in alive or []:  # promoted, then left out by the recommender at this size: capped
+            if name in out_of_time:
+                continue
             if name in board.skipped and name in previous:
                 row = previous[name]
                 row.status, row.note = "capped", f"not fitted on more than {row.rows:,} rows: {board.skipped[name]}"
@@ -279,6 +291,14 @@ def search_rows(n: int, first: int | None = None) -> int:
     """
     sizes = _rung_sizes(n, FIRST_RUNG_ROWS if first is None else first)
     return sizes[-2] if len(sizes) > 1 else n
+
+
+def _out_of_time(board: Leaderboard, name: str) -> bool:
+    """Whether the comparison's time budget stopped ``name`` on this rung (or ran out before it started)."""
+    row = next((r for r in board.rows if r.model == name), None)
+    if row is not None:
+        return row.status == "over budget" and "comparison time budget" in row.note
+    return board.skipped.get(name, "").startswith("the comparison's time budget")
 
 
 def _rung_sizes(n: int, first: int) -> list[int]:
