@@ -98,8 +98,8 @@ def test_the_run_hands_the_fits_a_compact_frame(monkeypatch, tmp_path):
     # The frame stages 5-7 fit on (and pickle to every CV worker): text categoricals as categories.
     seen = {}
 
-    def stop(problem, schema, plan, X, *args, **kwargs):
-        seen["dtypes"] = X.dtypes.astype(str).to_dict()
+    def stop(problem, setup, *args, **kwargs):
+        seen["dtypes"] = setup.X.dtypes.astype(str).to_dict()
         raise _Seen
 
     monkeypatch.setattr(mlsmith.workflow, "_select_and_tune", stop)
@@ -156,9 +156,9 @@ def test_the_evaluation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch, t
     jobs = []
     out_of_fold = mlsmith.workflow.out_of_fold
 
-    def spy(pipeline, X, y, cv, groups, task, n_jobs=None, fit_also=()):
-        jobs.append(n_jobs)
-        return out_of_fold(pipeline, X, y, cv, groups, task, n_jobs, fit_also)
+    def spy(pipeline, setup, *, fit_also=()):
+        jobs.append(setup.n_jobs)
+        return out_of_fold(pipeline, setup, fit_also=fit_also)
 
     monkeypatch.setattr(mlsmith.workflow, "out_of_fold", spy)
     monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)  # the evaluation's; the folds' stay
