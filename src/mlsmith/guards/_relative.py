@@ -263,7 +263,7 @@ def _computed_from(values: np.ndarray, t: np.ndarray, codes: np.ndarray | None, 
                 continue
             a = values[present, i]
             scales = [a] + ([np.log(a)] if a.min() > 0 else [])
-            by_b = np.column_stack([z ** k for k in range(4)])
+            by_b = _cubic(z)
             both = _joint_basis(z, target_basis[present], codes is not None)
             for v in scales:
                 both_left = _loo_unexplained(both, v)
@@ -272,12 +272,10 @@ def _computed_from(values: np.ndarray, t: np.ndarray, codes: np.ndarray | None, 
                 alone = min(_loo_unexplained(by_b, v), _loo_unexplained(target_basis[present], v))
                 if both_left <= COMPUTED_GAIN * alone:
                     found.append((i, j, both_left))
-    found.sort(key=lambda f: f[2])
-    out: list[tuple[int, int, float]] = []
-    for i, j, left in found:
-        if (i, j) not in {(a, b) for a, b, _ in out}:
-            out.append((i, j, left))
-    return out[:leads]
+    best: dict[tuple[int, int], float] = {}
+    for i, j, left in sorted(found, key=lambda f: f[2]):
+        best.setdefault((i, j), left)  # a pair found on both scales counts once, at its better fit
+    return [(i, j, left) for (i, j), left in best.items()][:leads]
 
 
 def _inverse_error(values: np.ndarray, i: int, j: int, t: np.ndarray, codes: np.ndarray | None, task: str,
@@ -328,17 +326,21 @@ def _standardised(x: np.ndarray) -> np.ndarray | None:
     return None if not np.isfinite(scale) or scale <= 0 else (x - x.mean()) / scale
 
 
+def _cubic(z: np.ndarray) -> np.ndarray:
+    """The columns 1, z, z², z³."""
+    return np.column_stack([z ** k for k in range(4)])
+
+
 def _target_basis(t: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
     """One column per class (classification), or the cubic of the target's rank in [0, 1] mapped to [-1, 1]."""
     if codes is not None:
         return np.eye(codes.max() + 1)[codes]
-    u = 2.0 * t - 1.0
-    return np.column_stack([u ** k for k in range(4)])
+    return _cubic(2.0 * t - 1.0)
 
 
 def _joint_basis(z: np.ndarray, target_basis: np.ndarray, classify: bool) -> np.ndarray:
     """A cubic of ``b`` per class, or the bivariate cubic of ``b`` and the target's rank."""
-    powers = np.column_stack([z ** k for k in range(4)])
+    powers = _cubic(z)
     if classify:
         return (target_basis[:, :, None] * powers[:, None, :]).reshape(len(z), -1)
     return np.column_stack([powers[:, k] * target_basis[:, m] for k in range(4) for m in range(4) if k + m <= 3])
