@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from mlsmith import parallel
+from mlsmith import CVSetup, parallel
 from mlsmith.data import infer_schema
 from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import _search, tune
@@ -59,9 +59,10 @@ for _ in range(args.repeat):
         _search._BATCHES = label == "batches"
         counts.update(dispatches=0, fits=0)
         start = time.perf_counter()
-        _, result = tune(build_pipeline("svm", schema, "binary_classification", 42), "svm", X, y,
-                         "binary_classification", "average_precision", cv, n_trials=args.n_trials, seed=42,
-                         n_jobs=-1, method=args.method)
+        setup = CVSetup(X=X, y=y, schema=schema, task="binary_classification", metric="average_precision", cv=cv,
+                        seed=42, n_jobs=-1)
+        _, result = tune(build_pipeline("svm", schema, "binary_classification", 42), "svm", setup,
+                         n_trials=args.n_trials, method=args.method)
         times[label].append(time.perf_counter() - start)
         seen[label] = dict(counts)
         found = json.dumps(result.to_dict(), default=str)

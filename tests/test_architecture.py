@@ -131,3 +131,31 @@ def test_the_graph_sees_function_level_imports_and_package_inits():
     assert "mlsmith.evaluation" in graph["mlsmith.workflow"]  # a module-level import of a package
     assert "mlsmith._latency" in graph["mlsmith.parallel"]  # imported inside a function, for import cost
     assert "mlsmith.deploy" in graph["mlsmith.monitor._reference"]  # deploy._bundle runs deploy/__init__
+
+
+#: The workflow's names for the stages' results (``guards`` collects findings across stages by design).
+STAGE_RESULTS = {"quality", "eda", "plan", "feature_result", "leaderboard", "tuning", "evaluation"}
+#: Methods that change a list, a dict or a result in place.
+MUTATORS = {"append", "extend", "update", "pop", "insert", "clear", "setdefault", "invalidate"}
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def test_the_workflow_mutates_no_stage_result():
+    """Each stage's result is built once, by the stage (issue 20): the workflow passes results along and
+    builds what it reports with ``dataclasses.replace``, never by assigning into a result."""
+    found = []
+    for node in ast.walk(ast.parse((SRC / "workflow.py").read_text())):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        found += [ast.unparse(t) for t in targets
+                  if isinstance(t, (ast.Attribute, ast.Subscript)) and _root(t) in STAGE_RESULTS]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+            if _root(node.func.value) in STAGE_RESULTS:
+                found.append(ast.unparse(node.func))
+    assert found == []

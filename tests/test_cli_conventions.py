@@ -338,16 +338,18 @@ def test_tuning_reports_its_trials_as_counted_steps():
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import StratifiedKFold
 
+    from mlsmith import CVSetup
     from mlsmith.data import infer_schema
     from mlsmith.pipeline import build_pipeline
     from mlsmith.tuning import tune
 
     frame = load_breast_cancer(as_frame=True).frame
     schema = infer_schema(frame, "target")
-    X, y = frame[schema.features()], frame["target"].to_numpy()
+    setup = CVSetup(X=frame[schema.features()], y=frame["target"].to_numpy(), schema=schema,
+                    task="binary_classification", metric="roc_auc",
+                    cv=StratifiedKFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
     steps = []
-    tune(build_pipeline("linear", schema, "binary_classification", 0), "linear", X, y, "binary_classification",
-         "roc_auc", StratifiedKFold(3, shuffle=True, random_state=0), n_trials=4, method="random", n_jobs=1,
+    tune(build_pipeline("linear", schema, "binary_classification", 0), "linear", setup, n_trials=4, method="random",
          progress=steps.append)
     assert steps and all(s.total == 4 and s.endswith(" of 4") for s in steps)
     assert [s.done for s in steps] == sorted(s.done for s in steps) and steps[0].done == 0

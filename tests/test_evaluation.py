@@ -10,7 +10,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from sklearn.compose import make_column_transformer
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -31,6 +31,7 @@ from mlsmith.evaluation import (
     metric_on_resamples,
     paired_bootstrap,
 )
+from mlsmith.parallel import FoldResult, out_of_fold
 from mlsmith.problem import Problem
 
 RNG = np.random.default_rng(0)
@@ -157,11 +158,39 @@ def test_choose_threshold_says_when_the_target_is_out_of_reach():
 
 def test_fold_scores_are_mean_and_std_over_folds():
     y, proba = _binary(100, seed=2)
-    folds = [(np.arange(0, 50), proba[:50]), (np.arange(50, 100), proba[50:])]
+    halves = [(np.arange(0, 50), proba[:50]), (np.arange(50, 100), proba[50:])]
+    folds = [FoldResult({}, {}, 0.0, 0.0, test_index=i, predictions=p) for i, p in halves]
     mean, std = fold_scores(folds, y, "binary_classification", threshold=0.4)
-    per = [skm.recall_score(y[i], p >= 0.4) for i, p in folds]
+    per = [skm.recall_score(y[i], p >= 0.4) for i, p in halves]
     assert mean["recall"] == pytest.approx(np.mean(per)) and std["recall"] == pytest.approx(np.std(per))
-    assert mean["roc_auc"] == pytest.approx(np.mean([skm.roc_auc_score(y[i], p) for i, p in folds]))
+    assert mean["roc_auc"] == pytest.approx(np.mean([skm.roc_auc_score(y[i], p) for i, p in halves]))
+
+
+@pytest.mark.parametrize("task, load", [
+    ("binary_classification", lambda: load_breast_cancer(return_X_y=True, as_frame=True)),
+    ("multiclass_classification", lambda: load_iris(return_X_y=True, as_frame=True)),
+    ("regression", lambda: load_diabetes(return_X_y=True, as_frame=True)),
+])
+def test_out_of_fold_predictions_are_cross_val_predict_through_the_cv_engine(task, load):
+    # The evaluation's out-of-fold predictions are the CV engine's fold fits (issue 20: one CV engine).
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from mlsmith import CVSetup
+    from mlsmith.data import infer_schema
+
+    X, y = load()
+    y = y.to_numpy()
+    model = make_pipeline(StandardScaler(), LinearRegression() if task == "regression" else LogisticRegression())
+    cv = KFold(4, shuffle=True, random_state=0)
+    setup = CVSetup(X=X, y=y, schema=infer_schema(X.assign(t=y), "t"), task=task, metric="r2", cv=cv, seed=0, n_jobs=1)
+    folds, (whole,) = out_of_fold(model, setup, fit_also=[(X, y)])
+    expected = cross_val_predict(model, X, y, cv=cv, method="predict" if task == "regression" else "predict_proba")
+    if task == "binary_classification":
+        expected = expected[:, 1]
+    assert [f.test_index.tolist() for f in folds] == [test.tolist() for _, test in cv.split(X)]
+    for fold in folds:
+        np.testing.assert_allclose(fold.predictions, expected[fold.test_index])
+    np.testing.assert_allclose(whole.predict(X), model.fit(X, y).predict(X))
 
 
 def test_classification_curves_match_sklearn():
@@ -371,11 +400,11 @@ def test_an_error_level_finding_makes_the_verdict_invalid_and_says_which():
     ev = evaluate(model, Xt, yt, _problem(type="binary_classification", success_metric="roc_auc", threshold=0.9),
                   [BaselineScores("spec", desc, pred, proba)], 0.5, "", {}, {}, 2, [0, 1], n_boot=200)
     assert ev.verdict.status == "met"
-    ev.verdict.invalidate([Finding("imbalanced_accuracy", "warning", "only a warning")])
-    assert ev.verdict.status == "met"
-    ev.verdict.invalidate([Finding("target_leakage", "error", "Feature 'x' alone predicts the target."),
-                           Finding("contamination", "error", "5% of test rows are in train.")])
-    saved = ev.to_dict()["verdict"]
+    assert ev.verdict.invalidated([Finding("imbalanced_accuracy", "warning", "only a warning")]) is ev.verdict
+    invalid = ev.verdict.invalidated([Finding("target_leakage", "error", "Feature 'x' alone predicts the target."),
+                                      Finding("contamination", "error", "5% of test rows are in train.")])
+    assert (ev.verdict.status, ev.verdict.met) == ("met", True)  # the evaluation's own verdict is not rewritten
+    saved = invalid.to_dict()
     assert (saved["status"], saved["met"]) == ("invalid", False)
     assert [f["check"] for f in saved["invalid_by"]] == ["target_leakage", "contamination"]
     assert saved["summary"].startswith("INVALID: the test score cannot be trusted because of [target_leakage] "

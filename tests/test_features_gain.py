@@ -11,6 +11,7 @@ import pytest
 import yaml
 from sklearn.model_selection import KFold, cross_val_score
 
+from mlsmith import CVSetup
 from mlsmith.ablation import measure_gain
 from mlsmith.cli import main
 from mlsmith.data import infer_schema
@@ -24,6 +25,10 @@ BIKESHARE = Path(__file__).parent / "data" / "bikeshare_2011.csv"
 CV = KFold(3, shuffle=True, random_state=0)
 
 
+def setup(X, y, schema) -> CVSetup:
+    return CVSetup(X=X, y=y, schema=schema, task="regression", metric="rmse", cv=CV, seed=42, n_jobs=1)
+
+
 @pytest.fixture(scope="module")
 def bikes() -> pd.DataFrame:
     return pd.read_csv(BIKESHARE)
@@ -33,7 +38,7 @@ def test_auto_plan_beats_the_raw_columns_on_bikeshare(bikes):
     schema = infer_schema(bikes, "bikers")
     X, y = bikes[schema.features()], bikes["bikers"].to_numpy()
     plan = plan_features(bikes, schema, FeaturesSpec(holidays_country="US"))
-    res = measure_gain(plan, "linear", X, y, schema, "regression", "rmse", CV, n_jobs=1)
+    res = measure_gain(plan, "linear", setup(X, y, schema))
     raw = -cross_val_score(build_pipeline("linear", schema, "regression", 42, plan=FeaturePlan([])), X, y,
                            cv=CV, scoring="neg_root_mean_squared_error").mean()
     assert res.raw_score == pytest.approx(raw)
@@ -53,7 +58,7 @@ def _linear_in_x():
 def test_a_group_that_hurts_is_dropped_unless_pinned(pinned, decision):
     df, schema = _linear_in_x()  # y is linear in x: replacing x by log(x) hurts a linear model
     plan = plan_features(df, schema, FeaturesSpec(mode="declared", transforms=[{"kind": "log", "column": "x", "pinned": pinned}]))
-    res = measure_gain(plan, "linear", df[["x", "noise"]], df["y"].to_numpy(), schema, "regression", "rmse", CV, n_jobs=1)
+    res = measure_gain(plan, "linear", setup(df[["x", "noise"]], df["y"].to_numpy(), schema))
     assert res.groups[0]["decision"] == decision and res.groups[0]["gain"] < 0
     assert res.full_score > res.raw_score
     assert [t.kind for t in res.final.transforms] == (["log"] if pinned else [])
@@ -63,7 +68,7 @@ def test_a_group_that_hurts_is_dropped_unless_pinned(pinned, decision):
 
 def test_an_empty_plan_is_not_measured():
     df, schema = _linear_in_x()
-    res = measure_gain(FeaturePlan([], "none"), "linear", df[["x"]], df["y"].to_numpy(), schema, "regression", "rmse", CV)
+    res = measure_gain(FeaturePlan([], "none"), "linear", setup(df[["x"]], df["y"].to_numpy(), schema))
     assert res.raw_score is None and res.gain is None and res.to_dict()["notes"] == ["features: none"]
 
 

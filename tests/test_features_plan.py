@@ -88,7 +88,7 @@ def test_the_plan_round_trips_through_its_yaml(table):
 def test_an_empty_plan_builds_the_raw_columns_and_a_plan_adds_its_blocks(table):
     schema = infer_schema(table, "y")
     X = table.drop(columns="y")
-    raw = build_preprocessor(schema, scale=False, plan=FeaturePlan([], "none")).fit(X, table["y"])
+    raw = build_preprocessor(schema, scale=False, seed=0, plan=FeaturePlan([], "none")).fit(X, table["y"])
     names = list(raw.get_feature_names_out())
     assert "date__opened_days" in names and "date__opened_month" not in names
     assert sum(n.startswith("cat__store") for n in names) == 40  # one-hot, not target-encoded
@@ -98,7 +98,7 @@ def test_an_empty_plan_builds_the_raw_columns_and_a_plan_adds_its_blocks(table):
         {"kind": "bin", "column": "balance", "strategy": "fixed", "edges": [0]},
         {"kind": "aggregate", "column": "spend", "by": "store", "stats": ["sum"]},
     ])
-    prep = build_preprocessor(schema, scale=False, plan=plan_features(table, schema, spec)).set_output(transform="pandas")
+    prep = build_preprocessor(schema, scale=False, seed=0, plan=plan_features(table, schema, spec)).set_output(transform="pandas")
     out = prep.fit_transform(X, table["y"])
     assert "num__income" not in out.columns  # the log replaces the raw column
     np.testing.assert_allclose(out["log_0__income_log"], np.log1p(table["income"]))

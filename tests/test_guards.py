@@ -260,7 +260,8 @@ def test_overfitting_fires_when_the_tree_memorises_noisy_labels(cancer):
     noisy = np.where(np.random.default_rng(0).random(len(y)) < 0.25, 1 - y, y)
     rows = {}
     for name, labels in (("clean", y), ("noisy", noisy)):
-        lb = compare_models(X, labels, schema, BIN, "roc_auc", cv, models=["decision_tree"], seed=0, n_jobs=1)
+        setup = mlsmith.CVSetup(X=X, y=labels, schema=schema, task=BIN, metric="roc_auc", cv=cv, seed=0, n_jobs=1)
+        lb = compare_models(setup, models=["decision_tree"])
         rows[name] = lb.best
     assert check_overfitting("roc_auc", rows["clean"].train_mean, rows["clean"].cv_mean) == []
     [found] = check_overfitting("roc_auc", rows["noisy"].train_mean, rows["noisy"].cv_mean, model="Decision tree")

@@ -6,11 +6,18 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 
+from mlsmith import CVSetup
 from mlsmith.data import infer_schema
 from mlsmith.selection import _rung_sizes, compare_models
 from mlsmith.split import sample_rows
 
 FAMILIES = ["linear", "decision_tree", "naive_bayes", "knn", "random_forest"]
+CV = StratifiedKFold(3, shuffle=True, random_state=0)
+
+
+def setup(X, y) -> CVSetup:
+    return CVSetup(X=X, y=y, schema=infer_schema(X.assign(y=y), "y"), task="binary_classification",
+                   metric="roc_auc", cv=CV, seed=42, n_jobs=1)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +36,7 @@ def test_the_rungs_grow_by_four_and_end_on_every_row():
 
 def test_only_the_best_third_of_the_families_reaches_every_row(table):
     X, y = table
-    cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    board = compare_models(X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc", cv,
-                           models=FAMILIES, n_jobs=1, first_rung_rows=180)
+    board = compare_models(setup(X, y), models=FAMILIES, first_rung_rows=180)
     rungs = board.budget["rungs"]
     assert [r["rows"] for r in rungs] == [180, 720, 2880, 3000]
     assert len(rungs[0]["kept"]) == 2 and set(rungs[1]["families"]) == {*rungs[0]["kept"], "dummy"}
@@ -58,11 +63,9 @@ def test_a_rung_of_time_ordered_rows_is_the_most_recent_and_of_groups_whole_grou
 
 def test_a_table_below_two_rungs_is_compared_on_every_row_as_before(table):
     X, y = table
-    cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    args = (X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc", cv)
-    once = compare_models(*args, models=["linear", "decision_tree"], n_jobs=1)
+    once = compare_models(setup(X, y), models=["linear", "decision_tree"])
     assert "rungs" not in once.budget and {r.rows for r in once.rows} == {3000}
-    again = compare_models(*args, models=["linear", "decision_tree"], n_jobs=1, first_rung_rows=1000)
+    again = compare_models(setup(X, y), models=["linear", "decision_tree"], first_rung_rows=1000)
     assert [(r.model, r.cv_mean) for r in again.rows] == [(r.model, r.cv_mean) for r in once.rows]
 
 
@@ -71,9 +74,7 @@ def test_a_family_the_recommender_caps_at_a_rungs_size_stops_there_and_says_why(
 
     monkeypatch.setattr(recommender, "LARGE_N", 500)  # k-NN scans every row per prediction: left out above it
     X, y = table
-    board = compare_models(X, y, infer_schema(X.assign(y=y), "y"), "binary_classification", "roc_auc",
-                           StratifiedKFold(3, shuffle=True, random_state=0), models=["knn", "linear"], n_jobs=1,
-                           first_rung_rows=180)
+    board = compare_models(setup(X, y), models=["knn", "linear"], first_rung_rows=180)
     knn = next(r for r in board.rows if r.model == "knn")
     assert (knn.status, knn.rows) == ("capped", 180) and knn.cv_mean is not None
     assert knn.note.startswith("not fitted on more than 180 rows: 720 training rows > 500")
@@ -109,3 +110,26 @@ def test_a_run_on_a_large_table_searches_on_a_sample_and_fits_the_choice_on_ever
     assert result.bundle["model"] == result.leaderboard.best.model and result.leaderboard.best.rows == n_train
     page = (result.run_dir / "report.html").read_text()
     assert "Successive halving over rows: 300 rows" in page and "a sample of 1,200 of the" in page
+
+
+def test_a_budget_spent_on_the_last_rung_judges_the_families_on_the_rows_they_finished(table, monkeypatch):
+    # The fits on every row run out of time (as on a 10M-row table): the families promoted to that rung
+    # are judged on the largest sample they finished, never the dummy that alone finished every row.
+    from mlsmith import selection
+    from mlsmith.parallel import BudgetExceeded
+
+    X, y = table
+    real = selection.fit_folds
+
+    def slow_on_every_row(pipeline, X_, *args, **kwargs):
+        if len(X_) == len(X) and kwargs.get("deadline") is not None:
+            raise BudgetExceeded(0)
+        return real(pipeline, X_, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "fit_folds", slow_on_every_row)
+    board = compare_models(setup(X, y), models=FAMILIES, first_rung_rows=180, time_budget_s=600)
+    rungs = board.budget["rungs"]
+    assert board.best.model != "dummy" and board.best.model in rungs[-2]["kept"]
+    assert board.best.rows == 2880 and board.best.status == "ok"
+    assert "the comparison's time budget ran out on the 3,000-row rung" in board.best.note
+    assert [r.model for r in board.rows].count(board.best.model) == 1

@@ -7,6 +7,7 @@ HTML shows the computed figures, and that text which reaches the page (a name, a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from markupsafe import escape
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import StratifiedKFold
 
-from mlsmith import run
+from mlsmith import CVSetup, run
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle, save_bundle
 from mlsmith.evaluation import scores_for
@@ -51,7 +52,8 @@ def cancer():
 @pytest.fixture(scope="module")
 def leaderboard(cancer):
     X, y, schema, cv = cancer
-    return compare_models(X, y, schema, TASK, "roc_auc", cv, models=["linear", "naive_bayes"], n_jobs=1, seed=0)
+    setup = CVSetup(X=X, y=y, schema=schema, task=TASK, metric="roc_auc", cv=cv, seed=0, n_jobs=1)
+    return compare_models(setup, models=["linear", "naive_bayes"])
 
 
 def test_leaderboard_shows_every_family_score_and_escapes_names(leaderboard):
@@ -77,23 +79,22 @@ def test_recommendation_shows_the_profile_and_each_family(cancer):
 
 def test_tuning_result_and_learning_curve_show_their_scores(cancer):
     X, y, schema, cv = cancer
+    setup = CVSetup(X=X, y=y, schema=schema, task=TASK, metric="roc_auc", cv=cv, seed=0, n_jobs=1)
     pipe = build_pipeline("linear", schema, TASK, 0)
-    _, result = tune(pipe, "linear", X, y, TASK, "roc_auc", cv, method="random", n_trials=3, n_jobs=1, seed=0)
+    _, result = tune(pipe, "linear", setup, method="random", n_trials=3)
     page = result._repr_html_()
     assert result.trials_done == 3
     assert f"<td>best trial</td><td>{fmt(result.best_score)}</td>" in page
     assert all(f"<td>{fmt(t['score'])}</td>" in page for t in result.trials)
 
-    folds = list(cv.split(X, y))
-    curve = learning_curves(pipe, X, y, TASK, "roc_auc", folds, reference=0.5, n_sizes=3, n_jobs=1)
+    curve = learning_curves(pipe, setup, reference=0.5, n_sizes=3)
     page = curve._repr_html_()
     assert curve.diagnosis.capitalize() in page and curve.fix in page
     assert 'src="data:image/png;base64,' in page and "<style>" in page
     curve.explanation = HOSTILE
     assert escaped(curve._repr_html_())
 
-    result.learning_curve = curve  # as the workflow attaches it: the tuning section shows it too
-    result.model = HOSTILE
+    result = replace(result, learning_curve=curve, model=HOSTILE)  # as the run reports it, with the curves
     page = result._repr_html_()
     assert "Learning curves" in page and escaped(page)
 

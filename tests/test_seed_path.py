@@ -1,19 +1,26 @@
 """The spec's seed reaches every random step: one path from problem.yaml to each estimator, encoder,
 splitter and search (issue 20: the seed was threaded by hand, with disagreeing defaults)."""
 
+import ast
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.model_selection import KFold
 
 import mlsmith
+from mlsmith import CVSetup, workflow
+from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
 from mlsmith.target import code_model
 
 from conftest import write_problem
 
 
-def test_seed_7_reaches_every_random_step_of_the_run(tmp_path):
+def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     n = 400
     city = rng.choice([f"city {i}" for i in range(60)], n)  # > 20 levels: target-encoded, cross-fitted
@@ -25,7 +32,19 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path):
     spec = write_problem(tmp_path, frame, target="y", positive_class="yes", models=["random_forest"], seed=7,
                          split={"cv_folds": 3}, tuning={"method": "random", "n_trials": 2, "learning_curve": False},
                          data={"roles": {"note": "text"}})
+    setups = []
+
+    class Recorded(CVSetup):  # every cross-validated stage's settings, as built or derived (replace, on_rows)
+        def __init__(self, **settings):
+            super().__init__(**settings)
+            setups.append(self)
+
+    monkeypatch.setattr(workflow, "CVSetup", Recorded)
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+
+    # The comparison, the ablation, tuning and the evaluation's out-of-fold fits: seed 7, folds seeded 7.
+    assert len(setups) >= 2 and {s.seed for s in setups} == {7}
+    assert {s.cv.random_state for s in setups} == {7}
 
     pipeline = code_model(ModelBundle.load(result.run_dir / "model").pipeline)[0]
     params = pipeline.get_params(deep=True)
@@ -41,10 +60,24 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path):
     assert ModelBundle.load(result.run_dir / "model").metadata["seed"] == 7
 
 
+def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
+    frame = pd.DataFrame({"x": np.arange(20.0), "y": np.arange(20) % 2})
+    settings = dict(X=frame[["x"]], y=frame["y"].to_numpy(), schema=infer_schema(frame, "y"),
+                    task="binary_classification", metric="roc_auc", cv=KFold(4, shuffle=True, random_state=7))
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'seed'"):
+        CVSetup(**settings)
+    setup = CVSetup(**settings, seed=7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setup.seed = 0
+    sample = setup.on_rows(np.arange(8))
+    assert (sample.seed, len(sample.X), sample.n_classes, setup.n_classes) == (7, 8, 2, 2)
+    assert [test.tolist() for _, test in sample.folds()] == [test.tolist() for _, test in
+                                                             KFold(4, shuffle=True, random_state=7).split(range(8))]
+
+
 def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_as_terms():
     # 'note' has 8 distinct words: TF-IDF gives 8 terms, fewer than the 16 components asked for, and
     # scikit-learn's TruncatedSVD refused to fit, so every family of the run failed.
-    from mlsmith.data import infer_schema
     from mlsmith.pipeline import build_preprocessor
 
     rng = np.random.default_rng(1)
@@ -54,3 +87,46 @@ def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_
     out = prep.fit_transform(frame[["note"]], frame["y"])
     assert out.shape == (200, 8) and np.isfinite(out).all()
     assert prep.named_transformers_["text_note"][-1].components_.shape == (8, 8)
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
+#: Functions that still default a seed, each owned by another part of the restructuring (issue 20):
+#: the guards, the table sampler of data loading, the bootstrap module, EDA, monitoring and the demo
+#: data generator. The list only shrinks: a new default fails the test below.
+NOT_YET = {
+    "_bootstrap.py:bootstrap_interval", "_bootstrap.py:bootstrap_se", "_bootstrap.py:paired_bootstrap",
+    "_bootstrap.py:paired_gain", "_table.py:sample", "datasets.py:make_churn", "eda/_report.py:explore",
+    "guards/_frame.py:sample", "guards/_leakage.py:check_derived_target", "guards/_leakage.py:check_id_order",
+    "guards/_leakage.py:check_target_leakage", "guards/_oof.py:single_feature_oof", "guards/_oof.py:single_feature_score",
+    "guards/_relative.py:check_relative_leaks", "guards/_split.py:check_adversarial",
+    "guards/_split.py:check_contamination", "guards/_split.py:check_date_trend", "guards/_text.py:check_text_leakage",
+    "monitor/_reference.py:test_reference", "monitor/_stats.py:js_noise",
+}
+
+
+def seed_defaults() -> set[str]:
+    """``path:function`` of every function under src/mlsmith with a parameter named ``seed`` that has a default."""
+    found = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            a = node.args
+            positional = a.posonlyargs + a.args
+            named = [p.arg for p in positional[len(positional) - len(a.defaults):]]
+            named += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+            if "seed" in named:
+                found.add(f"{path.relative_to(SRC).as_posix()}:{node.name}")
+    return found
+
+
+def test_no_function_of_the_library_defaults_the_seed():
+    # The spec's seed is the only source: a default would silently replace it wherever a hand-off is missed.
+    assert sorted(seed_defaults() - NOT_YET) == []
+    assert sorted(NOT_YET - seed_defaults()) == []  # one removed: take it off the list
+
+
+def test_the_seed_default_scan_sees_positional_and_keyword_only_defaults(tmp_path, monkeypatch):
+    (tmp_path / "m.py").write_text("def a(x, seed=0): ...\ndef b(*, seed: int = 1): ...\ndef c(seed, *, n=2): ...\n")
+    monkeypatch.setattr(__import__(__name__), "SRC", tmp_path)
+    assert seed_defaults() == {"m.py:a", "m.py:b"}

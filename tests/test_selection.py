@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
+from mlsmith import CVSetup
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
 from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
@@ -28,10 +29,14 @@ def churn():
 CV = StratifiedKFold(3, shuffle=True, random_state=0)
 
 
+def setup(X, y, schema, task="binary_classification", metric="roc_auc", cv=CV, seed=42) -> CVSetup:
+    """The comparison's settings, on one worker (the tests check logic, not speed)."""
+    return CVSetup(X=X, y=y, schema=schema, task=task, metric=metric, cv=cv, seed=seed, n_jobs=1)
+
+
 def test_scores_equal_sklearn_cross_validation(churn):
     X, y, schema = churn
-    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear", "decision_tree"],
-                        n_jobs=1, seed=1)
+    lb = compare_models(setup(X, y, schema, seed=1), models=["linear", "decision_tree"])
     assert [r.model for r in lb.rows if r.model != "dummy"] == sorted(
         ["linear", "decision_tree"], key=lambda m: -next(r.cv_mean for r in lb.rows if r.model == m))
     for row in lb.rows:
@@ -45,8 +50,7 @@ def test_scores_equal_sklearn_cross_validation(churn):
 
 def test_latency_budget_drops_families_by_measurement(churn):
     X, y, schema = churn
-    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear"], n_jobs=1,
-                        latency_ms=1e-6)
+    lb = compare_models(setup(X, y, schema), models=["linear"], latency_ms=1e-6)
     row = next(r for r in lb.rows if r.model == "linear")
     assert row.status == "over latency" and row.latency_ms > 1e-6
     assert lb.skipped["linear"].startswith("one-row predict takes")
@@ -56,8 +60,7 @@ def test_latency_budget_drops_families_by_measurement(churn):
 
 def test_whole_comparison_budget_skips_families_not_started(churn):
     X, y, schema = churn
-    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", CV, models=["linear", "knn"], n_jobs=1,
-                        time_budget_s=1e-9)
+    lb = compare_models(setup(X, y, schema), models=["linear", "knn"], time_budget_s=1e-9)
     assert lb.skipped["knn"] == "the comparison's time budget of 1e-09 s was spent before it started"
     assert "linear" in lb.skipped
     assert [r.model for r in lb.rows] == ["dummy"]  # the floor always runs
@@ -70,8 +73,7 @@ def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete()
     y = (X.sum(axis=1) + rng.normal(size=600) > 0).astype(int).to_numpy()
     schema = infer_schema(X.assign(y=y), "y")
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    lb = compare_models(X, y, schema, "binary_classification", "roc_auc", cv, models=["linear", "decision_tree"],
-                        n_jobs=1, seed=1)
+    lb = compare_models(setup(X, y, schema, cv=cv, seed=1), models=["linear", "decision_tree"])
     rows = {r.model: r for r in lb.rows}
     first3 = list(cv.split(X, y))[:3]
     tree = cross_val_score(build_pipeline("decision_tree", schema, "binary_classification", 1), X, y, cv=first3,
@@ -92,8 +94,7 @@ def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete()
     tree_row = page[page.rindex("<td>Decision tree</td>"):].split("</tr>")[0]  # the leaderboard, after the advice
     assert "<td>3</td>" in tree_row and "stopped early: behind Logistic / Ridge regression" in tree_row
     # Folds in time order are not raced: the first ones train on the least data.
-    timed = compare_models(X, y, schema, "binary_classification", "roc_auc", TimeSeriesSplit(5),
-                           models=["linear", "decision_tree"], n_jobs=1, seed=1)
+    timed = compare_models(setup(X, y, schema, cv=TimeSeriesSplit(5), seed=1), models=["linear", "decision_tree"])
     assert {r.model: (r.status, r.folds) for r in timed.rows}["decision_tree"] == ("ok", 5)
 
 
@@ -103,8 +104,8 @@ def test_an_error_metric_races_the_lowest_error_as_leader():
     X = pd.DataFrame(rng.normal(size=(500, 8)), columns=[f"x{i}" for i in range(8)])
     y = X.to_numpy() @ np.arange(1.0, 9.0) + rng.normal(size=500)
     schema = infer_schema(X.assign(y=y), "y")
-    lb = compare_models(X, y, schema, "regression", "rmse", KFold(5, shuffle=True, random_state=0),
-                        models=["linear", "decision_tree"], n_jobs=1, seed=1)
+    lb = compare_models(setup(X, y, schema, "regression", "rmse", KFold(5, shuffle=True, random_state=0), seed=1),
+                        models=["linear", "decision_tree"])
     rows = {r.model: r for r in lb.rows}
     assert rows["linear"].cv_mean < rows["decision_tree"].cv_mean  # errors, positive
     assert (rows["linear"].status, rows["linear"].folds) == ("ok", 5)
@@ -152,7 +153,7 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     X = pd.DataFrame(X)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
     for (train, test), r in zip(folds, res):
         seen = r.train_index
         assert len(seen) == len(test) > TRAIN_SCORE_ROWS and set(seen) <= set(train)
@@ -160,13 +161,13 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
         model = LogisticRegression().fit(X.iloc[train], y[train])
         proba = model.predict_proba(X.iloc[seen])[:, 1]
         assert r.train_scores["roc_auc"] == pytest.approx(roc_auc_score(y[seen], proba))
-        np.testing.assert_allclose(r.train_proba, proba)
+        np.testing.assert_allclose(r.train_predictions, proba)
     again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                      n_jobs=1, train_metric="roc_auc", want_proba=True)
+                      n_jobs=1, train_metric="roc_auc", want_predictions=True)
     assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
     small = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X[:2000], y[:2000]))  # 1,600 train rows
     res = fit_folds(LogisticRegression(), X[:2000], y[:2000], small, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_proba=True)
+                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
     assert [len(r.train_index) for r in res] == [TRAIN_SCORE_ROWS] * 5
 
 

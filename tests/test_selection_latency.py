@@ -7,6 +7,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import StratifiedKFold
 
 import mlsmith._latency as constraints
+from mlsmith import CVSetup
 from mlsmith._latency import LATENCY_REPEATS, latency_decision, one_row_latency
 from mlsmith.data import infer_schema
 from mlsmith.selection import compare_models
@@ -47,8 +48,9 @@ def test_one_noisy_measurement_does_not_flip_the_shortlist(cancer, monkeypatch):
     shortlists, old_rule = [], []
     for run in range(6):
         monkeypatch.setattr(constraints, "one_row_latency", noisy_timer(run))
-        lb = compare_models(X, y, schema, "binary_classification", "roc_auc", StratifiedKFold(5, shuffle=True,
-                            random_state=0), models=["linear", "naive_bayes", "knn"], n_jobs=1, latency_ms=BUDGET_MS)
+        setup = CVSetup(X=X, y=y, schema=schema, task="binary_classification", metric="roc_auc",
+                        cv=StratifiedKFold(5, shuffle=True, random_state=0), seed=42, n_jobs=1)
+        lb = compare_models(setup, models=["linear", "naive_bayes", "knn"], latency_ms=BUDGET_MS)
         rows = {r.model: r for r in lb.rows}
         shortlists.append(sorted(m for m, r in rows.items() if r.status != "over latency"))
         # the rule it replaces, on the same noise: one fold's three calls, their median against the budget

@@ -8,6 +8,7 @@ from scipy.stats import loguniform, randint
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
+from mlsmith import CVSetup
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
 from mlsmith.parallel import compute_backend
@@ -18,6 +19,11 @@ from mlsmith.tuning._curves import diagnose
 CV = StratifiedKFold(3, shuffle=True, random_state=0)
 
 
+def setup(X, y, schema, seed: int, n_jobs: int = 1, cv=CV) -> CVSetup:
+    return CVSetup(X=X, y=y, schema=schema, task="binary_classification", metric="roc_auc", cv=cv, seed=seed,
+                   n_jobs=n_jobs)
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y = make_classification(n_samples=200, n_features=6, n_informative=3, random_state=2)
@@ -26,11 +32,11 @@ def data():
     return df[schema.features()], y, schema
 
 
-def _tune(data, family="decision_tree", **kw):
+def _tune(data, family="decision_tree", seed=3, n_jobs=1, **kw):
     X, y, schema = data
     pipe = build_pipeline(family, schema, "binary_classification", 0)
-    kw = {"n_trials": 4, "seed": 3, "n_jobs": 1, "method": "bayes", **kw}
-    return tune(pipe, family, X, y, "binary_classification", "roc_auc", CV, default_score=0.5, **kw)
+    kw = {"n_trials": 4, "method": "bayes", **kw}
+    return tune(pipe, family, setup(X, y, schema, seed, n_jobs), default_score=0.5, **kw)
 
 
 def test_a_budget_in_trials_is_deterministic(data):
@@ -63,8 +69,8 @@ def test_tuning_that_does_not_beat_the_defaults_keeps_them(data):
     assert res.trials == res_high.trials and [t["params"]["max_depth"] for t in res.trials] == [1, 2]
     X, y, schema = data
     pipe = build_pipeline("decision_tree", schema, "binary_classification", 0)
-    _, kept = tune(pipe, "decision_tree", X, y, "binary_classification", "roc_auc", CV, default_score=1.0,
-                   method="grid", n_trials=2, space={"max_depth": [1, 2]}, n_jobs=1)
+    _, kept = tune(pipe, "decision_tree", setup(X, y, schema, 42), default_score=1.0, method="grid", n_trials=2,
+                   space={"max_depth": [1, 2]})
     assert kept.kept == "default: tuning did not beat it" and kept.gain < 0
 
 
@@ -105,15 +111,16 @@ def cancer():
     return df[schema.features()], df["target"].to_numpy(), schema
 
 
-def _tune_cancer(cancer, monkeypatch, batches: bool, cheap_fold_s: float = _search.CHEAP_FOLD_S, **kw):
+def _tune_cancer(cancer, monkeypatch, batches: bool, cheap_fold_s: float = _search.CHEAP_FOLD_S, seed=1, n_jobs=2,
+                 **kw):
     """Tune a decision tree on breast cancer, in batches or one trial at a time in rounds (as before batches)."""
     monkeypatch.setattr(_search, "_BATCHES", batches)
     monkeypatch.setattr(_search, "CHEAP_FOLD_S", cheap_fold_s)
     X, y, schema = cancer
     pipe = build_pipeline("decision_tree", schema, "binary_classification", 0)
-    kw = {"n_trials": 20, "seed": 1, "n_jobs": 2, "method": "bayes", **kw}
-    return tune(pipe, "decision_tree", X, y, "binary_classification", "roc_auc",
-                StratifiedKFold(5, shuffle=True, random_state=0), default_score=0.5, **kw)
+    kw = {"n_trials": 20, "method": "bayes", **kw}
+    return tune(pipe, "decision_tree", setup(X, y, schema, seed, n_jobs, StratifiedKFold(5, shuffle=True, random_state=0)),
+                default_score=0.5, **kw)
 
 
 @pytest.mark.parametrize("method, cheap_fold_s", [
@@ -219,8 +226,7 @@ def test_learning_curves_equal_sklearn(data):
     X, y, schema = data
     pipe = build_pipeline("linear", schema, "binary_classification", 0)
     folds = list(CV.split(X, y))
-    lc = learning_curves(pipe, X, y, "binary_classification", "roc_auc", folds, reference=0.5, n_sizes=3, n_jobs=1,
-                         seed=4)
+    lc = learning_curves(pipe, setup(X, y, schema, 4), reference=0.5, n_sizes=3)
     sizes, train, val = learning_curve(pipe, X, y, cv=folds, scoring="roc_auc", train_sizes=np.linspace(0.2, 1, 3),
                                        shuffle=True, random_state=4)
     assert lc.train_sizes == sizes.tolist()

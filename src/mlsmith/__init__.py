@@ -11,6 +11,7 @@ True
 # The public names load their module on first use (PEP 562): ``import mlsmith`` and the CLI start
 # without importing scikit-learn, so ``mlsmith run`` can start its CV workers first.
 _WHERE = {
+    "CVSetup": "_experiment",
     "DriftReport": "monitor",
     "EDAReport": "eda",
     "Evaluation": "evaluation",

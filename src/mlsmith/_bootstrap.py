@@ -20,8 +20,8 @@ __all__ = ["BLOCK_CELLS", "Score", "bootstrap_interval", "bootstrap_se", "on_res
 Score = Callable[[np.ndarray], np.ndarray]
 
 
-#: Resampled row positions held at once (resamples x rows; 80 MB): more are drawn and scored in blocks,
-#: so that a test split of millions of rows does not need n_boot times its size in memory.
+#: Resamples x rows held at once (80 MB of positions, or of draw counts per row): more are drawn and
+#: scored in blocks, so that a test split of millions of rows does not need n_boot times its size in memory.
 BLOCK_CELLS = 10_000_000
 
 
@@ -37,7 +37,9 @@ def on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, size: int 
     """
     rng = np.random.default_rng(seed)
     size = n if size is None else size
-    per_block = max(1, BLOCK_CELLS // max(size, 1))
+    # A block is bounded by the population's rows, not the resample's: the counting scorers (the AUC,
+    # the confusion counts) hold resamples x n matrices however few rows each resample draws.
+    per_block = max(1, BLOCK_CELLS // max(size, n, 1))
     values: list[list[np.ndarray]] = [[] for _ in scores]
     for start in range(0, n_boot, per_block):
         idx = rng.integers(0, n, size=(min(per_block, n_boot - start), size))

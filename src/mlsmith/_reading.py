@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["CSV_SUFFIXES", "EXCEL_SUFFIXES", "NA_VALUES", "PARQUET_SUFFIXES", "TRUE_FALSE", "CsvFormat",
-           "as_pandas", "file_kind", "lit", "parquet_batches", "parquet_files", "parquet_relation",
-           "read_parquet_set", "sniff_csv", "source_name"]
+           "arrow_to_pandas", "as_pandas", "file_kind", "lit", "parquet_batches", "parquet_files", "parquet_relation",
+           "read_parquet_set", "release_arrow_memory", "sniff_csv", "source_name"]
 
 #: pandas' default missing-value markers (``pandas._libs.parsers.STR_NA_VALUES``), fixed here so
 #: pandas and DuckDB read the same cells as missing whatever pandas version is installed, less
@@ -182,7 +182,7 @@ def _head(path: Path) -> str:
 _GLOB_CHARS = ("*", "?", "[")
 
 
-def as_pandas(data: Any) -> pd.DataFrame:
+def as_pandas(data: Any, owned: bool = False) -> pd.DataFrame:
     """Any table a user holds as the pandas frame the CSV reader would give for the same rows.
 
     The one entry every stage and command calls with an in-memory table. A pandas frame is returned
@@ -192,7 +192,9 @@ def as_pandas(data: Any) -> pd.DataFrame:
     gives a CSV of the same rows: integers as ``int64`` (``float64`` once a value is missing, as NaN
     has no integer), other numbers as ``float64``, text as pandas' ``str``, a categorical column as
     its text, booleans as ``bool`` (``object`` with a missing value), and a date/time with a time zone
-    as naive UTC (:func:`mlsmith._columns.parse_dates`, the time-zone policy).
+    as naive UTC (:func:`mlsmith._columns.parse_dates`, the time-zone policy). An Arrow table the
+    caller ``owned`` (read from a file for this call) is freed as it is converted
+    (:func:`arrow_to_pandas`).
 
     Raises
     ------
@@ -214,14 +216,44 @@ def as_pandas(data: Any) -> pd.DataFrame:
 
     if isinstance(data, pd.DataFrame):
         return data
-    table = _as_arrow(data)
-    frame = _csv_types(table).to_pandas(date_as_object=False)
+    table = _csv_types(_as_arrow(data))
+    del data  # an owned table's buffers are then held by ``table`` alone, and freed as they are converted
+    frame = arrow_to_pandas(table, owned=owned, date_as_object=False)
     from ._columns import parse_dates
 
     for name in frame.columns:
         if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
             frame[name] = parse_dates(frame[name])
     return frame
+
+
+def arrow_to_pandas(table: pa.Table, owned: bool = False, **options: Any) -> pd.DataFrame:
+    """An Arrow table as a pandas frame, without holding the table a second time while converting.
+
+    pyarrow's default conversion gathers the columns of one type into one 2-D block, a second copy
+    of them all: here each column becomes a block of its own (``split_blocks``), and a table the
+    caller ``owned`` (read from a file, seen by no one else) gives its buffers back as they are
+    converted (``self_destruct``; it must not be used afterwards). The values and types are those of
+    ``table.to_pandas(**options)``.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> arrow_to_pandas(pa.table({"a": [1, 2], "b": [0.5, None]})).dtypes.astype(str).tolist()
+    ['int64', 'float64']
+    """
+    return table.to_pandas(split_blocks=True, self_destruct=owned, **options)
+
+
+def release_arrow_memory() -> None:
+    """Return to the system the memory Arrow's pool kept after a table was read and freed.
+
+    The pool (mimalloc or jemalloc) keeps freed pages for reuse: after a Parquet file is read into
+    pandas, as much as the table's size stays resident for the whole run unless it is released.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def source_name(data: Any) -> str:
@@ -365,4 +397,5 @@ def read_parquet_set(files: list[Path]) -> pd.DataFrame:
     import pyarrow as pa
 
     with duckdb.connect() as con:
-        return as_pandas(pa.table(con.sql(f"SELECT * FROM {parquet_relation(files)}")))
+        table = pa.table(con.sql(f"SELECT * FROM {parquet_relation(files)}"))
+    return as_pandas(table, owned=True)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .data import Schema
+from ._experiment import CVSetup
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
 from .parallel import fit_many
@@ -62,20 +61,7 @@ class FeatureResult:
         return html(self.to_dict(), {})
 
 
-def measure_gain(
-    plan: FeaturePlan,
-    family: Any,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    schema: Schema,
-    task: str,
-    metric: str,
-    cv: Any,
-    groups: np.ndarray | None = None,
-    seed: int = 42,
-    n_jobs: int = -1,
-    full_score: float | None = None,
-) -> FeatureResult:
+def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: float | None = None) -> FeatureResult:
     """Cross-validate ``family`` on the raw columns, with the whole plan, and without each group.
 
     A group whose removal improves the score is dropped unless one of its transforms is pinned;
@@ -90,12 +76,9 @@ def measure_gain(
     family
         The model family to measure with (the leaderboard's best): a catalog name or a
         :class:`~mlsmith.catalog.Family` (a user's own).
-    X, y, schema, task
-        The training features, encoded target, column roles and task.
-    metric
-        A metric name; scores are reported in its natural direction.
-    cv, groups
-        The run's splitter and its groups (the same folds as the comparison).
+    setup
+        The training rows, schema, task, metric (scores are reported in its natural direction),
+        the run's splitter and groups (the same folds as the comparison), seed and workers.
     full_score
         The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
@@ -107,34 +90,37 @@ def measure_gain(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from sklearn.model_selection import KFold
+    >>> from mlsmith import CVSetup
     >>> from mlsmith.data import infer_schema
     >>> from mlsmith.features import plan_features
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"x": rng.lognormal(0, 1.5, 300)})
     >>> df["y"] = np.log1p(df["x"]) + rng.normal(0, 0.1, 300)
     >>> schema = infer_schema(df, "y")
-    >>> res = measure_gain(plan_features(df, schema), "linear", df[["x"]], df["y"].to_numpy(), schema,
-    ...                    "regression", "rmse", KFold(3, shuffle=True, random_state=0), n_jobs=1)
+    >>> setup = CVSetup(X=df[["x"]], y=df["y"].to_numpy(), schema=schema, task="regression", metric="rmse",
+    ...                 cv=KFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    >>> res = measure_gain(plan_features(df, schema), "linear", setup)
     >>> res.groups[0]["group"], res.groups[0]["decision"], res.final_score < res.raw_score
     ('log', 'kept', True)
     """
     name = family if isinstance(family, str) else family.name
+    metric = setup.metric
     if not plan.transforms:
         note = "no transforms in the plan: nothing to measure" if plan.mode != "none" else "features: none"
         return FeatureResult(plan, plan, name, metric, get_metric(metric).greater_is_better, notes=[note])
-    n_classes = int(len(np.unique(y))) if task != "regression" else None
-    score = scorer(metric, task, n_classes)
+    score = scorer(metric, setup.task, setup.n_classes)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     cache: dict[frozenset, float] = {} if full_score is None else {frozenset(plan.groups): sign * full_score}
 
-    folds = list(cv.split(X, y, groups))
+    folds = setup.folds()
 
     def score_plans(*plans: FeaturePlan) -> None:
         """Score the plans not scored yet, all their folds queued at once (as the comparison scores)."""
         todo = {frozenset(p.groups): p for p in plans if frozenset(p.groups) not in cache}
-        pipes = [build_pipeline(family, schema, task, seed, plan=p) for p in todo.values()]
-        for key, results in zip(todo, fit_many(pipes, X, y, folds, {metric: score}, n_jobs=n_jobs)):
+        pipes = [build_pipeline(family, setup.schema, setup.task, setup.seed, plan=p) for p in todo.values()]
+        for key, results in zip(todo, fit_many(pipes, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs)):
             if isinstance(results, Exception):
                 raise results
             cache[key] = float(np.mean([r.test_scores[metric] for r in results]))  # greater is better

@@ -22,7 +22,7 @@ from .preprocess import HIGH_CARDINALITY, TextSVD, numeric_imputer, target_encod
 __all__ = ["build_pipeline", "build_preprocessor"]
 
 
-def build_preprocessor(schema: Schema, scale: bool, seed: int = 0, plan: FeaturePlan | None = None) -> ColumnTransformer:
+def build_preprocessor(schema: Schema, scale: bool, seed: int, plan: FeaturePlan | None = None) -> ColumnTransformer:
     """The preprocessing for a schema, scaled for models that need it.
 
     - numeric and boolean: coerced to float, median-imputed with missing indicators, scaled;
@@ -41,7 +41,7 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int = 0, plan: Feature
     >>> import pandas as pd
     >>> from mlsmith.data import infer_schema
     >>> df = pd.DataFrame({"x": [1.0, None, 3.0, 4.0], "c": ["a", "b", "a", None], "y": [0, 1, 0, 1]})
-    >>> prep = build_preprocessor(infer_schema(df, "y"), scale=True)
+    >>> prep = build_preprocessor(infer_schema(df, "y"), scale=True, seed=0)
     >>> prep.fit_transform(df[["x", "c"]], df["y"]).shape  # x, its missing flag, one pooled level
     (4, 3)
     """

@@ -18,9 +18,9 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
+from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
 from .catalog import CATALOG, Family, families, model_names
-from .data import Schema
 from .exceptions import DataError
 from .features import FeaturePlan
 from .metrics import choose_threshold, get_metric, scorer
@@ -131,17 +131,10 @@ class Leaderboard:
 
 
 def compare_models(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    schema: Schema,
-    task: str,
-    metric: str,
-    cv: Any,
-    groups: np.ndarray | None = None,
+    setup: CVSetup,
+    *,
     secondary: list[str] | tuple[str, ...] = (),
     models: list | None = None,
-    seed: int = 42,
-    n_jobs: int = -1,
     time_budget_s: float | None = None,
     progress: Callable[[str], None] | None = None,
     target: float | None = None,
@@ -155,22 +148,15 @@ def compare_models(
 
     Parameters
     ----------
-    X, y
-        Training features and the encoded target (see :class:`~mlsmith.target.TargetCodec`).
-    schema
-        The column roles that drive preprocessing.
-    task, metric
-        The problem's task and success metric; ``secondary`` metrics are reported too.
-    cv, groups
-        The splitter and its groups (see :func:`~mlsmith.split.cv_splitter`).
+    setup
+        The training rows, schema, task, success metric, splitter, groups, seed (it reaches every
+        estimator and sample; the splitter carries it already) and workers (each model uses one
+        thread). See :class:`~mlsmith.CVSetup`.
+    secondary
+        More metrics to report.
     models
         The families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
         names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
-    seed
-        Reaches every estimator; the splitter carries it already.
-    n_jobs
-        Folds run in parallel (all cores by default, or the Dask cluster in use); each model
-        uses one thread.
     time_budget_s
         For the whole comparison: a family still running when it is spent is stopped,
         the families not started are skipped; both are marked.
@@ -189,9 +175,11 @@ def compare_models(
         Successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
         ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
         that many rows (stratified by class; the most recent rows for time-ordered folds; whole
-        groups for grouped folds), the best third (at least two) on :data:`RUNG_FACTOR` times as
+        groups for grouped folds; rung ``i``'s sample drawn with the seed ``setup.seed + i``), the best third (at least two) on :data:`RUNG_FACTOR` times as
         many, and so on; the last rung uses every row. A family stopped on a sample keeps that
-        rung's scores, with ``rows`` and a note saying so, and cannot be chosen. A family the
+        rung's scores, with ``rows`` and a note saying so, and cannot be chosen; one the time
+        budget stopped is judged on the last rung it finished (so a budget that runs out on the
+        last rung does not leave only the dummy to choose). A family the
         recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
         The time budget holds across the rungs; ``budget["rungs"]`` records each one.
     target
@@ -202,13 +190,11 @@ def compare_models(
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
     """
     first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
-    sizes = _rung_sizes(len(X), first)
-    args = dict(schema=schema, task=task, metric=metric, secondary=secondary, seed=seed, n_jobs=n_jobs,
-                target=target, family_budget_s=family_budget_s, interpretability=interpretability,
-                latency_ms=latency_ms, plan=plan)
+    sizes = _rung_sizes(len(setup.X), first)
+    args: dict[str, Any] = dict(secondary=secondary, target=target, family_budget_s=family_budget_s,
+                                interpretability=interpretability, latency_ms=latency_ms, plan=plan)
     if len(sizes) == 1:
-        return _compare(X, y, cv=cv, groups=groups, models=models, time_budget_s=time_budget_s, progress=progress,
-                        **args)
+        return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, **args)
     start = time.perf_counter()
     by_name = dict(zip(model_names(models), models)) if models else {}
     alive: list[str] | None = None  # None: every family the recommender keeps
@@ -216,25 +202,35 @@ def compare_models(
     stopped: list[LeaderboardRow] = []
     rungs: list[dict[str, Any]] = []
     first_board: Leaderboard | None = None
+    n = len(setup.X)
     for i, size in enumerate(sizes):
         last = i == len(sizes) - 1
         left = None if time_budget_s is None else max(0.0, time_budget_s - (time.perf_counter() - start))
         asked = models if alive is None else [by_name.get(name, name) for name in alive]
         began = time.perf_counter()
         if last:
-            board = _compare(X, y, cv=cv, groups=groups, models=asked, time_budget_s=left, progress=progress, **args)
+            board = _compare(setup, models=asked, time_budget_s=left, progress=progress, **args)
         else:
-            idx = sample_rows(len(X), size, y, task, cv, groups, seed + i)
+            idx = sample_rows(n, size, setup.y, setup.task, setup.cv, setup.groups, setup.seed + i)
             on_rung = None if progress is None else (lambda label, size=size: progress(f"{size:,} rows: {label}"))
-            board = _compare(X.iloc[idx], y[idx], cv=cv, groups=None if groups is None else groups[idx],
-                             models=asked, time_budget_s=left, progress=on_rung, **args)
+            board = _compare(setup.on_rows(idx), models=asked, time_budget_s=left, progress=on_rung, **args)
         first_board = first_board or board
+        out_of_time = [name for name in alive or [] if previous.get(name) and previous[name].status == "ok"
+                       and _out_of_time(board, name)]
+        for name in out_of_time:  # promoted, then the budget ran out: its scores on the rows it finished stand
+            row = previous[name]
+            row.note = (f"cross-validated on {row.rows:,} of the {n:,} rows: the comparison's time budget ran out "
+                        f"on the {n if last else size:,}-row rung, so it is judged on these")
+            stopped.append(row)
+        board.rows = [r for r in board.rows if r.model not in out_of_time]
         for name in alive or []:  # promoted, then left out by the recommender at this size: capped
+            if name in out_of_time:
+                continue
             if name in board.skipped and name in previous:
                 row = previous[name]
                 row.status, row.note = "capped", f"not fitted on more than {row.rows:,} rows: {board.skipped[name]}"
                 stopped.append(row)
-        rungs.append({"rows": len(X) if last else size, "families": [r.model for r in board.rows],
+        rungs.append({"rows": n if last else size, "families": [r.model for r in board.rows],
                       "seconds": round(time.perf_counter() - began, 2)})
         if last:
             break
@@ -267,19 +263,21 @@ FIRST_RUNG_ROWS = 20_000
 RUNG_FACTOR = 4
 
 
-def cv_score(pipeline, X: pd.DataFrame, y: np.ndarray, cv: Any, groups: np.ndarray | None, task: str, metric: str,
-             n_jobs: int = -1) -> float:
-    """The mean cross-validated ``metric`` of one pipeline, in the metric's natural direction.
+def cv_score(pipeline, setup: CVSetup) -> float:
+    """The mean cross-validated metric of one pipeline on ``setup``, in the metric's natural direction.
 
     >>> from sklearn.linear_model import LinearRegression
     >>> from sklearn.model_selection import KFold
-    >>> X = pd.DataFrame({"x": np.arange(30.0)})
-    >>> round(cv_score(LinearRegression(), X, 2 * X["x"].to_numpy(), KFold(3), None, "regression", "rmse", 1), 6)
+    >>> from mlsmith.data import infer_schema
+    >>> df = pd.DataFrame({"x": np.arange(30.0), "y": 2 * np.arange(30.0)})
+    >>> setup = CVSetup(X=df[["x"]], y=df["y"].to_numpy(), schema=infer_schema(df, "y"), task="regression",
+    ...                 metric="rmse", cv=KFold(3), seed=0, n_jobs=1)
+    >>> round(cv_score(LinearRegression(), setup), 6)
     0.0
     """
-    n_classes = int(len(np.unique(y))) if task != "regression" else None
-    res = fit_folds(pipeline, X, y, list(cv.split(X, y, groups)), {metric: scorer(metric, task, n_classes)},
-                    n_jobs=n_jobs)
+    metric = setup.metric
+    res = fit_folds(pipeline, setup.X, setup.y, setup.folds(), {metric: scorer(metric, setup.task, setup.n_classes)},
+                    n_jobs=setup.n_jobs)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     return float(sign * np.mean(fold_arrays(res)[metric]))
 
@@ -293,6 +291,14 @@ def search_rows(n: int, first: int | None = None) -> int:
     """
     sizes = _rung_sizes(n, FIRST_RUNG_ROWS if first is None else first)
     return sizes[-2] if len(sizes) > 1 else n
+
+
+def _out_of_time(board: Leaderboard, name: str) -> bool:
+    """Whether the comparison's time budget stopped ``name`` on this rung (or ran out before it started)."""
+    row = next((r for r in board.rows if r.model == name), None)
+    if row is not None:
+        return row.status == "over budget" and "comparison time budget" in row.note
+    return board.skipped.get(name, "").startswith("the comparison's time budget")
 
 
 def _rung_sizes(n: int, first: int) -> list[int]:
@@ -310,28 +316,29 @@ def _rung_sizes(n: int, first: int) -> list[int]:
 
 
 def _compare(
-    X: pd.DataFrame, y: np.ndarray, *, schema: Schema, task: str, metric: str, cv: Any, groups: np.ndarray | None,
-    secondary: list[str] | tuple[str, ...], models: list | None, seed: int, n_jobs: int, time_budget_s: float | None,
+    setup: CVSetup, *, secondary: list[str] | tuple[str, ...], models: list | None, time_budget_s: float | None,
     progress: Callable[[str], None] | None, target: float | None, family_budget_s: float | None,
     interpretability: str, latency_ms: float | None, plan: FeaturePlan | None,
 ) -> Leaderboard:
-    """One comparison, on the rows given: :func:`compare_models`' parameters, every one passed by it
+    """One comparison, on the rows of ``setup``: :func:`compare_models`' parameters, every one passed by it
     (no defaults here, so that the two cannot disagree)."""
-    n_classes = int(len(np.unique(y))) if task != "regression" else None
+    X, y, task, metric, cv, n_jobs = setup.X, setup.y, setup.task, setup.metric, setup.cv, setup.n_jobs
+    n_classes = setup.n_classes
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
-    rec = recommend(schema, len(X), task, interpretability, latency_ms, models)
+    rec = recommend(setup.schema, len(X), task, interpretability, latency_ms, models)
     # A threshold-free companion for families compared at their operating point (tuning uses it).
     extra = ["average_precision"] if operating_point else []
     scoring = {m: scorer(m, task, n_classes) for m in dict.fromkeys([metric, *secondary, *extra])}
     sign = {m: 1.0 if get_metric(m).greater_is_better else -1.0 for m in scoring}
-    folds = list(cv.split(X, y, groups))
+    folds = setup.folds()
     rows: list[LeaderboardRow] = []
     budgeted = time_budget_s is not None or family_budget_s is not None
     if budgeted:
         warm_up(n_jobs)
     catalog = families(models)
-    pipes = {name: build_pipeline(catalog[name], schema, task, seed, plan=plan) for name in rec.order}
-    fit_args = dict(n_jobs=n_jobs, train_metric=metric, want_proba=operating_point, want_latency=latency_ms is not None)
+    pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
+    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
+                                    want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""
@@ -539,11 +546,11 @@ def _at_operating_point(
         return compute(metric, "binary_classification", y[rows], y_pred=(proba >= threshold).astype(int))
 
     idx = np.concatenate([r.test_index for r in res])
-    proba = np.concatenate([r.proba for r in res])
+    proba = np.concatenate([r.predictions for r in res])
     threshold, _ = choose_threshold(y[idx], proba, metric, target)
-    per_fold = np.array([at_threshold(r.test_index, r.proba) for r in res])
+    per_fold = np.array([at_threshold(r.test_index, r.predictions) for r in res])
     # the training score at the same threshold, so that train and CV compare like with like
-    train = np.array([at_threshold(r.train_index, r.train_proba) for r in res])
+    train = np.array([at_threshold(r.train_index, r.train_predictions) for r in res])
     pred = (proba >= threshold).astype(int)
     if metric in ("recall", "precision") and target is not None:
         other = "precision" if metric == "recall" else "recall"

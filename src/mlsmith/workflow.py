@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,10 +16,12 @@ from sklearn.base import clone
 
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
+from ._experiment import CVSetup
+from ._reading import release_arrow_memory
 from ._table import open_table
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
-from .data import Schema, check_columns, describe_frame, infer_schema, load_data
+from .data import Schema, check_columns, compact_categories, describe_frame, infer_schema, load_data
 from .deploy import ModelBundle
 from .deploy._assemble import bundle_metadata, write_bundle
 from .eda import EDAReport, explore
@@ -32,7 +34,6 @@ from .evaluation import (
     global_explanations,
     measure_latency,
     model_outputs,
-    out_of_fold,
     scores_for,
 )
 from .exceptions import BundleError, StrictModeStop
@@ -41,13 +42,19 @@ from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
 from .parallel import (
+    MEMORY_CHECK_ROWS,
+    MEMORY_SHARE,
     Background,
     RunBudget,
+    available_memory,
     compute_backend,
     dask_client,
     default_time_budget,
+    fit_bytes,
     in_background,
+    out_of_fold,
     warm_up,
+    workers_for_memory,
 )
 from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
@@ -253,7 +260,9 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         return job
 
     features = schema.features()
-    X = train[features]
+    # The frame the fits get, in every worker: text categoricals as categories (same values, a fraction
+    # of the bytes to pickle for each task; numeric columns reach the workers as shared memory maps).
+    X = compact_categories(train[features], schema.features("categorical"))
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
     guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
@@ -278,10 +287,12 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     plan = plan_features(train, schema, problem.features, flagged=guards.leak_columns())
     lap("features_plan", len(train))
     spaces = {name: parse_space(name, spec) for name, spec in problem.tuning.spaces.items()}
+    # The one set of cross-validation settings every stage after this uses: the spec's seed is its only source.
+    setup = CVSetup(X=X, y=y, schema=schema, task=problem.type, metric=problem.success_metric, cv=cv, groups=groups,
+                    seed=problem.seed, n_jobs=n_jobs)
     workers_ready()
     with compute_backend(cluster) as where:
-        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, schema, plan, X, y, cv, groups, spaces,
-                                                                       n_jobs, say, lap, budget)
+        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, setup, plan, spaces, say, lap, budget)
     best = leaderboard.best
     notes += [f"time budget: {cut}" for cut in budget.cuts]
     if best.status == "over latency":
@@ -294,10 +305,17 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     # after the latency timing if a latency budget is to be judged, which is timed with nothing else running.
     early_args = (to_jsonable(_stage_results(problem, quality, eda, feature_result, leaderboard, tuning)), _DRAWN_EARLY)
     early = in_a_worker(render_sections, early_args) if latency_ms is None else None
+    fit_jobs = n_jobs
+    if cluster is None and len(X) > MEMORY_CHECK_ROWS:  # the evaluation's fits on every row, as many at once as fit
+        fit_size, available = fit_bytes(chosen, X, y), available_memory()
+        fit_jobs = workers_for_memory(n_jobs, fit_size, available)
+        if fit_jobs < effective_n_jobs(n_jobs):
+            notes.append(f"evaluation: {fit_jobs} fit(s) at a time on all {len(X):,} training rows (about "
+                         f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
+                         "available is allowed)")
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, X, y, cv, groups, train, held_out, features, problem, codec, n_jobs, champion, partitioned)
+        chosen, replace(setup, n_jobs=fit_jobs), train, held_out, problem, codec, champion, partitioned)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
-    evaluation.verdict.invalidate([*guards.errors, *eda.findings])  # a leak or contamination voids the score
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
     n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
@@ -309,10 +327,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     say("7/7 evaluation: timing single-row predictions of the model bundle")
     # The bundle as it will serve (input checks, pipeline, threshold). A latency budget is judged on
     # p99: timed longer, and alone, than the figure given for information (one worker may draw then).
-    rows = X.sample(min(len(X), 50), random_state=problem.seed)
-    evaluation.constraints["latency"] = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows,
-                                                        target_ms=latency_ms,
-                                                        max_seconds=2.0 if latency_ms is not None else 0.5)
+    rows = train[features].sample(min(len(X), 50), random_state=problem.seed)  # as the rows were read
+    latency = measure_latency(ModelBundle(None, model, schema, metadata).predict, rows, target_ms=latency_ms,
+                              max_seconds=2.0 if latency_ms is not None else 0.5)
+    # The evaluation as the run reports it: a leak or contamination voids the score, and the bundle's
+    # latency joins the constraints measured (a new result, the evaluation's own left as it computed it).
+    evaluation = replace(evaluation, verdict=evaluation.verdict.invalidated([*guards.errors, *eda.findings]),
+                         constraints={**evaluation.constraints, "latency": latency})
     if early is None:
         early = in_a_worker(render_sections, early_args)
     lap("evaluation", {"train": len(train), "test": held_out.n_rows})
@@ -329,7 +350,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
         reference = build_reference(train, schema, on_test)
-        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, X_test,
+        checked = X_test if len(X_test) <= CHECK_ROWS else X_test.sample(CHECK_ROWS, random_state=problem.seed)
+        bundle_info.update(write_bundle(tmp / "model", model, schema, metadata, reference, checked,
                                         problem.to_yaml_dict(), evaluation.to_dict(), notes,
                                         user_family=best.model not in CATALOG))
         lap("bundle", n_fit)
@@ -373,11 +395,13 @@ def _load_and_split(problem: Problem, data: Any
         df = df[~unusable].reset_index(drop=True)
     problem = problem.resolve(df[problem.target])
     train, held_out, split_info = split_train_test(df, problem)
+    del df  # the table as read is not needed again: its rows are in the two splits
+    release_arrow_memory()  # its text columns' pages, kept by Arrow's pool, go back to the system
     return train, held_out, split_info, problem, notes, int(unusable.sum()), shape
 
 
-def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem: Problem, codec: TargetCodec,
-                    n_jobs, champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
+                    champion: ModelBundle | None = None, table: PartitionedTable | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
@@ -391,27 +415,29 @@ def _evaluate_final(chosen, X, y, cv, groups, train, held_out, features, problem
     On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
     records of them is returned last; empty otherwise).
     """
+    X, y, features = setup.X, setup.y, setup.schema.features()
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
     fits = [(X, y)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
-    folds, fitted = out_of_fold(chosen, X, y, cv, groups, problem.type, n_jobs, fits)
+    folds, fitted = out_of_fold(chosen, setup, fit_also=fits)
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
                                                                          X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
-        idx, oof = np.concatenate([i for i, _ in folds]), np.concatenate([p for _, p in folds])
+        idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
         threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
     cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
+    measured: dict[str, Any] = {}
+    if problem.constraints.interpretability == "high":
+        measured["explanations"] = global_explanations(
+            final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
     evaluation = evaluate(final, X_test, y_test, problem, baselines_for(problem, train, test, y, codec), threshold,
                           reason, train_metrics, cv_metrics, codec.n_classes, list(codec.classes) or None,
-                          cv_std=cv_std, sensitive=sensitive)
-    if problem.constraints.interpretability == "high":
-        evaluation.constraints["explanations"] = global_explanations(
-            final, X, X_test, y_test, problem.type, problem.success_metric, codec.n_classes, seed=problem.seed)
+                          cv_std=cv_std, sensitive=sensitive, constraints=measured)
     on_test = test_reference(final, X_test, y_test, problem.type, problem.success_metric, threshold, problem.threshold,
                              list(codec.classes), seed=problem.seed)
     outputs = None
@@ -451,6 +477,10 @@ def _strict_message(guards: GuardReport) -> str:
             f"{first.message} Fix: {first.fix}")
 
 
+#: Test rows the saved bundle and its ONNX graph are checked on against the fitted model: a sample past
+#: this many, as both are predicted at once (on 2 million test rows, gigabytes for a comparison).
+CHECK_ROWS = 100_000
+
 #: Under a run's time budget, the model comparison gets this share of what is left when it starts
 #: (at least ``COMPARE_FLOOR`` of the whole budget); the stages after it share the rest.
 COMPARE_SHARE, COMPARE_FLOOR = 0.4, 0.1
@@ -461,8 +491,7 @@ COMPARE_SHARE, COMPARE_FLOOR = 0.4, 0.1
 TAIL_S, EXPLAIN_S = 15.0, 15.0
 
 
-def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, spaces, n_jobs: int, say, lap,
-                     budget: RunBudget):
+def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget):
     """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
     the best, tune it, read its learning curves.
 
@@ -478,13 +507,12 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     compare_s = constraints.time_budget_s if left is None else \
         budget.bound("model comparison", None, max(COMPARE_SHARE * left, COMPARE_FLOOR * budget.seconds))
     leaderboard = compare_models(
-        X, y, schema, problem.type, problem.success_metric, cv, groups,
-        secondary=problem.secondary_metrics, models=problem.models, seed=problem.seed, n_jobs=n_jobs,
-        time_budget_s=compare_s, family_budget_s=constraints.family_time_budget_s,
+        setup, secondary=problem.secondary_metrics, models=problem.models, time_budget_s=compare_s,
+        family_budget_s=constraints.family_time_budget_s,
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
         progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
     )
-    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(X))
+    lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(setup.X))
     best = leaderboard.best
     best_family = family(best.model, problem.models)
     cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
@@ -498,26 +526,25 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
     # On a large table the searches after the comparison (ablation, tuning, learning curves) run on a
     # bounded sample, as the comparison's last rung below every row; the chosen pipeline is then
     # fitted on every training row by the evaluation.
-    n_search = search_rows(len(X))
-    sample = "" if n_search == len(X) else f"on a sample of {n_search:,} of the {len(X):,} training rows"
+    n, n_search = len(setup.X), search_rows(len(setup.X))
+    sample = "" if n_search == n else f"on a sample of {n_search:,} of the {n:,} training rows"
+    searched = replace(setup, metric=tune_metric)
     if sample:
-        idx = sample_rows(len(X), n_search, y, problem.type, cv, groups, problem.seed)
-        X, y, groups = X.iloc[idx], y[idx], None if groups is None else groups[idx]
+        searched = searched.on_rows(sample_rows(n, n_search, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
     say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
         + (f" {sample}" if sample else ""))
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
         and not sample else None
     if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best_family, X, y, schema, problem.type, tune_metric, cv, groups,
-                                      seed=problem.seed, n_jobs=n_jobs, full_score=known)
+        feature_result = measure_gain(plan, best_family, searched, full_score=known)
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
     if sample:
-        feature_result.notes.append(f"measured {sample}")
+        feature_result = replace(feature_result, notes=[*feature_result.notes, f"measured {sample}"])
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
-    lap("features", len(X))
+    lap("features", len(searched.X))
 
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
@@ -529,29 +556,28 @@ def _select_and_tune(problem: Problem, schema: Schema, plan, X, y, cv, groups, s
         else:
             method = "none"
     say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
-    base_pipe = build_pipeline(best_family, schema, problem.type, problem.seed, plan=feature_result.final)
+    base_pipe = build_pipeline(best_family, setup.schema, setup.task, setup.seed, plan=feature_result.final)
     if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
-        tune_default = cv_score(base_pipe, X, y, cv, groups, problem.type, tune_metric, n_jobs)
+        tune_default = cv_score(base_pipe, searched)
     space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
-    chosen, tuning = tune(base_pipe, best.model, X, y, problem.type, tune_metric, cv, groups,
-                          default_score=tune_default, seed=problem.seed, n_jobs=n_jobs, method=method,
+    chosen, tuning = tune(base_pipe, best.model, searched, default_score=tune_default, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
                           progress=lambda step: say(step.within(f"6/7 tuning {best.label}: ")))
+    lap("tuning", len(searched.X))
+    # What the run reports of stage 6, besides the search's own result: the method the spec asked for
+    # when the budget left no time for it, and the learning curves.
+    reported: dict[str, Any] = {}
     if method != spec.method:
-        tuning.method, tuning.kept = spec.method, f"default: {budget.cuts[-1]}"
-    tuning.rows = len(X)
-    lap("tuning", len(X))
+        reported.update(method=spec.method, kept=f"default: {budget.cuts[-1]}")
     if spec.learning_curve and budget.allows("learning curves", curves_s, reserve):
         say(f"6/7 learning curves of {best.label}")
         dummy = next((r for r in leaderboard.rows if r.model == "dummy" and r.cv_mean is not None), None)
         reference = None
         if dummy is not None:
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
-        folds = list(cv.split(X, y, groups))[:3]
-        tuning.learning_curve = learning_curves(clone(chosen), X, y, problem.type, tune_metric, folds,
-                                                reference=reference, n_jobs=n_jobs, seed=problem.seed)
-        lap("learning_curves", len(X))
-    return leaderboard, feature_result, chosen, tuning
+        reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
+        lap("learning_curves", len(searched.X))
+    return leaderboard, feature_result, chosen, replace(tuning, **reported)
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Stage 7a: the honest evaluation of the final model on the test split, read once.
 
-- :func:`out_of_fold`, :func:`~mlsmith.metrics.choose_threshold`, :func:`fold_scores`: the decision threshold and the
-  cross-validated scores, from out-of-fold predictions of the training rows only;
+- :func:`~mlsmith.parallel.out_of_fold`, :func:`~mlsmith.metrics.choose_threshold`, :func:`fold_scores`: the decision
+  threshold and the cross-validated scores, from out-of-fold predictions of the training rows only;
 - :func:`evaluate`: test metrics, the baselines on the same rows, curves, fairness and the
   :class:`Verdict` with bootstrap intervals;
 - :func:`measure_latency`, :func:`global_explanations`: constraints checked by measurement.
@@ -24,7 +24,7 @@ from ._core import (
 )
 from ._curves import classification_curves, regression_diagnostics
 from ._fairness import fairness_by_group
-from ._folds import fold_scores, out_of_fold
+from ._folds import fold_scores
 from ._resample import metric_on_resamples
 from ._uncertainty import Verdict, judge
 
@@ -46,7 +46,6 @@ __all__ = [
     "judge",
     "measure_latency",
     "metric_on_resamples",
-    "out_of_fold",
     "paired_bootstrap",
     "regression_diagnostics",
     "scores_for",

@@ -63,7 +63,7 @@ def _date_dependence(pipeline, background: pd.DataFrame, col: str, dates: pd.Ser
 
 
 def global_explanations(pipeline, X_train: pd.DataFrame, X_test: pd.DataFrame, y_test: np.ndarray, task: str,
-                        metric: str, n_classes: int | None = None, seed: int = 0, top_k: int = 3,
+                        metric: str, n_classes: int | None = None, *, seed: int, top_k: int = 3,
                         n_repeats: int = 5, max_rows: int = 2000) -> dict[str, Any]:
     """What the model relies on: coefficients of a linear model, permutation importance of each input
     column on the test rows, and partial dependence of the ``top_k`` most important columns.

@@ -90,9 +90,20 @@ def task_metrics(task: str) -> list[str]:
     return [name for name, m in METRICS.items() if task in m.funcs]
 
 
+#: Rows a pipeline predicts at once: its intermediate matrices (text as Python strings, one-hot
+#: columns) are held for a block of rows, not for a whole table of millions.
+PREDICT_ROWS = 100_000
+
+
 def model_outputs(pipeline, X: pd.DataFrame, task: str, threshold: float | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Encoded predictions and probabilities (binary: positive class at ``threshold``; multiclass: the matrix;
-    regression: no probabilities)."""
+    regression: no probabilities), predicted :data:`PREDICT_ROWS` rows at a time (each row's outputs
+    depend on that row only)."""
+    if len(X) > PREDICT_ROWS:
+        blocks = [model_outputs(pipeline, X.iloc[i:i + PREDICT_ROWS], task, threshold)
+                  for i in range(0, len(X), PREDICT_ROWS)]
+        return (np.concatenate([pred for pred, _ in blocks]),
+                None if task == "regression" else np.concatenate([proba for _, proba in blocks]))
     if task == "regression":
         return np.asarray(pipeline.predict(X), dtype=float), None
     proba = pipeline.predict_proba(X)
@@ -195,11 +206,14 @@ def evaluate(
     cv_std: dict[str, float] | None = None,
     sensitive: pd.DataFrame | None = None,
     n_boot: int = 1000,
+    constraints: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Score the final pipeline on the test rows, score the baselines on the same rows, judge with intervals.
 
     The first baseline is the one the verdict compares against (the spec's). The interval of the
     success metric is a seeded percentile bootstrap over the test rows; "beats the baseline" is judged on a paired bootstrap of the difference.
+    ``constraints`` are the constraints' measurements made beside it (the explanations of
+    ``interpretability: high``), recorded as given.
     """
     task, metric_name = problem.type, problem.success_metric
     metric = get_metric(metric_name)
@@ -287,5 +301,5 @@ def evaluate(
         test_metrics=test_metrics, train_metrics=train_metrics, cv_metrics=cv_metrics, cv_std=cv_std or {},
         baseline=main.description if main else "", baseline_metrics=main.metrics if main else {},
         baselines=baselines, verdict=verdict, confusion_matrix=cm, classes=classes,
-        classification_report=report, curves=curves, fairness=fairness,
+        classification_report=report, curves=curves, fairness=fairness, constraints=dict(constraints or {}),
     )

@@ -86,12 +86,12 @@ def classification_curves(y: np.ndarray, proba: np.ndarray, task: str, classes: 
     return {"per_class": per_class, "brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=1)) / proba.shape[1])}
 
 
-def regression_diagnostics(y: np.ndarray, pred: np.ndarray, seed: int = 0, max_points: int = 1000) -> dict[str, Any]:
+def regression_diagnostics(y: np.ndarray, pred: np.ndarray, *, seed: int, max_points: int = 1000) -> dict[str, Any]:
     """Predicted vs actual and residuals (a seeded sample of at most ``max_points`` rows), with summaries.
 
     Examples
     --------
-    >>> d = regression_diagnostics(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]))
+    >>> d = regression_diagnostics(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]), seed=0)
     >>> d["residual_mean"], d["residual_std"]
     (0.166..., 0.763...)
     """

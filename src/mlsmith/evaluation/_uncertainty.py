@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -78,16 +78,16 @@ class Verdict:
                            f"beyond its 95% interval (difference {lo:+.3f} to {hi:+.3f}): a constant prediction "
                            "scores as well")
 
-    def invalidate(self, findings) -> None:
-        """Mark the score invalid because of error-level ``findings`` (``Finding`` objects); none: no change."""
+    def invalidated(self, findings) -> Verdict:
+        """This verdict, or a copy marked invalid because of the error-level ``findings`` (``Finding``
+        objects) among them. The evaluation's own verdict is left as it was judged."""
         findings = [f for f in findings if f.severity == "error"]
         if not findings:
-            return
-        self.invalid_by = [{"check": f.check, "message": f.message} for f in findings]
-        self.status, self.met = "invalid", False
+            return self
         first = findings[0]
         more = f" (and {len(findings) - 1} more error-level finding(s))" if len(findings) > 1 else ""
-        self.reason = f"[{first.check}] {first.message.rstrip('.')}{more}"
+        return replace(self, invalid_by=[{"check": f.check, "message": f.message} for f in findings],
+                       status="invalid", met=False, reason=f"[{first.check}] {first.message.rstrip('.')}{more}")
 
     def sentence(self) -> str:
         ci = ""

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import learning_curve
 
+from .._experiment import CVSetup
 from ..metrics import get_metric, scorer
 
 __all__ = ["GAP", "HIGH", "PLATEAU", "LearningCurve", "diagnose", "learning_curves"]
@@ -71,33 +72,49 @@ class LearningCurve:
         return learning_curve_html(to_jsonable(self.to_dict()))
 
 
-def learning_curves(pipeline, X, y, task: str, metric: str, folds: list, reference: float | None = None,
-                    n_sizes: int = 5, n_jobs: int = -1, seed: int = 0) -> LearningCurve | None:
+def learning_curves(pipeline, setup: CVSetup, *, reference: float | None = None, n_sizes: int = 5,
+                    n_folds: int | None = None) -> LearningCurve | None:
     """Cross-validated train and validation scores at ``n_sizes`` training sizes, diagnosed.
 
-    ``reference`` is the dummy model's score on ``metric`` (the zero of the skill scale). The
-    training rows of each fold are shuffled with ``seed`` before the subsets are taken, so that a
-    file sorted by the target still gives every class to the small subsets. None when no size
-    could be scored.
+    Parameters
+    ----------
+    pipeline
+        The pipeline to fit (unfitted).
+    setup
+        The rows, task, metric, folds (the first ``n_folds`` of them, all by default), seed and
+        workers. The training rows of each fold are shuffled with the seed before the subsets are
+        taken, so that a file sorted by the target still gives every class to the small subsets.
+    reference
+        The dummy model's score on the metric (the zero of the skill scale).
+
+    Returns
+    -------
+    LearningCurve or None
+        None when no size could be scored.
 
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.linear_model import Ridge
     >>> from sklearn.model_selection import KFold
+    >>> from mlsmith import CVSetup
+    >>> from mlsmith.data import infer_schema
     >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
-    >>> lc = learning_curves(Ridge(), X, y.to_numpy(), "regression", "r2", list(KFold(3).split(X)), 0.0, n_jobs=1)
+    >>> setup = CVSetup(X=X, y=y.to_numpy(), schema=infer_schema(X.assign(y=y), "y"), task="regression",
+    ...                 metric="r2", cv=KFold(3), seed=0, n_jobs=1)
+    >>> lc = learning_curves(Ridge(), setup, reference=0.0)
     >>> lc.train_sizes[-1], lc.diagnosis
     (294, 'underfitting')
     """
-    n_classes = int(len(np.unique(y))) if task != "regression" else None
+    X, y, task, metric = setup.X, setup.y, setup.task, setup.metric
+    folds = setup.folds()[:n_folds]
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        sizes, train, val = learning_curve(pipeline, X, y, cv=folds, scoring=scorer(metric, task, n_classes),
-                                           train_sizes=np.linspace(0.2, 1.0, n_sizes), n_jobs=n_jobs,
-                                           error_score=np.nan, shuffle=True, random_state=seed)
+        sizes, train, val = learning_curve(pipeline, X, y, cv=folds, scoring=scorer(metric, task, setup.n_classes),
+                                           train_sizes=np.linspace(0.2, 1.0, n_sizes), n_jobs=setup.n_jobs,
+                                           error_score=np.nan, shuffle=True, random_state=setup.seed)
     train, val = sign * train, sign * val
     # A size whose folds all failed (e.g. a class absent from a small subset) has no point on the curve.
     keep = ~(np.isnan(train).all(axis=1) | np.isnan(val).all(axis=1))

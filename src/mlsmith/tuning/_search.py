@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterSampler
 
+from .._experiment import CVSetup
 from .._progress import Step
 from .._space import describe_space, grid_points, suggest
 from ..catalog import CATALOG
@@ -94,9 +95,8 @@ class TuningResult:
         return render_section("tuning", to_jsonable(self.to_dict()))
 
 
-def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, default_score: float | None = None,
-         n_trials: int | None = 15, seed: int = 42, n_jobs: int = -1, method: str = "bayes",
-         timeout_s: float | None = None, space: dict[str, Any] | None = None,
+def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None = None, n_trials: int | None = 15,
+         method: str = "bayes", timeout_s: float | None = None, space: dict[str, Any] | None = None,
          progress: Callable[[str], None] | None = None) -> tuple[Any, "TuningResult"]:
     """Search the family's space; keep the tuned model only if it beats the defaults on the same folds.
 
@@ -106,8 +106,11 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
         The family's default pipeline (preprocessing + model), unfitted.
     family
         Its name in the catalog; its search space is used unless ``space`` is given.
-    metric
-        The metric to optimise; ``default_score`` is the default pipeline's CV score on it.
+    setup
+        The rows, task, metric to optimise, folds, groups, seed (it seeds the random and
+        Bayesian samplers) and workers of the search.
+    default_score
+        The default pipeline's CV score on the metric.
     method
         ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
         or ``none``.
@@ -124,12 +127,14 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     >>> import pandas as pd
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.model_selection import KFold
-    >>> from mlsmith.pipeline import build_pipeline
+    >>> from mlsmith import CVSetup
     >>> from mlsmith.data import infer_schema
+    >>> from mlsmith.pipeline import build_pipeline
     >>> df = load_diabetes(as_frame=True).frame
-    >>> pipe = build_pipeline("linear", infer_schema(df, "target"), "regression", 0)
-    >>> _, res = tune(pipe, "linear", df.drop(columns="target"), df["target"].to_numpy(), "regression", "rmse",
-    ...               KFold(3, shuffle=True, random_state=0), method="random", n_trials=3, n_jobs=1)
+    >>> schema = infer_schema(df, "target")
+    >>> setup = CVSetup(X=df.drop(columns="target"), y=df["target"].to_numpy(), schema=schema, task="regression",
+    ...                 metric="rmse", cv=KFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    >>> _, res = tune(build_pipeline("linear", schema, "regression", 0), "linear", setup, method="random", n_trials=3)
     >>> res.trials_done, res.best_score < res.trials[0]["score"] + 1e-9
     (3, True)
     """
@@ -137,6 +142,7 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
         from ..exceptions import ProblemSpecError
 
         raise ProblemSpecError(f"problem.yaml: tuning.method must be one of {', '.join(METHODS)}; got '{method}'.")
+    X, y, task, metric, seed, n_jobs = setup.X, setup.y, setup.task, setup.metric, setup.seed, setup.n_jobs
     space = space if space is not None else CATALOG[family].space(task)
     model_params = pipeline.named_steps["model"].get_params()
     # A wrapped model (calibrated SVM) takes its parameters one level down.
@@ -144,13 +150,13 @@ def tune(pipeline, family: str, X, y, task: str, metric: str, cv, groups=None, d
     greater = get_metric(metric).greater_is_better
     sign = 1.0 if greater else -1.0
     result = TuningResult(family, method, n_trials, metric, default_score, default_score, {}, 0.0,
-                          "default: no search", timeout_s=timeout_s, space=describe_space(space), seed=seed)
+                          "default: no search", timeout_s=timeout_s, space=describe_space(space), seed=seed,
+                          rows=len(X))
     if method == "none" or not space:
         result.kept = "default: no search space" if not space else "default: tuning.method is none"
         return pipeline, result
-    n_classes = int(len(np.unique(y))) if task != "regression" else None
-    scorers = {metric: scorer(metric, task, n_classes)}
-    folds = list(cv.split(X, y, groups))
+    scorers = {metric: scorer(metric, task, setup.n_classes)}
+    folds = setup.folds()
     start = time.perf_counter()
     deadline = None if timeout_s is None else start + timeout_s
     limit = n_trials if n_trials is not None else MAX_TRIALS
