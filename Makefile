@@ -17,8 +17,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mlsmith demo --runs-dir runs
 
+# mypy reads its files and settings from pyproject.toml ([tool.mypy]).
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n 2
 
 # --strict: a warning (a docstring griffe cannot read, a broken link) fails the build, as in CI.

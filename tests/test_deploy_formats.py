@@ -230,6 +230,18 @@ def test_a_pipeline_that_does_not_convert_says_why(churn_frame, tmp_path):
         Scorer(bundle, "onnx")
 
 
+def test_the_onnx_runtime_of_an_unsaved_bundle_says_to_save_it(churn_frame):
+    schema = infer_schema(churn_frame, "churned", ["customer_id"])
+    pipeline = build_pipeline("linear", schema, "binary_classification", 0)
+    pipeline.fit(churn_frame[schema.features()], churn_frame["churned"])
+    metadata = {"task": "binary_classification", "classes": [0, 1], "decision_threshold": 0.5, "version": "0" * 12}
+    unsaved = ModelBundle(None, pipeline, schema, metadata)
+    with pytest.raises(BundleError, match=r"^the onnx runtime scores a saved model bundle and this one is not saved "
+                                          r"yet; save it \(save_bundle\) and load it \(ModelBundle.load\), or use "
+                                          r"runtime 'sklearn'\.$"):
+        Scorer(unsaved, "onnx")
+
+
 @pytest.mark.parametrize("n", [5, 50])  # the per-row date path, and the vectorised one
 def test_the_record_path_feeds_what_the_pipeline_path_feeds(churn_bundle, churn_frame, n):
     from datetime import datetime

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.stats.contingency import association
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mutual_info_score, roc_auc_score
 
@@ -204,6 +204,15 @@ def test_errors_name_the_value():
         explore(df, "target", task="classification")
     with pytest.raises(DataError, match="target 'target' has 0 non-missing values in 0 rows"):
         explore(df.iloc[:0], "target")
+
+
+def test_a_binary_task_on_a_target_of_three_classes_names_the_count():
+    # it failed with numpy's TypeError: no positive class, so no 0/1 target for the AUCs
+    iris = load_iris(as_frame=True).frame
+    with pytest.raises(DataError, match=r"^task is binary_classification but target 'target' has 3 classes; pass "
+                                        r"task='multiclass_classification' or check the target column\.$"):
+        explore(iris, "target", task="binary_classification")
+    assert explore(iris, "target", task="multiclass_classification").task == "multiclass_classification"
 
 
 #: Labels and column names that are SQL syntax if pasted into a query: a quote, a backslash, a double quote, unicode.

@@ -95,7 +95,8 @@ def _bca_levels(score: Score, n: int, values: np.ndarray, alpha: float, seed: in
     spread = np.nansum(d ** 2)
     accel = np.nansum(d ** 3) / (6 * spread ** 1.5) if spread > 0 else 0.0
     z = norm.ppf([alpha, 1 - alpha])
-    return tuple(float(v) for v in norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z))))
+    low, high = (float(v) for v in norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z))))
+    return low, high
 
 
 def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,

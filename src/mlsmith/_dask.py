@@ -47,10 +47,10 @@ def read_partitioned(problem: Problem, client: Any) -> PartitionedTable | None:
     None when there is no client or ``data.path`` is not a folder or glob of Parquet files (a run then
     reads the table into this process as usual).
     """
-    path = problem.data.path
-    if client is None or not path:
+    given = problem.data.path
+    if client is None or not given:
         return None
-    path = Path(path) if Path(path).is_absolute() else Path(problem.base_dir) / path
+    path = Path(given) if Path(given).is_absolute() else Path(problem.base_dir) / given
     files = parquet_files(path)
     if files is None:
         return None

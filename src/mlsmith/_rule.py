@@ -161,7 +161,7 @@ def _value(node: ast.AST, rule: Rule, frame: pd.DataFrame) -> Any:
         return frame[rule.column(node.id)]
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_value(e, rule, frame) for e in node.elts]
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # _check allows named functions only
         return _FUNCTIONS[node.func.id](_value(node.args[0], rule, frame))
     if isinstance(node, ast.UnaryOp):
         operand = _value(node.operand, rule, frame)
@@ -182,6 +182,7 @@ def _value(node: ast.AST, rule: Rule, frame: pd.DataFrame) -> Any:
             raise TypeError("arithmetic on a string literal")
         return _ARITHMETIC[type(node.op)](left, right)
     # Compare: a < b < c is (a < b) and (b < c), as in Python and pandas
+    assert isinstance(node, ast.Compare), f"_check lets no {type(node).__name__} through"
     left, out = _value(node.left, rule, frame), True
     for op, right_node in zip(node.ops, node.comparators):
         right = _value(right_node, rule, frame)

@@ -359,11 +359,12 @@ def user_family(spec: ModelSpec) -> Family:
             return "classification"
 
     where = f"entry '{spec.name}'"
+    paths: dict[str, str]
     if isinstance(spec.estimator, str):
         cls = import_estimator(spec.estimator, f"{where}: estimator")
         paths = {kind_of(cls): spec.estimator}
     else:
-        paths = dict(spec.estimator)
+        paths = {kind: path for kind, path in spec.estimator.items()}
     space = parse_space(spec.name, spec.space, where=f"models.{spec.name}.space")
     instances = {}
     for kind, path in paths.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
@@ -510,6 +511,23 @@ class Problem(_Spec):
             return None
         return "higher" if get_metric(self.success_metric).greater_is_better else "lower"
 
+    def task_and_metric(self) -> tuple[TaskType, str]:
+        """The task type and success metric of a resolved problem (:meth:`resolve` fills both in).
+
+        Examples
+        --------
+        >>> Problem(target="y", type="regression", success_metric="rmse").task_and_metric()
+        ('regression', 'rmse')
+        >>> Problem(target="y").task_and_metric()
+        Traceback (most recent call last):
+        ...
+        ValueError: the problem is not resolved (its type is None, its success_metric None): call problem.resolve(y) first
+        """
+        if self.type is None or self.success_metric is None:
+            raise ValueError(f"the problem is not resolved (its type is {self.type}, its success_metric "
+                             f"{self.success_metric}): call problem.resolve(y) first")
+        return self.type, self.success_metric
+
     @property
     def is_classification(self) -> bool:
         return self.type in ("binary_classification", "multiclass_classification")
@@ -560,8 +578,7 @@ class Problem(_Spec):
             raise ProblemSpecError(f"problem.yaml: 'threshold': {threshold_error(metric, self.threshold)} "
                                    f"({metric} is the default metric here; name it in 'success_metric').")
         if self.baseline is None:
-            method = "majority" if task != "regression" else "mean"
-            updates["baseline"] = Baseline(method=method)
+            updates["baseline"] = Baseline(method="majority" if task != "regression" else "mean")
         elif self.baseline.method and (self.baseline.method == "majority") != (task != "regression"):
             want = "majority" if task != "regression" else "mean or median"
             raise ProblemSpecError(
@@ -579,7 +596,7 @@ class Problem(_Spec):
         return render_section("problem", self.to_yaml_dict())
 
 
-def _entry_error(index: int, raw: Any, error: dict[str, Any]) -> str:
+def _entry_error(index: int, raw: Any, error: Mapping[str, Any]) -> str:
     """One line for the first error in the ``index``-th ``models:`` entry."""
     name = raw.get("name") if isinstance(raw, dict) else None
     what = f"entry {name!r}" if isinstance(name, str) else f"entry {index + 1}"
@@ -755,7 +772,7 @@ _EXAMPLES = {
 }
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
+def _describe(error: Mapping[str, Any], raw: dict[str, Any], source: str) -> str:
     loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
     field_path = ".".join(loc) or "(top level)"
     if len(field_path) > ECHO_LIMIT:  # a key is echoed too: cut it like a value

@@ -129,9 +129,10 @@ def retrain(
         spec, data = spec.model_copy(update={"data": new_data}), None
     result = run(spec, runs_dir=runs_dir, n_jobs=n_jobs, progress=progress, data=data, champion=champ)
     resolved, info, outputs = result.problem, result.split, result.held_out_outputs
+    assert outputs is not None, "run() given a champion records both models' held-out outputs"
     challenger = ModelBundle.load(result.run_dir / "model")
     y = outputs["y"]
-    metric = resolved.success_metric
+    _, metric = resolved.task_and_metric()
     n_classes = len(challenger.classes) or None
     scores = []
     for name in ("champion", "challenger"):
@@ -159,7 +160,7 @@ def retrain(
         champion=str(champion), challenger=str(challenger.path), challenger_run=str(result.run_dir), metric=metric,
         greater_is_better=greater, holdout=info.description, n_holdout=len(y), champion_value=float(scores[0](full)[0]),
         challenger_value=float(scores[1](full)[0]), gain=boot["gain"], ci=[boot["ci_low"], boot["ci_high"]],
-        level=boot["level"], p_value=boot["p_value"], n_boot=boot["n_boot"], promoted=promoted, applied=applied,
+        level=boot["level"], p_value=boot["p_value"], n_boot=int(boot["n_boot"]), promoted=promoted, applied=applied,
         decision=decision, created=now.isoformat(timespec="seconds"), notes=notes,
     )
     write_json(result.run_dir / DECISION_FILE, out)

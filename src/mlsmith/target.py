@@ -161,7 +161,7 @@ def _label_array(labels) -> np.ndarray:
     return pd.Series(list(labels)).to_numpy()
 
 
-def whole_model(model, task: str, classes=(), threshold: float | None = None):
+def whole_model(model, task: str | None, classes=(), threshold: float | None = None):
     """The model a bundle ships: ``model`` (fitted on class codes) answering in the original labels,
     with scikit-learn's own ``predict`` applying the decision threshold.
 
@@ -176,7 +176,8 @@ def whole_model(model, task: str, classes=(), threshold: float | None = None):
     model
         The fitted pipeline (or estimator) whose ``predict_proba`` columns are the codes 0..k-1.
     task
-        The problem's task type.
+        The problem's task type (None, from a bundle's metadata without one: a classifier when
+        ``classes`` are given).
     classes
         The labels, in code order (binary: negative, positive).
     threshold

@@ -84,7 +84,9 @@ def _command(argv: Sequence[str] | None) -> int:
         err.print("Aborted.")
         return 130
     except TyperException as exc:  # usage errors: typer shows the usage line and the problem
-        exc.show()
+        # typer raises only its vendored click's ClickException here, which has show(); the public base
+        # class we can name does not declare it
+        exc.show()  # type: ignore[attr-defined]
         return getattr(exc, "exit_code", 2)
 
 

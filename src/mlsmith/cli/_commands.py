@@ -76,14 +76,14 @@ def run(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", envvar="MLSMITH_RUNS_DIR",
                                  help="Where the run folder is created (the flag wins over the variable)."),
     strict: bool = typer.Option(False, "--strict", help="Stop before training on an error-level finding (exit 3)."),
-    cluster: str = typer.Option(None, "--cluster",
+    cluster: str | None = typer.Option(None, "--cluster",
                                 help="Run on Dask worker processes: 'local' (one per core), 'local:N' or "
                                 "tcp://host:8786. With a Parquet folder or glob as data.path, the table stays on "
                                 "the workers and LightGBM trains on every row through lightgbm.dask."),
     jobs: int = _JOBS,
     mlflow: bool = typer.Option(False, "--mlflow", help="Then log the run to MLflow (MLFLOW_TRACKING_URI, or "
                                 "--mlflow-uri); needs the mlflow extra."),
-    mlflow_uri: str = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI to log to (implies --mlflow)."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI to log to (implies --mlflow)."),
     json_out: Path = json_option("a summary (run folder, verdict, test and baseline metrics, leaderboard, guards)"),
 ) -> None:
     """Run all seven stages for PROBLEM and write runs/<id>/ (report, results, model bundle).

@@ -12,8 +12,8 @@ from ._output import emit, json_mode, json_option
 def check_pipeline(
     model: Path = typer.Argument(..., help="Your fitted estimator, pipeline or search (.skops, .joblib, .pkl)."),
     train: Path = typer.Argument(..., help="The training rows it was fitted on (.csv or .parquet)."),
-    full: Path = typer.Option(None, "--full", help="All rows before the split, to tell steps fitted on them."),
-    target: str = typer.Option(None, "--target", "-t", help="The target column, dropped from the data."),
+    full: Path | None = typer.Option(None, "--full", help="All rows before the split, to tell steps fitted on them."),
+    target: str | None = typer.Option(None, "--target", "-t", help="The target column, dropped from the data."),
     json_out: Path = json_option("the findings (a list of {check, severity, message, evidence, fix})"),
 ) -> None:
     """Flag preprocessing in MODEL fitted outside cross-validation (exit 1 on an error-level finding)."""

@@ -117,8 +117,8 @@ def runs_compare(
 def runs_export(
     run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
     runs_dir: Path = _RUNS_DIR,
-    mlflow_uri: str = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI (default: MLFLOW_TRACKING_URI)."),
-    experiment: str = typer.Option(None, "--experiment", help="The MLflow experiment (default: the problem's name)."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="The MLflow tracking URI (default: MLFLOW_TRACKING_URI)."),
+    experiment: str | None = typer.Option(None, "--experiment", help="The MLflow experiment (default: the problem's name)."),
 ) -> None:
     """Log a past run to MLflow: spec, metrics, verdict, report, figures, and the bundle as a pyfunc model."""
     from ..runs import show_run

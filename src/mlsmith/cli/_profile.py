@@ -22,11 +22,11 @@ def _write(result, render, title: str, key: str, json_out: Path | None, html_out
 @app.command()
 def quality(
     data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx); read out of core."),
-    target: str = typer.Option(None, "--target", "-t", help="The target column (distribution, imbalance)."),
-    task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
+    target: str | None = typer.Option(None, "--target", "-t", help="The target column (distribution, imbalance)."),
+    task: str | None = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred from the target when omitted)."),
     json_out: Path = json_option("the report"),
-    html_out: Path = typer.Option(None, "--html", help="Write the report as a self-contained HTML page."),
+    html_out: Path | None = typer.Option(None, "--html", help="Write the report as a self-contained HTML page."),
 ) -> None:
     """Data quality report of DATA: missing values, duplicates, types, summaries, and what to fix."""
     from ..quality import assess_quality
@@ -41,11 +41,11 @@ def quality(
 def eda(
     data: Path = typer.Argument(..., help="The data file (.csv, .parquet or .xlsx); read out of core."),
     target: str = typer.Option(..., "--target", "-t", help="The target column."),
-    task: str = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
+    task: str | None = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred when omitted)."),
-    time_column: str = typer.Option(None, "--time-column", help="The date column for temporal patterns."),
+    time_column: str | None = typer.Option(None, "--time-column", help="The date column for temporal patterns."),
     json_out: Path = json_option("the report (and every figure's numbers)"),
-    html_out: Path = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
+    html_out: Path | None = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
 ) -> None:
     """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time."""
     from ..eda import explore

@@ -83,8 +83,8 @@ def check_saved(path: Path, fitted, X_test: pd.DataFrame, user_family: bool = Fa
     expected, got = getattr(fitted, method)(rows), getattr(saved.pipeline, method)(rows)
     same = np.allclose(np.asarray(expected, dtype=float), np.asarray(got, dtype=float), equal_nan=True)
     if method == "predict_proba":
-        labels = (np.asarray(model.predict(rows), dtype=object) for model in (fitted, saved.pipeline))
-        same &= np.array_equal(*labels)
+        fitted_labels, saved_labels = (np.asarray(m.predict(rows), dtype=object) for m in (fitted, saved.pipeline))
+        same &= np.array_equal(fitted_labels, saved_labels)
     if not same:
         raise BundleError(f"the saved model bundle '{path}' does not reproduce the fitted model's predictions; "
                           "report this with the run's problem.yaml.")

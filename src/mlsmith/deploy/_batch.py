@@ -157,12 +157,12 @@ def _chunks(path: Path, schema: Schema, chunk_rows: int) -> tuple[Iterator[pd.Da
             header = list(pd.read_csv(path, nrows=0, **options).columns)
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             raise DataError(f"could not read '{path}': {str(exc).splitlines()[0]}") from None
-        keep = [c for c in header if c in wanted] or None
+        usecols = [c for c in header if c in wanted] or None
         handle = open(path, "rb")
 
         def frames() -> Iterator[pd.DataFrame]:
             try:
-                with pd.read_csv(handle, usecols=keep, dtype=_text_dtypes(schema, header), **options,
+                with pd.read_csv(handle, usecols=usecols, dtype=_text_dtypes(schema, header), **options,
                                  chunksize=chunk_rows, compression="infer" if suffix.endswith(".gz") else None) as r:
                     for chunk in r:
                         yield _as_trained(chunk, schema)
@@ -319,6 +319,7 @@ def predict_file(
             shown = "; ".join(result.examples.values())
             raise DataError(f"no row of '{input_path}' can be scored: {result.summary()} (e.g. {shown}); "
                             "send values of the kinds the model was trained on.")
+        assert writer is not None, "a scored row was written"
         writer.close()
         os.replace(tmp, output_path)
     except BaseException:

@@ -101,7 +101,7 @@ def model_card(problem: dict[str, Any], metadata: dict[str, Any], evaluation: di
     if onnx is not None:
         lines += ["", "## Formats", ""]
         gives = {"binary_classification": "the classes by the decision threshold above",
-                 "multiclass_classification": "the most probable class"}.get(problem.get("type"), "the predictions")
+                 "multiclass_classification": "the most probable class"}.get(problem.get("type") or "", "the predictions")
         lines.append("- `pipeline.skops`: the whole model as one scikit-learn estimator, loaded without running untrusted "
                      f"code; its own `predict` gives {gives}.")
         if onnx.get("converted"):

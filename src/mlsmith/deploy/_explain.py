@@ -31,7 +31,7 @@ def reference_row(X: pd.DataFrame) -> dict[str, Any]:
     >>> reference_row(pd.DataFrame({"a": [1.0, 2.0, 9.0], "b": ["x", "y", "y"]}))
     {'a': 2.0, 'b': 'y'}
     """
-    out = {}
+    out: dict[str, Any] = {}
     for col in X.columns:
         s = X[col].dropna()
         if s.empty:

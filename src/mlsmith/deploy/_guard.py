@@ -181,7 +181,7 @@ class Gate:
         return content_type, length
 
     def _authorized(self, authorization: bytes | None) -> bool:
-        if authorization is None:
+        if authorization is None or self.key is None or self.authorization is None:
             return False
         if hmac.compare_digest(authorization, self.authorization):  # the usual spelling, in constant time
             return True

@@ -27,7 +27,7 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 class ServeMetrics:
     """Request counts, latencies and errors per route; predictions per role and class."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("mlsmith_requests_total", "HTTP requests by route and status code.",
                                 ["route", "status"], registry=self.registry)
@@ -39,7 +39,7 @@ class ServeMetrics:
                                    ["role", "predicted"], registry=self.registry)
         self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         self._children: dict[tuple[str, int], tuple] = {}
-        self._predicted: dict[tuple[str, object], object] = {}
+        self._predicted: dict[tuple[str, object], Counter] = {}
 
     def observe(self, path: str, status: int, started: float) -> None:
         """Count and time one request (``started`` from :func:`time.perf_counter`)."""
@@ -88,7 +88,7 @@ class ServeMetrics:
 class _Families:
     """Collected metric families, in the shape ``generate_latest`` reads."""
 
-    def __init__(self, families: list[Metric]):
+    def __init__(self, families: list[Metric]) -> None:
         self.families = families
 
     def collect(self) -> Iterable[Metric]:

@@ -137,17 +137,17 @@ class _Block:
         elif self.kind == "text":
             c = self.columns[0]
             out[c] = np.array(["" if r.get(c) is None else str(r[c]) for r in records], dtype=object).reshape(-1, 1)
-        elif self.kind == "date" and not self.expand.holidays_country:
+        elif self.kind == "date" and self.expand is not None and not self.expand.holidays_country:
             names = iter(self.input_names())
             for c, has_time in zip(self.columns, self.expand.has_time_):
                 wanted = [PARTS.index(p) for p in self.expand._parts(has_time)]
-                values = [_naive(r.get(c)) for r in records]
-                if any(v is not None and not isinstance(v, datetime) for v in values):
+                stamps = [_naive(r.get(c)) for r in records]
+                if any(v is not None and not isinstance(v, datetime) for v in stamps):
                     return None  # dates as text: pandas parses them
-                if len(values) <= 8:  # a few rows: Python's datetime beats numpy's per-call costs
-                    parts = np.array([_date_parts(v) for v in values], dtype=self.dtype).T[wanted].copy()
+                if len(stamps) <= 8:  # a few rows: Python's datetime beats numpy's per-call costs
+                    parts: np.ndarray = np.array([_date_parts(v) for v in stamps], dtype=self.dtype).T[wanted].copy()
                 else:
-                    parts = _date_parts_array(values)[wanted].astype(self.dtype)
+                    parts = _date_parts_array(stamps)[wanted].astype(self.dtype)
                 for row in parts:
                     out[next(names)] = row.reshape(-1, 1)
         else:
@@ -312,7 +312,7 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
     if not diff <= tolerance:
         return OnnxExport(False, f"the ONNX graph differs from the pipeline by up to {diff:.2g} on {len(X_check)} "
                           f"held-out rows, above the tolerance {tolerance:g}", diff, len(X_check), tolerance, inputs)
-    if labels is not None:
+    if labels is not None and classes is not None:
         wrong = _label_differences(labels, pipeline.predict(X_check), want, classes, threshold, diff)
         if wrong:
             return OnnxExport(False, f"the ONNX graph's label differs from the pipeline's on {wrong} of {len(X_check)} "

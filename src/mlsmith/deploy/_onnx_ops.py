@@ -203,8 +203,8 @@ def _graph(scope, container) -> tuple[Callable[..., str], Callable[..., str]]:
     def node(op_type: str, inputs: list[str], output: str | None = None, domain: str | None = None,
              version: int = 2, **attrs) -> str:
         output = output or scope.get_unique_variable_name(op_type.lower())
-        version = {"op_domain": domain, "op_version": version} if domain else {}  # ai.onnx.ml's LabelEncoder-2
-        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **version, **attrs)
+        opset = {"op_domain": domain, "op_version": version} if domain else {}  # ai.onnx.ml's LabelEncoder-2
+        container.add_node(op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **opset, **attrs)
         return output
 
     def constant(values: list, dtype: int = TensorProto.DOUBLE, shape: list[int] | None = None) -> str:
@@ -316,10 +316,10 @@ def _dummy_convert(scope, operator, container) -> None:
          operator.outputs[1].full_name)
     label = op.predict(one_row)[0]
     if np.asarray(op.classes_).dtype.kind in "iub":
-        value = constant([int(label)], TensorProto.INT64)
+        labelled = constant([int(label)], TensorProto.INT64)
     else:
-        value = constant([str(label)], TensorProto.STRING)
-    node("Expand", [value, rows], operator.outputs[0].full_name)
+        labelled = constant([str(label)], TensorProto.STRING)
+    node("Expand", [labelled, rows], operator.outputs[0].full_name)
 
 
 def _hgb_shape(operator) -> None:

@@ -79,8 +79,9 @@ def column_rules(schema: Schema) -> list[ColumnRule]:
     """
     rules = []
     for column in schema.columns:
-        complete = bool(column.categories) and len(column.categories) >= column.n_unique
-        categories = tuple(str(c) for c in column.categories) if complete and column.role in (
+        known = column.categories or []
+        complete = bool(known) and len(known) >= column.n_unique
+        categories = tuple(str(c) for c in known) if complete and column.role in (
             "categorical", "boolean") else None
         required = column.role != "id" and column.missing_frac == 0
         rules.append(ColumnRule(column.name, column.role, required, categories))

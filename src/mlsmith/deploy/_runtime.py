@@ -45,6 +45,9 @@ class Scorer:
         self.dates = bundle.schema.features("datetime")
         self.model = bundle.pipeline
         if runtime == "onnx":
+            if bundle.path is None:  # the graph is a file of the saved bundle
+                raise BundleError("the onnx runtime scores a saved model bundle and this one is not saved yet; "
+                                  "save it (save_bundle) and load it (ModelBundle.load), or use runtime 'sklearn'.")
             onnx_path = bundle.path / ONNX_FILE
             if not onnx_path.is_file():
                 info_path = bundle.path / ONNX_INFO

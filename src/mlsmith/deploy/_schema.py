@@ -112,7 +112,8 @@ def record_type(schema: Schema) -> type:
     ['city']
     """
     fields = {rule.name: _column_type(rule) for rule in column_rules(schema)}
-    record = TypedDict("Record", fields)  # type: ignore[operator]
+    # The fields are the schema's, known only at run time: mypy reads a TypedDict from a literal only.
+    record = TypedDict("Record", fields)  # type: ignore[misc]
     record.__pydantic_config__ = ConfigDict(extra="forbid", title="Record")  # type: ignore[attr-defined]
     return record
 
@@ -122,9 +123,11 @@ class RecordValidator:
 
     def __init__(self, schema: Schema, max_records: int = 100_000):
         record = record_type(schema)
-        self.one = TypeAdapter(record)
-        self.many = TypeAdapter(Annotated[list[record], Field(min_length=1, max_length=max_records)])
-        self.body = TypeAdapter(Union[record, Annotated[list[record], Field(min_length=1, max_length=max_records)]])
+        # ``record`` is a type built at run time (record_type), which mypy cannot read inside a type form.
+        records: Any = Annotated[list[record], Field(min_length=1, max_length=max_records)]  # type: ignore[valid-type]
+        self.one: TypeAdapter[dict[str, Any]] = TypeAdapter(record)
+        self.many: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(records)
+        self.body: TypeAdapter[Any] = TypeAdapter(Union[record, records])  # type: ignore[arg-type]
 
     def validate(self, body: bytes) -> tuple[list[dict[str, Any]], bool]:
         """The records and whether the body was a list; raises ValidationError naming the field."""

@@ -200,8 +200,11 @@ async def _score(state: ServeState, scorer: Scorer, role: str, records, request_
 
 def _shadow(state: ServeState, records, request_id: str, many: bool) -> None:
     started = time.perf_counter()
-    results = state.challenger.score(records)
-    _record(state, state.challenger, "challenger", records, results, request_id, many, started)
+    challenger = state.challenger
+    if challenger is None:  # served without one: nothing to shadow
+        return
+    results = challenger.score(records)
+    _record(state, challenger, "challenger", records, results, request_id, many, started)
 
 
 async def _predict(state: ServeState, scope, receive, send) -> int:

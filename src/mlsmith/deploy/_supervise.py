@@ -84,8 +84,9 @@ def _socket(host: str) -> socket.socket:
 def _died(process: multiprocessing.process.BaseProcess, report: multiprocessing.connection.Connection) -> str:
     """Which server worker ended, how, and why if it said: the message that stops the service."""
     what = f"server worker {process.name} (pid {process.pid})"
-    if process.exitcode < 0:
-        name = signal.Signals(-process.exitcode).name
+    code = process.exitcode
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
         hint = " (mlsmith never sends it: another process or the out-of-memory killer did, see 'dmesg')" \
             if name == "SIGKILL" else ""
         return f"{what} was killed by {name}{hint}; the service stopped its other workers. Start it again."

@@ -124,6 +124,7 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
     for c, r in zip(numeric, pearson):
         row: dict[str, Any] = {"feature": c, "kind": "numeric", "pearson": r}
         x = np.asarray(sample[c], dtype=float) if sample[c].dtype.kind in "fiub" else finite(sample[c])
+        yv: np.ndarray | None
         if target.task == "regression":
             yv = np.asarray(y_sample, dtype=float)
         else:
@@ -140,7 +141,7 @@ def target_association(table: Table, target: Target, numeric: list[str], categor
             row["measure"] = "correlation ratio"
             row["eta"] = eta_from_groups(by_class.get(c, np.zeros((0, 3))))
             row["strength"] = row["eta"]
-            if target.task == "binary_classification":
+            if target.task == "binary_classification" and yv is not None:
                 ok = np.isfinite(x) & np.isfinite(yv)
                 if 0 < yv[ok].sum() < ok.sum():
                     row["auc"] = roc_auc(yv[ok], x[ok])

@@ -115,16 +115,21 @@ def explore(
 
 def _explore(table: Table, stats, target_name, task, positive, time_column, exclude, sample_rows, seed) -> EDAReport:
     findings: list[Finding] = []
-    class_counts = None
+    class_counts: dict[str, int] = {}  # a classification target's counts by label
     if task != "regression":
         rows = table.all(f"SELECT CAST({q(target_name)} AS VARCHAR), count(*) FROM t "
                          f"WHERE {q(target_name)} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1")
         class_counts = {str(k): int(v) for k, v in rows}
+        if task == "binary_classification" and len(class_counts) != 2:
+            n = len(class_counts)
+            raise DataError(f"task is binary_classification but target '{target_name}' has {n} "
+                            f"class{'es' if n != 1 else ''}; pass task='multiclass_classification' or check the "
+                            "target column.")
         if positive is not None:
             positive = str(positive).lower() if isinstance(positive, bool) else str(positive)
-        elif task == "binary_classification" and len(class_counts) == 2:
+        elif task == "binary_classification":
             known = [p for p in ("1", "true", "1.0", "yes") if p in class_counts]
-            positive = known[0] if known else min(class_counts, key=class_counts.get)
+            positive = known[0] if known else min(class_counts, key=class_counts.__getitem__)
     target = Target(target_name, task, positive)
     sample = table.sample(sample_rows, seed)
     sample = sample[sample[target_name].notna()].reset_index(drop=True)
@@ -176,7 +181,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
         y_name = {"regression": f"mean {target_name}"}.get(task, f"rate of {target_name} = {positive}")
         y_expr = target.y
         if task == "multiclass_classification":
-            rarest = min(class_counts, key=class_counts.get)
+            rarest = min(class_counts, key=class_counts.__getitem__)
             y_expr, y_name = f"CAST({target.label} = {lit(rarest)} AS DOUBLE)", f"rate of {target_name} = {rarest}"
         span = (stats[time_column].get("date_min"), stats[time_column].get("date_max"))
         temporal_data, more = temporal(table, time_column, y_expr, y_name, span)
@@ -228,7 +233,7 @@ def _figure_data(table: Table, sample: pd.DataFrame, target: Target, stats, dist
                            "n_levels": int(stats[c]["n_unique"])}
     top = assoc[0]["feature"] if assoc else None
     scatter = None
-    if top and features.get(top, {}).get("kind") == "numeric" and target.task == "regression":
+    if top and features.get(top, {}).get("kind") == "numeric" and target.task == "regression" and y is not None:
         x = pd.to_numeric(sample[top], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(x) & np.isfinite(y)
         h, xe, ye = np.histogram2d(x[ok], y[ok], bins=40, range=[np.quantile(x[ok], [0.005, 0.995]),

@@ -57,9 +57,9 @@ def _date_dependence(pipeline, background: pd.DataFrame, col: str, dates: pd.Ser
         frame = background.assign(**{col: value})
         out = pipeline.predict_proba(frame) if task != "regression" else pipeline.predict(frame)
         average.append(out.mean(axis=0))
-    average = np.asarray(average)
+    curve = np.asarray(average)
     # partial_dependence's layout: (outputs, grid points)
-    return [g.isoformat() for g in grid], average.T if average.ndim == 2 else average[np.newaxis, :]
+    return [g.isoformat() for g in grid], curve.T if curve.ndim == 2 else curve[np.newaxis, :]
 
 
 def global_explanations(pipeline, X_train: pd.DataFrame, X_test: pd.DataFrame, y_test: np.ndarray, task: str,

@@ -42,7 +42,7 @@ def fairness_by_group(sensitive: pd.DataFrame, y: np.ndarray, pred: np.ndarray, 
     out: dict[str, Any] = {}
     for col in sensitive.columns:
         labels = _groups(sensitive[col]).to_numpy()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for group in pd.unique(labels):
             mask = labels == group
             n = int(mask.sum())

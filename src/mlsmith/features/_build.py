@@ -77,6 +77,7 @@ def plan_blocks(plan: FeaturePlan, scale: bool, seed: int) -> list[tuple[str, ob
             blocks.append((f"target_enc_{i}", target_encoder(scale, seed), cols))
             continue
         else:  # aggregate: the key first, then the columns it summarises
+            assert t.by is not None, "FeatureSpec requires 'by' for an aggregate"
             cols = [t.by, *cols]
             steps = [GroupAggregate(stats=tuple(t.stats)), impute()]
         blocks.append((f"{t.kind}_{i}", make_pipeline(*steps, *tail), cols))

@@ -215,8 +215,8 @@ def _check(t: FeatureSpec, schema: Schema) -> None:
             why = f" (it is the target or has role '{schema[name].role}')" if name in [c.name for c in schema.columns] else ""
             raise DataError(f"features: the '{t.kind}' transform names column '{name}', which is not a feature "
                             f"column{why}.{_closest(name, features)}")
-    want = ("numeric", "boolean") if t.kind in _NUMERIC_KINDS else ("datetime",) if t.kind in _DATE_KINDS else \
-        ("categorical",) if t.kind == "target_encoding" else None
+    want: tuple[str, ...] = ("numeric", "boolean") if t.kind in _NUMERIC_KINDS else ("datetime",) if t.kind in _DATE_KINDS else \
+        ("categorical",) if t.kind == "target_encoding" else ()
     for name in t.columns if want else []:
         role = schema[name].role
         if role not in want:

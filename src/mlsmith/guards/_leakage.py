@@ -195,7 +195,7 @@ def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], f
 
     def design(cols: list[int], among: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """An intercept and the columns, the target and the folds, on the rows where the columns are known."""
-        X = values[np.ix_(among, cols)]
+        X = values[np.ix_(among, np.asarray(cols, dtype=np.intp))]
         rows = ~np.isnan(X).any(axis=1)
         return np.column_stack([np.ones(rows.sum()), X[rows]]), t[among][rows], fold[among][rows]
 

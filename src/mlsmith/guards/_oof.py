@@ -53,14 +53,13 @@ def folds_for(y: np.ndarray, task: str, seed: int):
 def tree_oof(values: np.ndarray, y: np.ndarray, task: str, seed: int, leaves: int = 16,
              min_leaf: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Out-of-fold predictions (class probabilities, or values) of a small tree on ``values`` (2-D)."""
-    classify = task != "regression"
-    classes = np.unique(y) if classify else None
-    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
-    model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(
+    classes = np.unique(y) if task != "regression" else None
+    oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
+    model = (DecisionTreeClassifier if classes is not None else DecisionTreeRegressor)(
         max_leaf_nodes=leaves, min_samples_leaf=min_leaf or max(10, len(y) // 200), random_state=seed)
     for fit_idx, pred_idx in folds_for(y, task, seed).split(values, y):
         model.fit(values[fit_idx], y[fit_idx])
-        if classify:  # a fold may lack a rare class: place each probability under its own class
+        if classes is not None:  # a fold may lack a rare class: place each probability under its own class
             oof[np.ix_(pred_idx, np.searchsorted(classes, model.classes_))] = model.predict_proba(values[pred_idx])
         else:
             oof[pred_idx] = model.predict(values[pred_idx])
@@ -76,11 +75,10 @@ def single_feature_oof(x: pd.Series, y: np.ndarray, task: str, role: str = "nume
     y = np.asarray(y)
     if role in ("numeric", "boolean", "datetime"):
         return tree_oof(encode([x.to_frame(name="x")], {"x": role})[0], y, task, seed)
-    classify = task != "regression"
-    classes = np.unique(y) if classify else None
-    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
+    classes = np.unique(y) if task != "regression" else None
+    oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
     text = x.astype(str).where(x.notna(), "(missing)").to_numpy()
-    target = (y[:, None] == classes[None, :]).astype(float) if classify else y.astype(float)
+    target = (y[:, None] == classes[None, :]).astype(float) if classes is not None else y.astype(float)
     for fit_idx, pred_idx in folds_for(y, task, seed).split(text, y):
         means = pd.DataFrame(target[fit_idx]).groupby(text[fit_idx]).mean()
         prior = target[fit_idx].mean(axis=0)

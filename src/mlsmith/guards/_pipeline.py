@@ -126,7 +126,8 @@ def _compare(path: str, step: Any, cols, X_train: pd.DataFrame, X_full: pd.DataF
            "(cross_validate / GridSearchCV then refit it within each fold).")
     if X_full is not None:
         full = _columns(pd.DataFrame(X_full), cols)
-        if full is not None and not matches_train and np.allclose(fitted, _statistic(step, full)[2], rtol=1e-6, atol=1e-9, equal_nan=True):
+        on_full = _statistic(step, full) if full is not None and not matches_train else None
+        if on_full is not None and np.allclose(fitted, on_full[2], rtol=1e-6, atol=1e-9, equal_nan=True):
             evidence["n_full"] = len(X_full)
             return Finding("preprocessing_outside_cv", "error",
                            f"Step '{path}' was fitted on the full data ({len(X_full)} rows), before the split: its "
@@ -185,9 +186,10 @@ def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path |
         estimator = joblib.load(path)
     else:
         raise DataError(f"model file '{path.name}' has an unsupported type '{suffix}'; use .skops, .joblib or .pkl.")
-    frames = [read_table(p) if p is not None else None for p in (train, full)]
+    X_train, X_full = read_table(train), read_table(full) if full is not None else None
     if target is not None:
-        if target not in frames[0].columns:
+        if target not in X_train.columns:
             raise DataError(f"target '{target}' is not a column of '{Path(train).name}'; check --target.")
-        frames = [f.drop(columns=[target], errors="ignore") if f is not None else None for f in frames]
-    return check_pipeline(estimator, frames[0], frames[1])
+        X_train = X_train.drop(columns=[target], errors="ignore")
+        X_full = X_full.drop(columns=[target], errors="ignore") if X_full is not None else None
+    return check_pipeline(estimator, X_train, X_full)

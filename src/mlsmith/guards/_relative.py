@@ -109,7 +109,7 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
         oof, classes = single_feature_oof(frame[column], target, task, roles[column], seed)
         single[column] = oof_error(oof, target, classes)
     findings = []
-    for column in sorted(single, key=single.get):
+    for column in sorted(single, key=single.__getitem__):
         if single[column] > CERTAIN_ERROR:
             break
         rest = _rest_error(frame[[c for c in columns if c != column]], target, task, roles, seed)
@@ -146,7 +146,7 @@ def _best_pair(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, s
     numeric = [c for c in columns if roles[c] == "numeric" and pd.api.types.is_numeric_dtype(frame[c])]
     if len(numeric) < 2:
         return None
-    numeric = sorted(numeric, key=single.get)[:PAIR_MAX_LINEAR]
+    numeric = sorted(numeric, key=single.__getitem__)[:PAIR_MAX_LINEAR]
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), min(PAIR_ROWS, len(frame)), replace=False))
     # beyond float32's range a value is no more known than a missing one (the trees compute in float32)
     values = finite_float(frame[numeric].iloc[rows].to_numpy(dtype=float, na_value=np.nan, copy=True))
@@ -154,7 +154,9 @@ def _best_pair(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, s
     if task == "regression":  # a target determined by the pair is determined on any monotone scale: ranks
         t = pd.Series(t).rank().to_numpy() / len(t)
     codes = np.unique(t, return_inverse=True)[1] if task != "regression" else None
-    candidates = [((i, j), d[:, None], 16) for i, j, d in _linear_leads(values, t, codes)]
+    # (pair, the derived column(s) a model is cross-validated on or None for the inverse regression, leaves)
+    candidates: list[tuple[tuple[int, int], np.ndarray | None, int]] = [
+        ((i, j), d[:, None], 16) for i, j, d in _linear_leads(values, t, codes)]
     top = min(len(numeric), PAIR_MAX_NUMERIC)
     bins = [_bin(values[:, i], 8) for i in range(top)]
     screened, joint = [], []
@@ -298,14 +300,14 @@ def _inverse_error(values: np.ndarray, i: int, j: int, t: np.ndarray, codes: np.
     basis = _target_basis(t, codes)
     classify = codes is not None
     classes = np.unique(t) if classify else None
-    oof = np.zeros((len(t), len(classes))) if classify else np.zeros(len(t))
+    oof = np.zeros((len(t), len(classes))) if classes is not None else np.zeros(len(t))
     grid = np.linspace(0.0, 1.0, 101)
     for fit_idx, pred_idx in folds_for(t, task, seed).split(values, t):
         fit_idx = fit_idx[present[fit_idx]]
         design = _joint_basis(z_all[fit_idx], basis[fit_idx], classify)
         coef = np.linalg.lstsq(design, a_fit[fit_idx], rcond=None)[0]
         ok = pred_idx[present[pred_idx]]
-        if classify:
+        if codes is not None and classes is not None:
             oof[pred_idx] = np.bincount(codes[fit_idx], minlength=len(classes)) / max(len(fit_idx), 1)
             if len(ok):
                 options = [_joint_basis(z_all[ok], np.tile(np.eye(len(classes))[k], (len(ok), 1)), True) @ coef

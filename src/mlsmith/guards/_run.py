@@ -50,7 +50,8 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     -------
     GuardReport
     """
-    spec, task, seed = problem.data, problem.type, problem.seed
+    spec, seed = problem.data, problem.seed
+    task, metric = problem.task_and_metric()
     features = schema.features()
     roles = {c.name: c.role for c in schema.columns}
     ids = [c.name for c in schema.columns if c.role == "id"]
@@ -81,7 +82,7 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     findings += check_time_order(train[features], split_strategy, roles)
     findings += check_date_trend(train[features], y, task, split_strategy, roles, seed)
     findings += check_conflicting_labels(train[features], y, task)
-    findings += check_imbalanced_accuracy(y, task, problem.success_metric)
+    findings += check_imbalanced_accuracy(y, task, metric)
     findings += _seeds(problem, schema, train)
     return GuardReport(findings)
 
@@ -92,11 +93,11 @@ def _seeds(problem: Problem, schema: Schema, train: pd.DataFrame) -> list[Findin
     from ..recommender import recommend
     from ..split import cv_splitter
 
-    constraints = problem.constraints
-    names = recommend(schema, len(train), problem.type, constraints.interpretability, constraints.latency_ms,
+    constraints, (task, _) = problem.constraints, problem.task_and_metric()
+    names = recommend(schema, len(train), task, constraints.interpretability, constraints.latency_ms,
                       problem.models).order
     catalog = families(problem.models)
-    objects: dict[str, Any] = {name: build_pipeline(catalog[name], schema, problem.type, problem.seed)
+    objects: dict[str, Any] = {name: build_pipeline(catalog[name], schema, task, problem.seed)
                                for name in names}
     objects["cv"] = cv_splitter(problem, train)[0]
     return check_seeds(objects)
@@ -108,7 +109,7 @@ def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningRes
     from ..catalog import family
 
     best = leaderboard.best
-    metric = problem.success_metric
+    task, metric = problem.task_and_metric()
     # The leaderboard scores train and CV alike (binary threshold metrics at the same operating point).
     findings = check_overfitting(metric, best.train_mean, best.cv_mean, evaluation.test_metrics.get(metric), best.label)
     findings += check_cv_test_gap(metric, evaluation.cv_metrics.get(metric), evaluation.verdict.value,
@@ -118,7 +119,7 @@ def check_training(problem: Problem, leaderboard: Leaderboard, tuning: TuningRes
 
         override = problem.tuning.spaces.get(tuning.model)
         space = (parse_space(tuning.model, override) if override
-                 else family(tuning.model, problem.models).space(problem.type))
+                 else family(tuning.model, problem.models).space(task))
         findings += check_tuning_range(space, tuning.best_params, best.label, tuning.trials,
                                        get_metric(tuning.metric).greater_is_better)
     return findings

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from .._findings import Finding
+from .._findings import Finding, Severity
 from ._frame import as_time, encode, roles_of, row_keys, sample
 
 __all__ = ["check_adversarial", "check_contamination", "check_date_trend", "check_entities", "check_time_order"]
@@ -98,18 +98,19 @@ def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[
                 "each one on one side.",
             ))
     findings += _copies_within_train(rounded_train, y, expected / max(len(test), 1))
-    for column, severity in [(group_column, "error"), *((c, "warning") for c in id_columns)]:
+    sides: list[tuple[str | None, Severity]] = [(group_column, "error"), *((c, "warning") for c in id_columns)]
+    for column, severity in sides:
         if not column:
             continue
-        shared = set(train[column].dropna()) & set(test[column].dropna())
-        if shared:
-            in_test = int(test[column].isin(shared).sum())
+        values = set(train[column].dropna()) & set(test[column].dropna())
+        if values:
+            in_test = int(test[column].isin(values).sum())
             findings.append(Finding(
                 "contamination", severity,
-                f"{len(shared)} values of '{column}' appear in both train and test ({in_test} test rows): "
+                f"{len(values)} values of '{column}' appear in both train and test ({in_test} test rows): "
                 "the same entity is on both sides of the split.",
-                {"column": column, "n_shared": len(shared), "n_test_rows": in_test,
-                 "examples": [str(v) for v in sorted(shared, key=str)[:5]]},
+                {"column": column, "n_shared": len(values), "n_test_rows": in_test,
+                 "examples": [str(v) for v in sorted(values, key=str)[:5]]},
                 f"Split by group: set data.group_column: {column}." if column != group_column else
                 "Use a group split (data.group_column without data.time_column), or drop the repeated entities from test.",
             ))
@@ -415,7 +416,7 @@ def _time_shift(train: pd.DataFrame, n_test: int, roles: dict[str, str], seed: i
     drifting = {c: {"test_vs_train_auc": v, "within_train_auc": within_columns.get(c)}
                 for c, v in sorted(per_column.items(), key=lambda kv: -kv[1]) if v >= DRIFT_AUC}
     names = ", ".join(f"'{c}' ({d['test_vs_train_auc']:.2f})" for c, d in list(drifting.items())[:5]) or "none alone"
-    breaks = [c for c, d in drifting.items() if d["test_vs_train_auc"] - (d["within_train_auc"] or 0.5) >= BREAK_AUC]
+    breaks = [c for c in drifting if per_column[c] - within_columns.get(c, 0.5) >= BREAK_AUC]
     evidence = {**evidence, "time_ordered": True, "within_train_auc": round(within, 4), "n_within_recent": m,
                 "share_explained_by_trend": round(share, 4), "drifting_columns": drifting, "break_columns": breaks}
     within_text = (f"the drift over time within the training rows (their last {m} rows against the earlier ones: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -91,18 +92,18 @@ def _shares(holds, labels: np.ndarray, shuffled: np.ndarray, task: str) -> tuple
     return (float(np.mean(own)), float(np.mean(other))) if own else (0.0, 0.0)
 
 
-def _holds(text: pd.Series, labels: np.ndarray, task: str):
+def _holds(text: pd.Series, labels: np.ndarray, task: str) -> Callable[[np.ndarray], np.ndarray]:
     """A function from answers (one per row) to whether each row's text holds that answer."""
     if task == "regression":
         numbers = [np.array([float(n) for n in _NUMBER.findall(t.replace(',', ''))]) for t in text]
 
-        def holds(values: np.ndarray) -> np.ndarray:
+        def holds_number(values: np.ndarray) -> np.ndarray:
             v = values.astype(float)
             return np.array([bool(ns.size) and bool(np.any(np.abs(ns - x) <= NUMBER_TOLERANCE * max(abs(x), 1e-9)))
                              for ns, x in zip(numbers, v)])
-        return holds
+        return holds_number
     words = [set(_TOKEN.findall(t.lower())) for t in text]
 
-    def holds(values: np.ndarray) -> np.ndarray:
+    def holds_word(values: np.ndarray) -> np.ndarray:
         return np.array([str(v).lower() in w for w, v in zip(words, values)])
-    return holds
+    return holds_word

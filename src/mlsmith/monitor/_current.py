@@ -39,7 +39,7 @@ def file_chunks(path: Any, wanted: list[str], chunk_rows: int = CHUNK_ROWS) -> t
         frame = as_pandas(path)
         keep = [c for c in frame.columns if c in wanted]
         return list(frame.columns), (frame.iloc[i:i + chunk_rows][keep] for i in range(0, len(frame), chunk_rows))
-    files = parquet_files(path)
+    files = parquet_files(os.fspath(path))
     if files is not None:
         columns, _, chunks = parquet_batches(files, wanted, chunk_rows)
         return columns, chunks

@@ -109,9 +109,10 @@ def _missing(ref: dict[str, Any], cur) -> dict[str, Any]:
 
 def compare_column(ref: dict[str, Any], cur: NumericCounts | CategoricalCounts | PresenceCounts) -> dict[str, Any]:
     """One column's drift statistics (unadjusted), missing-rate change and new values."""
-    if ref["kind"] == "numeric":
+    # counts_for built ``cur`` from ``ref``'s kind: the isinstance checks only tell mypy so
+    if ref["kind"] == "numeric" and isinstance(cur, NumericCounts):
         row = compare_numeric(ref, cur)
-    elif ref["kind"] == "categorical":
+    elif ref["kind"] == "categorical" and isinstance(cur, CategoricalCounts):
         row = compare_categorical(ref, cur)
     else:
         row = {"test": None, "statistic": None, "p_value": None, "psi": None, "bins": None}

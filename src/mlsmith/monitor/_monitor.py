@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,8 +200,9 @@ def monitor(
                             "with the training data's columns.")
         known = {c.name for c in model.schema.columns} | {model.schema.target, labels}
         schema["extra_columns"] = [c for c in columns if c not in known]
-        source = {"kind": "file", "path": name}
+        source: dict[str, Any] = {"kind": "file", "path": name}
     else:
+        assert log is not None  # exactly one of current and log, checked above
         t0, t1 = parse_time(since, "--since"), parse_time(until, "--until")
         n_log, chunks = log_chunks(log, t0, t1, role, chunk_rows)
         if n_log == 0:
@@ -303,6 +305,7 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
                           for c in reference.columns}
         reference = {c: column_reference(reference[c], role) for c, role in roles.items()}
     counts = {name: counts_for(ref) for name, ref in reference.items()}
+    chunks: Iterator[pd.DataFrame]
     if isinstance(current, pd.DataFrame):
         chunks = (current.iloc[i:i + chunk_rows] for i in range(0, len(current), chunk_rows))
     else:

@@ -228,10 +228,13 @@ def temporal_plot(d: dict[str, Any]) -> str | None:
     x = [dt.date.fromisoformat(p) for p in t["periods"]]
     fig = figure(12, 3.4)
     ax = fig.subplots()
-    ax.bar(x, t["counts"], width=(x[1] - x[0]).days * 0.8 if len(x) > 1 else 1, color="#c9d3e3", label="rows")
+    # matplotlib's date units take datetime.date; its stubs list only numbers and arrays
+    ax.bar(x, t["counts"], width=(x[1] - x[0]).days * 0.8 if len(x) > 1 else 1, color="#c9d3e3",  # type: ignore[arg-type]
+           label="rows")
     ax.set_ylabel(f"rows per {t['period']}")
     tw = ax.twinx()
-    tw.plot(x, [np.nan if v is None else v for v in t["means"]], color=PALETTE[3], marker=".", label=t["y"])
+    tw.plot(x, [np.nan if v is None else v for v in t["means"]], color=PALETTE[3], marker=".",  # type: ignore[arg-type]
+            label=t["y"])
     tw.set_ylabel(t["y"], color=PALETTE[3])
     ax.set_title(f"{t['y']} per {t['period']} of {t['column']}")
     return img_tag(fig, f"{t['y']} over {t['column']}", dpi=72)

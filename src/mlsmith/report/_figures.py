@@ -8,7 +8,7 @@ import re
 import warnings
 from html import unescape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # imported where a figure is made: writing a page's figures out needs no matplotlib
     from matplotlib.figure import Figure
@@ -18,7 +18,8 @@ __all__ = ["figure", "img_tag", "png_bytes", "to_data_uri", "write_figures"]
 PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d074b3", "#7a7a7a"]
 
 
-def figure(width: float = 6.0, height: float = 3.6, layout: str | None = "constrained") -> Figure:
+def figure(width: float = 6.0, height: float = 3.6,
+           layout: Literal["constrained", "compressed", "tight"] | None = "constrained") -> Figure:
     """A new figure with the report's style (call ``fig.subplots()`` for axes)."""
     from matplotlib.figure import Figure
 
@@ -45,7 +46,7 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    if image.getextrema()[3] == (255, 255):
+    if image.getextrema()[-1] == (255, 255):  # the alpha band's (min, max)
         image = image.convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="png")

@@ -84,7 +84,7 @@ def print_run(result, console: Console | None = None) -> None:
                           markup=False)
     v = ev.verdict
     status = v.status or ("met" if v.met else "not met" if v.met is False else None)
-    style = {"met": "bold green", "not met": "bold red", "inconclusive": "bold yellow", "invalid": "bold red"}.get(status, "bold")
+    style = {"met": "bold green", "not met": "bold red", "inconclusive": "bold yellow", "invalid": "bold red"}.get(status or "", "bold")
     console.print(f"Verdict: {v.sentence()}", style=style, markup=False)
     for note in result.notes:
         console.print(f"note: {note}")
