@@ -4,6 +4,7 @@ splitter and search (issue 20: the seed was threaded by hand, with disagreeing d
 import ast
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,20 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
             setups.append(self)
 
     monkeypatch.setattr(workflow, "CVSetup", Recorded)
+    drawn = []  # (module, seed) of every numpy generator the library makes: guards, bootstrap, EDA, split...
+    default_rng = np.random.default_rng
+
+    def recorded_rng(seed=None):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("mlsmith"):
+            drawn.append((caller, seed))
+        return default_rng(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recorded_rng)
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    modules = {m.rsplit(".", 1)[0] if m.startswith("mlsmith.guards") else m for m, _ in drawn}
+    assert {"mlsmith.guards", "mlsmith._bootstrap"} <= modules, modules
+    assert {seed for _, seed in drawn} == {7}, drawn
 
     # The comparison, the ablation, tuning and the evaluation's out-of-fold fits: seed 7, folds seeded 7.
     assert len(setups) >= 2 and {s.seed for s in setups} == {7}
@@ -90,24 +104,14 @@ def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_
 
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
-#: Functions that still default a seed, each owned by another part of the restructuring (issue 20):
-#: the guards, the table sampler of data loading, the bootstrap module, EDA, monitoring and the demo
-#: data generator. The list only shrinks: a new default fails the test below.
-NOT_YET = {
-    "_bootstrap.py:bootstrap_interval", "_bootstrap.py:bootstrap_se", "_bootstrap.py:paired_bootstrap",
-    "_bootstrap.py:paired_gain", "_table.py:sample", "datasets.py:make_churn", "eda/_report.py:explore",
-    "guards/_frame.py:sample", "guards/_leakage.py:check_derived_target", "guards/_leakage.py:check_id_order",
-    "guards/_leakage.py:check_target_leakage", "guards/_oof.py:single_feature_oof", "guards/_oof.py:single_feature_score",
-    "guards/_relative.py:check_relative_leaks", "guards/_split.py:check_adversarial",
-    "guards/_split.py:check_contamination", "guards/_split.py:check_date_trend", "guards/_text.py:check_text_leakage",
-    "monitor/_reference.py:test_reference", "monitor/_stats.py:js_noise",
-}
 
 
 def seed_defaults() -> set[str]:
     """``path:function`` of every function under src/mlsmith with a parameter named ``seed`` that has a default."""
     found = set()
     for path in SRC.rglob("*.py"):
+        if path.parent.name == "cli":  # a command's --seed flag is a source, as the spec's seed is
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -122,8 +126,7 @@ def seed_defaults() -> set[str]:
 
 def test_no_function_of_the_library_defaults_the_seed():
     # The spec's seed is the only source: a default would silently replace it wherever a hand-off is missed.
-    assert sorted(seed_defaults() - NOT_YET) == []
-    assert sorted(NOT_YET - seed_defaults()) == []  # one removed: take it off the list
+    assert sorted(seed_defaults()) == []
 
 
 def test_the_seed_default_scan_sees_positional_and_keyword_only_defaults(tmp_path, monkeypatch):

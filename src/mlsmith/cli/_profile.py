@@ -44,6 +44,8 @@ def eda(
     task: str | None = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred when omitted)."),
     time_column: str | None = typer.Option(None, "--time-column", help="The date column for temporal patterns."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the row sample the figures are drawn from (42, as a spec's "
+                             "default seed: the same sample as `mlsmith run`'s analysis)."),
     json_out: Path = json_option("the report (and every figure's numbers)"),
     html_out: Path | None = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
 ) -> None:
@@ -52,5 +54,5 @@ def eda(
     from ..report._profile import print_eda
 
     json_mode(json_out)
-    report = explore(data, target, task=task, time_column=time_column)
+    report = explore(data, target, task=task, time_column=time_column, seed=seed)
     _write(report, print_eda, f"Exploratory analysis: {data.name}", "eda", json_out, html_out)

@@ -24,7 +24,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:[.'-][^\W_]+)*", re.UNICODE)
 
 
 def check_text_leakage(frame: pd.DataFrame, labels: pd.Series, task: str, roles: dict[str, str] | None = None,
-                       seed: int = 0) -> list[Finding]:
+                       *, seed: int) -> list[Finding]:
     """Flag text columns whose words hold the row's class name, or whose numbers hold its target value.
 
     Free text (a note, a comment) is mostly unique per row, so the single-feature checks, which learn a

@@ -72,7 +72,8 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
     n_classes = len(model.classes) or None
     score = metric_on_resamples(name, task, y, pred, proba, n_classes)
     current = float(score(np.arange(len(y))[None])[0])
-    se = bootstrap_se(score, len(y), n_boot=n_boot)
+    # The run's seed, as the reference's standard error was drawn with it (a bundle made by hand has none).
+    se = bootstrap_se(score, len(y), n_boot=n_boot, seed=int(model.metadata.get("seed", 0)))
     sign = 1.0 if ref["greater_is_better"] else -1.0
     change = current - ref["value"]
     z = stats.norm.ppf(1 - alpha / 2)

@@ -117,7 +117,7 @@ def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, cl
 
 def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
                    decision_threshold: float | None, threshold: float | None, classes: list[Any],
-                   seed: int = 0) -> dict[str, Any]:
+                   *, seed: int) -> dict[str, Any]:
     """The model's side of the reference, from the held-out test rows: predictions and performance.
 
     Parameters
