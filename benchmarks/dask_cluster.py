@@ -72,7 +72,7 @@ def partitioned(rows: int, folder: Path) -> None:
     from test_dask_cluster import _footprint, _Sessions
 
     import mlsmith._dask
-    from mlsmith.parallel import WORKER_ENV
+    from mlsmith._cluster import WORKER_ENV
     from mlsmith.problem import load_problem
     from mlsmith.workflow import run
 

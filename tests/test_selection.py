@@ -10,9 +10,10 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
 from mlsmith import CVSetup
+from mlsmith._budget import BudgetExceeded
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
-from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
+from mlsmith.parallel import TRAIN_SCORE_ROWS, fit_folds
 from mlsmith.pipeline import build_pipeline
 from mlsmith.selection import compare_models
 
@@ -207,7 +208,7 @@ def test_workers_forked_from_the_server_have_the_libraries_imported_and_one_thre
     from joblib import Parallel, delayed
     from joblib.externals.loky.backend import context
 
-    from mlsmith.parallel import fork_workers_from_server, stop_workers, warm_up
+    from mlsmith._workers import fork_workers_from_server, stop_workers, warm_up
 
     stop_workers()  # workers an earlier test started would be reused as they are
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -229,7 +230,7 @@ def test_cancelled_background_work_is_not_waited_for():
     checks that nothing is left to warn at exit)."""
     import warnings
 
-    from mlsmith.parallel import in_background
+    from mlsmith._workers import in_background
 
     done = in_background(max, (1, 2))
     assert done() == [2]

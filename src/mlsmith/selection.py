@@ -18,13 +18,15 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
+from ._budget import BudgetExceeded
 from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from ._workers import warm_up
 from .catalog import CATALOG, Family, families, model_names
 from .exceptions import DataError
 from .features import FeaturePlan
 from .metrics import choose_threshold, get_metric, scorer
-from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
+from .parallel import FoldResult, fit_folds, fit_many, fold_arrays
 from .pipeline import build_pipeline
 from .recommender import Recommendation, recommend
 from .split import sample_rows
