@@ -90,7 +90,7 @@ def _predictions(scored: _Outputs, X) -> np.ndarray:
     return proba[:, 1] if proba.shape[1] == 2 else proba
 
 
-def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None,
+def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None, seed: int | None,
              want_predictions: bool, want_latency: bool) -> FoldResult:
     from sklearn.base import clone  # here, not at the top: the CLI starts the workers before importing sklearn
 
@@ -106,7 +106,7 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
         scored = _Outputs(est)  # one pass of the pipeline per split, however many metrics read it
         test_scores = {m: float(s(scored, X_test, y[test])) for m, s in scorers.items()}
         score_time = time.perf_counter() - start
-        seen = _training_sample(train, len(test), y) if train_metric else train
+        seen = _training_sample(train, len(test), y, seed) if train_metric else train
         X_seen = X_train if len(seen) == len(train) else X.iloc[seen]
         train_s = {train_metric: float(scorers[train_metric](scored, X_seen, y[seen]))} if train_metric else {}
         samples = _latency_samples(est, X_test) if want_latency else None
@@ -125,13 +125,14 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
 TRAIN_SCORE_ROWS = 1000
 
 
-def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarray:
+def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray, seed: int | None) -> np.ndarray:
     """The training rows a fold's training score is measured on: all, or a sample past a size.
 
     The training score only shows the gap to the validation score, so it needs the validation
     score's precision, not more: with 5 folds, scoring every training row would predict four times
     the rows the validation does. Past ``max(n_test, TRAIN_SCORE_ROWS)`` rows, a stratified sample of
-    that many (classes are integer codes; rare ones are kept) with a fixed seed, the same in every run.
+    that many (classes are integer codes; rare ones are kept) drawn with the experiment's ``seed``: the
+    same rows in every run of the spec.
     """
     n = max(n_test, TRAIN_SCORE_ROWS)
     if len(train) <= n:
@@ -139,7 +140,7 @@ def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray) -> np.ndarra
     from sklearn.utils import resample
 
     stratify = y[train] if y.dtype.kind in "iub" else None
-    return np.sort(resample(train, n_samples=n, replace=False, stratify=stratify, random_state=0))
+    return np.sort(resample(train, n_samples=n, replace=False, stratify=stratify, random_state=seed))
 
 
 def _latency_samples(est, X) -> dict[str, list[float]]:
@@ -158,6 +159,7 @@ def fit_folds(
     n_jobs: int = -1,
     deadline: float | None = None,
     train_metric: str | None = None,
+    seed: int | None = None,
     want_predictions: bool = False,
     want_latency: bool = False,
     after_fold: Callable[[int, FoldResult], bool] | None = None,
@@ -175,6 +177,9 @@ def fit_folds(
     train_metric
         Also score this metric on the training rows of each fold (past
         ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
+    seed
+        The experiment's seed (:attr:`mlsmith.CVSetup.seed`), which draws that sample; required with
+        ``train_metric``, so that no sample is drawn with a seed the spec did not give.
     want_predictions, want_latency
         Also return the held-out rows' predictions (see :class:`FoldResult`; and the training
         rows' with ``train_metric``), and the times of repeated one-row predictions (and their median).
@@ -194,6 +199,7 @@ def fit_folds(
     >>> [round(r.test_scores["r2"], 6) for r in res]
     [1.0, 1.0, 1.0, 1.0]
     """
+    _check_seed(train_metric, seed)
     workers = memory_workers(n_jobs, [pipeline], X, y)
     # Rounds are needed only to stop between folds (a deadline, a pruned trial); otherwise one dispatch.
     step = workers if deadline is not None or after_fold is not None else len(folds)
@@ -208,8 +214,8 @@ def fit_folds(
         # Every fold's model times one-row predictions: pooled, their median is the family's latency.
         # A fold that raises hands its exception back: raised inside joblib, it would kill the workers
         # (restarting them costs seconds), and which fold's error came first would depend on timing.
-        jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_predictions, want_latency)
-                for tr, te in batch)
+        jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, seed, want_predictions,
+                                     want_latency) for tr, te in batch)
         try:
             # A single worker runs in this process, where nothing can be stopped: no timeout then.
             out = Parallel(n_jobs=workers, timeout=timeout if workers > 1 else None)(jobs)
@@ -224,6 +230,12 @@ def fit_folds(
         if deadline is not None and time.perf_counter() > deadline and len(results) < len(folds):
             raise BudgetExceeded(len(results))
     return results
+
+
+def _check_seed(train_metric: str | None, seed: int | None) -> None:
+    if train_metric is not None and seed is None:
+        raise ValueError(f"train_metric={train_metric!r} needs the experiment's seed (seed=setup.seed): "
+                         "the training rows it is scored on are a seeded sample.")
 
 
 def _fit_caught(*args) -> FoldResult | Exception:
@@ -241,6 +253,7 @@ def fit_many(
     scorers: dict[str, Callable],
     n_jobs: int = -1,
     train_metric: str | None = None,
+    seed: int | None = None,
     want_predictions: bool = False,
     want_latency: bool = False,
     after_fold: Callable[[int, FoldResult], bool] | None = None,
@@ -269,8 +282,9 @@ def fit_many(
     >>> [len(results) for results in out]
     [4, 4]
     """
+    _check_seed(train_metric, seed)
     workers = memory_workers(n_jobs, pipelines, X, y)
-    jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, want_predictions, want_latency)
+    jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, seed, want_predictions, want_latency)
             for pipeline in pipelines for tr, te in folds)
     out = Parallel(n_jobs=workers, return_as="generator")(jobs)
     for _ in pipelines:
@@ -301,7 +315,7 @@ def out_of_fold(pipeline, setup: CVSetup, *, fit_also: list[tuple[Any, np.ndarra
     ([[0, 1], [2, 3], [4, 5]], [0.0, 2.0], 2.0)
     """
     jobs = [delayed(_fit_whole)(pipeline, X_fit, y_fit) for X_fit, y_fit in fit_also]
-    jobs += [delayed(_fit_caught)(pipeline, setup.X, setup.y, tr, te, {}, None, True, False) for tr, te in setup.folds()]
+    jobs += [delayed(_fit_caught)(pipeline, setup.X, setup.y, tr, te, {}, None, None, True, False) for tr, te in setup.folds()]
     out = Parallel(n_jobs=max(1, effective_n_jobs(setup.n_jobs)))(jobs)
     results = out[len(fit_also):]
     failed = next((r for r in results if isinstance(r, Exception)), None)

@@ -339,8 +339,8 @@ def _compare(
         warm_up(n_jobs)
     catalog = families(models)
     pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
-    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
-                                    want_latency=latency_ms is not None)
+    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, seed=setup.seed,
+                                    want_predictions=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""
