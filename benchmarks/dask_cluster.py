@@ -83,7 +83,7 @@ def partitioned(rows: int, folder: Path) -> None:
     from test_dask_cluster import _footprint, _Sessions
 
     import mlsmith._dask
-    from mlsmith.parallel import WORKER_ENV
+    from mlsmith._cluster import WORKER_ENV
     from mlsmith.problem import load_problem
     from mlsmith.workflow import run
 
@@ -125,7 +125,7 @@ def generated(rows: int, work: Path, worker_limit: str) -> None:
     from dask.distributed import Client, LocalCluster
     from scale_generated import DATE, TARGET, generate
 
-    from mlsmith.parallel import WORKER_ENV
+    from mlsmith._cluster import WORKER_ENV
     from mlsmith.workflow import run
 
     single = work / "table.parquet"

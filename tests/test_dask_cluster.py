@@ -28,9 +28,9 @@ from dask.distributed import Client, LocalCluster
 from sklearn.metrics import roc_auc_score
 
 import mlsmith._dask
+from mlsmith._cluster import WORKER_ENV, compute_backend, dask_client
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
-from mlsmith.parallel import WORKER_ENV, compute_backend, dask_client
 from mlsmith.problem import load_problem
 from mlsmith.workflow import run
 

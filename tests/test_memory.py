@@ -15,12 +15,13 @@ from sklearn.model_selection import StratifiedKFold
 
 import mlsmith
 import mlsmith.workflow
-from mlsmith import parallel
+from mlsmith import _memory, parallel
 from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
+from mlsmith._memory import FIT_PEAK_FACTOR, fit_bytes, workers_for_memory
 from mlsmith.data import compact_categories, infer_schema, read_table
 from mlsmith.evaluation import _core, metric_on_resamples
 from mlsmith.metrics import scorer
-from mlsmith.parallel import FIT_PEAK_FACTOR, fit_bytes, fit_folds, fit_many, workers_for_memory
+from mlsmith.parallel import fit_folds, fit_many
 from mlsmith.pipeline import build_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -199,9 +200,9 @@ def test_cross_validation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch,
         return real(*args, n_jobs=n_jobs, **kwargs)
 
     monkeypatch.setattr(parallel, "Parallel", counted)
-    monkeypatch.setattr(parallel, "MEMORY_CHECK_ROWS", 10_000)
+    monkeypatch.setattr(_memory, "MEMORY_CHECK_ROWS", 10_000)
     two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
-    monkeypatch.setattr(parallel, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
+    monkeypatch.setattr(_memory, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
     one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
     [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2)
     assert workers == [2, 1, 1]

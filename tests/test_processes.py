@@ -164,7 +164,8 @@ import numpy as np
 import pandas as pd
 
 if __name__ == "__main__":
-    from mlsmith.parallel import fit_folds, fork_workers_from_server
+    from mlsmith._workers import fork_workers_from_server
+    from mlsmith.parallel import fit_folds
     from mlsmith.metrics import scorer
     from sklearn.linear_model import LinearRegression
     from sklearn.model_selection import KFold

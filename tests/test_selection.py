@@ -1,6 +1,7 @@
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,10 +10,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
-from mlsmith import CVSetup
+from mlsmith import CVSetup, parallel
+from mlsmith._budget import BudgetExceeded
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
-from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
+from mlsmith.parallel import TRAIN_SCORE_ROWS, fit_folds
 from mlsmith.pipeline import build_pipeline
 from mlsmith.selection import compare_models
 
@@ -153,7 +155,7 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     X = pd.DataFrame(X)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                    n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     for (train, test), r in zip(folds, res):
         seen = r.train_index
         assert len(seen) == len(test) > TRAIN_SCORE_ROWS and set(seen) <= set(train)
@@ -163,12 +165,58 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
         assert r.train_scores["roc_auc"] == pytest.approx(roc_auc_score(y[seen], proba))
         np.testing.assert_allclose(r.train_predictions, proba)
     again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                      n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                      n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
     small = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X[:2000], y[:2000]))  # 1,600 train rows
     res = fit_folds(LogisticRegression(), X[:2000], y[:2000], small, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                    n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     assert [len(r.train_index) for r in res] == [TRAIN_SCORE_ROWS] * 5
+
+
+@pytest.fixture(scope="module")
+def default_card_holders():
+    """ISLP's Default: 10,000 card holders, 3.3 % of whom defaulted; 8,000 training rows per fold of five."""
+    df = pd.read_csv(Path(__file__).parent / "data" / "Default.csv")
+    df["default"] = (df["default"] == "Yes").astype(int)
+    schema = infer_schema(df, "default")
+    return df[schema.features()], df["default"].to_numpy(), schema
+
+
+def test_the_training_score_sample_is_drawn_with_the_experiments_seed(default_card_holders):
+    from sklearn.utils import resample
+
+    X, y, schema = default_card_holders
+    pipeline = build_pipeline("linear", schema, "binary_classification", 7)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=7).split(X, y))
+    roc_auc = {"roc_auc": scorer("roc_auc", "binary_classification")}
+    drawn = {seed: fit_folds(pipeline, X, y, folds, roc_auc, n_jobs=1, train_metric="roc_auc", seed=seed,
+                             want_predictions=True) for seed in (7, 8)}
+    for (train, test), r in zip(folds, drawn[7]):
+        expected = resample(train, n_samples=len(test), replace=False, stratify=y[train], random_state=7)
+        np.testing.assert_array_equal(r.train_index, np.sort(expected))
+    assert all(not np.array_equal(a.train_index, b.train_index) for a, b in zip(drawn[7], drawn[8]))
+    with pytest.raises(ValueError, match=r"train_metric='roc_auc' needs the experiment's seed \(seed=setup.seed\)"):
+        fit_folds(pipeline, X, y, folds, roc_auc, n_jobs=1, train_metric="roc_auc")
+
+
+def test_the_comparison_scores_training_rows_sampled_with_the_specs_seed(default_card_holders, monkeypatch):
+    X, y, schema = default_card_holders
+    seeds = []
+    real = parallel._training_sample
+
+    def recorded(train, n_test, y, seed):
+        seeds.append(seed)
+        return real(train, n_test, y, seed)
+
+    monkeypatch.setattr(parallel, "_training_sample", recorded)
+    cv = StratifiedKFold(5, shuffle=True, random_state=7)
+    rows = {}
+    for seed in (7, 8):
+        rows[seed] = compare_models(setup(X, y, schema, cv=cv, seed=seed), models=["linear"]).rows[0]
+        assert len(seeds) >= 5 and set(seeds) == {seed}  # every fold's sample (rungs' included)
+        seeds.clear()
+    assert rows[7].cv_mean == rows[8].cv_mean  # the same folds: only the training rows scored differ
+    assert rows[7].train_mean != rows[8].train_mean
 
 
 class FailsOnBigFolds(ClassifierMixin, BaseEstimator):
@@ -207,7 +255,7 @@ def test_workers_forked_from_the_server_have_the_libraries_imported_and_one_thre
     from joblib import Parallel, delayed
     from joblib.externals.loky.backend import context
 
-    from mlsmith.parallel import fork_workers_from_server, stop_workers, warm_up
+    from mlsmith._workers import fork_workers_from_server, stop_workers, warm_up
 
     stop_workers()  # workers an earlier test started would be reused as they are
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -229,7 +277,7 @@ def test_cancelled_background_work_is_not_waited_for():
     checks that nothing is left to warn at exit)."""
     import warnings
 
-    from mlsmith.parallel import in_background
+    from mlsmith._workers import in_background
 
     done = in_background(max, (1, 2))
     assert done() == [2]

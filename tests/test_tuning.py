@@ -9,9 +9,9 @@ from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
 from mlsmith import CVSetup
+from mlsmith._cluster import compute_backend
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
-from mlsmith.parallel import compute_backend
 from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import LearningCurve, _search, grid_points, learning_curves, parse_space, tune
 from mlsmith.tuning._curves import diagnose

@@ -18,13 +18,15 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
+from ._budget import BudgetExceeded
 from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from ._workers import warm_up
 from .catalog import CATALOG, Family, families, model_names
 from .exceptions import DataError
 from .features import FeaturePlan
 from .metrics import choose_threshold, get_metric, scorer
-from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
+from .parallel import FoldResult, fit_folds, fit_many, fold_arrays
 from .pipeline import build_pipeline
 from .recommender import Recommendation, recommend
 from .split import sample_rows
@@ -337,8 +339,8 @@ def _compare(
         warm_up(n_jobs)
     catalog = families(models)
     pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
-    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
-                                    want_latency=latency_ms is not None)
+    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, seed=setup.seed,
+                                    want_predictions=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""

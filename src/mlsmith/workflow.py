@@ -14,11 +14,15 @@ import yaml
 from joblib import effective_n_jobs
 from sklearn.base import clone
 
+from ._budget import RunBudget, default_time_budget
+from ._cluster import compute_backend, dask_client
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
 from ._experiment import CVSetup
+from ._memory import MEMORY_CHECK_ROWS, MEMORY_SHARE, available_memory, fit_bytes, workers_for_memory
 from ._reading import release_arrow_memory
 from ._table import open_table
+from ._workers import Background, in_background, warm_up
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
 from .data import Schema, check_columns, compact_categories, describe_frame, infer_schema, load_data
@@ -41,21 +45,7 @@ from .features import plan_features
 from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
-from .parallel import (
-    MEMORY_CHECK_ROWS,
-    MEMORY_SHARE,
-    Background,
-    RunBudget,
-    available_memory,
-    compute_backend,
-    dask_client,
-    default_time_budget,
-    fit_bytes,
-    in_background,
-    out_of_fold,
-    warm_up,
-    workers_for_memory,
-)
+from .parallel import out_of_fold
 from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality

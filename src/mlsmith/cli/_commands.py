@@ -90,7 +90,7 @@ def run(
 
     The run folder's path is the last line printed (with --json -, the JSON object's "path").
     """
-    from ..parallel import fork_workers_from_server, warm_up
+    from .._workers import fork_workers_from_server, warm_up
 
     on_stdout = json_mode(json_out)
     workers_ready = lambda: None  # noqa: E731

@@ -33,12 +33,13 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterSampler
 
+from .._budget import BudgetExceeded
 from .._experiment import CVSetup
 from .._progress import Step
 from .._space import describe_space, grid_points, suggest
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
-from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
+from ..parallel import FoldResult, fit_folds, fit_many
 
 __all__ = ["METHODS", "TuningResult", "tune"]
 
