@@ -357,12 +357,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         lap("bundle", n_fit)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
-        from .report import render_html
         from .report._figures import write_figures
+        from .report._html import render_page
 
-        page = render_html(result, rendered={key: html for part in [*early(), *late()] for key, html in part.items()})
-        (tmp / "report.html").write_text(page)
-        write_figures(page, tmp / "figures")
+        page = render_page(to_jsonable(result), rendered={key: part for parts in [*early(), *late()]
+                                                          for key, part in parts.items()})
+        (tmp / "report.html").write_text(page.html)
+        write_figures(page.figures, tmp / "figures")
         lap("report")
         write_json(tmp / "results.json", result)
     register_run(final_dir)

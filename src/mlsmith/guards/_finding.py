@@ -68,4 +68,4 @@ class GuardReport:
     def _repr_html_(self) -> str:
         from ..report._guards import html
 
-        return html(self.to_dict(), {})
+        return html(self.to_dict(), {}).html

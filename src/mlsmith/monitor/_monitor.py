@@ -62,7 +62,7 @@ class DriftReport:
     def _repr_html_(self) -> str:
         from ..report._monitor import html
 
-        return html(self.to_dict())
+        return html(self.to_dict()).html
 
 
 def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, pred: np.ndarray,
