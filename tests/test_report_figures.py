@@ -183,3 +183,21 @@ def test_a_page_lists_the_figures_it_embeds_in_page_order(tmp_path):
     assert [base64.b64decode(data) for data, _ in shown] == [d.png for d in page.figures]
     written = write_figures(page.figures, tmp_path)
     assert [p.read_bytes() for p in written] == [base64.b64decode(data) for data, _ in shown]
+
+
+def test_a_monitoring_section_without_tested_columns_shows_no_figure_and_no_none():
+    """No column or prediction with rows to compare (every current value missing): no figure, and not
+    the word None where the figures would be."""
+    from mlsmith.report._monitor import html
+
+    untested = {"name": "note", "role": "text", "test": None, "statistic": None, "p_adjusted": None, "psi": None,
+                "js_net": None, "band": None, "psi_band": None, "missing": {"reference": 0.0, "current": 0.1},
+                "drifted": False, "bins": None}
+    data = {"verdict": {"status": "ok", "summary": "no drift", "reasons": []}, "n_rows": 40, "alpha": 0.05,
+            "source": {"kind": "file", "path": "new.csv"}, "bundle": "runs/x/model", "model": {"model": "linear"},
+            "performance": None, "features": [untested], "findings": [],
+            "prediction": {**untested, "what": "the predicted probability", "source": "test split", "test": "ks",
+                           "band": "no rows to compare", "p_value": None}}
+    section = html(data)
+    assert section.figures == () and "<img" not in section.html
+    assert "None" not in section.html and "<td>note</td>" in section.html
