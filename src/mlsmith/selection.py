@@ -79,7 +79,35 @@ class LeaderboardRow:
 
 @dataclass
 class Leaderboard:
-    """The comparison: one row per family, best first by the success metric."""
+    """The comparison: one row per family, best first by the success metric. Made by :func:`compare_models`.
+
+    Parameters
+    ----------
+    metric : str
+        The success metric the families are ranked by.
+    greater_is_better : bool
+        Its direction.
+    cv : str
+        The folds, described (``5-fold stratified, shuffled with seed 42``).
+    rows : list of LeaderboardRow
+        One per family, best first.
+    skipped : dict, default={}
+        The families not compared, each with the reason.
+    selection : str, default=""
+        How the best family was chosen (at its own decision threshold, within a budget, ...).
+    recommendation : Recommendation, optional
+        The shortlist the comparison started from.
+    budget : dict, default={}
+        The time and latency budgets, the rungs of successive halving, and what they excluded.
+
+    Examples
+    --------
+    >>> board = Leaderboard("r2", True, "3-fold", [LeaderboardRow("linear", "Linear", 0.48, 0.03, 0.5, 0.01, 0.001),
+    ...                                            LeaderboardRow("dummy", "Dummy", -0.01, 0.01, 0.0, 0.0, 0.0)])
+
+    >>> board.best.model, list(board.to_frame()["model"])
+    ('linear', ['linear', 'dummy'])
+    """
 
     metric: str
     greater_is_better: bool
@@ -190,6 +218,27 @@ def compare_models(
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
+    progress
+        Called with each family's label as it starts (prefixed with the rung's rows under
+        successive halving).
+
+    Returns
+    -------
+    Leaderboard
+        One row per family (CV mean and std, fit time, status), best first.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.model_selection import KFold
+    >>> from mlsmith import CVSetup
+    >>> from mlsmith.data import infer_schema
+    >>> df = load_diabetes(as_frame=True).frame
+    >>> setup = CVSetup(X=df.drop(columns="target"), y=df["target"].to_numpy(), schema=infer_schema(df, "target"),
+    ...                 task="regression", metric="r2", cv=KFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    >>> board = compare_models(setup, models=["linear", "dummy"])
+    >>> [row.model for row in board.rows], board.best.model
+    (['linear', 'dummy'], 'linear')
     """
     first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
     sizes = _rung_sizes(len(setup.X), first)

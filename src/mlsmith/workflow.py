@@ -64,7 +64,55 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    """Everything a run found, stage by stage; ``to_dict()`` is results.json."""
+    """Everything a run found, stage by stage; ``to_dict()`` is results.json. Made by :func:`run`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem as run (resolved on the target: task, metric, positive class).
+    schema : Schema
+        The columns' roles.
+    split : SplitInfo
+        How the test rows were held out, and the CV folds.
+    quality : QualityReport
+        Stage 2, on the training rows.
+    leaderboard : Leaderboard
+        Stage 5.
+    tuning : TuningResult
+        Stage 6.
+    evaluation : Evaluation
+        Stage 7: the test split's metrics and the verdict.
+    bundle : dict
+        The model bundle written: its path, model, threshold, data fingerprint, versions.
+    run_dir : pathlib.Path
+        The run folder.
+    notes : list of str
+        What the run decided for the user (rows dropped, samples, refits).
+    timings : dict
+        Seconds per stage.
+    guards : GuardReport
+        The methodology checks' findings.
+    features : FeatureResult, optional
+        Stage 4.
+    eda : EDAReport, optional
+        Stage 3, on the training rows.
+    environment : dict
+        Where the run computed, and the library versions.
+    held_out_outputs : dict, optional
+        With a champion: the test rows' outputs of both models (not in results.json).
+    rows_used : dict
+        The rows each stage used.
+
+    Examples
+    --------
+    A run takes ~10 s even on a small table (the examples below are not run as doctests):
+
+    >>> from sklearn.datasets import load_diabetes
+    >>> problem = Problem(target="target", models=["linear"], tuning={"method": "none"})
+    >>> result = run(problem, data=load_diabetes(as_frame=True).frame)  # doctest: +SKIP
+    >>> result.leaderboard.best.model, sorted(result.to_dict())[:3]  # doctest: +SKIP
+    ('linear', ['bundle', 'eda', 'environment'])
+    """
 
     problem: Problem
     schema: Schema
@@ -178,6 +226,15 @@ def run(
     -------
     RunResult
         Every stage's result; the same data is in ``<run>/results.json``.
+
+    Examples
+    --------
+    A run on a small table takes ~10 s, so this example is not run as a doctest:
+
+    >>> import mlsmith
+    >>> result = mlsmith.run("examples/breast_cancer/problem.yaml")  # doctest: +SKIP
+    >>> result.run_dir.parent.name, (result.run_dir / "report.html").exists()  # doctest: +SKIP
+    ('runs', True)
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
@@ -347,12 +404,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         lap("bundle", n_fit)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
-        from .report import render_html
         from .report._figures import write_figures
+        from .report._html import render_page
 
-        page = render_html(result, rendered={key: html for part in [*early(), *late()] for key, html in part.items()})
-        (tmp / "report.html").write_text(page)
-        write_figures(page, tmp / "figures")
+        page = render_page(to_jsonable(result), rendered={key: part for parts in [*early(), *late()]
+                                                          for key, part in parts.items()})
+        (tmp / "report.html").write_text(page.html)
+        write_figures(page.figures, tmp / "figures")
         lap("report")
         write_json(tmp / "results.json", result)
     register_run(final_dir)

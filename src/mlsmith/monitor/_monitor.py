@@ -32,6 +32,42 @@ class DriftReport:
 
     ``verdict["status"]`` is ``ok``, ``watch`` or ``retrain``; :attr:`exit_code` is 1 for
     ``retrain`` (the CLI's exit code), 0 otherwise.
+
+    Parameters
+    ----------
+    bundle : str
+        The bundle monitored.
+    model : dict
+        About the bundle's model: family, task, target, problem, seed, when it was made.
+    source : dict
+        Where the current rows came from: a file or the prediction log (with the role read).
+    n_rows : int
+        Current rows compared.
+    alpha : float
+        The significance level of the drift tests (Holm-corrected over the features).
+    features : list of dict
+        Per feature: the test, its statistic and corrected p-value, PSI, Jensen-Shannon distance,
+        the binned shares behind the figure, and whether it drifted.
+    prediction : dict
+        The same for the model's predictions.
+    performance : dict, optional
+        The success metric then and now, with intervals, when the current rows have labels.
+    schema : dict
+        Columns missing from, or added to, the current rows.
+    findings : list of dict
+        Data issues in the current rows.
+    verdict : dict
+        ``status``, ``retrain``, the summary and its reasons.
+    timings : dict
+        Seconds per step.
+
+    Examples
+    --------
+    >>> report = DriftReport("runs/x/model", {}, {"kind": "file", "path": "new.csv"}, 500, 0.05,
+    ...                      [{"name": "age", "drifted": True}, {"name": "plan", "drifted": False}], {}, None, {},
+    ...                      [], {"status": "retrain", "retrain": True})
+    >>> report.drifted, report.exit_code
+    (['age'], 1)
     """
 
     bundle: str
@@ -62,7 +98,7 @@ class DriftReport:
     def _repr_html_(self) -> str:
         from ..report._monitor import html
 
-        return html(self.to_dict())
+        return html(self.to_dict()).html
 
 
 def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, pred: np.ndarray,

@@ -61,7 +61,51 @@ _BATCHES = True
 
 @dataclass
 class TuningResult:
-    """The search that was run, its best parameters, and the gain over the defaults on the same folds."""
+    """The search that was run, its best parameters, and the gain over the defaults on the same folds.
+
+    Made by :func:`tune`.
+
+    Parameters
+    ----------
+    model : str
+        The family tuned.
+    method : str
+        ``grid``, ``random``, ``bayes`` or ``none``.
+    n_trials : int, optional
+        The trial budget.
+    metric : str
+        The metric optimised.
+    default_score, best_score : float, optional
+        The CV score of the default parameters and of the best trial, on the same folds.
+    best_params : dict
+        The best trial's parameters.
+    gain : float
+        The best trial's score over the defaults', signed so that positive is better.
+    kept : str
+        Which was kept (the tuned or the default parameters) and why.
+    trials : list of dict
+        Every trial: its number, parameters, score and state.
+    timeout_s : float, optional
+        The time budget.
+    trials_done, trials_pruned : int
+        Trials completed, and stopped early as unpromising.
+    budget_note : str
+        What the budget cut short, if anything.
+    space : dict
+        The search space, per parameter, as text.
+    seed : int, optional
+        The samplers' seed.
+    learning_curve : LearningCurve, optional
+        The kept pipeline's learning curves, diagnosed.
+    rows : int, optional
+        Training rows the search cross-validated on.
+
+    Examples
+    --------
+    >>> result = TuningResult("linear", "random", 3, "rmse", 55.1, 54.8, {"alpha": 0.1}, 0.3, "tuned")
+    >>> result.to_dict()["best_params"], "random search on linear" in result._repr_html_()
+    ({'alpha': 0.1}, True)
+    """
 
     model: str
     method: str
@@ -117,6 +161,11 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
         or ``none``.
     n_trials, timeout_s
         The budget; either or both (whichever ends first).
+    space
+        The search space, replacing the family's: the model's parameter names, each with its
+        distribution or values (as problem.yaml's ``tuning.spaces``).
+    progress
+        Called with each trial's step (its number of the budget) as the search goes.
 
     Returns
     -------
