@@ -224,7 +224,7 @@ def dask_client(cluster: str) -> Iterator[Any]:
         # Arrow's default pool (mimalloc) keeps what a worker freed after reading Parquet: its memory
         # would count against the worker's limit as if still held. The system allocator returns it.
         local = LocalCluster(n_workers=int(count) if count else os.cpu_count() or 1, threads_per_worker=1,
-                             processes=True, memory_limit="auto", dashboard_address=None, env=WORKER_ENV)
+                             processes=True, memory_limit="auto", dashboard_address=":0", env=WORKER_ENV)
         address = local
     elif cluster.startswith(("tcp://", "tls://", "inproc://")):
         address = cluster
