@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 from joblib import effective_n_jobs
 from sklearn.base import clone
+from sklearn.model_selection import TimeSeriesSplit
 
 from ._budget import RunBudget, default_time_budget
 from ._cluster import compute_backend, dask_client
@@ -360,8 +361,15 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
             notes.append(f"evaluation: {fit_jobs} fit(s) at a time on all {len(X):,} training rows (about "
                          f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
+    fit_setup = replace(setup, n_jobs=fit_jobs)
+    cv_setup = _evaluation_cv(fit_setup) if partitioned is None else fit_setup
+    if len(cv_setup.X) < len(X):
+        notes.append(f"evaluation: the cross-validated scores and the decision threshold come from the out-of-fold "
+                     f"predictions of a sample of {len(cv_setup.X):,} of the {len(X):,} training rows "
+                     f"({_sampled_as(setup)}); "
+                     "the model is fitted on every training row")
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, replace(setup, n_jobs=fit_jobs), train, held_out, problem, codec, champion, partitioned)
+        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
     n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
@@ -383,7 +391,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                          constraints={**evaluation.constraints, "latency": latency})
     if early is None:
         early = in_a_worker(render_sections, early_args)
-    lap("evaluation", {"train": len(train), "test": held_out.n_rows})
+    sampled = {"cv": len(cv_setup.X)} if len(cv_setup.X) < len(X) else {}
+    lap("evaluation", {"train": len(train), "test": held_out.n_rows, **sampled})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
@@ -450,8 +459,10 @@ def _load_and_split(problem: Problem, data: Any
 
 def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
                     champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+                    cv_setup: CVSetup | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
-    """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
+    """Threshold and CV scores from out-of-fold predictions of the training rows (of ``cv_setup``'s,
+    a bounded sample of them on a large table, see :func:`_evaluation_cv`), the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
     compares two forms of the same fitted model and decides nothing).
@@ -464,19 +475,21 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     records of them is returned last; empty otherwise).
     """
     X, y, features = setup.X, setup.y, setup.schema.features()
+    cv_setup = setup if cv_setup is None else cv_setup
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
     fits = [(X, y)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
-    folds, fitted = out_of_fold(chosen, setup, fit_also=fits)
+    folds, fitted = out_of_fold(chosen, cv_setup, fit_also=fits)
+    y_cv = cv_setup.y  # the rows the folds' positions refer to
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
                                                                          X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
         idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
-        threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
-    cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
+        threshold, reason = choose_threshold(y_cv[idx], oof, problem.success_metric, problem.threshold)
+    cv_metrics, cv_std = fold_scores(folds, y_cv, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
     measured: dict[str, Any] = {}
@@ -497,6 +510,32 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
         final, trained = (fitted[0], trained) if table is None else fit_final(
             chosen, table, features, problem.target, codec, X, y, everything=(X_test, y_test))
     return evaluation, final, on_test, X_test, outputs, trained
+
+
+#: Past this many training rows, the evaluation's cross-validation (its scores and the decision
+#: threshold) runs on a sample of this size: five fits of 80 % of 8M rows cost as much as the rest of
+#: the run, and the threshold and scores of 200,000 out-of-fold predictions are known to a few
+#: thousandths. The model itself is always fitted on every training row.
+EVALUATION_CV_ROWS = 200_000
+
+
+def _sampled_as(setup: CVSetup) -> str:
+    """How :func:`~mlsmith.split.sample_rows` picks a sample for ``setup``'s folds, in words."""
+    if isinstance(setup.cv, TimeSeriesSplit):
+        return "the most recent rows"
+    if setup.groups is not None:
+        return "whole groups"
+    return "at random" if setup.task == "regression" else "stratified by class"
+
+
+def _evaluation_cv(setup: CVSetup) -> CVSetup:
+    """The evaluation's cross-validation: every training row up to :data:`EVALUATION_CV_ROWS`, else a
+    sample of that size as the folds see rows (the most recent for time-ordered folds, whole groups,
+    or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
+    n = len(setup.X)
+    if n <= EVALUATION_CV_ROWS:
+        return setup
+    return setup.on_rows(sample_rows(n, EVALUATION_CV_ROWS, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
 
 
 def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:
