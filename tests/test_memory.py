@@ -203,10 +203,10 @@ def test_cross_validation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch,
 
     monkeypatch.setattr(parallel, "Parallel", counted)
     monkeypatch.setattr(_memory, "MEMORY_CHECK_ROWS", 10_000)
-    two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
+    two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2, seed=0)
     monkeypatch.setattr(_memory, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
-    one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
-    [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2)
+    one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2, seed=0)
+    [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2, seed=0)
     assert workers == [2, 1, 1]
     assert [r.test_scores for r in one] == [r.test_scores for r in two] == [r.test_scores for r in many]
 

@@ -148,7 +148,7 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
         """Score the plans not scored yet, all their folds queued at once (as the comparison scores)."""
         todo = {frozenset(p.groups): p for p in plans if frozenset(p.groups) not in cache}
         pipes = [build_pipeline(family, setup.schema, setup.task, setup.seed, plan=p) for p in todo.values()]
-        for key, results in zip(todo, fit_many(pipes, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs)):
+        for key, results in zip(todo, fit_many(pipes, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs, seed=setup.seed)):
             if isinstance(results, Exception):
                 raise results
             cache[key] = float(np.mean([r.test_scores[metric] for r in results]))  # greater is better

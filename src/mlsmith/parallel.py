@@ -90,7 +90,7 @@ def _predictions(scored: _Outputs, X) -> np.ndarray:
     return proba[:, 1] if proba.shape[1] == 2 else proba
 
 
-def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None, seed: int | None,
+def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None, seed: int,
              want_predictions: bool, want_latency: bool) -> FoldResult:
     from sklearn.base import clone  # here, not at the top: the CLI starts the workers before importing sklearn
 
@@ -125,7 +125,7 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
 TRAIN_SCORE_ROWS = 1000
 
 
-def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray, seed: int | None) -> np.ndarray:
+def _training_sample(train: np.ndarray, n_test: int, y: np.ndarray, seed: int) -> np.ndarray:
     """The training rows a fold's training score is measured on: all, or a sample past a size.
 
     The training score only shows the gap to the validation score, so it needs the validation
@@ -156,10 +156,11 @@ def fit_folds(
     y: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     scorers: dict[str, Callable],
+    *,
     n_jobs: int = -1,
     deadline: float | None = None,
     train_metric: str | None = None,
-    seed: int | None = None,
+    seed: int,
     want_predictions: bool = False,
     want_latency: bool = False,
     after_fold: Callable[[int, FoldResult], bool] | None = None,
@@ -178,8 +179,8 @@ def fit_folds(
         Also score this metric on the training rows of each fold (past
         ``max(test rows, TRAIN_SCORE_ROWS)``, a stratified sample of that many: enough to show the gap).
     seed
-        The experiment's seed (:attr:`mlsmith.CVSetup.seed`), which draws that sample; required with
-        ``train_metric``, so that no sample is drawn with a seed the spec did not give.
+        The experiment's seed (:attr:`mlsmith.CVSetup.seed`), which draws that sample: required, so
+        that no sample is ever drawn with a seed the spec did not give.
     want_predictions, want_latency
         Also return the held-out rows' predictions (see :class:`FoldResult`; and the training
         rows' with ``train_metric``), and the times of repeated one-row predictions (and their median).
@@ -195,11 +196,10 @@ def fit_folds(
     >>> X = pd.DataFrame({"x": np.arange(20.0)}); y = 2 * X["x"].to_numpy()
     >>> folds = list(KFold(4).split(X))
     >>> from mlsmith.metrics import scorer
-    >>> res = fit_folds(LinearRegression(), X, y, folds, {"r2": scorer("r2", "regression")}, n_jobs=1)
+    >>> res = fit_folds(LinearRegression(), X, y, folds, {"r2": scorer("r2", "regression")}, n_jobs=1, seed=0)
     >>> [round(r.test_scores["r2"], 6) for r in res]
     [1.0, 1.0, 1.0, 1.0]
     """
-    _check_seed(train_metric, seed)
     workers = memory_workers(n_jobs, [pipeline], X, y)
     # Rounds are needed only to stop between folds (a deadline, a pruned trial); otherwise one dispatch.
     step = workers if deadline is not None or after_fold is not None else len(folds)
@@ -232,12 +232,6 @@ def fit_folds(
     return results
 
 
-def _check_seed(train_metric: str | None, seed: int | None) -> None:
-    if train_metric is not None and seed is None:
-        raise ValueError(f"train_metric={train_metric!r} needs the experiment's seed (seed=setup.seed): "
-                         "the training rows it is scored on are a seeded sample.")
-
-
 def _fit_caught(*args) -> FoldResult | Exception:
     try:
         return _fit_one(*args)
@@ -251,9 +245,10 @@ def fit_many(
     y: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     scorers: dict[str, Callable],
+    *,
     n_jobs: int = -1,
     train_metric: str | None = None,
-    seed: int | None = None,
+    seed: int,
     want_predictions: bool = False,
     want_latency: bool = False,
     after_fold: Callable[[int, FoldResult], bool] | None = None,
@@ -278,11 +273,10 @@ def fit_many(
     >>> from mlsmith.metrics import scorer
     >>> X = pd.DataFrame({"x": np.arange(20.0)}); y = 2 * X["x"].to_numpy()
     >>> out = fit_many([LinearRegression(), Ridge()], X, y, list(KFold(4).split(X)),
-    ...                {"r2": scorer("r2", "regression")}, n_jobs=1)
+    ...                {"r2": scorer("r2", "regression")}, n_jobs=1, seed=0)
     >>> [len(results) for results in out]
     [4, 4]
     """
-    _check_seed(train_metric, seed)
     workers = memory_workers(n_jobs, pipelines, X, y)
     jobs = (delayed(_fit_caught)(pipeline, X, y, tr, te, scorers, train_metric, seed, want_predictions, want_latency)
             for pipeline in pipelines for tr, te in folds)

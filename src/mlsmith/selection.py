@@ -328,7 +328,7 @@ def cv_score(pipeline, setup: CVSetup) -> float:
     """
     metric = setup.metric
     res = fit_folds(pipeline, setup.X, setup.y, setup.folds(), {metric: scorer(metric, setup.task, setup.n_classes)},
-                    n_jobs=setup.n_jobs)
+                    n_jobs=setup.n_jobs, seed=setup.seed)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     return float(sign * np.mean(fold_arrays(res)[metric]))
 

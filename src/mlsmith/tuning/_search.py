@@ -235,10 +235,11 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
         candidates = [clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()}) for params in batch]
         # Several trials (none the pruner could stop, unless folds are cheap) or a cheap one: all folds at once.
         if batches and (cheap or len(batch) > 1):
-            outcomes = fit_many(candidates, X, y, folds, scorers, n_jobs=n_jobs, after_fold=search.report)
+            outcomes = fit_many(candidates, X, y, folds, scorers, n_jobs=n_jobs, seed=seed,
+                                after_fold=search.report)
         else:  # one trial, in rounds
             try:
-                outcomes = [fit_folds(candidates[0], X, y, folds, scorers, n_jobs=n_jobs, deadline=deadline,
+                outcomes = [fit_folds(candidates[0], X, y, folds, scorers, n_jobs=n_jobs, seed=seed, deadline=deadline,
                                       after_fold=search.report)]
             except BudgetExceeded as exc:
                 result.budget_note = (f"the {timeout_s:g} s budget stopped trial {first} after "
