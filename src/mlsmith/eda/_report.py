@@ -68,7 +68,7 @@ class EDAReport(FindingsReport):
     Examples
     --------
     >>> from sklearn.datasets import load_iris
-    >>> r = explore(load_iris(as_frame=True).frame, target="target")
+    >>> r = explore(load_iris(as_frame=True).frame, target="target", seed=0)
     >>> r.task, r.n_rows, sorted(r.class_balance["counts"].values())
     ('multiclass_classification', 150, [50, 50, 50])
     """
