@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _watch_peak() -> int:
-    """In a worker: sample its memory every 50 ms from now on."""
+    """In a worker (or this process): sample its memory every 50 ms from now on."""
     import threading
 
     import psutil
@@ -119,7 +118,6 @@ def partitioned(rows: int, folder: Path) -> None:
 def generated(rows: int, work: Path, worker_limit: str) -> None:
     """The generated scale table as Parquet partitions, run on 3 worker processes of ``worker_limit`` each."""
     import dask
-    import psutil
     import pyarrow.parquet as pq
     import yaml
     from dask.distributed import Client, LocalCluster
@@ -144,15 +142,7 @@ def generated(rows: int, work: Path, worker_limit: str) -> None:
         "data": {"path": "parts", "time_column": DATE}}))
     memory = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
               "distributed.worker.memory.pause": False}
-    here = {"peak": 0.0}
-
-    def watch_here() -> None:  # this process runs the workflow: its own peak, every 0.5 s
-        me = psutil.Process()
-        while True:
-            here["peak"] = max(here["peak"], me.memory_info().rss / 1e6)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch_here, daemon=True).start()
+    _watch_peak()  # this process runs the workflow: its own peak, sampled as the workers' are
     with dask.config.set(memory), LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
                                                memory_limit=worker_limit, dashboard_address=":0",
                                                env=WORKER_ENV) as cluster, Client(cluster) as client:
@@ -166,7 +156,7 @@ def generated(rows: int, work: Path, worker_limit: str) -> None:
     verdict = result.evaluation.verdict
     print(f"generated table: {rows:,} rows x 20 columns in {len(list(parts.iterdir()))} Parquet files; "
           f"3 workers x {worker_limit} (a worker restarted for its memory: {restarted})")
-    print(f"run {wall:.0f} s; worker peaks {peaks} MB; this process's peak {here['peak']:.0f} MB")
+    print(f"run {wall:.0f} s; worker peaks {peaks} MB; this process's peak {_peak()} MB")
     print(f"stages {json.dumps(result.timings)}")
     print(f"trained by {result.bundle['trained_by']} on {result.bundle.get('n_rows', result.split.n_train):,} rows; "
           f"test ROC AUC {result.evaluation.test_metrics['roc_auc']:.4f}; verdict {verdict.status} "
