@@ -77,27 +77,27 @@ def checks(findings, severity=None):
 
 def test_leakage_single_feature_fires_on_a_noisy_copy_and_not_on_breast_cancer(cancer):
     X, y = cancer
-    assert check_target_leakage(X, y, BIN) == []
+    assert check_target_leakage(X, y, BIN, seed=0) == []
     rng = np.random.default_rng(0)
     noisy = np.where(rng.random(len(y)) < 0.01, 1 - y, y) + rng.normal(0, 0.1, len(y))
     assert roc_auc_score(y, noisy) > 0.98  # independent: the planted column alone separates the classes
-    found = check_target_leakage(X.assign(biopsy_result=noisy), y, BIN)
+    found = check_target_leakage(X.assign(biopsy_result=noisy), y, BIN, seed=0)
     assert [(f.check, f.severity, f.evidence["column"]) for f in found] == [("target_leakage", "error", "biopsy_result")]
     assert found[0].evidence["score"] >= 0.98
 
 
 def test_leakage_function_of_target_on_diabetes_and_wine():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    assert check_target_leakage(X, y, REG) == []
-    found = check_target_leakage(X.assign(log_progression=np.log(y)), y, REG)
+    assert check_target_leakage(X, y, REG, seed=0) == []
+    found = check_target_leakage(X.assign(log_progression=np.log(y)), y, REG, seed=0)
     assert [(f.evidence["column"], f.evidence["relation"]) for f in found] == [("log_progression", "function")]
     Xw, yw = load_wine(return_X_y=True, as_frame=True)
-    assert check_target_leakage(Xw, yw, MULTI) == []
+    assert check_target_leakage(Xw, yw, MULTI, seed=0) == []
     cultivar = yw.map({0: "barolo", 1: "grignolino", 2: "barbera"})
-    found = check_target_leakage(Xw.assign(cultivar=cultivar), yw, MULTI)
+    found = check_target_leakage(Xw.assign(cultivar=cultivar), yw, MULTI, seed=0)
     assert [(f.evidence["column"], f.evidence["relation"]) for f in found] == [("cultivar", "function")]
     rare = np.r_[np.flatnonzero(yw != 2), np.flatnonzero(yw == 2)[:2]]  # a class of two rows: some folds lack it
-    assert check_target_leakage(Xw.iloc[rare], yw.iloc[rare], MULTI) == []
+    assert check_target_leakage(Xw.iloc[rare], yw.iloc[rare], MULTI, seed=0) == []
 
 
 def test_leakage_a_target_rebuilt_from_two_features_by_one_formula():
@@ -105,20 +105,20 @@ def test_leakage_a_target_rebuilt_from_two_features_by_one_formula():
     # neither alone gives it away (their single-feature R² is under LEAK_SCORE).
     cars = pd.read_csv(DATA / "cars93.csv", index_col=0)
     price = cars.pop("Price")
-    assert max(single_feature_score(cars[c], price.to_numpy(), REG) for c in ("Min.Price", "Max.Price")) < 0.98
-    [found] = check_target_leakage(cars, price, REG)
+    assert max(single_feature_score(cars[c], price.to_numpy(), REG, seed=0) for c in ("Min.Price", "Max.Price")) < 0.98
+    [found] = check_target_leakage(cars, price, REG, seed=0)
     assert (found.check, found.severity, found.evidence["columns"]) == ("target_leakage", "error", ["Min.Price", "Max.Price"])
     assert found.evidence["r2"] > 0.9999
     assert found.evidence["relation"].startswith("values: target ≈ 0.5") and "·Min.Price + 0.4" in found.evidence["relation"]
-    assert check_target_leakage(cars.drop(columns=["Min.Price", "Max.Price"]), price, REG) == []
+    assert check_target_leakage(cars.drop(columns=["Min.Price", "Max.Price"]), price, REG, seed=0) == []
     # A ratio is found on the logs: Hitters' batting average, hits / at-bats.
     hitters = pd.read_csv(DATA / "hitters.csv")
-    [ratio] = check_derived_target(hitters.drop(columns="Salary"), hitters["Hits"] / hitters["AtBat"], REG)
+    [ratio] = check_derived_target(hitters.drop(columns="Salary"), hitters["Hits"] / hitters["AtBat"], REG, seed=0)
     assert ratio.evidence["columns"] == ["AtBat", "Hits"] and ratio.evidence["relation"].startswith("logs:")
     # Real targets that no formula of the features rebuilds: nothing.
-    assert check_target_leakage(hitters.drop(columns="Salary"), hitters["Salary"], REG) == []
-    assert check_derived_target(*load_diabetes(return_X_y=True, as_frame=True), REG) == []
-    assert check_derived_target(cars, price, BIN) == []  # regression only
+    assert check_target_leakage(hitters.drop(columns="Salary"), hitters["Salary"], REG, seed=0) == []
+    assert check_derived_target(*load_diabetes(return_X_y=True, as_frame=True), REG, seed=0) == []
+    assert check_derived_target(cars, price, BIN, seed=0) == []  # regression only
 
 
 def _churn_dates(churn):
@@ -148,11 +148,11 @@ def test_feature_not_available_at_prediction_time(churn):
 
 def test_id_order_fires_when_ids_follow_the_outcome(churn):
     y = churn["churned"].to_numpy()
-    assert check_id_order(churn, y, BIN, ["customer_id"]) == []
+    assert check_id_order(churn, y, BIN, ["customer_id"], seed=0) == []
     # Planted: churners were entered last, so their ids are the highest.
     ordered = churn.sort_values("churned", kind="stable").reset_index(drop=True)
     ordered["customer_id"] = [f"C{100000 + i}" for i in range(len(ordered))]
-    found = check_id_order(ordered, ordered["churned"].to_numpy(), BIN, ["customer_id"])
+    found = check_id_order(ordered, ordered["churned"].to_numpy(), BIN, ["customer_id"], seed=0)
     assert [f.check for f in found] == ["id_order"] and found[0].evidence["score"] > 0.9
 
 
@@ -162,11 +162,11 @@ def test_contamination_exact_and_near_duplicates(cancer):
     X, y = cancer
     train, test = train_test_split(X, test_size=0.25, random_state=0, stratify=y)
     features = list(X.columns)
-    assert check_contamination(train, test, features) == []
+    assert check_contamination(train, test, features, seed=0) == []
     copies = train.iloc[:10]
     near = train.iloc[10:20] * (1 + 1e-4)
     planted = pd.concat([test, copies, near])
-    [found] = check_contamination(train, planted, features)
+    [found] = check_contamination(train, planted, features, seed=0)
     assert found.check == "contamination"
     assert (found.evidence["n_exact"], found.evidence["n_near"]) == (10, 10)
     assert found.severity == "error" and found.evidence["share"] == round(20 / len(planted), 4)
@@ -175,7 +175,7 @@ def test_contamination_exact_and_near_duplicates(cancer):
 def test_contamination_is_only_a_note_when_the_features_take_few_values(churn):
     features = ["contract", "payment_method", "internet_service", "region"]  # 144 combinations for 5,025 rows
     train, test = train_test_split(churn.drop_duplicates(subset="customer_id"), test_size=0.2, random_state=0)
-    [found] = check_contamination(train, test, features)
+    [found] = check_contamination(train, test, features, seed=0)
     assert found.severity == "info" and found.evidence["train_duplicate_share"] > 0.9
 
 
@@ -183,10 +183,10 @@ def test_contamination_same_entity_on_both_sides(churn):
     frame = churn.drop_duplicates().reset_index(drop=True)
     features = [c for c in frame.columns if c not in ("customer_id", "churned")]
     train, test = train_test_split(frame, test_size=0.2, random_state=0)
-    assert check_contamination(train, test, features, group_column="customer_id") == []
+    assert check_contamination(train, test, features, group_column="customer_id", seed=0) == []
     test = test.copy()
     test.iloc[:40, test.columns.get_loc("customer_id")] = train["customer_id"].iloc[:40].to_numpy()
-    [found] = check_contamination(train, test, features, group_column="customer_id")
+    [found] = check_contamination(train, test, features, group_column="customer_id", seed=0)
     assert (found.severity, found.evidence["column"], found.evidence["n_shared"]) == ("error", "customer_id", 40)
     assert "group" in found.fix
 
@@ -428,9 +428,9 @@ def test_time_order_fires_when_rows_are_sorted_by_date_and_the_split_is_random(c
 def test_adversarial_validation_fires_on_a_biased_test_split(cancer):
     X, y = cancer
     train, test = train_test_split(X, test_size=0.25, random_state=0, stratify=y)
-    assert check_adversarial(train, test, list(X.columns)) == []
+    assert check_adversarial(train, test, list(X.columns), seed=0) == []
     large = X["mean radius"] > X["mean radius"].quantile(0.75)  # planted: the test split is the largest tumours
-    [found] = check_adversarial(X[~large], X[large], list(X.columns))
+    [found] = check_adversarial(X[~large], X[large], list(X.columns), seed=0)
     assert found.check == "train_test_shift" and found.evidence["adversarial_auc"] >= 0.9
     assert "mean radius" in found.evidence["top_columns_auc"] or "worst radius" in found.evidence["top_columns_auc"]
 
@@ -442,7 +442,7 @@ def test_on_a_time_split_the_shift_is_measured_against_the_drift_within_train_no
     features = [c for c in bikes.columns if c != "bikers"]
     cut = int(0.8 * len(bikes))
     train, test = bikes.iloc[:cut], bikes.iloc[cut:]
-    [found] = check_adversarial(train, test, features, exclude_dates=True, time_ordered=True)
+    [found] = check_adversarial(train, test, features, exclude_dates=True, time_ordered=True, seed=0)
     e = found.evidence
     assert found.severity == "info" and "random" not in found.fix + found.message
     assert e["share_explained_by_trend"] == pytest.approx((e["within_train_auc"] - 0.5) / (e["adversarial_auc"] - 0.5), abs=1e-3)
@@ -452,7 +452,7 @@ def test_on_a_time_split_the_shift_is_measured_against_the_drift_within_train_no
         f"'temp' ({e['drifting_columns']['temp']['test_vs_train_auc']:.2f})" in found.message)
     # Planted: humidity recorded in percent from the cut on (a unit change): a break, not a trend.
     [found] = check_adversarial(train, test.assign(hum=test["hum"] * 100), features, exclude_dates=True,
-                                time_ordered=True)
+                                time_ordered=True, seed=0)
     assert found.severity == "warning" and found.evidence["break_columns"] == ["hum"]
     assert "'hum' change at the cut far more than within the training period" in found.message
     assert "random" not in found.fix and "what changed at the cut in 'hum'" in found.fix
@@ -547,10 +547,10 @@ def test_near_duplicates_by_chance_in_a_small_space_are_not_contamination():
     frame = pd.read_csv(Path(__file__).parent / "data" / "Default.csv")
     features = ["student", "balance", "income"]
     train, test = train_test_split(frame, test_size=0.25, random_state=42, stratify=frame["default"])
-    assert check_contamination(train, test, features) == []
+    assert check_contamination(train, test, features, seed=0) == []
     near = train.iloc[:600].assign(balance=lambda d: d["balance"] * (1 + 1e-5))
     planted = pd.concat([test, near[near["balance"] > 0]])
-    [found] = check_contamination(train, planted, features)
+    [found] = check_contamination(train, planted, features, seed=0)
     assert found.evidence["near_rate"] > found.evidence["near_rate_by_chance"]
     assert found.evidence["n_exact"] + found.evidence["n_near"] >= 100
 
@@ -565,7 +565,7 @@ def test_the_feature_plan_builds_no_aggregate_on_a_column_the_leakage_guard_flag
     ward = np.where(y == 1, rng.integers(0, 20, len(y)), rng.integers(20, 40, len(y)))
     frame = X.assign(ward=[f"w{i}" for i in ward], diagnosis=y)
     schema = infer_schema(frame, "diagnosis")
-    report = GuardReport(check_target_leakage(frame[schema.features()], y, BIN, {c.name: c.role for c in schema.columns}))
+    report = GuardReport(check_target_leakage(frame[schema.features()], y, BIN, {c.name: c.role for c in schema.columns}, seed=0))
     assert report.leak_columns() == ["ward"] and report.errors[0].evidence["column"] == "ward"
     unguarded = plan_features(frame, schema)
     assert [t.by for t in unguarded.of_kind("aggregate")] == ["ward"]
@@ -584,12 +584,12 @@ def test_distinct_births_sharing_discrete_covariates_are_chance_not_contaminatio
     features = [c for c in births.columns if c not in ("bwght", "lbwght", "bwghtlbs")]
     for seed in [42, *range(8)]:
         train, test = train_test_split(births, test_size=0.2, random_state=seed)
-        [found] = check_contamination(train, test, features, y=train["bwght"])
+        [found] = check_contamination(train, test, features, y=train["bwght"], seed=0)
         e = found.evidence
         assert found.severity == "info" and e["n_exact"] <= e["n_exact_plausible"], (seed, e)
         assert e["n_exact_by_chance"] == e["n_exact_by_chance_distinct_records"] > 5
         assert e["n_exact_by_chance_independent_columns"] < 0.1  # independence would call it contamination
         assert "distinct training records (different targets) share all feature values" in found.message
     # Without the target, only the independence estimate is left, and it flags these rows.
-    [found] = check_contamination(train, test, features)
+    [found] = check_contamination(train, test, features, seed=0)
     assert found.severity == "warning" and found.evidence["n_exact_by_chance_distinct_records"] is None

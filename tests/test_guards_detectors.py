@@ -30,7 +30,7 @@ def test_a_column_equal_to_the_class_in_97_percent_of_rows_is_a_near_copy():
     X, y = _cancer()
     rng = np.random.default_rng(0)
     recorded = np.where(rng.random(len(y)) < 0.03, 1 - y, y)
-    found = check_target_leakage(X.assign(diagnosis=np.where(recorded == 1, "benign", "malignant")), y, BIN)
+    found = check_target_leakage(X.assign(diagnosis=np.where(recorded == 1, "benign", "malignant")), y, BIN, seed=0)
     assert [(f.severity, f.evidence["column"], f.evidence["relation"]) for f in found] == [
         ("error", "diagnosis", "near copy")]
 
@@ -39,14 +39,14 @@ def test_iris_petal_measurements_are_a_signal_not_a_leak():
     # The old fixed cut (ROC-AUC 0.98) called petal length and width leaks; the rest of the table
     # predicts the species as well, so neither is judged one.
     X, y = load_iris(return_X_y=True, as_frame=True)
-    assert check_target_leakage(X, y, MULTI) == []
+    assert check_target_leakage(X, y, MULTI, seed=0) == []
 
 
 def test_two_columns_whose_difference_is_the_class_are_found_together_on_wine():
     X, y = load_wine(return_X_y=True, as_frame=True)
-    assert check_target_leakage(X, y, MULTI) == []
+    assert check_target_leakage(X, y, MULTI, seed=0) == []
     start = np.round(np.random.default_rng(1).normal(100, 30, len(y)), 2)
-    found = check_target_leakage(X.assign(amount_start=start, amount_end=start + y), y, MULTI)
+    found = check_target_leakage(X.assign(amount_start=start, amount_end=start + y), y, MULTI, seed=0)
     assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["amount_end", "amount_start"])]
     assert found[0].evidence["score"] >= 0.98 and found[0].evidence["rest_score"] < found[0].evidence["score"]
 
@@ -55,7 +55,7 @@ def test_a_nonlinear_function_of_the_target_and_a_feature_is_found_on_diabetes()
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     rank = (y.rank() - 1) / (len(y) - 1)
     bmi = (X["bmi"] - X["bmi"].mean()) / X["bmi"].std()
-    found = check_target_leakage(X.assign(score_adj=(bmi + 3) * (1 + rank) ** 2), y, REG)
+    found = check_target_leakage(X.assign(score_adj=(bmi + 3) * (1 + rank) ** 2), y, REG, seed=0)
     assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["bmi", "score_adj"])]
 
 
@@ -65,9 +65,9 @@ def test_a_difference_pair_is_found_among_64_columns_where_neither_half_looks_us
     # discriminant covers every pair.
     X, y = load_digits(return_X_y=True, as_frame=True)
     X, y = X.iloc[:900], y.iloc[:900]
-    assert check_target_leakage(X, y, MULTI) == []
+    assert check_target_leakage(X, y, MULTI, seed=0) == []
     start = np.round(np.random.default_rng(2).normal(100, 30, len(y)), 2)
-    found = check_target_leakage(X.assign(amount_start=start, amount_end=start + y), y, MULTI)
+    found = check_target_leakage(X.assign(amount_start=start, amount_end=start + y), y, MULTI, seed=0)
     assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["amount_end", "amount_start"])]
 
 
@@ -76,25 +76,25 @@ def test_a_column_computed_from_the_class_and_a_feature_is_found_on_a_small_tabl
     # exact (x + 3 is not x); reading the class back from the fitted f(x, class) is.
     X, y = load_wine(return_X_y=True, as_frame=True)
     X, y = X.iloc[::2].reset_index(drop=True), y.iloc[::2].reset_index(drop=True)
-    assert check_target_leakage(X, y, MULTI) == []
+    assert check_target_leakage(X, y, MULTI, seed=0) == []
     z = (X["magnesium"] - X["magnesium"].mean()) / X["magnesium"].std()
-    found = check_target_leakage(X.assign(score_adj=(z + 3) * (1 + y) ** 2), y, MULTI)
+    found = check_target_leakage(X.assign(score_adj=(z + 3) * (1 + y) ** 2), y, MULTI, seed=0)
     assert [(f.severity, sorted(f.evidence["columns"])) for f in found] == [("error", ["magnesium", "score_adj"])]
 
 
 def test_a_note_holding_the_class_name_is_a_leak_and_penguins_own_columns_are_not():
     penguins = pd.read_csv(DATA / "penguins.csv").dropna(subset=["species"])
     X, labels = penguins.drop(columns="species"), penguins["species"]
-    assert check_text_leakage(X, labels, MULTI) == []
+    assert check_text_leakage(X, labels, MULTI, seed=0) == []
     rng = np.random.default_rng(0)
     words = np.array(["seen", "near", "the", "colony", "by", "staff", "tagged", "on", "arrival"])
     notes = [" ".join([*rng.choice(words, 6), *([s] if rng.random() < 0.8 else [])]) for s in labels]
-    [found] = check_text_leakage(X.assign(note=notes), labels, MULTI)
+    [found] = check_text_leakage(X.assign(note=notes), labels, MULTI, seed=0)
     assert (found.severity, found.evidence["column"]) == ("error", "note")
     assert found.evidence["share_own"] >= 0.75 and found.evidence["share_shuffled"] == 0.0
     # a regression target's value written in the note
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    [found] = check_text_leakage(X.assign(note=[f"progression noted {v:.4g} at visit" for v in y]), y, REG)
+    [found] = check_text_leakage(X.assign(note=[f"progression noted {v:.4g} at visit" for v in y]), y, REG, seed=0)
     assert found.evidence["share_own"] == 1.0
 
 
@@ -104,10 +104,10 @@ def test_copies_with_a_relative_error_of_1e_6_are_contamination():
     copies = X.sample(frac=0.3, random_state=0)
     copies = copies * (1 + rng.normal(scale=1e-6, size=copies.shape))
     train, test = train_test_split(pd.concat([X, copies], ignore_index=True), test_size=0.2, random_state=0)
-    found = [f for f in check_contamination(train, test, list(X.columns)) if f.severity != "info"]
+    found = [f for f in check_contamination(train, test, list(X.columns), seed=0) if f.severity != "info"]
     assert found and found[0].severity == "error" and found[0].evidence["n_exact"] >= 0.05 * len(test)
     train, test = train_test_split(X, test_size=0.2, random_state=0)
-    assert check_contamination(train, test, list(X.columns)) == []
+    assert check_contamination(train, test, list(X.columns), seed=0) == []
 
 
 def test_one_copied_row_in_thousands_is_not_a_warning():
@@ -115,16 +115,16 @@ def test_one_copied_row_in_thousands_is_not_a_warning():
     features = ["student", "balance", "income"]
     train, test = train_test_split(frame, test_size=0.25, random_state=42, stratify=frame["default"])
     test = pd.concat([test, train.iloc[[0]]])
-    assert [f.severity for f in check_contamination(train, test, features, y=train["default"])] == ["info"]
+    assert [f.severity for f in check_contamination(train, test, features, y=train["default"], seed=0)] == ["info"]
 
 
 def test_every_row_twice_is_a_warning_about_the_training_rows():
     X, y = _cancer()
     # The split keeps copies on one side, so no test row is shared; the copies weigh double in training.
     train = pd.concat([X.iloc[:450], X.iloc[:450]], ignore_index=True)
-    found = check_contamination(train, X.iloc[450:], list(X.columns))
+    found = check_contamination(train, X.iloc[450:], list(X.columns), seed=0)
     assert [f.severity for f in found] == ["warning"] and found[0].evidence["train_duplicate_share"] == 0.5
-    assert check_contamination(X.iloc[:450], X.iloc[450:], list(X.columns)) == []
+    assert check_contamination(X.iloc[:450], X.iloc[450:], list(X.columns), seed=0) == []
 
 
 def test_an_entity_id_shared_by_rows_with_one_target_straddling_the_split():
@@ -150,11 +150,11 @@ def test_a_date_trending_with_the_target_in_shuffled_rows_asks_for_a_time_split(
     rng = np.random.default_rng(0)
     dates = pd.Timestamp("2019-01-01") + pd.to_timedelta(np.round(y * 1500 + rng.normal(0, 1000, len(y))), unit="D")
     frame = X.assign(recorded_on=dates.dt.strftime("%Y-%m-%d")).sample(frac=1.0, random_state=0)
-    [found] = check_date_trend(frame, y.loc[frame.index], BIN, "stratified")
+    [found] = check_date_trend(frame, y.loc[frame.index], BIN, "stratified", seed=0)
     assert (found.check, found.severity, found.evidence["column"]) == ("time_order", "warning", "recorded_on")
-    assert check_date_trend(frame, y.loc[frame.index], BIN, "time") == []
+    assert check_date_trend(frame, y.loc[frame.index], BIN, "time", seed=0) == []
     random_dates = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 1500, len(y)), unit="D")
-    assert check_date_trend(X.assign(recorded_on=random_dates), y, BIN, "stratified") == []
+    assert check_date_trend(X.assign(recorded_on=random_dates), y, BIN, "stratified", seed=0) == []
 
 
 def test_a_mild_date_trend_far_beyond_chance_is_a_trend_on_diabetes():
@@ -163,10 +163,10 @@ def test_a_mild_date_trend_far_beyond_chance_is_a_trend_on_diabetes():
     rank = (y.rank() - 1) / (len(y) - 1)
     days = rank * 1500 + np.random.default_rng(3).normal(scale=1400, size=len(y))
     dates = pd.Timestamp("2019-01-01") + pd.to_timedelta(np.round(days), unit="D")
-    [found] = check_date_trend(X.assign(recorded_on=dates), y, REG, "random")
+    [found] = check_date_trend(X.assign(recorded_on=dates), y, REG, "random", seed=0)
     assert 0.25 <= found.evidence["trend"] < 0.3
     shuffled = dates.sample(frac=1.0, random_state=0).to_numpy()
-    assert check_date_trend(X.assign(recorded_on=shuffled), y, REG, "random") == []
+    assert check_date_trend(X.assign(recorded_on=shuffled), y, REG, "random", seed=0) == []
 
 
 def test_distinct_births_sharing_discrete_covariates_are_not_contamination():
@@ -175,5 +175,5 @@ def test_distinct_births_sharing_discrete_covariates_are_not_contamination():
     births = pd.read_csv(DATA / "bwght.csv").drop(columns=["lbwght", "bwghtlbs"])
     features = [c for c in births.columns if c != "bwght"]
     train, test = train_test_split(births, test_size=0.2, random_state=42)
-    found = check_contamination(train, test, features, y=train["bwght"])
+    found = check_contamination(train, test, features, y=train["bwght"], seed=0)
     assert [f.severity for f in found] in ([], ["info"])

@@ -56,7 +56,7 @@ def test_categorical_comparison_counts_unseen_categories_and_matches_scipy():
     acc = CategoricalCounts()
     acc.add(cur[:33])
     acc.add(cur[33:])
-    row = compare_categorical(categorical_reference(category_strings(ref)), acc)
+    row = compare_categorical(categorical_reference(category_strings(ref)), acc, seed=0)
     assert row["unseen"] == ["d"] and row["unseen_rows"] == 25
     table = np.array([[50, 30, 20, 0], [40, 30, 0, 25]])  # a, b, c, other/unseen
     expected = stats.chi2_contingency(table, correction=False)
@@ -107,11 +107,11 @@ def test_paired_gain_separates_a_real_gain_from_noise():
     also = np.where(rng.random(400) < 0.85, y, 1 - y)
     bad = np.where(rng.random(400) < 0.6, y, 1 - y)
     acc = lambda pred: (lambda idx: np.mean(pred[idx] == y[idx], axis=1))  # noqa: E731
-    clear = paired_gain(acc(bad), acc(good), 400, n_boot=400)
+    clear = paired_gain(acc(bad), acc(good), 400, n_boot=400, seed=0)
     assert clear["ci_low"] > 0 and clear["gain"] == pytest.approx(np.mean(good == y) - np.mean(bad == y))
-    tie = paired_gain(acc(good), acc(also), 400, n_boot=400)
+    tie = paired_gain(acc(good), acc(also), 400, n_boot=400, seed=0)
     assert tie["ci_low"] < 0 < tie["ci_high"]
-    lower_is_better = paired_gain(acc(good), acc(bad), 400, greater_is_better=False, n_boot=200)
+    lower_is_better = paired_gain(acc(good), acc(bad), 400, greater_is_better=False, n_boot=200, seed=0)
     assert lower_is_better["ci_low"] > 0  # read as an error rate, B's lower value is the gain
 
 

@@ -12,9 +12,11 @@ import pytest
 from sklearn.model_selection import KFold
 
 import mlsmith
-from mlsmith import CVSetup, workflow
+from mlsmith import CVSetup, _bootstrap, _table, workflow
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
+from mlsmith.guards import _run as guards_run
+from mlsmith.monitor import _drift
 from mlsmith.target import code_model
 
 from conftest import write_problem
@@ -40,6 +42,22 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
             setups.append(self)
 
     monkeypatch.setattr(workflow, "CVSetup", Recorded)
+    drawn: dict[str, list[int]] = {}  # the seed each random step outside the CV settings was given
+
+    def recorded(where: str, func, seed_of):
+        def call(*args, **kwargs):
+            drawn.setdefault(where, []).append(seed_of(args, kwargs))
+            return func(*args, **kwargs)
+        return call
+
+    # Every guard that draws (samples, folds, models) as check_data calls it (n_jobs=1: in this process).
+    for name in ("check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
+                 "check_adversarial", "check_date_trend"):
+        monkeypatch.setattr(guards_run, name, recorded(name, getattr(guards_run, name), lambda a, k: k["seed"]))
+    # Every bootstrap draw (the evaluation's intervals, the reference's standard error, monitoring's).
+    monkeypatch.setattr(_bootstrap, "on_resamples", recorded("bootstrap", _bootstrap.on_resamples, lambda a, k: a[3]))
+    monkeypatch.setattr(_table.Table, "sample", recorded("eda sample", _table.Table.sample, lambda a, k: k["seed"]))
+    monkeypatch.setattr(_drift, "js_noise", recorded("drift noise", _drift.js_noise, lambda a, k: k["seed"]))
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
 
     # The comparison, the ablation, tuning and the evaluation's out-of-fold fits: seed 7, folds seeded 7.
@@ -59,6 +77,13 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     assert saved["problem"]["seed"] == 7 and saved["tuning"]["seed"] == 7
     assert ModelBundle.load(result.run_dir / "model").metadata["seed"] == 7
 
+    # Monitoring the bundle draws with the seed its reference records: the spec's.
+    assert json.loads((result.run_dir / "model" / "reference.json").read_text())["seed"] == 7
+    mlsmith.monitor.monitor(result.run_dir / "model", frame, labels="y")
+    assert set(drawn) == {"check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
+                          "check_adversarial", "check_date_trend", "bootstrap", "eda sample", "drift noise"}
+    assert {seed for seeds in drawn.values() for seed in seeds} == {7}, drawn
+
 
 def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
     frame = pd.DataFrame({"x": np.arange(20.0), "y": np.arange(20) % 2})
@@ -73,6 +98,29 @@ def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
     assert (sample.seed, len(sample.X), sample.n_classes, setup.n_classes) == (7, 8, 2, 2)
     assert [test.tolist() for _, test in sample.folds()] == [test.tolist() for _, test in
                                                              KFold(4, shuffle=True, random_state=7).split(range(8))]
+
+
+def test_a_table_sample_is_drawn_with_the_seed_asked_for_not_the_first_one_kept():
+    # The run's quality stage sampled the shared table with seed 0 before EDA asked for the spec's seed
+    # with the same size, and EDA got the seed-0 sample back from the cache.
+    frame = pd.DataFrame({"x": np.arange(60_000)})
+    with _table.open_table(frame) as table:
+        first, second = table.sample(50_000, seed=0), table.sample(50_000, seed=7)
+        assert table.sample(50_000, seed=7) is second
+    assert second["x"].tolist() == frame.sample(50_000, random_state=7)["x"].tolist() != first["x"].tolist()
+
+
+def test_monitoring_draws_with_the_seed_the_bundle_records():
+    from types import SimpleNamespace
+
+    from mlsmith.exceptions import BundleError
+    from mlsmith.monitor._monitor import _bundle_seed
+
+    bundle = SimpleNamespace(metadata={"seed": 5}, path="runs/x/model")
+    assert _bundle_seed({"seed": 7}, bundle) == 7  # the reference's: the spec's seed
+    assert _bundle_seed({}, bundle) == 5  # a reference written before it recorded one: the metadata's
+    with pytest.raises(BundleError, match=r"model bundle 'runs/x/model' records no seed .*re-create it with 'mlsmith run'"):
+        _bundle_seed({}, SimpleNamespace(metadata={}, path="runs/x/model"))
 
 
 def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_as_terms():
@@ -90,18 +138,11 @@ def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_
 
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
-#: Functions that still default a seed, each owned by another part of the restructuring (issue 20):
-#: the guards, the table sampler of data loading, the bootstrap module, EDA, monitoring and the demo
-#: data generator. The list only shrinks: a new default fails the test below.
-NOT_YET = {
-    "_bootstrap.py:bootstrap_interval", "_bootstrap.py:bootstrap_se", "_bootstrap.py:paired_bootstrap",
-    "_bootstrap.py:paired_gain", "_table.py:sample", "datasets.py:make_churn", "eda/_report.py:explore",
-    "guards/_frame.py:sample", "guards/_leakage.py:check_derived_target", "guards/_leakage.py:check_id_order",
-    "guards/_leakage.py:check_target_leakage", "guards/_oof.py:single_feature_oof", "guards/_oof.py:single_feature_score",
-    "guards/_relative.py:check_relative_leaks", "guards/_split.py:check_adversarial",
-    "guards/_split.py:check_contamination", "guards/_split.py:check_date_trend", "guards/_text.py:check_text_leakage",
-    "monitor/_reference.py:test_reference", "monitor/_stats.py:js_noise",
-}
+#: The one function of the library whose seed has a default: the demo table's generator. Its seed picks
+#: which synthetic table it returns (as scikit-learn's ``make_classification`` takes ``random_state``),
+#: not a random step of a run, so ``make_churn()`` is always the same documented table (``mlsmith demo``,
+#: the examples and the benchmarks read it). Nothing else may default a seed: a new one fails below.
+DATASET_GENERATORS = {"datasets.py:make_churn"}
 
 
 def seed_defaults() -> set[str]:
@@ -122,8 +163,8 @@ def seed_defaults() -> set[str]:
 
 def test_no_function_of_the_library_defaults_the_seed():
     # The spec's seed is the only source: a default would silently replace it wherever a hand-off is missed.
-    assert sorted(seed_defaults() - NOT_YET) == []
-    assert sorted(NOT_YET - seed_defaults()) == []  # one removed: take it off the list
+    assert sorted(seed_defaults() - DATASET_GENERATORS) == []
+    assert sorted(DATASET_GENERATORS - seed_defaults()) == []  # one removed: take it off the list
 
 
 def test_the_seed_default_scan_sees_positional_and_keyword_only_defaults(tmp_path, monkeypatch):

@@ -4,7 +4,9 @@ vectorised call per block (a score takes an index matrix, one resample per row: 
 
 The evaluation's intervals (:func:`bootstrap_interval`, :func:`paired_bootstrap`) and monitoring's
 standard errors and champion-challenger gains (:func:`bootstrap_se`, :func:`paired_gain`) all draw
-through :func:`on_resamples`; the last two may resample a capped number of rows and rescale.
+through :func:`on_resamples`; the last two may resample a capped number of rows and rescale. None of
+them has a default seed: the evaluation passes the spec's, monitoring the bundle's (the spec's it was
+trained with).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def on_resamples(scores: list[Score], n: int, n_boot: int, seed: int, size: int 
     return [np.concatenate(out) for out in values]
 
 
-def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
+def bootstrap_interval(score: Score, n: int, n_boot: int = 1000, *, seed: int, confidence: float = 0.95,
                        method: str = "percentile") -> tuple[float, float]:
     """Bootstrap interval of a score over ``n`` rows resampled with replacement: the percentile
     interval, or with ``method="bca"`` Efron's bias-corrected and accelerated one (its acceleration
@@ -99,7 +101,7 @@ def _bca_levels(score: Score, n: int, values: np.ndarray, alpha: float, seed: in
     return low, high
 
 
-def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, seed: int = 0,
+def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000, *, seed: int,
                      confidence: float = 0.95) -> tuple[float, float]:
     """Interval of ``score_a - score_b`` where both are scored on the same resampled rows each time.
 
@@ -113,7 +115,7 @@ def paired_bootstrap(score_a: Score, score_b: Score, n: int, n_boot: int = 1000,
     return float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha))
 
 
-def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: int = 300, seed: int = 0,
+def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: int = 300, *, seed: int,
                  cap: int = 20_000) -> float:
     """Bootstrap standard error of a statistic over ``n`` rows.
 
@@ -125,7 +127,7 @@ def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: 
     Examples
     --------
     >>> y = np.arange(1000) % 2
-    >>> se = bootstrap_se(lambda idx: np.mean(y[idx], axis=1), 1000)
+    >>> se = bootstrap_se(lambda idx: np.mean(y[idx], axis=1), 1000, seed=0)
     >>> 0.013 < se < 0.019  # sqrt(0.25 / 1000) = 0.0158
     True
     """
@@ -139,8 +141,8 @@ def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: 
 
 
 def paired_gain(statistic_a: Callable[[np.ndarray], np.ndarray], statistic_b: Callable[[np.ndarray], np.ndarray],
-                n: int, greater_is_better: bool = True, n_boot: int = 1000, alpha: float = 0.05,
-                seed: int = 0, cap: int = 20_000) -> dict[str, float]:
+                n: int, greater_is_better: bool = True, n_boot: int = 1000, alpha: float = 0.05, *,
+                seed: int, cap: int = 20_000) -> dict[str, float]:
     """Paired bootstrap of the gain of B over A, both scored on the same resampled rows.
 
     The statistics take an index matrix and return one value per resample (as in
@@ -152,7 +154,7 @@ def paired_gain(statistic_a: Callable[[np.ndarray], np.ndarray], statistic_b: Ca
     --------
     >>> y = np.arange(100) % 2
     >>> a = lambda i: np.mean(y[i] == 0, axis=1); b = lambda i: np.mean(y[i] == y[i], axis=1)
-    >>> paired_gain(a, b, 100, n_boot=200)["ci_low"] > 0
+    >>> paired_gain(a, b, 100, n_boot=200, seed=0)["ci_low"] > 0
     True
     """
     sign = 1.0 if greater_is_better else -1.0

@@ -37,6 +37,7 @@ from .exceptions import ECHO_LIMIT, ProblemSpecError, echo_value
 from .metrics import METRICS, default_metric, get_metric
 
 __all__ = [
+    "DEFAULT_SEED",
     "Baseline",
     "Constraints",
     "DataSpec",
@@ -53,6 +54,10 @@ __all__ = [
     "resolve_url",
     "url_secrets",
 ]
+
+#: The seed of a problem.yaml that sets none: the one source of every random step of its run, and the
+#: seed the commands without a spec (``mlsmith eda``) use, so that they draw what such a run draws.
+DEFAULT_SEED = 42
 
 TaskType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
@@ -430,7 +435,7 @@ class Problem(_Spec):
     models: list[str | ModelSpec] | None = None
     features: FeaturesSpec = FeaturesSpec()
     tuning: TuningSpec = TuningSpec()
-    seed: int = Field(default=42, ge=0, lt=2**32)
+    seed: int = Field(default=DEFAULT_SEED, ge=0, lt=2**32)
     base_dir: str = Field(default=".", exclude=True)
 
     @field_validator("models", mode="before")

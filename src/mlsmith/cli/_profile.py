@@ -47,10 +47,13 @@ def eda(
     json_out: Path = json_option("the report (and every figure's numbers)"),
     html_out: Path | None = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
 ) -> None:
-    """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time."""
+    """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time.
+
+    A table of more than 50,000 rows is sampled for the figures with the seed of a problem.yaml that sets none (42)."""
     from ..eda import explore
+    from ..problem import DEFAULT_SEED
     from ..report._profile import print_eda
 
     json_mode(json_out)
-    report = explore(data, target, task=task, time_column=time_column)
+    report = explore(data, target, task=task, time_column=time_column, seed=DEFAULT_SEED)
     _write(report, print_eda, f"Exploratory analysis: {data.name}", "eda", json_out, html_out)

@@ -66,7 +66,7 @@ def explore(
     time_column: str | None = None,
     exclude: list[str] | tuple[str, ...] = (),
     sample_rows: int = SAMPLE_ROWS,
-    seed: int = 0,
+    seed: int,
 ) -> EDAReport:
     """Explore a table against its target: the EDA checklist, with an action for each finding.
 
@@ -87,11 +87,15 @@ def explore(
         Columns to leave out (ids).
     sample_rows
         Rows drawn for figures and sample-based measures.
+    seed
+        The seed of that draw (a table of at most ``sample_rows`` rows is used whole). Required, as every
+        seed in mlsmith: a run passes its spec's; ``mlsmith eda`` passes
+        :data:`~mlsmith.problem.DEFAULT_SEED`, the seed of a spec that sets none.
 
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
-    >>> r = explore(load_diabetes(as_frame=True).frame, target="target")
+    >>> r = explore(load_diabetes(as_frame=True).frame, target="target", seed=0)
     >>> r.task, r.sample_rows, r.associations[0]["measure"]
     ('regression', 442, 'pearson/spearman')
     """
@@ -131,7 +135,7 @@ def _explore(table: Table, stats, target_name, task, positive, time_column, excl
             known = [p for p in ("1", "true", "1.0", "yes") if p in class_counts]
             positive = known[0] if known else min(class_counts, key=class_counts.__getitem__)
     target = Target(target_name, task, positive)
-    sample = table.sample(sample_rows, seed)
+    sample = table.sample(sample_rows, seed=seed)
     sample = sample[sample[target_name].notna()].reset_index(drop=True)
 
     def usable(c: str) -> bool:

@@ -239,7 +239,7 @@ def evaluate(
     # For the other metrics the percentile interval covers as it should, and BCa did worse on a
     # 5-class balanced accuracy (90.0%, its jackknife unstable with rare classes).
     method = "bca" if metric_name == "rmse" else "percentile"
-    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, problem.seed, method=method)
+    interval = bootstrap_interval(score(pred, proba), len(y_test), n_boot, seed=problem.seed, method=method)
     met = margin = status = None
     if problem.threshold is not None:
         margin = value - problem.threshold if metric.greater_is_better else problem.threshold - value
@@ -252,7 +252,7 @@ def evaluate(
         b_proba = b.proba
         if b_proba is None and task == "binary_classification":
             b_proba = b.pred.astype(float)
-        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, problem.seed)
+        d = paired_bootstrap(score(pred, proba), score(b.pred, b_proba), len(y_test), n_boot, seed=problem.seed)
         if not metric.greater_is_better:
             d = (-d[1], -d[0])
         s = judge(d, 0.0, True)
@@ -274,7 +274,7 @@ def evaluate(
     if task == "binary_classification" and metric_name in ("recall", "precision"):
         other = "precision" if metric_name == "recall" else "recall"
         tradeoff = {other: test_metrics[other]}
-        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, problem.seed)
+        tradeoff_interval = bootstrap_interval(score_named(other, pred, proba), len(y_test), n_boot, seed=problem.seed)
     verdict = Verdict(
         metric=metric_name, value=value, threshold=problem.threshold, direction=problem.direction, met=met,
         margin=margin, baseline_value=base_value, beats_baseline=beats,

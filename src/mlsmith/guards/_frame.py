@@ -19,7 +19,7 @@ def roles_of(frame: pd.DataFrame, roles: dict[str, str] | None = None) -> dict[s
     return {c: roles.get(c) or _infer_role(str(c), frame[c], len(frame))[0] for c in frame.columns}
 
 
-def sample(frame: pd.DataFrame, n: int = MAX_ROWS, seed: int = 0) -> pd.DataFrame:
+def sample(frame: pd.DataFrame, n: int = MAX_ROWS, *, seed: int) -> pd.DataFrame:
     """At most ``n`` rows, drawn without replacement with ``seed`` (the frame itself when smaller)."""
     return frame if len(frame) <= n else frame.sample(n, random_state=seed)
 

@@ -66,7 +66,7 @@ def _near_relabelling(x: pd.Series, y: pd.Series) -> bool:
 
 
 def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,
-                         roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+                         roles: dict[str, str] | None = None, *, seed: int) -> list[Finding]:
     """Flag features that are the target, a function of it, or predict it near-certainly beyond the rest.
 
     Exact copies and functions of the target are found directly; a regression target rebuilt by one
@@ -85,6 +85,8 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
         The problem's task type.
     roles
         Column roles (the schema's); inferred when not given.
+    seed
+        The sample's, the folds' and the models' seed (the workflow passes the spec's).
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna()
@@ -107,13 +109,13 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
             ))
     flagged = {f.evidence["column"] for f in findings}
     rest = frame[[c for c in frame.columns if c not in flagged]]
-    findings += check_derived_target(rest, y, task, roles, seed)
+    findings += check_derived_target(rest, y, task, roles, seed=seed)
     flagged |= {c for f in findings for c in f.evidence.get("columns", [])}
-    return findings + check_relative_leaks(frame[[c for c in frame.columns if c not in flagged]], y, task, roles, seed)
+    return findings + check_relative_leaks(frame[[c for c in frame.columns if c not in flagged]], y, task, roles, seed=seed)
 
 
 def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,
-                         roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+                         roles: dict[str, str] | None = None, *, seed: int) -> list[Finding]:
     """Flag a regression target that a few numeric features rebuild by one formula.
 
     A target computed from other columns — a price that is the midpoint of a minimum and a maximum
@@ -130,7 +132,7 @@ def check_derived_target(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
     >>> frame = pd.DataFrame({"low": rng.uniform(5, 50, 200), "spread": rng.uniform(1, 9, 200),
     ...                       "noise": rng.normal(size=200)})
     >>> frame["high"] = frame["low"] + frame.pop("spread")
-    >>> [finding] = check_derived_target(frame, (frame["low"] + frame["high"]) / 2, "regression")
+    >>> [finding] = check_derived_target(frame, (frame["low"] + frame["high"]) / 2, "regression", seed=0)
     >>> finding.evidence["columns"], finding.evidence["relation"]
     (['low', 'high'], 'values: target ≈ 0.5·low + 0.5·high')
     """
@@ -227,7 +229,7 @@ def _rebuild(values: np.ndarray, t: np.ndarray, seed: int) -> tuple[list[int], f
 
 
 def check_id_order(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str, id_columns: list[str],
-                   seed: int = 0) -> list[Finding]:
+                   *, seed: int) -> list[Finding]:
     """Flag an id column whose order (rank) predicts the target: records were numbered by outcome."""
     y = pd.Series(np.asarray(y), index=frame.index)
     findings = []
@@ -240,7 +242,7 @@ def check_id_order(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str, id
         part = sample(pd.DataFrame({"order": order.astype(float), "y": y}).dropna(), seed=seed)
         if len(part) < 30:
             continue
-        score = single_feature_score(part["order"], part["y"].to_numpy(), task, "numeric", seed)
+        score = single_feature_score(part["order"], part["y"].to_numpy(), task, "numeric", seed=seed)
         limit = ID_ORDER_R2 if task == "regression" else ID_ORDER_AUC
         if score >= limit:
             name = "R²" if task == "regression" else "ROC-AUC"

@@ -17,7 +17,7 @@ from ._frame import encode
 __all__ = ["folds_for", "single_feature_oof", "single_feature_score", "tree_oof"]
 
 
-def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "numeric", seed: int = 0) -> float:
+def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "numeric", *, seed: int) -> float:
     """Cross-validated (3-fold, out-of-fold) ROC-AUC — or R² for regression — of one feature alone.
 
     Numbers and dates go through a small decision tree (16 leaves, missing values allowed);
@@ -26,11 +26,11 @@ def single_feature_score(x: pd.Series, y: np.ndarray, task: str, role: str = "nu
     Examples
     --------
     >>> y = np.array([0, 1] * 50)
-    >>> single_feature_score(pd.Series(y * 3.0), y, "binary_classification")
+    >>> single_feature_score(pd.Series(y * 3.0), y, "binary_classification", seed=0)
     1.0
     """
     y = np.asarray(y)
-    oof, classes = single_feature_oof(x, y, task, role, seed)
+    oof, classes = single_feature_oof(x, y, task, role, seed=seed)
     return _auc_or_r2(oof, y, classes)
 
 
@@ -67,7 +67,7 @@ def tree_oof(values: np.ndarray, y: np.ndarray, task: str, seed: int, leaves: in
 
 
 def single_feature_oof(x: pd.Series, y: np.ndarray, task: str, role: str = "numeric",
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+                       *, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Out-of-fold predictions of one feature alone, and the classes (None for regression).
 
     Numbers and dates go through a small decision tree; categories through their out-of-fold mean target.

@@ -82,7 +82,7 @@ def _rest_error(frame: pd.DataFrame, y: np.ndarray, task: str, roles: dict[str, 
 
 
 def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: str,
-                         roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+                         roles: dict[str, str] | None = None, *, seed: int) -> list[Finding]:
     """Flag columns and pairs of numeric columns that predict the target near-certainly, beyond the rest.
 
     Parameters
@@ -95,10 +95,12 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
         The problem's task type.
     roles
         Column roles (the schema's); inferred when not given.
+    seed
+        The sample's, the folds' and the models' seed (the workflow passes the spec's).
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna().to_numpy()
-    frame = sample(frame[keep], 2000, seed)
+    frame = sample(frame[keep], 2000, seed=seed)
     target = y.loc[frame.index].to_numpy()
     if len(frame) < MIN_ROWS or (task != "regression" and len(np.unique(target)) < 2):
         return []
@@ -106,7 +108,7 @@ def check_relative_leaks(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
     columns = [c for c in frame.columns if roles[c] != "id"]
     single: dict[str, float] = {}
     for column in columns:
-        oof, classes = single_feature_oof(frame[column], target, task, roles[column], seed)
+        oof, classes = single_feature_oof(frame[column], target, task, roles[column], seed=seed)
         single[column] = oof_error(oof, target, classes)
     findings = []
     for column in sorted(single, key=single.__getitem__):

@@ -57,8 +57,8 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
     ids = [c.name for c in schema.columns if c.role == "id"]
     findings: list[Finding] = []
     findings += check_missing_target(n_missing_target, len(train) + held_out.n_rows + n_missing_target, problem.target)
-    findings += check_target_leakage(train[features], y, task, roles, seed)
-    findings += check_text_leakage(train[features], train[problem.target], task, roles, seed)
+    findings += check_target_leakage(train[features], y, task, roles, seed=seed)
+    findings += check_text_leakage(train[features], train[problem.target], task, roles, seed=seed)
     if spec.event_time and spec.event_time in features:
         findings.append(Finding(
             "timestamp_after_outcome", "error", f"The outcome's own timestamp '{spec.event_time}' is a feature.",
@@ -66,10 +66,10 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
         ))
     refs = [c for c in (spec.event_time, spec.prediction_time) if c and c in train.columns and c not in features]
     findings += check_timestamps(train[features + refs], spec.event_time, spec.prediction_time, roles)
-    findings += check_id_order(train, y, task, ids, seed)
+    findings += check_id_order(train, y, task, ids, seed=seed)
     extra = [c for c in dict.fromkeys([*ids, spec.group_column]) if c and c not in features]
     test = held_out.features_for_guards(features + extra)
-    findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed, y=y)
+    findings += check_contamination(train, test, features, roles, spec.group_column, ids, seed=seed, y=y)
     if not spec.group_column:
         entities = check_entities(train, test, features, y, task, roles)
         # An entity key predicts the target by recognising the entity; the fix is a group split, not a drop.
@@ -77,10 +77,10 @@ def check_data(problem: Problem, schema: Schema, train: pd.DataFrame, y: np.ndar
         findings = [f for f in findings if not (f.check == "target_leakage" and named & {
             f.evidence.get("column"), *f.evidence.get("columns", [])})]
         findings += entities
-    findings += check_adversarial(train, test, features, roles, seed, exclude_dates=split_strategy == "time",
+    findings += check_adversarial(train, test, features, roles, seed=seed, exclude_dates=split_strategy == "time",
                                   time_ordered=split_strategy == "time")
     findings += check_time_order(train[features], split_strategy, roles)
-    findings += check_date_trend(train[features], y, task, split_strategy, roles, seed)
+    findings += check_date_trend(train[features], y, task, split_strategy, roles, seed=seed)
     findings += check_conflicting_labels(train[features], y, task)
     findings += check_imbalanced_accuracy(y, task, metric)
     findings += _seeds(problem, schema, train)

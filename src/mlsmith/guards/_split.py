@@ -38,7 +38,7 @@ ORDERED_RHO = 0.95
 
 def check_contamination(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
                         roles: dict[str, str] | None = None, group_column: str | None = None,
-                        id_columns: list[str] | tuple[str, ...] = (), seed: int = 0,
+                        id_columns: list[str] | tuple[str, ...] = (), *, seed: int,
                         y: np.ndarray | pd.Series | None = None) -> list[Finding]:
     """Flag test rows that also appear in train (exactly or nearly) and entities in both splits.
 
@@ -321,7 +321,7 @@ def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, roles, seed: int) 
     if test.empty or len(train) < 2:
         return 0, 0, 0, 0
     roles = roles_of(train, roles)
-    a, b = encode([sample(train, 20_000, seed), sample(test, 2000, seed)], {c: roles[c] for c in train.columns},
+    a, b = encode([sample(train, 20_000, seed=seed), sample(test, 2000, seed=seed)], {c: roles[c] for c in train.columns},
                   pool_rare=False)  # every category its own code: only equality matters here
     numeric = np.array([roles[c] in ("numeric", "boolean", "datetime") for c in train.columns])
     center, scale = np.nanmean(a, axis=0), np.nanstd(a, axis=0)
@@ -345,7 +345,7 @@ def _near_space(x: np.ndarray, center: np.ndarray, scale: np.ndarray, numeric: n
 
 
 def check_adversarial(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
-                      roles: dict[str, str] | None = None, seed: int = 0,
+                      roles: dict[str, str] | None = None, *, seed: int,
                       exclude_dates: bool = False, time_ordered: bool = False) -> list[Finding]:
     """Adversarial validation: can a classifier tell test rows from training rows?
 
@@ -390,7 +390,7 @@ def _adversarial(a_frame: pd.DataFrame, b_frame: pd.DataFrame, roles: dict[str, 
     each at most), each column's own AUC (folded about 0.5), and the row counts used."""
     # Copies of one row on both sides of a fold would be told apart by memory, not by a shift.
     a_frame, b_frame = (f[~row_keys(f).duplicated().to_numpy()] for f in (a_frame, b_frame))
-    a, b = encode([sample(a_frame, 2000, seed), sample(b_frame, 2000, seed)], roles)
+    a, b = encode([sample(a_frame, 2000, seed=seed), sample(b_frame, 2000, seed=seed)], roles)
     X = np.vstack([a, b])
     is_test = np.r_[np.zeros(len(a)), np.ones(len(b))]
     model = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=seed)
@@ -446,7 +446,7 @@ TREND_LIMIT = 0.25
 
 
 def check_date_trend(train: pd.DataFrame, y: np.ndarray | pd.Series, task: str, strategy: str,
-                     roles: dict[str, str] | None = None, seed: int = 0) -> list[Finding]:
+                     roles: dict[str, str] | None = None, *, seed: int) -> list[Finding]:
     """Warn when the target trends with a date column but the split ignores time, whatever the file order.
 
     :func:`check_time_order` sees rows stored in date order; a shuffled file hides that, yet a target that

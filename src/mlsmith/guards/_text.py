@@ -24,7 +24,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:[.'-][^\W_]+)*", re.UNICODE)
 
 
 def check_text_leakage(frame: pd.DataFrame, labels: pd.Series, task: str, roles: dict[str, str] | None = None,
-                       seed: int = 0) -> list[Finding]:
+                       *, seed: int) -> list[Finding]:
     """Flag text columns whose words hold the row's class name, or whose numbers hold its target value.
 
     Free text (a note, a comment) is mostly unique per row, so the single-feature checks, which learn a
@@ -44,6 +44,8 @@ def check_text_leakage(frame: pd.DataFrame, labels: pd.Series, task: str, roles:
         The problem's task type.
     roles
         Column roles; text, categorical and id columns holding spaces are looked at.
+    seed
+        The sample's seed and the shuffle's (the workflow passes the spec's).
     """
     roles = roles_of(frame, roles)
     labels = labels.loc[frame.index]

@@ -17,7 +17,7 @@ from .._reading import source_name
 from ..deploy import ModelBundle
 from ..deploy._log import log_chunks
 from ..evaluation import metric_on_resamples, scores_for
-from ..exceptions import DataError, MlsmithError
+from ..exceptions import BundleError, DataError, MlsmithError
 from ..target import TargetCodec
 from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
@@ -65,6 +65,17 @@ class DriftReport:
         return html(self.to_dict())
 
 
+def _bundle_seed(reference: dict[str, Any], model: ModelBundle) -> int:
+    """The seed of monitoring's draws (the current metric's bootstrap, the categories' noise): the spec's
+    seed the bundle was trained with, as its reference records it (or, in a reference written before it
+    did, the bundle's metadata)."""
+    seed = reference.get("seed", model.metadata.get("seed"))
+    if seed is None:
+        raise BundleError(f"model bundle '{model.path}' records no seed (neither its reference nor its metadata); "
+                          "re-create it with 'mlsmith run' to monitor it.")
+    return int(seed)
+
+
 def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, pred: np.ndarray,
                  proba: np.ndarray | None, n_unlabelled: int, alpha: float, n_boot: int) -> dict[str, Any]:
     ref = reference["performance"]
@@ -72,7 +83,7 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
     n_classes = len(model.classes) or None
     score = metric_on_resamples(name, task, y, pred, proba, n_classes)
     current = float(score(np.arange(len(y))[None])[0])
-    se = bootstrap_se(score, len(y), n_boot=n_boot)
+    se = bootstrap_se(score, len(y), n_boot=n_boot, seed=_bundle_seed(reference, model))
     sign = 1.0 if ref["greater_is_better"] else -1.0
     change = current - ref["value"]
     z = stats.norm.ppf(1 - alpha / 2)
@@ -171,6 +182,9 @@ def monitor(
     n_boot
         Bootstrap resamples for the performance interval.
 
+    The draws (that bootstrap, the categories' noise) are seeded with the spec's seed the bundle was
+    trained with, which its reference records.
+
     Returns
     -------
     DriftReport
@@ -185,6 +199,7 @@ def monitor(
     start = time.perf_counter()
     model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     reference = load_reference(model.path)
+    seed = _bundle_seed(reference, model)
     features = model.schema.features()
     numeric = model.schema.features("numeric")
     if (current is None) == (log is None):
@@ -232,8 +247,8 @@ def monitor(
             kept.append((pred, proba, chunk[labels]))
     timings = {"read_and_count": round(time.perf_counter() - start, 3)}
 
-    rows = feature_drift(reference["features"], counts, alpha)
-    prediction = prediction_drift(reference["prediction"], pred_counts, alpha)
+    rows = feature_drift(reference["features"], counts, alpha, seed=seed)
+    prediction = prediction_drift(reference["prediction"], pred_counts, alpha, seed=seed)
     findings = data_findings(rows)
     if schema["extra_columns"]:
         findings.append({"check": "schema", "column": None, "severity": "info",
@@ -271,7 +286,7 @@ def _labelled(reference, model: ModelBundle, kept, labels: str, alpha: float, n_
 
 def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.DataFrame | str | Path,
                roles: dict[str, str] | None = None, alpha: float = 0.05,
-               chunk_rows: int = CHUNK_ROWS) -> list[dict[str, Any]]:
+               chunk_rows: int = CHUNK_ROWS, *, seed: int) -> list[dict[str, Any]]:
     """Feature drift between two tables, without a model: the statistics behind :func:`monitor`.
 
     Parameters
@@ -285,6 +300,11 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
         needed only when ``reference`` is a table.
     alpha
         Family-wise false-alarm rate.
+    chunk_rows
+        Rows of ``current`` read at a time.
+    seed
+        The seed of the categorical columns' noise draws (:func:`~mlsmith.monitor._stats.js_noise`):
+        no default, as everywhere in mlsmith; :func:`monitor` passes the bundle's.
 
     Returns
     -------
@@ -297,7 +317,7 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(["a", "b"], 2000)})
     >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=2000), "c": rng.choice(["a", "b"], 2000)})
-    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur)]
+    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur, seed=0)]
     [('x', True), ('c', False)]
     """
     if isinstance(reference, pd.DataFrame):
@@ -316,4 +336,4 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
                             "with the same columns.")
     for _ in count_chunks(chunks, counts):
         pass
-    return feature_drift(reference, counts, alpha)
+    return feature_drift(reference, counts, alpha, seed=seed)

@@ -106,7 +106,7 @@ def jensen_shannon(reference_counts, current_counts) -> np.ndarray:
     return np.sqrt(np.clip(divergence, 0.0, None))
 
 
-def js_noise(reference_counts, n_current: int, draws: int = NULL_DRAWS, seed: int = 0) -> float:
+def js_noise(reference_counts, n_current: int, draws: int = NULL_DRAWS, *, seed: int) -> float:
     """The Jensen-Shannon distance two samples of the same population show by chance alone.
 
     Both sides are drawn again from the reference's shares, with the reference's and the current
@@ -114,12 +114,13 @@ def js_noise(reference_counts, n_current: int, draws: int = NULL_DRAWS, seed: in
     categories and few rows this noise is large (a 51-level column on 1,000 rows: about 0.1), so a
     distance is judged net of it: ``sqrt(max(distance**2 - noise**2, 0))``. The squared distance is,
     like a chi-square statistic, close to additive (its expectation is the true divergence plus the
-    noise), which is what makes the subtraction an estimate of the true distance.
+    noise), which is what makes the subtraction an estimate of the true distance. The draws are
+    seeded with ``seed`` (monitoring passes the seed the bundle was trained with).
 
     Examples
     --------
     >>> few, many = np.full(3, 1000), np.full(50, 60)
-    >>> js_noise(few, 1000) < 0.04 < js_noise(many, 1000)
+    >>> js_noise(few, 1000, seed=0) < 0.04 < js_noise(many, 1000, seed=0)
     True
     """
     r = np.asarray(reference_counts, dtype=float)
