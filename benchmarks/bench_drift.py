@@ -65,7 +65,7 @@ def bench_mlsmith(ref_path: Path, cur_path: Path) -> dict:
     t_ref = time.perf_counter() - t0
     del reference
     t0, c0 = time.perf_counter(), time.process_time()
-    rows = data_drift(stats, cur_path, seed=0)
+    rows = data_drift(stats, cur_path)
     t_drift, c_drift = time.perf_counter() - t0, time.process_time() - c0
     return {"tool": "mlsmith", "reference_stats_s": round(t_ref, 2), "drift_s": round(t_drift, 2),
             "drift_cpu_s": round(c_drift, 2), "load_avg": os.getloadavg()[0],

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from mlsmith import CVSetup, parallel
+from mlsmith import CVSetup, _workers, parallel
 from mlsmith.data import infer_schema
 from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import _search, tune
@@ -50,7 +50,7 @@ df = pd.read_csv(args.data)
 schema = infer_schema(df, "target")
 X, y = df[schema.features()], df["target"].to_numpy()
 cv = StratifiedKFold(5, shuffle=True, random_state=42)
-parallel.warm_up()
+_workers.warm_up()
 times: dict[str, list[float]] = {"one at a time": [], "batches": []}
 seen: dict[str, dict[str, int]] = {}
 reference = None

@@ -106,8 +106,8 @@ def one_repetition(setting: Setting, population: pd.DataFrame, n: int, rep: int)
     out: dict[str, Any] = {"rep": rep, "n_test": len(test)}
     for metric in setting.metrics:
         score = metric_on_resamples(metric, setting.task, y_test, pred, proba, k)
-        lo, hi = bootstrap_interval(score, len(y_test), N_BOOT, seed=rep, confidence=LEVEL,
-                                    method="bca" if metric == "rmse" else "percentile")  # as evaluate() does
+        lo, hi = bootstrap_interval(score, len(y_test), N_BOOT, rep, LEVEL,
+                                    method="bca" if metric == "rmse" else "percentile", seed=0)  # as evaluate() does
         truth = compute(metric, setting.task, y_rest, y_pred=pred_rest, y_proba=proba_rest, n_classes=k)
         estimate = compute(metric, setting.task, y_test, y_pred=pred, y_proba=proba, n_classes=k)
         out[metric] = {"low": lo, "high": hi, "estimate": estimate, "population": truth,

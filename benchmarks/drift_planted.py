@@ -126,8 +126,7 @@ def make_bundle(table: Table, train: pd.DataFrame, test: pd.DataFrame, path: Pat
     pred, proba = model_outputs(pipe, test[features], table.task, threshold)
     n_classes = codec.n_classes
     metrics = scores_for(table.task, y_test, pred, proba, n_classes)
-    on_test = test_reference(pipe, test[features], y_test, table.task, metric, threshold, None, list(codec.classes),
-                             seed=0)
+    on_test = test_reference(pipe, test[features], y_test, table.task, metric, threshold, None, list(codec.classes), seed=0)
     metadata = {"problem": table.name, "task": table.task, "target": table.target, "classes": list(codec.classes),
                 "positive_class": positive, "decision_threshold": threshold, "success_metric": metric,
                 "test_metrics": metrics, "model": "linear", "seed": 0}

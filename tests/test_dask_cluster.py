@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,9 @@ from dask.distributed import Client, LocalCluster
 from sklearn.metrics import roc_auc_score
 
 import mlsmith._dask
+from mlsmith._cluster import WORKER_ENV, compute_backend, dask_client
 from mlsmith.deploy import ModelBundle
 from mlsmith.exceptions import MlsmithError
-from mlsmith.parallel import WORKER_ENV, compute_backend, dask_client
 from mlsmith.problem import load_problem
 from mlsmith.workflow import run
 
@@ -130,7 +131,7 @@ def test_partitioned_table_trains_through_lightgbm_dask_on_workers_too_small_for
     memory = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
               "distributed.worker.memory.pause": False}
     with dask.config.set(memory), LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
-                                               memory_limit=f"{LIMIT_MB}MB", dashboard_address=None,
+                                               memory_limit=f"{LIMIT_MB}MB", dashboard_address=":0",
                                                env=WORKER_ENV) as cluster, Client(cluster) as client:
         footprint = max(client.run(_footprint).values())
         table = mlsmith._dask.read_partitioned(load_problem(tmp_path / "problem.yaml"), client).frame
@@ -165,7 +166,15 @@ def test_partitioned_table_trains_through_lightgbm_dask_on_workers_too_small_for
 
 
 def test_local_cluster_runs_worker_processes_and_ends_them():
-    with dask_client("local:2") as client:
+    # Dask's default dashboard port held by something else (another run's cluster, a notebook's
+    # dashboard) must not stop this one: two `--cluster local` runs at once both start.
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 8787))
+        taken.listen()
+    except OSError:  # already held by someone: the same situation
+        pass
+    with taken, dask_client("local:2") as client:
         pids = set(client.run(_pid).values())
         with compute_backend(client) as where:
             assert where == "dask (local, 2 worker processes, 2 threads)"

@@ -116,7 +116,7 @@ def test_a_budget_spent_on_the_last_rung_judges_the_families_on_the_rows_they_fi
     # The fits on every row run out of time (as on a 10M-row table): the families promoted to that rung
     # are judged on the largest sample they finished, never the dummy that alone finished every row.
     from mlsmith import selection
-    from mlsmith.parallel import BudgetExceeded
+    from mlsmith._budget import BudgetExceeded
 
     X, y = table
     real = selection.fit_folds

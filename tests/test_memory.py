@@ -15,12 +15,13 @@ from sklearn.model_selection import StratifiedKFold
 
 import mlsmith
 import mlsmith.workflow
-from mlsmith import parallel
+from mlsmith import _memory, parallel
 from mlsmith._bootstrap import BLOCK_CELLS, bootstrap_se
+from mlsmith._memory import FIT_PEAK_FACTOR, fit_bytes, workers_for_memory
 from mlsmith.data import compact_categories, infer_schema, read_table
 from mlsmith.evaluation import _core, metric_on_resamples
 from mlsmith.metrics import scorer
-from mlsmith.parallel import FIT_PEAK_FACTOR, fit_bytes, fit_folds, fit_many, workers_for_memory
+from mlsmith.parallel import fit_folds, fit_many
 from mlsmith.pipeline import build_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -31,6 +32,14 @@ def default_table() -> pd.DataFrame:
     """ISLP's Default (10,000 card holders: two text columns, two amounts), five times over: 50,000 rows."""
     table = pd.read_csv(DATA / "Default.csv")
     return pd.concat([table] * 5, ignore_index=True)
+
+
+def _run_default_linear(tmp_path: Path, n_jobs: int) -> mlsmith.RunResult:
+    """A run on ISLP's Default (8,000 training rows), the linear family only, no tuning."""
+    (tmp_path / "problem.yaml").write_text(
+        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
+        f"data: {{path: {DATA / 'Default.csv'}}}\n")
+    return mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=n_jobs)
 
 
 def test_parquet_is_read_with_its_values_and_no_consolidated_copy(tmp_path, default_table):
@@ -138,10 +147,7 @@ def test_the_bundle_is_checked_on_a_bounded_sample_of_test_rows(monkeypatch, tmp
 
     monkeypatch.setattr(mlsmith.workflow, "write_bundle", spy)
     monkeypatch.setattr(mlsmith.workflow, "CHECK_ROWS", 1_000)
-    (tmp_path / "problem.yaml").write_text(
-        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
-        f"data: {{path: {DATA / 'Default.csv'}}}\n")
-    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
+    result = _run_default_linear(tmp_path, n_jobs=1)
     onnx = result.bundle["onnx"]
     assert (seen["rows"], result.split.n_test, onnx["converted"], onnx["n_rows_checked"]) == (1_000, 2_000, True, 1_000)
 
@@ -163,10 +169,7 @@ def test_the_evaluation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch, t
     monkeypatch.setattr(mlsmith.workflow, "out_of_fold", spy)
     monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)  # the evaluation's; the folds' stay
     monkeypatch.setattr(mlsmith.workflow, "available_memory", lambda: 2**20)
-    (tmp_path / "problem.yaml").write_text(
-        f"target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {{method: none, learning_curve: false}}\n"
-        f"data: {{path: {DATA / 'Default.csv'}}}\n")
-    result = mlsmith.run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=2)
+    result = _run_default_linear(tmp_path, n_jobs=2)
     assert jobs == [1]
     assert [n for n in result.notes if n.startswith("evaluation:")] == [
         "evaluation: 1 fit(s) at a time on all 8,000 training rows (about 0.0 GB each; 50% of the 0.0 GB available "
@@ -199,10 +202,59 @@ def test_cross_validation_fits_one_at_a_time_when_two_would_not_fit(monkeypatch,
         return real(*args, n_jobs=n_jobs, **kwargs)
 
     monkeypatch.setattr(parallel, "Parallel", counted)
-    monkeypatch.setattr(parallel, "MEMORY_CHECK_ROWS", 10_000)
-    two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
-    monkeypatch.setattr(parallel, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
-    one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2)
-    [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2)
+    monkeypatch.setattr(_memory, "MEMORY_CHECK_ROWS", 10_000)
+    two = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2, seed=0)
+    monkeypatch.setattr(_memory, "available_memory", lambda: 1.5 * fit_bytes(pipeline, X, y))
+    one = fit_folds(pipeline, X, y, folds, scorers, n_jobs=2, seed=0)
+    [many] = fit_many([pipeline], X, y, folds, scorers, n_jobs=2, seed=0)
     assert workers == [2, 1, 1]
     assert [r.test_scores for r in one] == [r.test_scores for r in two] == [r.test_scores for r in many]
+
+
+def test_the_evaluations_cross_validation_runs_on_a_sample_and_the_model_on_every_row(monkeypatch, tmp_path):
+    # 8,000 training rows, past a threshold lowered for the test: the folds (threshold, CV scores) see
+    # a class-stratified 2,000, the bundle's model all 8,000; results.json says so.
+    seen = {}
+    out_of_fold = mlsmith.workflow.out_of_fold
+
+    def spy(pipeline, setup, *, fit_also=()):
+        folds, fitted = out_of_fold(pipeline, setup, fit_also=fit_also)
+        seen.update(cv_rows=len(setup.X), cv_positives=int(setup.y.sum()), fit_rows=[len(X) for X, _ in fit_also],
+                    oof_rows=sum(len(f.test_index) for f in folds), final=fitted[-1])
+        return folds, fitted
+
+    monkeypatch.setattr(mlsmith.workflow, "out_of_fold", spy)
+    monkeypatch.setattr(mlsmith.workflow, "EVALUATION_CV_ROWS", 2_000)
+    result = _run_default_linear(tmp_path, n_jobs=1)
+    train_positives = round(8_000 * 333 / 10_000)  # Default: 333 of 10,000 default; the split is stratified
+    assert (seen["cv_rows"], seen["oof_rows"], seen["fit_rows"]) == (2_000, 2_000, [8_000])
+    assert abs(seen["cv_positives"] - train_positives / 4) <= 1  # stratified: a quarter of the positives
+    # The bundle's model is the one fitted on every training row: its imputer's medians are those of the 8,000.
+    train = mlsmith.workflow.split_train_test(pd.read_csv(DATA / "Default.csv"), result.problem)[0]
+    medians = seen["final"].named_steps["prep"].named_transformers_["num"].named_steps["simpleimputer"].statistics_
+    assert medians.tolist() == train[["balance", "income"]].median().tolist()
+    assert result.rows_used["evaluation"] == {"train": 8_000, "test": 2_000, "cv": 2_000}
+    assert [n for n in result.notes if "out-of-fold" in n] == [
+        "evaluation: the cross-validated scores and the decision threshold come from the out-of-fold predictions "
+        "of a sample of 2,000 of the 8,000 training rows (stratified by class); the model is fitted on every "
+        "training row"]
+    assert result.to_dict()["rows_used"]["evaluation"]["cv"] == 2_000
+
+
+def test_the_evaluations_cross_validation_keeps_every_row_up_to_the_threshold_and_the_latest_past_it():
+    from sklearn.model_selection import TimeSeriesSplit
+
+    from mlsmith._experiment import CVSetup
+
+    df = pd.read_csv(DATA / "Default.csv")
+    X, y = df[["balance", "income"]], (df["default"] == "Yes").to_numpy().astype(int)
+    setup = CVSetup(X=X, y=y, schema=infer_schema(df, "default"), task="binary_classification", metric="roc_auc",
+                    cv=TimeSeriesSplit(5), seed=0, n_jobs=1)
+    assert mlsmith.workflow._evaluation_cv(setup) is setup  # 10,000 rows: below EVALUATION_CV_ROWS, untouched
+    small = mlsmith.workflow.EVALUATION_CV_ROWS
+    try:
+        mlsmith.workflow.EVALUATION_CV_ROWS = 3_000
+        recent = mlsmith.workflow._evaluation_cv(setup)
+    finally:
+        mlsmith.workflow.EVALUATION_CV_ROWS = small
+    assert recent.X.index.tolist() == list(range(7_000, 10_000)) and recent.y.tolist() == y[7_000:].tolist()

@@ -41,7 +41,7 @@ def _drift(reference_frame: pd.DataFrame, current_frame: pd.DataFrame, roles: di
     for start in range(0, len(current_frame), chunk):
         for c in roles:
             counts[c].add(current_frame[c].iloc[start:start + chunk])
-    return feature_drift(reference, counts, alpha=0.05, seed=0)
+    return feature_drift(reference, counts, alpha=0.05)
 
 
 def test_unshifted_halves_of_a_real_data_set_stay_within_the_false_alarm_rate():

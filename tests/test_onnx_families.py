@@ -5,6 +5,9 @@ of small real tables with categories and missing values; a pipeline that does no
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,29 @@ from deploy_fixtures import churn_frame, make_bundle  # noqa: F401  (fixtures)
 DATA = Path(__file__).parent / "data"
 TASKS = ("binary_classification", "multiclass_classification", "regression")
 CASES = [(family, task) for family, spec in CATALOG.items() for task in TASKS if spec.supports(task)]
+
+
+#: Exports a logistic regression of hitters' Division to the file named by its argument.
+EXPORT = """
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mlsmith.data import infer_schema
+from mlsmith.deploy import export_onnx
+from mlsmith.pipeline import build_pipeline
+from mlsmith.target import TargetCodec, whole_model
+
+frame = pd.read_csv(Path(sys.argv[2]))
+schema = infer_schema(frame, "Division")
+train, test = frame.iloc[::2], frame.iloc[1::2]
+codec = TargetCodec.fit(train["Division"], "binary_classification", "W")
+pipeline = build_pipeline("linear", schema, "binary_classification", 0)
+pipeline.fit(train[schema.features()], codec.encode(train["Division"]))
+model = whole_model(pipeline, "binary_classification", codec.classes, 0.35)
+Path(sys.argv[1]).write_bytes(export_onnx(model, test[schema.features()], "binary_classification").model)
+"""
 
 
 def _hitters() -> pd.DataFrame:
@@ -130,3 +156,17 @@ def test_a_served_histogram_gradient_boosting_graph_gives_the_pipelines_answers(
     assert np.abs(np.array([p["probability"] for p in many]) - want).max() <= TOLERANCE
     assert np.abs(np.array([p["probability"] for p in few]) - want[:20]).max() <= TOLERANCE
     assert [p["prediction"] for p in many] == bundle.pipeline.predict(X).tolist()
+
+
+def test_the_same_pipeline_exports_the_same_bytes_whatever_the_hash_seed(tmp_path):
+    """skl2onnx lists the graph's operator sets in the order of a set of domains: ai.onnx.ml came
+    second under PYTHONHASHSEED=0 and first under 1, so model.onnx's bytes changed from run to run."""
+    import onnx
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    for seed in (0, 1):
+        subprocess.run([sys.executable, "-c", EXPORT, str(tmp_path / f"{seed}.onnx"), str(DATA / "hitters.csv")],
+                       env={**env, "PYTHONHASHSEED": str(seed)}, check=True, timeout=300)
+    exported = (tmp_path / "0.onnx").read_bytes()
+    assert exported == (tmp_path / "1.onnx").read_bytes()
+    assert [(o.domain, o.version) for o in onnx.load_from_string(exported).opset_import] == [("", 16), ("ai.onnx.ml", 1)]

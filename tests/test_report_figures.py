@@ -14,7 +14,7 @@ from PIL import Image
 import mlsmith.report._eda_figures as eda_figures
 import mlsmith.report._evaluation_figures as evaluation_figures
 from mlsmith.report._evaluation_figures import classification_figures
-from mlsmith.report._figures import figure, png_bytes
+from mlsmith.report._figures import Drawing, draw, figure, png_bytes, write_figures
 
 EVALUATION = {
     "classes": ["no", "yes"],
@@ -82,16 +82,16 @@ def test_a_figure_with_transparency_keeps_its_alpha_channel():
 
 
 def test_each_evaluation_figure_is_drawn_once(draws):
-    tags = [tag for _, tag in classification_figures(EVALUATION)]
-    assert len(tags) == 3 and len(draws) == 3 and len(set(map(id, draws))) == 3
-    for tag in tags:
-        data = re.fullmatch(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="[^"]+">', tag)
-        assert Image.open(io.BytesIO(base64.b64decode(data.group(1)))).mode == "RGB"
-
+    drawings = [drawing for _, drawing in classification_figures(EVALUATION)]
+    assert len(drawings) == 3 and len(draws) == 3 and len(set(map(id, draws))) == 3
+    for drawing in drawings:
+        tag = re.fullmatch(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="[^"]+">',
+                           drawing.__html__())
+        assert base64.b64decode(tag.group(1)) == drawing.png and Image.open(io.BytesIO(drawing.png)).mode == "RGB"
 
 
 def _captured(monkeypatch, module) -> list[Figure]:
-    """The figures ``module`` hands to ``img_tag``, drawn (nothing encoded)."""
+    """The figures ``module`` hands to ``draw``, drawn (nothing encoded)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     figures = []
@@ -99,9 +99,9 @@ def _captured(monkeypatch, module) -> list[Figure]:
     def capture(fig, alt, dpi=100):
         FigureCanvasAgg(fig).draw()
         figures.append(fig)
-        return ""
+        return Drawing(b"", alt)
 
-    monkeypatch.setattr(module, "img_tag", capture)
+    monkeypatch.setattr(module, "draw", capture)
     return figures
 
 
@@ -148,3 +148,56 @@ def test_the_calibration_histogram_labels_its_log_scale_without_mathtext(monkeyp
     assert histogram.get_yscale() == "symlog"
     labels = [t.get_text() for t in histogram.get_yticklabels() if t.get_text()]
     assert labels == ["0", "10⁰", "10¹"]  # the histogram's counts go up to 36
+
+
+def test_write_figures_writes_the_bytes_drawn_named_by_their_alt_text(tmp_path):
+    alts = ['Recall "at" the threshold: 0.8 <b>&</b>', "Größe über Zeit — 東京", "日本"]
+    drawings = [draw(_line_figure(), alt, dpi=40) for alt in alts]
+    written = write_figures(drawings, tmp_path / "figures")
+    assert [p.name for p in written] == ["01-recall-at-the-threshold-0-8-b-b.png", "02-gr-e-ber-zeit.png", "03-figure.png"]
+    assert [p.read_bytes() for p in written] == [d.png for d in drawings]
+    assert sorted((tmp_path / "figures").iterdir()) == written
+    # the page embeds the same bytes, the alt text escaped
+    assert drawings[0].__html__().endswith('alt="Recall &#34;at&#34; the threshold: 0.8 &lt;b&gt;&amp;&lt;/b&gt;">')
+
+
+def test_a_page_lists_the_figures_it_embeds_in_page_order(tmp_path):
+    """The page's figures as data are the images its HTML shows, byte for byte and in order."""
+    from sklearn.datasets import load_breast_cancer
+
+    from mlsmith.eda import explore
+    from mlsmith.problem import parse_problem
+    from mlsmith.report._html import render_page
+    from mlsmith.runs import to_jsonable
+
+    df = load_breast_cancer(as_frame=True).frame.iloc[:200, -9:]
+    df.iloc[::7, 0] = np.nan  # two columns with missing values: the missingness heatmap is drawn
+    df.iloc[::5, 1] = np.nan
+    gain = {"mode": "auto", "plan": [], "notes": [], "family": "linear", "metric": "recall", "greater_is_better": True,
+            "raw_score": 0.79, "full_score": 0.82, "final_score": 0.81,
+            "groups": [{"group": "log", "columns": ["worst area"], "score_without": 0.8, "gain": 0.02, "decision": "kept"}]}
+    problem = parse_problem({"name": "figures", "target": "target", "data": {"path": "unread.csv"}}).to_yaml_dict()
+    page = render_page({"problem": problem, "eda": to_jsonable(explore(df, "target", seed=0)), "features": gain})
+    shown = re.findall(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)">', page.html)
+    assert len(shown) == len(page.figures) == 5  # the overview, missingness, two feature grids; the features' gain
+    assert [base64.b64decode(data) for data, _ in shown] == [d.png for d in page.figures]
+    written = write_figures(page.figures, tmp_path)
+    assert [p.read_bytes() for p in written] == [base64.b64decode(data) for data, _ in shown]
+
+
+def test_a_monitoring_section_without_tested_columns_shows_no_figure_and_no_none():
+    """No column or prediction with rows to compare (every current value missing): no figure, and not
+    the word None where the figures would be."""
+    from mlsmith.report._monitor import html
+
+    untested = {"name": "note", "role": "text", "test": None, "statistic": None, "p_adjusted": None, "psi": None,
+                "js_net": None, "band": None, "psi_band": None, "missing": {"reference": 0.0, "current": 0.1},
+                "drifted": False, "bins": None}
+    data = {"verdict": {"status": "ok", "summary": "no drift", "reasons": []}, "n_rows": 40, "alpha": 0.05,
+            "source": {"kind": "file", "path": "new.csv"}, "bundle": "runs/x/model", "model": {"model": "linear"},
+            "performance": None, "features": [untested], "findings": [],
+            "prediction": {**untested, "what": "the predicted probability", "source": "test split", "test": "ks",
+                           "band": "no rows to compare", "p_value": None}}
+    section = html(data)
+    assert section.figures == () and "<img" not in section.html
+    assert "None" not in section.html and "<td>note</td>" in section.html

@@ -157,7 +157,7 @@ def test_run_report_unchanged_by_the_partials(leaderboard):
 
     board = leaderboard.to_dict()
     rows, meta = board["rows"], {k: v for k, v in board.items() if k != "rows"}
-    page = render_sections({"leaderboard": rows, "leaderboard_meta": meta}, ["leaderboard"])["leaderboard"]
+    page = render_sections({"leaderboard": rows, "leaderboard_meta": meta}, ["leaderboard"])["leaderboard"].html
     assert page.count("Which algorithm to try first") == 1 and page.startswith('<section id="selection">')
 
 

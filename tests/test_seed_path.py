@@ -4,6 +4,7 @@ splitter and search (issue 20: the seed was threaded by hand, with disagreeing d
 import ast
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,6 @@ from mlsmith import CVSetup, _bootstrap, _table, workflow
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
 from mlsmith.guards import _run as guards_run
-from mlsmith.monitor import _drift
 from mlsmith.target import code_model
 
 from conftest import write_problem
@@ -42,11 +42,21 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
             setups.append(self)
 
     monkeypatch.setattr(workflow, "CVSetup", Recorded)
-    drawn: dict[str, list[int]] = {}  # the seed each random step outside the CV settings was given
+    drawn = []  # (module, seed) of every numpy generator the library makes: guards, bootstrap, EDA, split...
+    default_rng = np.random.default_rng
+
+    def recorded_rng(seed=None):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("mlsmith"):
+            drawn.append((caller, seed))
+        return default_rng(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recorded_rng)
+    given: dict[str, list[int]] = {}  # the seed each random step's entry point was given
 
     def recorded(where: str, func, seed_of):
         def call(*args, **kwargs):
-            drawn.setdefault(where, []).append(seed_of(args, kwargs))
+            given.setdefault(where, []).append(seed_of(args, kwargs))
             return func(*args, **kwargs)
         return call
 
@@ -57,8 +67,10 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     # Every bootstrap draw (the evaluation's intervals, the reference's standard error, monitoring's).
     monkeypatch.setattr(_bootstrap, "on_resamples", recorded("bootstrap", _bootstrap.on_resamples, lambda a, k: a[3]))
     monkeypatch.setattr(_table.Table, "sample", recorded("eda sample", _table.Table.sample, lambda a, k: k["seed"]))
-    monkeypatch.setattr(_drift, "js_noise", recorded("drift noise", _drift.js_noise, lambda a, k: k["seed"]))
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    modules = {m.rsplit(".", 1)[0] if m.startswith("mlsmith.guards") else m for m, _ in drawn}
+    assert {"mlsmith.guards", "mlsmith._bootstrap"} <= modules, modules
+    assert {seed for _, seed in drawn} == {7}, drawn
 
     # The comparison, the ablation, tuning and the evaluation's out-of-fold fits: seed 7, folds seeded 7.
     assert len(setups) >= 2 and {s.seed for s in setups} == {7}
@@ -77,12 +89,12 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     assert saved["problem"]["seed"] == 7 and saved["tuning"]["seed"] == 7
     assert ModelBundle.load(result.run_dir / "model").metadata["seed"] == 7
 
-    # Monitoring the bundle draws with the seed its reference records: the spec's.
+    # Monitoring's bootstrap of the current metric draws with the seed the bundle's reference records: the spec's.
     assert json.loads((result.run_dir / "model" / "reference.json").read_text())["seed"] == 7
     mlsmith.monitor.monitor(result.run_dir / "model", frame, labels="y")
-    assert set(drawn) == {"check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
-                          "check_adversarial", "check_date_trend", "bootstrap", "eda sample", "drift noise"}
-    assert {seed for seeds in drawn.values() for seed in seeds} == {7}, drawn
+    assert set(given) == {"check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
+                          "check_adversarial", "check_date_trend", "bootstrap", "eda sample"}
+    assert {seed for seeds in given.values() for seed in seeds} == {7}, given
 
 
 def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
@@ -138,17 +150,14 @@ def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_
 
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
-#: The one function of the library whose seed has a default: the demo table's generator. Its seed picks
-#: which synthetic table it returns (as scikit-learn's ``make_classification`` takes ``random_state``),
-#: not a random step of a run, so ``make_churn()`` is always the same documented table (``mlsmith demo``,
-#: the examples and the benchmarks read it). Nothing else may default a seed: a new one fails below.
-DATASET_GENERATORS = {"datasets.py:make_churn"}
 
 
 def seed_defaults() -> set[str]:
     """``path:function`` of every function under src/mlsmith with a parameter named ``seed`` that has a default."""
     found = set()
     for path in SRC.rglob("*.py"):
+        if path.parent.name == "cli":  # a command's --seed flag is a source, as the spec's seed is
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -163,8 +172,7 @@ def seed_defaults() -> set[str]:
 
 def test_no_function_of_the_library_defaults_the_seed():
     # The spec's seed is the only source: a default would silently replace it wherever a hand-off is missed.
-    assert sorted(seed_defaults() - DATASET_GENERATORS) == []
-    assert sorted(DATASET_GENERATORS - seed_defaults()) == []  # one removed: take it off the list
+    assert sorted(seed_defaults()) == []
 
 
 def test_the_seed_default_scan_sees_positional_and_keyword_only_defaults(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,10 +10,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, cross_val_score
 
-from mlsmith import CVSetup
+from mlsmith import CVSetup, parallel
+from mlsmith._budget import BudgetExceeded
 from mlsmith.data import infer_schema
 from mlsmith.metrics import scorer
-from mlsmith.parallel import TRAIN_SCORE_ROWS, BudgetExceeded, fit_folds
+from mlsmith.parallel import TRAIN_SCORE_ROWS, fit_folds
 from mlsmith.pipeline import build_pipeline
 from mlsmith.selection import compare_models
 
@@ -91,7 +93,7 @@ def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete()
     from mlsmith.report._selection import html
 
     meta = {k: v for k, v in lb.to_dict().items() if k != "rows"}
-    page = html(lb.to_dict()["rows"], {"leaderboard_meta": meta, "tuning": None})
+    page = str(html(lb.to_dict()["rows"], {"leaderboard_meta": meta, "tuning": None}))
     tree_row = page[page.rindex("<td>Decision tree</td>"):].split("</tr>")[0]  # the leaderboard, after the advice
     assert "<td>3</td>" in tree_row and "stopped early: behind Logistic / Ridge regression" in tree_row
     # Folds in time order are not raced: the first ones train on the least data.
@@ -142,7 +144,7 @@ def test_a_fit_over_the_deadline_is_stopped_not_waited_for(churn):
     start = time.perf_counter()
     with pytest.raises(BudgetExceeded, match="time budget spent with 0 folds finished"):
         fit_folds(Sleeper(), X[["age"]], y, folds, {"acc": scorer("accuracy", "binary_classification")},
-                  n_jobs=2, deadline=time.perf_counter() + 1.0)
+                  n_jobs=2, deadline=time.perf_counter() + 1.0, seed=0)
     assert time.perf_counter() - start < 30  # the sleeping fits were killed, not awaited
 
 
@@ -154,7 +156,7 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
     X = pd.DataFrame(X)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
     res = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                    n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     for (train, test), r in zip(folds, res):
         seen = r.train_index
         assert len(seen) == len(test) > TRAIN_SCORE_ROWS and set(seen) <= set(train)
@@ -164,12 +166,58 @@ def test_the_training_score_is_measured_on_a_stratified_sample_as_large_as_the_t
         assert r.train_scores["roc_auc"] == pytest.approx(roc_auc_score(y[seen], proba))
         np.testing.assert_allclose(r.train_predictions, proba)
     again = fit_folds(LogisticRegression(), X, y, folds, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                      n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                      n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     assert all(np.array_equal(a.train_index, b.train_index) for a, b in zip(res, again))  # seeded
     small = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X[:2000], y[:2000]))  # 1,600 train rows
     res = fit_folds(LogisticRegression(), X[:2000], y[:2000], small, {"roc_auc": scorer("roc_auc", "binary_classification")},
-                    n_jobs=1, train_metric="roc_auc", want_predictions=True)
+                    n_jobs=1, train_metric="roc_auc", seed=0, want_predictions=True)
     assert [len(r.train_index) for r in res] == [TRAIN_SCORE_ROWS] * 5
+
+
+@pytest.fixture(scope="module")
+def default_card_holders():
+    """ISLP's Default: 10,000 card holders, 3.3 % of whom defaulted; 8,000 training rows per fold of five."""
+    df = pd.read_csv(Path(__file__).parent / "data" / "Default.csv")
+    df["default"] = (df["default"] == "Yes").astype(int)
+    schema = infer_schema(df, "default")
+    return df[schema.features()], df["default"].to_numpy(), schema
+
+
+def test_the_training_score_sample_is_drawn_with_the_experiments_seed(default_card_holders):
+    from sklearn.utils import resample
+
+    X, y, schema = default_card_holders
+    pipeline = build_pipeline("linear", schema, "binary_classification", 7)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=7).split(X, y))
+    roc_auc = {"roc_auc": scorer("roc_auc", "binary_classification")}
+    drawn = {seed: fit_folds(pipeline, X, y, folds, roc_auc, n_jobs=1, train_metric="roc_auc", seed=seed,
+                             want_predictions=True) for seed in (7, 8)}
+    for (train, test), r in zip(folds, drawn[7]):
+        expected = resample(train, n_samples=len(test), replace=False, stratify=y[train], random_state=7)
+        np.testing.assert_array_equal(r.train_index, np.sort(expected))
+    assert all(not np.array_equal(a.train_index, b.train_index) for a, b in zip(drawn[7], drawn[8]))
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'seed'"):
+        fit_folds(pipeline, X, y, folds, roc_auc, n_jobs=1, train_metric="roc_auc")
+
+
+def test_the_comparison_scores_training_rows_sampled_with_the_specs_seed(default_card_holders, monkeypatch):
+    X, y, schema = default_card_holders
+    seeds = []
+    real = parallel._training_sample
+
+    def recorded(train, n_test, y, seed):
+        seeds.append(seed)
+        return real(train, n_test, y, seed)
+
+    monkeypatch.setattr(parallel, "_training_sample", recorded)
+    cv = StratifiedKFold(5, shuffle=True, random_state=7)
+    rows = {}
+    for seed in (7, 8):
+        rows[seed] = compare_models(setup(X, y, schema, cv=cv, seed=seed), models=["linear"]).rows[0]
+        assert len(seeds) >= 5 and set(seeds) == {seed}  # every fold's sample (rungs' included)
+        seeds.clear()
+    assert rows[7].cv_mean == rows[8].cv_mean  # the same folds: only the training rows scored differ
+    assert rows[7].train_mean != rows[8].train_mean
 
 
 class FailsOnBigFolds(ClassifierMixin, BaseEstimator):
@@ -208,7 +256,7 @@ def test_workers_forked_from_the_server_have_the_libraries_imported_and_one_thre
     from joblib import Parallel, delayed
     from joblib.externals.loky.backend import context
 
-    from mlsmith.parallel import fork_workers_from_server, stop_workers, warm_up
+    from mlsmith._workers import fork_workers_from_server, stop_workers, warm_up
 
     stop_workers()  # workers an earlier test started would be reused as they are
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -230,7 +278,7 @@ def test_cancelled_background_work_is_not_waited_for():
     checks that nothing is left to warn at exit)."""
     import warnings
 
-    from mlsmith.parallel import in_background
+    from mlsmith._workers import in_background
 
     done = in_background(max, (1, 2))
     assert done() == [2]
@@ -253,5 +301,5 @@ def test_a_fold_that_raises_fails_its_fit_and_leaves_the_workers_running(churn):
     assert len(before) == 2
     with pytest.raises(ValueError, match=f"^{sizes[-1]} rows$"):
         fit_folds(FailsOnBigFolds(limit=sizes[-1] - 1), X[["age"]], y, folds,
-                  {"acc": scorer("accuracy", "binary_classification")}, n_jobs=2)
+                  {"acc": scorer("accuracy", "binary_classification")}, n_jobs=2, seed=0)
     assert _worker_pids() <= before  # a killed worker would come back with a new pid

@@ -9,9 +9,9 @@ from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score, learning_curve
 
 from mlsmith import CVSetup
+from mlsmith._cluster import compute_backend
 from mlsmith.data import infer_schema
 from mlsmith.exceptions import ProblemSpecError
-from mlsmith.parallel import compute_backend
 from mlsmith.pipeline import build_pipeline
 from mlsmith.tuning import LearningCurve, _search, grid_points, learning_curves, parse_space, tune
 from mlsmith.tuning._curves import diagnose
@@ -201,12 +201,12 @@ def test_fit_many_stops_each_pipeline_where_after_fold_says():
     scorers = {"r2": scorer("r2", "regression")}
     seen = []
     out = fit_many([FailsOnFold3(), FailsOnFold3(), DummyRegressor()], X, y, folds, scorers, n_jobs=1,
-                   after_fold=lambda fold, res: seen.append(fold) or len(seen) == 2)
+                   after_fold=lambda fold, res: seen.append(fold) or len(seen) == 2, seed=0)
     stopped, failed, last = list(out)
     assert len(stopped) == 2  # stopped after fold 1: fold 3's exception is dropped with it
     assert isinstance(failed, ValueError)  # reached fold 3
     assert len(last) == 4 and seen == [0, 1, 0, 1, 2, 0, 1, 2, 3]
-    assert isinstance(next(fit_many([FailsOnFold3()], X, y, folds, scorers, n_jobs=1)), ValueError)
+    assert isinstance(next(fit_many([FailsOnFold3()], X, y, folds, scorers, n_jobs=1, seed=0)), ValueError)
 
 
 def test_search_spaces_from_yaml():

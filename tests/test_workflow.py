@@ -236,12 +236,13 @@ def test_a_large_table_without_a_budget_gets_one_from_its_size_and_says_so(tmp_p
 
     import yaml
 
-    from mlsmith import parallel
+    from mlsmith import _budget
 
     from conftest import EXAMPLES
 
-    monkeypatch.setattr(parallel, "DEFAULT_BUDGET_CELLS", 1_000)
-    monkeypatch.setattr(parallel, "DEFAULT_BUDGET_FLOOR_S", 5.0)
+    monkeypatch.setattr(_budget, "DEFAULT_BUDGET_CELLS", 1_000)
+    monkeypatch.setattr(_budget, "DEFAULT_BUDGET_FLOOR_S", 5.0)
+    monkeypatch.setattr(_budget, "CELLS_PER_SECOND", 20_000)  # 0.9 s for the table's 17,639 cells
     shutil.copy(EXAMPLES / "breast_cancer" / "breast_cancer.csv", tmp_path)
     spec = yaml.safe_load((EXAMPLES / "breast_cancer" / "problem.yaml").read_text())
     spec["constraints"].pop("time_budget_s", None)

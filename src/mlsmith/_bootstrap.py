@@ -4,9 +4,7 @@ vectorised call per block (a score takes an index matrix, one resample per row: 
 
 The evaluation's intervals (:func:`bootstrap_interval`, :func:`paired_bootstrap`) and monitoring's
 standard errors and champion-challenger gains (:func:`bootstrap_se`, :func:`paired_gain`) all draw
-through :func:`on_resamples`; the last two may resample a capped number of rows and rescale. None of
-them has a default seed: the evaluation passes the spec's, monitoring the bundle's (the spec's it was
-trained with).
+through :func:`on_resamples`; the last two may resample a capped number of rows and rescale.
 """
 
 from __future__ import annotations
@@ -141,8 +139,8 @@ def bootstrap_se(statistic: Callable[[np.ndarray], np.ndarray], n: int, n_boot: 
 
 
 def paired_gain(statistic_a: Callable[[np.ndarray], np.ndarray], statistic_b: Callable[[np.ndarray], np.ndarray],
-                n: int, greater_is_better: bool = True, n_boot: int = 1000, alpha: float = 0.05, *,
-                seed: int, cap: int = 20_000) -> dict[str, float]:
+                n: int, greater_is_better: bool = True, n_boot: int = 1000, alpha: float = 0.05,
+                *, seed: int, cap: int = 20_000) -> dict[str, float]:
     """Paired bootstrap of the gain of B over A, both scored on the same resampled rows.
 
     The statistics take an index matrix and return one value per resample (as in

@@ -27,6 +27,21 @@ def by_severity(findings: Iterable["Finding"]) -> list["Finding"]:
 class Finding:
     """One methodology problem: which check found it, how bad it is, the numbers, and the fix.
 
+    Parameters
+    ----------
+    check : str
+        The check that found it (``target_leakage``, ``duplicates_across_split``, ...).
+    severity : {"info", "warning", "error"}
+        How bad it is; an error voids the test score (and stops a ``--strict`` run).
+    message : str
+        What was found, with the numbers.
+    evidence : dict, default={}
+        The numbers behind the message.
+    fix : str, default=""
+        What to do about it.
+    column : str, optional
+        The column the finding is about, when it is about one.
+
     Examples
     --------
     >>> f = Finding("labels", "info", "3 rows with a missing target were dropped.", {"n_dropped": 3}, "none needed")

@@ -1,4 +1,4 @@
-"""Imported by the CV workers' fork server only (a preload of :func:`mlsmith.parallel.fork_workers_from_server`).
+"""Imported by the CV workers' fork server only (a preload of :func:`mlsmith._workers.fork_workers_from_server`).
 
 The server is started with the environment of :func:`server_environment`; importing this module
 there ties it to the process that started it, and each worker it forks to the server (see

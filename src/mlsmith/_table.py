@@ -80,22 +80,20 @@ class Table:
     def all(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
 
-    def sample(self, n: int, *, seed: int) -> pd.DataFrame:
-        """A random sample of at most ``n`` rows drawn with ``seed`` (all rows when the table is smaller),
-        kept for the next call with the same ``n`` and ``seed``."""
-        key = (n, seed)
-        if key not in self._sample:
+    def sample(self, n: int = SAMPLE_ROWS, *, seed: int) -> pd.DataFrame:
+        """A reproducible random sample of at most ``n`` rows (all rows when the table is smaller)."""
+        if (n, seed) not in self._sample:  # a sample per seed: another seed is another draw
             if self.frame is not None:
                 frame = self.frame if len(self.frame) <= n else self.frame.sample(n, random_state=seed)
-                self._sample[key] = frame.reset_index(drop=True)
+                self._sample[n, seed] = frame.reset_index(drop=True)
             elif self.n_rows <= n:
-                self._sample[key] = self.con.execute("SELECT * FROM t").df()
+                self._sample[n, seed] = self.con.execute("SELECT * FROM t").df()
             else:
                 # Bernoulli sampling is one streaming pass (a reservoir is slower); it returns about n rows.
                 pct = 100.0 * n / self.n_rows
-                self._sample[key] = self.con.execute(
+                self._sample[n, seed] = self.con.execute(
                     f"SELECT * FROM t USING SAMPLE {pct:.6f}% (bernoulli, {int(seed)})").df()
-        return self._sample[key]
+        return self._sample[n, seed]
 
     def close(self) -> None:
         self.con.close()

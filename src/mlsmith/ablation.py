@@ -26,7 +26,35 @@ class FeatureResult:
     """Stage 4's result: the proposed plan, what each group is worth, and the plan kept.
 
     Scores are the success metric (or the threshold-free metric that steers tuning), in its
-    natural direction, cross-validated on the run's folds for the best model family.
+    natural direction, cross-validated on the run's folds for the best model family. Made by
+    :func:`measure_gain`.
+
+    Parameters
+    ----------
+    plan : FeaturePlan
+        The plan proposed (suggested or declared).
+    final : FeaturePlan
+        The plan kept: the groups that earned their place, and the pinned ones.
+    family : str, optional
+        The model family the gain was measured with.
+    metric : str, optional
+        The metric the scores are in.
+    greater_is_better : bool, default=True
+        The metric's direction.
+    raw_score, full_score, final_score : float, optional
+        The CV score on the raw columns, with the whole plan, and with the plan kept.
+    groups : list of dict
+        Per transform group: its columns, the score without it, its gain, and the decision.
+    notes : list of str
+        Why a group was kept or dropped when the scores alone do not say.
+
+    Examples
+    --------
+    >>> from mlsmith.features import FeaturePlan
+    >>> result = FeatureResult(FeaturePlan([]), FeaturePlan([]), "linear", "r2", raw_score=0.40, full_score=0.47,
+    ...                        final_score=0.45)
+    >>> round(result.gain, 2), "4. Feature engineering" in result._repr_html_()
+    (0.05, True)
     """
 
     plan: FeaturePlan
@@ -58,7 +86,7 @@ class FeatureResult:
     def _repr_html_(self) -> str:
         from .report._features import html
 
-        return html(self.to_dict(), {})
+        return html(self.to_dict(), {}).html
 
 
 def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: float | None = None) -> FeatureResult:
@@ -120,7 +148,7 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
         """Score the plans not scored yet, all their folds queued at once (as the comparison scores)."""
         todo = {frozenset(p.groups): p for p in plans if frozenset(p.groups) not in cache}
         pipes = [build_pipeline(family, setup.schema, setup.task, setup.seed, plan=p) for p in todo.values()]
-        for key, results in zip(todo, fit_many(pipes, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs)):
+        for key, results in zip(todo, fit_many(pipes, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs, seed=setup.seed)):
             if isinstance(results, Exception):
                 raise results
             cache[key] = float(np.mean([r.test_scores[metric] for r in results]))  # greater is better

@@ -121,6 +121,11 @@ def load_data(spec: DataSpec, base_dir: str | Path = ".", data: Any = None) -> p
         A table held in memory (pandas, Polars, pyarrow; :func:`mlsmith._reading.as_pandas`). Given,
         it is the data, and the spec's source, if any, is not read.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read, every column kept.
+
     Examples
     --------
     >>> from mlsmith.problem import DataSpec
@@ -325,7 +330,17 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class Schema:
-    """The roles of a table's columns, as the pipeline will use them.
+    """The roles of a table's columns, as the pipeline will use them. Made by :func:`infer_schema`.
+
+    Parameters
+    ----------
+    columns : list of ColumnInfo
+        Every column kept, with its role (numeric, categorical, boolean, datetime, text, id), dtype,
+        distinct values, missing share and the reason for its role.
+    target : str
+        The target column.
+    dropped : dict, default={}
+        The columns left out, each with the reason.
 
     Examples
     --------
@@ -365,8 +380,31 @@ def infer_schema(
 ) -> Schema:
     """Infer each column's role: numeric, categorical, boolean, datetime, text or id.
 
-    ``roles`` overrides the inference for the columns it names; ``drop`` removes columns. ``df`` may
-    be a pandas or Polars frame or a pyarrow Table (:func:`mlsmith._reading.as_pandas`).
+    Parameters
+    ----------
+    df : DataFrame
+        The table: a pandas or Polars frame or a pyarrow Table (:func:`mlsmith._reading.as_pandas`).
+    target : str
+        The target column (not a feature).
+    id_columns : list of str, default=()
+        Columns that identify a row: kept with the role ``id``, never used as features.
+    drop : list of str, default=()
+        Columns to remove.
+    roles : dict, optional
+        A role for the columns it names, overriding the inference.
+
+    Returns
+    -------
+    Schema
+        Each column's role and the reason for it.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": [1, 2, 3, 4], "day": ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"],
+    ...                    "y": [0, 1, 0, 1]})
+    >>> schema = infer_schema(df, "y", id_columns=["id"])
+    >>> schema["id"].role, schema["day"].role, schema.features()
+    ('id', 'datetime', ['day'])
     """
     df = as_pandas(df)
     roles = dict(roles or {})

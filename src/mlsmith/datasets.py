@@ -37,7 +37,7 @@ seed: 42
 """
 
 
-def make_churn(n_rows: int = 5000, seed: int = 0) -> pd.DataFrame:
+def make_churn(n_rows: int = 5000, *, seed: int) -> pd.DataFrame:
     """A customer-churn table with genuine signal, about 27% churners, and the usual defects.
 
     Columns: customer id, signup and last-login dates, tenure, contract type, payment method,

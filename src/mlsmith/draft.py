@@ -24,6 +24,20 @@ def draft_problem(data: str | Path, target: str, output: str | Path = "problem.y
     spec names none (:func:`mlsmith.problem.Problem.resolve`): a ``1``/``true``/``yes`` label, else
     the rarer class, the event the model looks for.
 
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        The data file (CSV, Parquet or Excel).
+    target : str
+        The column to predict.
+    output : str or pathlib.Path, default="problem.yaml"
+        Where the spec will be saved; ``data.path`` is written relative to its folder.
+
+    Returns
+    -------
+    str
+        The problem.yaml text, with comments on each proposal (nothing is written).
+
     Examples
     --------
     >>> import tempfile, pathlib, pandas as pd

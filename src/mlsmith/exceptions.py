@@ -19,7 +19,19 @@ __all__ = ["ECHO_LIMIT", "BundleError", "DataError", "MlsmithError", "ProblemSpe
 
 
 class MlsmithError(Exception):
-    """A user error: the message is one sentence that names the problem, the value and the fix."""
+    """A user error: the message is one sentence that names the problem, the value and the fix.
+
+    The CLI prints it as one ``Error: ...`` line and exits with :attr:`exit_code` (2), no traceback.
+
+    Examples
+    --------
+    >>> from mlsmith import load_problem
+    >>> try:
+    ...     load_problem("no/such/problem.yaml")
+    ... except MlsmithError as error:
+    ...     print(type(error).__name__, error.exit_code)
+    ProblemSpecError 2
+    """
 
     exit_code = 2
 

@@ -37,7 +37,6 @@ from .exceptions import ECHO_LIMIT, ProblemSpecError, echo_value
 from .metrics import METRICS, default_metric, get_metric
 
 __all__ = [
-    "DEFAULT_SEED",
     "Baseline",
     "Constraints",
     "DataSpec",
@@ -54,10 +53,6 @@ __all__ = [
     "resolve_url",
     "url_secrets",
 ]
-
-#: The seed of a problem.yaml that sets none: the one source of every random step of its run, and the
-#: seed the commands without a spec (``mlsmith eda``) use, so that they draw what such a run draws.
-DEFAULT_SEED = 42
 
 TaskType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
@@ -408,7 +403,55 @@ class ModelSpec(_Spec):
 
 
 class Problem(_Spec):
-    """A validated, immutable problem definition.
+    """A validated, immutable problem definition: the keys of problem.yaml.
+
+    Only ``target`` (and a data source, in ``data`` or passed to :func:`mlsmith.run`) is required;
+    every other key has a default that the run records.
+
+    Parameters
+    ----------
+    name : str, default="Untitled problem"
+        The problem's name; it names the run folders.
+    decision : str, optional
+        The business decision the model informs.
+    type : {"binary_classification", "multiclass_classification", "regression"}, optional
+        The task; inferred from the target when None (:meth:`resolve`).
+    target : str
+        The column to predict.
+    positive_class : str, int, float or bool, optional
+        The class a binary task looks for; default: a ``1``/``true``/``yes`` label, else the rarer.
+    success_metric : str, optional
+        The metric the verdict judges; default: one suited to the task and its class balance.
+    threshold : float, optional
+        The success criterion: the value the success metric must reach on the test split.
+    secondary_metrics : list of str, default=[]
+        More metrics to report.
+    baseline : Baseline, optional
+        A rule (a pandas expression predicting the positive class) or a method (``majority``,
+        ``mean``, ``median``) to beat, with its known figures if any.
+    constraints : Constraints
+        Latency, interpretability, retraining frequency and time budgets.
+    fairness : Fairness
+        The sensitive columns the metrics are reported per group of.
+    stakeholders : list of str, default=[]
+        Who uses the model's decisions (recorded).
+    data_sources : list of str, default=[]
+        Where the data comes from (recorded).
+    data : DataSpec
+        Where the data is (``path``, or ``url`` with ``query`` or ``table``) and the columns' roles
+        (ids, dropped, time, group).
+    split : SplitSpec
+        The test share, the number of CV folds and what the bundle is refit on.
+    models : list of str or ModelSpec, optional
+        The families to compare (catalog names or the user's own); default: the recommender's shortlist.
+    features : FeaturesSpec
+        Feature engineering: ``auto``, ``none`` or the declared transforms.
+    tuning : TuningSpec
+        The search method, its budget and spaces, and whether to draw learning curves.
+    seed : int, default=42
+        The one seed every split, CV splitter, estimator and search gets.
+    base_dir : str, default="."
+        The folder relative data paths are read from (the problem file's); not written back.
 
     Examples
     --------
@@ -435,7 +478,7 @@ class Problem(_Spec):
     models: list[str | ModelSpec] | None = None
     features: FeaturesSpec = FeaturesSpec()
     tuning: TuningSpec = TuningSpec()
-    seed: int = Field(default=DEFAULT_SEED, ge=0, lt=2**32)
+    seed: int = Field(default=42, ge=0, lt=2**32)
     base_dir: str = Field(default=".", exclude=True)
 
     @field_validator("models", mode="before")
@@ -700,6 +743,7 @@ def load_problem(path: str | Path) -> Problem:
     Returns
     -------
     Problem
+        The validated, immutable problem, its ``base_dir`` the file's folder.
 
     Raises
     ------

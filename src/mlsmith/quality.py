@@ -38,7 +38,42 @@ class QualityReport(FindingsReport):
     """Shape, missing values, duplicates, dtypes, numeric summary, cardinality, the target, findings.
 
     ``numeric_summary`` has pandas ``describe()`` keys over the finite values; ``findings`` lists
-    each problem with the action it suggests.
+    each problem with the action it suggests. Made by :func:`assess_quality`.
+
+    Parameters
+    ----------
+    n_rows, n_columns : int
+        The table's shape.
+    memory_mb : float
+        Its size in memory (estimated for a file profiled out of core: ``memory_estimated``).
+    missing : dict
+        Per column with missing values: ``{"count", "pct"}``.
+    n_duplicates : int
+        Rows that repeat an earlier row exactly.
+    duplicate_pct : float
+        The same, as a percentage of the rows.
+    dtypes : dict
+        How many columns have each dtype.
+    numeric_summary : dict
+        Per numeric column, ``describe()``'s statistics over the finite values.
+    cardinality : dict
+        Per column, its distinct values and whether they are too many for a category.
+    target : dict, optional
+        The target's name, distribution and imbalance.
+    findings : list of Finding
+        Each problem found, with the action it suggests.
+    source : str, default="DataFrame"
+        What was profiled: a file's path or ``DataFrame``.
+    memory_estimated : bool, default=False
+        Whether ``memory_mb`` is an estimate.
+    notes : list of str
+        How the figures were computed, when it matters (sampling, out of core).
+
+    Examples
+    --------
+    >>> r = assess_quality(pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]}))
+    >>> r.n_rows, r.n_duplicates, r.duplicate_pct
+    (3, 1, 33.33)
     """
 
     n_rows: int
@@ -92,6 +127,11 @@ def assess_quality(data: Any, target: str | None = None,
         binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
         has no classes, so no imbalance finding.
+
+    Returns
+    -------
+    QualityReport
+        The table's shape, missing values, duplicates, dtypes, summaries and findings.
 
     Examples
     --------

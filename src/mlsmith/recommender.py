@@ -48,7 +48,24 @@ class Advice:
 
 @dataclass
 class Recommendation:
-    """The shortlist: families to compare in ``order``, and every family's reason."""
+    """The shortlist: families to compare in ``order``, and every family's reason. Made by :func:`recommend`.
+
+    Parameters
+    ----------
+    profile : dict
+        What the shortlist was decided on: rows, feature roles, missing values, task, constraints.
+    advice : list of Advice
+        Every catalog family with its decision (keep or skip) and the reason.
+    order : list of str, optional
+        The families to try, in order; default: the kept families of ``advice``, in its order.
+
+    Examples
+    --------
+    >>> rec = Recommendation({"n_rows": 100}, [Advice("linear", "Linear", "keep", "fast, readable"),
+    ...                                       Advice("svm", "SVM", "skip", "too many rows")])
+    >>> rec.order
+    ['linear']
+    """
 
     profile: dict[str, Any]
     advice: list[Advice]
@@ -103,6 +120,11 @@ def recommend(
     models
         Families named in problem.yaml (names, or :class:`~mlsmith.problem.ModelSpec` entries of the
         user's own families); the others are skipped as not requested.
+
+    Returns
+    -------
+    Recommendation
+        The families to compare, in order, and every family's reason.
 
     Examples
     --------

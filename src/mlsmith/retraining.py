@@ -36,7 +36,57 @@ DECISION_FILE = "retrain.json"
 
 @dataclass
 class RetrainResult:
-    """The champion-challenger comparison and its decision (also written to ``<run>/retrain.json``)."""
+    """The champion-challenger comparison and its decision (also written to ``<run>/retrain.json``).
+
+    Made by :func:`retrain`.
+
+    Parameters
+    ----------
+    champion : str
+        The bundle in production.
+    challenger : str
+        The bundle trained on the new data.
+    challenger_run : str
+        The challenger's run folder.
+    metric : str
+        The success metric both were scored on.
+    greater_is_better : bool
+        The metric's direction.
+    holdout : str
+        How the new data's hold-out rows were chosen (the challenger's sealed test split).
+    n_holdout : int
+        Hold-out rows both models were scored on.
+    champion_value, challenger_value : float
+        Their scores on the hold-out.
+    gain : float
+        The challenger's score minus the champion's, signed so that positive is better.
+    ci : list of float
+        The paired-bootstrap interval of the gain.
+    level : float
+        The interval's level.
+    p_value : float
+        The bootstrap p-value of no gain.
+    n_boot : int
+        Bootstrap resamples.
+    promoted : bool
+        Whether the challenger is better beyond noise (the interval above zero).
+    applied : bool
+        Whether its bundle was put in the champion's folder (``promote=True``).
+    decision : str
+        The decision, in a sentence with the interval.
+    created : str
+        When the decision was made (ISO 8601, UTC).
+    notes : list of str
+        What to know about the comparison (a random rather than time-ordered hold-out, ...).
+
+    Examples
+    --------
+    >>> result = RetrainResult("runs/a/model", "runs/b/model", "runs/b", "roc_auc", True, "random 20%", 114,
+    ...                        0.9712, 0.9855, 0.0143, [0.002, 0.027], 0.95, 0.012, 1000, True, False,
+    ...                        "challenger promoted", "2026-12-05T00:00:00+00:00")
+    >>> result.to_dict()["promoted"], "challenger" in result._repr_html_()
+    (True, True)
+    """
 
     champion: str
     challenger: str
@@ -110,10 +160,15 @@ def retrain(
         One minus the level of the paired-bootstrap interval.
     n_boot
         Bootstrap resamples.
+    n_jobs
+        Parallel workers for the challenger's run (-1: all cores).
+    progress
+        Called with each stage's name as the challenger's run starts it.
 
     Returns
     -------
     RetrainResult
+        The two scores on the same hold-out rows, the interval of the gain, and the decision.
 
     Examples
     --------

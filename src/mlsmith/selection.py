@@ -18,13 +18,15 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
+from ._budget import BudgetExceeded
 from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from ._workers import warm_up
 from .catalog import CATALOG, Family, families, model_names
 from .exceptions import DataError
 from .features import FeaturePlan
 from .metrics import choose_threshold, get_metric, scorer
-from .parallel import BudgetExceeded, FoldResult, fit_folds, fit_many, fold_arrays, warm_up
+from .parallel import FoldResult, fit_folds, fit_many, fold_arrays
 from .pipeline import build_pipeline
 from .recommender import Recommendation, recommend
 from .split import sample_rows
@@ -80,7 +82,35 @@ class LeaderboardRow:
 
 @dataclass
 class Leaderboard:
-    """The comparison: one row per family, best first by the success metric."""
+    """The comparison: one row per family, best first by the success metric. Made by :func:`compare_models`.
+
+    Parameters
+    ----------
+    metric : str
+        The success metric the families are ranked by.
+    greater_is_better : bool
+        Its direction.
+    cv : str
+        The folds, described (``5-fold stratified, shuffled with seed 42``).
+    rows : list of LeaderboardRow
+        One per family, best first.
+    skipped : dict, default={}
+        The families not compared, each with the reason.
+    selection : str, default=""
+        How the best family was chosen (at its own decision threshold, within a budget, ...).
+    recommendation : Recommendation, optional
+        The shortlist the comparison started from.
+    budget : dict, default={}
+        The time and latency budgets, the rungs of successive halving, and what they excluded.
+
+    Examples
+    --------
+    >>> board = Leaderboard("r2", True, "3-fold", [LeaderboardRow("linear", "Linear", 0.48, 0.03, 0.5, 0.01, 0.001),
+    ...                                            LeaderboardRow("dummy", "Dummy", -0.01, 0.01, 0.0, 0.0, 0.0)])
+
+    >>> board.best.model, list(board.to_frame()["model"])
+    ('linear', ['linear', 'dummy'])
+    """
 
     metric: str
     greater_is_better: bool
@@ -193,6 +223,27 @@ def compare_models(
         the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
         :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
         ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
+    progress
+        Called with each family's label as it starts (prefixed with the rung's rows under
+        successive halving).
+
+    Returns
+    -------
+    Leaderboard
+        One row per family (CV mean and std, fit time, status), best first.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.model_selection import KFold
+    >>> from mlsmith import CVSetup
+    >>> from mlsmith.data import infer_schema
+    >>> df = load_diabetes(as_frame=True).frame
+    >>> setup = CVSetup(X=df.drop(columns="target"), y=df["target"].to_numpy(), schema=infer_schema(df, "target"),
+    ...                 task="regression", metric="r2", cv=KFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    >>> board = compare_models(setup, models=["linear", "dummy"])
+    >>> [row.model for row in board.rows], board.best.model
+    (['linear', 'dummy'], 'linear')
     """
     first = FIRST_RUNG_ROWS if first_rung_rows is None else first_rung_rows
     sizes = _rung_sizes(len(setup.X), first)
@@ -283,7 +334,7 @@ def cv_score(pipeline, setup: CVSetup) -> float:
     """
     metric = setup.metric
     res = fit_folds(pipeline, setup.X, setup.y, setup.folds(), {metric: scorer(metric, setup.task, setup.n_classes)},
-                    n_jobs=setup.n_jobs)
+                    n_jobs=setup.n_jobs, seed=setup.seed)
     sign = 1.0 if get_metric(metric).greater_is_better else -1.0
     return float(sign * np.mean(fold_arrays(res)[metric]))
 
@@ -343,8 +394,8 @@ def _compare(
         warm_up(n_jobs)
     catalog = families(models)
     pipes = {name: build_pipeline(catalog[name], setup.schema, task, setup.seed, plan=plan) for name in rec.order}
-    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, want_predictions=operating_point,
-                                    want_latency=latency_ms is not None)
+    fit_args: dict[str, Any] = dict(n_jobs=n_jobs, train_metric=metric, seed=setup.seed,
+                                    want_predictions=operating_point, want_latency=latency_ms is not None)
 
     def fold_scores(res: list) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
         """Per-fold scores (each metric's own values: an error is positive), training scores, ranking score."""

@@ -115,6 +115,11 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     experiment
         The MLflow experiment; None: the problem's name.
 
+    Returns
+    -------
+    str
+        The MLflow run's id.
+
     Raises
     ------
     MlsmithError

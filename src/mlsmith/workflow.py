@@ -13,12 +13,17 @@ import pandas as pd
 import yaml
 from joblib import effective_n_jobs
 from sklearn.base import clone
+from sklearn.model_selection import TimeSeriesSplit
 
+from ._budget import RunBudget, default_time_budget
+from ._cluster import compute_backend, dask_client
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
 from ._experiment import CVSetup
+from ._memory import MEMORY_CHECK_ROWS, MEMORY_SHARE, available_memory, fit_bytes, workers_for_memory
 from ._reading import release_arrow_memory
 from ._table import open_table
+from ._workers import Background, in_background, warm_up
 from .ablation import FeatureResult, measure_gain
 from .catalog import CATALOG, family
 from .data import Schema, check_columns, compact_categories, describe_frame, infer_schema, load_data
@@ -41,21 +46,7 @@ from .features import plan_features
 from .guards import GuardReport, check_data, check_training
 from .metrics import get_metric
 from .monitor import build_reference, test_reference
-from .parallel import (
-    MEMORY_CHECK_ROWS,
-    MEMORY_SHARE,
-    Background,
-    RunBudget,
-    available_memory,
-    compute_backend,
-    dask_client,
-    default_time_budget,
-    fit_bytes,
-    in_background,
-    out_of_fold,
-    warm_up,
-    workers_for_memory,
-)
+from .parallel import out_of_fold
 from .pipeline import build_pipeline
 from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
@@ -74,7 +65,55 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    """Everything a run found, stage by stage; ``to_dict()`` is results.json."""
+    """Everything a run found, stage by stage; ``to_dict()`` is results.json. Made by :func:`run`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem as run (resolved on the target: task, metric, positive class).
+    schema : Schema
+        The columns' roles.
+    split : SplitInfo
+        How the test rows were held out, and the CV folds.
+    quality : QualityReport
+        Stage 2, on the training rows.
+    leaderboard : Leaderboard
+        Stage 5.
+    tuning : TuningResult
+        Stage 6.
+    evaluation : Evaluation
+        Stage 7: the test split's metrics and the verdict.
+    bundle : dict
+        The model bundle written: its path, model, threshold, data fingerprint, versions.
+    run_dir : pathlib.Path
+        The run folder.
+    notes : list of str
+        What the run decided for the user (rows dropped, samples, refits).
+    timings : dict
+        Seconds per stage.
+    guards : GuardReport
+        The methodology checks' findings.
+    features : FeatureResult, optional
+        Stage 4.
+    eda : EDAReport, optional
+        Stage 3, on the training rows.
+    environment : dict
+        Where the run computed, and the library versions.
+    held_out_outputs : dict, optional
+        With a champion: the test rows' outputs of both models (not in results.json).
+    rows_used : dict
+        The rows each stage used.
+
+    Examples
+    --------
+    A run takes ~10 s even on a small table (the examples below are not run as doctests):
+
+    >>> from sklearn.datasets import load_diabetes
+    >>> problem = Problem(target="target", models=["linear"], tuning={"method": "none"})
+    >>> result = run(problem, data=load_diabetes(as_frame=True).frame)  # doctest: +SKIP
+    >>> result.leaderboard.best.model, sorted(result.to_dict())[:3]  # doctest: +SKIP
+    ('linear', ['bundle', 'eda', 'environment'])
+    """
 
     problem: Problem
     schema: Schema
@@ -188,6 +227,15 @@ def run(
     -------
     RunResult
         Every stage's result; the same data is in ``<run>/results.json``.
+
+    Examples
+    --------
+    A run on a small table takes ~10 s, so this example is not run as a doctest:
+
+    >>> import mlsmith
+    >>> result = mlsmith.run("examples/breast_cancer/problem.yaml")  # doctest: +SKIP
+    >>> result.run_dir.parent.name, (result.run_dir / "report.html").exists()  # doctest: +SKIP
+    ('runs', True)
     """
     started: list[Background] = []  # work started in the workers, cancelled if the run fails first
     try:
@@ -313,8 +361,15 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
             notes.append(f"evaluation: {fit_jobs} fit(s) at a time on all {len(X):,} training rows (about "
                          f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
+    fit_setup = replace(setup, n_jobs=fit_jobs)
+    cv_setup = _evaluation_cv(fit_setup) if partitioned is None else fit_setup
+    if len(cv_setup.X) < len(X):
+        notes.append(f"evaluation: the cross-validated scores and the decision threshold come from the out-of-fold "
+                     f"predictions of a sample of {len(cv_setup.X):,} of the {len(X):,} training rows "
+                     f"({_sampled_as(setup)}); "
+                     "the model is fitted on every training row")
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, replace(setup, n_jobs=fit_jobs), train, held_out, problem, codec, champion, partitioned)
+        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
     n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
@@ -336,7 +391,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                          constraints={**evaluation.constraints, "latency": latency})
     if early is None:
         early = in_a_worker(render_sections, early_args)
-    lap("evaluation", {"train": len(train), "test": held_out.n_rows})
+    sampled = {"cv": len(cv_setup.X)} if len(cv_setup.X) < len(X) else {}
+    lap("evaluation", {"train": len(train), "test": held_out.n_rows, **sampled})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
         bundle_info = {"path": str(final_dir / "model"), "model": best.model,
@@ -357,12 +413,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         lap("bundle", n_fit)
         (tmp / "problem.yaml").write_text(yaml.safe_dump(problem.to_yaml_dict(), sort_keys=False))
         leaderboard.to_frame().to_csv(tmp / "leaderboard.csv", index=False)
-        from .report import render_html
         from .report._figures import write_figures
+        from .report._html import render_page
 
-        page = render_html(result, rendered={key: html for part in [*early(), *late()] for key, html in part.items()})
-        (tmp / "report.html").write_text(page)
-        write_figures(page, tmp / "figures")
+        page = render_page(to_jsonable(result), rendered={key: part for parts in [*early(), *late()]
+                                                          for key, part in parts.items()})
+        (tmp / "report.html").write_text(page.html)
+        write_figures(page.figures, tmp / "figures")
         lap("report")
         write_json(tmp / "results.json", result)
     register_run(final_dir)
@@ -402,8 +459,10 @@ def _load_and_split(problem: Problem, data: Any
 
 def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
                     champion: ModelBundle | None = None, table: PartitionedTable | None = None,
+                    cv_setup: CVSetup | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
-    """Threshold and CV scores from out-of-fold predictions of the training rows, the final fit on all
+    """Threshold and CV scores from out-of-fold predictions of the training rows (of ``cv_setup``'s,
+    a bounded sample of them on a large table, see :func:`_evaluation_cv`), the final fit on all
     of them, then the one look at the test split (which also gives the monitoring reference of the
     predictions and the success metric, and the features for the bundle's ONNX check, which
     compares two forms of the same fitted model and decides nothing).
@@ -416,19 +475,21 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     records of them is returned last; empty otherwise).
     """
     X, y, features = setup.X, setup.y, setup.schema.features()
+    cv_setup = setup if cv_setup is None else cv_setup
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
     fits = [(X, y)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
         fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
-    folds, fitted = out_of_fold(chosen, setup, fit_also=fits)
+    folds, fitted = out_of_fold(chosen, cv_setup, fit_also=fits)
+    y_cv = cv_setup.y  # the rows the folds' positions refer to
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
                                                                          X, y)
     threshold, reason = None, ""
     if problem.type == "binary_classification":
         idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
-        threshold, reason = choose_threshold(y[idx], oof, problem.success_metric, problem.threshold)
-    cv_metrics, cv_std = fold_scores(folds, y, problem.type, threshold, codec.n_classes)
+        threshold, reason = choose_threshold(y_cv[idx], oof, problem.success_metric, problem.threshold)
+    cv_metrics, cv_std = fold_scores(folds, y_cv, problem.type, threshold, codec.n_classes)
     train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
     measured: dict[str, Any] = {}
@@ -449,6 +510,32 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
         final, trained = (fitted[0], trained) if table is None else fit_final(
             chosen, table, features, problem.target, codec, X, y, everything=(X_test, y_test))
     return evaluation, final, on_test, X_test, outputs, trained
+
+
+#: Past this many training rows, the evaluation's cross-validation (its scores and the decision
+#: threshold) runs on a sample of this size: five fits of 80 % of 8M rows cost as much as the rest of
+#: the run, and the threshold and scores of 200,000 out-of-fold predictions are known to a few
+#: thousandths. The model itself is always fitted on every training row.
+EVALUATION_CV_ROWS = 200_000
+
+
+def _sampled_as(setup: CVSetup) -> str:
+    """How :func:`~mlsmith.split.sample_rows` picks a sample for ``setup``'s folds, in words."""
+    if isinstance(setup.cv, TimeSeriesSplit):
+        return "the most recent rows"
+    if setup.groups is not None:
+        return "whole groups"
+    return "at random" if setup.task == "regression" else "stratified by class"
+
+
+def _evaluation_cv(setup: CVSetup) -> CVSetup:
+    """The evaluation's cross-validation: every training row up to :data:`EVALUATION_CV_ROWS`, else a
+    sample of that size as the folds see rows (the most recent for time-ordered folds, whole groups,
+    or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
+    n = len(setup.X)
+    if n <= EVALUATION_CV_ROWS:
+        return setup
+    return setup.on_rows(sample_rows(n, EVALUATION_CV_ROWS, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
 
 
 def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:

@@ -102,7 +102,7 @@ def _end_process(code: int) -> None:
     import os
 
     if "joblib.externals.loky.reusable_executor" in sys.modules:  # else no worker was started (and importing
-        from ..parallel import stop_workers  # joblib to find none cost --version 0.25 s)
+        from .._workers import stop_workers  # joblib to find none cost --version 0.25 s)
 
         stop_workers()
     atexit._run_exitfuncs()

@@ -90,7 +90,7 @@ def run(
 
     The run folder's path is the last line printed (with --json -, the JSON object's "path").
     """
-    from ..parallel import fork_workers_from_server, warm_up
+    from .._workers import fork_workers_from_server, warm_up
 
     on_stdout = json_mode(json_out)
     workers_ready = lambda: None  # noqa: E731
@@ -173,7 +173,7 @@ def demo(
 
     folder = runs_dir / "demo-data"
     folder.mkdir(parents=True, exist_ok=True)
-    make_churn().to_csv(folder / "churn.csv", index=False)
+    make_churn(seed=0).to_csv(folder / "churn.csv", index=False)  # the shipped demo table: always the same rows
     (folder / "problem.yaml").write_text(CHURN_PROBLEM)
     run(folder / "problem.yaml", runs_dir=runs_dir, strict=False, cluster=None, jobs=jobs, mlflow=False,
         mlflow_uri=None, json_out=json_out)

@@ -44,16 +44,15 @@ def eda(
     task: str | None = typer.Option(None, "--task", help="binary_classification, multiclass_classification or regression "
                              "(inferred when omitted)."),
     time_column: str | None = typer.Option(None, "--time-column", help="The date column for temporal patterns."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the row sample the figures are drawn from (42, as a spec's "
+                             "default seed: the same sample as `mlsmith run`'s analysis)."),
     json_out: Path = json_option("the report (and every figure's numbers)"),
     html_out: Path | None = typer.Option(None, "--html", help="Write the report with its figures as a self-contained HTML page."),
 ) -> None:
-    """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time.
-
-    A table of more than 50,000 rows is sampled for the figures with the seed of a problem.yaml that sets none (42)."""
+    """Exploratory analysis of DATA against TARGET: distributions, missingness, associations, leakage, time."""
     from ..eda import explore
-    from ..problem import DEFAULT_SEED
     from ..report._profile import print_eda
 
     json_mode(json_out)
-    report = explore(data, target, task=task, time_column=time_column, seed=DEFAULT_SEED)
+    report = explore(data, target, task=task, time_column=time_column, seed=seed)
     _write(report, print_eda, f"Exploratory analysis: {data.name}", "eda", json_out, html_out)

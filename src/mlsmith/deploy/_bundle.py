@@ -283,6 +283,20 @@ def load_pipeline(file: Path, trusted: Iterable[str] = ()):
 class ModelBundle:
     """A saved model: its pipeline, input schema and metadata, verified on load.
 
+    A run writes one (``<run>/model``); :meth:`load` reads it back.
+
+    Parameters
+    ----------
+    path : pathlib.Path or None
+        The bundle's folder; None for a bundle not saved yet (as the run times it).
+    pipeline : estimator
+        The fitted pipeline; made whole (:func:`~mlsmith.target.whole_model`) if it answers in
+        class codes.
+    schema : Schema
+        The input columns and their roles, which each request is checked against.
+    metadata : dict
+        Versions, seed, data fingerprint, metrics, decision threshold.
+
     Examples
     --------
     >>> ModelBundle.load("no/such/bundle")

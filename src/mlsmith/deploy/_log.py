@@ -166,6 +166,17 @@ def compare_log(path: str | Path) -> LogComparison:
     Agreement is the share of shadowed records (same request id, both roles) on which the two
     predicted the same value; score distributions and latencies cover every logged row.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The SQLite prediction log (the file given to ``mlsmith serve --log``).
+
+    Returns
+    -------
+    LogComparison
+        Per role, the rows, versions, score and latency distributions; the agreement on shadowed
+        records.
+
     Examples
     --------
     >>> compare_log("no/such.db")

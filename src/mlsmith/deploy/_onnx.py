@@ -408,7 +408,17 @@ def _convert(graph: Pipeline, feeds: dict[str, np.ndarray], task: str, classes: 
                               target_opset={"": 17, "ai.onnx.ml": 3})
     if classes is not None and task != "regression":
         _label_output(onx, classes, threshold)
+    _sort_opsets(onx)
     return onx.SerializeToString()
+
+
+def _sort_opsets(onx) -> None:
+    """List the graph's operator sets by domain: skl2onnx lists them in the order of a set of domains,
+    which depends on ``PYTHONHASHSEED``, so the same model gave other bytes from run to run."""
+    opsets = sorted((o.domain, o.version) for o in onx.opset_import)
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.add(domain=domain, version=version)
 
 
 def _session(model: bytes):

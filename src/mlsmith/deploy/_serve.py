@@ -365,8 +365,12 @@ def create_app(
     runtime
         ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
     challenger
-        A second bundle, scored in ``mode``: ``"shadow"`` (scored and logged after the
-        response, never returned) or ``"canary"`` (answers ``canary_share`` of the requests).
+        A second bundle, scored in ``mode``.
+    mode
+        ``"shadow"`` (the challenger is scored and logged after the response, never returned) or
+        ``"canary"`` (it answers ``canary_share`` of the requests).
+    canary_share
+        The share of requests a canary challenger answers.
     log
         A SQLite file to log every prediction to (WAL mode); none by default.
     max_body_bytes
@@ -382,6 +386,13 @@ def create_app(
         Serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
     max_inflight_bytes
         Request body bytes held at once; a request past it gets 503 with Retry-After.
+    allowed_hosts
+        More Host header values accepted on a loopback address (see ``host``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The app: ``POST /predict``, ``GET /health``, ``/metadata``, ``/metrics``.
 
     Examples
     --------

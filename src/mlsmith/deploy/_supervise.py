@@ -112,6 +112,16 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
         file and ``/metrics`` sums over all of them. Default: one per CPU (:func:`default_workers`).
     **options
         As in :func:`create_app` (``runtime``, ``challenger``, ``mode``, ``log``, ...).
+
+    Examples
+    --------
+    ``serve("runs/<id>/model", port=8000)`` serves until interrupted; the options are checked
+    before any worker starts:
+
+    >>> serve("runs/x/model", workers=0)
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.MlsmithError: workers must be at least 1; got 0.
     """
     workers = default_workers() if workers is None else workers
     options = {**options, "host": host}  # the app checks Host headers against the address it listens on

@@ -29,7 +29,48 @@ class EDAReport(FindingsReport):
     and temporal patterns, each finding with the action it suggests.
 
     Statistics are computed over all rows; ``figures`` and the sample-based measures (Spearman, ROC AUC,
-    modes) use ``sample_rows`` random rows. ``figures`` holds the numbers behind every plot.
+    modes) use ``sample_rows`` random rows. ``figures`` holds the numbers behind every plot. Made by
+    :func:`explore`.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows explored.
+    sample_rows : int
+        Rows drawn for the figures and the sample-based measures.
+    task : str
+        The task the target gives (given or inferred).
+    target : str
+        The target column.
+    positive_class : str, optional
+        The class the binary statistics follow.
+    class_balance : dict, optional
+        Rows per class (classification).
+    distributions : dict
+        Per numeric column: moments, skewness, kurtosis, IQR fences, outliers, modes.
+    missingness : dict
+        The columns with missing values, their co-occurrence and their relation to the target.
+    associations : list of dict
+        Each feature's association with the target (the measures its kind allows), strongest first.
+    correlation : dict
+        Correlations between features and their variance inflation factors.
+    temporal : dict, optional
+        The target over time, its trend and seasonality, when there is a date column.
+    figures : dict
+        The numbers behind every plot.
+    findings : list of Finding
+        Each problem found, with the action it suggests.
+    source : str, default="DataFrame"
+        What was explored: a file's path or ``DataFrame``.
+    notes : list of str
+        How the figures were computed, when it matters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> r = explore(load_iris(as_frame=True).frame, target="target", seed=0)
+    >>> r.task, r.n_rows, sorted(r.class_balance["counts"].values())
+    ('multiclass_classification', 150, [50, 50, 50])
     """
 
     n_rows: int
@@ -88,9 +129,12 @@ def explore(
     sample_rows
         Rows drawn for figures and sample-based measures.
     seed
-        The seed of that draw (a table of at most ``sample_rows`` rows is used whole). Required, as every
-        seed in mlsmith: a run passes its spec's; ``mlsmith eda`` passes
-        :data:`~mlsmith.problem.DEFAULT_SEED`, the seed of a spec that sets none.
+        Seeds the draw of the sample.
+
+    Returns
+    -------
+    EDAReport
+        The statistics, the numbers behind every figure, and the findings with their actions.
 
     Examples
     --------

@@ -51,6 +51,50 @@ class Evaluation:
 
     ``cv_metrics`` holds the mean over cross-validation folds of the final pipeline and
     ``cv_std`` their standard deviation; ``curves`` the numbers behind each figure.
+
+    Parameters
+    ----------
+    task : str
+        The task type.
+    n_test : int
+        Test rows scored.
+    decision_threshold : float, optional
+        The binary decision threshold (chosen on out-of-fold predictions), if any.
+    threshold_reason : str
+        How it was chosen.
+    test_metrics, train_metrics, cv_metrics : dict
+        Every metric on the test split, on the training rows, and over the CV folds (mean).
+    baseline : str
+        The baseline, described.
+    baseline_metrics : dict
+        The baseline's metrics on the test split.
+    verdict : Verdict
+        The success criterion and the baseline, judged with intervals.
+    cv_std : dict
+        The CV metrics' standard deviation over the folds.
+    baselines : list of BaselineScores
+        Every baseline scored (the problem's, the dummy), on the same rows.
+    confusion_matrix : list of list of int, optional
+        Classification: counts, true class by row.
+    classes : list, optional
+        The class labels, in the matrix's order.
+    classification_report : dict, optional
+        Precision, recall, f1 and support per class.
+    curves : dict
+        The numbers behind each figure (ROC, precision-recall, calibration, residuals).
+    constraints : dict
+        The constraints measured: latency, explanations.
+    fairness : dict, optional
+        The metrics per group of each sensitive column.
+
+    Examples
+    --------
+    >>> verdict = Verdict(metric="r2", value=0.45, threshold=0.4, direction="higher", met=True, margin=0.05,
+    ...                   baseline_value=0.0, beats_baseline=True, improvement=None)
+    >>> evaluation = Evaluation("regression", 111, None, "", {"r2": 0.45}, {"r2": 0.52}, {"r2": 0.48}, "mean",
+    ...                         {"r2": 0.0}, verdict)
+    >>> evaluation.to_dict()["verdict"]["summary"]
+    'test r2 = 0.450; target >= 0.4: MET; baseline 0.000: beaten'
     """
 
     task: str

@@ -44,6 +44,63 @@ class Verdict:
     finding (a leak, contamination) undermines the test score (``invalid_by`` names them), and
     "not met" when the model does not beat the majority/mean dummy beyond its interval
     (``dummy_status``), whatever the threshold says; ``reason`` then says why.
+
+    Parameters
+    ----------
+    metric : str
+        The success metric.
+    value : float
+        Its value on the test split.
+    threshold : float, optional
+        The success criterion.
+    direction : {"higher", "lower"}
+        Which side of the threshold meets it.
+    met : bool, optional
+        Whether the criterion is met (None without a threshold).
+    margin : float, optional
+        How far the value is past the threshold, signed so that positive meets it.
+    baseline_value : float, optional
+        The baseline's value on the same rows.
+    beats_baseline : bool, optional
+        Whether the model's value is better than the baseline's.
+    improvement : float, optional
+        The relative improvement over the baseline.
+    interval : tuple of float, optional
+        The bootstrap interval of the test value.
+    status : {"met", "not met", "inconclusive", "invalid"}, optional
+        The interval judged against the threshold.
+    difference_interval : tuple of float, optional
+        The paired-bootstrap interval of (model - baseline), positive is better.
+    baseline_status : {"met", "not met", "inconclusive"}, optional
+        That interval judged against zero.
+    baseline : str, default=""
+        The baseline, described.
+    confidence : float, default=0.95
+        The intervals' level.
+    n_boot : int, default=0
+        Bootstrap resamples.
+    tradeoff : dict, optional
+        What a recall (precision) target costs: the test precision (recall).
+    tradeoff_interval : tuple of float, optional
+        Its interval.
+    dummy_value : float, optional
+        The majority/mean dummy's value on the same rows.
+    dummy_difference_interval : tuple of float, optional
+        The paired interval of (model - dummy).
+    dummy_status : {"met", "not met", "inconclusive"}, optional
+        That interval judged against zero.
+    invalid_by : list of dict
+        The error-level findings that void the score.
+    reason : str, default=""
+        Why the status is not what the interval alone says.
+
+    Examples
+    --------
+    >>> verdict = Verdict(metric="recall", value=0.91, threshold=0.8, direction="higher", met=True, margin=0.11,
+    ...                   baseline_value=0.6, beats_baseline=True, improvement=0.52, interval=(0.85, 0.96),
+    ...                   status="met")
+    >>> verdict.sentence()
+    'test recall = 0.910 (95% CI 0.850–0.960); target >= 0.8: MET; baseline 0.600: beaten, +52.0% relative'
     """
 
     metric: str

@@ -37,6 +37,15 @@ class FeaturePlan:
     A transform group is a kind (all ``log`` transforms, all ``ratio`` transforms, ...); the
     measured gain keeps or drops whole groups.
 
+    Parameters
+    ----------
+    transforms : list of FeatureSpec
+        The transforms, each with its kind, columns and reason.
+    mode : {"auto", "declared", "none"}, default="auto"
+        How the plan was made: suggested (plus declared), declared only, or none.
+    notes : list of str
+        What the plan left out and why.
+
     Examples
     --------
     >>> from mlsmith.data import infer_schema
@@ -109,6 +118,14 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
     -------
     FeaturePlan
         Every transform carries its reason; declared transforms are checked against the schema.
+
+    Examples
+    --------
+    >>> from mlsmith.data import infer_schema
+    >>> from mlsmith.problem import FeaturesSpec
+    >>> df = pd.DataFrame({"spend": [1.0, 3.0, 8.0, 20.0, 55.0, 900.0] * 2, "y": [0, 1] * 6})
+    >>> plan_features(df, infer_schema(df, "y"), FeaturesSpec(mode="none")).notes
+    ['features: none — the raw columns only']
     """
     spec = spec or FeaturesSpec()
     if spec.mode == "none":
@@ -136,6 +153,20 @@ def suggest_plan(data: str | Path, target: str, holidays_country: str | None = N
     """The ``auto`` plan for a data file, as ``mlsmith features DATA --target T`` writes it.
 
     The suggestions read the columns' roles and statistics, never the target's values.
+
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        The data file.
+    target : str
+        The target column (never a feature).
+    holidays_country : str, optional
+        An ISO country code: date columns also get an ``is_holiday`` flag.
+
+    Returns
+    -------
+    FeaturePlan
+        The suggested transforms, each with its reason.
 
     Examples
     --------

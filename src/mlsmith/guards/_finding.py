@@ -17,6 +17,11 @@ LEAK_CHECKS = ("target_leakage", "timestamp_after_outcome", "not_available_at_pr
 class GuardReport:
     """The findings of the guards, most severe first; ``to_dict()`` is the results.json ``guards`` list.
 
+    Parameters
+    ----------
+    findings : list of Finding, default=[]
+        The findings, in any order (kept most severe first).
+
     Examples
     --------
     >>> r = GuardReport([Finding("a", "warning", "w"), Finding("b", "error", "e")])
@@ -68,4 +73,4 @@ class GuardReport:
     def _repr_html_(self) -> str:
         from ..report._guards import html
 
-        return html(self.to_dict(), {})
+        return html(self.to_dict(), {}).html

@@ -88,6 +88,7 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
     Returns
     -------
     GuardReport
+        A finding for each step fitted outside cross-validation, with the statistics compared.
 
     Examples
     --------

@@ -68,9 +68,7 @@ def compare_numeric(ref: dict[str, Any], cur: NumericCounts) -> dict[str, Any]:
             "bins": {"labels": labels, "reference": _shares(ref_bins), "current": _shares(cur_bins)}}
 
 
-def compare_categorical(ref: dict[str, Any], cur: CategoricalCounts, *, seed: int) -> dict[str, Any]:
-    """One categorical column's chi-square test, PSI and Jensen-Shannon distance net of the noise of
-    two samples of one population (drawn with ``seed``)."""
+def compare_categorical(ref: dict[str, Any], cur: CategoricalCounts) -> dict[str, Any]:
     categories = ref["categories"]
     ref_counts = np.r_[np.asarray(ref["counts"], dtype=float), ref["other"]]
     seen = cur.counts.reindex(categories, fill_value=0).to_numpy(dtype=float)
@@ -87,7 +85,7 @@ def compare_categorical(ref: dict[str, Any], cur: CategoricalCounts, *, seed: in
     r, c = ref_counts[listed], cur_counts[listed]
     stat, p, dof = chi_square(r, c, MIN_EXPECTED)
     distance = float(jensen_shannon(r, c)) if c.sum() else 0.0
-    noise = js_noise(r, int(c.sum()), seed=seed) if c.sum() else 0.0
+    noise = js_noise(r, int(c.sum())) if c.sum() else 0.0
     net = float(np.sqrt(max(distance ** 2 - noise ** 2, 0.0)))
     order = np.argsort(-ref_counts[:-1], kind="stable")[:SHOWN_CATEGORIES]
     rest = np.setdiff1d(np.arange(len(ref_counts)), order)
@@ -109,15 +107,13 @@ def _missing(ref: dict[str, Any], cur) -> dict[str, Any]:
     return {"reference": r, "current": c, "change": c - r, "p_value": p}
 
 
-def compare_column(ref: dict[str, Any], cur: NumericCounts | CategoricalCounts | PresenceCounts, *,
-                   seed: int) -> dict[str, Any]:
-    """One column's drift statistics (unadjusted), missing-rate change and new values (``seed``: a
-    categorical column's noise draws)."""
+def compare_column(ref: dict[str, Any], cur: NumericCounts | CategoricalCounts | PresenceCounts) -> dict[str, Any]:
+    """One column's drift statistics (unadjusted), missing-rate change and new values."""
     # counts_for built ``cur`` from ``ref``'s kind: the isinstance checks only tell mypy so
     if ref["kind"] == "numeric" and isinstance(cur, NumericCounts):
         row = compare_numeric(ref, cur)
     elif ref["kind"] == "categorical" and isinstance(cur, CategoricalCounts):
-        row = compare_categorical(ref, cur, seed=seed)
+        row = compare_categorical(ref, cur)
     else:
         row = {"test": None, "statistic": None, "p_value": None, "psi": None, "bins": None}
     for key in ("js", "js_noise", "js_net"):  # a categorical column's; None for the others
@@ -138,16 +134,14 @@ def _flag(row: dict[str, Any], alpha: float) -> None:
                           and row["band"] not in (None, "none"))
 
 
-def feature_drift(reference: dict[str, dict[str, Any]], counts: dict[str, Any], alpha: float = 0.05, *,
-                  seed: int) -> list[dict[str, Any]]:
-    """Drift rows for every feature, with Holm-adjusted p-values and the drifted flag (``seed``: the
-    categorical columns' noise draws).
+def feature_drift(reference: dict[str, dict[str, Any]], counts: dict[str, Any], alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Drift rows for every feature, with Holm-adjusted p-values and the drifted flag.
 
     Missing-rate changes are tested with a two-proportion z-test, Bonferroni-adjusted.
     """
     rows = []
     for name, ref in reference.items():
-        rows.append({"name": name, "role": ref["role"], **compare_column(ref, counts[name], seed=seed)})
+        rows.append({"name": name, "role": ref["role"], **compare_column(ref, counts[name])})
     adjusted = holm([np.nan if r["p_value"] is None else r["p_value"] for r in rows])
     for row, p_adj in zip(rows, adjusted):
         row["p_adjusted"] = None if np.isnan(p_adj) else float(p_adj)
@@ -157,10 +151,10 @@ def feature_drift(reference: dict[str, dict[str, Any]], counts: dict[str, Any], 
     return rows
 
 
-def prediction_drift(reference: dict[str, Any], counts, alpha: float = 0.05, *, seed: int) -> dict[str, Any]:
+def prediction_drift(reference: dict[str, Any], counts, alpha: float = 0.05) -> dict[str, Any]:
     """The same comparison for the model's output (one test, no correction)."""
     row = {"name": "prediction", "what": reference.get("what"), "source": reference.get("source"),
-           **compare_column(reference, counts, seed=seed)}
+           **compare_column(reference, counts)}
     row["p_adjusted"] = row["p_value"]
     _flag(row, alpha)
     return row

@@ -32,6 +32,42 @@ class DriftReport:
 
     ``verdict["status"]`` is ``ok``, ``watch`` or ``retrain``; :attr:`exit_code` is 1 for
     ``retrain`` (the CLI's exit code), 0 otherwise.
+
+    Parameters
+    ----------
+    bundle : str
+        The bundle monitored.
+    model : dict
+        About the bundle's model: family, task, target, problem, seed, when it was made.
+    source : dict
+        Where the current rows came from: a file or the prediction log (with the role read).
+    n_rows : int
+        Current rows compared.
+    alpha : float
+        The significance level of the drift tests (Holm-corrected over the features).
+    features : list of dict
+        Per feature: the test, its statistic and corrected p-value, PSI, Jensen-Shannon distance,
+        the binned shares behind the figure, and whether it drifted.
+    prediction : dict
+        The same for the model's predictions.
+    performance : dict, optional
+        The success metric then and now, with intervals, when the current rows have labels.
+    schema : dict
+        Columns missing from, or added to, the current rows.
+    findings : list of dict
+        Data issues in the current rows.
+    verdict : dict
+        ``status``, ``retrain``, the summary and its reasons.
+    timings : dict
+        Seconds per step.
+
+    Examples
+    --------
+    >>> report = DriftReport("runs/x/model", {}, {"kind": "file", "path": "new.csv"}, 500, 0.05,
+    ...                      [{"name": "age", "drifted": True}, {"name": "plan", "drifted": False}], {}, None, {},
+    ...                      [], {"status": "retrain", "retrain": True})
+    >>> report.drifted, report.exit_code
+    (['age'], 1)
     """
 
     bundle: str
@@ -62,13 +98,13 @@ class DriftReport:
     def _repr_html_(self) -> str:
         from ..report._monitor import html
 
-        return html(self.to_dict())
+        return html(self.to_dict()).html
 
 
 def _bundle_seed(reference: dict[str, Any], model: ModelBundle) -> int:
-    """The seed of monitoring's draws (the current metric's bootstrap, the categories' noise): the spec's
-    seed the bundle was trained with, as its reference records it (or, in a reference written before it
-    did, the bundle's metadata)."""
+    """The seed of the current metric's bootstrap: the spec's seed the bundle was trained with, as its
+    reference records it (or, in a reference written before it did, the bundle's metadata), the seed
+    the reference's standard error was drawn with."""
     seed = reference.get("seed", model.metadata.get("seed"))
     if seed is None:
         raise BundleError(f"model bundle '{model.path}' records no seed (neither its reference nor its metadata); "
@@ -180,10 +216,8 @@ def monitor(
     chunk_rows
         Rows read at a time.
     n_boot
-        Bootstrap resamples for the performance interval.
-
-    The draws (that bootstrap, the categories' noise) are seeded with the spec's seed the bundle was
-    trained with, which its reference records.
+        Bootstrap resamples for the performance interval, drawn with the spec's seed the bundle was
+        trained with (its reference records it).
 
     Returns
     -------
@@ -199,7 +233,6 @@ def monitor(
     start = time.perf_counter()
     model = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     reference = load_reference(model.path)
-    seed = _bundle_seed(reference, model)
     features = model.schema.features()
     numeric = model.schema.features("numeric")
     if (current is None) == (log is None):
@@ -247,8 +280,8 @@ def monitor(
             kept.append((pred, proba, chunk[labels]))
     timings = {"read_and_count": round(time.perf_counter() - start, 3)}
 
-    rows = feature_drift(reference["features"], counts, alpha, seed=seed)
-    prediction = prediction_drift(reference["prediction"], pred_counts, alpha, seed=seed)
+    rows = feature_drift(reference["features"], counts, alpha)
+    prediction = prediction_drift(reference["prediction"], pred_counts, alpha)
     findings = data_findings(rows)
     if schema["extra_columns"]:
         findings.append({"check": "schema", "column": None, "severity": "info",
@@ -286,7 +319,7 @@ def _labelled(reference, model: ModelBundle, kept, labels: str, alpha: float, n_
 
 def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.DataFrame | str | Path,
                roles: dict[str, str] | None = None, alpha: float = 0.05,
-               chunk_rows: int = CHUNK_ROWS, *, seed: int) -> list[dict[str, Any]]:
+               chunk_rows: int = CHUNK_ROWS) -> list[dict[str, Any]]:
     """Feature drift between two tables, without a model: the statistics behind :func:`monitor`.
 
     Parameters
@@ -302,9 +335,6 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
         Family-wise false-alarm rate.
     chunk_rows
         Rows of ``current`` read at a time.
-    seed
-        The seed of the categorical columns' noise draws (:func:`~mlsmith.monitor._stats.js_noise`):
-        no default, as everywhere in mlsmith; :func:`monitor` passes the bundle's.
 
     Returns
     -------
@@ -317,7 +347,7 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=2000), "c": rng.choice(["a", "b"], 2000)})
     >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=2000), "c": rng.choice(["a", "b"], 2000)})
-    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur, seed=0)]
+    >>> [(r["name"], r["drifted"]) for r in data_drift(ref, cur)]
     [('x', True), ('c', False)]
     """
     if isinstance(reference, pd.DataFrame):
@@ -336,4 +366,4 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
                             "with the same columns.")
     for _ in count_chunks(chunks, counts):
         pass
-    return feature_drift(reference, counts, alpha, seed=seed)
+    return feature_drift(reference, counts, alpha)

@@ -116,8 +116,8 @@ def prediction_summary(task: str, pred: np.ndarray, proba: np.ndarray | None, cl
 
 
 def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str, metric: str,
-                   decision_threshold: float | None, threshold: float | None, classes: list[Any], *,
-                   seed: int) -> dict[str, Any]:
+                   decision_threshold: float | None, threshold: float | None, classes: list[Any],
+                   *, seed: int) -> dict[str, Any]:
     """The model's side of the reference, from the held-out test rows: predictions and performance.
 
     Parameters
@@ -136,7 +136,7 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
         The class values in code order (empty for regression).
     seed
         The spec's seed: the bootstrap's (the standard error of the test metric), recorded in the
-        reference for monitoring's own draws (see :func:`~mlsmith.monitor.monitor`).
+        reference for monitoring's bootstrap of the current metric (see :func:`~mlsmith.monitor.monitor`).
     """
     pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
     summary = prediction_summary(task, pred, proba, classes)

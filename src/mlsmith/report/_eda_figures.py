@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ._figures import PALETTE, figure, img_tag
+from ._figures import PALETTE, Drawing, draw, figure
 
 __all__ = ["feature_grids", "missing_heatmap", "overview", "temporal_plot"]
 
@@ -177,7 +177,7 @@ def _box_panel(ax, d: dict[str, Any], top: int = 8) -> None:
     ax.set_title("Outlier check (IQR rule; % outside the fences)", pad=14)
 
 
-def overview(d: dict[str, Any]) -> str:
+def overview(d: dict[str, Any]) -> Drawing:
     """The six-panel overview: target, associations, top feature, missing values, heatmap, box plots."""
     fig = figure(16, 9.5, layout=None)  # fixed spacing: constrained layout doubles the drawing time
     axes = fig.subplots(2, 3, gridspec_kw={"wspace": 0.45, "hspace": 0.42, "left": 0.07, "right": 0.96,
@@ -188,11 +188,11 @@ def overview(d: dict[str, Any]) -> str:
     _missing_panel(axes[1, 0], d)
     _corr_panel(axes[1, 1], d)
     _box_panel(axes[1, 2], d)
-    return img_tag(fig, "EDA overview: target distribution, feature-target association, top feature vs target, "
+    return draw(fig, "EDA overview: target distribution, feature-target association, top feature vs target, "
                    "missing values, correlation heatmap, outlier box plots", dpi=80)
 
 
-def feature_grids(d: dict[str, Any], per_image: int = 6, limit: int = 18) -> list[str]:
+def feature_grids(d: dict[str, Any], per_image: int = 6, limit: int = 18) -> list[Drawing]:
     """Per-feature plots, six to an image, for the ``limit`` features most associated with the target."""
     names = [r["feature"] for r in d["associations"] if r["feature"] in d["figures"]["features"]][:limit]
     out = []
@@ -204,11 +204,11 @@ def feature_grids(d: dict[str, Any], per_image: int = 6, limit: int = 18) -> lis
                                 top=1 - 0.12 / rows)
         for i, name in enumerate(chunk):  # no axes for the empty places of the last row (each costs ~10 ms)
             _feature_panel(fig.add_subplot(grid[i // 3, i % 3]), d, name)
-        out.append(img_tag(fig, "Per-feature plots: " + ", ".join(chunk), dpi=72))
+        out.append(draw(fig, "Per-feature plots: " + ", ".join(chunk), dpi=72))
     return out
 
 
-def missing_heatmap(d: dict[str, Any]) -> str | None:
+def missing_heatmap(d: dict[str, Any]) -> Drawing | None:
     m = d["missingness"]
     if len(m["columns"]) < 2:
         return None
@@ -216,10 +216,10 @@ def missing_heatmap(d: dict[str, Any]) -> str | None:
     fig = figure(size + 1.5, size)
     _heatmap(fig.subplots(), m["columns"], m["cooccurrence"], "Missingness co-occurrence (indicator correlation)",
              len(m["columns"]) <= 12)
-    return img_tag(fig, "Missingness co-occurrence heatmap", dpi=72)
+    return draw(fig, "Missingness co-occurrence heatmap", dpi=72)
 
 
-def temporal_plot(d: dict[str, Any]) -> str | None:
+def temporal_plot(d: dict[str, Any]) -> Drawing | None:
     t = d.get("temporal")
     if not t or not t["periods"]:
         return None
@@ -237,4 +237,4 @@ def temporal_plot(d: dict[str, Any]) -> str | None:
             label=t["y"])
     tw.set_ylabel(t["y"], color=PALETTE[3])
     ax.set_title(f"{t['y']} per {t['period']} of {t['column']}")
-    return img_tag(fig, f"{t['y']} over {t['column']}", dpi=72)
+    return draw(fig, f"{t['y']} over {t['column']}", dpi=72)

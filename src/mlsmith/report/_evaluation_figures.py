@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._figures import PALETTE, figure, img_tag
+from ._figures import PALETTE, Drawing, draw, figure
 
 __all__ = ["classification_figures", "explanation_figures", "regression_figures"]
 
@@ -60,8 +60,8 @@ def _power_of_ten(value: float, _position=None) -> str:
     return ("−" if value < 0 else "") + "10" + str(round(exponent)).translate(_SUPERSCRIPT)
 
 
-def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
-    """(caption, <img>) pairs: ROC and PR curves, calibration, confusion matrix."""
+def classification_figures(d: dict[str, Any]) -> list[tuple[str, Drawing]]:
+    """(caption, figure) pairs: ROC and PR curves, calibration, confusion matrix."""
     curves, out = d.get("curves") or {}, []
     if "roc" in curves:
         fig = figure(10, 3.8, layout=None)
@@ -77,7 +77,7 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
             ax.set_xlim(-0.01, 1.01)
             ax.set_ylim(-0.01, 1.01)
         out.append(("ROC and precision-recall curves on the test split; the dot is the chosen decision threshold.",
-                    img_tag(fig, "ROC and precision-recall curves")))
+                    draw(fig, "ROC and precision-recall curves")))
     elif curves.get("per_class"):
         fig = figure(10, 3.8)
         axes = fig.subplots(1, 2)
@@ -89,7 +89,7 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
         for ax in axes:
             ax.legend(fontsize=8)
         out.append(("One-vs-rest ROC and precision-recall curves per class on the test split.",
-                    img_tag(fig, "per-class ROC and precision-recall curves")))
+                    draw(fig, "per-class ROC and precision-recall curves")))
     cal = curves.get("calibration")
     if cal:
         fig = figure(10, 3.4, layout=None)
@@ -105,7 +105,7 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
         axh.yaxis.set_major_formatter(_power_of_ten)
         _style(axh, "predicted probability", "test rows", "How the predictions spread")
         out.append(("Calibration: do predicted probabilities match observed rates? Bins hold equal numbers of rows.",
-                    img_tag(fig, "calibration curve")))
+                    draw(fig, "calibration curve")))
     cm = d.get("confusion_matrix")
     if cm:
         cm_arr = np.asarray(cm, dtype=float)
@@ -125,11 +125,11 @@ def classification_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_ylabel("true")
         ax.set_title("Confusion matrix (count, share of true class)", fontsize=10, loc="left")
         rule = "at the decision threshold" if d.get("decision_threshold") is not None else "predicting the most probable class"
-        out.append((f"Confusion matrix on the test split, {rule}.", img_tag(fig, "confusion matrix")))
+        out.append((f"Confusion matrix on the test split, {rule}.", draw(fig, "confusion matrix")))
     return out
 
 
-def regression_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
+def regression_figures(d: dict[str, Any]) -> list[tuple[str, Drawing]]:
     """Predicted vs actual, and residuals vs predicted."""
     c = d.get("curves") or {}
     if not c.get("actual"):
@@ -146,10 +146,10 @@ def regression_figures(d: dict[str, Any]) -> list[tuple[str, str]]:
     axr.axhline(0, ls="--", color="#999", lw=1)
     _style(axr, "predicted", "residual (actual - predicted)",
            f"Residuals: mean {c['residual_mean']:.3g}, sd {c['residual_std']:.3g}")
-    return [(f"Test split ({c['n_shown']} rows shown).", img_tag(fig, "predicted vs actual and residuals"))]
+    return [(f"Test split ({c['n_shown']} rows shown).", draw(fig, "predicted vs actual and residuals"))]
 
 
-def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> list[tuple[str, str]]:
+def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> list[tuple[str, Drawing]]:
     """Permutation importance bars, and partial dependence of the top columns."""
     out = []
     imp = e.get("permutation_importance") or []
@@ -161,7 +161,7 @@ def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> 
                 color=PALETTE[0], alpha=0.85)
         _style(ax, f"drop in test {e['metric']} when the column is shuffled", "", "Permutation importance")
         out.append((f"Each input column shuffled {e['n_repeats']} times on {e['n_rows']} test rows.",
-                    img_tag(fig, "permutation importance")))
+                    draw(fig, "permutation importance")))
     pdp = [p for p in e.get("partial_dependence") or [] if "average" in p]
     if pdp:
         fig = figure(3.4 * len(pdp), 3.0)
@@ -183,5 +183,5 @@ def explanation_figures(e: dict[str, Any], classes: list[Any] | None = None) -> 
                 ax.tick_params(axis="x", labelrotation=30, labelsize=7)
             _style(ax, p["feature"], p["response"] if ax is axes[0] else "", p["feature"])
         out.append(("Partial dependence: the average prediction as one column varies (training rows), "
-                    "other columns as observed.", img_tag(fig, "partial dependence")))
+                    "other columns as observed.", draw(fig, "partial dependence")))
     return out

@@ -2,22 +2,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
 
+from ._figures import Drawing, Rendered
 from ._html import fmt, render_template
 
 
-def html(data: dict[str, Any], results: dict[str, Any]) -> str:
+def html(data: dict[str, Any], results: dict[str, Any]) -> Rendered:
     """The feature-engineering section of the run report: the plan, its measured gain, what was kept."""
-    figure = gain_figure(data) if data.get("raw_score") is not None else ""
-    return render_template("sections/features.html", d=data, r=results, figure=Markup(figure))
+    figure = gain_figure(data) if data.get("raw_score") is not None else None
+    return Rendered(render_template("sections/features.html", d=data, r=results, figure=figure or ""),
+                    (figure,) if figure else ())
 
 
-def gain_figure(data: dict[str, Any]) -> str:
+def gain_figure(data: dict[str, Any]) -> Drawing:
     """Bars: the CV score on the raw columns, without each group, with the whole plan and the kept plan."""
-    from ._figures import PALETTE, figure, img_tag
+    from ._figures import PALETTE, draw, figure
 
     labels = ["raw columns", *[f"without {g['group']}" for g in data["groups"]], "whole plan", "kept plan"]
     values = [data["raw_score"], *[g["score_without"] for g in data["groups"]], data["full_score"], data["final_score"]]
@@ -30,7 +31,7 @@ def gain_figure(data: dict[str, Any]) -> str:
         ax.text(v, y, f" {v:.4g}", va="center", fontsize=8)
     ax.set_xlabel(f"CV {data['metric']} ({'higher' if data['greater_is_better'] else 'lower'} is better), {data['family']}")
     ax.spines[["top", "right"]].set_visible(False)
-    return img_tag(fig, f"cross-validated {data['metric']} with and without each feature group")
+    return draw(fig, f"cross-validated {data['metric']} with and without each feature group")
 
 
 def plan_html(plan: dict[str, Any]) -> str:

@@ -6,14 +6,15 @@ import base64
 import io
 import re
 import warnings
-from html import unescape
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # imported where a figure is made: writing a page's figures out needs no matplotlib
     from matplotlib.figure import Figure
 
-__all__ = ["figure", "img_tag", "png_bytes", "to_data_uri", "write_figures"]
+__all__ = ["Drawing", "Rendered", "draw", "figure", "png_bytes", "write_figures"]
 
 PALETTE = ["#3565a8", "#e0803a", "#3f9a5b", "#c2413b", "#7d5ba6", "#8c6d4f", "#d074b3", "#7a7a7a"]
 
@@ -53,40 +54,138 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def to_data_uri(fig: Figure, dpi: int = 100) -> str:
-    """Encode a figure as a ``data:image/png;base64,...`` URI."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi)).decode("ascii")
+@dataclass(frozen=True)
+class Drawing:
+    """A report figure as data: its PNG bytes and its alt text (the figure's title on disk).
+
+    The page embeds it (``{{ drawing }}`` in a template renders the ``<img>`` element); the run folder
+    writes the same bytes to ``figures/`` (:func:`write_figures`).
+
+    Parameters
+    ----------
+    png : bytes
+        The figure drawn, as PNG.
+    alt : str
+        What the figure shows, for readers who cannot see it; it also names the file.
+
+    Examples
+    --------
+    >>> Drawing(b"PNG", 'A "quoted" title').__html__()
+    '<img class="fig" src="data:image/png;base64,UE5H" alt="A &#34;quoted&#34; title">'
+    """
+
+    png: bytes
+    alt: str
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        data = base64.b64encode(self.png).decode("ascii")
+        return f'<img class="fig" src="data:image/png;base64,{data}" alt="{escape(self.alt)}">'
+
+    def file_name(self, number: int) -> str:
+        """``NN-<alt text>.png``: the figure's place in the page, then its alt text as a slug.
+
+        Examples
+        --------
+        >>> Drawing(b"", "Über 'x' & y").file_name(3)
+        '03-ber-x-y.png'
+        """
+        slug = re.sub(r"[^a-z0-9]+", "-", self.alt.lower()).strip("-")[:60] or "figure"
+        return f"{number:02d}-{slug}.png"
 
 
-def img_tag(fig: Figure, alt: str, dpi: int = 100) -> str:
-    """An ``<img>`` element embedding the figure, with alt text for accessibility."""
-    from markupsafe import escape
+def draw(fig: Figure, alt: str, dpi: int = 100) -> Drawing:
+    """The figure drawn once, with its alt text: what a section puts in its page.
 
-    return f'<img class="fig" src="{to_data_uri(fig, dpi)}" alt="{escape(alt)}">'
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, made by :func:`figure`.
+    alt : str
+        What the figure shows (the ``<img>`` element's alt text and the file's name).
+    dpi : int, default=100
+        Pixels per inch of the PNG.
+
+    Returns
+    -------
+    Drawing
+        The PNG bytes and the alt text.
+
+    Examples
+    --------
+    >>> fig = figure(2, 1)
+    >>> _ = fig.subplots().plot([0, 1])
+    >>> drawing = draw(fig, "A line", dpi=50)
+    >>> drawing.alt, drawing.png[:4]
+    ('A line', b'\\x89PNG')
+    """
+    return Drawing(png_bytes(fig, dpi), alt)
 
 
-_IMG = re.compile(r'<img class="fig" src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)">')
+@dataclass(frozen=True)
+class Rendered:
+    """HTML and the figures it embeds, in page order: what a section (or the page) renders to.
+
+    ``{{ rendered }}`` in a template, or ``str(rendered)``, gives the HTML.
+
+    Parameters
+    ----------
+    html : str
+        The HTML, every figure embedded as an ``<img>`` element.
+    figures : tuple of Drawing, default=()
+        The figures the HTML embeds, in the order it shows them.
+
+    Examples
+    --------
+    >>> part = Rendered("<p>two figures</p>", (Drawing(b"a", "first"), Drawing(b"b", "second")))
+    >>> str(part), [d.alt for d in (part + Rendered("<p>one</p>", (Drawing(b"c", "third"),))).figures]
+    ('<p>two figures</p>', ['first', 'second', 'third'])
+    """
+
+    html: str
+    figures: tuple[Drawing, ...] = ()
+
+    def __html__(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+    def __add__(self, other: Rendered) -> Rendered:
+        return Rendered(self.html + other.html, self.figures + other.figures)
 
 
-def write_figures(html: str, folder: Path) -> list[Path]:
-    """Write every figure embedded in a rendered page as ``folder/NN-<alt text>.png``.
+def write_figures(figures: Iterable[Drawing], folder: Path) -> list[Path]:
+    """Write figures as ``folder/NN-<alt text>.png``, numbered from 1 in the order given.
 
-    The page is the one place figures are drawn; the PNG files are the same bytes, for use outside
-    the browser (slides, tickets). Returns the files written, in page order.
+    The page's figures are written in page order (:attr:`Rendered.figures`): the PNG files are the bytes
+    the page embeds, for use outside the browser (slides, tickets).
+
+    Parameters
+    ----------
+    figures : iterable of Drawing
+        The figures, in the order to number them.
+    folder : pathlib.Path
+        Where to write them; made if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order given.
 
     Examples
     --------
     >>> import tempfile
     >>> fig = figure(2, 1)
     >>> _ = fig.subplots().plot([0, 1])
-    >>> [p.name for p in write_figures(img_tag(fig, "A line"), Path(tempfile.mkdtemp()))]
+    >>> [p.name for p in write_figures([draw(fig, "A line")], Path(tempfile.mkdtemp()))]
     ['01-a-line.png']
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for i, (data, alt) in enumerate(_IMG.findall(html), start=1):
-        slug = re.sub(r"[^a-z0-9]+", "-", unescape(alt).lower()).strip("-")[:60] or "figure"
-        path = folder / f"{i:02d}-{slug}.png"
-        path.write_bytes(base64.b64decode(data))
+    for number, drawing in enumerate(figures, start=1):
+        path = folder / drawing.file_name(number)
+        path.write_bytes(drawing.png)
         written.append(path)
     return written

@@ -8,6 +8,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from ._figures import Rendered
+
 
 class _TemplateCache(FileSystemBytecodeCache):
     """The compiled templates, kept between processes in the user's private temporary folder.
@@ -41,8 +43,8 @@ _env = Environment(loader=PackageLoader("mlsmith.report", "templates"), autoesca
                    bytecode_cache=_template_cache())
 
 #: The report's sections in page order: (key in results.json, renderer module). Each module has
-#: ``html(data: dict) -> str``, which renders the stage's ``to_dict()`` data as an HTML fragment, so a
-#: page can be re-rendered from results.json alone. A key absent from the results is left out.
+#: ``html(data: dict, results: dict) -> Rendered``, which renders the stage's ``to_dict()`` data as an
+#: HTML fragment with the figures it embeds, so a page can be re-rendered from results.json alone. A key absent from the results is left out.
 SECTIONS: list[tuple[str, str]] = [
     ("problem", "mlsmith.report._problem"),
     ("quality", "mlsmith.report._quality"),
@@ -77,8 +79,8 @@ def render_template(name: str, **context: Any) -> Markup:
     return Markup(_env.get_template(name).render(**context))
 
 
-def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
-    """The HTML of some sections of the page, to be passed to :func:`render_results` as ``rendered``.
+def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, Rendered]:
+    """Some sections of the page, to be passed to :func:`render_page` as ``rendered``.
 
     A section reads its own key and few others (the problem; the selection section the tuning's), so
     it can be drawn before the run has finished: the run's workers draw the sections of stages 2-6
@@ -88,28 +90,32 @@ def render_sections(results: dict[str, Any], keys: list[str]) -> dict[str, str]:
     --------
     >>> from mlsmith.guards import GuardReport
     >>> html = render_sections({"guards": GuardReport().to_dict()}, ["guards", "eda"])
-    >>> list(html), html["guards"].startswith('<section id="guards">')
-    (['guards'], True)
+    >>> list(html), html["guards"].html.startswith('<section id="guards">'), html["guards"].figures
+    (['guards'], True, ())
     """
     modules = dict(SECTIONS)
     return {key: importlib.import_module(modules[key]).html(results[key], results)
             for key in keys if results.get(key) is not None}
 
 
-def render_results(results: dict[str, Any], standalone: bool = True, rendered: dict[str, str] | None = None) -> str:
-    """Render results.json data (a dict) as the run's HTML page (``rendered``: sections drawn already)."""
+def render_page(results: dict[str, Any], standalone: bool = True,
+                rendered: dict[str, Rendered] | None = None) -> Rendered:
+    """Render results.json data (a dict) as the run's HTML page and its figures in page order
+    (``rendered``: sections drawn already)."""
     rendered = {**render_sections(results, [key for key, _ in SECTIONS if key not in (rendered or {})]),
                 **(rendered or {})}
-    sections = [Markup(rendered[key]) for key, _ in SECTIONS if key in rendered]
+    parts = [rendered[key] for key, _ in SECTIONS if key in rendered]
+    sections = [Markup(part) for part in parts]
     nav = [(m.group(1), Markup(m.group(2)).striptags())
            for m in (re.match(r'\s*<section id="([^"]+)"><h2>(.*?)</h2>', str(s)) for s in sections) if m]
-    return _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
+    page = _env.get_template("report.html").render(r=results, sections=sections, standalone=standalone, nav=nav)
+    return Rendered(page, tuple(drawing for part in parts for drawing in part.figures))
 
 
 def render_section(key: str, data: Any, results: dict[str, Any] | None = None) -> str:
     """One section of the report with the report's style, for a result's ``_repr_html_`` in a notebook."""
     module = dict(SECTIONS)[key]
-    return render_fragment(importlib.import_module(module).html(data, results or {}))
+    return render_fragment(str(importlib.import_module(module).html(data, results or {})))
 
 
 def render_fragment(body: str) -> str:
@@ -125,8 +131,8 @@ def render_fragment(body: str) -> str:
     return _env.get_template("fragment.html").render(body=Markup(body))
 
 
-def render_html(result, standalone: bool = True, rendered: dict[str, str] | None = None) -> str:
+def render_html(result, standalone: bool = True, rendered: dict[str, Rendered] | None = None) -> str:
     """Render a run's results as one self-contained HTML page (or a fragment for notebooks)."""
     from ..runs import to_jsonable
 
-    return render_results(to_jsonable(result), standalone=standalone, rendered=rendered)
+    return render_page(to_jsonable(result), standalone=standalone, rendered=rendered).html

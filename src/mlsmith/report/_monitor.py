@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from ._figures import PALETTE, figure, img_tag
+from ._figures import PALETTE, Rendered, draw, figure
 from ._html import _env, render_fragment, render_template
 
 #: Reference-vs-current distributions shown: the drifted features first, then the largest PSI.
@@ -65,21 +65,20 @@ def performance_figure(perf: dict[str, Any]):
     return fig
 
 
-def html(data: dict[str, Any], results: dict[str, Any] | None = None) -> str:
+def html(data: dict[str, Any], results: dict[str, Any] | None = None) -> Rendered:
     """The monitoring section, from ``DriftReport.to_dict()`` data."""
     rows = data["features"]
     tested = [r for r in rows if r["bins"] is not None]
     shown = sorted(tested, key=lambda r: (not r["drifted"], -(r["psi"] or 0)))[:SHOWN_DISTRIBUTIONS]
-    figures = {
-        "psi": Markup(img_tag(psi_figure(rows), "PSI per feature")) if tested else None,
-        "distributions": [Markup(img_tag(distribution_figure(r), f"reference vs current distribution of {r['name']}"))
-                          for r in shown],
-        "prediction": Markup(img_tag(distribution_figure(data["prediction"]), "prediction distribution"))
-        if data["prediction"]["bins"] else None,
-        "performance": Markup(img_tag(performance_figure(data["performance"]), "performance"))
-        if data.get("performance") else None,
-    }
-    return render_template("sections/monitor.html", d=data, fig=figures)
+    psi = draw(psi_figure(rows), "PSI per feature") if tested else None
+    distributions = [draw(distribution_figure(r), f"reference vs current distribution of {r['name']}") for r in shown]
+    prediction = (draw(distribution_figure(data["prediction"]), "prediction distribution")
+                  if data["prediction"]["bins"] else None)
+    performance = draw(performance_figure(data["performance"]), "performance") if data.get("performance") else None
+    figures = {"psi": psi, "distributions": distributions, "prediction": prediction, "performance": performance}
+    # the template's order: performance, PSI, the distributions, the prediction's distribution
+    return Rendered(render_template("sections/monitor.html", d=data, fig=figures),
+                    tuple(f for f in (performance, psi, *distributions, prediction) if f is not None))
 
 
 def page(data: dict[str, Any]) -> str:

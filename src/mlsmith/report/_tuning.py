@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from markupsafe import Markup
-
-from ._figures import PALETTE, figure, img_tag
+from ._figures import PALETTE, Drawing, Rendered, draw, figure
 from ._html import render_fragment, render_template
 
 
@@ -28,16 +26,18 @@ def learning_curve_figure(lc: dict[str, Any]):
     return fig
 
 
-def _figure_tag(lc: dict[str, Any]) -> Markup:
-    return Markup(img_tag(learning_curve_figure(lc), f"Learning curves, diagnosed as {lc['diagnosis']}"))
+def _drawing(lc: dict[str, Any]) -> Drawing:
+    return draw(learning_curve_figure(lc), f"Learning curves, diagnosed as {lc['diagnosis']}")
 
 
-def html(data: dict[str, Any], results: dict[str, Any]) -> str:
+def html(data: dict[str, Any], results: dict[str, Any]) -> Rendered:
     """The tuning section of the run report: search, gain over the defaults, learning curves."""
     lc = data.get("learning_curve")
-    return render_template("sections/tuning.html", d=data, r=results, figure=_figure_tag(lc) if lc else "")
+    figure = _drawing(lc) if lc else None
+    return Rendered(render_template("sections/tuning.html", d=data, r=results, figure=figure or ""),
+                    (figure,) if figure else ())
 
 
 def learning_curve_html(lc: dict[str, Any]) -> str:
     """A learning curve on its own (``LearningCurve._repr_html_``): the tuning section's figure and diagnosis."""
-    return render_fragment(render_template("sections/_learning_curve.html", lc=lc, figure=_figure_tag(lc)))
+    return render_fragment(render_template("sections/_learning_curve.html", lc=lc, figure=_drawing(lc)))

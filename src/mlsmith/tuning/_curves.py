@@ -48,7 +48,38 @@ _FIXES = {
 
 @dataclass
 class LearningCurve:
-    """Train and validation scores by training size, with the diagnosis and its fix."""
+    """Train and validation scores by training size, with the diagnosis and its fix.
+
+    Made by :func:`learning_curves`.
+
+    Parameters
+    ----------
+    metric : str
+        The metric scored.
+    greater_is_better : bool
+        Its direction.
+    train_sizes : list of int
+        The training rows at each point.
+    train_mean, train_std : list of float
+        The score on the rows fitted, mean and standard deviation over the folds.
+    val_mean, val_std : list of float
+        The score on the held-out fold, likewise.
+    reference : float, optional
+        The dummy model's score: the zero of the skill scale.
+    diagnosis : str
+        ``good fit``, ``underfitting``, ``overfitting`` or ``validation plateaus early``.
+    fix : str
+        What to do about it.
+    explanation : str
+        The numbers the diagnosis rests on.
+
+    Examples
+    --------
+    >>> lc = LearningCurve("r2", True, [100, 200], [0.9, 0.85], [0.01, 0.01], [0.5, 0.6], [0.05, 0.04], 0.0,
+    ...                    "overfitting", "more data", "train 0.85 vs validation 0.60")
+    >>> lc.to_dict()["diagnosis"], "more data" in lc._repr_html_()
+    ('overfitting', True)
+    """
 
     metric: str
     greater_is_better: bool
@@ -86,6 +117,11 @@ def learning_curves(pipeline, setup: CVSetup, *, reference: float | None = None,
         taken, so that a file sorted by the target still gives every class to the small subsets.
     reference
         The dummy model's score on the metric (the zero of the skill scale).
+    n_sizes
+        Training sizes scored, up to the whole training fold.
+
+    n_folds
+        Folds used (the first of the setup's); None: all of them.
 
     Returns
     -------

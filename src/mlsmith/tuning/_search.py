@@ -33,12 +33,13 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterSampler
 
+from .._budget import BudgetExceeded
 from .._experiment import CVSetup
 from .._progress import Step
 from .._space import describe_space, grid_points, suggest
 from ..catalog import CATALOG
 from ..metrics import get_metric, scorer
-from ..parallel import BudgetExceeded, FoldResult, fit_folds, fit_many
+from ..parallel import FoldResult, fit_folds, fit_many
 
 __all__ = ["METHODS", "TuningResult", "tune"]
 
@@ -60,7 +61,51 @@ _BATCHES = True
 
 @dataclass
 class TuningResult:
-    """The search that was run, its best parameters, and the gain over the defaults on the same folds."""
+    """The search that was run, its best parameters, and the gain over the defaults on the same folds.
+
+    Made by :func:`tune`.
+
+    Parameters
+    ----------
+    model : str
+        The family tuned.
+    method : str
+        ``grid``, ``random``, ``bayes`` or ``none``.
+    n_trials : int, optional
+        The trial budget.
+    metric : str
+        The metric optimised.
+    default_score, best_score : float, optional
+        The CV score of the default parameters and of the best trial, on the same folds.
+    best_params : dict
+        The best trial's parameters.
+    gain : float
+        The best trial's score over the defaults', signed so that positive is better.
+    kept : str
+        Which was kept (the tuned or the default parameters) and why.
+    trials : list of dict
+        Every trial: its number, parameters, score and state.
+    timeout_s : float, optional
+        The time budget.
+    trials_done, trials_pruned : int
+        Trials completed, and stopped early as unpromising.
+    budget_note : str
+        What the budget cut short, if anything.
+    space : dict
+        The search space, per parameter, as text.
+    seed : int, optional
+        The samplers' seed.
+    learning_curve : LearningCurve, optional
+        The kept pipeline's learning curves, diagnosed.
+    rows : int, optional
+        Training rows the search cross-validated on.
+
+    Examples
+    --------
+    >>> result = TuningResult("linear", "random", 3, "rmse", 55.1, 54.8, {"alpha": 0.1}, 0.3, "tuned")
+    >>> result.to_dict()["best_params"], "random search on linear" in result._repr_html_()
+    ({'alpha': 0.1}, True)
+    """
 
     model: str
     method: str
@@ -116,6 +161,11 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
         or ``none``.
     n_trials, timeout_s
         The budget; either or both (whichever ends first).
+    space
+        The search space, replacing the family's: the model's parameter names, each with its
+        distribution or values (as problem.yaml's ``tuning.spaces``).
+    progress
+        Called with each trial's step (its number of the budget) as the search goes.
 
     Returns
     -------
@@ -185,10 +235,11 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
         candidates = [clone(pipeline).set_params(**{prefixed[k]: v for k, v in params.items()}) for params in batch]
         # Several trials (none the pruner could stop, unless folds are cheap) or a cheap one: all folds at once.
         if batches and (cheap or len(batch) > 1):
-            outcomes = fit_many(candidates, X, y, folds, scorers, n_jobs=n_jobs, after_fold=search.report)
+            outcomes = fit_many(candidates, X, y, folds, scorers, n_jobs=n_jobs, seed=seed,
+                                after_fold=search.report)
         else:  # one trial, in rounds
             try:
-                outcomes = [fit_folds(candidates[0], X, y, folds, scorers, n_jobs=n_jobs, deadline=deadline,
+                outcomes = [fit_folds(candidates[0], X, y, folds, scorers, n_jobs=n_jobs, seed=seed, deadline=deadline,
                                       after_fold=search.report)]
             except BudgetExceeded as exc:
                 result.budget_note = (f"the {timeout_s:g} s budget stopped trial {first} after "
