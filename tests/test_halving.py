@@ -133,3 +133,22 @@ def test_a_budget_spent_on_the_last_rung_judges_the_families_on_the_rows_they_fi
     assert board.best.rows == 2880 and board.best.status == "ok"
     assert "the comparison's time budget ran out on the 3,000-row rung" in board.best.note
     assert [r.model for r in board.rows].count(board.best.model) == 1
+    # Recognised by the row's field, not its wording: every family promoted to the last rung, and only those.
+    assert {r.model for r in board.rows if r.stopped_by == "comparison budget"} == set(rungs[-2]["kept"])
+    assert board.best.to_dict()["stopped_by"] == "comparison budget"
+    assert "stopped_by" in board.to_frame().columns
+
+
+def test_the_budget_stop_is_read_from_the_row_and_the_board_not_from_their_wording():
+    from mlsmith.selection import Leaderboard, LeaderboardRow, _out_of_time
+
+    worded = LeaderboardRow("linear", "Linear", None, None, None, 0.0, 0.0, status="over budget",
+                            note="stopped at the comparison time budget of 5 s (1/3 folds done)")
+    marked = LeaderboardRow("knn", "k-NN", None, None, None, 0.0, 0.0, status="over budget", note="",
+                            stopped_by="comparison budget")
+    own = LeaderboardRow("svm", "SVM", None, None, None, 0.0, 0.0, status="over budget", stopped_by="family budget")
+    board = Leaderboard("roc_auc", True, "KFold(n_splits=3)", [worded, marked, own],
+                        skipped={"random_forest": "the comparison's time budget of 5 s was spent before it started",
+                                 "lightgbm": "not installed"}, budget={"not_started": ["random_forest"]})
+    assert [name for name in ("linear", "knn", "svm", "random_forest", "lightgbm") if _out_of_time(board, name)] == \
+        ["knn", "random_forest"]

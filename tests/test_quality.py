@@ -168,3 +168,14 @@ def test_regression_target_has_no_imbalance_finding(hitters, tmp_path):
     with pytest.raises(DataError, match="task must be one of binary_classification, multiclass_classification, "
                                         "regression; got 'regresion'"):
         assess_quality(rare, target="target", task="regresion")
+
+
+def test_mixed_types_are_counted_over_every_row_without_a_random_sample(hitters):
+    # 64,000 rows (over the 50,000-row sample the count used to be drawn from, with a seed of its own):
+    # player names as text, and 10 rows where a salary crept in as a number. Every row is counted.
+    df = pd.concat([hitters[["Salary"]]] * 200, ignore_index=True).iloc[:64_000]
+    names = np.tile(hitters["League"].to_numpy(dtype=object), 200)[:64_000]
+    names[np.linspace(0, 63_999, 10).astype(int)] = 512.5
+    [found] = [f for f in assess_quality(df.assign(name=names)).findings if f.check == "mixed_types"]
+    assert found.evidence["types"] == {"text": 63_990, "number": 10}
+    assert found.message == "'name' mixes Python types (text 63990, number 10)"

@@ -13,9 +13,10 @@ import pytest
 from sklearn.model_selection import KFold
 
 import mlsmith
-from mlsmith import CVSetup, workflow
+from mlsmith import CVSetup, _bootstrap, _table, workflow
 from mlsmith.data import infer_schema
 from mlsmith.deploy import ModelBundle
+from mlsmith.guards import _run as guards_run
 from mlsmith.target import code_model
 
 from conftest import write_problem
@@ -51,6 +52,21 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
         return default_rng(seed)
 
     monkeypatch.setattr(np.random, "default_rng", recorded_rng)
+    given: dict[str, list[int]] = {}  # the seed each random step's entry point was given
+
+    def recorded(where: str, func, seed_of):
+        def call(*args, **kwargs):
+            given.setdefault(where, []).append(seed_of(args, kwargs))
+            return func(*args, **kwargs)
+        return call
+
+    # Every guard that draws (samples, folds, models) as check_data calls it (n_jobs=1: in this process).
+    for name in ("check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
+                 "check_adversarial", "check_date_trend"):
+        monkeypatch.setattr(guards_run, name, recorded(name, getattr(guards_run, name), lambda a, k: k["seed"]))
+    # Every bootstrap draw (the evaluation's intervals, the reference's standard error, monitoring's).
+    monkeypatch.setattr(_bootstrap, "on_resamples", recorded("bootstrap", _bootstrap.on_resamples, lambda a, k: a[3]))
+    monkeypatch.setattr(_table.Table, "sample", recorded("eda sample", _table.Table.sample, lambda a, k: k["seed"]))
     result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
     modules = {m.rsplit(".", 1)[0] if m.startswith("mlsmith.guards") else m for m, _ in drawn}
     assert {"mlsmith.guards", "mlsmith._bootstrap"} <= modules, modules
@@ -73,6 +89,13 @@ def test_seed_7_reaches_every_random_step_of_the_run(tmp_path, monkeypatch):
     assert saved["problem"]["seed"] == 7 and saved["tuning"]["seed"] == 7
     assert ModelBundle.load(result.run_dir / "model").metadata["seed"] == 7
 
+    # Monitoring's bootstrap of the current metric draws with the seed the bundle's reference records: the spec's.
+    assert json.loads((result.run_dir / "model" / "reference.json").read_text())["seed"] == 7
+    mlsmith.monitor.monitor(result.run_dir / "model", frame, labels="y")
+    assert set(given) == {"check_target_leakage", "check_text_leakage", "check_id_order", "check_contamination",
+                          "check_adversarial", "check_date_trend", "bootstrap", "eda sample"}
+    assert {seed for seeds in given.values() for seed in seeds} == {7}, given
+
 
 def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
     frame = pd.DataFrame({"x": np.arange(20.0), "y": np.arange(20) % 2})
@@ -87,6 +110,29 @@ def test_the_cv_settings_have_no_seed_default_and_cannot_be_changed_in_place():
     assert (sample.seed, len(sample.X), sample.n_classes, setup.n_classes) == (7, 8, 2, 2)
     assert [test.tolist() for _, test in sample.folds()] == [test.tolist() for _, test in
                                                              KFold(4, shuffle=True, random_state=7).split(range(8))]
+
+
+def test_a_table_sample_is_drawn_with_the_seed_asked_for_not_the_first_one_kept():
+    # The run's quality stage sampled the shared table with seed 0 before EDA asked for the spec's seed
+    # with the same size, and EDA got the seed-0 sample back from the cache.
+    frame = pd.DataFrame({"x": np.arange(60_000)})
+    with _table.open_table(frame) as table:
+        first, second = table.sample(50_000, seed=0), table.sample(50_000, seed=7)
+        assert table.sample(50_000, seed=7) is second
+    assert second["x"].tolist() == frame.sample(50_000, random_state=7)["x"].tolist() != first["x"].tolist()
+
+
+def test_monitoring_draws_with_the_seed_the_bundle_records():
+    from types import SimpleNamespace
+
+    from mlsmith.exceptions import BundleError
+    from mlsmith.monitor._monitor import _bundle_seed
+
+    bundle = SimpleNamespace(metadata={"seed": 5}, path="runs/x/model")
+    assert _bundle_seed({"seed": 7}, bundle) == 7  # the reference's: the spec's seed
+    assert _bundle_seed({}, bundle) == 5  # a reference written before it recorded one: the metadata's
+    with pytest.raises(BundleError, match=r"model bundle 'runs/x/model' records no seed .*re-create it with 'mlsmith run'"):
+        _bundle_seed({}, SimpleNamespace(metadata={}, path="runs/x/model"))
 
 
 def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_as_terms():

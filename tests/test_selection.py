@@ -66,6 +66,7 @@ def test_whole_comparison_budget_skips_families_not_started(churn):
     assert lb.skipped["knn"] == "the comparison's time budget of 1e-09 s was spent before it started"
     assert "linear" in lb.skipped
     assert [r.model for r in lb.rows] == ["dummy"]  # the floor always runs
+    assert lb.budget["not_started"] == ["linear", "knn"] and lb.rows[0].stopped_by is None
 
 
 def test_a_family_clearly_behind_stops_after_three_folds_and_the_rest_complete():

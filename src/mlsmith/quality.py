@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd  # noqa: F401 (the examples use it)
 
 from ._findings import Finding, FindingsReport, finding
-from ._table import SAMPLE_ROWS, Table, lit, open_table, q
+from ._table import Table, lit, open_table, q
 from .exceptions import DataError
 
 __all__ = ["QualityReport", "assess_quality"]
@@ -349,14 +349,14 @@ def _column_findings(table: Table, c: str, s: dict[str, Any], n: int) -> list[Fi
 
 
 def _object_types(table: Table, c: str) -> dict[str, int]:
-    """Python types of an object column's values (on the sample), when the table is a DataFrame."""
+    """Python types of an object column's values, when the table is a DataFrame: all of them, counted
+    by type (one pass in pandas), so that the quality report draws no random sample and needs no seed."""
     if table.frame is None or table.frame[c].dtype != object:
         return {}
-    # Every k-th row, not a random draw: a count of value types needs no seed, and quality has none.
-    column = table.frame[c]
-    values = column.iloc[::max(1, -(-len(column) // SAMPLE_ROWS))].dropna()
-    names = Counter("number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                    else "text" if isinstance(v, str) else type(v).__name__ for v in values)
+    names: Counter[str] = Counter()
+    for kind, count in table.frame[c].dropna().map(type).value_counts(sort=False).items():
+        number = issubclass(kind, (int, float, np.number)) and not issubclass(kind, bool)
+        names["number" if number else "text" if issubclass(kind, str) else kind.__name__] += int(count)
     return dict(names)
 
 
@@ -369,7 +369,7 @@ def _text_findings(table: Table, c: str, s: dict[str, Any], n: int) -> list[Find
     numeric_share = s["n_numeric_text"] / real
     if len(types) > 1:
         mix = ", ".join(f"{k} {v}" for k, v in sorted(types.items(), key=lambda kv: -kv[1]))
-        out.append(finding("mixed_types", "warning", f"'{c}' mixes Python types ({mix}, in a sample)",
+        out.append(finding("mixed_types", "warning", f"'{c}' mixes Python types ({mix})",
                            "convert the column to one type (pd.to_numeric(errors='coerce') or astype(str))", c,
                            {"types": types}))
     elif numeric_share >= 0.98:

@@ -72,6 +72,9 @@ class LeaderboardRow:
     #: Training rows it was cross-validated on: fewer than all of them when successive halving
     #: (:func:`compare_models`) stopped it on a sample.
     rows: int = 0
+    #: The time budget that stopped it, if one did: ``comparison budget`` (the whole comparison's,
+    #: on this row's rung or a later one) or ``family budget`` (its own); None when none did.
+    stopped_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -188,10 +191,12 @@ def compare_models(
         The families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
         names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
     time_budget_s
-        For the whole comparison: a family still running when it is spent is stopped,
-        the families not started are skipped; both are marked.
+        For the whole comparison: a family still running when it is spent is stopped (its row's
+        ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
+        ``budget["not_started"]``, their reason in ``skipped``).
     family_budget_s
-        For each family: one that runs over is stopped and marked ``over budget``.
+        For each family: one that runs over is stopped and marked ``over budget`` (``stopped_by``:
+        ``family budget``).
     interpretability, latency_ms
         The problem's constraints. A family whose median one-row
         predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
@@ -270,6 +275,7 @@ def compare_models(
                        and _out_of_time(board, name)]
         for name in out_of_time:  # promoted, then the budget ran out: its scores on the rows it finished stand
             row = previous[name]
+            row.stopped_by = "comparison budget"
             row.note = (f"cross-validated on {row.rows:,} of the {n:,} rows: the comparison's time budget ran out "
                         f"on the {n if last else size:,}-row rung, so it is judged on these")
             stopped.append(row)
@@ -348,8 +354,8 @@ def _out_of_time(board: Leaderboard, name: str) -> bool:
     """Whether the comparison's time budget stopped ``name`` on this rung (or ran out before it started)."""
     row = next((r for r in board.rows if r.model == name), None)
     if row is not None:
-        return row.status == "over budget" and "comparison time budget" in row.note
-    return board.skipped.get(name, "").startswith("the comparison's time budget")
+        return row.stopped_by == "comparison budget"
+    return name in board.budget.get("not_started", ())
 
 
 def _rung_sizes(n: int, first: int) -> list[int]:
@@ -431,6 +437,7 @@ def _compare(
 
     start = time.perf_counter()
     total_deadline = None if time_budget_s is None else start + time_budget_s
+    not_started: list[str] = []  # the families the comparison's budget left unstarted
     if not budgeted:
         # Nothing has to stop between families: every fold of every family is queued at once, in
         # two rounds when the comparison races (see _race).
@@ -452,6 +459,7 @@ def _compare(
             now = time.perf_counter()
             if total_deadline is not None and now > total_deadline and name != "dummy":
                 rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
+                not_started.append(name)
                 continue
             if progress:
                 progress(family.label)
@@ -466,7 +474,7 @@ def _compare(
                 rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
                                            note=f"stopped at the {which} time budget of {budget:g} s "
                                                 f"({exc.done}/{len(folds)} folds done)",
-                                           wall_time_s=round(time.perf_counter() - now, 3)))
+                                           wall_time_s=round(time.perf_counter() - now, 3), stopped_by=f"{which} budget"))
                 warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
                 continue
             except Exception as exc:  # a family that cannot fit this data is reported, not fatal
@@ -479,12 +487,22 @@ def _compare(
     rows.sort(key=lambda r: (r.status not in ("ok", "stopped early"), r.selection_score is None,
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
-    budget = {"time_budget_s": time_budget_s, "family_budget_s": family_budget_s,
-              "elapsed_s": round(time.perf_counter() - start, 3)}
-    if latency_ms is not None:
-        budget["latency"] = _latency_record(rows, latency_ms)
+    budget = _budget_record(time_budget_s, family_budget_s, time.perf_counter() - start, not_started, rows, latency_ms)
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
+
+
+def _budget_record(time_budget_s: float | None, family_budget_s: float | None, elapsed_s: float,
+                   not_started: list[str], rows: list[LeaderboardRow], latency_ms: float | None) -> dict[str, Any]:
+    """The comparison's ``budget``: its budgets, the seconds spent, the families its time budget left
+    unstarted (when any) and the latency decision (when the problem sets a latency budget)."""
+    budget: dict[str, Any] = {"time_budget_s": time_budget_s, "family_budget_s": family_budget_s,
+                              "elapsed_s": round(elapsed_s, 3)}
+    if not_started:
+        budget["not_started"] = not_started
+    if latency_ms is not None:
+        budget["latency"] = _latency_record(rows, latency_ms)
+    return budget
 
 
 def _race(

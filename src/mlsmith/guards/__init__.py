@@ -3,7 +3,9 @@
 Each check returns :class:`Finding` objects (check, severity, message, evidence, fix). The workflow
 runs :func:`check_data` after the split and before training (``--strict`` stops on an error) and
 :func:`check_training` once the model is trained; :func:`check_pipeline` checks a user's own
-scikit-learn pipeline. The individual checks are public so that each can run on its own.
+scikit-learn pipeline. The individual checks are public so that each can run on its own; those
+that draw random numbers (a sample of rows, folds, a model) take ``seed`` as a required keyword, as
+every function of mlsmith does: :func:`check_data` passes the spec's.
 
 =======================  ===================================================================
 check                    what it flags

@@ -85,6 +85,8 @@ def check_target_leakage(frame: pd.DataFrame, y: pd.Series | np.ndarray, task: s
         The problem's task type.
     roles
         Column roles (the schema's); inferred when not given.
+    seed
+        The sample's, the folds' and the models' seed (the workflow passes the spec's).
     """
     y = pd.Series(np.asarray(y), index=frame.index)
     keep = y.notna()

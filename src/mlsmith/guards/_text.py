@@ -44,6 +44,8 @@ def check_text_leakage(frame: pd.DataFrame, labels: pd.Series, task: str, roles:
         The problem's task type.
     roles
         Column roles; text, categorical and id columns holding spaces are looked at.
+    seed
+        The sample's seed and the shuffle's (the workflow passes the spec's).
     """
     roles = roles_of(frame, roles)
     labels = labels.loc[frame.index]

@@ -17,7 +17,7 @@ from .._reading import source_name
 from ..deploy import ModelBundle
 from ..deploy._log import log_chunks
 from ..evaluation import metric_on_resamples, scores_for
-from ..exceptions import DataError, MlsmithError
+from ..exceptions import BundleError, DataError, MlsmithError
 from ..target import TargetCodec
 from ._current import CHUNK_ROWS, count_chunks, counts_for, file_chunks, parse_time
 from ._drift import data_findings, feature_drift, prediction_drift
@@ -101,6 +101,17 @@ class DriftReport:
         return html(self.to_dict()).html
 
 
+def _bundle_seed(reference: dict[str, Any], model: ModelBundle) -> int:
+    """The seed of the current metric's bootstrap: the spec's seed the bundle was trained with, as its
+    reference records it (or, in a reference written before it did, the bundle's metadata), the seed
+    the reference's standard error was drawn with."""
+    seed = reference.get("seed", model.metadata.get("seed"))
+    if seed is None:
+        raise BundleError(f"model bundle '{model.path}' records no seed (neither its reference nor its metadata); "
+                          "re-create it with 'mlsmith run' to monitor it.")
+    return int(seed)
+
+
 def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, pred: np.ndarray,
                  proba: np.ndarray | None, n_unlabelled: int, alpha: float, n_boot: int) -> dict[str, Any]:
     ref = reference["performance"]
@@ -108,8 +119,7 @@ def _performance(reference: dict[str, Any], model: ModelBundle, y: np.ndarray, p
     n_classes = len(model.classes) or None
     score = metric_on_resamples(name, task, y, pred, proba, n_classes)
     current = float(score(np.arange(len(y))[None])[0])
-    # The run's seed, as the reference's standard error was drawn with it (a bundle made by hand has none).
-    se = bootstrap_se(score, len(y), n_boot=n_boot, seed=int(model.metadata.get("seed", 0)))
+    se = bootstrap_se(score, len(y), n_boot=n_boot, seed=_bundle_seed(reference, model))
     sign = 1.0 if ref["greater_is_better"] else -1.0
     change = current - ref["value"]
     z = stats.norm.ppf(1 - alpha / 2)
@@ -206,7 +216,8 @@ def monitor(
     chunk_rows
         Rows read at a time.
     n_boot
-        Bootstrap resamples for the performance interval.
+        Bootstrap resamples for the performance interval, drawn with the spec's seed the bundle was
+        trained with (its reference records it).
 
     Returns
     -------
@@ -322,6 +333,8 @@ def data_drift(reference: pd.DataFrame | dict[str, dict[str, Any]], current: pd.
         needed only when ``reference`` is a table.
     alpha
         Family-wise false-alarm rate.
+    chunk_rows
+        Rows of ``current`` read at a time.
 
     Returns
     -------

@@ -135,7 +135,8 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
     classes
         The class values in code order (empty for regression).
     seed
-        The bootstrap's seed (the standard error of the test metric).
+        The spec's seed: the bootstrap's (the standard error of the test metric), recorded in the
+        reference for monitoring's bootstrap of the current metric (see :func:`~mlsmith.monitor.monitor`).
     """
     pred, proba = model_outputs(pipeline, X_test, task, decision_threshold)
     summary = prediction_summary(task, pred, proba, classes)
@@ -146,7 +147,8 @@ def test_reference(pipeline, X_test: pd.DataFrame, y_test: np.ndarray, task: str
         "value": float(score(np.arange(len(y_test))[None])[0]), "se": bootstrap_se(score, len(y_test), seed=seed),
         "n": int(len(y_test)), "threshold": threshold, "source": "test split",
     }
-    return {"task": task, "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},
+    return {"task": task, "seed": seed,
+            "prediction": {"source": "test split", "what": _prediction_what(task), **prediction},
             "performance": performance}
 
 
@@ -165,7 +167,8 @@ def build_reference(train: pd.DataFrame, schema, on_test: dict[str, Any]) -> dic
     Returns
     -------
     dict
-        JSON-able: ``features`` (per column), ``prediction``, ``performance``.
+        JSON-able: ``features`` (per column), ``prediction``, ``performance`` and the ``seed`` of
+        ``on_test``.
 
     Examples
     --------
