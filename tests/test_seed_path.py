@@ -179,3 +179,50 @@ def test_the_seed_default_scan_sees_positional_and_keyword_only_defaults(tmp_pat
     (tmp_path / "m.py").write_text("def a(x, seed=0): ...\ndef b(*, seed: int = 1): ...\ndef c(seed, *, n=2): ...\n")
     monkeypatch.setattr(__import__(__name__), "SRC", tmp_path)
     assert seed_defaults() == {"m.py:a", "m.py:b"}
+
+
+SEED_KEYWORDS = {"seed", "random_state", "random_seed"}
+
+
+def literal_seeds() -> set[str]:
+    """``path:line`` of every call under src/mlsmith that fixes a seed with a literal number.
+
+    ``f(random_state=0)``, ``default_rng(0)``: a literal bypasses the spec's seed as surely as a default does
+    (``data.py``'s role inference and the feature plan's ratio screen drew with ``random_state=0``).
+    """
+    found = set()
+    for path in SRC.rglob("*.py"):
+        if path.parent.name == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            values = [k.value for k in node.keywords if k.arg in SEED_KEYWORDS]
+            if name in {"default_rng", "RandomState", "seed"}:
+                values += node.args[:1]
+            if any(isinstance(v, ast.Constant) and isinstance(v.value, int) for v in values):
+                found.add(f"{path.relative_to(SRC).as_posix()}:{node.lineno}")
+    return found
+
+
+def test_no_call_of_the_library_fixes_a_seed_with_a_literal():
+    assert sorted(literal_seeds()) == []
+
+
+def test_the_literal_seed_scan_sees_keywords_and_generators(tmp_path, monkeypatch):
+    (tmp_path / "m.py").write_text("a = f(random_state=0)\nb = np.random.default_rng(3)\n"
+                                   "c = f(random_state=seed)\nd = g(seed=NOISE_SEED)\n")
+    monkeypatch.setattr(__import__(__name__), "SRC", tmp_path)
+    assert literal_seeds() == {"m.py:1", "m.py:2"}
+
+
+def test_the_schema_and_the_ratio_screen_read_the_same_rows_whatever_the_order_of_runs():
+    # Systematic samples: role inference's 500 values and the ratio screen's 5,000 rows are evenly spaced,
+    # so they cover a time-ordered table from end to end and draw nothing.
+    from mlsmith._columns import evenly_spaced
+    dates = pd.Series(pd.date_range("2020-01-01", periods=100_000, freq="h").astype(str))
+    picked = evenly_spaced(dates, 500)
+    assert len(picked) == 500 and picked.iloc[0] == dates.iloc[0] and picked.iloc[-1] == dates.iloc[-1]
+    frame = pd.DataFrame({"when": dates, "n": np.arange(100_000)})
+    assert infer_schema(frame, "n")["when"].role == "datetime"

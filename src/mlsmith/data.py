@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._columns import as_time, looks_like_dates
+from ._columns import as_time, evenly_spaced, looks_like_dates
 from ._reading import (
     NA_VALUES,
     arrow_to_pandas,
@@ -445,7 +445,7 @@ def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
             return "id", "unique integer per row, named or ordered like an id"
         return "numeric", "numeric dtype"
     values = non_null.astype(str)
-    sample = values.sample(min(len(values), 500), random_state=0) if len(values) > 500 else values
+    sample = evenly_spaced(values, 500)
     if set(sample.str.lower().unique()) <= {"true", "false"}:
         return "boolean", "values are true/false"
     if _looks_like_dates(sample):

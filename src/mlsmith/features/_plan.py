@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 from scipy.stats import skew
 
+from .._columns import evenly_spaced
 from ..data import Schema
 from ..exceptions import DataError
 from ..preprocess import HIGH_CARDINALITY
@@ -228,8 +229,7 @@ def suggest(train: pd.DataFrame, schema: Schema, country: str | None = None,
 def _ratios(train: pd.DataFrame, columns: list[str]) -> list[FeatureSpec]:
     if len(columns) < 2:
         return []
-    sample = train[columns].sample(min(len(train), 5000), random_state=0) if len(train) > 5000 else train[columns]
-    rho = sample.astype(float).corr(method="spearman").to_numpy()
+    rho = evenly_spaced(train[columns], 5000).astype(float).corr(method="spearman").to_numpy()
     pairs = sorted(((abs(rho[i, j]), i, j) for i, j in combinations(range(len(columns)), 2)
                     if np.isfinite(rho[i, j]) and abs(rho[i, j]) >= RATIO_RHO), reverse=True)[:MAX_RATIOS]
     return [FeatureSpec(kind="ratio", columns=[columns[i], columns[j]], reason=(

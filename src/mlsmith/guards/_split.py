@@ -11,6 +11,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from .._columns import evenly_spaced
 from .._findings import Finding, Severity
 from ._frame import as_time, encode, roles_of, row_keys, sample
 
@@ -509,7 +510,7 @@ def check_time_order(train: pd.DataFrame, strategy: str, roles: dict[str, str] |
         return []
     roles = roles_of(train, roles)
     findings = []
-    part = train if len(train) <= 20_000 else train.iloc[np.linspace(0, len(train) - 1, 20_000).astype(int)]
+    part = evenly_spaced(train, 20_000)
     for column, times, ok in _date_columns(part, roles, at_least=20):
         rho = float(spearmanr(np.arange(len(part))[ok], times[ok].astype("int64")).statistic)
         if abs(rho) >= ORDERED_RHO:
