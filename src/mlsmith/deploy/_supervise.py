@@ -23,8 +23,8 @@ from fastapi import FastAPI
 
 from .._lifeline import die_with_parent
 from ..exceptions import MlsmithError
+from ._app import create_app
 from ._metrics import MULTIPROC_ENV
-from ._serve import create_app
 
 __all__ = ["default_workers", "serve"]
 
