@@ -54,33 +54,33 @@ def create_app(
 
     Parameters
     ----------
-    bundle
+    bundle : str, pathlib.Path or ModelBundle
         The champion: a bundle folder or a loaded :class:`ModelBundle`.
-    runtime
+    runtime : {"sklearn", "onnx"}, default="sklearn"
         ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
-    challenger
+    challenger : str, pathlib.Path or ModelBundle, optional
         A second bundle, scored in ``mode``.
-    mode
+    mode : {"shadow", "canary"}, default="shadow"
         ``"shadow"`` (the challenger is scored and logged after the response, never returned) or
         ``"canary"`` (it answers ``canary_share`` of the requests).
-    canary_share
+    canary_share : float, default=0.1
         The share of requests a canary challenger answers.
-    log
+    log : str or pathlib.Path, optional
         A SQLite file to log every prediction to (WAL mode); none by default.
-    max_body_bytes
+    max_body_bytes : int, default=MAX_BODY_BYTES
         Larger request bodies get 413.
-    api_key
+    api_key : str, optional
         When set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
         (401 otherwise); ``/health`` and ``/metrics`` stay open.
-    host
+    host : str, optional
         The address the server listens on. On a loopback address, requests whose Host header
         names another host than a loopback one or one of ``allowed_hosts`` get 421 (DNS
         rebinding). None: no Host check.
-    docs
+    docs : bool, optional
         Serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
-    max_inflight_bytes
+    max_inflight_bytes : int, default=MAX_INFLIGHT_BYTES
         Request body bytes held at once; a request past it gets 503 with Retry-After.
-    allowed_hosts
+    allowed_hosts : sequence of str, default=()
         More Host header values accepted on a loopback address (see ``host``).
 
     Returns
