@@ -99,15 +99,15 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
 
     Parameters
     ----------
-    plan
+    plan : FeaturePlan
         The proposed plan.
-    family
+    family : str or Family
         The model family to measure with (the leaderboard's best): a catalog name or a
         :class:`~mlsmith.catalog.Family` (a user's own).
-    setup
+    setup : CVSetup
         The training rows, schema, task, metric (scores are reported in its natural direction),
         the run's splitter and groups (the same folds as the comparison), seed and workers.
-    full_score
+    full_score : float, optional
         The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
 

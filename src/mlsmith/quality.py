@@ -118,12 +118,12 @@ def assess_quality(data: Any, target: str | None = None,
 
     Parameters
     ----------
-    data
+    data : pandas.DataFrame, polars.DataFrame, pyarrow.Table, str or pathlib.Path
         A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet / Excel file,
         a folder of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target
+    target : str, optional
         The target column, if any (distribution and imbalance).
-    task
+    task : {"binary_classification", "multiclass_classification", "regression"}, optional
         binary_classification, multiclass_classification or regression; inferred from the target
         when None, by the rule a run uses (:func:`mlsmith.problem.infer_task`). A regression target
         has no classes, so no imbalance finding.

@@ -107,17 +107,17 @@ def recommend(
 
     Parameters
     ----------
-    schema
+    schema : Schema
         The training data's column roles (with missing fractions).
-    n_rows
+    n_rows : int
         Training rows.
-    task
+    task : str
         The problem's task type.
-    interpretability
+    interpretability : {"high", "medium", "low"}, default="medium"
         ``high`` keeps the readable families only (linear, decision tree, naive Bayes).
-    latency_ms
+    latency_ms : float, optional
         A per-request budget; recorded here, checked on measured predict times later.
-    models
+    models : list of str or ModelSpec, optional
         Families named in problem.yaml (names, or :class:`~mlsmith.problem.ModelSpec` entries of the
         user's own families); the others are skipped as not requested.
 

@@ -144,25 +144,25 @@ def retrain(
 
     Parameters
     ----------
-    problem
+    problem : str, pathlib.Path or Problem
         Problem.yaml (or a Problem); its ``data`` source is replaced by ``data``.
-    champion
+    champion : str or pathlib.Path
         The bundle in production.
-    data
+    data : str, pathlib.Path, pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The new data: a file (CSV, Parquet, ...) or a table held in memory (pandas, Polars,
         pyarrow; as :func:`mlsmith.run`'s ``data``).
-    runs_dir
+    runs_dir : str or pathlib.Path, default="runs"
         Where the challenger's run folder is written.
-    promote
+    promote : bool, default=False
         When the challenger wins, also put its bundle in the champion's folder (the old one is
         kept as ``<champion>.replaced-<time>``).
-    alpha
+    alpha : float, default=0.05
         One minus the level of the paired-bootstrap interval.
-    n_boot
+    n_boot : int, default=1000
         Bootstrap resamples.
-    n_jobs
+    n_jobs : int, default=-1
         Parallel workers for the challenger's run (-1: all cores).
-    progress
+    progress : callable, optional
         Called with each stage's name as the challenger's run starts it.
 
     Returns

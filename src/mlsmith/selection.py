@@ -181,32 +181,44 @@ def compare_models(
 
     Parameters
     ----------
-    setup
+    setup : CVSetup
         The training rows, schema, task, success metric, splitter, groups, seed (it reaches every
         estimator and sample; the splitter carries it already) and workers (each model uses one
         thread). See :class:`~mlsmith.CVSetup`.
-    secondary
+    secondary : list of str, default=()
         More metrics to report.
-    models
+    models : list of str or ModelSpec, optional
         The families to compare (default: what :func:`~mlsmith.recommender.recommend` keeps): catalog
         names, or :class:`~mlsmith.problem.ModelSpec` entries for the user's own families.
-    time_budget_s
+    time_budget_s : float, optional
         For the whole comparison: a family still running when it is spent is stopped (its row's
         ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
         ``budget["not_started"]``, their reason in ``skipped``).
-    family_budget_s
+    progress : callable, optional
+        Called with each family's label as it starts (prefixed with the rung's rows under
+        successive halving).
+    target : float, optional
+        The success threshold. For a binary task whose metric depends on the decision threshold
+        (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
+        the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
+        :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
+        ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
+    family_budget_s : float, optional
         For each family: one that runs over is stopped and marked ``over budget`` (``stopped_by``:
         ``family budget``).
-    interpretability, latency_ms
-        The problem's constraints. A family whose median one-row
+    interpretability : {"high", "medium", "low"}, default="medium"
+        The problem's interpretability constraint: ``high`` keeps the readable families only
+        (see :func:`~mlsmith.recommender.recommend`).
+    latency_ms : float, optional
+        The problem's latency constraint. A family whose median one-row
         predict CPU time (every fold model timed ``LATENCY_REPEATS`` times, see
         :mod:`mlsmith._latency`) exceeds ``latency_ms`` by more than
         ``LATENCY_TOLERANCE`` (25%) is marked ``over latency`` and cannot be chosen; each row
         records the decision, and the leaderboard's ``budget["latency"]`` the rule and the
         families it excluded.
-    plan
+    plan : FeaturePlan, optional
         The feature plan of stage 4, applied inside every family's pipeline.
-    first_rung_rows
+    first_rung_rows : int, optional
         Successive halving over rows (default :data:`FIRST_RUNG_ROWS`). On more than
         ``first_rung_rows * RUNG_FACTOR`` training rows, every family is first compared on a sample of
         that many rows (stratified by class; the most recent rows for time-ordered folds; whole
@@ -217,15 +229,6 @@ def compare_models(
         last rung does not leave only the dummy to choose). A family the
         recommender caps at a rung's size (kernel SVM and k-NN above ``LARGE_N`` rows) stops there.
         The time budget holds across the rungs; ``budget["rungs"]`` records each one.
-    target
-        The success threshold. For a binary task whose metric depends on the decision threshold
-        (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
-        the threshold is chosen on out-of-fold probabilities exactly as for the final model (see
-        :func:`~mlsmith.metrics.choose_threshold`), the metric is reported at that threshold, and
-        ``selection_score`` ranks them (e.g. the precision reached with recall >= target).
-    progress
-        Called with each family's label as it starts (prefixed with the rung's rows under
-        successive halving).
 
     Returns
     -------

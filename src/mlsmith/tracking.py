@@ -107,12 +107,12 @@ def log_to_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
 
     Parameters
     ----------
-    run_dir
+    run_dir : str or pathlib.Path
         A run folder written by :func:`mlsmith.run` (``runs/<id>``).
-    tracking_uri
+    tracking_uri : str, optional
         The tracking server or store (``http://host:5000``, ``file:/path``, ``sqlite:///...``);
         None: ``MLFLOW_TRACKING_URI``, else MLflow's default (``./mlruns``).
-    experiment
+    experiment : str, optional
         The MLflow experiment; None: the problem's name.
 
     Returns

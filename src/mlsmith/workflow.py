@@ -192,18 +192,18 @@ def run(
 
     Parameters
     ----------
-    problem
+    problem : str, pathlib.Path or Problem
         Path to problem.yaml, or a :class:`~mlsmith.problem.Problem` (its ``data:`` section
         may give no source when ``data`` is passed).
-    runs_dir
+    runs_dir : str or pathlib.Path, default="runs"
         Where the run folder is created (``<runs_dir>/<timestamp>-<name>/``).
-    strict
+    strict : bool, default=False
         Stop before training on an error-level finding (exit code 3 from the CLI).
-    n_jobs
+    n_jobs : int, default=-1
         Parallel workers for cross-validation (-1: all cores).
-    progress
+    progress : callable, optional
         Called with each stage's name as it starts (the CLI shows a spinner).
-    cluster
+    cluster : str, optional
         Run the cross-validation fits and tuning trials on Dask worker processes: ``"local"`` (a
         LocalCluster, one worker per core), ``"local:N"`` (N workers) or a scheduler address such as
         ``"tcp://host:8786"``; None runs them on local processes. The results are the same for the

@@ -236,18 +236,18 @@ def predict_file(
 
     Parameters
     ----------
-    bundle
+    bundle : str, pathlib.Path or ModelBundle
         A bundle folder or a loaded :class:`ModelBundle`.
-    input_path
+    input_path : str, pathlib.Path, pandas.DataFrame, polars.DataFrame or pyarrow.Table
         A .csv or .parquet file, a folder or glob of Parquet files (``data/*.parquet``), or a
         pandas or Polars frame or pyarrow Table.
-    output_path
+    output_path : str or pathlib.Path
         A .csv or .parquet file.
-    chunk_rows
+    chunk_rows : int, default=50000
         Rows scored at a time.
-    progress
+    progress : callable, optional
         Called after each chunk with (done, total) — bytes for CSV, rows for Parquet.
-    explain
+    explain : bool, default=False
         Also write one ``contribution_<column>`` per input column and ``top_reasons`` per
         row (see :meth:`ModelBundle.explain`).
 

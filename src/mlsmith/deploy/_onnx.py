@@ -264,13 +264,13 @@ def export_onnx(pipeline, X_check: pd.DataFrame, task: str, tolerance: float = T
 
     Parameters
     ----------
-    pipeline
+    pipeline : sklearn.pipeline.Pipeline
         The fitted Pipeline (preprocessing, model).
-    X_check
+    X_check : pandas.DataFrame
         Held-out rows (the test split) on which the graph must match the pipeline.
-    task
+    task : str
         The problem's task type.
-    tolerance
+    tolerance : float, default=1e-4
         The largest absolute difference allowed between probabilities (classification)
         or between predictions relative to their scale (regression).
 

@@ -1,76 +1,37 @@
-"""The HTTP service of a model bundle: the app factory and the prediction handler.
+"""A request to a served bundle: ``POST /predict`` as a plain ASGI handler, and the ASGI layer
+(:class:`Service`) that runs it ahead of FastAPI.
 
-``create_app`` builds a FastAPI app from a bundle (and optionally a challenger). ``POST /predict``
-is a plain ASGI handler in the app's outermost layer (:class:`_Service`), for speed; the operations
-router (``/health``, ``/metadata``, ``/metrics``) and the docs are FastAPI's. Shared state
-(scorers, log, metrics, the access checks) lives in one :class:`ServeState` on ``app.state``.
-Who may call which route, and the bounds on what a request may cost, are in ``_guard``;
-``_supervise.serve`` runs the app under uvicorn in one process or several.
+FastAPI's routing, dependency solving and response classes cost more than scoring a record, so
+``/predict`` is answered here: the body read within the process's budget, the records validated from
+the raw bytes, small requests scored together (:class:`_Batcher`), a shadow challenger scored after
+the answer. ``_app`` builds the app around it; who may call which route, and the bounds on what a
+request may cost, are in ``_guard``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
 from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from ..exceptions import MlsmithError
-from ._bundle import ModelBundle
-from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Gate, Ticket, bounded, is_json, validate_large
-from ._log import PredictionLog, log_rows
-from ._metrics import ServeMetrics
-from ._runtime import Runtime, Scorer, UnscorableRecords
-from ._schema import RecordValidator, error_details
+from ._guard import CHUNK_BYTES, MAX_ERRORS, ClientError, Ticket, bounded, is_json, validate_large
+from ._log import log_rows
+from ._runtime import Scorer, UnscorableRecords
+from ._schema import error_details
+from ._state import ServeState
 
-__all__ = ["ServeState", "create_app"]
+__all__ = ["PREDICT_OPERATION", "Service"]
 
 logger = logging.getLogger("mlsmith.serve")
-Mode = Literal["shadow", "canary"]
-#: Request bodies above this many bytes are refused with 413 (about 100,000 churn records).
-MAX_BODY_BYTES = 32 * 1024 * 1024
-#: Request body bytes one server process holds at once; past it, requests get 503 (a lone request
-#: is always let in). A validated record takes about ten times its JSON's size in memory.
-MAX_INFLIGHT_BYTES = 2 * MAX_BODY_BYTES
 #: Routes that need the API key when one is set (``/predict`` too; ``/health`` and ``/metrics`` stay open).
 PROTECTED = frozenset({"/metadata"})
-
-
-@dataclass
-class ServeState:
-    """Everything the routes share: the models, the request contract, the log and the metrics."""
-
-    champion: Scorer
-    validator: RecordValidator
-    metrics: ServeMetrics
-    gate: Gate
-    challenger: Scorer | None = None
-    mode: Mode = "shadow"
-    canary_share: float = 0.1
-    log: PredictionLog | None = None
-    max_body_bytes: int = MAX_BODY_BYTES
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
-    batchers: dict[int, _Batcher] = field(default_factory=dict)
-
-    def describe(self) -> dict[str, Any]:
-        if self.challenger is None:
-            return {}
-        return {"model_version": self.challenger.version, "mode": self.mode,
-                "canary_share": self.canary_share if self.mode == "canary" else None}
-
 
 #: The OpenAPI operation of ``POST /predict``, which is served outside FastAPI's routing (see ``_predict``).
 PREDICT_OPERATION: dict[str, Any] = {
@@ -211,7 +172,7 @@ async def _predict(state: ServeState, scope, receive, send) -> int:
     """``POST /predict`` as a plain ASGI handler: records validated from the raw body, scored, answered.
 
     FastAPI's routing, dependency solving and response classes cost more than scoring a record, so
-    this route is served by :class:`_Service` directly; its OpenAPI entry is ``PREDICT_OPERATION``.
+    this route is served by :class:`Service` directly; its OpenAPI entry is ``PREDICT_OPERATION``.
     The request's body bytes are held in the process's budget until it is answered.
     Returns the response's status.
     """
@@ -270,35 +231,7 @@ async def _answer(state: ServeState, body: bytes, send) -> int:
     return status
 
 
-operations_router = APIRouter()
-
-
-@operations_router.get("/health", summary="Liveness and the served versions")
-def health(request: Request) -> dict[str, Any]:
-    state: ServeState = request.app.state.serve
-    return {"status": "ok", "model_version": state.champion.version, "runtime": state.champion.runtime,
-            "challenger": state.describe() or None}
-
-
-@operations_router.get("/metadata", summary="The bundle's problem, metrics, input schema and versions")
-def metadata(request: Request) -> dict[str, Any]:
-    state: ServeState = request.app.state.serve
-    meta = state.champion.bundle.metadata
-    keys = ("problem", "task", "target", "classes", "positive_class", "decision_threshold", "model",
-            "success_metric", "test_metrics", "seed", "created", "versions")
-    return {"model_version": state.champion.version, "runtime": state.champion.runtime,
-            **{k: meta.get(k) for k in keys},
-            "input_schema": state.validator.one.json_schema(),
-            "challenger": state.describe() or None}
-
-
-@operations_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request) -> Response:
-    state: ServeState = request.app.state.serve
-    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-class _Service:
+class Service:
     """The outermost ASGI layer: serves ``/predict`` itself, passes other routes to FastAPI, counts
     and times every request, and turns a refused request into its JSON error and any failure into a
     JSON 500 (the trace goes to the server log, never to the client)."""
@@ -333,113 +266,3 @@ class _Service:
         finally:
             self.state.metrics.observe(scope.get("path", ""), status, started)
 
-
-class _App(FastAPI):
-    """FastAPI with :class:`_Service` outside its whole middleware stack (error pages, telemetry,
-    routing), so that ``/predict`` skips them all."""
-
-    def build_middleware_stack(self):
-        return _Service(super().build_middleware_stack(), self.state.serve)
-
-
-def create_app(
-    bundle: str | Path | ModelBundle,
-    runtime: Runtime = "sklearn",
-    challenger: str | Path | ModelBundle | None = None,
-    mode: Mode = "shadow",
-    canary_share: float = 0.1,
-    log: str | Path | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    api_key: str | None = None,
-    host: str | None = None,
-    docs: bool | None = None,
-    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
-    allowed_hosts: Sequence[str] = (),
-) -> FastAPI:
-    """Build the FastAPI app that serves a bundle.
-
-    Parameters
-    ----------
-    bundle
-        The champion: a bundle folder or a loaded :class:`ModelBundle`.
-    runtime
-        ``"sklearn"`` (the pipeline) or ``"onnx"`` (the bundle's ONNX graph via onnxruntime).
-    challenger
-        A second bundle, scored in ``mode``.
-    mode
-        ``"shadow"`` (the challenger is scored and logged after the response, never returned) or
-        ``"canary"`` (it answers ``canary_share`` of the requests).
-    canary_share
-        The share of requests a canary challenger answers.
-    log
-        A SQLite file to log every prediction to (WAL mode); none by default.
-    max_body_bytes
-        Larger request bodies get 413.
-    api_key
-        When set, ``/predict`` and ``/metadata`` need the header ``Authorization: Bearer <key>``
-        (401 otherwise); ``/health`` and ``/metrics`` stay open.
-    host
-        The address the server listens on. On a loopback address, requests whose Host header
-        names another host than a loopback one or one of ``allowed_hosts`` get 421 (DNS
-        rebinding). None: no Host check.
-    docs
-        Serve ``/docs``, ``/redoc`` and ``/openapi.json``; default: only without an API key.
-    max_inflight_bytes
-        Request body bytes held at once; a request past it gets 503 with Retry-After.
-    allowed_hosts
-        More Host header values accepted on a loopback address (see ``host``).
-
-    Returns
-    -------
-    fastapi.FastAPI
-        The app: ``POST /predict``, ``GET /health``, ``/metadata``, ``/metrics``.
-
-    Examples
-    --------
-    >>> create_app("no/such/bundle")
-    Traceback (most recent call last):
-    ...
-    mlsmith.exceptions.BundleError: model bundle 'no/such/bundle' does not exist; ...
-    """
-    champion = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
-    if mode not in ("shadow", "canary"):
-        raise MlsmithError(f"mode must be 'shadow' or 'canary'; got '{mode}'.")
-    if not 0.0 <= canary_share <= 1.0:
-        raise MlsmithError(f"canary share must be between 0 and 1; got {canary_share}.")
-    second = None
-    if challenger is not None:
-        other = challenger if isinstance(challenger, ModelBundle) else ModelBundle.load(challenger)
-        if other.schema.features() != champion.schema.features() or other.task != champion.task:
-            raise MlsmithError(f"challenger '{other.path}' takes different inputs or solves a different task than the "
-                               f"champion '{champion.path}'; a challenger must be trained on the same problem.")
-        second = Scorer(other, runtime)
-    gate = Gate(api_key, host, max_inflight_bytes, allowed_hosts)
-    metrics = ServeMetrics()
-    state = ServeState(Scorer(champion, runtime), RecordValidator(champion.schema), metrics, gate, second, mode,
-                       canary_share, PredictionLog(log) if log else None, max_body_bytes, random.Random(0))
-    docs = api_key is None if docs is None else docs
-
-    async def lifespan(app):
-        yield
-        if state.log is not None:
-            state.log.close()
-
-    app = _App(title=f"mlsmith: {champion.metadata.get('problem', 'model')}", version=champion.version,
-               lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
-               openapi_url="/openapi.json" if docs else None)
-    app.state.serve = state
-    app.include_router(operations_router)
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            spec["paths"] = {"/predict": {"post": PREDICT_OPERATION}, **spec["paths"]}
-            body = state.validator.json_schema()
-            components = spec.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["PredictRequest"] = body
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app

@@ -23,8 +23,8 @@ from fastapi import FastAPI
 
 from .._lifeline import die_with_parent
 from ..exceptions import MlsmithError
+from ._app import create_app
 from ._metrics import MULTIPROC_ENV
-from ._serve import create_app
 
 __all__ = ["default_workers", "serve"]
 
@@ -102,11 +102,13 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, workers
 
     Parameters
     ----------
-    bundle
+    bundle : str or pathlib.Path
         The bundle folder.
-    host, port
-        Where to listen.
-    workers
+    host : str, default="127.0.0.1"
+        The address to listen on.
+    port : int, default=8000
+        The port to listen on.
+    workers : int, optional
         Server processes, each with its own copy of the model and its own socket on the
         port (SO_REUSEPORT; more than one needs Linux); they log predictions to the same SQLite
         file and ``/metrics`` sums over all of them. Default: one per CPU (:func:`default_workers`).

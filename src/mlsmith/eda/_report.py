@@ -113,22 +113,22 @@ def explore(
 
     Parameters
     ----------
-    data
+    data : pandas.DataFrame, polars.DataFrame, pyarrow.Table, str or pathlib.Path
         A pandas or Polars DataFrame or a pyarrow Table, or the path of a CSV / Parquet file, a folder
         of Parquet files or a glob (``data/*.parquet``); files are profiled out of core.
-    target
+    target : str
         The target column.
-    task
+    task : {"binary_classification", "multiclass_classification", "regression"}, optional
         binary_classification, multiclass_classification or regression (inferred when None).
-    positive_class
+    positive_class : str, int, float or bool, optional
         The class whose rate the binary statistics follow (default: 1/true, else the minority).
-    time_column
+    time_column : str, optional
         The column for temporal patterns (default: the first date column, if any).
-    exclude
+    exclude : list of str, default=()
         Columns to leave out (ids).
-    sample_rows
+    sample_rows : int, default=50000
         Rows drawn for figures and sample-based measures.
-    seed
+    seed : int
         Seeds the draw of the sample.
 
     Returns

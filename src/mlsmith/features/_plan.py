@@ -105,13 +105,13 @@ def plan_features(train: pd.DataFrame, schema: Schema, spec: FeaturesSpec | None
 
     Parameters
     ----------
-    train
+    train : pandas.DataFrame
         The training split (never the test rows).
-    schema
+    schema : Schema
         The column roles.
-    spec
+    spec : FeaturesSpec, optional
         The problem's ``features:`` section (default: ``auto``).
-    flagged
+    flagged : iterable of str, default=()
         Columns the leakage guards flagged; no suggested aggregate is keyed on them or averages
         them (a per-entity mean of a leak spreads it over every row of the entity).
 

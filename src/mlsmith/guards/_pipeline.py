@@ -78,11 +78,11 @@ def check_pipeline(estimator: Any, X_train: pd.DataFrame, X_full: pd.DataFrame |
 
     Parameters
     ----------
-    estimator
+    estimator : sklearn.base.BaseEstimator
         A fitted Pipeline, ColumnTransformer, transformer, or search (``GridSearchCV`` ...).
-    X_train
+    X_train : pandas.DataFrame
         The feature rows the estimator was meant to be fitted on (the training split).
-    X_full
+    X_full : pandas.DataFrame, optional
         All rows, before the split (train and test), when available.
 
     Returns

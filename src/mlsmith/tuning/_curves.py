@@ -109,18 +109,17 @@ def learning_curves(pipeline, setup: CVSetup, *, reference: float | None = None,
 
     Parameters
     ----------
-    pipeline
+    pipeline : sklearn.pipeline.Pipeline
         The pipeline to fit (unfitted).
-    setup
+    setup : CVSetup
         The rows, task, metric, folds (the first ``n_folds`` of them, all by default), seed and
         workers. The training rows of each fold are shuffled with the seed before the subsets are
         taken, so that a file sorted by the target still gives every class to the small subsets.
-    reference
+    reference : float, optional
         The dummy model's score on the metric (the zero of the skill scale).
-    n_sizes
+    n_sizes : int, default=5
         Training sizes scored, up to the whole training fold.
-
-    n_folds
+    n_folds : int, optional
         Folds used (the first of the setup's); None: all of them.
 
     Returns

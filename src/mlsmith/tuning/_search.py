@@ -147,24 +147,26 @@ def tune(pipeline, family: str, setup: CVSetup, *, default_score: float | None =
 
     Parameters
     ----------
-    pipeline
+    pipeline : sklearn.pipeline.Pipeline
         The family's default pipeline (preprocessing + model), unfitted.
-    family
+    family : str
         Its name in the catalog; its search space is used unless ``space`` is given.
-    setup
+    setup : CVSetup
         The rows, task, metric to optimise, folds, groups, seed (it seeds the random and
         Bayesian samplers) and workers of the search.
-    default_score
+    default_score : float, optional
         The default pipeline's CV score on the metric.
-    method
+    n_trials : int or None, default=15
+        The budget in trials; with ``timeout_s``, whichever ends first (None: ``MAX_TRIALS`` at most).
+    method : {"bayes", "random", "grid", "none"}, default="bayes"
         ``grid``, ``random``, ``bayes`` (Optuna TPE, unpromising trials pruned fold by fold)
         or ``none``.
-    n_trials, timeout_s
-        The budget; either or both (whichever ends first).
-    space
+    timeout_s : float, optional
+        The budget in seconds; with ``n_trials``, whichever ends first.
+    space : dict, optional
         The search space, replacing the family's: the model's parameter names, each with its
         distribution or values (as problem.yaml's ``tuning.spaces``).
-    progress
+    progress : callable, optional
         Called with each trial's step (its number of the budget) as the search goes.
 
     Returns
