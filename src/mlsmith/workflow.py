@@ -15,7 +15,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import TimeSeriesSplit
 
-from ._budget import RunBudget, default_time_budget
+from ._budget import SAFETY_SAME_ROWS, EvaluationCost, RunBudget, default_time_budget, scaled
 from ._cluster import compute_backend, dask_client
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
@@ -52,7 +52,7 @@ from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import register_run, run_folder, to_jsonable, write_json
-from .selection import Leaderboard, compare_models, cv_score, search_rows
+from .selection import Leaderboard, LeaderboardRow, compare_models, cv_score, search_rows
 from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
 from .target import TargetCodec, whole_model
 from .tuning import TuningResult, learning_curves, parse_space, tune
@@ -103,6 +103,8 @@ class RunResult:
         With a champion: the test rows' outputs of both models (not in results.json).
     rows_used : dict
         The rows each stage used.
+    budget : dict
+        The time budget, and per stage its allotment, estimate and cost.
 
     Examples
     --------
@@ -137,6 +139,9 @@ class RunResult:
     #: The rows each stage used, beside its seconds in ``timings``: all the training rows, or the
     #: comparison's samples (a list), the searches' sample, a figure sample (``{"rows", "sample"}``).
     rows_used: dict[str, Any] = field(default_factory=dict)
+    #: The time budget: its seconds, the seconds spent, and per stage (the keys of ``timings``) what it
+    #: was allotted, its estimated cost where one decided whether or how it ran, and what it cost.
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
@@ -153,6 +158,7 @@ class RunResult:
             "notes": self.notes,
             "timings_s": self.timings,
             "rows_used": self.rows_used,
+            "budget": self.budget,
             "environment": self.environment,
         }
 
@@ -265,9 +271,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
+        budget.spent(name, timings[name])
         if rows is not None:
             rows_used[name] = rows
-        logger.debug("%s took %.2f s", name, timings[name])
+        # One plain line per stage with its seconds (and the budget's left), in a log or CI; a terminal shows the bar.
+        left = budget.left()
+        logger.info("%s took %.1f s%s", name, timings[name], "" if left is None else f" ({left:.0f} s of the "
+                    f"{budget.seconds:g} s time budget left)")
         clock = now
 
     if not isinstance(problem, Problem):
@@ -340,7 +350,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                     seed=problem.seed, n_jobs=n_jobs)
     workers_ready()
     with compute_backend(cluster) as where:
-        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, setup, plan, spaces, say, lap, budget)
+        leaderboard, feature_result, chosen, tuning, costs = _select_and_tune(problem, setup, plan, spaces, say, lap,
+                                                                              budget, split_info.n_test)
     best = leaderboard.best
     notes += [f"time budget: {cut}" for cut in budget.cuts]
     if best.status == "over latency":
@@ -362,7 +373,15 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                          f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
     fit_setup = replace(setup, n_jobs=fit_jobs)
-    cv_setup = _evaluation_cv(fit_setup) if partitioned is None else fit_setup
+    cv_rows = min(len(X), EVALUATION_CV_ROWS)
+    if budget.seconds is not None and partitioned is None:  # the CV sample shrinks to what is left
+        cv_rows, expected = costs.fitting(budget.left() or 0.0, cv_rows)
+        budget.allot("evaluation", budget.left(), expected)
+        if cv_rows < min(len(X), EVALUATION_CV_ROWS):
+            notes.append(f"time budget: evaluation: cross-validated on {cv_rows:,} rows instead of "
+                         f"{min(len(X), EVALUATION_CV_ROWS):,}, to fit the {budget.left():.0f} s left "
+                         f"(about {expected:.0f} s expected with the final fit on all {len(X):,} rows)")
+    cv_setup = _evaluation_cv(fit_setup, cv_rows) if partitioned is None else fit_setup
     if len(cv_setup.X) < len(X):
         notes.append(f"evaluation: the cross-validated scores and the decision threshold come from the out-of-fold "
                      f"predictions of a sample of {len(cv_setup.X):,} of the {len(X):,} training rows "
@@ -401,7 +420,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]},
-                           held_out_outputs=held_out_outputs, rows_used=rows_used)
+                           held_out_outputs=held_out_outputs, rows_used=rows_used, budget=budget.to_dict())
         # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
@@ -421,6 +440,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         (tmp / "report.html").write_text(page.html)
         write_figures(page.figures, tmp / "figures")
         lap("report")
+        result.budget = budget.to_dict()
         write_json(tmp / "results.json", result)
     register_run(final_dir)
     return result
@@ -528,14 +548,14 @@ def _sampled_as(setup: CVSetup) -> str:
     return "at random" if setup.task == "regression" else "stratified by class"
 
 
-def _evaluation_cv(setup: CVSetup) -> CVSetup:
-    """The evaluation's cross-validation: every training row up to :data:`EVALUATION_CV_ROWS`, else a
-    sample of that size as the folds see rows (the most recent for time-ordered folds, whole groups,
-    or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
-    n = len(setup.X)
-    if n <= EVALUATION_CV_ROWS:
+def _evaluation_cv(setup: CVSetup, rows: int | None = None) -> CVSetup:
+    """The evaluation's cross-validation: every training row up to ``rows`` (default
+    :data:`EVALUATION_CV_ROWS`), else a sample of that size as the folds see rows (the most recent for
+    time-ordered folds, whole groups, or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
+    n, rows = len(setup.X), EVALUATION_CV_ROWS if rows is None else rows
+    if n <= rows:
         return setup
-    return setup.on_rows(sample_rows(n, EVALUATION_CV_ROWS, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
+    return setup.on_rows(sample_rows(n, rows, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
 
 
 def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:
@@ -572,21 +592,39 @@ CHECK_ROWS = 100_000
 #: (at least ``COMPARE_FLOOR`` of the whole budget); the stages after it share the rest.
 COMPARE_SHARE, COMPARE_FLOOR = 0.4, 0.1
 #: Seconds kept for the evaluation and for saving the bundle and the report, beyond the evaluation's
-#: two fits of the chosen pipeline, and more for the explanations of ``interpretability: high``
-#: (measured on two busy cores: 15 s for a linear model on 48,000 rows; 31 s for the breast cancer
-#: example and 33 s for the churn example, both with explanations, and ONNX exports).
+#: fits and predictions (see :class:`~mlsmith._budget.EvaluationCost`), and more for the explanations of
+#: ``interpretability: high`` (measured on two busy cores: 15 s for a linear model on 48,000 rows; 31 s
+#: for the breast cancer example and 33 s for the churn example, both with explanations, and ONNX exports).
 TAIL_S, EXPLAIN_S = 15.0, 15.0
 
 
-def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget):
-    """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
-    the best, tune it, read its learning curves.
+def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_test: int) -> EvaluationCost:
+    """The evaluation's cost model, from the chosen family's fold fit and scoring times in the comparison
+    (on ``best.rows`` rows), for the fits and predictions the evaluation makes on ``setup``'s rows."""
+    folds = setup.folds()
+    n = len(setup.X)
+    train_share = float(np.mean([len(tr) for tr, _ in folds])) / n
+    test_share = float(np.mean([len(te) for _, te in folds])) / n
+    return EvaluationCost(
+        fit_s_per_row=best.fit_time_s / max(1.0, train_share * best.rows),
+        predict_s_per_row=best.predict_time_s / max(1.0, test_share * best.rows),
+        n_folds=len(folds), train_share=train_share,
+        n_fit=n + (n + n_test if problem.split.refit == "all" else 0),
+        n_predicted=n + 2 * n_test + min(n_test, CHECK_ROWS),
+        workers=max(1, min(effective_n_jobs(setup.n_jobs), len(folds) + 1)),
+        fixed_s=TAIL_S + (EXPLAIN_S if problem.constraints.interpretability == "high" else 0.0))
 
-    Under a time budget each gets what is left once the evaluation has its reserve (two
-    cross-validations of the best family, as long as the comparison's took, :data:`TAIL_S` and
-    :data:`EXPLAIN_S`):
-    the feature ablation and the learning curves run only if their estimated cost fits, and tuning
-    gets the rest, after the learning curves' share.
+
+def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget, n_test: int):
+    """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
+    the best, tune it, read its learning curves; and the evaluation's cost model.
+
+    Under a time budget the comparison gets its share (:data:`COMPARE_SHARE`); then the evaluation's
+    cost is reserved (see :func:`_evaluation_cost`), and each stage after the comparison runs only if
+    its estimated cost fits in what is left beside that reserve: the feature ablation (its whole-plan
+    cross-validation timed first, on its own rows, before the others start), tuning (bounded by a
+    deadline) and the learning curves (their cost taken from the ablation's measured cross-validation
+    when it ran, else from the comparison's scaled to the rows, with :data:`~mlsmith._budget.SAFETY`).
     """
     constraints = problem.constraints
     say("5/7 model comparison")
@@ -597,13 +635,15 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
         setup, secondary=problem.secondary_metrics, models=problem.models, time_budget_s=compare_s,
         family_budget_s=constraints.family_time_budget_s,
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
-        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
+        progress=lambda step: say(step.within("5/7 model comparison: ")), target=problem.threshold, plan=plan,
     )
     lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(setup.X))
     best = leaderboard.best
     best_family = family(best.model, problem.models)
-    cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
-    reserve = 2 * cv_s + TAIL_S + (EXPLAIN_S if constraints.interpretability == "high" else 0.0)
+    costs = _evaluation_cost(best, setup, problem, n_test)
+    reserve = costs.seconds(min(len(setup.X), EVALUATION_CV_ROWS))
+    if budget.seconds is not None:
+        budget.allot("evaluation", reserve, reserve)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
     # afterwards); the search — and the feature ablation — then use the threshold-free average precision.
     tune_metric, tune_default = problem.success_metric, best.cv_mean
@@ -618,12 +658,17 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     searched = replace(setup, metric=tune_metric)
     if sample:
         searched = searched.on_rows(sample_rows(n, n_search, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
+    # One cross-validation of the best family on the search's rows, as the comparison timed it on its own.
+    cv_s = scaled(best.wall_time_s or 0.0, best.rows or n, n_search)
     say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
         + (f" {sample}" if sample else ""))
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
         and not sample else None
-    if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best_family, searched, full_score=known)
+    # The plans to score: raw, each group left out, and the whole plan unless known; one more if groups go.
+    n_cv = len(plan.groups) + (2 if known is None else 1) + 1 if plan.transforms else 0
+    if budget.allows("feature ablation", n_cv * cv_s, reserve):
+        feature_result = measure_gain(plan, best_family, searched, full_score=known,
+                                      time_budget_s=budget.left(reserve))
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
@@ -631,6 +676,8 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
         feature_result = replace(feature_result, notes=[*feature_result.notes, f"measured {sample}"])
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
+    if feature_result.cv_s is not None:  # re-measured on the search's rows, just now
+        cv_s = feature_result.cv_s * SAFETY_SAME_ROWS
     lap("features", len(searched.X))
 
     spec = problem.tuning
@@ -664,7 +711,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
         reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
         lap("learning_curves", len(searched.X))
-    return leaderboard, feature_result, chosen, replace(tuning, **reported)
+    return leaderboard, feature_result, chosen, replace(tuning, **reported), costs
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:
