@@ -373,25 +373,27 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                          f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
     fit_setup = replace(setup, n_jobs=fit_jobs)
-    cv_rows = min(len(X), EVALUATION_CV_ROWS)
-    if budget.seconds is not None and partitioned is None:  # the CV sample shrinks to what is left
-        cv_rows, expected = costs.fitting(budget.left() or 0.0, cv_rows)
-        budget.allot("evaluation", budget.left(), expected)
-        if cv_rows < min(len(X), EVALUATION_CV_ROWS):
-            notes.append(f"time budget: evaluation: cross-validated on {cv_rows:,} rows instead of "
-                         f"{min(len(X), EVALUATION_CV_ROWS):,}, to fit the {budget.left():.0f} s left "
-                         f"(about {expected:.0f} s expected with the final fit on all {len(X):,} rows)")
-    cv_setup = _evaluation_cv(fit_setup, cv_rows) if partitioned is None else fit_setup
+    cv_rows, fit_rows = min(len(X), EVALUATION_CV_ROWS), len(X)
+    if budget.seconds is not None and partitioned is None:  # the CV sample, then the fit's, shrink to what is left
+        left = budget.left() or 0.0
+        cv_rows, fit_rows, expected = costs.fitting(left, cv_rows)
+        budget.allot("evaluation", left, expected)
+        notes += _shrunk_note(cv_rows, fit_rows, len(X), left, expected)
+    fit_idx = None if fit_rows == len(X) else sample_rows(len(X), fit_rows, setup.y, setup.task, setup.cv,
+                                                          setup.groups, setup.seed)
+    cv_setup = (_evaluation_cv(fit_setup if fit_idx is None else fit_setup.on_rows(fit_idx), cv_rows)
+                if partitioned is None else fit_setup)
     if len(cv_setup.X) < len(X):
         notes.append(f"evaluation: the cross-validated scores and the decision threshold come from the out-of-fold "
                      f"predictions of a sample of {len(cv_setup.X):,} of the {len(X):,} training rows "
                      f"({_sampled_as(setup)}); "
-                     "the model is fitted on every training row")
+                     + ("the model is fitted on every training row" if fit_idx is None else
+                        f"the model is fitted on {fit_rows:,} of them ({_sampled_as(setup)})"))
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup)
+        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup, fit_idx)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
-    n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
+    n_fit = trained.pop("n_rows", fit_rows + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
@@ -411,6 +413,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     if early is None:
         early = in_a_worker(render_sections, early_args)
     sampled = {"cv": len(cv_setup.X)} if len(cv_setup.X) < len(X) else {}
+    sampled.update({"fit": fit_rows} if fit_rows < len(X) else {})
     lap("evaluation", {"train": len(train), "test": held_out.n_rows, **sampled})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
@@ -479,7 +482,7 @@ def _load_and_split(problem: Problem, data: Any
 
 def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
                     champion: ModelBundle | None = None, table: PartitionedTable | None = None,
-                    cv_setup: CVSetup | None = None,
+                    cv_setup: CVSetup | None = None, fit_idx: np.ndarray | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows (of ``cv_setup``'s,
     a bounded sample of them on a large table, see :func:`_evaluation_cv`), the final fit on all
@@ -492,15 +495,18 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
     A ``champion`` bundle is scored on the same rows in the same read (see :func:`mlsmith.retrain`).
     On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
-    records of them is returned last; empty otherwise).
+    records of them is returned last; empty otherwise). With ``fit_idx`` (a time budget that leaves no
+    time for every row) the model is fitted on those training rows only, and its training metrics
+    are theirs; the baselines still learn from every training row.
     """
     X, y, features = setup.X, setup.y, setup.schema.features()
+    X_fit, y_fit = (X, y) if fit_idx is None else (X.iloc[fit_idx], y[fit_idx])
     cv_setup = setup if cv_setup is None else cv_setup
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
-    fits = [(X, y)] if table is None else []
+    fits = [(X_fit, y_fit)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
-        fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
+        fits.insert(0, (pd.concat([X_fit, X_test]), np.concatenate([y_fit, y_test])))  # the longest fit first
     folds, fitted = out_of_fold(chosen, cv_setup, fit_also=fits)
     y_cv = cv_setup.y  # the rows the folds' positions refer to
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
@@ -510,7 +516,7 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
         idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
         threshold, reason = choose_threshold(y_cv[idx], oof, problem.success_metric, problem.threshold)
     cv_metrics, cv_std = fold_scores(folds, y_cv, problem.type, threshold, codec.n_classes)
-    train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
+    train_metrics = _predict_scores(final, X_fit, y_fit, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
     measured: dict[str, Any] = {}
     if problem.constraints.interpretability == "high":
@@ -537,6 +543,17 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
 #: the run, and the threshold and scores of 200,000 out-of-fold predictions are known to a few
 #: thousandths. The model itself is always fitted on every training row.
 EVALUATION_CV_ROWS = 200_000
+
+
+def _shrunk_note(cv_rows: int, fit_rows: int, n: int, left: float, expected: float) -> list[str]:
+    """What the time budget took from the evaluation, for the run's notes (nothing if it took nothing)."""
+    if cv_rows == min(n, EVALUATION_CV_ROWS) and fit_rows == n:
+        return []
+    what = [f"cross-validated on {cv_rows:,} rows instead of {min(n, EVALUATION_CV_ROWS):,}"]
+    if fit_rows < n:
+        what.append(f"the model fitted on {fit_rows:,} of the {n:,} training rows, not all of them")
+    return [f"time budget: evaluation: {' and '.join(what)}, to fit the {left:.0f} s left (about {expected:.0f} s "
+            "expected)"]
 
 
 def _sampled_as(setup: CVSetup) -> str:
@@ -606,10 +623,9 @@ def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_t
     train_share = float(np.mean([len(tr) for tr, _ in folds])) / n
     test_share = float(np.mean([len(te) for _, te in folds])) / n
     return EvaluationCost(
-        fit_s_per_row=best.fit_time_s / max(1.0, train_share * best.rows),
+        fit_s=best.fit_time_s, fit_rows=max(1.0, train_share * best.rows),
         predict_s_per_row=best.predict_time_s / max(1.0, test_share * best.rows),
-        n_folds=len(folds), train_share=train_share,
-        n_fit=n + (n + n_test if problem.split.refit == "all" else 0),
+        n_folds=len(folds), train_share=train_share, n_train=n, n_test=n_test, refit=problem.split.refit == "all",
         n_predicted=n + 2 * n_test + min(n_test, CHECK_ROWS),
         workers=max(1, min(effective_n_jobs(setup.n_jobs), len(folds) + 1)),
         fixed_s=TAIL_S + (EXPLAIN_S if problem.constraints.interpretability == "high" else 0.0))
