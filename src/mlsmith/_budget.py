@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "CELLS_PER_SECOND", "DEFAULT_BUDGET_CAP_S", "DEFAULT_BUDGET_CELLS", "DEFAULT_BUDGET_FLOOR_S", "SAFETY",
+__all__ = ["EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "PREDICT_GROWTH", "CELLS_PER_SECOND", "DEFAULT_BUDGET_CAP_S", "DEFAULT_BUDGET_CELLS", "DEFAULT_BUDGET_FLOOR_S", "SAFETY",
            "SAFETY_SAME_ROWS",
            "BudgetExceeded", "EvaluationCost", "RunBudget", "default_time_budget", "scaled"]
 
@@ -23,11 +23,15 @@ __all__ = ["EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "CELLS
 SAFETY, SAFETY_SAME_ROWS = 1.5, 1.2
 
 
-#: A fit's cost is taken to grow as its rows to this power: a little faster than linearly (n log n
-#: sorts, more iterations to converge). On the shared two cores a logistic regression's final fit on
-#: 800,000 rows, with the evaluation's predictions, took 378 s where linear scaling of its 20,000-row
-#: fold times (x1.5) gave 319 s.
-GROWTH = 1.1
+#: A fit's cost is taken to grow as its rows to this power, faster than linearly (n log n sorts, more
+#: iterations to converge): on the generated 1M x 20 table (benchmarks/scale_generated.py) a logistic
+#: regression's folds took 1.15 s on about 10,000 rows each and its fit on 800,000 rows about 340 s,
+#: its fit on 100,000 rows about 40 s, on two loaded cores.
+GROWTH = 1.25
+#: Predictions are taken to grow as their rows to this power, slower than linearly: a fold's scoring on
+#: a few thousand rows is mostly what each call costs whatever its rows (the pipeline's transformers,
+#: eight metrics): 0.28 s on 3,333 rows there, and about 36 s for the evaluation's 1.3M rows.
+PREDICT_GROWTH = 0.8
 
 
 def scaled(seconds: float, rows_from: int, rows_to: int, safety: float = SAFETY) -> float:
@@ -36,7 +40,7 @@ def scaled(seconds: float, rows_from: int, rows_to: int, safety: float = SAFETY)
     As the rows to the power :data:`GROWTH`, times ``safety``.
 
     >>> round(scaled(10.0, 20_000, 80_000), 1), scaled(4.0, 1000, 1000, safety=1.0)
-    (68.9, 4.0)
+    (84.9, 4.0)
     """
     return safety * seconds * (max(rows_to, 1) / max(rows_from, 1)) ** GROWTH
 
@@ -131,26 +135,32 @@ EVALUATION_MIN_FIT_ROWS = 100_000
 class EvaluationCost:
     """What the evaluation is expected to cost, from the chosen family's fold timings in the comparison.
 
-    One fold's fit took ``fit_s`` on ``fit_rows`` rows, and its scoring ``predict_s_per_row`` a
-    row. The evaluation's cross-validation (``n_folds`` fits, each on ``train_share`` of its rows) and
+    One fold's fit took ``fit_s`` on ``fit_rows`` rows, and its scoring ``predict_s`` on
+    ``predict_rows``. The evaluation's cross-validation (``n_folds`` fits, each on ``train_share`` of its rows) and
     the final fit(s) (on every training row, ``n_train``, twice the rows and the test's with
     ``refit``) run on ``workers`` workers at once, the final fit taking one of them; then
     ``n_predicted`` rows are predicted (training metrics, the test split, the bundle's checks), and
     ``fixed_s`` covers the rest (saving the bundle and report, the explanations). Fits scale as
-    :func:`scaled`, predictions linearly, all times :data:`SAFETY`.
+    :func:`scaled`, predictions as their rows to the power :data:`PREDICT_GROWTH`, all times :data:`SAFETY`.
 
     Examples
     --------
-    >>> cost = EvaluationCost(fit_s=1.0, fit_rows=10_000, predict_s_per_row=1e-6, n_folds=5, train_share=0.8,
-    ...                       n_train=400_000, n_test=100_000, refit=False, n_predicted=1_200_000, workers=2,
+    >>> cost = EvaluationCost(fit_s=1.0, fit_rows=10_000, predict_s=0.1, predict_rows=2_000, n_folds=5,
+    ...                       train_share=0.8, n_train=400_000, n_test=100_000, refit=False, n_predicted=1_200_000, workers=2,
     ...                       fixed_s=15.0)
-    >>> cost.seconds(200_000), cost.fitting(120.0, 200_000), cost.fitting(30.0, 200_000)
-    (139.7, (100000, 400000, 103.7), (10000, 100000, 35.7))
+    >>> cost.seconds(200_000), cost.fitting(200.0, 200_000)
+    (238.8, (100000, 400000, 192.6))
+
+    Both at their floors, it may still not fit:
+
+    >>> cost.fitting(60.0, 200_000)
+    (10000, 100000, 66.9)
     """
 
     fit_s: float
     fit_rows: float
-    predict_s_per_row: float
+    predict_s: float
+    predict_rows: float
     n_folds: int
     train_share: float
     n_train: int
@@ -169,7 +179,8 @@ class EvaluationCost:
         if self.refit:
             final += scaled(self.fit_s, int(self.fit_rows), rows + self.n_test, safety=1.0)
         fits = max(final, (cv + final) / max(self.workers, 1))
-        return round(SAFETY * (fits + self.predict_s_per_row * (self.n_predicted + cv_rows)) + self.fixed_s, 1)
+        predict = self.predict_s * ((self.n_predicted + cv_rows) / max(self.predict_rows, 1.0)) ** PREDICT_GROWTH
+        return round(SAFETY * (fits + predict) + self.fixed_s, 1)
 
     def fitting(self, left: float, cv_rows: int) -> tuple[int, int, float]:
         """What fits in ``left`` seconds: the cross-validation's rows, ``cv_rows`` halved until it does
