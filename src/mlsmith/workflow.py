@@ -701,10 +701,12 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
     curves_s = 2 * cv_s if spec.learning_curve else 0.0
+    # Kept for the learning curves only if they can run at all; otherwise tuning may have that time.
+    curves_kept = curves_s if curves_s <= (budget.left(reserve) or 0.0) else 0.0
     timeout_s, method = spec.timeout_s, spec.method
     if method != "none" and budget.seconds is not None:
-        if budget.allows("tuning", cv_s, reserve + curves_s):  # at least one trial's time
-            timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_s))
+        if budget.allows("tuning", cv_s, reserve + curves_kept):  # at least one trial's time
+            timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_kept))
         else:
             method = "none"
     say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
