@@ -633,6 +633,18 @@ def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_t
         fixed_s=TAIL_S + (EXPLAIN_S if problem.constraints.interpretability == "high" else 0.0))
 
 
+def _curves_reserve(budget: RunBudget, reserve: float, curves_s: float) -> float:
+    """The seconds tuning leaves for the learning curves: their estimate ``curves_s`` if they fit in what is
+    left after ``reserve`` (they run after tuning), else none, and tuning may have that time.
+
+    >>> budget = RunBudget(100.0)
+    >>> _curves_reserve(budget, 50.0, 30.0), _curves_reserve(budget, 50.0, 60.0)
+    (30.0, 0.0)
+    """
+    left = budget.left(reserve)
+    return curves_s if left is not None and curves_s <= left else 0.0
+
+
 def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget, n_test: int):
     """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
     the best, tune it, read its learning curves; and the evaluation's cost model.
@@ -701,8 +713,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
     curves_s = 2 * cv_s if spec.learning_curve else 0.0
-    # Kept for the learning curves only if they can run at all; otherwise tuning may have that time.
-    curves_kept = curves_s if curves_s <= (budget.left(reserve) or 0.0) else 0.0
+    curves_kept = _curves_reserve(budget, reserve, curves_s)
     timeout_s, method = spec.timeout_s, spec.method
     if method != "none" and budget.seconds is not None:
         if budget.allows("tuning", cv_s, reserve + curves_kept):  # at least one trial's time
