@@ -715,15 +715,17 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     curves_s = 2 * cv_s if spec.learning_curve else 0.0
     curves_kept = _curves_reserve(budget, reserve, curves_s)
     timeout_s, method = spec.timeout_s, spec.method
-    if method != "none" and budget.seconds is not None:
-        if budget.allows("tuning", cv_s, reserve + curves_kept):  # at least one trial's time
-            timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_kept))
-        else:
-            method = "none"
+    # On a sample the defaults' score is measured first, on the same rows, unless the ablation gave it.
+    scores_default = bool(sample) and feature_result.final_score is None
+    if method != "none" and budget.seconds is not None and \
+            not budget.allows("tuning", cv_s * (2 if scores_default else 1), reserve + curves_kept):
+        method = "none"  # not even one trial's time (and the defaults')
     say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
     base_pipe = build_pipeline(best_family, setup.schema, setup.task, setup.seed, plan=feature_result.final)
-    if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
+    if scores_default and method != "none":
         tune_default = cv_score(base_pipe, searched)
+    if method != "none" and budget.seconds is not None:  # the search's deadline: what is left once that is known
+        timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_kept))
     space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, searched, default_score=tune_default, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
