@@ -181,8 +181,9 @@ def mlsmith_run(work: Path, jobs: int, budget_s: float | None = None, stop_gib: 
     with TreeMemory(proc.pid, stop_above=stop_gib * 2**30 if stop_gib else None) as memory:
         for line in proc.stdout:  # "[   12.3s] 5/7 model comparison: ..." : the stage now running
             lines.append(line)
-            if line.startswith("[") and "] " in line:
-                memory.stage = line.split("] ", 1)[1].split(":")[0].strip()
+            said = line.split("] ", 1)[1] if line.startswith("[") and "] " in line else ""
+            if said and not said.split(" (")[0].rstrip().endswith(" s"):  # "selection took 12.3 s": a stage ended
+                memory.stage = said.split(":")[0].strip()
         proc.wait()
     seconds = time.perf_counter() - start
     (work / "run.out").write_text("".join(lines))

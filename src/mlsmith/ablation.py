@@ -7,15 +7,17 @@ above the feature package and the pipeline builder rather than inside stage 4.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._budget import SAFETY_SAME_ROWS, BudgetExceeded
 from ._experiment import CVSetup
 from .features import FeaturePlan
 from .metrics import get_metric, scorer
-from .parallel import fit_many
+from .parallel import fit_folds, fit_many
 from .pipeline import build_pipeline
 
 __all__ = ["FeatureResult", "measure_gain"]
@@ -47,6 +49,8 @@ class FeatureResult:
         Per transform group: its columns, the score without it, its gain, and the decision.
     notes : list of str
         Why a group was kept or dropped when the scores alone do not say.
+    cv_s : float, optional
+        Seconds of one cross-validation, timed under a time budget.
 
     Examples
     --------
@@ -67,6 +71,9 @@ class FeatureResult:
     final_score: float | None = None
     groups: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Seconds one cross-validation took here, timed on the first plan scored under a time budget
+    #: (what the stages after it estimate their cost from); None without a budget.
+    cv_s: float | None = None
 
     @property
     def gain(self) -> float | None:
@@ -80,7 +87,7 @@ class FeatureResult:
             "mode": self.plan.mode, "plan": self.plan.to_dict()["transforms"], "notes": self.plan.notes + self.notes,
             "kept": self.final.to_dict()["transforms"], "family": self.family, "metric": self.metric,
             "greater_is_better": self.greater_is_better, "raw_score": self.raw_score, "full_score": self.full_score,
-            "final_score": self.final_score, "gain": self.gain, "groups": self.groups,
+            "final_score": self.final_score, "gain": self.gain, "groups": self.groups, "cv_s": self.cv_s,
         }
 
     def _repr_html_(self) -> str:
@@ -89,7 +96,8 @@ class FeatureResult:
         return html(self.to_dict(), {}).html
 
 
-def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: float | None = None) -> FeatureResult:
+def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: float | None = None,
+                 time_budget_s: float | None = None) -> FeatureResult:
     """Cross-validate ``family`` on the raw columns, with the whole plan, and without each group.
 
     A group whose removal improves the score is dropped unless one of its transforms is pinned;
@@ -110,6 +118,12 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
     full_score : float, optional
         The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
+    time_budget_s
+        Seconds the measurement may take. The first plan (the whole plan, or the raw columns when
+        its score is known) is cross-validated alone, stopped at the deadline, and timed; the others
+        are queued only if that many cross-validations of that time (times
+        :data:`~mlsmith._budget.SAFETY_SAME_ROWS`, one more for the plan kept) fit in what is left.
+        Otherwise nothing is dropped: the whole plan is kept, with a note.
 
     Returns
     -------
@@ -158,7 +172,27 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
         score_plans(kept)
         return cache[frozenset(kept.groups)]
 
-    score_plans(plan, plan.without(*plan.groups), *(plan.without(group) for group in plan.groups))
+    plans = [plan, plan.without(*plan.groups), *(plan.without(group) for group in plan.groups)]
+    cv_s = None
+    if time_budget_s is not None:
+        first = next(p for p in plans if frozenset(p.groups) not in cache)
+        began = time.perf_counter()
+        deadline = began + time_budget_s
+        pipe = build_pipeline(family, setup.schema, setup.task, setup.seed, plan=first)
+        try:
+            results = fit_folds(pipe, setup.X, setup.y, folds, {metric: score}, n_jobs=setup.n_jobs, seed=setup.seed,
+                                deadline=deadline)
+        except BudgetExceeded as exc:
+            return _whole_plan(plan, name, metric, f"not measured: the {time_budget_s:.0f} s time budget allowed "
+                               f"{exc.done}/{len(folds)} folds of the first cross-validation; the whole plan is kept")
+        cache[frozenset(first.groups)] = float(np.mean([r.test_scores[metric] for r in results]))
+        cv_s = time.perf_counter() - began
+        todo = sum(frozenset(p.groups) not in cache for p in plans) + 1
+        if time.perf_counter() + todo * cv_s * SAFETY_SAME_ROWS > deadline:
+            return _whole_plan(plan, name, metric, f"not measured: {todo} more cross-validations of {cv_s:.1f} s "
+                               f"each do not fit in the {deadline - time.perf_counter():.0f} s left of its "
+                               f"{time_budget_s:.0f} s time budget; the whole plan is kept", cv_s)
+    score_plans(*plans)
     full = cv_score(plan)
     raw = cv_score(plan.without(*plan.groups))
     rows, dropped, notes = [], [], []
@@ -176,4 +210,9 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
                      "gain": full - without, "decision": decision})
     final = plan.without(*dropped)
     return FeatureResult(plan, final, name, metric, sign > 0, sign * raw, sign * full, sign * cv_score(final),
-                         rows, notes)
+                         rows, notes, cv_s=cv_s)
+
+
+def _whole_plan(plan: FeaturePlan, family: str, metric: str, note: str, cv_s: float | None = None) -> FeatureResult:
+    """The result when the time budget stopped the measurement: the whole plan kept, unmeasured."""
+    return FeatureResult(plan, plan, family, metric, get_metric(metric).greater_is_better, notes=[note], cv_s=cv_s)

@@ -18,9 +18,10 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from ._budget import BudgetExceeded
+from ._budget import BudgetExceeded, scaled
 from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
+from ._progress import Step
 from ._workers import warm_up
 from .catalog import CATALOG, Family, families, model_names
 from .exceptions import DataError
@@ -195,8 +196,10 @@ def compare_models(
         ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
         ``budget["not_started"]``, their reason in ``skipped``).
     progress : callable, optional
-        Called with each family's label as it starts (prefixed with the rung's rows under
-        successive halving).
+        Called with a :class:`~mlsmith._progress.Step` (a ``str``) counting the families: under a
+        time budget, each family's label as it starts, then its score, folds and seconds when it is
+        done; without one (every fold queued at once), each family's fitting seconds as its first
+        folds come back, then its score. Prefixed with the rung's rows under successive halving.
     target : float, optional
         The success threshold. For a binary task whose metric depends on the decision threshold
         (recall, precision, f1, accuracy, ...), families are compared at their own operating point:
@@ -258,6 +261,8 @@ def compare_models(
     by_name = dict(zip(model_names(models), models)) if models else {}
     alive: list[str] | None = None  # None: every family the recommender keeps
     previous: dict[str, LeaderboardRow] = {}
+    not_started: list[str] = []  # over every rung
+    known: dict[str, LeaderboardRow] = {}  # each family's last finished rung: its seconds there estimate the next
     stopped: list[LeaderboardRow] = []
     rungs: list[dict[str, Any]] = []
     first_board: Leaderboard | None = None
@@ -266,21 +271,30 @@ def compare_models(
         last = i == len(sizes) - 1
         left = None if time_budget_s is None else max(0.0, time_budget_s - (time.perf_counter() - start))
         asked = models if alive is None else [by_name.get(name, name) for name in alive]
+        rows = n if last else size
+        # Past the first rung, a family starts only if its time on the rung it last finished, scaled to
+        # this rung's rows, fits in what is left: one that could not finish would spend the rest for nothing.
+        expected = None if not known or left is None else \
+            {name: scaled(row.wall_time_s, row.rows, rows) for name, row in known.items()}
         began = time.perf_counter()
-        if last:
-            board = _compare(setup, models=asked, time_budget_s=left, progress=progress, **args)
-        else:
-            idx = sample_rows(n, size, setup.y, setup.task, setup.cv, setup.groups, setup.seed + i)
-            on_rung = None if progress is None else (lambda label, size=size: progress(f"{size:,} rows: {label}"))
-            board = _compare(setup.on_rows(idx), models=asked, time_budget_s=left, progress=on_rung, **args)
+        on_rung = progress if progress is None or last else (lambda step, rows=rows: progress(
+            step.within(f"{rows:,} rows: ")))
+        board = _compare(setup if last else setup.on_rows(
+            sample_rows(n, size, setup.y, setup.task, setup.cv, setup.groups, setup.seed + i)),
+            models=asked, time_budget_s=left, progress=on_rung, expected_s=expected, **args)
         first_board = first_board or board
-        out_of_time = [name for name in alive or [] if previous.get(name) and previous[name].status == "ok"
-                       and _out_of_time(board, name)]
+        not_started += [name for name in board.budget.get("not_started", []) if name not in not_started]
+        # The dummy goes along to every rung as the reference; like a promoted family, its scores on the
+        # rows it finished stand when the budget stops it on a later rung.
+        out_of_time = [name for name in [*(alive or []), "dummy"]
+                       if name in previous and previous[name].status == "ok" and _out_of_time(board, name)]
         for name in out_of_time:  # promoted, then the budget ran out: its scores on the rows it finished stand
             row = previous[name]
             row.stopped_by = "comparison budget"
+            why = board.skipped.get(name, "")
             row.note = (f"cross-validated on {row.rows:,} of the {n:,} rows: the comparison's time budget ran out "
-                        f"on the {n if last else size:,}-row rung, so it is judged on these")
+                        f"on the {rows:,}-row rung, so it is judged on these"
+                        + (f" ({why})" if why.startswith("not started: about") else ""))
             stopped.append(row)
         board.rows = [r for r in board.rows if r.model not in out_of_time]
         for name in alive or []:  # promoted, then left out by the recommender at this size: capped
@@ -290,7 +304,7 @@ def compare_models(
                 row = previous[name]
                 row.status, row.note = "capped", f"not fitted on more than {row.rows:,} rows: {board.skipped[name]}"
                 stopped.append(row)
-        rungs.append({"rows": n if last else size, "families": [r.model for r in board.rows],
+        rungs.append({"rows": rows, "families": [r.model for r in board.rows],
                       "seconds": round(time.perf_counter() - began, 2)})
         if last:
             break
@@ -305,12 +319,16 @@ def compare_models(
             stopped.append(r)
         rungs[-1]["kept"] = keep
         previous = {r.model: r for r in board.rows}
+        known.update((r.model, r) for r in board.rows if r.cv_mean is not None)
         alive = keep
+        if not keep:  # no family to compare on more rows (each failed, or the budget stopped it): done
+            board.rows = [r for r in board.rows if r.model == "dummy"]
+            break
     greater = board.greater_is_better
     stopped.sort(key=lambda r: (-r.rows, r.selection_score is None,
                                 -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
-              "rungs": rungs}
+              "rungs": rungs, **({"not_started": not_started} if not_started else {})}
     return Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
                        first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
                        budget=budget)
@@ -377,11 +395,15 @@ def _rung_sizes(n: int, first: int) -> list[int]:
 
 def _compare(
     setup: CVSetup, *, secondary: list[str] | tuple[str, ...], models: list | None, time_budget_s: float | None,
-    progress: Callable[[str], None] | None, target: float | None, family_budget_s: float | None,
+    progress: Callable[[Step], None] | None, target: float | None, family_budget_s: float | None,
     interpretability: str, latency_ms: float | None, plan: FeaturePlan | None,
+    expected_s: dict[str, float] | None = None,
 ) -> Leaderboard:
     """One comparison, on the rows of ``setup``: :func:`compare_models`' parameters, every one passed by it
-    (no defaults here, so that the two cannot disagree)."""
+    (no defaults here, so that the two cannot disagree), and ``expected_s``: the seconds each family is
+    expected to take on these rows (a later rung of successive halving, from the rung before). Under a
+    time budget a family expected to overrun it is not started, and with ``expected_s`` the dummy is
+    bounded like the others (it is unbounded on the first rung, so that something always has a score)."""
     X, y, task, metric, cv, n_jobs = setup.X, setup.y, setup.task, setup.metric, setup.cv, setup.n_jobs
     n_classes = setup.n_classes
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
@@ -438,6 +460,7 @@ def _compare(
         rows.append(LeaderboardRow(name, catalog[name].label, None, None, None, 0.0, 0.0,
                                    status="failed", note=f"{type(exc).__name__}: {exc}"[:300]))
 
+    tell = progress or (lambda step: None)
     start = time.perf_counter()
     total_deadline = None if time_budget_s is None else start + time_budget_s
     not_started: list[str] = []  # the families the comparison's budget left unstarted
@@ -456,18 +479,21 @@ def _compare(
             add_row(name, res, *fold_scores(res), sum(r.fit_time_s + r.score_time_s for r in res))
             if behind and rows[-1].status == "ok":
                 rows[-1].status, rows[-1].note = "stopped early", behind
+            tell(Step(_finished(rows[-1], metric), done=len(rows), total=len(race)))
     else:
-        for name in rec.order:
+        for number, name in enumerate(rec.order):
             family = catalog[name]
             now = time.perf_counter()
-            if total_deadline is not None and now > total_deadline and name != "dummy":
-                rec.drop(name, f"the comparison's time budget of {time_budget_s:g} s was spent before it started")
+            bounded = name != "dummy" or expected_s is not None
+            refused = _refused(now, total_deadline, time_budget_s, (expected_s or {}).get(name), len(X)) \
+                if bounded else None
+            if refused:
+                rec.drop(name, refused)
                 not_started.append(name)
                 continue
-            if progress:
-                progress(family.label)
+            tell(Step(family.label, done=number, total=len(rec.order)))
             deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
-            deadline = min(deadlines) if deadlines and name != "dummy" else None
+            deadline = min(deadlines) if deadlines and bounded else None
             try:
                 res = fit_folds(pipes[name], X, y, folds, scoring, deadline=deadline, **fit_args)
                 scores = fold_scores(res)
@@ -478,12 +504,17 @@ def _compare(
                                            note=f"stopped at the {which} time budget of {budget:g} s "
                                                 f"({exc.done}/{len(folds)} folds done)",
                                            wall_time_s=round(time.perf_counter() - now, 3), stopped_by=f"{which} budget"))
-                warm_up(n_jobs)  # the stopped family's workers were killed; the next one starts warm
+                if total_deadline is None or time.perf_counter() < total_deadline:
+                    # The stopped family's workers were killed; the next one starts warm. Not once the
+                    # comparison's time is spent: no family starts then, and the restart took 15 s on a
+                    # loaded machine, past the comparison's end.
+                    warm_up(n_jobs)
                 continue
             except Exception as exc:  # a family that cannot fit this data is reported, not fatal
                 add_failed(name, exc)
                 continue
             add_row(name, res, *scores, time.perf_counter() - now)
+            tell(Step(_finished(rows[-1], metric), done=number + 1, total=len(rec.order)))
     for row in rows:
         row.rows = len(X)
     greater = get_metric(metric).greater_is_better or operating_point
@@ -493,6 +524,37 @@ def _compare(
     budget = _budget_record(time_budget_s, family_budget_s, time.perf_counter() - start, not_started, rows, latency_ms)
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
+
+
+def _refused(now: float, deadline: float | None, time_budget_s: float | None, expected_s: float | None,
+             n_rows: int) -> str | None:
+    """Why a family is not started under the comparison's time budget: the budget is spent, or the
+    seconds it is expected to take on these ``n_rows`` rows exceed what is left; None if it may start.
+
+    >>> _refused(100.0, 130.0, 60.0, 45.2, 80_000)
+    "not started: about 45 s expected on 80,000 rows, 30 s of the comparison's time budget left"
+    >>> _refused(100.0, 130.0, 60.0, 20.0, 80_000) is None, _refused(100.0, None, None, 1e9, 80_000) is None
+    (True, True)
+    """
+    if deadline is None:
+        return None
+    if now > deadline:
+        return f"the comparison's time budget of {time_budget_s:g} s was spent before it started"
+    if expected_s is not None and now + expected_s > deadline:
+        return (f"not started: about {expected_s:.0f} s expected on {n_rows:,} rows, {deadline - now:.0f} s of the "
+                "comparison's time budget left")
+    return None
+
+
+def _finished(row: LeaderboardRow, metric: str) -> str:
+    """One family's result as a progress line: its score, folds and seconds.
+
+    >>> _finished(LeaderboardRow("linear", "Linear", 0.71234, 0.0041, 0.72, 0.2, 0.01, wall_time_s=3.25, folds=5),
+    ...           "roc_auc")
+    'Linear: roc_auc 0.7123 ± 0.0041 (5 folds, 3.2 s)'
+    """
+    status = "" if row.status == "ok" else f", {row.status}"
+    return f"{row.label}: {metric} {row.cv_mean:.4f} ± {row.cv_std:.4f} ({row.folds} folds, {row.wall_time_s:.1f} s{status})"
 
 
 def _budget_record(time_budget_s: float | None, family_budget_s: float | None, elapsed_s: float,
@@ -536,9 +598,11 @@ def _race(
     """
     first = folds[:RACE_FOLDS] if len(folds) > RACE_FOLDS and not isinstance(cv, TimeSeriesSplit) else folds
     out: dict[str, list[FoldResult] | Exception] = {}
-    for name, res in zip(pipes, fit_many(list(pipes.values()), X, y, first, scoring, **fit_args)):
-        if progress:
-            progress(labels[name])
+    for number, (name, res) in enumerate(zip(pipes, fit_many(list(pipes.values()), X, y, first, scoring, **fit_args))):
+        if progress:  # as each family's folds come back (they were all queued at once)
+            done = "failed" if isinstance(res, Exception) else \
+                f"{len(res)} folds fitted, {sum(r.fit_time_s + r.score_time_s for r in res):.1f} s of fitting and scoring"
+            progress(Step(f"{labels[name]}: {done}", done=number + 1, total=len(pipes)))
         out[name] = res
     if len(first) == len(folds):
         return [(name, res, None) for name, res in out.items()]

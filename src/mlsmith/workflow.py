@@ -15,7 +15,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import TimeSeriesSplit
 
-from ._budget import RunBudget, default_time_budget
+from ._budget import SAFETY_SAME_ROWS, EvaluationCost, RunBudget, default_time_budget, scaled
 from ._cluster import compute_backend, dask_client
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
@@ -52,7 +52,7 @@ from .problem import Problem, load_problem, mask_url
 from .quality import QualityReport, assess_quality
 from .report._html import render_sections
 from .runs import register_run, run_folder, to_jsonable, write_json
-from .selection import Leaderboard, compare_models, cv_score, search_rows
+from .selection import Leaderboard, LeaderboardRow, compare_models, cv_score, search_rows
 from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
 from .target import TargetCodec, whole_model
 from .tuning import TuningResult, learning_curves, parse_space, tune
@@ -103,6 +103,8 @@ class RunResult:
         With a champion: the test rows' outputs of both models (not in results.json).
     rows_used : dict
         The rows each stage used.
+    budget : dict
+        The time budget, and per stage its allotment, estimate and cost.
 
     Examples
     --------
@@ -137,6 +139,9 @@ class RunResult:
     #: The rows each stage used, beside its seconds in ``timings``: all the training rows, or the
     #: comparison's samples (a list), the searches' sample, a figure sample (``{"rows", "sample"}``).
     rows_used: dict[str, Any] = field(default_factory=dict)
+    #: The time budget: its seconds, the seconds spent, and per stage (the keys of ``timings``) what it
+    #: was allotted, its estimated cost where one decided whether or how it ran, and what it cost.
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         stages = _stage_results(self.problem, self.quality, self.eda, self.features, self.leaderboard, self.tuning)
@@ -153,6 +158,7 @@ class RunResult:
             "notes": self.notes,
             "timings_s": self.timings,
             "rows_used": self.rows_used,
+            "budget": self.budget,
             "environment": self.environment,
         }
 
@@ -265,9 +271,13 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         nonlocal clock
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
+        budget.spent(name, timings[name])
         if rows is not None:
             rows_used[name] = rows
-        logger.debug("%s took %.2f s", name, timings[name])
+        # One plain line per stage with its seconds (and the budget's left), in a log or CI; a terminal shows the bar.
+        left = budget.left()
+        logger.info("%s took %.1f s%s", name, timings[name], "" if left is None else f" ({left:.0f} s of the "
+                    f"{budget.seconds:g} s time budget left)")
         clock = now
 
     if not isinstance(problem, Problem):
@@ -340,7 +350,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                     seed=problem.seed, n_jobs=n_jobs)
     workers_ready()
     with compute_backend(cluster) as where:
-        leaderboard, feature_result, chosen, tuning = _select_and_tune(problem, setup, plan, spaces, say, lap, budget)
+        leaderboard, feature_result, chosen, tuning, costs = _select_and_tune(problem, setup, plan, spaces, say, lap,
+                                                                              budget, split_info.n_test)
     best = leaderboard.best
     notes += [f"time budget: {cut}" for cut in budget.cuts]
     if best.status == "over latency":
@@ -362,17 +373,29 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                          f"{fit_size / 2**30:.1f} GB each; {MEMORY_SHARE:.0%} of the {available / 2**30:.1f} GB "
                          "available is allowed)")
     fit_setup = replace(setup, n_jobs=fit_jobs)
-    cv_setup = _evaluation_cv(fit_setup) if partitioned is None else fit_setup
+    cv_rows, fit_rows = min(len(X), EVALUATION_CV_ROWS), len(X)
+    if budget.seconds is not None and partitioned is None:  # the CV sample, then the fit's, shrink to what is left
+        left = budget.left() or 0.0
+        cv_rows, fit_rows, expected = costs.fitting(left, cv_rows)
+        budget.allot("evaluation", left, expected)
+        notes += _shrunk_note(cv_rows, fit_rows, len(X), left, expected)
+    # A sample for the final fit spans the training rows as the fit on all of them would (not the most
+    # recent ones: fitted on the last 100,000 of 800,000 rows, a model missed the seasons, test AUC 0.657).
+    fit_idx = None if fit_rows == len(X) else sample_rows(len(X), fit_rows, setup.y, setup.task, None,
+                                                          setup.groups, setup.seed)
+    cv_setup = (_evaluation_cv(fit_setup if fit_idx is None else fit_setup.on_rows(fit_idx), cv_rows)
+                if partitioned is None else fit_setup)
     if len(cv_setup.X) < len(X):
         notes.append(f"evaluation: the cross-validated scores and the decision threshold come from the out-of-fold "
                      f"predictions of a sample of {len(cv_setup.X):,} of the {len(X):,} training rows "
                      f"({_sampled_as(setup)}); "
-                     "the model is fitted on every training row")
+                     + ("the model is fitted on every training row" if fit_idx is None else
+                        f"the model is fitted on {fit_rows:,} of them ({_sampled_as(replace(setup, cv=None))})"))
     evaluation, final, on_test, X_test, held_out_outputs, trained = _evaluate_final(
-        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup)
+        chosen, fit_setup, train, held_out, problem, codec, champion, partitioned, cv_setup, fit_idx)
     guards.extend(check_training(problem, leaderboard, tuning, evaluation))
     notes += partitioned.final_fit_note(best.label, trained) if partitioned is not None else []
-    n_fit = trained.pop("n_rows", len(train) + (held_out.n_rows if problem.split.refit == "all" else 0))
+    n_fit = trained.pop("n_rows", fit_rows + (held_out.n_rows if problem.split.refit == "all" else 0))
     if problem.split.refit == "all":
         notes.append(f"split.refit is 'all': the bundle's model was refit on all {n_fit} rows (train + test) after "
                      f"the verdict; the test scores are those of the same pipeline fit on the {len(train)} training rows")
@@ -392,6 +415,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
     if early is None:
         early = in_a_worker(render_sections, early_args)
     sampled = {"cv": len(cv_setup.X)} if len(cv_setup.X) < len(X) else {}
+    sampled.update({"fit": fit_rows} if fit_rows < len(X) else {})
     lap("evaluation", {"train": len(train), "test": held_out.n_rows, **sampled})
 
     with run_folder(runs_dir, problem.name) as (tmp, final_dir):
@@ -401,7 +425,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         result = RunResult(problem, schema, split_info, quality, leaderboard, tuning, evaluation, bundle_info,
                            final_dir, notes, timings, guards, features=feature_result, eda=eda,
                            environment={"compute": where, "versions": metadata["versions"]},
-                           held_out_outputs=held_out_outputs, rows_used=rows_used)
+                           held_out_outputs=held_out_outputs, rows_used=rows_used, budget=budget.to_dict())
         # The other sections but the bundle's are known now: a worker draws them while this process saves the model.
         late = in_a_worker(render_sections, (to_jsonable(result), _DRAWN_LATE))
         say("7/7 deployment: saving the model bundle")
@@ -421,6 +445,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         (tmp / "report.html").write_text(page.html)
         write_figures(page.figures, tmp / "figures")
         lap("report")
+        result.budget = budget.to_dict()
         write_json(tmp / "results.json", result)
     register_run(final_dir)
     return result
@@ -459,7 +484,7 @@ def _load_and_split(problem: Problem, data: Any
 
 def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, codec: TargetCodec,
                     champion: ModelBundle | None = None, table: PartitionedTable | None = None,
-                    cv_setup: CVSetup | None = None,
+                    cv_setup: CVSetup | None = None, fit_idx: np.ndarray | None = None,
                     ) -> tuple[Evaluation, Any, dict[str, Any], pd.DataFrame, dict[str, Any] | None, dict[str, Any]]:
     """Threshold and CV scores from out-of-fold predictions of the training rows (of ``cv_setup``'s,
     a bounded sample of them on a large table, see :func:`_evaluation_cv`), the final fit on all
@@ -472,15 +497,18 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
     verdict, and the pipeline, its threshold and the verdict's model come from the training rows.
     A ``champion`` bundle is scored on the same rows in the same read (see :func:`mlsmith.retrain`).
     On a partitioned ``table`` the final fits are those of :func:`mlsmith._dask.fit_final` (what it
-    records of them is returned last; empty otherwise).
+    records of them is returned last; empty otherwise). With ``fit_idx`` (a time budget that leaves no
+    time for every row) the model is fitted on those training rows only, and its training metrics
+    are theirs; the baselines still learn from every training row.
     """
     X, y, features = setup.X, setup.y, setup.schema.features()
+    X_fit, y_fit = (X, y) if fit_idx is None else (X.iloc[fit_idx], y[fit_idx])
     cv_setup = setup if cv_setup is None else cv_setup
     test = held_out.read()
     X_test, y_test = test[features], codec.encode(test[problem.target])
-    fits = [(X, y)] if table is None else []
+    fits = [(X_fit, y_fit)] if table is None else []
     if problem.split.refit == "all" and table is None:  # the bundle's model: the same pipeline, fit on every row
-        fits.insert(0, (pd.concat([X, X_test]), np.concatenate([y, y_test])))  # the longest fit first
+        fits.insert(0, (pd.concat([X_fit, X_test]), np.concatenate([y_fit, y_test])))  # the longest fit first
     folds, fitted = out_of_fold(chosen, cv_setup, fit_also=fits)
     y_cv = cv_setup.y  # the rows the folds' positions refer to
     final, trained = (fitted[-1], {}) if table is None else fit_final(chosen, table, features, problem.target, codec,
@@ -490,7 +518,7 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
         idx, oof = np.concatenate([f.test_index for f in folds]), np.concatenate([f.predictions for f in folds])
         threshold, reason = choose_threshold(y_cv[idx], oof, problem.success_metric, problem.threshold)
     cv_metrics, cv_std = fold_scores(folds, y_cv, problem.type, threshold, codec.n_classes)
-    train_metrics = _predict_scores(final, X, y, problem, codec, threshold)
+    train_metrics = _predict_scores(final, X_fit, y_fit, problem, codec, threshold)
     sensitive = test[list(problem.fairness.sensitive_columns)] if problem.fairness.sensitive_columns else None
     measured: dict[str, Any] = {}
     if problem.constraints.interpretability == "high":
@@ -519,6 +547,17 @@ def _evaluate_final(chosen, setup: CVSetup, train, held_out, problem: Problem, c
 EVALUATION_CV_ROWS = 200_000
 
 
+def _shrunk_note(cv_rows: int, fit_rows: int, n: int, left: float, expected: float) -> list[str]:
+    """What the time budget took from the evaluation, for the run's notes (nothing if it took nothing)."""
+    if cv_rows == min(n, EVALUATION_CV_ROWS) and fit_rows == n:
+        return []
+    what = [f"cross-validated on {cv_rows:,} rows instead of {min(n, EVALUATION_CV_ROWS):,}"]
+    if fit_rows < n:
+        what.append(f"the model fitted on {fit_rows:,} of the {n:,} training rows, not all of them")
+    return [f"time budget: evaluation: {' and '.join(what)}, to fit the {left:.0f} s left (about {expected:.0f} s "
+            "expected)"]
+
+
 def _sampled_as(setup: CVSetup) -> str:
     """How :func:`~mlsmith.split.sample_rows` picks a sample for ``setup``'s folds, in words."""
     if isinstance(setup.cv, TimeSeriesSplit):
@@ -528,14 +567,14 @@ def _sampled_as(setup: CVSetup) -> str:
     return "at random" if setup.task == "regression" else "stratified by class"
 
 
-def _evaluation_cv(setup: CVSetup) -> CVSetup:
-    """The evaluation's cross-validation: every training row up to :data:`EVALUATION_CV_ROWS`, else a
-    sample of that size as the folds see rows (the most recent for time-ordered folds, whole groups,
-    or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
-    n = len(setup.X)
-    if n <= EVALUATION_CV_ROWS:
+def _evaluation_cv(setup: CVSetup, rows: int | None = None) -> CVSetup:
+    """The evaluation's cross-validation: every training row up to ``rows`` (default
+    :data:`EVALUATION_CV_ROWS`), else a sample of that size as the folds see rows (the most recent for
+    time-ordered folds, whole groups, or class-stratified; see :func:`~mlsmith.split.sample_rows`)."""
+    n, rows = len(setup.X), EVALUATION_CV_ROWS if rows is None else rows
+    if n <= rows:
         return setup
-    return setup.on_rows(sample_rows(n, EVALUATION_CV_ROWS, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
+    return setup.on_rows(sample_rows(n, rows, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
 
 
 def _check_champion(champion: ModelBundle, test: pd.DataFrame, problem: Problem, codec: TargetCodec) -> None:
@@ -572,21 +611,50 @@ CHECK_ROWS = 100_000
 #: (at least ``COMPARE_FLOOR`` of the whole budget); the stages after it share the rest.
 COMPARE_SHARE, COMPARE_FLOOR = 0.4, 0.1
 #: Seconds kept for the evaluation and for saving the bundle and the report, beyond the evaluation's
-#: two fits of the chosen pipeline, and more for the explanations of ``interpretability: high``
-#: (measured on two busy cores: 15 s for a linear model on 48,000 rows; 31 s for the breast cancer
-#: example and 33 s for the churn example, both with explanations, and ONNX exports).
+#: fits and predictions (see :class:`~mlsmith._budget.EvaluationCost`), and more for the explanations of
+#: ``interpretability: high`` (measured on two busy cores: 15 s for a linear model on 48,000 rows; 31 s
+#: for the breast cancer example and 33 s for the churn example, both with explanations, and ONNX exports).
 TAIL_S, EXPLAIN_S = 15.0, 15.0
 
 
-def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget):
-    """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
-    the best, tune it, read its learning curves.
+def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_test: int) -> EvaluationCost:
+    """The evaluation's cost model, from the chosen family's fold fit and scoring times in the comparison
+    (on ``best.rows`` rows), for the fits and predictions the evaluation makes on ``setup``'s rows."""
+    folds = setup.folds()
+    n = len(setup.X)
+    train_share = float(np.mean([len(tr) for tr, _ in folds])) / n
+    test_share = float(np.mean([len(te) for _, te in folds])) / n
+    return EvaluationCost(
+        fit_s=best.fit_time_s, fit_rows=max(1.0, train_share * best.rows),
+        predict_s=best.predict_time_s, predict_rows=max(1.0, test_share * best.rows),
+        n_folds=len(folds), train_share=train_share, n_train=n, n_test=n_test, refit=problem.split.refit == "all",
+        n_predicted=n + 2 * n_test + min(n_test, CHECK_ROWS),
+        workers=max(1, min(effective_n_jobs(setup.n_jobs), len(folds) + 1)),
+        fixed_s=TAIL_S + (EXPLAIN_S if problem.constraints.interpretability == "high" else 0.0))
 
-    Under a time budget each gets what is left once the evaluation has its reserve (two
-    cross-validations of the best family, as long as the comparison's took, :data:`TAIL_S` and
-    :data:`EXPLAIN_S`):
-    the feature ablation and the learning curves run only if their estimated cost fits, and tuning
-    gets the rest, after the learning curves' share.
+
+def _curves_reserve(budget: RunBudget, reserve: float, curves_s: float) -> float:
+    """The seconds tuning leaves for the learning curves: their estimate ``curves_s`` if they fit in what is
+    left after ``reserve`` (they run after tuning), else none, and tuning may have that time.
+
+    >>> budget = RunBudget(100.0)
+    >>> _curves_reserve(budget, 50.0, 30.0), _curves_reserve(budget, 50.0, 60.0)
+    (30.0, 0.0)
+    """
+    left = budget.left(reserve)
+    return curves_s if left is not None and curves_s <= left else 0.0
+
+
+def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget, n_test: int):
+    """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
+    the best, tune it, read its learning curves; and the evaluation's cost model.
+
+    Under a time budget the comparison gets its share (:data:`COMPARE_SHARE`); then the evaluation's
+    cost is reserved (see :func:`_evaluation_cost`), and each stage after the comparison runs only if
+    its estimated cost fits in what is left beside that reserve: the feature ablation (its whole-plan
+    cross-validation timed first, on its own rows, before the others start), tuning (bounded by a
+    deadline) and the learning curves (their cost taken from the ablation's measured cross-validation
+    when it ran, else from the comparison's scaled to the rows, with :data:`~mlsmith._budget.SAFETY`).
     """
     constraints = problem.constraints
     say("5/7 model comparison")
@@ -597,13 +665,15 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
         setup, secondary=problem.secondary_metrics, models=problem.models, time_budget_s=compare_s,
         family_budget_s=constraints.family_time_budget_s,
         interpretability=constraints.interpretability, latency_ms=constraints.latency_ms,
-        progress=lambda label: say(f"5/7 model comparison: {label}"), target=problem.threshold, plan=plan,
+        progress=lambda step: say(step.within("5/7 model comparison: ")), target=problem.threshold, plan=plan,
     )
     lap("selection", [r["rows"] for r in leaderboard.budget.get("rungs", [])] or len(setup.X))
     best = leaderboard.best
     best_family = family(best.model, problem.models)
-    cv_s = best.wall_time_s or 0.0  # one cross-validation of the best family, as the comparison timed it
-    reserve = 2 * cv_s + TAIL_S + (EXPLAIN_S if constraints.interpretability == "high" else 0.0)
+    costs = _evaluation_cost(best, setup, problem, n_test)
+    reserve = costs.seconds(min(len(setup.X), EVALUATION_CV_ROWS))
+    if budget.seconds is not None:
+        budget.allot("evaluation", reserve, reserve)
     # A metric that moves with the decision threshold cannot steer a search (the threshold is chosen
     # afterwards); the search — and the feature ablation — then use the threshold-free average precision.
     tune_metric, tune_default = problem.success_metric, best.cv_mean
@@ -618,12 +688,17 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     searched = replace(setup, metric=tune_metric)
     if sample:
         searched = searched.on_rows(sample_rows(n, n_search, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
+    # One cross-validation of the best family on the search's rows, as the comparison timed it on its own.
+    cv_s = scaled(best.wall_time_s or 0.0, best.rows or n, n_search)
     say(f"5/7 feature gain of the stage 4 plan, measured with {best.label}"  # after the comparison that picks it
         + (f" {sample}" if sample else ""))
     known = best.cv_mean if tune_metric == problem.success_metric and best.selection_score == best.cv_mean \
         and not sample else None
-    if budget.allows("feature ablation", (len(plan.groups) + 1) * cv_s, reserve):
-        feature_result = measure_gain(plan, best_family, searched, full_score=known)
+    # The plans to score: raw, each group left out, and the whole plan unless known; one more if groups go.
+    n_cv = len(plan.groups) + (2 if known is None else 1) + 1 if plan.transforms else 0
+    if budget.allows("feature ablation", n_cv * cv_s, reserve):
+        feature_result = measure_gain(plan, best_family, searched, full_score=known,
+                                      time_budget_s=budget.left(reserve))
     else:
         feature_result = FeatureResult(plan, plan, best.model, tune_metric, get_metric(tune_metric).greater_is_better,
                                        notes=[f"not measured: {budget.cuts[-1]}; the whole plan is kept"])
@@ -631,21 +706,26 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
         feature_result = replace(feature_result, notes=[*feature_result.notes, f"measured {sample}"])
     if feature_result.final_score is not None:  # the untuned score of exactly the pipeline tuning starts from
         tune_default = feature_result.final_score
+    if feature_result.cv_s is not None:  # re-measured on the search's rows, just now
+        cv_s = feature_result.cv_s * SAFETY_SAME_ROWS
     lap("features", len(searched.X))
 
     spec = problem.tuning
     # Three folds of five training sizes, from a tenth of the rows to all: about twice one cross-validation.
     curves_s = 2 * cv_s if spec.learning_curve else 0.0
+    curves_kept = _curves_reserve(budget, reserve, curves_s)
     timeout_s, method = spec.timeout_s, spec.method
-    if method != "none" and budget.seconds is not None:
-        if budget.allows("tuning", cv_s, reserve + curves_s):  # at least one trial's time
-            timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_s))
-        else:
-            method = "none"
+    # On a sample the defaults' score is measured first, on the same rows, unless the ablation gave it.
+    scores_default = bool(sample) and feature_result.final_score is None
+    if method != "none" and budget.seconds is not None and \
+            not budget.allows("tuning", cv_s * (2 if scores_default else 1), reserve + curves_kept):
+        method = "none"  # not even one trial's time (and the defaults')
     say(f"6/7 tuning {best.label}" + (f" {sample}" if sample else ""))
     base_pipe = build_pipeline(best_family, setup.schema, setup.task, setup.seed, plan=feature_result.final)
-    if sample and feature_result.final_score is None and method != "none":  # the defaults, on the same rows
+    if scores_default and method != "none":
         tune_default = cv_score(base_pipe, searched)
+    if method != "none" and budget.seconds is not None:  # the search's deadline: what is left once that is known
+        timeout_s = budget.bound("tuning", spec.timeout_s, budget.left(reserve + curves_kept))
     space = spaces[best.model] if best.model in spaces else best_family.space(problem.type)
     chosen, tuning = tune(base_pipe, best.model, searched, default_score=tune_default, method=method,
                           n_trials=spec.n_trials, timeout_s=timeout_s, space=space,
@@ -664,7 +744,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
         reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
         lap("learning_curves", len(searched.X))
-    return leaderboard, feature_result, chosen, replace(tuning, **reported)
+    return leaderboard, feature_result, chosen, replace(tuning, **reported), costs
 
 
 def _predict_scores(pipeline, X, y, problem: Problem, codec: TargetCodec, threshold) -> dict[str, float]:

@@ -1,0 +1,166 @@
+"""A time budget that holds for the whole run (issue 19): each stage starts only when its estimated
+cost fits in what is left, the evaluation's cost is reserved up front and its cross-validation
+shrinks to fit, and results.json says per stage what was allotted and what it cost."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+import mlsmith
+from mlsmith import CVSetup, selection
+from mlsmith._budget import BudgetExceeded
+from mlsmith.data import infer_schema
+from mlsmith.selection import compare_models
+
+from conftest import write_problem
+
+#: The seconds a logistic regression's fit takes a training row more in the whole-run test (see there).
+PER_ROW_S = 0.004
+
+
+def _slowed(fit):
+    """``fit`` taking :data:`PER_ROW_S` seconds a training row more: a family whose cost follows its rows,
+    as a real one does on a large table, in a test that stays small."""
+
+    def slow_fit(self, X, y, sample_weight=None):
+        time.sleep(PER_ROW_S * len(X))
+        return fit(self, X, y, sample_weight=sample_weight)
+
+    return slow_fit
+
+
+def _table(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["y"] = np.where(frame["a"] + rng.normal(scale=0.7, size=n) > 0, "yes", "no")
+    return frame
+
+
+class _Clock:
+    """A clock for the comparison: a fold's fit advances it by a cost per row, so that the budget's
+    decisions follow from the rows alone, whatever the machine's load."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_a_rung_is_not_started_for_a_family_whose_estimate_exceeds_what_is_left(monkeypatch):
+    # 10 ms a row: every family takes 1.8 s on the 180-row rung, so 1.8 x 4^1.25 x 1.5 = 15.3 s is expected
+    # on the 720-row rung. Of the 24 s budget, 16.8 s are left there: the first promoted family starts
+    # (and takes 7.2 s), then 9.6 s are left and the second one and the dummy are not started. Before, both started and the budget
+    # stopped them unfinished (the dummy ran unbounded on every rung: 134 s on 800,000 rows).
+    clock, per_row, sizes = _Clock(), 0.01, []
+    real = selection.fit_folds
+
+    def timed(pipeline, X, y, folds, scorers, *, deadline=None, **kwargs):
+        sizes.append(len(X))
+        clock.now += per_row * len(X)
+        if deadline is not None and clock.now > deadline:
+            raise BudgetExceeded(0)
+        return real(pipeline, X, y, folds, scorers, **kwargs)
+
+    monkeypatch.setattr(selection, "fit_folds", timed)
+    monkeypatch.setattr(selection, "time", clock)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000)})
+    y = (X["a"] + rng.normal(scale=0.5, size=3000) > 0).astype(int).to_numpy()
+    setup = CVSetup(X=X, y=y, schema=infer_schema(X.assign(y=y), "y"), task="binary_classification",
+                    metric="roc_auc", cv=StratifiedKFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    board = compare_models(setup, models=["linear", "decision_tree", "naive_bayes"], first_rung_rows=180,
+                           time_budget_s=24.0)
+    rungs = board.budget["rungs"]
+    assert sizes == [180] * 4 + [720]  # nothing started that could not finish
+    assert clock.now <= 24.0
+    promoted = rungs[0]["kept"]
+    assert rungs[1]["families"] == [promoted[0]] and board.budget["not_started"][:2] == [promoted[1], "dummy"]
+    assert len(rungs) == 3 and rungs[2]["families"] == []  # nothing fitted past the 720-row rung: no time left
+    second = next(r for r in board.rows if r.model == promoted[1])
+    assert (second.rows, second.stopped_by, second.status) == (180, "comparison budget", "ok")
+    assert "not started: about 15 s expected on 720 rows, 10 s of the comparison's time budget left" in second.note
+    dummy = next(r for r in board.rows if r.model == "dummy")
+    assert dummy.rows == 180 and dummy.cv_mean is not None
+
+
+@pytest.mark.slow
+def test_a_run_holds_its_budget_when_the_evaluation_alone_would_overrun_it(tmp_path, monkeypatch):
+    # Rungs of 300, 1,200 and every row (3,000) and a family that fits at 4 ms a row: its cross-validation
+    # on every row costs 24 s and its final fit 12 s. Before, the evaluation was not bounded: it
+    # cross-validated on every row after a comparison that had spent its share, and the run took about
+    # 60 s of a 40 s budget. Now its cost is reserved and its cross-validation shrinks to fit.
+    from mlsmith import _budget
+
+    monkeypatch.setattr(selection, "FIRST_RUNG_ROWS", 300)
+    monkeypatch.setattr(_budget, "EVALUATION_MIN_CV_ROWS", 300)
+    monkeypatch.setattr(_budget, "EVALUATION_MIN_FIT_ROWS", 300)
+    monkeypatch.setattr(LogisticRegression, "fit", _slowed(LogisticRegression.fit))  # n_jobs=1: every fit is here
+    spec = write_problem(tmp_path, _table(3750, 3), target="y", positive_class="yes", split={"cv_folds": 3},
+                         models=["linear"], features="none", constraints={"time_budget_s": 40},
+                         tuning={"method": "none", "learning_curve": False})
+    began = time.perf_counter()
+    result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    took = time.perf_counter() - began
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert result.bundle["model"] == "linear"
+    assert sum(saved["timings_s"].values()) <= 40 * 1.1 + 3 and took <= 40 * 1.1 + 5
+    budget = saved["budget"]
+    assert budget["seconds"] == 40 and set(budget["stages"]) >= set(saved["timings_s"])
+    evaluation = budget["stages"]["evaluation"]
+    assert evaluation["allotted_s"] < 40 and evaluation["estimate_s"] > 0
+    assert evaluation["spent_s"] == pytest.approx(saved["timings_s"]["evaluation"], abs=0.1)
+    assert budget["stages"]["selection"]["allotted_s"] < 20
+    used, n_train = saved["rows_used"]["evaluation"], saved["split"]["n_train"]
+    assert used["cv"] == 300 and 300 <= used["fit"] < n_train  # the CV at its floor was not enough
+    assert f"time budget: evaluation: cross-validated on 300 rows instead of {n_train:,} and the model fitted on " \
+           f"{used['fit']:,} of the {n_train:,} training rows, not all of them, to fit the " in " ".join(saved["notes"])
+    assert result.bundle and json.loads((result.run_dir / "model" / "metadata.json").read_text())["n_train"] == \
+        used["fit"]
+
+
+def test_the_comparison_counts_its_families_and_says_each_ones_score_and_seconds():
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    X, y = frame.drop(columns="target"), frame["target"].to_numpy()
+    setup = CVSetup(X=X, y=y, schema=infer_schema(frame, "target"), task="binary_classification", metric="roc_auc",
+                    cv=StratifiedKFold(3, shuffle=True, random_state=0), seed=0, n_jobs=1)
+    for budget in (None, 600.0):  # every fold queued at once, or family by family under a budget
+        said: list = []
+        compare_models(setup, models=["linear", "naive_bayes"], time_budget_s=budget, progress=said.append)
+        assert all(step.total == 3 for step in said)  # two families and the dummy
+        done = [step for step in said if " (3 folds, " in step]
+        assert [step.done for step in done] == [1, 2, 3]
+        assert done[0].startswith("Logistic / Ridge regression: roc_auc 0.99")
+
+
+@pytest.mark.slow
+def test_off_a_terminal_the_run_prints_a_line_per_stage_and_per_family_with_their_seconds(tmp_path, capsys):
+    # Before, a log or CI got each stage's and family's name as it started, and no seconds or scores.
+    import re
+
+    from sklearn.datasets import load_breast_cancer
+
+    from conftest import cli
+
+    spec = write_problem(tmp_path, load_breast_cancer(as_frame=True).frame, target="target",
+                         models=["linear", "naive_bayes"], features="none", constraints={"time_budget_s": 600},
+                         tuning={"method": "none", "learning_curve": False})
+    code, out, err = cli(capsys, "run", spec, "--runs-dir", tmp_path / "runs", "--jobs", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    family = r"\[ *[0-9.]+s\] 5/7 model comparison: Logistic / Ridge regression: roc_auc 0\.99\d\d ± 0\.0\d{3} " \
+             r"\(5 folds, [0-9.]+ s\)$"
+    assert sum(bool(re.match(family, line)) for line in lines) == 1
+    assert sum(" 5/7 model comparison: Naive Bayes (Gaussian): roc_auc " in line for line in lines) == 1
+    for stage in ("quality", "eda", "guards", "selection", "evaluation", "bundle"):
+        stage_line = rf"\[ *[0-9.]+s\] {stage} took [0-9.]+ s \(\d+ s of the 600 s time budget left\)$"
+        assert sum(bool(re.match(stage_line, line)) for line in lines) == 1, stage
