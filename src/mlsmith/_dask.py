@@ -14,6 +14,8 @@ gathers the table in one process:
   pipeline's preprocessing is fitted on the sample, transforms each partition where it lies, and
   the distributed model is turned into a plain ``lightgbm`` one (``to_local()``) so the bundle
   predicts and serves as any other. Another family is fitted on the sample, and a note says so.
+  The partitions reach it as float32, and a worker lost during it ends the run with one error
+  instead of leaving the other workers waiting on it.
 """
 
 from __future__ import annotations
