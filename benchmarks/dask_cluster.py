@@ -54,9 +54,11 @@ def _watch_peak() -> int:
 
 
 def _peak() -> float:
+    """The peak :func:`_watch_peak` saw; -1 in a process that never started it (a restarted worker)."""
     import psutil
 
-    return round(psutil._mlsmith_peak["peak"])
+    state = getattr(psutil, "_mlsmith_peak", None)
+    return round(state["peak"]) if state else -1
 
 
 def compare_backends(rounds: int, runs: Path) -> None:
@@ -124,6 +126,7 @@ def generated(rows: int, work: Path, worker_limit: str) -> None:
     from scale_generated import DATE, TARGET, generate
 
     from mlsmith._cluster import WORKER_ENV
+    from mlsmith.exceptions import MlsmithError
     from mlsmith.workflow import run
 
     single = work / "table.parquet"
@@ -149,7 +152,13 @@ def generated(rows: int, work: Path, worker_limit: str) -> None:
         workers = dict(client.run(os.getpid))
         client.run(_watch_peak)
         start = time.perf_counter()
-        result = run(work / "problem.yaml", runs_dir=work / "runs", cluster=cluster.scheduler_address)
+        try:
+            result = run(work / "problem.yaml", runs_dir=work / "runs", cluster=cluster.scheduler_address)
+        except MlsmithError as exc:  # as the CLI reports it, with what the workers held
+            print(f"Error: {exc}")
+            print(f"after {time.perf_counter() - start:.0f} s; worker peaks {sorted(client.run(_peak).values())} MB "
+                  "(-1: a restarted worker)")
+            sys.exit(2)
         wall = time.perf_counter() - start
         peaks = sorted(client.run(_peak).values())
         restarted = dict(client.run(os.getpid)) != workers

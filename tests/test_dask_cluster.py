@@ -209,3 +209,78 @@ def test_time_ordered_split_on_partitions_is_the_split_made_on_one_machine(tmp_p
     assert train["datetime"].tolist() == one_train["datetime"].tolist()  # the same rows, in time order
     assert sorted(held_out.read()["datetime"]) == sorted(one_held_out.read()["datetime"])
     assert info.description.startswith(one_info.description)
+
+
+def _breast_cancer() -> pd.DataFrame:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    return frame.rename(columns=lambda c: c.replace(" ", "_"))
+
+
+# Killed as LightGBM's network starts (the other worker then waits to connect to it: the hang of the
+# 10M-row benchmark) and two seconds into training (the other worker's socket fails).
+@pytest.mark.parametrize("wait_s", [0.0, 2.0])
+def test_a_worker_lost_during_the_distributed_fit_ends_it_with_one_error_not_a_hang(wait_s):
+    import signal
+    import threading
+    import time
+
+    import dask.dataframe as dd
+    from lightgbm import LGBMClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlsmith.target import TargetCodec
+
+    frame = _breast_cancer()
+    features = [c for c in frame.columns if c != "target"]
+    codec = TargetCodec.fit(frame["target"], "binary_classification", positive_class=1)
+    # Far more trees than the rows need at a learning rate that leaves every tree a split: the fit
+    # is still running when the worker is killed.
+    model = LGBMClassifier(n_estimators=10_000_000, learning_rate=1e-9, min_child_samples=2, verbose=-1)
+    pipeline = Pipeline([("prep", StandardScaler()), ("model", model)])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="1GB",
+                      dashboard_address=":0", env=WORKER_ENV) as cluster, Client(cluster) as client:
+        rows = dd.from_pandas(frame, npartitions=4)
+        lengths = [int(n) for n in rows.map_partitions(len).compute()]
+        table = mlsmith._dask.PartitionedTable(rows, "breast cancer", client, train=rows, train_lengths=lengths)
+        pids = dict(client.run(_pid))
+
+        def kill_one_once_training() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                running = [k for keys in client.processing().values() for k in keys if "_train_part" in str(k)]
+                if running:
+                    time.sleep(wait_s)
+                    os.kill(next(iter(pids.values())), signal.SIGKILL)
+                    return
+                time.sleep(0.2)
+
+        killer = threading.Thread(target=kill_one_once_training, daemon=True)
+        killer.start()
+        start = time.monotonic()
+        with pytest.raises(MlsmithError, match=(
+                r"^Dask worker tcp://127\.0\.0\.1:\d+ \(memory limit 1\.00 GB\) was lost during the distributed "
+                r"LightGBM fit of 569 rows over 2 workers \(a worker's nanny restarts it past 95 % of its memory "
+                r"limit; the others would wait for it without end\); raise the workers' memory limit or use more "
+                r"workers\.$")):
+            mlsmith._dask.fit_final(pipeline, table, features, "target", codec, frame[features],
+                                    codec.encode(frame["target"]))
+        waited = time.monotonic() - start
+        killer.join()
+    assert waited < 90, waited
+    assert not [pid for pid in pids.values() if _alive(pid)]  # the cluster's close ended the stuck worker  # training started within seconds, the loss is seen within one poll
+
+
+def test_partitions_reach_lightgbm_dask_as_float32():
+    from sklearn.preprocessing import StandardScaler
+
+    frame = _breast_cancer()
+    features = [c for c in frame.columns if c != "target"]
+    prep = StandardScaler().fit(frame[features])
+    X = mlsmith._dask._features(frame, prep, features)
+    assert X.dtype == np.float32 and X.nbytes == len(frame) * len(features) * 4  # half of float64's bytes
+    # LightGBM's 255 bins a feature: float32 keeps every distinct value of this table apart.
+    expected = prep.transform(frame[features])
+    assert all(len(np.unique(X[:, j])) == len(np.unique(expected[:, j])) for j in range(len(features)))

@@ -14,14 +14,18 @@ gathers the table in one process:
   pipeline's preprocessing is fitted on the sample, transforms each partition where it lies, and
   the distributed model is turned into a plain ``lightgbm`` one (``to_local()``) so the bundle
   predicts and serves as any other. Another family is fitted on the sample, and a note says so.
+  The partitions reach it as float32, and a worker lost during it ends the run with one error
+  instead of leaving the other workers waiting on it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -29,6 +33,7 @@ import pandas as pd
 from ._columns import as_time, unusable_targets
 from ._reading import as_pandas, parquet_files
 from .data import check_columns
+from .exceptions import MlsmithError
 from .problem import Problem
 from .split import HeldOutTest, SplitInfo, cv_splitter
 from .target import TargetCodec
@@ -234,20 +239,75 @@ def fit_final(pipeline: Any, table: PartitionedTable, features: list[str], targe
     X_parts, y_parts = [], []
     for part, n in zip(rows.to_delayed(), lengths):
         if n:  # a partition the split left empty holds nothing to train on
-            X_parts.append(da.from_delayed(dask.delayed(_features)(part, prep_d, features), (n, width), float))
+            X_parts.append(da.from_delayed(dask.delayed(_features)(part, prep_d, features), (n, width), np.float32))
             y_parts.append(da.from_delayed(dask.delayed(_codes)(part, codec_d, target), (n,), y_dtype))
     dask_class = DaskLGBMClassifier if isinstance(model, lgb.LGBMClassifier) else DaskLGBMRegressor
     distributed = dask_class(client=table.client, **model.get_params())
-    with warnings.catch_warnings():  # each worker trains with the threads it has, whatever n_jobs says
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
-        distributed.fit(da.concatenate(X_parts), da.concatenate(y_parts))
+
+    def fit() -> None:
+        with warnings.catch_warnings():  # each worker trains with the threads it has, whatever n_jobs says
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
+            distributed.fit(da.concatenate(X_parts), da.concatenate(y_parts))
+
+    _watched(fit, table.client, f"the distributed LightGBM fit of {sum(lengths)} rows")
     fitted = Pipeline([*prep.steps, (pipeline.steps[-1][0], distributed.to_local())])
     return fitted, {"trained_by": f"lightgbm.dask.{dask_class.__name__}", "n_rows": sum(lengths),
                     "partitions": len(X_parts), "workers": len(table.client.nthreads())}
 
 
 def _features(part: pd.DataFrame, prep: Any, features: list[str]) -> np.ndarray:
-    return np.asarray(prep.transform(part[features]), dtype=float)
+    # float32: lightgbm.dask holds a worker's parts and their concatenation at once while it builds
+    # its Dataset, so the matrix's width in bytes sets a worker's peak; LightGBM bins every feature
+    # into at most 255 bins, which float32 separates as float64 does.
+    return np.asarray(prep.transform(part[features]), dtype=np.float32)
+
+
+def _watched(work: Callable[[], None], client: Any, what: str, poll_s: float = 1.0, settle_s: float = 15.0) -> None:
+    """Run ``work`` (which waits on ``client``'s workers); fail with one error if one of them is lost meanwhile.
+
+    A worker that dies during a ``lightgbm.dask`` fit (its nanny restarts it past 95 % of its memory
+    limit) never returns its part: the fit's other workers either fail on its closed socket or wait
+    on it without end, and the fit waits on all of them. The workers present when ``work`` starts
+    are checked every ``poll_s`` seconds; the first one missing ends the wait with an
+    :class:`~mlsmith.exceptions.MlsmithError` (``work`` is left in a daemon thread; its tasks end
+    with their workers). When ``work`` fails first, the scheduler may not have seen the loss yet:
+    it is given ``settle_s`` seconds to, so the error names the cause rather than a socket's error.
+    """
+    before = client.scheduler_info()["workers"]
+    outcome: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    def lost_error() -> MlsmithError | None:
+        lost = sorted(set(before) - set(client.scheduler_info()["workers"]))
+        if not lost:
+            return None
+        limit = before[lost[0]].get("memory_limit") or 0
+        held = f"memory limit {limit / 1e9:.2f} GB" if limit else "no memory limit"
+        return MlsmithError(
+            f"Dask worker {lost[0]} ({held}) was lost during {what} over {len(before)} workers (a worker's "
+            "nanny restarts it past 95 % of its memory limit; the others would wait for it without end); "
+            "raise the workers' memory limit or use more workers.")
+
+    thread = threading.Thread(target=target, name="mlsmith-dask-fit", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll_s)
+        error = lost_error() if thread.is_alive() else None
+        if error is not None:
+            raise error
+    if "error" not in outcome:
+        return
+    until = time.monotonic() + settle_s
+    while (error := lost_error()) is None and time.monotonic() < until:
+        time.sleep(poll_s)
+    if error is not None:
+        raise error from outcome["error"]
+    raise outcome["error"]
 
 
 def _codes(part: pd.DataFrame, codec: TargetCodec, target: str) -> np.ndarray:
