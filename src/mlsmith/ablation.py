@@ -118,7 +118,7 @@ def measure_gain(plan: FeaturePlan, family: Any, setup: CVSetup, *, full_score: 
     full_score : float, optional
         The whole plan's score when already known (the leaderboard's, same metric and
         folds), saving one cross-validation.
-    time_budget_s
+    time_budget_s : float, optional
         Seconds the measurement may take. The first plan (the whole plan, or the raw columns when
         its score is known) is cross-validated alone, stopped at the deadline, and timed; the others
         are queued only if that many cross-validations of that time (times
