@@ -58,3 +58,56 @@ def test_blocks_of_any_dtype_stack_into_float32(monkeypatch):
     prep = preprocess.DesignMatrix([("a", as_array, ["a"]), ("b", as_array, ["b"])])
     out = prep.fit_transform(X)
     assert out.dtype == np.float32 and out.tolist() == [[i / 4, float(i)] for i in range(6)]
+
+
+def _results(tmp_path: Path, name: str) -> dict:
+    """A run on ISLP's Default (8,000 training rows), the linear family only, no tuning: its results.json."""
+    import json
+
+    import mlsmith
+
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "problem.yaml").write_text(
+        "target: default\npositive_class: 'Yes'\nmodels: [linear]\ntuning: {method: none, learning_curve: false}\n"
+        f"data: {{path: {DATA / 'Default.csv'}}}\n")
+    result = mlsmith.run(folder / "problem.yaml", runs_dir=folder / "runs", n_jobs=1)
+    return json.loads((result.run_dir / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_training_rows_held_with_text_as_categories_give_the_same_run(tmp_path, monkeypatch):
+    """Past MEMORY_CHECK_ROWS the run holds its training rows (and pickles them to the guards' worker)
+    with their text as categories; quality, EDA, guards, scores, threshold and fingerprint are the same."""
+    import mlsmith.workflow
+    from mlsmith.data import compact_categories as compact
+
+    plain = _results(tmp_path, "plain")
+    compacted: list[pd.DataFrame] = []
+
+    def recording(frame, columns):
+        out = compact(frame, columns)
+        compacted.append(out)
+        return out
+
+    monkeypatch.setattr(mlsmith.workflow, "MEMORY_CHECK_ROWS", 1_000)
+    monkeypatch.setattr(mlsmith.workflow, "compact_categories", recording)
+    large = _results(tmp_path, "large")
+    assert "default" in compacted[0].columns and str(compacted[0]["student"].dtype) == "category"
+    # the quality report describes the frame as held: 'student' counted as a category, and smaller
+    assert large["quality"].pop("dtypes") == {"float64": 2, "str": 1, "category": 1}
+    assert large["quality"].pop("memory_mb") < plain["quality"].pop("memory_mb")
+    plain["quality"].pop("dtypes")
+    for key in ("quality", "eda", "guards", "leaderboard", "evaluation", "schema", "split"):
+        assert _strip(large[key]) == _strip(plain[key]), key
+    assert large["bundle"]["data_fingerprint"] == plain["bundle"]["data_fingerprint"]
+
+
+def _strip(value):
+    """A results.json section without its timings."""
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items()
+                if not any(t in k for t in ("time", "seconds", "_s", "latency", "wall"))}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
