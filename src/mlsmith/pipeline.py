@@ -7,7 +7,6 @@ stage 4's transformers and plan blocks (:mod:`mlsmith.features`) and the catalog
 
 from __future__ import annotations
 
-from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -17,12 +16,20 @@ from .catalog import CATALOG, Family
 from .data import Schema
 from .features import DateFeatures, FeaturePlan
 from .features._build import plan_blocks, replaced_columns
-from .preprocess import HIGH_CARDINALITY, TextSVD, numeric_imputer, target_encoder, to_category_text, to_text
+from .preprocess import (
+    HIGH_CARDINALITY,
+    DesignMatrix,
+    TextSVD,
+    numeric_imputer,
+    target_encoder,
+    to_category_text,
+    to_text,
+)
 
 __all__ = ["build_pipeline", "build_preprocessor"]
 
 
-def build_preprocessor(schema: Schema, scale: bool, seed: int, plan: FeaturePlan | None = None) -> ColumnTransformer:
+def build_preprocessor(schema: Schema, scale: bool, seed: int, plan: FeaturePlan | None = None) -> DesignMatrix:
     """The preprocessing for a schema, scaled for models that need it.
 
     - numeric and boolean: coerced to float, median-imputed with missing indicators, scaled;
@@ -80,7 +87,7 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int, plan: FeaturePlan
             TextSVD(n_components=16, random_state=seed),
         )
         parts.append((f"text_{column}", text, [column]))
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+    return DesignMatrix(parts, remainder="drop", sparse_threshold=0.0)
 
 
 def build_pipeline(family: str | Family, schema: Schema, task: str, seed: int,

@@ -318,6 +318,8 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         return job
 
     features = schema.features()
+    if len(train) > MEMORY_CHECK_ROWS:  # the training rows held from here on, and pickled to the guards' worker,
+        train = compact_categories(train, schema.features("categorical"))  # with their text as categories
     # The frame the fits get, in every worker: text categoricals as categories (same values, a fraction
     # of the bytes to pickle for each task; numeric columns reach the workers as shared memory maps).
     X = compact_categories(train[features], schema.features("categorical"))

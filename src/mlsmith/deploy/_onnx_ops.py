@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ..catalog import installed
 from ..features import LogTransform, Ratios
 from ..features._aggregate import _key as group_key
-from ..preprocess import TextSVD
+from ..preprocess import DesignMatrix, TextSVD
 
 __all__ = ["register_converters"]
 
@@ -149,6 +149,11 @@ def register_converters() -> None:
 
     update_registered_converter(TextSVD, "MlsmithTextSVD", calculate_sklearn_truncated_svd_output_shapes,
                                 convert_truncated_svd)
+    from skl2onnx._parse import sklearn_parsers_map, update_registered_parser
+    from sklearn.compose import ColumnTransformer
+
+    # the preprocessing is a ColumnTransformer whose in-Python output may be float32: the same graph
+    update_registered_parser(DesignMatrix, sklearn_parsers_map[ColumnTransformer])
     # skl2onnx's own converter splits in float32 and, with onnx 1.23, fails on its boolean
     # missing-value flags ("Unable to create node 'TreeEnsembleClassifier'"): see _hgb_convert.
     update_registered_converter(HistGradientBoostingClassifier, "MlsmithHistGradientBoostingClassifier", _hgb_shape,
