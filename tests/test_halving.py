@@ -140,6 +140,29 @@ def test_a_budget_spent_on_the_last_rung_judges_the_families_on_the_rows_they_fi
     assert "stopped_by" in board.to_frame().columns
 
 
+def test_the_family_chosen_is_listed_first_when_only_the_dummy_finished_every_row(table, monkeypatch):
+    # The 10M-row run: the dummy (fast) finished the last rung, linear ran out of time on it and was chosen
+    # on the rung it finished; the leaderboard listed the dummy first, so "best" read differently by row order.
+    from sklearn.dummy import DummyClassifier
+
+    from mlsmith import selection
+    from mlsmith._budget import BudgetExceeded
+
+    X, y = table
+    real = selection.fit_folds
+
+    def slow_on_every_row_but_the_dummy(pipeline, X_, *args, **kwargs):
+        if len(X_) == len(X) and not isinstance(pipeline[-1], DummyClassifier):
+            raise BudgetExceeded(0)
+        return real(pipeline, X_, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "fit_folds", slow_on_every_row_but_the_dummy)
+    board = compare_models(setup(X, y), models=FAMILIES, first_rung_rows=180, time_budget_s=600)
+    dummy = next(r for r in board.rows if r.model == "dummy")
+    assert dummy.rows == len(X) and board.best.model != "dummy"
+    assert board.rows[0] is board.best and board.to_frame()["model"].iloc[0] == board.best.model
+
+
 def test_the_budget_stop_is_read_from_the_row_and_the_board_not_from_their_wording():
     from mlsmith.selection import Leaderboard, LeaderboardRow, _out_of_time
 

@@ -329,9 +329,15 @@ def compare_models(
                                 -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
               "rungs": rungs, **({"not_started": not_started} if not_started else {})}
-    return Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
-                       first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
-                       budget=budget)
+    result = Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
+                         first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
+                         budget=budget)
+    if any(r.cv_mean is not None for r in result.rows):
+        # best first, as on one rung: a family the budget stopped on the last rung is judged on the rung it
+        # finished, and must not sit below the dummy, the one family always scored on every row
+        chosen = result.best
+        result.rows = [chosen, *(r for r in result.rows if r is not chosen)]
+    return result
 
 
 #: Successive halving over rows (Jamieson & Talwalkar 2016, as Hyperband and FLAML's growing samples
