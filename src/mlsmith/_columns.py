@@ -16,12 +16,13 @@ and a user's infinity is nearly always a division by zero upstream, which qualit
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["TIME_ZONE_POLICY", "as_time", "evenly_spaced", "finite_float", "looks_like_dates", "naive_utc",
-           "numbers_from_text", "parse_dates", "unusable_targets"]
+           "numbers_from_text", "parse_dates", "python_value", "unusable_targets"]
 
 #: Recorded in the bundle's schema, so a reader of the bundle knows how its dates were read.
 TIME_ZONE_POLICY = "utc-naive"
@@ -42,6 +43,17 @@ def evenly_spaced(values: pd.Series | pd.DataFrame, n: int) -> pd.Series | pd.Da
     if len(values) <= n:
         return values
     return values.iloc[np.linspace(0, len(values) - 1, n).astype(int)]
+
+
+def python_value(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (for JSON, YAML and messages); anything else unchanged.
+
+    Examples
+    --------
+    >>> python_value(np.int64(3)), python_value(np.str_("yes")), python_value("no")
+    (3, 'yes', 'no')
+    """
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def parse_dates(s: pd.Series) -> pd.Series:

@@ -14,13 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._columns import python_value
+
 __all__ = ["explain_rows", "reference_row"]
 
 PREFIX = "contribution_"
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def reference_row(X: pd.DataFrame) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def reference_row(X: pd.DataFrame) -> dict[str, Any]:
         elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             out[col] = float(s.median())
         else:
-            out[col] = _plain(s.mode().iloc[0])
+            out[col] = python_value(s.mode().iloc[0])
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._columns import naive_utc
+from .._columns import naive_utc, python_value
 from ..exceptions import BundleError
 from ..target import code_model
 from ._bundle import ModelBundle
@@ -88,17 +88,14 @@ class Scorer:
         proba = output
         if task == "binary_classification":
             positive = proba[:, 1]
-            labels = [_plain(c) for c in self.classes]
+            labels = [python_value(c) for c in self.classes]
             return [{"prediction": labels[k], "probability": p}
                     for k, p in zip((positive >= self.bundle.threshold).tolist(), positive.tolist())]
         best = proba.argmax(axis=1)
         names = [str(c) for c in self.classes]
         return [
-            {"prediction": _plain(self.classes[k]), "probability": float(row[k]),
+            {"prediction": python_value(self.classes[k]), "probability": float(row[k]),
              "probabilities": dict(zip(names, map(float, row)))}
             for k, row in zip(best, proba)
         ]
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

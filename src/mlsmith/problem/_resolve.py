@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._columns import python_value
 from ..exceptions import ProblemSpecError
 from ..metrics import METRICS, default_metric, get_metric
 from ._sections import Baseline, TaskType
@@ -80,19 +81,16 @@ def positive_class(given, counts: pd.Series, target: str):
     if given is not None:
         for value in values:
             if str(value).lower() == str(given).lower():
-                return _plain(value)
+                return python_value(value)
         raise ProblemSpecError(
             f"positive_class {given!r} is not a value of target '{target}'; "
-            f"the target's values are {', '.join(repr(_plain(v)) for v in values)}."
+            f"the target's values are {', '.join(repr(python_value(v)) for v in values)}."
         )
     for value in values:
         if str(value).lower() in ("1", "true", "yes", "y", "positive", "pos"):
-            return _plain(value)
-    return _plain(counts.idxmin())
+            return python_value(value)
+    return python_value(counts.idxmin())
 
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def resolve_problem(problem: Problem, y: pd.Series) -> Problem:
@@ -103,7 +101,7 @@ def resolve_problem(problem: Problem, y: pd.Series) -> Problem:
     n_unique = y.nunique()
     if task != "regression" and n_unique < 2:
         raise ProblemSpecError(
-            f"target '{problem.target}' has a single class ({_plain(y.iloc[0])!r}) in {len(y)} rows; a classifier "
+            f"target '{problem.target}' has a single class ({python_value(y.iloc[0])!r}) in {len(y)} rows; a classifier "
             "needs at least two: check the target column or the data source."
         )
     if task == "binary_classification" and n_unique != 2:
