@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "PREDICT_GROWTH", "CELLS_PER_SECOND", "DEFAULT_BUDGET_CAP_S", "DEFAULT_BUDGET_CELLS", "DEFAULT_BUDGET_FLOOR_S", "SAFETY",
-           "SAFETY_SAME_ROWS",
-           "BudgetExceeded", "EvaluationCost", "RunBudget", "default_time_budget", "scaled"]
+__all__ = ["CELLS_PER_SECOND", "DEFAULT_BUDGET_CAP_S", "DEFAULT_BUDGET_CELLS", "DEFAULT_BUDGET_FLOOR_S",
+           "EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "PREDICT_GROWTH", "SAFETY",
+           "SAFETY_SAME_ROWS", "BudgetExceeded", "EvaluationCost", "RunBudget", "default_time_budget", "scaled"]
 
 #: An estimate carried from a measured cost to more rows is multiplied by this: a fit's cost grows a
 #: little faster than its rows (deeper trees, more categories seen), and the machine's load moves
