@@ -60,6 +60,47 @@ def test_blocks_of_any_dtype_stack_into_float32(monkeypatch):
     assert out.dtype == np.float32 and out.tolist() == [[i / 4, float(i)] for i in range(6)]
 
 
+def test_each_block_ends_in_float32_past_the_threshold(default_xy, monkeypatch):
+    """Every block casts its own output (so no block's float64 waits for the others); the matrix holds the
+    values the float64 preprocessing gives, cast once; below the threshold the blocks stay float64."""
+    X, y, schema = default_xy
+    small = build_pipeline("linear", schema, "binary_classification", seed=0)[0].fit(X, y)
+    monkeypatch.setattr(preprocess, "FLOAT32_ROWS", 5_000)
+    large = build_pipeline("linear", schema, "binary_classification", seed=0)[0].fit(X, y)
+
+    for prep, dtype in ((small, np.float64), (large, np.float32)):
+        blocks = [(name, block) for name, block, _ in prep.transformers_ if name != "remainder"]
+        assert [name for name, _ in blocks] == ["num", "cat"]
+        for name, block in blocks:
+            assert block.steps[-1][0] == "float32" and block.transform(X[block.feature_names_in_]).dtype == dtype
+    np.testing.assert_array_equal(large.transform(X), small.transform(X).astype(np.float32))
+    assert list(large.get_feature_names_out()) == list(small.get_feature_names_out())
+
+
+def test_fit_holds_one_float64_block_at_a_time(monkeypatch):
+    """The preprocessing's fit past the threshold holds, at its peak, the blocks cast to float32 as they
+    came and their stacked copy (2x the matrix) or one block's imputation on top of the blocks before
+    it; not every block's float64 output beside the copy (3x and more). Wooldridge's mroz (753 women,
+    21 numeric columns) repeated 100 times, in seven blocks of three columns (as many as the generated
+    table's plan gives): 2.3x here, 3.2x without the blocks' cast."""
+    import tracemalloc
+
+    monkeypatch.setattr(preprocess, "FLOAT32_ROWS", 1_000)
+    table = pd.read_csv(DATA / "mroz.csv").drop(columns="inlf")
+    X = pd.concat([table] * 100, ignore_index=True)
+    columns = list(X.columns)
+    blocks = [(f"num{i}", preprocess.numeric_imputer(scale=True), columns[i::7]) for i in range(7)]
+    prep = preprocess.DesignMatrix(preprocess.ending_in_float32(blocks))
+    tracemalloc.start()
+    try:
+        design = prep.fit_transform(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert design.dtype == np.float32 and design.shape == (75_300, 23)  # two columns with missing values: their flags
+    assert peak < 2.7 * design.nbytes
+
+
 def _results(tmp_path: Path, name: str) -> dict:
     """A run on ISLP's Default (8,000 training rows), the linear family only, no tuning: its results.json."""
     import json

@@ -20,6 +20,7 @@ from .preprocess import (
     HIGH_CARDINALITY,
     DesignMatrix,
     TextSVD,
+    ending_in_float32,
     numeric_imputer,
     target_encoder,
     to_category_text,
@@ -87,7 +88,7 @@ def build_preprocessor(schema: Schema, scale: bool, seed: int, plan: FeaturePlan
             TextSVD(n_components=16, random_state=seed),
         )
         parts.append((f"text_{column}", text, [column]))
-    return DesignMatrix(parts, remainder="drop", sparse_threshold=0.0)
+    return DesignMatrix(ending_in_float32(parts), remainder="drop", sparse_threshold=0.0)
 
 
 def build_pipeline(family: str | Family, schema: Schema, task: str, seed: int,

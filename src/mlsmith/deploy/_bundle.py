@@ -68,6 +68,7 @@ TRUSTED_TYPES = frozenset({
     "mlsmith.features._dates.ElapsedDays",
     "mlsmith.features._log.LogTransform",
     "mlsmith.features._ratios.Ratios",
+    "mlsmith.preprocess.BlockEnd",
     "mlsmith.preprocess.DesignMatrix",
     "mlsmith.preprocess.TextSVD",
     "mlsmith.preprocess.to_category_text",

@@ -36,7 +36,7 @@ from .._columns import finite_float, naive_utc
 from ..features import DateFeatures, ElapsedDays, GroupAggregate
 from ..features._aggregate import _key as group_key
 from ..features._dates import PARTS
-from ..preprocess import to_category_text, to_float, to_text
+from ..preprocess import BlockEnd, to_category_text, to_float, to_text
 from ..target import code_model
 from ._onnx_ops import _ImputeWithIndicator, _Lookup, _NotConvertible, _OneHotInfrequent, register_converters
 
@@ -221,7 +221,8 @@ def _plan(pipeline) -> tuple[Pipeline, list[_Block]]:
             blocks.append(_Block(kind, list(columns)))
         else:
             raise _NotConvertible(f"block '{name}' starts with {type(first).__name__}, which has no ONNX form")
-        rest = steps[1:]
+        # BlockEnd casts to float32, in which the graph computes already (float64 for histogram boosting)
+        rest = [(step_name, step) for step_name, step in steps[1:] if not isinstance(step, BlockEnd)]
         if blocks[-1].kind == "categorical" and rest and isinstance(rest[0][1], SimpleImputer):
             rest = rest[1:]  # the constant fill happens in the Python coercion
         for i, (step_name, step) in enumerate(rest):
