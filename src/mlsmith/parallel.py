@@ -90,6 +90,16 @@ def _predictions(scored: _Outputs, X) -> np.ndarray:
     return proba[:, 1] if proba.shape[1] == 2 else proba
 
 
+def _rows(X, idx: np.ndarray):
+    """``X.iloc[idx]``, as a view when ``idx`` is a run of consecutive rows (a time-ordered split's folds):
+    a copy holds as many bytes as the rows (at 8 million rows, a fold's training and test rows are a
+    gigabyte beside the fit). The same rows, in the same order, with the same index."""
+    idx = np.asarray(idx)
+    if len(idx) > 1 and idx[-1] - idx[0] == len(idx) - 1 and bool(np.all(idx[1:] > idx[:-1])):
+        return X.iloc[int(idx[0]):int(idx[-1]) + 1]
+    return X.iloc[idx]
+
+
 def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_metric: str | None, seed: int,
              want_predictions: bool, want_latency: bool) -> FoldResult:
     from sklearn.base import clone  # here, not at the top: the CLI starts the workers before importing sklearn
@@ -98,7 +108,7 @@ def _fit_one(pipeline, X, y, train, test, scorers: dict[str, Callable], train_me
         # Families that cannot converge on a fold, or see a constant feature there, still give a score.
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        X_train, X_test = X.iloc[train], X.iloc[test]
+        X_train, X_test = _rows(X, train), _rows(X, test)
         start = time.perf_counter()
         est = clone(pipeline).fit(X_train, y[train])
         fit_time = time.perf_counter() - start
