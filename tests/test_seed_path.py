@@ -146,7 +146,7 @@ def test_a_text_column_with_a_short_vocabulary_is_reduced_to_as_many_components_
     prep = build_preprocessor(infer_schema(frame, "y", roles={"note": "text"}), scale=False, seed=0)
     out = prep.fit_transform(frame[["note"]], frame["y"])
     assert out.shape == (200, 8) and np.isfinite(out).all()
-    assert prep.named_transformers_["text_note"][-1].components_.shape == (8, 8)
+    assert prep.named_transformers_["text_note"].named_steps["textsvd"].components_.shape == (8, 8)
 
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlsmith"
