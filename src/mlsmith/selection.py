@@ -74,7 +74,8 @@ class LeaderboardRow:
     #: (:func:`compare_models`) stopped it on a sample.
     rows: int = 0
     #: The time budget that stopped it, if one did: ``comparison budget`` (the whole comparison's,
-    #: on this row's rung or a later one) or ``family budget`` (its own); None when none did.
+    #: on this row's rung or a later one), ``family budget`` (its own) or ``family share`` (its equal
+    #: share of the comparison's, on the first rung); None when none did.
     stopped_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +195,10 @@ def compare_models(
     time_budget_s : float, optional
         For the whole comparison: a family still running when it is spent is stopped (its row's
         ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
-        ``budget["not_started"]``, their reason in ``skipped``).
+        ``budget["not_started"]``, their reason in ``skipped``). On the first rung (every family on
+        the same rows) each family but the dummy may take an equal share of it, the budget over the
+        families compared (``budget["family_share_s"]``): one still running then is stopped, ``over
+        budget`` with ``stopped_by`` ``family share``.
     progress : callable, optional
         Called with a :class:`~mlsmith._progress.Step` (a ``str``) counting the families: under a
         time budget, each family's label as it starts, then its score, folds and seconds when it is
@@ -256,7 +260,7 @@ def compare_models(
     args: dict[str, Any] = dict(secondary=secondary, target=target, family_budget_s=family_budget_s,
                                 interpretability=interpretability, latency_ms=latency_ms, plan=plan)
     if len(sizes) == 1:
-        return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, **args)
+        return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, shared=True, **args)
     start = time.perf_counter()
     by_name = dict(zip(model_names(models), models)) if models else {}
     alive: list[str] | None = None  # None: every family the recommender keeps
@@ -281,7 +285,7 @@ def compare_models(
             step.within(f"{rows:,} rows: ")))
         board = _compare(setup if last else setup.on_rows(
             sample_rows(n, size, setup.y, setup.task, setup.cv, setup.groups, setup.seed + i)),
-            models=asked, time_budget_s=left, progress=on_rung, expected_s=expected, **args)
+            models=asked, time_budget_s=left, progress=on_rung, expected_s=expected, shared=i == 0, **args)
         first_board = first_board or board
         not_started += [name for name in board.budget.get("not_started", []) if name not in not_started]
         # The dummy goes along to every rung as the reference; like a promoted family, its scores on the
@@ -328,7 +332,8 @@ def compare_models(
     stopped.sort(key=lambda r: (-r.rows, r.selection_score is None,
                                 -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
-              "rungs": rungs, **({"not_started": not_started} if not_started else {})}
+              "rungs": rungs, **({"not_started": not_started} if not_started else {}),
+              **{k: v for k, v in first_board.budget.items() if k == "family_share_s"}}
     result = Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
                          first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
                          budget=budget)
@@ -403,13 +408,15 @@ def _compare(
     setup: CVSetup, *, secondary: list[str] | tuple[str, ...], models: list | None, time_budget_s: float | None,
     progress: Callable[[Step], None] | None, target: float | None, family_budget_s: float | None,
     interpretability: str, latency_ms: float | None, plan: FeaturePlan | None,
-    expected_s: dict[str, float] | None = None,
+    expected_s: dict[str, float] | None = None, shared: bool = False,
 ) -> Leaderboard:
     """One comparison, on the rows of ``setup``: :func:`compare_models`' parameters, every one passed by it
-    (no defaults here, so that the two cannot disagree), and ``expected_s``: the seconds each family is
-    expected to take on these rows (a later rung of successive halving, from the rung before). Under a
-    time budget a family expected to overrun it is not started, and with ``expected_s`` the dummy is
-    bounded like the others (it is unbounded on the first rung, so that something always has a score)."""
+    (no defaults here, so that the two cannot disagree), ``expected_s``: the seconds each family is
+    expected to take on these rows (a later rung of successive halving, from the rung before), and
+    ``shared``: whether these rows are the first rung, where every family gets an equal share of the
+    time budget (see :func:`_family_share`). Under a time budget a family expected to overrun it is
+    not started, and with ``expected_s`` the dummy is bounded like the others (it is unbounded on the
+    first rung, so that something always has a score)."""
     X, y, task, metric, cv, n_jobs = setup.X, setup.y, setup.task, setup.metric, setup.cv, setup.n_jobs
     n_classes = setup.n_classes
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
@@ -470,6 +477,7 @@ def _compare(
     start = time.perf_counter()
     total_deadline = None if time_budget_s is None else start + time_budget_s
     not_started: list[str] = []  # the families the comparison's budget left unstarted
+    share_s = _family_share(time_budget_s, len(rec.order)) if shared else None
     if not budgeted:
         # Nothing has to stop between families: every fold of every family is queued at once, in
         # two rounds when the comparison races (see _race).
@@ -498,18 +506,21 @@ def _compare(
                 not_started.append(name)
                 continue
             tell(Step(family.label, done=number, total=len(rec.order)))
-            deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
-            deadline = min(deadlines) if deadlines and bounded else None
+            # Each bound that applies, as (deadline, what it is); the earliest stops the family.
+            bounds = [(d, which) for d, which in (
+                (total_deadline, "comparison budget"),
+                (None if family_budget_s is None else now + family_budget_s, "family budget"),
+                (None if share_s is None or name == "dummy" else now + share_s, "family share")) if d is not None]
+            deadline, which = min(bounds, key=lambda bound: bound[0]) if bounds and bounded else (None, "")
             try:
                 res = fit_folds(pipes[name], X, y, folds, scoring, deadline=deadline, **fit_args)
                 scores = fold_scores(res)
             except BudgetExceeded as exc:
-                which = "comparison" if deadline == total_deadline else "family"
-                budget = family_budget_s if which == "family" else time_budget_s
+                seconds = {"comparison budget": time_budget_s, "family budget": family_budget_s, "family share": share_s}
+                note = _stopped_note(which, seconds, len(rec.order), len(X), f"{exc.done}/{len(folds)} folds done")
                 rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
-                                           note=f"stopped at the {which} time budget of {budget:g} s "
-                                                f"({exc.done}/{len(folds)} folds done)",
-                                           wall_time_s=round(time.perf_counter() - now, 3), stopped_by=f"{which} budget"))
+                                           note=note, wall_time_s=round(time.perf_counter() - now, 3),
+                                           stopped_by=which))
                 if total_deadline is None or time.perf_counter() < total_deadline:
                     # The stopped family's workers were killed; the next one starts warm. Not once the
                     # comparison's time is spent: no family starts then, and the restart took 15 s on a
@@ -528,8 +539,37 @@ def _compare(
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
     budget = _budget_record(time_budget_s, family_budget_s, time.perf_counter() - start, not_started, rows, latency_ms)
+    if share_s is not None:
+        budget["family_share_s"] = round(share_s, 1)
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
+
+
+def _family_share(time_budget_s: float | None, n_families: int) -> float | None:
+    """The seconds each family may take on the first rung (every family on the same rows): the
+    comparison's time budget over the families compared, so that no one family spends the time the
+    others and the later rungs need (a kernel SVM took 95-127 s of a 190 s rung on 20,000 rows, on a
+    loaded machine). None without a budget.
+
+    >>> _family_share(196.0, 10), _family_share(None, 10)
+    (19.6, None)
+    """
+    return None if time_budget_s is None else time_budget_s / max(n_families, 1)
+
+
+def _stopped_note(which: str, seconds: dict[str, Any], n_families: int, n_rows: int, done: str) -> str:
+    """Why a family was stopped, by ``which`` bound (``seconds`` maps each to its seconds), with its folds ``done``.
+
+    >>> _stopped_note("family share", {"family share": 19.6, "comparison budget": 196.0}, 10, 20_000, "2/5 folds done")
+    "stopped after 19.6 s, its share of the comparison's 196 s time budget (1/10: one share for each family compared on these 20,000 rows; 2/5 folds done)"
+    >>> _stopped_note("comparison budget", {"comparison budget": 196.0}, 10, 20_000, "2/5 folds done")
+    'stopped at the comparison time budget of 196 s (2/5 folds done)'
+    """
+    if which == "family share":
+        return (f"stopped after {seconds[which]:.1f} s, its share of the comparison's "
+                f"{seconds['comparison budget']:.0f} s time budget (1/{n_families}: one share for each family "
+                f"compared on these {n_rows:,} rows; {done})")
+    return f"stopped at the {which.split()[0]} time budget of {seconds[which]:g} s ({done})"
 
 
 def _refused(now: float, deadline: float | None, time_budget_s: float | None, expected_s: float | None,
