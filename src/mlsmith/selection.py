@@ -197,7 +197,7 @@ def compare_models(
         ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
         ``budget["not_started"]``, their reason in ``skipped``). On the first rung (every family on
         the same rows) each family but the dummy may take an equal share of it, the budget over the
-        families compared (``budget["family_share_s"]``): one still running then is stopped, ``over
+        families compared but the dummy (``budget["family_share_s"]``): one still running then is stopped, ``over
         budget`` with ``stopped_by`` ``family share``.
     progress : callable, optional
         Called with a :class:`~mlsmith._progress.Step` (a ``str``) counting the families: under a
@@ -477,7 +477,8 @@ def _compare(
     start = time.perf_counter()
     total_deadline = None if time_budget_s is None else start + time_budget_s
     not_started: list[str] = []  # the families the comparison's budget left unstarted
-    share_s = _family_share(time_budget_s, len(rec.order)) if shared else None
+    shared_by = [name for name in rec.order if name != "dummy"]  # the dummy costs next to nothing: it has no share
+    share_s = _family_share(time_budget_s, len(shared_by)) if shared else None
     if not budgeted:
         # Nothing has to stop between families: every fold of every family is queued at once, in
         # two rounds when the comparison races (see _race).
@@ -517,7 +518,7 @@ def _compare(
                 scores = fold_scores(res)
             except BudgetExceeded as exc:
                 seconds = {"comparison budget": time_budget_s, "family budget": family_budget_s, "family share": share_s}
-                note = _stopped_note(which, seconds, len(rec.order), len(X), f"{exc.done}/{len(folds)} folds done")
+                note = _stopped_note(which, seconds, len(shared_by), len(X), f"{exc.done}/{len(folds)} folds done")
                 rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
                                            note=note, wall_time_s=round(time.perf_counter() - now, 3),
                                            stopped_by=which))
@@ -547,28 +548,28 @@ def _compare(
 
 def _family_share(time_budget_s: float | None, n_families: int) -> float | None:
     """The seconds each family may take on the first rung (every family on the same rows): the
-    comparison's time budget over the families compared, so that no one family spends the time the
-    others and the later rungs need (a kernel SVM took 95-127 s of a 190 s rung on 20,000 rows, on a
-    loaded machine). None without a budget.
+    comparison's time budget over the ``n_families`` compared (the dummy aside), so that no one
+    family spends the time the others and the later rungs need (a kernel SVM took 95-166 s of a
+    196 s comparison on 20,000 rows, on a loaded machine). None without a budget.
 
-    >>> _family_share(196.0, 10), _family_share(None, 10)
-    (19.6, None)
+    >>> _family_share(196.0, 9), _family_share(60.0, 1), _family_share(None, 9)
+    (21.8, 60.0, None)
     """
-    return None if time_budget_s is None else time_budget_s / max(n_families, 1)
+    return None if time_budget_s is None else round(time_budget_s / max(n_families, 1), 1)
 
 
 def _stopped_note(which: str, seconds: dict[str, Any], n_families: int, n_rows: int, done: str) -> str:
     """Why a family was stopped, by ``which`` bound (``seconds`` maps each to its seconds), with its folds ``done``.
 
-    >>> _stopped_note("family share", {"family share": 19.6, "comparison budget": 196.0}, 10, 20_000, "2/5 folds done")
-    "stopped after 19.6 s, its share of the comparison's 196 s time budget (1/10: one share for each family compared on these 20,000 rows; 2/5 folds done)"
+    >>> _stopped_note("family share", {"family share": 21.8, "comparison budget": 196.0}, 9, 20_000, "2/5 folds done")
+    "stopped after 21.8 s, its share of the comparison's 196 s time budget (1/9: one share for each family but the dummy compared on these 20,000 rows; 2/5 folds done)"
     >>> _stopped_note("comparison budget", {"comparison budget": 196.0}, 10, 20_000, "2/5 folds done")
     'stopped at the comparison time budget of 196 s (2/5 folds done)'
     """
     if which == "family share":
         return (f"stopped after {seconds[which]:.1f} s, its share of the comparison's "
                 f"{seconds['comparison budget']:.0f} s time budget (1/{n_families}: one share for each family "
-                f"compared on these {n_rows:,} rows; {done})")
+                f"but the dummy compared on these {n_rows:,} rows; {done})")
     return f"stopped at the {which.split()[0]} time budget of {seconds[which]:g} s ({done})"
 
 
