@@ -603,3 +603,24 @@ def test_check_pipeline_loads_a_users_own_skops_type_once_trusted(churn_small, t
     assert stop.value.code == 2 and "holds type 'test_security.Identity'" in capsys.readouterr().err
     main([*args, "--trust", "test_security.Identity"])  # fitted on exactly these rows: nothing to report
     assert "No step fitted outside the training rows was found." in capsys.readouterr().out
+
+
+def test_check_pipeline_reads_a_users_fitted_search_without_trust_flags(tmp_path, capsys):
+    # A GridSearchCV holds its splitter and scorer, which skops does not trust by itself: scikit-learn's
+    # own classes, read without --trust, and the search's refitted pipeline is checked.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                          {"logisticregression__C": [0.1, 1.0]}, cv=3).fit(X.iloc[:400], y[:400])
+    sio.dump(search, tmp_path / "search.skops")
+    assert {"sklearn.metrics._scorer._PassthroughScorer", "sklearn.model_selection._split.StratifiedKFold"} <= \
+        set(sio.get_untrusted_types(file=tmp_path / "search.skops"))
+    X.iloc[:400].to_csv(tmp_path / "train.csv", index=False)
+    X.to_csv(tmp_path / "all.csv", index=False)
+    main(["check-pipeline", str(tmp_path / "search.skops"), str(tmp_path / "train.csv"), "--full", str(tmp_path / "all.csv")])
+    out = capsys.readouterr()
+    assert out.err == "" and "No step fitted outside the training rows was found." in out.out

@@ -9,10 +9,11 @@ the rule lives here, below both.
 from __future__ import annotations
 
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["TRUSTED_TYPES", "NotSkopsError", "refusal", "untrusted_types"]
+__all__ = ["TRUSTED_TYPES", "NotSkopsError", "refusal", "search_types", "untrusted_types"]
 
 #: The types of mlsmith's pipelines that skops does not trust by itself: every class and function
 #: that the catalog's families and the feature plan's transforms put in a pipeline, by full name.
@@ -48,6 +49,26 @@ TRUSTED_TYPES = frozenset({
     "xgboost.sklearn.XGBClassifier",
     "xgboost.sklearn.XGBRegressor",
 })
+
+
+@lru_cache(maxsize=1)
+def search_types() -> frozenset[str]:
+    """scikit-learn's cross-validation splitters and scorers, by full name: what a fitted search
+    (``GridSearchCV``, ``RandomizedSearchCV``, ...) holds beside its estimator, and skops does not
+    trust by itself. Building one runs scikit-learn's own code only; a function a scorer calls is
+    checked as any other type.
+
+    >>> "sklearn.model_selection._split.StratifiedKFold" in search_types()
+    True
+    """
+    import inspect
+
+    from sklearn.metrics import _scorer
+    from sklearn.model_selection import _split
+
+    return frozenset(f"{module.__name__}.{name}" for module in (_split, _scorer)
+                     for name, value in vars(module).items()
+                     if inspect.isclass(value) and value.__module__ == module.__name__)
 
 
 class NotSkopsError(ValueError):

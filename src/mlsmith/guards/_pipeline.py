@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 from .._findings import Finding
-from .._skops import NotSkopsError, refusal, untrusted_types
+from .._skops import NotSkopsError, refusal, search_types, untrusted_types
 from ..exceptions import DataError
 from ..target import code_model
 from ._finding import GuardReport
@@ -171,8 +171,9 @@ def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path |
     """:func:`check_pipeline` on files: a saved estimator (.skops, .joblib, .pkl) and its data (.csv, .parquet).
 
     Loading a file builds what it holds, and building a type runs its code, so nothing is loaded
-    on trust. A .skops file may hold the types skops trusts (scikit-learn's, numpy's) and those
-    mlsmith's own pipelines are made of; any other type refuses the file before anything is built,
+    on trust. A .skops file may hold the types skops trusts (scikit-learn's estimators, numpy's), those
+    mlsmith's own pipelines are made of, and a search's splitter and scorer (:func:`mlsmith._skops.search_types`);
+    any other type refuses the file before anything is built,
     unless it is named in ``trusted``. A .joblib or pickle file can run any code when loaded: it is
     refused unless ``allow_pickle`` says the file is the caller's own.
 
@@ -218,7 +219,7 @@ def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path |
         import skops.io as sio
 
         try:
-            refused = untrusted_types(path, trusted)
+            refused = untrusted_types(path, [*search_types(), *trusted])  # a search's splitter and scorer too
         except NotSkopsError as exc:
             raise DataError(f"model file '{path}': {exc}; save the estimator with skops.io.dump.") from None
         if refused:
