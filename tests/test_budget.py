@@ -63,12 +63,10 @@ class _Clock:
         return self.now
 
 
-def test_a_rung_is_not_started_for_a_family_whose_estimate_exceeds_what_is_left(monkeypatch):
-    # 10 ms a row: every family takes 1.8 s on the 180-row rung, so 1.8 x 4^1.25 x 1.5 = 15.3 s is expected
-    # on the 720-row rung. Of the 24 s budget, 16.8 s are left there: the first promoted family starts
-    # (and takes 7.2 s), then 9.6 s are left and the second one and the dummy are not started. Before, both started and the budget
-    # stopped them unfinished (the dummy ran unbounded on every rung: 134 s on 800,000 rows).
-    clock, per_row, sizes = _Clock(), 0.01, []
+def _rows_clock(monkeypatch, per_row: float) -> tuple[_Clock, list[int]]:
+    """The comparison on a :class:`_Clock` that each cross-validation advances by ``per_row`` seconds a
+    row, stopped past its deadline; and the list of the rows each one was given."""
+    clock, sizes = _Clock(), []
     real = selection.fit_folds
 
     def timed(pipeline, X, y, folds, scorers, *, deadline=None, **kwargs):
@@ -80,6 +78,15 @@ def test_a_rung_is_not_started_for_a_family_whose_estimate_exceeds_what_is_left(
 
     monkeypatch.setattr(selection, "fit_folds", timed)
     monkeypatch.setattr(selection, "time", clock)
+    return clock, sizes
+
+
+def test_a_rung_is_not_started_for_a_family_whose_estimate_exceeds_what_is_left(monkeypatch):
+    # 10 ms a row: every family takes 1.8 s on the 180-row rung, so 1.8 x 4^1.25 x 1.5 = 15.3 s is expected
+    # on the 720-row rung. Of the 24 s budget, 16.8 s are left there: the first promoted family starts
+    # (and takes 7.2 s), then 9.6 s are left and the second one and the dummy are not started. Before, both started and the budget
+    # stopped them unfinished (the dummy ran unbounded on every rung: 134 s on 800,000 rows).
+    clock, sizes = _rows_clock(monkeypatch, per_row=0.01)
     setup = _setup()
     board = compare_models(setup, models=["linear", "decision_tree", "naive_bayes"], first_rung_rows=180,
                            time_budget_s=24.0)
@@ -94,6 +101,19 @@ def test_a_rung_is_not_started_for_a_family_whose_estimate_exceeds_what_is_left(
     assert "not started: about 15 s expected on 720 rows, 10 s of the comparison's time budget left" in second.note
     dummy = next(r for r in board.rows if r.model == "dummy")
     assert dummy.rows == 180 and dummy.cv_mean is not None
+
+
+def test_a_family_timed_on_two_rungs_is_expected_to_grow_as_it_did(monkeypatch):
+    # 10 ms a row, as linear as the fits timed alone (benchmarks/cost_growth.py): 1.8 s on 180 rows, 7.2 s on
+    # 720, so 7.2 x 4 x 1.5 = 43.2 s expected on 2,880 rows, where rows^1.25 gave 61.1 s. Of the 80 s budget
+    # 51.2 s are left there: the leading family now starts and reaches 2,880 rows; before, nothing did, and
+    # the families were judged on 720 rows with a minute of the comparison unused.
+    clock, sizes = _rows_clock(monkeypatch, per_row=0.01)
+    board = compare_models(_setup(), models=["linear", "decision_tree", "naive_bayes"], first_rung_rows=180,
+                           time_budget_s=80.0)
+    assert sizes == [180] * 4 + [720] * 3 + [2880]
+    assert board.best.rows == 2880 and clock.now <= 80.0
+    assert [r["rows"] for r in board.budget["rungs"]] == [180, 720, 2880, 3000]
 
 
 @pytest.mark.parametrize("first_rung_rows", [180, None])  # successive halving, or one rung of every row

@@ -9,6 +9,7 @@ comparison, and returns a :class:`Leaderboard`.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -266,7 +267,7 @@ def compare_models(
     alive: list[str] | None = None  # None: every family the recommender keeps
     previous: dict[str, LeaderboardRow] = {}
     not_started: list[str] = []  # over every rung
-    known: dict[str, LeaderboardRow] = {}  # each family's last finished rung: its seconds there estimate the next
+    timed: dict[str, list[tuple[int, float]]] = {}  # each family's (rows, seconds) on the rungs it finished
     stopped: list[LeaderboardRow] = []
     rungs: list[dict[str, Any]] = []
     first_board: Leaderboard | None = None
@@ -278,8 +279,8 @@ def compare_models(
         rows = n if last else size
         # Past the first rung, a family starts only if its time on the rung it last finished, scaled to
         # this rung's rows, fits in what is left: one that could not finish would spend the rest for nothing.
-        expected = None if not known or left is None else \
-            {name: scaled(row.wall_time_s, row.rows, rows) for name, row in known.items()}
+        expected = None if not timed or left is None else \
+            {name: _expected_seconds(points, rows) for name, points in timed.items()}
         began = time.perf_counter()
         on_rung = progress if progress is None or last else (lambda step, rows=rows: progress(
             step.within(f"{rows:,} rows: ")))
@@ -323,7 +324,9 @@ def compare_models(
             stopped.append(r)
         rungs[-1]["kept"] = keep
         previous = {r.model: r for r in board.rows}
-        known.update((r.model, r) for r in board.rows if r.cv_mean is not None)
+        for r in board.rows:
+            if r.cv_mean is not None:
+                timed.setdefault(r.model, []).append((r.rows, r.wall_time_s))
         alive = keep
         if not keep:  # no family to compare on more rows (each failed, or the budget stopped it): done
             board.rows = [r for r in board.rows if r.model == "dummy"]
@@ -380,6 +383,32 @@ def search_rows(n: int, first: int | None = None) -> int:
     """
     sizes = _rung_sizes(n, FIRST_RUNG_ROWS if first is None else first)
     return sizes[-2] if len(sizes) > 1 else n
+
+
+def _expected_seconds(timed: list[tuple[int, float]], rows: int) -> float:
+    """A family's expected seconds on ``rows`` rows, from its ``(rows, seconds)`` on the rungs it finished.
+
+    The last rung's seconds, scaled to ``rows`` as the rows to the power the family's time grew by
+    between its last two rungs, times :data:`~mlsmith._budget.SAFETY`; with one rung, or a growth
+    below 1 (each call's fixed cost still counting on small rungs), the rows to the power
+    :data:`~mlsmith._budget.GROWTH` or 1. Timed alone, every family but the kernel SVM and k-nearest
+    neighbours grows at most linearly with its rows (``benchmarks/cost_growth.py``), where the blanket
+    power of 1.25 kept gradient boosting off the 1M-row table's last rung with a minute of the
+    comparison left; a kernel SVM that grew as rows^2 between its rungs is expected to go on so.
+
+    >>> _expected_seconds([(20_000, 10.0)], 80_000) == scaled(10.0, 20_000, 80_000)
+    True
+    >>> _expected_seconds([(20_000, 10.0), (80_000, 30.0)], 320_000)  # grew as rows^0.79: taken as linear
+    180.0
+    >>> _expected_seconds([(20_000, 1.0), (80_000, 16.0)], 320_000)  # as rows^2
+    384.0
+    """
+    (last_rows, last_s) = timed[-1]
+    if len(timed) < 2 or last_s <= 0 or timed[-2][1] <= 0 or last_rows <= timed[-2][0]:
+        return scaled(last_s, last_rows, rows)
+    (rows_before, s_before) = timed[-2]
+    growth = max(1.0, math.log(last_s / s_before) / math.log(last_rows / rows_before))
+    return scaled(last_s, last_rows, rows, growth=growth)
 
 
 def _out_of_time(board: Leaderboard, name: str) -> bool:
