@@ -325,6 +325,11 @@ def test_boosting_rounds_are_lightgbms_early_stopping_on_the_latest_training_row
     assert choice.chosen == by_hand.best_iteration_ != 300
     assert chosen.named_steps["model"].n_estimators == choice.chosen
     assert "fitted on 2,700 training rows and scored on a held-out 300 (the most recent rows)" in choice.note
+    # A deadline that stops the fit before the search's rounds keeps them (the loss was still falling).
+    kept, stopped = choose_rounds(pipe, "lightgbm", bikes_setup, search_rows=750, time_budget_s=0.0)
+    assert (stopped.stopped_by, stopped.fitted, stopped.chosen, kept.named_steps["model"].n_estimators) == \
+        ("the time budget", 1, 300, 300)
+    assert "kept the search's 300 as the time budget stopped the fit at 1" in stopped.note
     # With every training row searched, nothing is chosen.
     assert choose_rounds(pipe, "lightgbm", bikes_setup, search_rows=len(X)) == (pipe, None)
 
