@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import Pipeline
@@ -183,8 +182,7 @@ def choose_rounds(pipeline: Pipeline, family: str, setup: CVSetup, search_rows: 
     model = clone(pipeline.named_steps["model"])
     searched = int(model.get_params()[parameter])
     cap = min(MAX_ROUNDS, max(searched, searched * max(2, math.ceil(n / search_rows))))
-    fitted, best, by_time = _early_stopped(family, model, parameter, cap, X_fit, y_fit, X_val, y_val, deadline,
-                                           effective_n_jobs(setup.n_jobs))
+    fitted, best, by_time = _early_stopped(family, model, parameter, cap, X_fit, y_fit, X_val, y_val, deadline)
     stopped_by = "the time budget" if by_time else "the round cap" if fitted >= cap else "early stopping"
     # Stopped by the deadline before the search's rounds: the loss was still falling, so those are kept.
     chosen = max(best, searched) if by_time else best
@@ -196,14 +194,15 @@ def choose_rounds(pipeline: Pipeline, family: str, setup: CVSetup, search_rows: 
 
 
 def _early_stopped(family: str, model: Any, parameter: str, cap: int, X_fit, y_fit, X_val, y_val,
-                   deadline: float | None, threads: int) -> tuple[int, int, bool]:
+                   deadline: float | None) -> tuple[int, int, bool]:
     """Fit ``model`` with up to ``cap`` rounds, early stopping on the held-out rows; the rounds it ran,
-    the best round (counted from 1), and whether the deadline stopped it."""
+    the best round (counted from 1), and whether the deadline stopped it. The model keeps its threads
+    (one), as in the comparison's folds and the final fit, whose timings the time budget's estimates use."""
     if family == "lightgbm":
         import lightgbm as lgb
 
         clock = _LightGBMDeadline(deadline)
-        model.set_params(**{parameter: cap, "n_jobs": threads})
+        model.set_params(**{parameter: cap})
         # LightGBM 4.7 takes the held-out rows as eval_X / eval_y and deprecates eval_set; 4.3 has only eval_set.
         held_out = ({"eval_X": (X_val,), "eval_y": (y_val,)} if "eval_X" in inspect.signature(model.fit).parameters
                     else {"eval_set": [(X_val, y_val)]})
@@ -212,7 +211,7 @@ def _early_stopped(family: str, model: Any, parameter: str, cap: int, X_fit, y_f
         return clock.rounds, max(1, model.best_iteration_), clock.stopped
     if family == "xgboost":
         clock = _xgboost_deadline(deadline)
-        model.set_params(**{parameter: cap, "n_jobs": threads, "early_stopping_rounds": PATIENCE,
+        model.set_params(**{parameter: cap, "early_stopping_rounds": PATIENCE,
                             "callbacks": [clock]})
         model.fit(X_fit, y_fit, eval_set=[(X_val, y_val)], verbose=False)
         booster = model.get_booster()
