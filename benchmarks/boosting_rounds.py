@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--table", type=Path, required=True, help="a table.parquet of scale_generated.py")
     parser.add_argument("--search-rows", type=int, default=80_000, help="the rows the search saw")
     parser.add_argument("--jobs", type=int, default=-1)
+    parser.add_argument("--params", choices=["defaults", "tuned", "both"], default="both",
+                        help="the catalog's defaults, the parameters tuned on a sample, or both")
     args = parser.parse_args()
 
     frame = pd.read_parquet(args.table)
@@ -57,7 +59,8 @@ def main() -> None:
     print(f"{len(train):,} training rows, {len(test):,} test rows; search rows {args.search_rows:,}\n")
     print("| parameters | rounds | test ROC AUC | fit s | choosing s | stopped by |")
     print("|---|---:|---:|---:|---:|---|")
-    for name, params in [("catalog defaults", {}), ("tuned on a sample", SAMPLE_TUNED)]:
+    sets = {"defaults": [("catalog defaults", {})], "tuned": [("tuned on a sample", SAMPLE_TUNED)]}
+    for name, params in sets.get(args.params, [*sets["defaults"], *sets["tuned"]]):
         pipe = build_pipeline("lightgbm", schema, "binary_classification", 0)
         pipe.set_params(**{f"model__{k}": v for k, v in params.items()})
         chosen, choice = choose_rounds(pipe, "lightgbm", setup, args.search_rows)
