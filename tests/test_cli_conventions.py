@@ -302,7 +302,7 @@ def test_profile_features_and_check_pipeline_json_on_stdout(tmp_path):
     scaler = StandardScaler().fit(X)  # fitted on every row, then the model on the first 300: the mistake
     joblib.dump(make_pipeline(scaler, Ridge().fit(scaler.transform(X.head(300)), y.head(300))), tmp_path / "m.joblib")
     frame.head(300).to_csv(tmp_path / "train.csv", index=False)
-    code, out, err = _in_process(["check-pipeline", str(tmp_path / "m.joblib"), str(tmp_path / "train.csv"),
+    code, out, err = _in_process(["check-pipeline", str(tmp_path / "m.joblib"), str(tmp_path / "train.csv"), "--allow-pickle",
                                   "--full", str(data), "--target", "target", "--json", "-"])
     [finding] = json.loads(out)
     assert code == 1 and err == ""  # exit 1 on an error-level finding, as without --json

@@ -544,3 +544,83 @@ def test_a_driver_error_that_repeats_the_password_is_masked(monkeypatch):
     assert SECRET not in str(caught.value)
     assert "failed on 'postgresql://ana:${PGPASSWORD_TEST}@db/crm': (builtins.Exception) password '***' rejected for " \
            "postgresql://ana:${PGPASSWORD_TEST}@db/crm" in str(caught.value)
+
+
+class _TouchOnLoad:
+    """A pickle that creates ``flag`` when it is loaded: what any shared pickle could do instead."""
+
+    def __init__(self, flag: Path):
+        self.flag = flag
+
+    def __reduce__(self):
+        return (Path.touch, (self.flag,))
+
+
+def test_check_pipeline_loads_no_pickle_unless_allowed(tmp_path, capsys):
+    import joblib
+
+    flag = tmp_path / "pwned"
+    joblib.dump(_TouchOnLoad(flag), tmp_path / "model.joblib")
+    pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "train.csv", index=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["check-pipeline", str(tmp_path / "model.joblib"), str(tmp_path / "train.csv")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("Error: model file 'model.joblib' is a pickle") and "--allow-pickle" in err
+    assert not flag.exists()
+    with pytest.raises(SystemExit) as stop:  # allowed: the pickle's code runs, and what it built is no estimator
+        main(["check-pipeline", str(tmp_path / "model.joblib"), str(tmp_path / "train.csv"), "--allow-pickle"])
+    assert stop.value.code == 2 and flag.exists()
+    assert capsys.readouterr().err == ("Error: model file 'model.joblib' holds a NoneType, not a scikit-learn "
+                                       "estimator; save the fitted estimator, pipeline or search itself.\n")
+
+
+def test_check_pipeline_refuses_a_skops_type_that_runs_code_before_building_it(churn_small, tmp_path, capsys):
+    flag = tmp_path / "pwned"
+    bundle = _runstring_bundle(tmp_path / "model", churn_small, flag)
+    churn_small.head(50).to_csv(tmp_path / "train.csv", index=False)
+    args = ["check-pipeline", str(bundle / "pipeline.skops"), str(tmp_path / "train.csv"), "--target", "churned"]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert err.startswith("Error: model file 'pipeline.skops' holds type 'numpy.full_like' (and 2 more)")
+    assert "--trust numpy.full_like --trust numpy.take --trust numpy.testing._private.utils.runstring" in err
+    assert not flag.exists()
+
+
+def test_check_pipeline_loads_a_users_own_skops_type_once_trusted(churn_small, tmp_path, capsys):
+    schema = infer_schema(churn_small, "churned", ["customer_id"])
+    pipe = build_pipeline("linear", schema, "binary_classification", 0)
+    pipe.steps.insert(0, ("mine", Identity()))
+    X = churn_small[schema.features()]
+    pipe.fit(X, churn_small["churned"])
+    sio.dump(pipe, tmp_path / "model.skops")
+    X.to_csv(tmp_path / "train.csv", index=False)
+    args = ["check-pipeline", str(tmp_path / "model.skops"), str(tmp_path / "train.csv")]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2 and "holds type 'test_security.Identity'" in capsys.readouterr().err
+    main([*args, "--trust", "test_security.Identity"])  # fitted on exactly these rows: nothing to report
+    assert "No step fitted outside the training rows was found." in capsys.readouterr().out
+
+
+def test_check_pipeline_reads_a_users_fitted_search_without_trust_flags(tmp_path, capsys):
+    # A GridSearchCV holds its splitter and scorer, which skops does not trust by itself: scikit-learn's
+    # own classes, read without --trust, and the search's refitted pipeline is checked.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                          {"logisticregression__C": [0.1, 1.0]}, cv=3).fit(X.iloc[:400], y[:400])
+    sio.dump(search, tmp_path / "search.skops")
+    assert {"sklearn.metrics._scorer._PassthroughScorer", "sklearn.model_selection._split.StratifiedKFold"} <= \
+        set(sio.get_untrusted_types(file=tmp_path / "search.skops"))
+    X.iloc[:400].to_csv(tmp_path / "train.csv", index=False)
+    X.to_csv(tmp_path / "all.csv", index=False)
+    main(["check-pipeline", str(tmp_path / "search.skops"), str(tmp_path / "train.csv"), "--full", str(tmp_path / "all.csv")])
+    out = capsys.readouterr()
+    assert out.err == "" and "No step fitted outside the training rows was found." in out.out

@@ -256,3 +256,12 @@ def test_a_large_table_without_a_budget_gets_one_from_its_size_and_says_so(tmp_p
     saved = json.loads((result.run_dir / "results.json").read_text())
     assert any(n.startswith("time budget: ") and n != chosen for n in saved["notes"])  # something was cut
     assert saved["tuning"]["trials_done"] < 30
+    # The run's summary ends with how it kept the budget, from what results.json records.
+    from rich.console import Console
+
+    from mlsmith.report import print_run
+
+    console = Console(record=True, width=400)
+    print_run(result, console)
+    last = console.export_text().strip().splitlines()[-1]
+    assert last.startswith(f"Time budget: the run took {saved['budget']['spent_s']:.0f} s of its 5.9 s")

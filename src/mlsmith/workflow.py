@@ -318,14 +318,15 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         return job
 
     features = schema.features()
-    if len(train) > MEMORY_CHECK_ROWS:  # the training rows held from here on, and pickled to the guards' worker,
-        train = compact_categories(train, schema.features("categorical"))  # with their text as categories
+    # Past MEMORY_CHECK_ROWS the training rows are held from stage 4 on, and pickled to the guards' worker,
+    # with their text as categories; quality and EDA still describe them as read (their dtypes, their bytes).
+    held = compact_categories(train, schema.features("categorical")) if len(train) > MEMORY_CHECK_ROWS else train
     # The frame the fits get, in every worker: text categoricals as categories (same values, a fraction
     # of the bytes to pickle for each task; numeric columns reach the workers as shared memory maps).
-    X = compact_categories(train[features], schema.features("categorical"))
+    X = compact_categories(held[features], schema.features("categorical"))
     y = codec.encode(train[problem.target])
     # The guards (single-feature models, adversarial validation) run in a worker beside stages 2 and 3.
-    guard_args = (problem, schema, train, y, held_out, split_info.strategy, n_dropped)
+    guard_args = (problem, schema, held, y, held_out, split_info.strategy, n_dropped)
     guarded = in_a_worker(check_data, guard_args)
     say("2/7 data quality")
     with open_table(train) as table:  # one DuckDB view of the train split, shared by stages 2 and 3
@@ -335,6 +336,7 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
         eda = explore(table, problem.target, task=problem.type, positive_class=problem.positive_class,
                       time_column=spec.time_column, exclude=[*spec.id_columns, *spec.drop], seed=problem.seed)
     lap("eda", {"rows": len(train), "sample": eda.sample_rows})
+    train = held  # the text as read is no longer needed
 
     say("guards: leakage, contamination, split and label checks")
     guards = guarded()[0]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._reading import as_pandas
+from .._skops import TRUSTED_TYPES, NotSkopsError, refusal, untrusted_types
 from ..data import Schema
 from ..exceptions import BundleError, DataError
 from ..runs import staging_dir
@@ -50,40 +51,6 @@ BUNDLE_FORMAT = 2
 #: The environment variable holding the key that signs bundles at save and is required at load.
 KEY_ENV = "MLSMITH_BUNDLE_KEY"
 
-#: The types of mlsmith's pipelines that skops does not trust by itself: every class and function
-#: that the catalog's families and the feature plan's transforms put in a pipeline, by full name.
-#: No prefixes: a prefix such as ``numpy.`` also admits functions like
-#: ``numpy.testing._private.utils.runstring``, which calls ``exec``. tests/test_security.py builds a
-#: pipeline of every family, task and feature kind and checks this list covers it.
-TRUSTED_TYPES = frozenset({
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "mlsmith.features._aggregate.GroupAggregate",
-    "mlsmith.features._binning.Binning",
-    "mlsmith.features._build._beyond_linear_names",
-    "mlsmith.features._build.beyond_linear",
-    "mlsmith.features._dates.DateFeatures",
-    "mlsmith.features._dates.ElapsedDays",
-    "mlsmith.features._log.LogTransform",
-    "mlsmith.features._ratios.Ratios",
-    "mlsmith.preprocess.DesignMatrix",
-    "mlsmith.preprocess.TextSVD",
-    "mlsmith.preprocess.to_category_text",
-    "mlsmith.preprocess.to_float",
-    "mlsmith.preprocess.to_text",
-    "mlsmith.target.LabelledClassifier",
-    "numpy.dtype",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.model_selection._split.KFold",
-    "sklearn.tree._tree.Tree",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-    "xgboost.sklearn.XGBRegressor",
-})
 #: A fixed time stamp for the members of the pipeline file, so that identical models give identical bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -255,15 +222,10 @@ def verify_bundle(path: Path) -> None:
 def refused_types(file: Path, trusted: Iterable[str] = ()) -> list[str]:
     """The types of a skops pipeline file that loading refuses: not in :data:`TRUSTED_TYPES`, ``trusted``
     or what skops trusts itself."""
-    import skops.io as sio
-
     try:
-        untrusted = sio.get_untrusted_types(file=file)
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise BundleError(f"model bundle '{file.parent}': {file.name} is not a skops file ({str(exc)[:200]}); "
-                          "re-create the bundle with 'mlsmith run'.") from None
-    allowed = TRUSTED_TYPES | set(trusted)
-    return [t for t in untrusted if t not in allowed]
+        return untrusted_types(file, trusted)
+    except NotSkopsError as exc:
+        raise BundleError(f"model bundle '{file.parent}': {exc}; re-create the bundle with 'mlsmith run'.") from None
 
 
 def load_pipeline(file: Path, trusted: Iterable[str] = ()):
@@ -272,12 +234,10 @@ def load_pipeline(file: Path, trusted: Iterable[str] = ()):
 
     refused = refused_types(file, trusted)
     if refused:
-        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        raise BundleError(
-            f"model bundle '{file.parent}' holds type '{refused[0]}'{more}, which mlsmith's pipelines are not made of; "
-            f"refusing to load it, since loading could run its code. If you wrote that type, trust it "
-            f"explicitly: {' '.join(f'--trust {t}' for t in refused[:10])}{' ...' if len(refused) > 10 else ''}."
-        )
+        what, flags = refusal(refused)
+        raise BundleError(f"model bundle '{file.parent}' holds {what}, which mlsmith's pipelines are not made of; "
+                          f"refusing to load it, since loading could run its code. If you wrote that type, trust it "
+                          f"explicitly: {flags}.")
     return sio.load(file, trusted=sio.get_untrusted_types(file=file))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 from .._findings import Finding
+from .._skops import NotSkopsError, refusal, search_types, untrusted_types
 from ..exceptions import DataError
 from ..target import code_model
 from ._finding import GuardReport
@@ -165,11 +166,48 @@ def _prescaled(X_train: pd.DataFrame, X_full: pd.DataFrame | None) -> list[Findi
 
 
 def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path | None = None,
-                        target: str | None = None) -> GuardReport:
+                        target: str | None = None, *, trusted: Iterable[str] = (),
+                        allow_pickle: bool = False) -> GuardReport:
     """:func:`check_pipeline` on files: a saved estimator (.skops, .joblib, .pkl) and its data (.csv, .parquet).
 
-    A .joblib or .pickle file runs code when loaded: only check files you made yourself. A .skops
-    file is loaded with all the types it holds trusted, for the same reason.
+    Loading a file builds what it holds, and building a type runs its code, so nothing is loaded
+    on trust. A .skops file may hold the types skops trusts (scikit-learn's estimators, numpy's), those
+    mlsmith's own pipelines are made of, and a search's splitter and scorer (:func:`mlsmith._skops.search_types`);
+    any other type refuses the file before anything is built,
+    unless it is named in ``trusted``. A .joblib or pickle file can run any code when loaded: it is
+    refused unless ``allow_pickle`` says the file is the caller's own.
+
+    Parameters
+    ----------
+    model : str or Path
+        The fitted estimator, pipeline or search.
+    train : str or Path
+        The rows it was fitted on (.csv or .parquet).
+    full : str or Path, optional
+        Every row before the split, to tell steps fitted on them.
+    target : str, optional
+        The target column, dropped from the data.
+    trusted : iterable of str
+        Types (``package.module.Class``) a .skops file may hold beyond those trusted by default.
+    allow_pickle : bool
+        Load a .joblib or pickle file (it can run any code: only for files you made).
+
+    Returns
+    -------
+    GuardReport
+        The findings of :func:`check_pipeline`.
+
+    Examples
+    --------
+    >>> import tempfile, joblib
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     joblib.dump(StandardScaler(), Path(folder) / "m.joblib")
+    ...     pd.DataFrame({"x": [1.0, 2.0]}).to_csv(Path(folder) / "train.csv", index=False)
+    ...     check_pipeline_file(Path(folder) / "m.joblib", Path(folder) / "train.csv")
+    Traceback (most recent call last):
+    ...
+    mlsmith.exceptions.DataError: model file 'm.joblib' is a pickle, and loading a pickle can run any code it holds; ...
     """
     from ..data import read_table
 
@@ -180,13 +218,29 @@ def check_pipeline_file(model: str | Path, train: str | Path, full: str | Path |
     if suffix == ".skops":
         import skops.io as sio
 
+        try:
+            refused = untrusted_types(path, [*search_types(), *trusted])  # a search's splitter and scorer too
+        except NotSkopsError as exc:
+            raise DataError(f"model file '{path}': {exc}; save the estimator with skops.io.dump.") from None
+        if refused:
+            what, flags = refusal(refused)
+            raise DataError(f"model file '{path.name}' holds {what}, which is not trusted by default; refusing to "
+                            f"load it, since loading could run its code. If you wrote that type, trust it explicitly: "
+                            f"{flags}.")
         estimator = sio.load(path, trusted=sio.get_untrusted_types(file=path))
     elif suffix in (".joblib", ".pkl", ".pickle"):
+        if not allow_pickle:
+            raise DataError(
+                f"model file '{path.name}' is a pickle, and loading a pickle can run any code it holds; save the "
+                "estimator with skops.io.dump (.skops), or pass --allow-pickle if you made this file yourself.")
         import joblib
 
         estimator = joblib.load(path)
     else:
         raise DataError(f"model file '{path.name}' has an unsupported type '{suffix}'; use .skops, .joblib or .pkl.")
+    if not hasattr(estimator, "fit"):
+        raise DataError(f"model file '{path.name}' holds a {type(estimator).__name__}, not a scikit-learn estimator; "
+                        "save the fitted estimator, pipeline or search itself.")
     X_train, X_full = read_table(train), read_table(full) if full is not None else None
     if target is not None:
         if target not in X_train.columns:

@@ -20,6 +20,36 @@ def print_findings(findings, console: Console | None = None) -> None:
         console.print(f"  fix: {f.fix}", markup=False, highlight=False)
 
 
+#: A run within this share over its time budget has kept it (the issue's "within 10 %").
+BUDGET_TOLERANCE = 0.10
+
+
+def budget_line(budget: dict | None) -> str | None:
+    """How the run kept its time budget (results.json's ``budget``), in one line; None without a budget.
+
+    Over it by more than :data:`BUDGET_TOLERANCE`, the line names the stages that spent more than they
+    were allotted, and the fix.
+
+    >>> budget_line({"seconds": 500.0, "spent_s": 410.2, "stages": {}})
+    'Time budget: the run took 410 s of its 500 s.'
+    >>> budget_line({"seconds": 60.0, "spent_s": 71.4, "stages": {
+    ...     "quality": {"allotted_s": None, "spent_s": 4.7}, "selection": {"allotted_s": 18.0, "spent_s": 21.6},
+    ...     "evaluation": {"allotted_s": 22.8, "spent_s": 26.8}, "tuning": {"allotted_s": 0.0, "spent_s": 0.0}}})
+    'Time budget: the run took 71 s of its 60 s, 19 % over (over their share: selection 21.6 s of 18 s, evaluation 26.8 s of 22.8 s); the stages could not shrink to fit it: raise constraints.time_budget_s.'
+    """
+    if not budget or budget.get("seconds") is None or budget.get("spent_s") is None:
+        return None
+    seconds, spent = float(budget["seconds"]), float(budget["spent_s"])
+    line = f"Time budget: the run took {spent:.0f} s of its {seconds:g} s"
+    if spent <= seconds * (1 + BUDGET_TOLERANCE):
+        return line + "."
+    over = [f"{name} {stage['spent_s']:g} s of {stage['allotted_s']:g} s" for name, stage in budget["stages"].items()
+            if stage.get("allotted_s") is not None and stage.get("spent_s", 0.0) > stage["allotted_s"]]
+    share = f" (over their share: {', '.join(over)})" if over else ""
+    return (f"{line}, {100 * (spent / seconds - 1):.0f} % over{share}; the stages could not shrink to fit it: "
+            "raise constraints.time_budget_s.")
+
+
 def print_run(result, console: Console | None = None) -> None:
     """Print the guards' findings, the leaderboard, the tuning result and the verdict of a run."""
     console = console or Console()
@@ -88,3 +118,6 @@ def print_run(result, console: Console | None = None) -> None:
     console.print(f"Verdict: {v.sentence()}", style=style, markup=False)
     for note in result.notes:
         console.print(f"note: {note}")
+    kept = budget_line(result.budget)
+    if kept:
+        console.print(kept, markup=False, highlight=False)
