@@ -696,7 +696,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     # A boosting family's rounds, chosen after tuning on every row: one fit there with up to twice the search's
     # rounds (as the comparison timed its folds). Held beside the evaluation's reserve before the searches get
     # their time, if the budget has it now; if not, the searches keep all of theirs and the rounds are not chosen.
-    rounds_s = 0.0
+    rounds_s: float | None = None  # None: the rounds are not chosen
     if sample and rounds and best.model in ROUND_PARAMETERS:
         estimate = 2 * scaled(costs.fit_s, int(costs.fit_rows), n)
         if budget.allows("boosting_rounds", estimate, reserve):
@@ -760,7 +760,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
         reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
         lap("learning_curves", len(searched.X))
-    if rounds_s:
+    if rounds_s is not None:
         say(f"6/7 boosting rounds of {best.label}, early-stopped on every training row")
         chosen, choice = choose_rounds(chosen, best.model, setup, n_search, time_budget_s=budget.left(reserve - rounds_s))
         if choice is not None:  # the evaluation's fits get the chosen rounds: its cost model follows them
