@@ -181,3 +181,21 @@ def test_leaderboard_tuning_curve_and_bundle_render_their_numbers_escaped(tmp_pa
     bundle = ModelBundle.load(result.run_dir / "model")._repr_html_()
     assert "seed 42" in bundle and result.bundle["model"] in bundle
     assert "&lt;b&gt;runs &amp; co&lt;/b&gt;" in bundle and "<b>runs" not in bundle
+
+
+def test_the_selection_section_states_the_budget_and_each_familys_share(leaderboard):
+    from mlsmith.report._html import render_sections
+
+    board = leaderboard.to_dict()
+    rows, meta = board["rows"], {k: v for k, v in board.items() if k != "rows"}
+    said = {}
+    for key, budget in {"share": {"time_budget_s": 189.0, "family_share_s": 21.0, "elapsed_s": 128.4},
+                        "own": {"time_budget_s": 189.0, "family_budget_s": 30.0, "elapsed_s": 128.4},
+                        "none": {"time_budget_s": None, "elapsed_s": 12.0}}.items():
+        html = render_sections({"leaderboard": rows, "leaderboard_meta": {**meta, "budget": budget}},
+                               ["leaderboard"])["leaderboard"].html
+        said[key] = html[html.index("Time budget:"):html.index("spent.")]
+    assert said["share"] == "Time budget: 189 s for the comparison, 21.0 s per family on the first rows compared " \
+                            "(an equal share); 128.4 s "
+    assert said["own"] == "Time budget: 189 s for the comparison, 30 s per family; 128.4 s "
+    assert said["none"] == "Time budget: none for the comparison, none per family; 12.0 s "

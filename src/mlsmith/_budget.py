@@ -34,15 +34,15 @@ GROWTH = 1.25
 PREDICT_GROWTH = 0.8
 
 
-def scaled(seconds: float, rows_from: int, rows_to: int, safety: float = SAFETY) -> float:
+def scaled(seconds: float, rows_from: int, rows_to: int, safety: float = SAFETY, growth: float = GROWTH) -> float:
     """What work measured at ``seconds`` on ``rows_from`` rows is expected to take on ``rows_to`` rows.
 
-    As the rows to the power :data:`GROWTH`, times ``safety``.
+    As the rows to the power ``growth`` (default :data:`GROWTH`), times ``safety``.
 
     >>> round(scaled(10.0, 20_000, 80_000), 1), scaled(4.0, 1000, 1000, safety=1.0)
     (84.9, 4.0)
     """
-    return safety * seconds * (max(rows_to, 1) / max(rows_from, 1)) ** GROWTH
+    return safety * seconds * (max(rows_to, 1) / max(rows_from, 1)) ** growth
 
 
 class BudgetExceeded(Exception):

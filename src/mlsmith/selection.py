@@ -9,6 +9,7 @@ comparison, and returns a :class:`Leaderboard`.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -74,7 +75,8 @@ class LeaderboardRow:
     #: (:func:`compare_models`) stopped it on a sample.
     rows: int = 0
     #: The time budget that stopped it, if one did: ``comparison budget`` (the whole comparison's,
-    #: on this row's rung or a later one) or ``family budget`` (its own); None when none did.
+    #: on this row's rung or a later one), ``family budget`` (its own) or ``family share`` (its equal
+    #: share of the comparison's, on the first rung); None when none did.
     stopped_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +196,10 @@ def compare_models(
     time_budget_s : float, optional
         For the whole comparison: a family still running when it is spent is stopped (its row's
         ``stopped_by`` is ``comparison budget``), the families not started are skipped (named in
-        ``budget["not_started"]``, their reason in ``skipped``).
+        ``budget["not_started"]``, their reason in ``skipped``). On the first rung (every family on
+        the same rows) each family but the dummy may take an equal share of it, the budget over the
+        families compared but the dummy (``budget["family_share_s"]``): one still running then is stopped, ``over
+        budget`` with ``stopped_by`` ``family share``.
     progress : callable, optional
         Called with a :class:`~mlsmith._progress.Step` (a ``str``) counting the families: under a
         time budget, each family's label as it starts, then its score, folds and seconds when it is
@@ -256,13 +261,13 @@ def compare_models(
     args: dict[str, Any] = dict(secondary=secondary, target=target, family_budget_s=family_budget_s,
                                 interpretability=interpretability, latency_ms=latency_ms, plan=plan)
     if len(sizes) == 1:
-        return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, **args)
+        return _compare(setup, models=models, time_budget_s=time_budget_s, progress=progress, shared=True, **args)
     start = time.perf_counter()
     by_name = dict(zip(model_names(models), models)) if models else {}
     alive: list[str] | None = None  # None: every family the recommender keeps
     previous: dict[str, LeaderboardRow] = {}
     not_started: list[str] = []  # over every rung
-    known: dict[str, LeaderboardRow] = {}  # each family's last finished rung: its seconds there estimate the next
+    timed: dict[str, list[tuple[int, float]]] = {}  # each family's (rows, seconds) on the rungs it finished
     stopped: list[LeaderboardRow] = []
     rungs: list[dict[str, Any]] = []
     first_board: Leaderboard | None = None
@@ -274,14 +279,14 @@ def compare_models(
         rows = n if last else size
         # Past the first rung, a family starts only if its time on the rung it last finished, scaled to
         # this rung's rows, fits in what is left: one that could not finish would spend the rest for nothing.
-        expected = None if not known or left is None else \
-            {name: scaled(row.wall_time_s, row.rows, rows) for name, row in known.items()}
+        expected = None if not timed or left is None else \
+            {name: _expected_seconds(points, rows) for name, points in timed.items()}
         began = time.perf_counter()
         on_rung = progress if progress is None or last else (lambda step, rows=rows: progress(
             step.within(f"{rows:,} rows: ")))
         board = _compare(setup if last else setup.on_rows(
             sample_rows(n, size, setup.y, setup.task, setup.cv, setup.groups, setup.seed + i)),
-            models=asked, time_budget_s=left, progress=on_rung, expected_s=expected, **args)
+            models=asked, time_budget_s=left, progress=on_rung, expected_s=expected, shared=i == 0, **args)
         first_board = first_board or board
         not_started += [name for name in board.budget.get("not_started", []) if name not in not_started]
         # The dummy goes along to every rung as the reference; like a promoted family, its scores on the
@@ -319,7 +324,9 @@ def compare_models(
             stopped.append(r)
         rungs[-1]["kept"] = keep
         previous = {r.model: r for r in board.rows}
-        known.update((r.model, r) for r in board.rows if r.cv_mean is not None)
+        for r in board.rows:
+            if r.cv_mean is not None:
+                timed.setdefault(r.model, []).append((r.rows, r.wall_time_s))
         alive = keep
         if not keep:  # no family to compare on more rows (each failed, or the budget stopped it): done
             board.rows = [r for r in board.rows if r.model == "dummy"]
@@ -328,7 +335,8 @@ def compare_models(
     stopped.sort(key=lambda r: (-r.rows, r.selection_score is None,
                                 -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     budget = {**board.budget, "time_budget_s": time_budget_s, "elapsed_s": round(time.perf_counter() - start, 3),
-              "rungs": rungs, **({"not_started": not_started} if not_started else {})}
+              "rungs": rungs, **({"not_started": not_started} if not_started else {}),
+              **{k: v for k, v in first_board.budget.items() if k == "family_share_s"}}
     result = Leaderboard(board.metric, board.greater_is_better, board.cv, [*board.rows, *stopped],
                          first_board.skipped, selection=board.selection, recommendation=first_board.recommendation,
                          budget=budget)
@@ -377,6 +385,32 @@ def search_rows(n: int, first: int | None = None) -> int:
     return sizes[-2] if len(sizes) > 1 else n
 
 
+def _expected_seconds(timed: list[tuple[int, float]], rows: int) -> float:
+    """A family's expected seconds on ``rows`` rows, from its ``(rows, seconds)`` on the rungs it finished.
+
+    The last rung's seconds, scaled to ``rows`` as the rows to the power the family's time grew by
+    between its last two rungs, times :data:`~mlsmith._budget.SAFETY`; with one rung, or a growth
+    below 1 (each call's fixed cost still counting on small rungs), the rows to the power
+    :data:`~mlsmith._budget.GROWTH` or 1. Timed alone, every family but the kernel SVM and k-nearest
+    neighbours grows at most linearly with its rows (``benchmarks/cost_growth.py``), where the blanket
+    power of 1.25 kept gradient boosting off the 1M-row table's last rung with a minute of the
+    comparison left; a kernel SVM that grew as rows^2 between its rungs is expected to go on so.
+
+    >>> _expected_seconds([(20_000, 10.0)], 80_000) == scaled(10.0, 20_000, 80_000)
+    True
+    >>> _expected_seconds([(20_000, 10.0), (80_000, 30.0)], 320_000)  # grew as rows^0.79: taken as linear
+    180.0
+    >>> _expected_seconds([(20_000, 1.0), (80_000, 16.0)], 320_000)  # as rows^2
+    384.0
+    """
+    (last_rows, last_s) = timed[-1]
+    if len(timed) < 2 or last_s <= 0 or timed[-2][1] <= 0 or last_rows <= timed[-2][0]:
+        return scaled(last_s, last_rows, rows)
+    (rows_before, s_before) = timed[-2]
+    growth = max(1.0, math.log(last_s / s_before) / math.log(last_rows / rows_before))
+    return scaled(last_s, last_rows, rows, growth=growth)
+
+
 def _out_of_time(board: Leaderboard, name: str) -> bool:
     """Whether the comparison's time budget stopped ``name`` on this rung (or ran out before it started)."""
     row = next((r for r in board.rows if r.model == name), None)
@@ -403,13 +437,15 @@ def _compare(
     setup: CVSetup, *, secondary: list[str] | tuple[str, ...], models: list | None, time_budget_s: float | None,
     progress: Callable[[Step], None] | None, target: float | None, family_budget_s: float | None,
     interpretability: str, latency_ms: float | None, plan: FeaturePlan | None,
-    expected_s: dict[str, float] | None = None,
+    expected_s: dict[str, float] | None = None, shared: bool = False,
 ) -> Leaderboard:
     """One comparison, on the rows of ``setup``: :func:`compare_models`' parameters, every one passed by it
-    (no defaults here, so that the two cannot disagree), and ``expected_s``: the seconds each family is
-    expected to take on these rows (a later rung of successive halving, from the rung before). Under a
-    time budget a family expected to overrun it is not started, and with ``expected_s`` the dummy is
-    bounded like the others (it is unbounded on the first rung, so that something always has a score)."""
+    (no defaults here, so that the two cannot disagree), ``expected_s``: the seconds each family is
+    expected to take on these rows (a later rung of successive halving, from the rung before), and
+    ``shared``: whether these rows are the first rung, where every family gets an equal share of the
+    time budget (see :func:`_family_share`). Under a time budget a family expected to overrun it is
+    not started, and with ``expected_s`` the dummy is bounded like the others (it is unbounded on the
+    first rung, so that something always has a score)."""
     X, y, task, metric, cv, n_jobs = setup.X, setup.y, setup.task, setup.metric, setup.cv, setup.n_jobs
     n_classes = setup.n_classes
     operating_point = task == "binary_classification" and get_metric(metric).threshold_dependent
@@ -470,6 +506,8 @@ def _compare(
     start = time.perf_counter()
     total_deadline = None if time_budget_s is None else start + time_budget_s
     not_started: list[str] = []  # the families the comparison's budget left unstarted
+    shared_by = [name for name in rec.order if name != "dummy"]  # the dummy costs next to nothing: it has no share
+    share_s = _family_share(time_budget_s, len(shared_by)) if shared else None
     if not budgeted:
         # Nothing has to stop between families: every fold of every family is queued at once, in
         # two rounds when the comparison races (see _race).
@@ -498,18 +536,21 @@ def _compare(
                 not_started.append(name)
                 continue
             tell(Step(family.label, done=number, total=len(rec.order)))
-            deadlines = [d for d in (total_deadline, None if family_budget_s is None else now + family_budget_s) if d]
-            deadline = min(deadlines) if deadlines and bounded else None
+            # Each bound that applies, as (deadline, what it is); the earliest stops the family.
+            bounds = [(d, which) for d, which in (
+                (total_deadline, "comparison budget"),
+                (None if family_budget_s is None else now + family_budget_s, "family budget"),
+                (None if share_s is None or name == "dummy" else now + share_s, "family share")) if d is not None]
+            deadline, which = min(bounds, key=lambda bound: bound[0]) if bounds and bounded else (None, "")
             try:
                 res = fit_folds(pipes[name], X, y, folds, scoring, deadline=deadline, **fit_args)
                 scores = fold_scores(res)
             except BudgetExceeded as exc:
-                which = "comparison" if deadline == total_deadline else "family"
-                budget = family_budget_s if which == "family" else time_budget_s
+                seconds = {"comparison budget": time_budget_s, "family budget": family_budget_s, "family share": share_s}
+                note = _stopped_note(which, seconds, len(shared_by), len(X), f"{exc.done}/{len(folds)} folds done")
                 rows.append(LeaderboardRow(name, family.label, None, None, None, 0.0, 0.0, status="over budget",
-                                           note=f"stopped at the {which} time budget of {budget:g} s "
-                                                f"({exc.done}/{len(folds)} folds done)",
-                                           wall_time_s=round(time.perf_counter() - now, 3), stopped_by=f"{which} budget"))
+                                           note=note, wall_time_s=round(time.perf_counter() - now, 3),
+                                           stopped_by=which))
                 if total_deadline is None or time.perf_counter() < total_deadline:
                     # The stopped family's workers were killed; the next one starts warm. Not once the
                     # comparison's time is spent: no family starts then, and the restart took 15 s on a
@@ -528,8 +569,37 @@ def _compare(
                              -(r.selection_score or 0) if greater else (r.selection_score or 0)))
     cv_name = f"{type(cv).__name__}(n_splits={cv.get_n_splits()})"
     budget = _budget_record(time_budget_s, family_budget_s, time.perf_counter() - start, not_started, rows, latency_ms)
+    if share_s is not None:
+        budget["family_share_s"] = round(share_s, 1)
     return Leaderboard(get_metric(metric).name, get_metric(metric).greater_is_better, cv_name, rows, rec.skipped,
                        selection=_selection_text(metric, target, operating_point), recommendation=rec, budget=budget)
+
+
+def _family_share(time_budget_s: float | None, n_families: int) -> float | None:
+    """The seconds each family may take on the first rung (every family on the same rows): the
+    comparison's time budget over the ``n_families`` compared (the dummy aside), so that no one
+    family spends the time the others and the later rungs need (a kernel SVM took 95-166 s of a
+    196 s comparison on 20,000 rows, on a loaded machine). None without a budget.
+
+    >>> _family_share(196.0, 9), _family_share(60.0, 1), _family_share(None, 9)
+    (21.8, 60.0, None)
+    """
+    return None if time_budget_s is None else round(time_budget_s / max(n_families, 1), 1)
+
+
+def _stopped_note(which: str, seconds: dict[str, Any], n_families: int, n_rows: int, done: str) -> str:
+    """Why a family was stopped, by ``which`` bound (``seconds`` maps each to its seconds), with its folds ``done``.
+
+    >>> _stopped_note("family share", {"family share": 21.8, "comparison budget": 196.0}, 9, 20_000, "2/5 folds done")
+    "stopped after 21.8 s, its share of the comparison's 196 s time budget (1/9: one share for each family but the dummy compared on these 20,000 rows; 2/5 folds done)"
+    >>> _stopped_note("comparison budget", {"comparison budget": 196.0}, 10, 20_000, "2/5 folds done")
+    'stopped at the comparison time budget of 196 s (2/5 folds done)'
+    """
+    if which == "family share":
+        return (f"stopped after {seconds[which]:.1f} s, its share of the comparison's "
+                f"{seconds['comparison budget']:.0f} s time budget (1/{n_families}: one share for each family "
+                f"but the dummy compared on these {n_rows:,} rows; {done})")
+    return f"stopped at the {which.split()[0]} time budget of {seconds[which]:g} s ({done})"
 
 
 def _refused(now: float, deadline: float | None, time_budget_s: float | None, expected_s: float | None,
