@@ -1,5 +1,7 @@
 import re
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -279,7 +281,7 @@ def test_run_records_tuning_curves_recommendation_and_versions(tmp_path, data):
     (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
     result = run(tmp_path / "problem.yaml", runs_dir=tmp_path / "runs", n_jobs=1)
     saved = json.loads((result.run_dir / "results.json").read_text())
-    assert saved["tuning"]["space"] == {"C": "float in [0.1, 10], log scale"}
+    assert saved["tuning"]["space"] == {"C": "float in [0.1, 10], log scale"} and "rounds" not in saved["tuning"]
     assert len(saved["tuning"]["trials"]) == 2 and saved["tuning"]["method"] == "random"
     assert saved["tuning"]["learning_curve"]["diagnosis"] in ("good fit", "overfitting", "underfitting",
                                                             "validation plateaus early")
@@ -291,3 +293,92 @@ def test_run_records_tuning_curves_recommendation_and_versions(tmp_path, data):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", str(tmp_path / "problem.yaml"), "--runs-dir", str(tmp_path / "runs"), "--cluster", "nowhere"])
     assert exit_info.value.code == 2
+
+
+@pytest.fixture(scope="module")
+def bikes():
+    """ISLP's Bikeshare hours of 2011 (a sample of 3,000), in time order: a time-ordered regression."""
+    return pd.read_csv(Path(__file__).parent / "data" / "bikeshare_2011.csv")
+
+
+def test_boosting_rounds_are_lightgbms_early_stopping_on_the_latest_training_rows(bikes):
+    import lightgbm as lgb
+    from sklearn.model_selection import TimeSeriesSplit
+
+    from mlsmith.tuning import choose_rounds
+
+    frame = bikes.drop(columns="datetime")
+    schema = infer_schema(frame, "bikers")
+    X, y = frame[schema.features()], frame["bikers"].to_numpy(dtype=float)
+    bikes_setup = CVSetup(X=X, y=y, schema=schema, task="regression", metric="rmse", cv=TimeSeriesSplit(3), seed=0,
+                          n_jobs=1)
+    pipe = build_pipeline("lightgbm", schema, "regression", 0)
+    chosen, choice = choose_rounds(pipe, "lightgbm", bikes_setup, search_rows=750)
+    # By hand: the preprocessing and LightGBM fitted on all but the latest tenth, stopped on that tenth.
+    k = len(X) // 10
+    prep = build_pipeline("lightgbm", schema, "regression", 0)[:-1]
+    by_hand = lgb.LGBMRegressor(n_estimators=1200, learning_rate=0.05, n_jobs=1, random_state=0, verbosity=-1)
+    by_hand.fit(prep.fit_transform(X[:-k], y[:-k]), y[:-k], eval_X=(prep.transform(X[-k:]),), eval_y=(y[-k:],),
+                callbacks=[lgb.early_stopping(50, verbose=False)])
+    assert (choice.validation, choice.validation_rows, choice.fit_rows) == ("the most recent rows", k, len(X) - k)
+    assert choice.cap == 300 * 4 and choice.stopped_by == "early stopping"
+    assert choice.chosen == by_hand.best_iteration_ != 300
+    assert chosen.named_steps["model"].n_estimators == choice.chosen
+    assert "fitted on 2,700 training rows and scored on a held-out 300 (the most recent rows)" in choice.note
+    # A deadline that stops the fit before the search's rounds keeps them (the loss was still falling).
+    kept, stopped = choose_rounds(pipe, "lightgbm", bikes_setup, search_rows=750, time_budget_s=0.0)
+    assert (stopped.stopped_by, stopped.fitted, stopped.chosen, kept.named_steps["model"].n_estimators) == \
+        ("the time budget", 1, 300, 300)
+    assert "kept the search's 300 as the time budget stopped the fit at 1" in stopped.note
+    # With every training row searched, nothing is chosen.
+    assert choose_rounds(pipe, "lightgbm", bikes_setup, search_rows=len(X)) == (pipe, None)
+
+
+def test_held_out_rows_are_a_stratified_sample_or_whole_groups(data):
+    from mlsmith.tuning._rounds import validation_rows
+
+    X, y, schema = data
+    fit, held, how = validation_rows(setup(X, y, schema, 0))
+    assert how == "a sample stratified by class" and len(held) == 20 and y[held].sum() == 10
+    assert sorted([*fit, *held]) == list(range(len(X)))
+    groups = np.repeat(np.arange(40), 5)
+    fit, held, how = validation_rows(replace(setup(X, y, schema, 0), groups=groups))
+    assert how == "whole groups" and not set(groups[fit]) & set(groups[held])
+
+
+@pytest.mark.slow
+def test_a_run_searching_a_sample_chooses_the_rounds_on_every_training_row(tmp_path, monkeypatch, bikes):
+    import json
+
+    import mlsmith
+    from mlsmith import selection
+    from mlsmith.deploy import ModelBundle
+    from mlsmith.tuning import _rounds
+
+    from conftest import write_problem
+
+    monkeypatch.setattr(selection, "FIRST_RUNG_ROWS", 300)  # 2,400 training rows count as large: searched on 1,200
+    held_out: list[np.ndarray] = []
+
+    def spied(family, model, parameter, cap, X_fit, y_fit, X_val, y_val, *rest):
+        held_out.append(np.asarray(y_val))
+        return _early_stopped(family, model, parameter, cap, X_fit, y_fit, X_val, y_val, *rest)
+
+    _early_stopped = _rounds._early_stopped
+    monkeypatch.setattr(_rounds, "_early_stopped", spied)
+    spec = write_problem(tmp_path, bikes, target="bikers", data={"time_column": "datetime"}, split={"cv_folds": 3},
+                         models=["lightgbm"], tuning={"method": "none"})
+    result = mlsmith.run(spec, runs_dir=tmp_path / "runs", n_jobs=1)
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    n_train = saved["split"]["n_train"]
+    rounds = saved["tuning"]["rounds"]
+    assert saved["tuning"]["rows"] == 1200 and rounds["search_rows"] == 1200
+    assert rounds["validation"] == "the most recent rows" and rounds["fit_rows"] + rounds["validation_rows"] == n_train
+    # The held-out slice is the latest training rows (the training rows are the first 80 % by time).
+    train = bikes.sort_values("datetime", kind="stable").iloc[:n_train]
+    assert held_out[0].tolist() == train["bikers"].iloc[-rounds["validation_rows"]:].tolist()
+    model = ModelBundle.load(result.bundle["path"]).pipeline
+    n_estimators = [v for k, v in model.get_params().items() if k.endswith("model__n_estimators")]
+    assert n_estimators == [rounds["chosen"]] and rounds["chosen"] != 300
+    assert rounds["note"] in saved["notes"] and saved["rows_used"]["boosting_rounds"] == n_train
+    assert "Boosting rounds on every training row" in (result.run_dir / "report.html").read_text()

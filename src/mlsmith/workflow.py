@@ -55,7 +55,7 @@ from .runs import register_run, run_folder, to_jsonable, write_json
 from .selection import Leaderboard, LeaderboardRow, compare_models, cv_score, search_rows
 from .split import SplitInfo, cv_splitter, sample_rows, split_train_test
 from .target import TargetCodec, whole_model
-from .tuning import TuningResult, learning_curves, parse_space, tune
+from .tuning import ROUND_PARAMETERS, TuningResult, choose_rounds, learning_curves, parse_space, tune
 
 __all__ = ["RunResult", "run"]
 
@@ -354,10 +354,10 @@ def _run(problem, runs_dir, strict: bool, n_jobs: int, progress: Progress | None
                     seed=problem.seed, n_jobs=n_jobs)
     workers_ready()
     with compute_backend(cluster) as where:
-        leaderboard, feature_result, chosen, tuning, costs = _select_and_tune(problem, setup, plan, spaces, say, lap,
-                                                                              budget, split_info.n_test)
+        leaderboard, feature_result, chosen, tuning, costs = _select_and_tune(
+            problem, setup, plan, spaces, say, lap, budget, split_info.n_test, rounds=partitioned is None)
     best = leaderboard.best
-    notes += [f"time budget: {cut}" for cut in budget.cuts]
+    notes += [f"time budget: {cut}" for cut in budget.cuts] + ([tuning.rounds["note"]] if tuning.rounds else [])
     if best.status == "over latency":
         notes.append(f"every family is over the {problem.constraints.latency_ms:g} ms latency budget; "
                      f"{best.label} was the best of them")
@@ -649,9 +649,12 @@ def _curves_reserve(budget: RunBudget, reserve: float, curves_s: float) -> float
     return curves_s if left is not None and curves_s <= left else 0.0
 
 
-def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget, n_test: int):
+def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, budget: RunBudget, n_test: int,
+                     rounds: bool = True):
     """Stages 5, 4's gain and 6: compare the shortlisted families, measure the feature plan's gain with
-    the best, tune it, read its learning curves; and the evaluation's cost model.
+    the best, tune it, read its learning curves; and the evaluation's cost model. When the searches ran
+    on a sample and ``rounds`` (the final fit is this process's, on every training row), a boosting
+    family's rounds are then chosen on every training row (:func:`~mlsmith.tuning.choose_rounds`).
 
     Under a time budget the comparison gets its share (:data:`COMPARE_SHARE`); then the evaluation's
     cost is reserved (see :func:`_evaluation_cost`), and each stage after the comparison runs only if
@@ -690,6 +693,15 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     n, n_search = len(setup.X), search_rows(len(setup.X))
     sample = "" if n_search == n else f"on a sample of {n_search:,} of the {n:,} training rows"
     searched = replace(setup, metric=tune_metric)
+    # A boosting family's rounds, chosen after tuning on every row: one fit there with up to twice the search's
+    # rounds (as the comparison timed its folds). Held beside the evaluation's reserve before the searches get
+    # their time, if the budget has it now; if not, the searches keep all of theirs and the rounds are not chosen.
+    rounds_s: float | None = None  # None: the rounds are not chosen
+    if sample and rounds and best.model in ROUND_PARAMETERS:
+        estimate = 2 * scaled(costs.fit_s, int(costs.fit_rows), n)
+        if budget.allows("boosting_rounds", estimate, reserve):
+            rounds_s = estimate
+            reserve += rounds_s
     if sample:
         searched = searched.on_rows(sample_rows(n, n_search, setup.y, setup.task, setup.cv, setup.groups, setup.seed))
     # One cross-validation of the best family on the search's rows, as the comparison timed it on its own.
@@ -748,6 +760,13 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
             reference = dummy.cv_mean if tune_metric == problem.success_metric else dummy.secondary.get(tune_metric)
         reported["learning_curve"] = learning_curves(clone(chosen), searched, reference=reference, n_folds=3)
         lap("learning_curves", len(searched.X))
+    if rounds_s is not None:
+        say(f"6/7 boosting rounds of {best.label}, early-stopped on every training row")
+        chosen, choice = choose_rounds(chosen, best.model, setup, n_search, time_budget_s=budget.left(reserve - rounds_s))
+        if choice is not None:  # the evaluation's fits get the chosen rounds: its cost model follows them
+            reported["rounds"] = choice.to_dict()
+            costs = replace(costs, fit_s=costs.fit_s * choice.chosen / choice.searched)
+            lap("boosting_rounds", len(setup.X))
     return leaderboard, feature_result, chosen, replace(tuning, **reported), costs
 
 

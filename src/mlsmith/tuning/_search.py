@@ -99,6 +99,8 @@ class TuningResult:
         The kept pipeline's learning curves, diagnosed.
     rows : int, optional
         Training rows the search cross-validated on.
+    rounds : dict, optional
+        The boosting rounds chosen on every training row, when the search ran on a sample.
 
     Examples
     --------
@@ -127,9 +129,14 @@ class TuningResult:
     #: Training rows the search cross-validated on: a sample on a large table (see
     #: :func:`mlsmith.selection.search_rows`); the chosen parameters are then fitted on every row.
     rows: int | None = None
+    #: A boosting family's rounds chosen on every training row after a search on a sample
+    #: (:meth:`mlsmith.tuning.RoundsChoice.to_dict`); None otherwise, and then not in ``to_dict()``.
+    rounds: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        if out["rounds"] is None:
+            del out["rounds"]
         out["learning_curve"] = self.learning_curve.to_dict() if self.learning_curve is not None else None
         return out
 
