@@ -197,7 +197,8 @@ class EvaluationCost:
 
 
 #: The stages' names in the cuts' wording, and the keys of their seconds in ``timings_s``.
-_STAGE_KEYS = {"model comparison": "selection", "feature ablation": "features", "learning curves": "learning_curves"}
+_STAGE_KEYS = {"model comparison": "selection", "feature ablation": "features", "learning curves": "learning_curves",
+               "boosting rounds": "boosting_rounds"}
 
 
 #: A table of at least this many cells (rows x columns) gets a time budget when the spec sets none:

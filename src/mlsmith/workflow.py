@@ -699,7 +699,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     rounds_s: float | None = None  # None: the rounds are not chosen
     if sample and rounds and best.model in ROUND_PARAMETERS:
         estimate = 2 * scaled(costs.fit_s, int(costs.fit_rows), n)
-        if budget.allows("boosting_rounds", estimate, reserve):
+        if budget.allows("boosting rounds", estimate, reserve):
             rounds_s = estimate
             reserve += rounds_s
     if sample:
