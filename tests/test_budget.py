@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -286,3 +287,26 @@ def test_tunings_deadline_leaves_out_the_defaults_cross_validation_it_waited_for
     assert evaluation["allotted_s"] >= evaluation["estimate_s"] - 0.1  # its reserve was left whole
     assert deadlines[0] == pytest.approx(100 - defaults_s - evaluation["estimate_s"], abs=0.2)
     assert saved["budget"]["spent_s"] <= 100.0
+
+
+def test_the_evaluations_cost_is_rebased_on_a_fit_on_more_rows_before_it_is_carried_far():
+    # The comparison timed the family's folds on 100 of 2,000 rows (0.5 s, as a small rung's fixed costs
+    # make it): carried as rows^1.25 to every row that is 21 s. One fit on 500 rows (8 x 100, at most a
+    # quarter of the rows) is timed instead, and the cost grows from there.
+    from mlsmith._budget import EvaluationCost, RunBudget
+    from mlsmith.pipeline import build_pipeline
+    from mlsmith.workflow import _calibrated
+
+    setup = _setup(2000)
+    costs = EvaluationCost(fit_s=0.5, fit_rows=100, predict_s=0.01, predict_rows=100, n_folds=3, train_share=2 / 3,
+                           n_train=2000, n_test=500, refit=False, n_predicted=3000, workers=1, fixed_s=0.0)
+    pipeline = build_pipeline("linear", setup.schema, setup.task, 0)
+    budget = RunBudget(600.0)
+    rebased, rows = _calibrated(costs, pipeline, setup, budget)
+    assert rows == 500 and rebased.fit_rows == 500 and 0 < rebased.fit_s < 0.5 and rebased.growth >= 1.0
+    assert rebased.seconds(2000) < costs.seconds(2000)
+    assert budget.stages["cost_calibration"] == {"allotted_s": 60.0, "estimate_s": round(0.5 * 5 ** 1.25 * 1.5, 1)}
+    # No budget, a table the folds were timed on most of, or no time for the fit: nothing is fitted.
+    assert _calibrated(costs, pipeline, setup, RunBudget(None)) == (costs, 0)
+    assert _calibrated(replace(costs, fit_rows=1600), pipeline, setup, RunBudget(600.0)) == (replace(costs, fit_rows=1600), 0)
+    assert _calibrated(costs, pipeline, setup, RunBudget(20.0)) == (costs, 0)  # 5.6 s expected, 2 s allowed

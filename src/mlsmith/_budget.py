@@ -141,7 +141,8 @@ class EvaluationCost:
     ``refit``) run on ``workers`` workers at once, the final fit taking one of them; then
     ``n_predicted`` rows are predicted (training metrics, the test split, the bundle's checks), and
     ``fixed_s`` covers the rest (saving the bundle and report, the explanations). Fits scale as
-    :func:`scaled`, predictions as their rows to the power :data:`PREDICT_GROWTH`, all times :data:`SAFETY`.
+    :func:`scaled` with ``growth``, predictions as their rows to the power :data:`PREDICT_GROWTH`, all times
+    :data:`SAFETY`.
 
     Examples
     --------
@@ -169,15 +170,18 @@ class EvaluationCost:
     n_predicted: int
     workers: int
     fixed_s: float
+    #: The power of the rows the fits grow by (:data:`GROWTH` unless a fit on more rows measured it).
+    growth: float = GROWTH
 
     def seconds(self, cv_rows: int, fit_rows: int | None = None) -> float:
         """The evaluation's expected seconds with its cross-validation on ``cv_rows`` rows and the final
         fit on ``fit_rows`` (default: every training row)."""
         rows = self.n_train if fit_rows is None else fit_rows
-        cv = self.n_folds * scaled(self.fit_s, int(self.fit_rows), int(self.train_share * cv_rows), safety=1.0)
-        final = scaled(self.fit_s, int(self.fit_rows), rows, safety=1.0)
+        cv = self.n_folds * scaled(self.fit_s, int(self.fit_rows), int(self.train_share * cv_rows), safety=1.0,
+                                   growth=self.growth)
+        final = scaled(self.fit_s, int(self.fit_rows), rows, safety=1.0, growth=self.growth)
         if self.refit:
-            final += scaled(self.fit_s, int(self.fit_rows), rows + self.n_test, safety=1.0)
+            final += scaled(self.fit_s, int(self.fit_rows), rows + self.n_test, safety=1.0, growth=self.growth)
         fits = max(final, (cv + final) / max(self.workers, 1))
         predict = self.predict_s * ((self.n_predicted + cv_rows) / max(self.predict_rows, 1.0)) ** PREDICT_GROWTH
         return round(SAFETY * (fits + predict) + self.fixed_s, 1)
@@ -198,7 +202,7 @@ class EvaluationCost:
 
 #: The stages' names in the cuts' wording, and the keys of their seconds in ``timings_s``.
 _STAGE_KEYS = {"model comparison": "selection", "feature ablation": "features", "learning curves": "learning_curves",
-               "boosting rounds": "boosting_rounds"}
+               "boosting rounds": "boosting_rounds", "cost calibration": "cost_calibration"}
 
 
 #: A table of at least this many cells (rows x columns) gets a time budget when the spec sets none:
