@@ -733,7 +733,7 @@ def _select_and_tune(problem: Problem, setup: CVSetup, plan, spaces, say, lap, b
     # their time, if the budget has it now; if not, the searches keep all of theirs and the rounds are not chosen.
     rounds_s: float | None = None  # None: the rounds are not chosen
     if sample and rounds and best.model in ROUND_PARAMETERS:
-        estimate = 2 * scaled(costs.fit_s, int(costs.fit_rows), n)
+        estimate = 2 * scaled(costs.fit_s, int(costs.fit_rows), n, growth=costs.growth)
         if budget.allows("boosting rounds", estimate, reserve):
             rounds_s = estimate
             reserve += rounds_s
