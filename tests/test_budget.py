@@ -309,4 +309,8 @@ def test_the_evaluations_cost_is_rebased_on_a_fit_on_more_rows_before_it_is_carr
     # No budget, a table the folds were timed on most of, or no time for the fit: nothing is fitted.
     assert _calibrated(costs, pipeline, setup, RunBudget(None)) == (costs, 0)
     assert _calibrated(replace(costs, fit_rows=1600), pipeline, setup, RunBudget(600.0)) == (replace(costs, fit_rows=1600), 0)
-    assert _calibrated(costs, pipeline, setup, RunBudget(20.0)) == (costs, 0)  # 5.6 s expected, 2 s allowed
+    assert _calibrated(costs, pipeline, setup, RunBudget(5.0)) == (costs, 0)  # 2.4 s on 200 rows, 0.5 s allowed
+    # Less time: the fit is made on fewer rows (250, halved from 500: 2.4 s expected, 3 s allowed).
+    budget = RunBudget(30.0)
+    rebased, rows = _calibrated(costs, pipeline, setup, budget)
+    assert rows == 250 and rebased.fit_rows == 250 and budget.stages["cost_calibration"]["allotted_s"] == 3.0

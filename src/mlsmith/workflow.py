@@ -640,8 +640,8 @@ def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_t
 
 #: The chosen family's cost on every training row is not carried further than this many times the rows its
 #: fold fits were timed on: past it, one fit on this many times those rows is timed first (at most a
-#: quarter of the rows, and only if it is expected to take at most :data:`CALIBRATE_SHARE` of the time
-#: left). On the 10M-row table LightGBM's folds timed on the 20,000-row rung, carried as rows^1.25 to
+#: quarter of the rows, halved until it is expected to take at most :data:`CALIBRATE_SHARE` of the time
+#: left, and not made below twice the timed rows). On the 10M-row table LightGBM's folds timed on the 20,000-row rung, carried as rows^1.25 to
 #: 8 million rows, put its fit at about 7,000 s (one fit there takes minutes), so the evaluation fitted
 #: the model on 500,000 of the rows and the searches were cut.
 CALIBRATE_RATIO, CALIBRATE_SHARE = 8, 0.1
@@ -656,9 +656,11 @@ def _calibrated(costs: EvaluationCost, pipeline, setup: CVSetup, budget: RunBudg
     if not n or n < CALIBRATE_RATIO * costs.fit_rows or costs.fit_s <= 0 or left is None:
         return costs, 0
     rows = int(min(n // 4, CALIBRATE_RATIO * costs.fit_rows))
+    while rows >= 2 * costs.fit_rows and scaled(costs.fit_s, int(costs.fit_rows), rows) > CALIBRATE_SHARE * left:
+        rows //= 2  # fewer rows, as many as the time allows: still twice as far from the folds' as they were timed
     estimate = scaled(costs.fit_s, int(costs.fit_rows), rows)
     budget.allot("cost_calibration", CALIBRATE_SHARE * left, estimate)
-    if estimate > CALIBRATE_SHARE * left:
+    if estimate > CALIBRATE_SHARE * left or rows < 2 * costs.fit_rows:
         return costs, 0
     idx = sample_rows(n, rows, setup.y, setup.task, setup.cv, setup.groups, setup.seed)
     start = time.perf_counter()
