@@ -641,15 +641,16 @@ def _evaluation_cost(best: LeaderboardRow, setup: CVSetup, problem: Problem, n_t
 #: The chosen family's cost on every training row is not carried further than this many times the rows its
 #: fold fits were timed on: past it, one fit on this many times those rows is timed first (at most a
 #: quarter of the rows, halved until it is expected to take at most :data:`CALIBRATE_SHARE` of the time
-#: left, and not made below twice the timed rows). On the 10M-row table LightGBM's folds timed on the 20,000-row rung, carried as rows^1.25 to
-#: 8 million rows, put its fit at about 7,000 s (one fit there takes minutes), so the evaluation fitted
-#: the model on 500,000 of the rows and the searches were cut.
+#: left, and not made below twice the timed rows). On the 10M-row table LightGBM's folds timed on the
+#: 20,000-row rung, carried as rows^1.25 to 8 million rows, put its fit at about 7,000 s (one fit there
+#: takes minutes), so the evaluation fitted the model on 500,000 of the rows and the searches were cut.
 CALIBRATE_RATIO, CALIBRATE_SHARE = 8, 0.1
 
 
 def _calibrated(costs: EvaluationCost, pipeline, setup: CVSetup, budget: RunBudget) -> tuple[EvaluationCost, int]:
     """``costs`` re-based on one timed fit of ``pipeline`` on :data:`CALIBRATE_RATIO` times the rows the
-    comparison timed it on, growing from there as its time grew between the two (at least as its rows);
+    comparison timed it on (fewer if the time left asks it), growing from there as its time grew between
+    the two (at least as its rows);
     and that fit's rows (0 when none was made: no budget, a small table, or no time for it)."""
     n = len(setup.X) if budget.seconds is not None else 0
     left = budget.left()
