@@ -8,13 +8,15 @@ CV engine (:mod:`mlsmith.parallel`) stops the fits still running at a deadline a
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["CELLS_PER_SECOND", "DEFAULT_BUDGET_CAP_S", "DEFAULT_BUDGET_CELLS", "DEFAULT_BUDGET_FLOOR_S",
            "EVALUATION_MIN_CV_ROWS", "EVALUATION_MIN_FIT_ROWS", "GROWTH", "PREDICT_GROWTH", "SAFETY",
-           "SAFETY_SAME_ROWS", "BudgetExceeded", "EvaluationCost", "RunBudget", "default_time_budget", "scaled"]
+           "SAFETY_SAME_ROWS", "BudgetExceeded", "EvaluationCost", "RunBudget", "default_time_budget", "grown",
+           "scaled"]
 
 #: An estimate carried from a measured cost to more rows is multiplied by this: a fit's cost grows a
 #: little faster than its rows (deeper trees, more categories seen), and the machine's load moves
@@ -43,6 +45,16 @@ def scaled(seconds: float, rows_from: int, rows_to: int, safety: float = SAFETY,
     (84.9, 4.0)
     """
     return safety * seconds * (max(rows_to, 1) / max(rows_from, 1)) ** growth
+
+
+def grown(rows_before: float, seconds_before: float, rows: float, seconds: float) -> float:
+    """The power of the rows a cost grew by between two timings, at least 1: below it, each call's fixed
+    cost still counted at the smaller size, and carrying that further would promise a fit faster than its rows.
+
+    >>> round(grown(20_000, 10.0, 80_000, 30.0), 2), grown(20_000, 1.0, 80_000, 16.0)
+    (1.0, 2.0)
+    """
+    return max(1.0, math.log(seconds / seconds_before) / math.log(rows / rows_before))
 
 
 class BudgetExceeded(Exception):

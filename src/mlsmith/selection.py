@@ -9,7 +9,6 @@ comparison, and returns a :class:`Leaderboard`.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,7 +18,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.model_selection import TimeSeriesSplit
 
-from ._budget import BudgetExceeded, scaled
+from ._budget import BudgetExceeded, grown, scaled
 from ._experiment import CVSetup
 from ._latency import LATENCY_REPEATS, LATENCY_TOLERANCE, latency_decision
 from ._progress import Step
@@ -406,9 +405,7 @@ def _expected_seconds(timed: list[tuple[int, float]], rows: int) -> float:
     (last_rows, last_s) = timed[-1]
     if len(timed) < 2 or last_s <= 0 or timed[-2][1] <= 0 or last_rows <= timed[-2][0]:
         return scaled(last_s, last_rows, rows)
-    (rows_before, s_before) = timed[-2]
-    growth = max(1.0, math.log(last_s / s_before) / math.log(last_rows / rows_before))
-    return scaled(last_s, last_rows, rows, growth=growth)
+    return scaled(last_s, last_rows, rows, growth=grown(*timed[-2], last_rows, last_s))
 
 
 def _out_of_time(board: Leaderboard, name: str) -> bool:

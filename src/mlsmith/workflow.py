@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import TimeSeriesSplit
 
-from ._budget import SAFETY_SAME_ROWS, EvaluationCost, RunBudget, default_time_budget, scaled
+from ._budget import SAFETY_SAME_ROWS, EvaluationCost, RunBudget, default_time_budget, grown, scaled
 from ._cluster import compute_backend, dask_client
 from ._columns import unusable_targets
 from ._dask import PartitionedTable, fit_final, read_partitioned
@@ -667,7 +666,7 @@ def _calibrated(costs: EvaluationCost, pipeline, setup: CVSetup, budget: RunBudg
     start = time.perf_counter()
     clone(pipeline).fit(setup.X.iloc[idx], setup.y[idx])
     seconds = max(time.perf_counter() - start, 1e-3)
-    growth = max(1.0, math.log(seconds / costs.fit_s) / math.log(rows / costs.fit_rows))
+    growth = grown(costs.fit_rows, costs.fit_s, rows, seconds)
     return replace(costs, fit_s=seconds, fit_rows=rows, growth=growth), rows
 
 
